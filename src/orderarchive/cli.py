@@ -1,0 +1,459 @@
+"""The command-line interface: parse, one library call, render.
+
+Exit codes (one place: :func:`main`):
+
+====  ==========================================================================
+0     success (verified, official, found)
+1     verification failed: a bad signature, proof or hash; not the official copy
+2     usage error or bad input (option, file, key, passphrase, document)
+3     the archive cannot be read at all (missing, unreadable, malformed layout)
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .errors import (
+    ArchiveNotFoundError,
+    KeyFileError,
+    MalformedError,
+    OrderArchiveError,
+    StorageError,
+    VerificationError,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREADABLE = 3
+
+PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"
+KEY_ENV = "ORDERARCHIVE_KEY"
+
+
+class Ctx:
+    def __init__(self, archive: Path, as_json: bool, keys: Path) -> None:
+        self.archive_path = archive
+        self.as_json = as_json
+        self.keys_dir = keys
+
+    def archive(self) -> Any:
+        from .archive import Archive
+
+        return Archive.open(self.archive_path)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def echo(text: str = "", *, fg: str | None = None, err: bool = False) -> None:
+    if fg and _use_color():
+        text = click.style(text, fg=fg)
+    click.echo(text, err=err)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+def _exit_code(error: OrderArchiveError) -> int:
+    if isinstance(error, VerificationError):
+        return EXIT_FAILED
+    if isinstance(error, (ArchiveNotFoundError, StorageError)):
+        return EXIT_UNREADABLE
+    return EXIT_USAGE
+
+
+def fail(error: OrderArchiveError, *, as_json: bool = False) -> NoReturn:
+    """The one place errors become a one-line message and an exit code."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    if as_json:
+        emit_json({"ok": False, "error": type(error).__name__, "message": message, "hint": error.hint})
+    line = f"error: {message}"
+    if error.hint:
+        line += f" (hint: {error.hint})"
+    echo(line, fg="red", err=True)
+    sys.exit(_exit_code(error))
+
+
+@contextmanager
+def errors_handled(ctx: Ctx | None = None) -> Iterator[None]:
+    try:
+        yield
+    except OrderArchiveError as e:
+        fail(e, as_json=bool(ctx and ctx.as_json))
+
+
+def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
+    """A progress bar on a terminal; nothing when piped."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
+            state["done"] = 0
+        bar.update(done - state["done"])
+        state["done"] = done
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return update
+
+
+# -- the group ---------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="orderarchive")
+@click.option(
+    "--archive", "archive", type=click.Path(path_type=Path), default=Path("archive"),
+    envvar="ORDERARCHIVE_ARCHIVE", show_default=True, help="The archive directory.",
+)
+@click.option(
+    "--keys", "keys", type=click.Path(path_type=Path), default=Path("keys"), show_default=True,
+    help="Directory of trusted verifier keys (*.vkey).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def cli(ctx: click.Context, archive: Path, keys: Path, as_json: bool) -> None:
+    """orderarchive: signed, append-only archives of official documents.
+
+    Keeps each document with its SHA-256 hash and an Ed25519 signature in a Merkle-tree log
+    with signed releases (C2SP checkpoints), so that any copy of a document, a quotation from
+    it, or a mirror of the whole archive can be checked offline against the official version.
+
+    Start with: orderarchive verify   (checks ./archive against the keys in ./keys)
+    """
+    ctx.obj = Ctx(archive, as_json, keys)
+
+
+def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
+    from .keys import load_verifiers
+
+    sources: list[str | Path] = list(trusted) if trusted else [ctx.keys_dir]
+    if not trusted and not ctx.keys_dir.is_dir():
+        raise KeyFileError(
+            f"no trusted keys: {ctx.keys_dir} does not exist",
+            hint="pass --trusted-key FILE with the publisher's verifier key",
+        )
+    keys = load_verifiers(sources)
+    if not keys:
+        raise KeyFileError(
+            f"no trusted keys found in {', '.join(str(s) for s in sources)}",
+            hint="pass --trusted-key FILE with the publisher's verifier key",
+        )
+    return keys
+
+
+trusted_key_option = click.option(
+    "--trusted-key", "trusted", multiple=True, metavar="KEY",
+    help="A verifier key file, directory of *.vkey files, or key string (repeatable). "
+    "Default: the --keys directory.",
+)
+
+
+def _passphrase(confirm: bool = False) -> str | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        return None
+    result: str = click.prompt(
+        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return result
+
+
+def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
+    from .keys import default_secret_dir, file_stem, read_secret_key
+
+    path = key_path or default_secret_dir() / f"{file_stem(origin)}.key"
+    if key_path is None and not path.exists():
+        raise KeyFileError(
+            f"no private key for {origin} at {path}",
+            hint=f"pass --key FILE or set {KEY_ENV}, or run 'orderarchive key generate {origin}'",
+        )
+    sealed = read_secret_key(path)
+    return sealed.unlock(_passphrase() if sealed.encrypted else None)
+
+
+key_option = click.option(
+    "--key", "key_path", type=click.Path(path_type=Path), envvar=KEY_ENV,
+    help="The private key file (default: the user's config dir, named after the origin).",
+)
+
+
+# -- init --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--origin", required=True, help="The log's name, e.g. boston.gov/executive-orders.")
+@pass_ctx
+def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
+    """Create an empty archive (default: the --archive directory)."""
+    from .archive import Archive
+
+    with errors_handled(ctx):
+        archive = Archive.init(directory or ctx.archive_path, origin)
+    if ctx.as_json:
+        emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
+    else:
+        echo(f"created archive {archive.path} for origin {origin}")
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def key() -> None:
+    """Generate and export signing keys."""
+
+
+@key.command("generate")
+@click.argument("name")
+@click.option("--keys-dir", type=click.Path(path_type=Path), default=None,
+              help="Where to write the public verifier key (default: the --keys directory).")
+@click.option("--secret-key", "secret_path", type=click.Path(path_type=Path), default=None,
+              help="Where to write the private key (default: the user's config dir).")
+@click.option("--unencrypted", is_flag=True,
+              help="Store the private key without a passphrase (demo and test keys only).")
+@pass_ctx
+def key_generate(
+    ctx: Ctx, name: str, keys_dir: Path | None, secret_path: Path | None, unencrypted: bool
+) -> None:
+    """Generate an Ed25519 key named NAME (use the archive's origin)."""
+    from .keys import generate
+
+    with errors_handled(ctx):
+        passphrase = None
+        if not unencrypted:
+            passphrase = _passphrase(confirm=True)
+            if passphrase is None:
+                raise KeyFileError(
+                    "a passphrase is needed to encrypt the private key",
+                    hint=f"set {PASSPHRASE_ENV}, run on a terminal, or pass --unencrypted for a demo key",
+                )
+        made = generate(name, keys_dir=keys_dir or ctx.keys_dir, secret_path=secret_path,
+                        passphrase=passphrase)
+    if ctx.as_json:
+        emit_json({"ok": True, "verifier_key": made.verifier.to_string(),
+                   "public_key_file": str(made.public_path),
+                   "private_key_file": str(made.secret_path), "encrypted": made.encrypted})
+    else:
+        echo(f"verifier key: {made.verifier.to_string()}")
+        echo(f"public key written to {made.public_path}")
+        echo(f"private key written to {made.secret_path} "
+             f"({'encrypted' if made.encrypted else 'NOT encrypted'}, mode 0600)")
+
+
+# -- add ---------------------------------------------------------------------------------------
+
+RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--id", "doc_id", help="Stable document id (default: from the file name).")
+@click.option("--kind", type=click.Choice(["executive-order", "article", "press-release",
+              "ordinance", "memorandum", "other"]),
+              help="Default: executive-order for PDFs, article otherwise.")
+@click.option("--title", help="Default: the title found in the file.")
+@click.option("--issuer", help="Who issued it (default: the author found in the file).")
+@click.option("--issued", help="Date issued or published, YYYY-MM-DD (default: from the file).")
+@click.option("--source-url", help="Where the original was published.")
+@click.option("--media-type", help="Override the detected media type.")
+@click.option("--amends", multiple=True, metavar="DOC", help="This document amends DOC.")
+@click.option("--supersedes", multiple=True, metavar="DOC", help="This document supersedes DOC.")
+@click.option("--rescinds", multiple=True, metavar="DOC", help="This document rescinds DOC.")
+@click.option("--corrects", multiple=True, metavar="DOC", help="This document corrects DOC.")
+@click.option("--reports-on", multiple=True, metavar="DOC", help="This article reports on DOC.")
+@key_option
+@pass_ctx
+def add(ctx: Ctx, files: tuple[Path, ...], doc_id: str | None, kind: str | None,
+        title: str | None, issuer: str | None, issued: str | None, source_url: str | None,
+        media_type: str | None, key_path: Path | None, **relations: tuple[str, ...]) -> None:
+    """Archive FILES as signed entries (many files in one call)."""
+    from .ingest import AddOptions, add_files
+
+    with errors_handled(ctx):
+        if len(files) > 1 and (doc_id or title or source_url):
+            raise MalformedError("--id, --title and --source-url name one document; add files one at a time")
+        archive = ctx.archive()
+        signer = _load_signer(ctx, key_path, archive.origin)
+        rels = [(name.replace("_", "-"), target) for name in RELATION_OPTIONS
+                for target in relations.get(name, ())]
+        options = AddOptions(doc_id=doc_id, kind=kind, title=title, issuer=issuer, issued=issued,
+                             source_url=source_url, media_type=media_type, relations=tuple(rels))
+        entries = add_files(archive, list(files), options, signer,
+                            progress=_progress("reading", not ctx.as_json))
+    if ctx.as_json:
+        emit_json({"ok": True, "added": [_entry_summary(e) for e in entries]})
+    else:
+        for e in entries:
+            d = e.document
+            echo(f"added {d.doc} as entry {e.seq}: {d.title} (sha256:{d.sha256[:16]}…)")
+        echo(f"{len(entries)} document(s) added, not yet released "
+             "(run 'orderarchive release' to publish them)")
+
+
+def _entry_summary(e: Any) -> dict[str, Any]:
+    d = e.document
+    out: dict[str, Any] = {"seq": e.seq, "type": e.type, "recorded": e.recorded,
+                           "signer": f"{e.signer_name}+{e.signer_id}"}
+    if d is not None:
+        out.update(d.to_dict())
+    return out
+
+
+# -- release -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@key_option
+@pass_ctx
+def release(ctx: Ctx, key_path: Path | None) -> None:
+    """Sign a release checkpoint of the current tree (it must extend the last release)."""
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        signer = _load_signer(ctx, key_path, archive.origin)
+        rel = archive.release(signer)
+    if ctx.as_json:
+        emit_json({"ok": True, "size": rel.size, "root": rel.root.hex(), "new": rel.created,
+                   "checkpoint": rel.note.decode()})
+    else:
+        state = "released" if rel.created else "already released"
+        echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
+        echo(rel.note.decode().rstrip("\n"))
+
+
+# -- list / show -------------------------------------------------------------------------------
+
+
+@cli.command("list")
+@click.option("--kind", help="Only documents of this kind.")
+@pass_ctx
+def list_(ctx: Ctx, kind: str | None) -> None:
+    """List the archived documents."""
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        with archive.index() as idx:
+            docs = idx.documents(kind=kind)
+        released = archive.releases()
+    last = released[-1] if released else 0
+    if ctx.as_json:
+        emit_json({"ok": True, "documents": [
+            {"seq": d.seq, "doc": d.doc, "kind": d.kind, "title": d.title, "issuer": d.issuer,
+             "issued": d.issued, "sha256": d.sha256, "released": d.seq < last} for d in docs]})
+        return
+    for d in docs:
+        flag = "" if d.seq < last else "  (unreleased)"
+        echo(f"{d.seq:>6}  {d.doc:<40}  {d.kind:<16} {d.issued or '':<10}  {d.title}{flag}")
+    if not docs:
+        echo("the archive holds no documents")
+
+
+@cli.command()
+@click.argument("doc")
+@pass_ctx
+def show(ctx: Ctx, doc: str) -> None:
+    """Show a document: its entry, versions and status, and articles reporting on it."""
+    from .status import document_status
+
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        status = document_status(archive, doc)
+    if ctx.as_json:
+        emit_json({"ok": True, **status.to_dict()})
+    else:
+        for line in status.render():
+            echo(line)
+
+
+# -- verify / repair ---------------------------------------------------------------------------
+
+
+@cli.command()
+@trusted_key_option
+@click.option("--since", "since", type=click.Path(path_type=Path),
+              help="A checkpoint seen before: prove the archive extends it.")
+@click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@pass_ctx
+def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
+    """Verify the whole archive: entries, signatures, objects, tree, releases."""
+    with errors_handled(ctx):
+        keys = _trusted(ctx, trusted)
+        archive = ctx.archive()
+        report = archive.audit(keys, progress=_progress("verifying", not ctx.as_json),
+                               check_objects=not no_objects)
+        extra: dict[str, Any] = {}
+        if since is not None or report.ok:
+            from .history import check_history
+
+            extra = check_history(archive, keys, report, since=since)
+    problems = list(report.problems) + list(extra.get("problems", ()))
+    if ctx.as_json:
+        out = report.to_dict()
+        out["problems"] = [p.to_dict() for p in problems]
+        out["ok"] = not problems
+        out.update({k: v for k, v in extra.items() if k != "problems"})
+        emit_json(out)
+    else:
+        for p in problems:
+            echo(f"FAIL {p.message}", fg="red")
+        for line in extra.get("lines", ()):
+            echo(line)
+        if not problems:
+            echo(f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
+                 f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+                 fg="green")
+            if report.releases:
+                echo(f"released up to tree size {report.released_size}"
+                     + (f"; {report.unreleased} entries not yet released" if report.unreleased else ""))
+            else:
+                echo("no release yet: every entry is unreleased")
+        else:
+            echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
+    sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+@cli.command()
+@pass_ctx
+def repair(ctx: Ctx) -> None:
+    """Remove debris left past the last checkpoint by an interrupted add (loses nothing committed)."""
+    with errors_handled(ctx):
+        cut = ctx.archive().repair()
+    if ctx.as_json:
+        emit_json({"ok": True, "removed_bytes": cut})
+    elif cut:
+        for name, n in cut.items():
+            echo(f"removed {n} uncommitted bytes from {name}")
+    else:
+        echo("nothing to repair")
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="orderarchive", standalone_mode=True)
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
+        sys.exit(130)
