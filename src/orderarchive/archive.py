@@ -59,6 +59,7 @@ HASHES = "log/hashes"
 CHECKPOINT = "checkpoint"
 RELEASES = "releases"
 INDEX = "index.sqlite"
+INDEX_LOCK = "index.lock"
 OFFSET_SIZE = 8
 HASH = merkle.HASH_SIZE
 CHUNK = 1 << 20
@@ -387,7 +388,8 @@ class Archive:
             raise StorageError("this archive has no local index")
         idx = Index.open(self.path / INDEX)
         try:
-            self._sync_index(idx)
+            with self.store.lock(name=INDEX_LOCK):
+                self._sync_index(idx)
         except BaseException:
             idx.close()
             raise

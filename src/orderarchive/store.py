@@ -47,7 +47,9 @@ class Store(Protocol):
     def append(self, name: str, data: bytes, *, at: int) -> None: ...
     def truncate(self, name: str, length: int) -> None: ...
     def swap(self, name: str, expected: bytes | None, new: bytes) -> None: ...
-    def lock(self, timeout: float = ...) -> contextlib.AbstractContextManager[None]: ...
+    def lock(
+        self, timeout: float = ..., name: str = ...
+    ) -> contextlib.AbstractContextManager[None]: ...
     def open_stream(self, name: str) -> contextlib.AbstractContextManager[BinaryIO]: ...
 
 
@@ -247,12 +249,13 @@ class FileStore:
             raise StorageError(f"cannot write {name}: {e.strerror}") from e
 
     @contextlib.contextmanager
-    def lock(self, timeout: float = 120.0) -> Iterator[None]:
-        """Hold the archive's exclusive writer lock (``flock`` on ``lock``)."""
+    def lock(self, timeout: float = 120.0, name: str = "lock") -> Iterator[None]:
+        """Hold an exclusive lock (``flock`` on the file *name*): ``lock`` serialises the
+        archive's writers, ``index.lock`` the updates of the derived index."""
         if not self.root.is_dir():
             raise ArchiveNotFoundError(f"no archive at {self.root}")
         try:
-            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self._path(name), os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise LockError(f"cannot open the archive lock: {e.strerror}") from e
         try:

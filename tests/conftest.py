@@ -1,0 +1,76 @@
+"""Shared fixtures. Every test runs with its own config/state directories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from orderarchive.archive import AddRequest, Archive, document_fields
+from orderarchive.note import Signer, VerifierKey
+from orderarchive.textlayer import TextLayer
+
+ORIGIN = "example.gov/orders"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("ORDERARCHIVE_STATE_DIR", str(home / "state" / "orderarchive"))
+    monkeypatch.delenv("ORDERARCHIVE_PASSPHRASE", raising=False)
+    monkeypatch.delenv("ORDERARCHIVE_KEY", raising=False)
+    monkeypatch.delenv("ORDERARCHIVE_ARCHIVE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "vectors").is_dir():
+        pytest.fail(f"conformance data not found at {SHARED} (the repo's sibling 'shared/')")
+    return SHARED
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer(name=ORIGIN, seed=bytes(range(32)))
+
+
+@pytest.fixture
+def verifiers(signer: Signer) -> list[VerifierKey]:
+    return [signer.verifier()]
+
+
+def text_request(n: int, *, doc: str | None = None, body: str | None = None,
+                 relations: tuple[tuple[str, str], ...] = ()) -> AddRequest:
+    text = body or f"Executive order number {n}.\n\nSection 1. The City shall act on item {n}.\n"
+    data = text.encode()
+    return document_fields(
+        data, doc=doc or f"eo-{n}", kind="executive-order", title=f"Order {n}",
+        issuer="City of Example", issued="2026-02-05", media_type="text/plain",
+        text=TextLayer.from_text(text), extractor="orderarchive-text/1", relations=relations,
+    )
+
+
+@pytest.fixture
+def make_archive(tmp_path: Path, signer: Signer) -> Callable[..., Archive]:
+    counter = iter(range(1000))
+
+    def make(n: int = 3, *, release: bool = True, origin: str = ORIGIN) -> Archive:
+        archive = Archive.init(tmp_path / f"archive{next(counter)}", origin)
+        if n:
+            archive.add([text_request(i) for i in range(n)], signer)
+        if release and n:
+            archive.release(signer)
+        return archive
+
+    return make
+
+
+@pytest.fixture
+def archive(make_archive: Callable[..., Archive]) -> Iterator[Archive]:
+    yield make_archive()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orderarchive import canonical
+from orderarchive.errors import CanonicalJSONError
+
+keys = st.text(alphabet=st.characters(max_codepoint=127), max_size=8)
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(values)
+def test_round_trip(value: object) -> None:
+    data = canonical.dumps(value)
+    assert canonical.loads(data) == value
+    assert canonical.dumps(canonical.loads(data)) == data
+
+
+def test_known_bytes() -> None:
+    assert canonical.dumps({"b": 1, "a": [True, None, "é\n\x01"]}) == (
+        '{"a":[true,null,"é\\n\\u0001"],"b":1}'.encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [
+        ("whitespace", b'{"a": 1}'),
+        ("unsorted-keys", b'{"b":1,"a":2}'),
+        ("duplicate-keys", b'{"a":1,"a":1}'),
+        ("float", b'{"a":1.0}'),
+        ("exponent", b'{"a":1e3}'),
+        ("nan", b'{"a":NaN}'),
+        ("big-integer", b'{"a":9007199254740992}'),
+        ("huge-integer", b'{"a":' + b"9" * 5000 + b"}"),
+        ("escaped-ascii", b'{"a":"\\u0041"}'),
+        ("upper-hex-escape", b'{"a":"\\u001F"}'),
+        ("not-utf8", b'{"a":"\xff"}'),
+        ("trailing-newline", b'{"a":1}\n'),
+        ("truncated", b'{"a":'),
+        ("lone-surrogate", b'{"a":"\\ud800"}'),
+        ("deep-nesting", b"[" * 100000 + b"]" * 100000),
+        ("empty", b""),
+    ],
+)
+def test_rejects_non_canonical(case: str, data: bytes) -> None:
+    with pytest.raises(CanonicalJSONError):
+        canonical.loads(data)
+
+
+@pytest.mark.parametrize("value", [1.5, {1: 2}, {"é": 1}, 2**53, object()])
+def test_refuses_to_encode(value: object) -> None:
+    with pytest.raises(CanonicalJSONError):
+        canonical.dumps(value)
