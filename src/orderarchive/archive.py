@@ -38,6 +38,7 @@ from .errors import (
     ArchiveNotFoundError,
     CanonicalJSONError,
     ConflictError,
+    CorruptArchiveError,
     EntryFormatError,
     IncompleteWriteError,
     MalformedError,
@@ -89,12 +90,12 @@ class Config:
                 raise MalformedError("does not end with a newline")
             doc = canonical.loads(data[:-1])
         except (CanonicalJSONError, MalformedError) as e:
-            raise MalformedError(f"{CONFIG} is malformed: {e}") from e
+            raise CorruptArchiveError(f"{CONFIG} is malformed: {e}") from e
         if not isinstance(doc, dict) or doc.get("format") != ARCHIVE_FORMAT:
-            raise MalformedError(f"{CONFIG} is not an {ARCHIVE_FORMAT} config")
+            raise CorruptArchiveError(f"{CONFIG} is not an {ARCHIVE_FORMAT} config")
         origin = doc.get("origin")
         if not isinstance(origin, str) or not valid_origin(origin):
-            raise MalformedError(f"{CONFIG} names no valid origin")
+            raise CorruptArchiveError(f"{CONFIG} names no valid origin")
         return cls(origin=origin)
 
 

@@ -25,6 +25,7 @@ import click
 from . import __version__
 from .errors import (
     ArchiveNotFoundError,
+    ConflictError,
     KeyFileError,
     MalformedError,
     OrderArchiveError,
@@ -73,6 +74,8 @@ def emit_json(obj: Any) -> None:
 def _exit_code(error: OrderArchiveError) -> int:
     if isinstance(error, VerificationError):
         return EXIT_FAILED
+    if isinstance(error, ConflictError):  # a duplicate id or file: the user's input
+        return EXIT_USAGE
     if isinstance(error, (ArchiveNotFoundError, StorageError)):
         return EXIT_UNREADABLE
     return EXIT_USAGE
@@ -452,8 +455,21 @@ def repair(ctx: Ctx) -> None:
 
 
 def main() -> None:
+    """Entry point: run the CLI with every error as one line (click's usage errors included)."""
     try:
-        cli.main(prog_name="orderarchive", standalone_mode=True)
+        cli.main(prog_name="orderarchive", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "orderarchive"
+        echo(f"error: {e.format_message()} (hint: see '{where} --help')", fg="red", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.Abort:
+        echo("error: aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as e:
+        echo(f"error: {e.format_message()}", fg="red", err=True)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        echo("interrupted", err=True)
+        echo("error: interrupted", err=True)
         sys.exit(130)

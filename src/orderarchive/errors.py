@@ -103,6 +103,10 @@ class ArchiveNotFoundError(StorageError):
     """No archive at the given location."""
 
 
+class CorruptArchiveError(StorageError, MalformedError):
+    """An archive whose own layout files (config, log) cannot be parsed at all."""
+
+
 class ConflictError(StorageError):
     """A create-only object exists with other bytes, or a compare-and-swap lost a race."""
 
