@@ -12,7 +12,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import ORIGIN, text_request
-
 from orderarchive.archive import Archive
 from orderarchive.note import Signer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,9 @@ SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
@@ -45,14 +47,26 @@ def verifiers(signer: Signer) -> list[VerifierKey]:
     return [signer.verifier()]
 
 
-def text_request(n: int, *, doc: str | None = None, body: str | None = None,
-                 relations: tuple[tuple[str, str], ...] = ()) -> AddRequest:
+def text_request(
+    n: int,
+    *,
+    doc: str | None = None,
+    body: str | None = None,
+    relations: tuple[tuple[str, str], ...] = (),
+) -> AddRequest:
     text = body or f"Executive order number {n}.\n\nSection 1. The City shall act on item {n}.\n"
     data = text.encode()
     return document_fields(
-        data, doc=doc or f"eo-{n}", kind="executive-order", title=f"Order {n}",
-        issuer="City of Example", issued="2026-02-05", media_type="text/plain",
-        text=TextLayer.from_text(text), extractor="orderarchive-text/1", relations=relations,
+        data,
+        doc=doc or f"eo-{n}",
+        kind="executive-order",
+        title=f"Order {n}",
+        issuer="City of Example",
+        issued="2026-02-05",
+        media_type="text/plain",
+        text=TextLayer.from_text(text),
+        extractor="orderarchive-text/1",
+        relations=relations,
     )
 
 
@@ -72,5 +86,5 @@ def make_archive(tmp_path: Path, signer: Signer) -> Callable[..., Archive]:
 
 
 @pytest.fixture
-def archive(make_archive: Callable[..., Archive]) -> Iterator[Archive]:
-    yield make_archive()
+def archive(make_archive: Callable[..., Archive]) -> Archive:
+    return make_archive()

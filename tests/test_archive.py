@@ -5,8 +5,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ORIGIN, text_request
 
+from conftest import ORIGIN, text_request
 from orderarchive import merkle
 from orderarchive.archive import (
     CHECKPOINT,
@@ -28,8 +28,9 @@ from orderarchive.errors import (
 from orderarchive.note import Signer, VerifierKey
 
 
-def test_add_release_verify(make_archive: Callable[..., Archive], signer: Signer,
-                            verifiers: list[VerifierKey]) -> None:
+def test_add_release_verify(
+    make_archive: Callable[..., Archive], signer: Signer, verifiers: list[VerifierKey]
+) -> None:
     archive = make_archive(5)
     report = archive.verify(verifiers)
     assert report.ok and report.size == 5 and report.releases == (5,)
@@ -50,8 +51,9 @@ def test_log_bytes_are_the_merkle_leaves(make_archive: Callable[..., Archive]) -
     assert archive.store.size(OFFSETS) == 7 * 8
 
 
-def test_release_is_idempotent_and_extends(make_archive: Callable[..., Archive],
-                                          signer: Signer) -> None:
+def test_release_is_idempotent_and_extends(
+    make_archive: Callable[..., Archive], signer: Signer
+) -> None:
     archive = make_archive(2)
     again = archive.release(signer)
     assert not again.created and again.size == 2
@@ -99,8 +101,9 @@ def test_untrusted_verifier_fails(archive: Archive) -> None:
         archive.verify([])
 
 
-def test_uncommitted_tail_is_reported_and_repaired(archive: Archive, signer: Signer,
-                                                  verifiers: list[VerifierKey]) -> None:
+def test_uncommitted_tail_is_reported_and_repaired(
+    archive: Archive, signer: Signer, verifiers: list[VerifierKey]
+) -> None:
     committed = {n: archive.store.read(n) for n in (ENTRIES, OFFSETS, HASHES)}
     # Simulate a crash after the log appends but before the checkpoint swap.
     for name, junk in ((ENTRIES, b'{"partial'), (OFFSETS, b"\0" * 8), (HASHES, b"\1" * 32)):
@@ -117,8 +120,9 @@ def test_uncommitted_tail_is_reported_and_repaired(archive: Archive, signer: Sig
     assert archive.verify(verifiers).size == 4
 
 
-def test_append_overwrites_debris(archive: Archive, signer: Signer,
-                                  verifiers: list[VerifierKey]) -> None:
+def test_append_overwrites_debris(
+    archive: Archive, signer: Signer, verifiers: list[VerifierKey]
+) -> None:
     with open(archive.path / ENTRIES, "ab") as f:
         f.write(b"garbage from a crash")
     archive.add([text_request(8)], signer)

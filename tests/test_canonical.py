@@ -9,7 +9,9 @@ from orderarchive.errors import CanonicalJSONError
 
 keys = st.text(alphabet=st.characters(max_codepoint=127), max_size=8)
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
     | st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=4),
     max_leaves=20,

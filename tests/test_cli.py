@@ -14,13 +14,20 @@ import pytest
 ORIGIN = "example.gov/orders"
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ)
     full.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "orderarchive", *args], cwd=cwd, env=full, text=True,
-        capture_output=True, input=stdin, timeout=120,
+        [sys.executable, "-m", "orderarchive", *args],
+        cwd=cwd,
+        env=full,
+        text=True,
+        capture_output=True,
+        input=stdin,
+        timeout=120,
+        check=False,
     )
 
 
@@ -37,13 +44,15 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
 def work(tmp_path: Path) -> Path:
     """A clerk's working directory with an archive, an unencrypted key and three documents."""
     assert run("init", "--origin", ORIGIN, cwd=tmp_path).returncode == 0
-    r = run("key", "generate", ORIGIN, "--unencrypted", "--secret-key", "secret/clerk.key",
-            cwd=tmp_path)
+    r = run(
+        "key", "generate", ORIGIN, "--unencrypted", "--secret-key", "secret/clerk.key", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "NOT encrypted" in r.stdout
     for i in range(3):
         (tmp_path / f"order-{i}.txt").write_text(
-            f"Executive Order {i}\n\nSection 1. The City shall do thing {i}.\n", encoding="utf-8")
+            f"Executive Order {i}\n\nSection 1. The City shall do thing {i}.\n", encoding="utf-8"
+        )
     return tmp_path
 
 
@@ -51,12 +60,31 @@ KEY = ("--key", "secret/clerk.key")
 
 
 def test_clerk_workflow(work: Path) -> None:
-    r = run("add", *KEY, "order-0.txt", "order-1.txt", "--issuer", "City of Example",
-            "--issued", "2026-02-05", cwd=work)
+    r = run(
+        "add",
+        *KEY,
+        "order-0.txt",
+        "order-1.txt",
+        "--issuer",
+        "City of Example",
+        "--issued",
+        "2026-02-05",
+        cwd=work,
+    )
     assert r.returncode == 0, r.stderr
     assert "added order-0 as entry 0" in r.stdout
-    r = run("add", *KEY, "order-2.txt", "--id", "eo-2-amended", "--amends", "order-0",
-            "--title", "Amending order", cwd=work)
+    r = run(
+        "add",
+        *KEY,
+        "order-2.txt",
+        "--id",
+        "eo-2-amended",
+        "--amends",
+        "order-0",
+        "--title",
+        "Amending order",
+        cwd=work,
+    )
     assert r.returncode == 0, r.stderr
     r = run("release", *KEY, cwd=work)
     assert r.returncode == 0 and "released: tree size 3" in r.stdout
@@ -85,8 +113,9 @@ def test_encrypted_key_passphrase(tmp_path: Path) -> None:
     assert r.returncode == 0 and "(encrypted" in r.stdout, r.stderr
     assert "a long passphrase" not in (tmp_path / "k.key").read_text()
     (tmp_path / "doc.txt").write_text("An order.\n\nWith text.\n")
-    r = run("add", "--key", "k.key", "doc.txt", cwd=tmp_path,
-            env={"ORDERARCHIVE_PASSPHRASE": "wrong"})
+    r = run(
+        "add", "--key", "k.key", "doc.txt", cwd=tmp_path, env={"ORDERARCHIVE_PASSPHRASE": "wrong"}
+    )
     assert "wrong passphrase" in one_line_error(r, 2)
     r = run("add", "--key", "k.key", "doc.txt", cwd=tmp_path)  # no TTY, no env
     assert "passphrase" in one_line_error(r, 2)
@@ -97,8 +126,11 @@ def test_encrypted_key_passphrase(tmp_path: Path) -> None:
 
 def _snapshot(root: Path) -> dict[str, bytes]:
     skip = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "lock", "index.lock"}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in skip}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in skip
+    }
 
 
 @pytest.mark.parametrize(
@@ -109,24 +141,39 @@ def _snapshot(root: Path) -> dict[str, bytes]:
         ("unknown-key-file", ["add", "--key", "missing.key", "order-0.txt"], 2, "not found"),
         ("bad-id", ["add", *KEY, "order-0.txt", "--id", "Bad Id!"], 2, "invalid document id"),
         ("bad-date", ["add", *KEY, "order-0.txt", "--issued", "2026-13-45"], 2, "not a date"),
-        ("unknown-relation-target", ["add", *KEY, "order-0.txt", "--amends", "ghost"], 2,
-         "not in the archive"),
+        (
+            "unknown-relation-target",
+            ["add", *KEY, "order-0.txt", "--amends", "ghost"],
+            2,
+            "not in the archive",
+        ),
         ("bad-option", ["add", "--frobnicate", "order-0.txt"], 2, "no such option"),
         ("bad-kind", ["add", *KEY, "order-0.txt", "--kind", "decree"], 2, "invalid value"),
         ("no-archive", ["--archive", "elsewhere", "list"], 3, "no archive"),
         ("empty-file", ["add", *KEY, "empty.txt"], 2, "empty"),
         ("binary-junk", ["add", *KEY, "junk.bin"], 2, ""),
-        ("id-for-many", ["add", *KEY, "order-0.txt", "order-1.txt", "--id", "x"], 2, "one document"),
+        (
+            "id-for-many",
+            ["add", *KEY, "order-0.txt", "order-1.txt", "--id", "x"],
+            2,
+            "one document",
+        ),
         ("release-empty", ["release", *KEY], 2, "empty"),
         ("unknown-doc", ["show", "ghost"], 2, "no document"),
         ("trusted-key-missing", ["verify", "--trusted-key", "nokey.vkey"], 2, "not found"),
-        ("trusted-key-garbage", ["verify", "--trusted-key", "garbage.vkey"], 2, "not a verifier key"),
+        (
+            "trusted-key-garbage",
+            ["verify", "--trusted-key", "garbage.vkey"],
+            2,
+            "not a verifier key",
+        ),
         ("init-existing", ["init", "--origin", ORIGIN], 2, "not empty"),
         ("init-bad-origin", ["init", "fresh", "--origin", "https://x y"], 2, "invalid origin"),
     ],
 )
-def test_bad_input_one_line_error(work: Path, case: str, args: list[str], code: int,
-                                  needle: str) -> None:
+def test_bad_input_one_line_error(
+    work: Path, case: str, args: list[str], code: int, needle: str
+) -> None:
     (work / "empty.txt").write_bytes(b"")
     (work / "junk.bin").write_bytes(bytes(range(256)) * 4)
     (work / "garbage.vkey").write_text("this is not a key\n")
@@ -181,7 +228,9 @@ def test_version_and_help(tmp_path: Path) -> None:
 
 
 def test_help_and_verify_do_not_import_pypdf() -> None:
-    code = ("import sys; from orderarchive.cli import cli; import orderarchive.archive, "
-            "orderarchive.index; print('pypdf' in sys.modules)")
+    code = (
+        "import sys; from orderarchive.cli import cli; import orderarchive.archive, "
+        "orderarchive.index; print('pypdf' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ORIGIN
 
+from conftest import ORIGIN
 from orderarchive.archive import Archive
 from orderarchive.note import VerifierKey
 
@@ -22,7 +22,9 @@ WRITER = Path(__file__).with_name("_writer.py")
 def _spawn(path: Path, prefix: str, count: int, batch: int = 1) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WRITER), str(path), prefix, str(count), str(batch)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

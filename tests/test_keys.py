@@ -11,12 +11,20 @@ from orderarchive import keys
 from orderarchive.errors import KeyFileError, PassphraseError
 from orderarchive.note import Signer
 
-FAST = {"opslimit": nacl.pwhash.argon2id.OPSLIMIT_MIN, "memlimit": nacl.pwhash.argon2id.MEMLIMIT_MIN}
+FAST = {
+    "opslimit": nacl.pwhash.argon2id.OPSLIMIT_MIN,
+    "memlimit": nacl.pwhash.argon2id.MEMLIMIT_MIN,
+}
 
 
 def test_generate_encrypted(tmp_path: Path) -> None:
-    made = keys.generate("example.gov/orders", keys_dir=tmp_path / "keys",
-                         secret_path=tmp_path / "secret" / "k.key", passphrase="correct horse", **FAST)
+    made = keys.generate(
+        "example.gov/orders",
+        keys_dir=tmp_path / "keys",
+        secret_path=tmp_path / "secret" / "k.key",
+        passphrase="correct horse",
+        **FAST,
+    )
     assert stat.S_IMODE(os.stat(made.secret_path).st_mode) == 0o600
     assert made.public_path.name == "example.gov_orders.vkey"
     text = made.secret_path.read_text()
@@ -26,6 +34,7 @@ def test_generate_encrypted(tmp_path: Path) -> None:
     # the seed never appears in the file in the clear
     assert signer.seed.hex() not in text
     import base64
+
     assert base64.b64encode(signer.seed).decode() not in text
     with pytest.raises(PassphraseError):
         sealed.unlock("wrong")
@@ -41,12 +50,14 @@ def test_default_cost_is_moderate(tmp_path: Path) -> None:
 
 
 def test_generate_unencrypted_and_no_overwrite(tmp_path: Path) -> None:
-    made = keys.generate("demo.example/log", keys_dir=tmp_path, secret_path=tmp_path / "d.key",
-                         passphrase=None)
+    made = keys.generate(
+        "demo.example/log", keys_dir=tmp_path, secret_path=tmp_path / "d.key", passphrase=None
+    )
     assert keys.read_secret_key(made.secret_path).unlock(None).verifier() == made.verifier
     with pytest.raises(KeyFileError, match="refusing to overwrite"):
-        keys.generate("demo.example/log", keys_dir=tmp_path, secret_path=tmp_path / "e.key",
-                      passphrase=None)
+        keys.generate(
+            "demo.example/log", keys_dir=tmp_path, secret_path=tmp_path / "e.key", passphrase=None
+        )
 
 
 @pytest.mark.parametrize(
@@ -56,9 +67,11 @@ def test_generate_unencrypted_and_no_overwrite(tmp_path: Path) -> None:
         ("not-json", b"hello\n"),
         ("wrong-format", b'{"format":"x"}\n'),
         ("huge", b"x" * 100_000),
-        ("bad-base64",
-         b'{"encryption":null,"format":"orderarchive-secret-key/v1","key_id":"00000000",'
-         b'"name":"a","public_key":"!!","secret":"AAAA"}\n'),
+        (
+            "bad-base64",
+            b'{"encryption":null,"format":"orderarchive-secret-key/v1","key_id":"00000000",'
+            b'"name":"a","public_key":"!!","secret":"AAAA"}\n',
+        ),
     ],
 )
 def test_malformed_secret_key(tmp_path: Path, case: str, data: bytes) -> None:

@@ -20,6 +20,7 @@ append overwrites it. Nothing the checkpoint covers is ever rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -40,7 +41,6 @@ from .errors import (
     ConflictError,
     CorruptArchiveError,
     EntryFormatError,
-    IncompleteWriteError,
     MalformedError,
     NotFoundError,
     OrderArchiveError,
@@ -241,7 +241,8 @@ class Archive:
         root = Path(path)
         if not root.is_dir():
             raise ArchiveNotFoundError(
-                f"no archive at {root}", hint="create one with 'orderarchive init' or pass --archive"
+                f"no archive at {root}",
+                hint="create one with 'orderarchive init' or pass --archive",
             )
         store = FileStore(root)
         try:
@@ -351,13 +352,17 @@ class Archive:
                 if remaining == 0 and buffer:
                     raise StorageError("entry log does not end with a newline")
         if seq != stop:
-            raise StorageError(f"entry log holds {seq - start} entries where {stop - start} were expected")
+            raise StorageError(
+                f"entry log holds {seq - start} entries where {stop - start} were expected"
+            )
 
     def read_object(self, sha256: str) -> bytes:
         data = self.store.read(object_name(sha256))
         actual = sha256_hex(data)
         if not hmac.compare_digest(actual, sha256):
-            raise VerificationError(f"object sha256:{sha256} is corrupt (hashes to sha256:{actual})")
+            raise VerificationError(
+                f"object sha256:{sha256} is corrupt (hashes to sha256:{actual})"
+            )
         return data
 
     def text_layer(self, entry: Entry) -> TextLayer | None:
@@ -442,7 +447,10 @@ class Archive:
         size = head.size
         if head.checkpoint is not None:
             count = merkle.stored_hash_count(size)
-            if self.store.size(HASHES) < count * HASH or self.store.size(OFFSETS) < size * OFFSET_SIZE:
+            if (
+                self.store.size(HASHES) < count * HASH
+                or self.store.size(OFFSETS) < size * OFFSET_SIZE
+            ):
                 raise StorageError(
                     "the log is shorter than its checkpoint",
                     hint="the archive was truncated; restore it from a copy",
@@ -479,8 +487,12 @@ class Archive:
                     raise MalformedError(f"request {i}: sha256/size do not describe its data")
                 self.store.create(object_name(sha), req.data)
                 if req.text is not None:
-                    self.store.create(object_name(sha256_hex(req.text.to_bytes())), req.text.to_bytes())
-                entry = make_entry(req.fields.to_dict(), seq=size + i, signer=signer, recorded=recorded)
+                    self.store.create(
+                        object_name(sha256_hex(req.text.to_bytes())), req.text.to_bytes()
+                    )
+                entry = make_entry(
+                    req.fields.to_dict(), seq=size + i, signer=signer, recorded=recorded
+                )
                 leaf = merkle.leaf_hash(entry.raw)
                 overlay.new.extend(merkle.stored_hashes_for_record(size + i, leaf, overlay.read))
                 lines.append(entry.raw + b"\n")
@@ -500,10 +512,8 @@ class Archive:
     def _index_quietly(self) -> None:
         if self.path is None:
             return
-        try:
+        with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
             self.index().close()
-        except OrderArchiveError:
-            pass  # derived data: rebuilt on next use
 
     def _check_new(self, requests: Sequence[AddRequest]) -> None:
         seen: set[str] = set()
@@ -527,7 +537,9 @@ class Archive:
                     )
                 for rel in f.relations:
                     if rel.target not in seen and idx.by_doc(rel.target) is None:
-                        raise NotFoundError(f"related document {rel.target!r} is not in the archive")
+                        raise NotFoundError(
+                            f"related document {rel.target!r} is not in the archive"
+                        )
         finally:
             if idx is not None:
                 idx.close()
@@ -720,7 +732,9 @@ class _Auditor:
             if (seq + 1) * OFFSET_SIZE <= len(offsets):
                 (end,) = struct.unpack_from(">Q", offsets, seq * OFFSET_SIZE)
                 if end != pos or end <= last_end:
-                    self.problem("offsets", f"offset of entry {seq} is {end}, the entry ends at {pos}", seq)
+                    self.problem(
+                        "offsets", f"offset of entry {seq} is {end}, the entry ends at {pos}", seq
+                    )
                 last_end = end
             leaf = merkle.leaf_hash(line)
             next_seq = self._check_entry(seq, line, next_seq, seen_docs)
@@ -777,19 +791,29 @@ class _Auditor:
         if doc is not None:
             self.documents += 1
             if doc.doc in seen:
-                self.problem("duplicate-id", f"entry {seq}: document id {doc.doc!r} reused (entry {seen[doc.doc]})", seq)
+                self.problem(
+                    "duplicate-id",
+                    f"entry {seq}: document id {doc.doc!r} reused (entry {seen[doc.doc]})",
+                    seq,
+                )
             else:
                 seen[doc.doc] = seq
             for rel in doc.relations:
                 if rel.target not in seen:
-                    self.problem("relation", f"entry {seq}: relation to unknown earlier document {rel.target!r}", seq)
+                    self.problem(
+                        "relation",
+                        f"entry {seq}: relation to unknown earlier document {rel.target!r}",
+                        seq,
+                    )
             if self.check_objects:
                 self._check_object(seq, doc.sha256, doc.size, "document")
                 if doc.text is not None:
                     self._check_object(seq, doc.text.sha256, doc.text.size, "text layer", text=True)
         return next_seq + 1
 
-    def _check_object(self, seq: int, sha: str, size: int, what: str, *, text: bool = False) -> None:
+    def _check_object(
+        self, seq: int, sha: str, size: int, what: str, *, text: bool = False
+    ) -> None:
         name = object_name(sha)
         h = hashlib.sha256()
         total = 0
@@ -811,7 +835,9 @@ class _Auditor:
         if not hmac.compare_digest(h.hexdigest(), sha):
             self.problem("object-digest", f"entry {seq}: {what} does not hash to sha256:{sha}", seq)
         elif total != size:
-            self.problem("object-size", f"entry {seq}: {what} is {total} bytes, entry says {size}", seq)
+            self.problem(
+                "object-size", f"entry {seq}: {what} is {total} bytes, entry says {size}", seq
+            )
         elif data is not None:
             try:
                 TextLayer.from_bytes(bytes(data))
@@ -834,10 +860,14 @@ class _Auditor:
                 self.problem("release", f"release {rsize}: {e}")
                 continue
             if cp.size != rsize:
-                self.problem("release", f"release file {rsize} holds a checkpoint of size {cp.size}")
+                self.problem(
+                    "release", f"release file {rsize} holds a checkpoint of size {cp.size}"
+                )
                 continue
             if rsize > size:
-                self.problem("release", f"release {rsize} is beyond the log (size {size}): rollback?")
+                self.problem(
+                    "release", f"release {rsize} is beyond the log (size {size}): rollback?"
+                )
                 continue
             try:
                 actual = a.tree_hash(rsize)
@@ -845,7 +875,9 @@ class _Auditor:
                 self.problem("release", f"release {rsize}: cannot compute the tree: {e}")
                 continue
             if not hmac.compare_digest(actual, cp.root_hash):
-                self.problem("release", f"release {rsize}: its root is not the log's tree at that size")
+                self.problem(
+                    "release", f"release {rsize}: its root is not the log's tree at that size"
+                )
                 continue
             good.append(rsize)
         return sorted(good)

@@ -38,7 +38,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 
-PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"
+PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
 KEY_ENV = "ORDERARCHIVE_KEY"
 
 
@@ -85,7 +85,9 @@ def fail(error: OrderArchiveError, *, as_json: bool = False) -> NoReturn:
     """The one place errors become a one-line message and an exit code."""
     message = " ".join(str(error).split()) or type(error).__name__
     if as_json:
-        emit_json({"ok": False, "error": type(error).__name__, "message": message, "hint": error.hint})
+        emit_json(
+            {"ok": False, "error": type(error).__name__, "message": message, "hint": error.hint}
+        )
     line = f"error: {message}"
     if error.hint:
         line += f" (hint: {error.hint})"
@@ -128,11 +130,20 @@ def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="orderarchive")
 @click.option(
-    "--archive", "archive", type=click.Path(path_type=Path), default=Path("archive"),
-    envvar="ORDERARCHIVE_ARCHIVE", show_default=True, help="The archive directory.",
+    "--archive",
+    "archive",
+    type=click.Path(path_type=Path),
+    default=Path("archive"),
+    envvar="ORDERARCHIVE_ARCHIVE",
+    show_default=True,
+    help="The archive directory.",
 )
 @click.option(
-    "--keys", "keys", type=click.Path(path_type=Path), default=Path("keys"), show_default=True,
+    "--keys",
+    "keys",
+    type=click.Path(path_type=Path),
+    default=Path("keys"),
+    show_default=True,
     help="Directory of trusted verifier keys (*.vkey).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -168,7 +179,10 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
 
 
 trusted_key_option = click.option(
-    "--trusted-key", "trusted", multiple=True, metavar="KEY",
+    "--trusted-key",
+    "trusted",
+    multiple=True,
+    metavar="KEY",
     help="A verifier key file, directory of *.vkey files, or key string (repeatable). "
     "Default: the --keys directory.",
 )
@@ -180,9 +194,7 @@ def _passphrase(confirm: bool = False) -> str | None:
         return value
     if not sys.stdin.isatty():
         return None
-    result: str = click.prompt(
-        "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True
-    )
+    result: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     return result
 
 
@@ -200,7 +212,10 @@ def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
 
 
 key_option = click.option(
-    "--key", "key_path", type=click.Path(path_type=Path), envvar=KEY_ENV,
+    "--key",
+    "key_path",
+    type=click.Path(path_type=Path),
+    envvar=KEY_ENV,
     help="The private key file (default: the user's config dir, named after the origin).",
 )
 
@@ -234,12 +249,24 @@ def key() -> None:
 
 @key.command("generate")
 @click.argument("name")
-@click.option("--keys-dir", type=click.Path(path_type=Path), default=None,
-              help="Where to write the public verifier key (default: the --keys directory).")
-@click.option("--secret-key", "secret_path", type=click.Path(path_type=Path), default=None,
-              help="Where to write the private key (default: the user's config dir).")
-@click.option("--unencrypted", is_flag=True,
-              help="Store the private key without a passphrase (demo and test keys only).")
+@click.option(
+    "--keys-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the public verifier key (default: the --keys directory).",
+)
+@click.option(
+    "--secret-key",
+    "secret_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the private key (default: the user's config dir).",
+)
+@click.option(
+    "--unencrypted",
+    is_flag=True,
+    help="Store the private key without a passphrase (demo and test keys only).",
+)
 @pass_ctx
 def key_generate(
     ctx: Ctx, name: str, keys_dir: Path | None, secret_path: Path | None, unencrypted: bool
@@ -254,19 +281,29 @@ def key_generate(
             if passphrase is None:
                 raise KeyFileError(
                     "a passphrase is needed to encrypt the private key",
-                    hint=f"set {PASSPHRASE_ENV}, run on a terminal, or pass --unencrypted for a demo key",
+                    hint=f"set {PASSPHRASE_ENV}, run on a terminal, "
+                    "or pass --unencrypted for a demo key",
                 )
-        made = generate(name, keys_dir=keys_dir or ctx.keys_dir, secret_path=secret_path,
-                        passphrase=passphrase)
+        made = generate(
+            name, keys_dir=keys_dir or ctx.keys_dir, secret_path=secret_path, passphrase=passphrase
+        )
     if ctx.as_json:
-        emit_json({"ok": True, "verifier_key": made.verifier.to_string(),
-                   "public_key_file": str(made.public_path),
-                   "private_key_file": str(made.secret_path), "encrypted": made.encrypted})
+        emit_json(
+            {
+                "ok": True,
+                "verifier_key": made.verifier.to_string(),
+                "public_key_file": str(made.public_path),
+                "private_key_file": str(made.secret_path),
+                "encrypted": made.encrypted,
+            }
+        )
     else:
         echo(f"verifier key: {made.verifier.to_string()}")
         echo(f"public key written to {made.public_path}")
-        echo(f"private key written to {made.secret_path} "
-             f"({'encrypted' if made.encrypted else 'NOT encrypted'}, mode 0600)")
+        echo(
+            f"private key written to {made.secret_path} "
+            f"({'encrypted' if made.encrypted else 'NOT encrypted'}, mode 0600)"
+        )
 
 
 # -- add ---------------------------------------------------------------------------------------
@@ -277,9 +314,13 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--id", "doc_id", help="Stable document id (default: from the file name).")
-@click.option("--kind", type=click.Choice(["executive-order", "article", "press-release",
-              "ordinance", "memorandum", "other"]),
-              help="Default: executive-order for PDFs, article otherwise.")
+@click.option(
+    "--kind",
+    type=click.Choice(
+        ["executive-order", "article", "press-release", "ordinance", "memorandum", "other"]
+    ),
+    help="Default: executive-order for PDFs, article otherwise.",
+)
 @click.option("--title", help="Default: the title found in the file.")
 @click.option("--issuer", help="Who issued it (default: the author found in the file).")
 @click.option("--issued", help="Date issued or published, YYYY-MM-DD (default: from the file).")
@@ -292,37 +333,69 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 @click.option("--reports-on", multiple=True, metavar="DOC", help="This article reports on DOC.")
 @key_option
 @pass_ctx
-def add(ctx: Ctx, files: tuple[Path, ...], doc_id: str | None, kind: str | None,
-        title: str | None, issuer: str | None, issued: str | None, source_url: str | None,
-        media_type: str | None, key_path: Path | None, **relations: tuple[str, ...]) -> None:
+def add(
+    ctx: Ctx,
+    /,
+    files: tuple[Path, ...],
+    doc_id: str | None,
+    kind: str | None,
+    title: str | None,
+    issuer: str | None,
+    issued: str | None,
+    source_url: str | None,
+    media_type: str | None,
+    key_path: Path | None,
+    **relations: tuple[str, ...],
+) -> None:
     """Archive FILES as signed entries (many files in one call)."""
     from .ingest import AddOptions, add_files
 
     with errors_handled(ctx):
         if len(files) > 1 and (doc_id or title or source_url):
-            raise MalformedError("--id, --title and --source-url name one document; add files one at a time")
+            raise MalformedError(
+                "--id, --title and --source-url name one document; add files one at a time"
+            )
         archive = ctx.archive()
         signer = _load_signer(ctx, key_path, archive.origin)
-        rels = [(name.replace("_", "-"), target) for name in RELATION_OPTIONS
-                for target in relations.get(name, ())]
-        options = AddOptions(doc_id=doc_id, kind=kind, title=title, issuer=issuer, issued=issued,
-                             source_url=source_url, media_type=media_type, relations=tuple(rels))
-        entries = add_files(archive, list(files), options, signer,
-                            progress=_progress("reading", not ctx.as_json))
+        rels = [
+            (name.replace("_", "-"), target)
+            for name in RELATION_OPTIONS
+            for target in relations.get(name, ())
+        ]
+        options = AddOptions(
+            doc_id=doc_id,
+            kind=kind,
+            title=title,
+            issuer=issuer,
+            issued=issued,
+            source_url=source_url,
+            media_type=media_type,
+            relations=tuple(rels),
+        )
+        entries = add_files(
+            archive, list(files), options, signer, progress=_progress("reading", not ctx.as_json)
+        )
     if ctx.as_json:
         emit_json({"ok": True, "added": [_entry_summary(e) for e in entries]})
     else:
         for e in entries:
             d = e.document
-            echo(f"added {d.doc} as entry {e.seq}: {d.title} (sha256:{d.sha256[:16]}…)")
-        echo(f"{len(entries)} document(s) added, not yet released "
-             "(run 'orderarchive release' to publish them)")
+            if d is not None:
+                echo(f"added {d.doc} as entry {e.seq}: {d.title} (sha256:{d.sha256[:16]}…)")
+        echo(
+            f"{len(entries)} document(s) added, not yet released "
+            "(run 'orderarchive release' to publish them)"
+        )
 
 
 def _entry_summary(e: Any) -> dict[str, Any]:
     d = e.document
-    out: dict[str, Any] = {"seq": e.seq, "type": e.type, "recorded": e.recorded,
-                           "signer": f"{e.signer_name}+{e.signer_id}"}
+    out: dict[str, Any] = {
+        "seq": e.seq,
+        "type": e.type,
+        "recorded": e.recorded,
+        "signer": f"{e.signer_name}+{e.signer_id}",
+    }
     if d is not None:
         out.update(d.to_dict())
     return out
@@ -341,8 +414,15 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
         signer = _load_signer(ctx, key_path, archive.origin)
         rel = archive.release(signer)
     if ctx.as_json:
-        emit_json({"ok": True, "size": rel.size, "root": rel.root.hex(), "new": rel.created,
-                   "checkpoint": rel.note.decode()})
+        emit_json(
+            {
+                "ok": True,
+                "size": rel.size,
+                "root": rel.root.hex(),
+                "new": rel.created,
+                "checkpoint": rel.note.decode(),
+            }
+        )
     else:
         state = "released" if rel.created else "already released"
         echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
@@ -364,9 +444,24 @@ def list_(ctx: Ctx, kind: str | None) -> None:
         released = archive.releases()
     last = released[-1] if released else 0
     if ctx.as_json:
-        emit_json({"ok": True, "documents": [
-            {"seq": d.seq, "doc": d.doc, "kind": d.kind, "title": d.title, "issuer": d.issuer,
-             "issued": d.issued, "sha256": d.sha256, "released": d.seq < last} for d in docs]})
+        emit_json(
+            {
+                "ok": True,
+                "documents": [
+                    {
+                        "seq": d.seq,
+                        "doc": d.doc,
+                        "kind": d.kind,
+                        "title": d.title,
+                        "issuer": d.issuer,
+                        "issued": d.issued,
+                        "sha256": d.sha256,
+                        "released": d.seq < last,
+                    }
+                    for d in docs
+                ],
+            }
+        )
         return
     for d in docs:
         flag = "" if d.seq < last else "  (unreleased)"
@@ -397,8 +492,12 @@ def show(ctx: Ctx, doc: str) -> None:
 
 @cli.command()
 @trusted_key_option
-@click.option("--since", "since", type=click.Path(path_type=Path),
-              help="A checkpoint seen before: prove the archive extends it.")
+@click.option(
+    "--since",
+    "since",
+    type=click.Path(path_type=Path),
+    help="A checkpoint seen before: prove the archive extends it.",
+)
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
@@ -406,8 +505,9 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
-        report = archive.audit(keys, progress=_progress("verifying", not ctx.as_json),
-                               check_objects=not no_objects)
+        report = archive.audit(
+            keys, progress=_progress("verifying", not ctx.as_json), check_objects=not no_objects
+        )
         extra: dict[str, Any] = {}
         if since is not None or report.ok:
             from .history import check_history
@@ -426,12 +526,20 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         for line in extra.get("lines", ()):
             echo(line)
         if not problems:
-            echo(f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
-                 f"{report.signatures_checked} signatures, {report.objects_checked} objects",
-                 fg="green")
+            echo(
+                f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
+                f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+                fg="green",
+            )
             if report.releases:
-                echo(f"released up to tree size {report.released_size}"
-                     + (f"; {report.unreleased} entries not yet released" if report.unreleased else ""))
+                echo(
+                    f"released up to tree size {report.released_size}"
+                    + (
+                        f"; {report.unreleased} entries not yet released"
+                        if report.unreleased
+                        else ""
+                    )
+                )
             else:
                 echo("no release yet: every entry is unreleased")
         else:
@@ -442,7 +550,10 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
 @cli.command()
 @pass_ctx
 def repair(ctx: Ctx) -> None:
-    """Remove debris left past the last checkpoint by an interrupted add (loses nothing committed)."""
+    """Remove debris an interrupted add left past the last checkpoint.
+
+    Only bytes that no signed checkpoint covers are removed: nothing committed is lost.
+    """
     with errors_handled(ctx):
         cut = ctx.archive().repair()
     if ctx.as_json:

@@ -125,7 +125,7 @@ class DocumentFields:
 
 def _req(d: Mapping[str, Any], key: str, typ: type, what: str = "") -> Any:
     value = d.get(key)
-    if not isinstance(value, typ) or isinstance(value, bool) and typ is int:
+    if not isinstance(value, typ) or (isinstance(value, bool) and typ is int):
         raise EntryFormatError(f"{what or 'entry'}: member {key!r} missing or not {typ.__name__}")
     return value
 
@@ -182,10 +182,19 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:
         if not isinstance(v, (str, int)) or isinstance(v, bool):
             raise EntryFormatError(f"entry: meta member {k!r} is not a string or integer")
     return DocumentFields(
-        doc=doc, kind=kind, title=title, issuer=issuer, issued=issued,
-        media_type=media_type, size=size, sha256=sha,
-        source_url=_opt(d, "source_url", str), text=text,
-        no_text_reason=_opt(d, "no_text", str), relations=tuple(relations), meta=meta,
+        doc=doc,
+        kind=kind,
+        title=title,
+        issuer=issuer,
+        issued=issued,
+        media_type=media_type,
+        size=size,
+        sha256=sha,
+        source_url=_opt(d, "source_url", str),
+        text=text,
+        no_text_reason=_opt(d, "no_text", str),
+        relations=tuple(relations),
+        meta=meta,
     )
 
 
@@ -240,8 +249,17 @@ class Entry:
         if len(sig) != 64:
             raise EntryFormatError("entry: signature is not 64 bytes")
         document = _check_document(d) if etype == DOCUMENT else None
-        return cls(raw=raw, seq=seq, type=etype, recorded=recorded, signer_name=name,
-                   signer_id=key_id, signature=sig, document=document, members=d)
+        return cls(
+            raw=raw,
+            seq=seq,
+            type=etype,
+            recorded=recorded,
+            signer_name=name,
+            signer_id=key_id,
+            signature=sig,
+            document=document,
+            members=d,
+        )
 
     def signed_message(self) -> bytes:
         body = {k: v for k, v in self.members.items() if k != "sig"}

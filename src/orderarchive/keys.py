@@ -35,8 +35,8 @@ from . import canonical
 from .errors import CanonicalJSONError, KeyFileError, NoteFormatError, PassphraseError
 from .note import Signer, VerifierKey
 
-SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"
-PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"
+SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"  # noqa: S105 (a format name)
+PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
 MAX_KEY_FILE = 64 * 1024
 
 # Argon2id at libsodium's "moderate" cost (256 MiB, 3 passes): about half a second to unlock,
@@ -171,8 +171,11 @@ def _kdf_params(enc: dict[str, object]) -> tuple[int, int, bytes]:
 def _derive(passphrase: str, ops: int, mem: int, salt: bytes) -> bytes:
     try:
         return nacl.pwhash.argon2id.kdf(
-            nacl.secret.SecretBox.KEY_SIZE, passphrase.encode("utf-8"), salt,
-            opslimit=ops, memlimit=mem,
+            nacl.secret.SecretBox.KEY_SIZE,
+            passphrase.encode("utf-8"),
+            salt,
+            opslimit=ops,
+            memlimit=mem,
         )
     except (nacl.exceptions.CryptoError, MemoryError) as e:
         raise KeyFileError(f"cannot derive the key-encryption key: {e}") from e

@@ -12,8 +12,12 @@ from .entry import Entry
 from .errors import NotFoundError
 
 #: Relations that change the standing of their target, in order of precedence.
-_STANDING = (("rescinds", "rescinded"), ("supersedes", "superseded"), ("amends", "amended"),
-             ("corrects", "corrected"))
+_STANDING = (
+    ("rescinds", "rescinded"),
+    ("supersedes", "superseded"),
+    ("amends", "amended"),
+    ("corrects", "corrected"),
+)
 
 
 @attrs.frozen
@@ -77,15 +81,23 @@ class DocumentStatus:
             lines.append(f"  text layer: sha256:{d.text.sha256} ({d.text.extractor})")
         elif d.no_text_reason:
             lines.append(f"  text layer: none ({d.no_text_reason})")
-        lines.append(f"  entry:      {self.entry.seq}, recorded {self.entry.recorded} "
-                     f"by {self.entry.signer_name}+{self.entry.signer_id}")
-        lines.append("  release:    " + (f"covered by release {self.release_size}"
-                                         if self.released else "not yet released"))
+        lines.append(
+            f"  entry:      {self.entry.seq}, recorded {self.entry.recorded} "
+            f"by {self.entry.signer_name}+{self.entry.signer_id}"
+        )
+        lines.append(
+            "  release:    "
+            + (f"covered by release {self.release_size}" if self.released else "not yet released")
+        )
         status = "in force" if self.status == "in-force" else self.status
         lines.append(f"  status:     {status}")
         for r in self.changed_by:
-            verb = {"amends": "amended", "supersedes": "superseded", "rescinds": "rescinded",
-                    "corrects": "corrected"}.get(r.relation, r.relation)
+            verb = {
+                "amends": "amended",
+                "supersedes": "superseded",
+                "rescinds": "rescinded",
+                "corrects": "corrected",
+            }.get(r.relation, r.relation)
             lines.append(f"    {verb} by {r.doc} ({r.issued or r.recorded[:10]}): {r.title}")
         for r in self.relates_to:
             lines.append(f"  {r.relation} {r.doc} ({r.issued or r.recorded[:10]}): {r.title}")
@@ -102,8 +114,10 @@ def document_status(archive: Archive, doc: str) -> DocumentStatus:
     with archive.index() as idx:
         row = idx.by_doc(doc)
         if row is None:
-            raise NotFoundError(f"no document {doc!r} in the archive",
-                                hint="'orderarchive list' shows the archived documents")
+            raise NotFoundError(
+                f"no document {doc!r} in the archive",
+                hint="'orderarchive list' shows the archived documents",
+            )
         entry = archive.entry(row.seq)
         if entry.doc != doc:  # the index is never trusted
             raise NotFoundError(f"index is stale for {doc!r}; rebuild it by deleting index.sqlite")
@@ -113,16 +127,19 @@ def document_status(archive: Archive, doc: str) -> DocumentStatus:
         targets = {r.target_doc: idx.by_doc(r.target_doc) for r in outgoing}
 
     def related(rel: str, other: str, seq: int, recorded: str, row: Any) -> RelatedDocument:
-        return RelatedDocument(rel, other, row.title if row else other, seq,
-                               row.issued if row else None, recorded)
+        return RelatedDocument(
+            rel, other, row.title if row else other, seq, row.issued if row else None, recorded
+        )
 
     changed_by: list[RelatedDocument] = []
     reported_by: list[RelatedDocument] = []
     for r in sorted(incoming, key=lambda r: r.seq):
         item = related(r.type, r.source_doc, r.seq, r.recorded, titles.get(r.source_doc))
         (reported_by if r.type == "reports-on" else changed_by).append(item)
-    relates_to = [related(r.type, r.target_doc, r.seq, r.recorded, targets.get(r.target_doc))
-                  for r in outgoing]
+    relates_to = [
+        related(r.type, r.target_doc, r.seq, r.recorded, targets.get(r.target_doc))
+        for r in outgoing
+    ]
     status = "in-force"
     kinds = {r.relation for r in changed_by}
     for relation, name in _STANDING:

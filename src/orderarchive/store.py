@@ -127,9 +127,7 @@ class FileStore:
         base = self._path(prefix)
         if not base.is_dir():
             return []
-        return sorted(
-            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file()
-        )
+        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -192,7 +190,9 @@ class FileStore:
             try:
                 current = os.fstat(fd).st_size
                 if current < at:
-                    raise StorageError(f"{name} is shorter ({current}) than its committed length {at}")
+                    raise StorageError(
+                        f"{name} is shorter ({current}) than its committed length {at}"
+                    )
                 if current > at:
                     os.ftruncate(fd, at)
                 os.lseek(fd, at, os.SEEK_SET)
@@ -238,7 +238,9 @@ class FileStore:
         except OSError as e:
             raise StorageError(f"cannot read {name}: {e.strerror}") from e
         if (current is None) != (expected is None) or (
-            current is not None and expected is not None and not hmac.compare_digest(current, expected)
+            current is not None
+            and expected is not None
+            and not hmac.compare_digest(current, expected)
         ):
             raise ConflictError(f"{name} changed underneath this writer")
         try:
