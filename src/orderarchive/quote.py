@@ -1,0 +1,1081 @@
+"""Verifying quotations: is this passage, as quoted in a brief, really in the signed text layer?
+
+A legal team's fear is the quiet misquote: a dropped "not", one changed word, two sentences
+spliced into one, a passage from a different order. :func:`match_quote` answers with one of
+four statuses and says exactly why:
+
+* ``exact`` -- the quotation occurs verbatim in :meth:`TextLayer.text` (at word boundaries);
+* ``normalised`` -- every word and punctuation mark is accounted for, in order, once
+  typography is set aside; ``normalisations`` names what was set aside and ``alterations``
+  lists the quoter's bracketed alterations. The vocabulary (:data:`NORMALISATIONS`):
+
+  - ``typographic-quotes``: ’ ‘ “ ” vs ' and "; also a double quote nested as a single one;
+  - ``dashes``: — – ‐ vs - and --;
+  - ``whitespace``: runs of spaces, or a space present on one side only ("Sec.1");
+  - ``line-breaks``: a line, paragraph or page break in the layer where the quote has a space
+    (or the reverse), and a hyphen at the end of a line kept by the quoter;
+  - ``ligatures``: ﬁ ﬂ ﬀ ﬃ ﬄ ﬅ ﬆ in the layer (PDF extraction) vs fi, fl, ...;
+  - ``hyphenation``: "gov-\\nernment" at a line end in the layer vs "government";
+  - ``compatibility``: other Unicode compatibility forms (NFKC), e.g. a full-width letter;
+  - ``ellipsis``: "...", "…", ". . ." or "[...]" standing for omitted words: the parts must
+    occur in order, each within :data:`ELLIPSIS_MAX_GAP` characters of the one before;
+  - ``trailing-punctuation``: a final comma or period inside the closing quotation mark that the
+    source lacks (American usage puts it there whatever the source says);
+
+* ``misquoted`` -- the passage is clearly the source (see :data:`MISQUOTE_MIN_COVERAGE`) but
+  words or punctuation differ; ``differences`` lists each, located in the layer;
+* ``not-found`` -- nothing in the layer is close enough.
+
+An accepted omission or alteration must not reverse the sentence: an ellipsis that leaves out
+a "not", "no", "never" (or another negation) from the sentence the quotation runs through, or a
+bracket standing for a negation it does not repeat ("shall [always] use" for "shall not use"),
+is reported as a difference, so the quotation is ``misquoted``. Omitting a whole sentence that
+holds a negation is fair and accepted.
+
+Case is significant: "The" for "the" is a difference unless written as the bracketed
+alteration "[T]he" (Bluebook rule 5.2). Bracketed alterations are accepted and listed, never
+silently: a bracketed letter at the start of a word ("[t]he") matches that letter in either
+case; other brackets inside a word ("order[s]", "prohibit[ed]") stand for a short change of
+ending; a free-standing bracket ("[the City]", "[sic]") stands for at most
+:data:`BRACKET_MAX_WORDS` words of the source (none for "[sic]").
+
+Matching is word-level: the layer and the quotation are cut into tokens (words, with hyphens
+inside them, and single punctuation marks) and compared by a normalised key, while every token
+keeps its character offsets in the original strings, so locators and differences point into
+:meth:`TextLayer.text` itself. Whitespace is never a token: it is compared separately and can
+only ever add a normalisation, never hide a word.
+
+The search is bounded for 100-page layers: a verbatim search first; then an anchored search
+that only starts at occurrences of the quotation's rarest word; then, for misquotes, word
+bigrams of the quotation locate at most :data:`_FUZZY_WINDOWS` windows of the layer that
+:class:`difflib.SequenceMatcher` aligns with the quotation.
+
+Quotation marks around the whole quotation delimit it and are dropped before matching.
+
+Prior art: the Bluebook's rules on alterations (5.2) and omissions (5.3); difflib's
+Ratcliff/Obershelp matching.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import enum
+import functools
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from . import errors
+from .textlayer import Paragraph, TextLayer
+
+__all__ = [
+    "BRACKET_MAX_WORDS",
+    "ELLIPSIS_MAX_GAP",
+    "MIN_QUOTE_WORDS",
+    "MISQUOTE_MIN_COVERAGE",
+    "NORMALISATIONS",
+    "Difference",
+    "Locator",
+    "QuoteMatch",
+    "QuoteStatus",
+    "QuoteTooShortError",
+    "best_match",
+    "candidate_terms",
+    "match_quote",
+]
+
+#: Quotations with fewer words (not counting bracketed insertions) are refused: four words
+#: such as "the City of Boston" identify nothing, and a match on them proves nothing.
+MIN_QUOTE_WORDS = 4
+
+#: An ellipsis may omit at most this many characters of the layer (about two thirds of a page):
+#: parts further apart are a splice, not an omission.
+ELLIPSIS_MAX_GAP = 2000
+
+#: A free-standing bracketed insertion ("[the City]") may replace at most this many words.
+BRACKET_MAX_WORDS = 6
+
+#: A passage is reported as misquoted only if at least this fraction of the quotation's words
+#: align, in order, with one place in the layer. The place must share a pair of consecutive
+#: words with the quotation, and a matched word counts only beside another match (adjacent, or
+#: within three tokens), so common words scattered over a page do not add up to a passage.
+#: Below the threshold the quotation is ``not-found``: a "misquote" of text that is not there
+#: is noise. So one word changed in four still counts as misquoted (3/4); half the words
+#: changed does not.
+MISQUOTE_MIN_COVERAGE = 0.6
+
+NORMALISATIONS = (
+    "typographic-quotes",
+    "dashes",
+    "whitespace",
+    "line-breaks",
+    "ligatures",
+    "hyphenation",
+    "compatibility",
+    "ellipsis",
+    "trailing-punctuation",
+)
+
+# A spliced quotation may join passages at most this many tokens apart (about 2000 chars) for
+# the misquote search to show the omitted text between them.
+_MAX_OMISSION_TOKENS = 400
+# Tokens of the layer searched on either side of the anchored window.
+_SLACK = 6
+# Windows aligned by the misquote search, and bigrams too common to anchor anything.
+_FUZZY_WINDOWS = 3
+_MAX_BIGRAM_HITS = 300
+# Step budget for the anchored search's backtracking over ellipses and brackets.
+_SEARCH_BUDGET = 20000
+
+
+class QuoteStatus(enum.Enum):
+    """How a quotation relates to a text layer."""
+
+    EXACT = "exact"
+    NORMALISED = "normalised"
+    MISQUOTED = "misquoted"
+    NOT_FOUND = "not-found"
+
+
+class QuoteTooShortError(errors.MalformedError):
+    """A quotation too short to identify a passage (fewer than :data:`MIN_QUOTE_WORDS` words)."""
+
+
+@attrs.frozen
+class Locator:
+    """Where a passage is: page (``None`` for media without pages), 1-based paragraph number,
+    and character offsets into :meth:`TextLayer.text` (end exclusive; for a quotation with
+    ellipses, the span from the first part to the last)."""
+
+    page: int | None
+    paragraph: int
+    start: int
+    end: int
+
+
+@attrs.frozen
+class Difference:
+    """One word-level difference between a quotation and its source.
+
+    ``op`` is ``"added"`` (in the quotation, not the source), ``"removed"`` (in the source,
+    left out of the quotation without an ellipsis) or ``"changed"``. ``offset`` is the
+    character offset in :meth:`TextLayer.text` where it applies (for ``added``, the end of the
+    source word the addition follows).
+    """
+
+    op: str
+    quoted: str
+    source: str
+    offset: int
+    paragraph: int
+
+
+@attrs.frozen
+class QuoteMatch:
+    """The answer to "is this quotation in this document?"; see the module docstring."""
+
+    status: QuoteStatus
+    quote: str
+    doc: str | None
+    locator: Locator | None
+    normalisations: tuple[str, ...] = ()
+    alterations: tuple[str, ...] = ()
+    differences: tuple[Difference, ...] = ()
+    source_text: str | None = None
+    score: float = 0.0
+
+    @property
+    def is_match(self) -> bool:
+        """True for ``exact`` and ``normalised``: every word of the quotation is accounted for."""
+        return self.status in (QuoteStatus.EXACT, QuoteStatus.NORMALISED)
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+# Joiners inside a word: hyphens (a hyphen at a line end joins across the break: PDF
+# hyphenation) and an en dash between digits ("2020–2024").
+_JOIN = r"(?:[\-\u2010\u2011\u00ad](?:\n[\f\n]*)?|(?<=\d)[\u2012\u2013](?=\d))"
+_WORD = rf"\w+(?:{_JOIN}\w+)*"
+_LAYER_TOKEN = re.compile(rf"{_WORD}|-{{2,}}|[^\w\s]")
+
+_ELLIPSIS = r"\[\s*(?:\.\s*){3,}\]|\[\s*…\s*\]|\.(?:[ \u00a0]?\.){2,}|…"
+_BWORD = rf"(?:\w|\[\w+\])+(?:{_JOIN}(?:\w|\[\w+\])+)*"
+_QUOTE_TOKEN = re.compile(
+    rf"(?P<ellipsis>{_ELLIPSIS})|(?P<word>{_BWORD})|(?P<bracket>\[[^\[\]]*\])|-{{2,}}|[^\w\s]"
+)
+_IN_WORD_BRACKET = re.compile(r"\[(\w+)\]")
+_LINE_BREAK_JOIN = re.compile(r"(?<=[\-\u2010\u2011\u00ad])\n[\f\n]*")
+_HYPHEN_THEN_BREAK = re.compile(r"[\-\u2010\u2011\u00ad]\n[\f\n]*")
+
+_HYPHENS = frozenset("-\u2010\u2011\u00ad\u2012\u2013")
+_QUOTE_MARKS = frozenset("\"'`´‘’‚‛“”„‟′″«»‹›")
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d")
+_LIGATURES = frozenset("\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06")
+_TRAILING = frozenset(",.")
+_OPENING_MARKS = frozenset('"“„«')
+_CLOSING_MARKS = frozenset('"”»')
+_CLAUSE_STOPS = frozenset('.;:,()"')
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _word_key(raw: str) -> str:
+    if raw.isascii() and raw.isalnum():
+        return raw
+    return "".join(ch for ch in _nfkc(raw) if ch not in _HYPHENS and not ch.isspace())
+
+
+def _punct_key(raw: str) -> str:
+    key = _nfkc(raw)
+    if not key:
+        return raw
+    if key[0] in _QUOTE_MARKS:
+        return '"'
+    if key[0] in _DASHES:
+        return "-"
+    return key
+
+
+def _hyphenation(raw: str) -> tuple[frozenset[int], frozenset[int]]:
+    """Positions (in key characters) of hyphens inside a word: hard ones, and line-end ones."""
+    hard: set[int] = set()
+    soft: set[int] = set()
+    at = 0
+    for i, ch in enumerate(raw):
+        if ch in _HYPHENS:
+            (soft if raw[i + 1 : i + 2] == "\n" else hard).add(at)
+        elif not ch.isspace():
+            at += len(_nfkc(ch))
+    return frozenset(hard), frozenset(soft)
+
+
+def _same_hyphens(quoted: str, source: str) -> bool:
+    """Whether two words with equal keys hyphenate alike ("re-sign" is not "resign").
+
+    A hyphen at a line end may be the typesetter's, so either side may keep or drop it.
+    """
+    if quoted == source or not (_HYPHENS & set(quoted) or _HYPHENS & set(source)):
+        return True
+    q_hard, q_soft = _hyphenation(quoted)
+    s_hard, s_soft = _hyphenation(source)
+    return (q_hard - s_hard) <= s_soft and (s_hard - q_hard) <= q_soft
+
+
+@attrs.frozen(eq=False)
+class _Layer:
+    """A layer cut into tokens, with the indexes the searches need; built once per layer."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+    keys: list[str]
+    words: list[bool]
+    by_key: dict[str, list[int]]
+    bigrams: dict[tuple[str, str], list[int]]
+    paragraphs: list[Paragraph]
+    paragraph_starts: list[int]
+
+    def raw(self, j: int) -> str:
+        return self.text[self.starts[j] : self.ends[j]]
+
+    def span(self, j0: int, j1: int) -> str:
+        return self.text[self.starts[j0] : self.ends[j1 - 1]] if j1 > j0 else ""
+
+    def paragraph_at(self, offset: int) -> Paragraph:
+        i = bisect.bisect_right(self.paragraph_starts, offset) - 1
+        return self.paragraphs[max(i, 0)]
+
+    def breaks_between(self, j0: int, j1: int) -> bool:
+        """Whether a paragraph or page boundary lies between tokens *j0* and *j1*."""
+        between = self.text[self.ends[j0] : self.starts[j1]]
+        return "\n\n" in between or "\f" in between
+
+
+# A 100-page layer prepares in a fraction of a second and takes some megabytes: keep a few,
+# for a brief whose quotations are all checked against the same documents.
+@functools.lru_cache(maxsize=8)
+def _prepare(layer: TextLayer) -> _Layer:
+    text = layer.text()
+    starts: list[int] = []
+    ends: list[int] = []
+    keys: list[str] = []
+    words: list[bool] = []
+    by_key: dict[str, list[int]] = {}
+    bigrams: dict[tuple[str, str], list[int]] = {}
+    last_word: tuple[int, str] | None = None
+    for m in _LAYER_TOKEN.finditer(text):
+        raw = m.group()
+        is_word = raw[0].isalnum() or raw[0] == "_"
+        key = _word_key(raw) if is_word else _punct_key(raw)
+        j = len(keys)
+        starts.append(m.start())
+        ends.append(m.end())
+        keys.append(key)
+        words.append(is_word)
+        by_key.setdefault(key, []).append(j)
+        if is_word:
+            if last_word is not None:
+                bigrams.setdefault((last_word[1], key), []).append(last_word[0])
+            last_word = (j, key)
+    paragraphs = layer.paragraphs()
+    return _Layer(
+        text=text,
+        starts=starts,
+        ends=ends,
+        keys=keys,
+        words=words,
+        by_key=by_key,
+        bigrams=bigrams,
+        paragraphs=paragraphs,
+        paragraph_starts=[p.start for p in paragraphs],
+    )
+
+
+@attrs.frozen
+class _QTok:
+    """A token of the quotation: ``word``, ``punct``, ``pattern`` (a word with a bracketed
+    alteration inside), or a gap: ``ellipsis`` or ``bracket`` (a free-standing insertion)."""
+
+    kind: str
+    start: int
+    end: int
+    key: str
+    pattern: re.Pattern[str] | None = None
+
+    @property
+    def is_gap(self) -> bool:
+        return self.kind in ("ellipsis", "bracket")
+
+    @property
+    def is_word(self) -> bool:
+        return self.kind in ("word", "pattern")
+
+
+def _pattern(raw: str) -> re.Pattern[str]:
+    """The source words that a word with bracketed alterations inside may stand for."""
+    parts: list[str] = []
+    pos = 0
+    for m in _IN_WORD_BRACKET.finditer(raw):
+        parts.append(re.escape(_word_key(raw[pos : m.start()])))
+        inner = m.group(1)
+        if m.start() == 0 and len(inner) == 1 and inner.isalpha():
+            parts.append(f"(?i:{re.escape(inner)})")  # "[T]he": a change of case only
+        else:
+            parts.append(rf"\w{{0,{len(inner) + 4}}}")  # "order[s]", "prohibit[ed]"
+        pos = m.end()
+    parts.append(re.escape(_word_key(raw[pos:])))
+    return re.compile("".join(parts))
+
+
+def _tokenise_quote(quote: str) -> list[_QTok]:
+    tokens: list[_QTok] = []
+    for m in _QUOTE_TOKEN.finditer(quote):
+        raw = m.group()
+        if m.group("ellipsis"):
+            tokens.append(_QTok("ellipsis", m.start(), m.end(), "..."))
+        elif m.group("bracket") or (m.group("word") and _IN_WORD_BRACKET.fullmatch(raw)):
+            tokens.append(_QTok("bracket", m.start(), m.end(), raw))
+        elif m.group("word"):
+            if "[" in raw:
+                tokens.append(_QTok("pattern", m.start(), m.end(), raw, _pattern(raw)))
+            else:
+                tokens.append(_QTok("word", m.start(), m.end(), _word_key(raw)))
+        else:
+            tokens.append(_QTok("punct", m.start(), m.end(), _punct_key(raw)))
+    return tokens
+
+
+# -- alignments --------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Piece:
+    """Quotation tokens ``[q0, q1)`` aligned with layer tokens ``[s0, s1)``.
+
+    ``equal`` pairs tokens one to one; ``alter`` is an accepted bracketed alteration; ``omit``
+    an ellipsis; ``trailing`` a final comma or period the source lacks; ``diff`` a difference.
+    """
+
+    kind: str
+    q0: int
+    q1: int
+    s0: int
+    s1: int
+
+
+def _matches(t: _QTok, j: int, quote: str, lay: _Layer) -> bool:
+    if t.pattern is not None:
+        return lay.words[j] and t.pattern.fullmatch(lay.keys[j]) is not None
+    if t.key != lay.keys[j]:
+        return False
+    return t.kind != "word" or _same_hyphens(quote[t.start : t.end], lay.raw(j))
+
+
+class _Search:
+    """The anchored search: every concrete token must match, gaps within their bounds."""
+
+    def __init__(self, quote: str, tokens: list[_QTok], lay: _Layer) -> None:
+        self.quote = quote
+        self.tokens = tokens
+        self.lay = lay
+        self.budget = _SEARCH_BUDGET
+
+    def run(self) -> list[tuple[int, int]] | None:
+        """Source token ranges, one per quotation token, of the first match in the layer."""
+        first_gap = next((i for i, t in enumerate(self.tokens) if t.is_gap), len(self.tokens))
+        keyed = [i for i in range(first_gap) if self.tokens[i].pattern is None]
+        if keyed:
+            anchor = min(keyed, key=lambda i: len(self.lay.by_key.get(self.tokens[i].key, ())))
+            starts: Iterable[int] = (
+                p - anchor for p in self.lay.by_key.get(self.tokens[anchor].key, ()) if p >= anchor
+            )
+        else:
+            starts = range(len(self.lay.keys))
+        for j in starts:
+            out: list[tuple[int, int]] = []
+            if self._solve(0, j, out):
+                return out
+            if self.budget < 0:
+                break
+        return None
+
+    def _solve(self, i: int, j: int, out: list[tuple[int, int]]) -> bool:
+        mark = len(out)
+        n = len(self.lay.keys)
+        while i < len(self.tokens):
+            t = self.tokens[i]
+            if t.is_gap:
+                for nj in self._gap_ends(i, j):
+                    self.budget -= 1
+                    if self.budget < 0:
+                        break
+                    out.append((j, nj))
+                    if self._solve(i + 1, nj, out):
+                        return True
+                    out.pop()
+                del out[mark:]
+                return False
+            if j >= n or not _matches(t, j, self.quote, self.lay):
+                del out[mark:]
+                return False
+            out.append((j, j + 1))
+            i += 1
+            j += 1
+        return True
+
+    def _gap_ends(self, i: int, j: int) -> Iterator[int]:
+        lay = self.lay
+        n = len(lay.keys)
+        if self.tokens[i].kind == "bracket":
+            if self.tokens[i].key.lower() == "[sic]":
+                yield j
+                return
+            seen_words = 0
+            for nj in range(j, min(n, j + 2 * BRACKET_MAX_WORDS) + 1):
+                yield nj
+                if nj < n and lay.words[nj]:
+                    seen_words += 1
+                    if seen_words > BRACKET_MAX_WORDS:
+                        return
+            return
+        # An ellipsis: the next part starts within ELLIPSIS_MAX_GAP characters.
+        after = lay.ends[j - 1] if j > 0 else 0
+        nxt = self.tokens[i + 1]
+        if nxt.is_gap or nxt.pattern is not None:
+            positions: Iterable[int] = range(j, n)
+        else:
+            found = lay.by_key.get(nxt.key, [])
+            positions = found[bisect.bisect_left(found, j) :]
+        for p in positions:
+            if lay.starts[p] - after > ELLIPSIS_MAX_GAP:
+                return
+            yield p
+
+
+def _edge_reach(lay: _Layer, j: int, *, backward: bool) -> int:
+    """How far a bracket at the edge of a quotation reaches from token *j*: back to (or forward
+    to) the nearest clause boundary if it is at most BRACKET_MAX_WORDS tokens away, else not
+    at all (the alteration then replaces nothing that can be shown)."""
+    n = len(lay.keys)
+    k = j
+    for _ in range(BRACKET_MAX_WORDS + 1):
+        if backward:
+            if k == 0 or lay.keys[k - 1] in _CLAUSE_STOPS or lay.breaks_between(k - 1, k):
+                return k
+            k -= 1
+        else:
+            if k >= n or lay.keys[k] in _CLAUSE_STOPS or (k > 0 and lay.breaks_between(k - 1, k)):
+                return k
+            k += 1
+    return j
+
+
+def _edge_pieces(
+    tokens: list[_QTok], indexes: Iterable[int], at: int, lay: _Layer, *, backward: bool
+) -> list[_Piece]:
+    """Gaps at an edge of the quotation. An ellipsis omits what it omits; a bracket stands for
+    the clause's first (or last) few words up to a clause boundary, or for nothing shown."""
+    pieces: list[_Piece] = []
+    for i in indexes:
+        t = tokens[i]
+        if t.kind == "ellipsis":
+            pieces.append(_Piece("omit", i, i + 1, at, at))
+        elif t.key.lower() == "[sic]":
+            pieces.append(_Piece("alter", i, i + 1, at, at))
+        else:
+            reach = _edge_reach(lay, at, backward=backward)
+            pieces.append(_Piece("alter", i, i + 1, *sorted((reach, at))))
+            at = reach
+    return pieces[::-1] if backward else pieces
+
+
+def _anchored(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | None:
+    """Pieces of an exact-or-normalised alignment, or None: the quotation is not all there."""
+    lo, hi = 0, len(tokens)
+    while lo < hi and tokens[lo].is_gap:
+        lo += 1
+    while hi > lo and tokens[hi - 1].is_gap:
+        hi -= 1
+    if lo == hi:
+        return None
+    end = hi
+    found = _Search(quote, tokens[lo:end], lay).run()
+    last = tokens[hi - 1]  # tokens[hi - 2] exists: a quotation has words
+    droppable = last.kind == "punct" and last.key in _TRAILING and not tokens[hi - 2].is_gap
+    if found is None and droppable:
+        end = hi - 1
+        found = _Search(quote, tokens[lo:end], lay).run()
+    if found is None:
+        return None
+    pieces = _edge_pieces(tokens, reversed(range(lo)), found[0][0], lay, backward=True)
+    for i, (s0, s1) in enumerate(found, start=lo):
+        t = tokens[i]
+        kind = "omit" if t.kind == "ellipsis" else "equal"
+        if t.kind == "bracket" or t.pattern is not None:
+            kind = "alter"
+        pieces.append(_Piece(kind, i, i + 1, s0, s1))
+    s_last = found[-1][1]
+    if end < hi:
+        pieces.append(_Piece("trailing", end, hi, s_last, s_last))
+    return pieces + _edge_pieces(tokens, range(hi, len(tokens)), s_last, lay, backward=False)
+
+
+_NEGATIONS = frozenset(
+    ["not", "no", "never", "nor", "neither", "none", "nothing", "nobody", "nowhere", "cannot"]
+)
+_SENTENCE_ENDS = frozenset(".;:?!")
+
+
+def _negations(keys: Iterable[str]) -> list[str]:
+    # "can't", "won't": the tokens are "can", "'" (key '"') and "t".
+    return [k.lower() for k in keys if k.lower() in _NEGATIONS or k == "t"]
+
+
+def _hides_negation(p: _Piece, tokens: list[_QTok], lay: _Layer) -> bool:
+    """Whether an accepted gap drops a negation from the sentence the quotation runs through.
+
+    "The City shall ... use municipal resources" for "The City shall not use municipal
+    resources" omits words, as ellipses do, but the words omitted reverse the sentence; so does
+    "[always]" standing for "not". Omitting whole sentences that hold a "not" is fair.
+    """
+    t = tokens[p.q0]
+    keys = lay.keys[p.s0 : p.s1]
+    if t.kind == "bracket":
+        inside = _negations(_word_key(w) for w in re.findall(r"\w+", t.key))
+        return any(inside.count(n) < _negations(keys).count(n) for n in _negations(keys))
+    if t.kind == "ellipsis":
+        cuts = [k for k, key in enumerate(keys) if key in _SENTENCE_ENDS]
+        if not cuts:
+            return bool(_negations(keys))
+        return bool(_negations(keys[: cuts[0]]) or _negations(keys[cuts[-1] + 1 :]))
+    if t.pattern is not None:
+        source = lay.keys[p.s0]
+        bare = _word_key(_IN_WORD_BRACKET.sub(r"\1", t.key))
+        return bool(_negations([source])) and bare.lower() != source.lower()
+    return False
+
+
+def _guard(pieces: list[_Piece], tokens: list[_QTok], lay: _Layer) -> list[_Piece]:
+    """Turn accepted gaps that hide a negation into differences."""
+    return [
+        attrs.evolve(p, kind="diff")
+        if p.kind in ("omit", "alter") and _hides_negation(p, tokens, lay)
+        else p
+        for p in pieces
+    ]
+
+
+# -- the misquote search -----------------------------------------------------------------------
+
+
+def _bigram_hits(tokens: list[_QTok], lay: _Layer) -> list[tuple[int, int]]:
+    """(layer token, quotation token) pairs where a pair of consecutive quoted words occurs."""
+    hits: list[tuple[int, int]] = []
+    prev: tuple[int, str] | None = None
+    for i, t in enumerate(tokens):
+        if t.kind != "word":
+            if t.kind != "punct":
+                prev = None  # no pair across a gap or an altered word
+            continue
+        if prev is not None:
+            found = lay.bigrams.get((prev[1], t.key), [])
+            if len(found) <= _MAX_BIGRAM_HITS:
+                hits.extend((p, prev[0]) for p in found)
+        prev = (i, t.key)
+    return hits
+
+
+def _windows(hits: list[tuple[int, int]], nq: int, n: int) -> list[tuple[int, int]]:
+    """Up to _FUZZY_WINDOWS disjoint ranges of layer tokens holding the most distinct hits."""
+    hits.sort()
+    span = nq + _MAX_OMISSION_TOKENS
+    counts: Counter[int] = Counter()
+    left = 0
+    candidates: list[tuple[int, int, int]] = []
+    for right, (pos, qi) in enumerate(hits):
+        counts[qi] += 1
+        while pos - hits[left][0] > span:
+            counts[hits[left][1]] -= 1
+            if not counts[hits[left][1]]:
+                del counts[hits[left][1]]
+            left += 1
+        candidates.append((len(counts), left, right))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    chosen: list[tuple[int, int]] = []
+    for _, left, right in candidates:
+        start = max(0, hits[left][0] - hits[left][1] - _SLACK)
+        end = min(n, hits[right][0] + nq - hits[right][1] + _SLACK)
+        if any(start < e and s < end for s, e in chosen):
+            continue
+        chosen.append((start, end))
+        if len(chosen) == _FUZZY_WINDOWS:
+            break
+    return chosen
+
+
+def _gap_accepted(t: _QTok, j0: int, j1: int, lay: _Layer) -> bool:
+    """Whether a gap token of the quotation may stand for layer tokens [j0, j1)."""
+    if t.kind == "ellipsis":
+        after = lay.ends[j0 - 1] if j0 > 0 else 0
+        before = lay.starts[j1] if j1 < len(lay.keys) else len(lay.text)
+        return before - after <= ELLIPSIS_MAX_GAP
+    if t.key.lower() == "[sic]":
+        return j0 == j1
+    return sum(lay.words[j0:j1]) <= BRACKET_MAX_WORDS
+
+
+def _replaced(
+    op: tuple[str, int, int, int, int], quote: str, tokens: list[_QTok], lay: _Layer
+) -> list[_Piece]:
+    """Pieces for a difflib 'replace' or 'delete': accepted alterations, or differences."""
+    tag, i0, i1, j0, j1 = op
+    # difflib leaves bracketed words ("[T]he") unmatched: peel those that fit off both ends,
+    # so that "... [T]he" can still be an ellipsis followed by an altered word.
+    head: list[_Piece] = []
+    tail: list[_Piece] = []
+    while (
+        i1 - i0 > 1
+        and j1 > j0
+        and tokens[i0].pattern is not None
+        and _matches(tokens[i0], j0, quote, lay)
+    ):
+        head.append(_Piece("alter", i0, i0 + 1, j0, j0 + 1))
+        i0, j0 = i0 + 1, j0 + 1
+    while (
+        i1 - i0 > 1
+        and j1 > j0
+        and tokens[i1 - 1].pattern is not None
+        and _matches(tokens[i1 - 1], j1 - 1, quote, lay)
+    ):
+        tail.insert(0, _Piece("alter", i1 - 1, i1, j1 - 1, j1))
+        i1, j1 = i1 - 1, j1 - 1
+    return head + _replaced_core((tag, i0, i1, j0, j1), quote, tokens, lay) + tail
+
+
+def _replaced_core(
+    op: tuple[str, int, int, int, int], quote: str, tokens: list[_QTok], lay: _Layer
+) -> list[_Piece]:
+    _, i0, i1, j0, j1 = op
+    if i1 - i0 == 1 and tokens[i0].is_gap:
+        if _gap_accepted(tokens[i0], j0, j1, lay):
+            return [_Piece("omit" if tokens[i0].kind == "ellipsis" else "alter", i0, i1, j0, j1)]
+        return [_Piece("diff", i0, i1, j0, j1)]
+    if i1 - i0 != j1 - j0:
+        return [_Piece("diff", i0, i1, j0, j1)]
+    pieces = []
+    for i, j in zip(range(i0, i1), range(j0, j1), strict=True):
+        t = tokens[i]
+        if t.is_gap or not _matches(t, j, quote, lay):
+            kind = "diff"
+        else:
+            kind = "equal" if t.pattern is None else "alter"
+        pieces.append(_Piece(kind, i, i + 1, j, j + 1))
+    return pieces
+
+
+def _trim(ops: list[tuple[str, int, int, int, int]]) -> list[tuple[str, int, int, int, int]]:
+    """Drop the window's slack: layer-only text before the first and after the last word."""
+    while ops and ops[0][0] == "insert":
+        ops.pop(0)
+    while ops and ops[-1][0] == "insert":
+        ops.pop()
+    if ops and ops[0][0] == "replace":
+        tag, i0, i1, j0, j1 = ops[0]
+        ops[0] = (tag, i0, i1, max(j0, j1 - (i1 - i0)), j1)
+    if ops and ops[-1][0] == "replace":
+        tag, i0, i1, j0, j1 = ops[-1]
+        ops[-1] = (tag, i0, i1, j0, min(j1, j0 + (i1 - i0)))
+    return ops
+
+
+def _merge(pieces: list[_Piece]) -> list[_Piece]:
+    merged: list[_Piece] = []
+    for p in pieces:
+        last = merged[-1] if merged else None
+        if last and last.kind == p.kind == "diff" and last.q1 == p.q0 and last.s1 == p.s0:
+            merged[-1] = _Piece("diff", last.q0, p.q1, last.s0, p.s1)
+        else:
+            merged.append(p)
+    return merged
+
+
+def _aligned(
+    quote: str, tokens: list[_QTok], lay: _Layer, *, span: tuple[int, int], window: tuple[int, int]
+) -> list[_Piece]:
+    """Align tokens[lo:hi] (*span*) with a window of the layer; pieces use absolute indices."""
+    lo, hi = span
+    ws, we = window
+    end = hi
+    if hi - lo > 1 and tokens[hi - 1].kind == "punct" and tokens[hi - 1].key in _TRAILING:
+        end = hi - 1  # aligned on its own below, so it cannot pull in the rest of the sentence
+    qkeys = [t.key if t.kind in ("word", "punct") else f"\x00{i}" for i, t in enumerate(tokens)]
+    matcher = difflib.SequenceMatcher(None, qkeys[lo:end], lay.keys[ws:we], autojunk=False)
+    ops = _trim(
+        [(tag, i0 + lo, i1 + lo, j0 + ws, j1 + ws) for tag, i0, i1, j0, j1 in matcher.get_opcodes()]
+    )
+    pieces: list[_Piece] = []
+    for op in ops:
+        tag, i0, i1, j0, j1 = op
+        if tag == "equal":
+            for i, j in zip(range(i0, i1), range(j0, j1), strict=True):
+                ok = _matches(tokens[i], j, quote, lay)
+                pieces.append(_Piece("equal" if ok else "diff", i, i + 1, j, j + 1))
+        elif tag == "insert":
+            pieces.append(_Piece("diff", i0, i0, j0, j1))
+        else:
+            pieces.extend(_replaced(op, quote, tokens, lay))
+    pieces = _merge(pieces)
+    if end < hi:
+        after = max((p.s1 for p in pieces if p.s1 > p.s0), default=ws)
+        if after < len(lay.keys) and lay.keys[after] == tokens[end].key:
+            pieces.append(_Piece("equal", end, hi, after, after + 1))
+        else:
+            pieces.append(_Piece("trailing", end, hi, after, after))
+    return pieces
+
+
+def _coverage(pieces: list[_Piece], tokens: list[_QTok]) -> float:
+    """The fraction of the quotation's words that align with the passage.
+
+    A matched word counts only next to other evidence: in a run of two or more tokens matched
+    in a row, or within three layer tokens of another match. Common words scattered over a
+    window ("the", "shall", "of") are not a passage.
+    """
+    total = sum(t.is_word for t in tokens)
+    pairs = [
+        (i, j)
+        for p in pieces
+        if p.kind in ("equal", "alter") and not tokens[p.q0].is_gap
+        for i, j in zip(range(p.q0, p.q1), range(p.s0, p.s1), strict=False)
+    ]
+    matched = 0
+    for k, (i, j) in enumerate(pairs):
+        near = [pairs[m] for m in (k - 1, k + 1) if 0 <= m < len(pairs)]
+        if tokens[i].is_word and any(
+            (abs(i - qi) == 1 and abs(j - sj) == 1) or abs(j - sj) <= 3 for qi, sj in near
+        ):
+            matched += 1
+    return matched / total if total else 0.0
+
+
+def _score(pieces: list[_Piece], tokens: list[_QTok]) -> float:
+    """Ratcliff/Obershelp similarity over tokens, ignoring what ellipses and brackets stand for."""
+    quoted = sum(not t.is_gap for t in tokens)
+    matched = sum(p.q1 - p.q0 for p in pieces if p.kind == "equal")
+    matched += sum(1 for p in pieces if p.kind == "alter" and not tokens[p.q0].is_gap)
+    source = sum(
+        p.s1 - p.s0
+        for p in pieces
+        if p.kind != "omit" and not (p.kind == "alter" and tokens[p.q0].is_gap)
+    )
+    return 2 * matched / (quoted + source) if quoted + source else 0.0
+
+
+def _fuzzy(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | None:
+    """The best alignment with a place in the layer that shares words with the quotation."""
+    lo, hi = 0, len(tokens)
+    while lo < hi and tokens[lo].kind == "ellipsis":
+        lo += 1
+    while hi > lo and tokens[hi - 1].kind == "ellipsis":
+        hi -= 1
+    hits = _bigram_hits(tokens[lo:hi], lay)
+    best: list[_Piece] | None = None
+    best_rank = (-1.0, -1.0)
+    for window in _windows([(p, qi + lo) for p, qi in hits], hi - lo, len(lay.keys)):
+        pieces = _aligned(quote, tokens, lay, span=(lo, hi), window=window)
+        rank = (_coverage(pieces, tokens), _score(pieces, tokens))
+        if rank > best_rank:
+            best, best_rank = pieces, rank
+    if best is None:
+        return None
+    edge_start = best[0].s0 if best else 0
+    edge_end = best[-1].s1 if best else 0
+    head = [_Piece("omit", i, i + 1, edge_start, edge_start) for i in range(lo)]
+    tail = [_Piece("omit", i, i + 1, edge_end, edge_end) for i in range(hi, len(tokens))]
+    return head + best + tail
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def _token_normalisations(q: str, s: str) -> set[str]:
+    """Which normalisations make quoted token *q* equal to source token *s* (equal keys)."""
+    if q == s:
+        return set()
+    names: set[str] = set()
+    if "\n" in q or "\n" in s:
+        if sum(c in _HYPHENS for c in q) == sum(c in _HYPHENS for c in s):
+            names.add("line-breaks")
+            q, s = _LINE_BREAK_JOIN.sub("", q), _LINE_BREAK_JOIN.sub("", s)
+        else:
+            names.add("hyphenation")
+            q, s = _HYPHEN_THEN_BREAK.sub("", q), _HYPHEN_THEN_BREAK.sub("", s)
+    for name, chars in (
+        ("ligatures", _LIGATURES),
+        ("typographic-quotes", _QUOTE_MARKS),
+        ("dashes", _DASHES),
+    ):
+        if [c for c in q if c in chars] != [c for c in s if c in chars]:
+            names.add(name)
+    special = _LIGATURES | _QUOTE_MARKS | _DASHES
+    q_compat = [c for c in q if c not in special and _nfkc(c) != c]
+    s_compat = [c for c in s if c not in special and _nfkc(c) != c]
+    if q_compat != s_compat or (not names and q != s):
+        names.add("compatibility")
+    return names
+
+
+def _gap_normalisation(q: str, s: str) -> str | None:
+    if q == s:
+        return None
+    if "\n" in q or "\n" in s or "\f" in q or "\f" in s:
+        return "line-breaks"
+    return "whitespace"
+
+
+def _normalisations(pieces: list[_Piece], tokens: list[_QTok], quote: str, lay: _Layer) -> set[str]:
+    names: set[str] = set()
+    pairs = [
+        (i, j)
+        for p in pieces
+        if p.kind == "equal" or (p.kind == "alter" and tokens[p.q0].pattern is not None)
+        for i, j in zip(range(p.q0, p.q1), range(p.s0, p.s1), strict=False)
+    ]
+    for k, (i, j) in enumerate(pairs):
+        if tokens[i].pattern is None:
+            names |= _token_normalisations(quote[tokens[i].start : tokens[i].end], lay.raw(j))
+        if k and pairs[k - 1] == (i - 1, j - 1):
+            between = lay.text[lay.ends[j - 1] : lay.starts[j]]
+            gap = _gap_normalisation(quote[tokens[i - 1].end : tokens[i].start], between)
+            if gap is not None:
+                names.add(gap)
+    if any(p.kind == "omit" for p in pieces):
+        names.add("ellipsis")
+    if any(p.kind == "trailing" for p in pieces):
+        names.add("trailing-punctuation")
+    return names
+
+
+def _quoted(pieces_q: tuple[int, int], tokens: list[_QTok], quote: str) -> str:
+    q0, q1 = pieces_q
+    return quote[tokens[q0].start : tokens[q1 - 1].end] if q1 > q0 else ""
+
+
+def _locator(lay: _Layer, start: int, end: int, paged: bool) -> Locator:
+    para = lay.paragraph_at(start)
+    return Locator(page=para.page if paged else None, paragraph=para.number, start=start, end=end)
+
+
+def _result(
+    original: str,
+    quote: str,
+    tokens: list[_QTok],
+    pieces: list[_Piece],
+    lay: _Layer,
+    *,
+    doc: str | None,
+    paged: bool,
+) -> QuoteMatch:
+    diffs = [p for p in pieces if p.kind == "diff"]
+    score = 1.0 if not diffs else _score(pieces, tokens)
+    spans = [(p.s0, p.s1) for p in pieces if p.s1 > p.s0]
+    if (diffs and _coverage(pieces, tokens) < MISQUOTE_MIN_COVERAGE) or not spans:
+        return QuoteMatch(QuoteStatus.NOT_FOUND, original, doc, None, score=score)
+    start = lay.starts[min(s0 for s0, _ in spans)]
+    end = lay.ends[max(s1 for _, s1 in spans) - 1]
+    names = _normalisations(pieces, tokens, quote, lay)
+    alterations = []
+    for p in pieces:
+        if p.kind == "alter":
+            source = lay.span(p.s0, p.s1)
+            bracket = _quoted((p.q0, p.q1), tokens, quote)
+            alterations.append(f'{bracket} for "{source}"' if source else bracket)
+    differences = []
+    for p in diffs:
+        offset = lay.starts[p.s0] if p.s1 > p.s0 else (lay.ends[p.s0 - 1] if p.s0 else 0)
+        op = "added" if p.q1 > p.q0 else "removed"
+        differences.append(
+            Difference(
+                op="changed" if p.q1 > p.q0 and p.s1 > p.s0 else op,
+                quoted=_quoted((p.q0, p.q1), tokens, quote),
+                source=lay.span(p.s0, p.s1),
+                offset=offset,
+                paragraph=lay.paragraph_at(offset).number,
+            )
+        )
+    if diffs:
+        status = QuoteStatus.MISQUOTED
+    elif names or alterations:
+        status = QuoteStatus.NORMALISED
+    else:
+        status = QuoteStatus.EXACT
+    return QuoteMatch(
+        status=status,
+        quote=original,
+        doc=doc,
+        locator=_locator(lay, start, end, paged),
+        normalisations=tuple(n for n in NORMALISATIONS if n in names),
+        alterations=tuple(alterations),
+        differences=tuple(differences),
+        source_text=lay.text[start:end],
+        score=score,
+    )
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+
+def _prepare_quote(quote: str) -> tuple[str, list[_QTok]]:
+    text = unicodedata.normalize("NFC", quote).strip()
+    if len(text) > 1 and text[0] in _OPENING_MARKS and text[-1] in _CLOSING_MARKS:
+        text = text[1:-1].strip()  # the quotation's own marks delimit it; they quote nothing
+    tokens = _tokenise_quote(text)
+    words = sum(t.is_word for t in tokens)
+    if words < MIN_QUOTE_WORDS:
+        raise QuoteTooShortError(
+            f"quotation has {words} word{'s' if words != 1 else ''}; "
+            f"at least {MIN_QUOTE_WORDS} are needed to identify a passage",
+            hint="quote a longer passage (bracketed insertions do not count)",
+        )
+    return text, tokens
+
+
+def _verbatim(quote: str, text: str) -> re.Match[str] | None:
+    pattern = re.escape(quote)
+    if quote[0].isalnum() or quote[0] == "_":
+        pattern = r"(?<!\w)" + pattern
+    if quote[-1].isalnum() or quote[-1] == "_":
+        pattern += r"(?!\w)"
+    return re.search(pattern, text)
+
+
+def match_quote(
+    quote: str, layer: TextLayer, *, doc: str | None = None, paged: bool = True
+) -> QuoteMatch:
+    """Check *quote* against *layer*; see the module docstring for what each status means.
+
+    *paged* is False for media without pages (HTML, plain text): locators then carry no page.
+    Raises :class:`QuoteTooShortError` for fewer than :data:`MIN_QUOTE_WORDS` words.
+    """
+    text, tokens = _prepare_quote(quote)
+    lay = _prepare(layer)
+    found = _verbatim(text, lay.text)
+    if found is not None:
+        return QuoteMatch(
+            status=QuoteStatus.EXACT,
+            quote=quote,
+            doc=doc,
+            locator=_locator(lay, found.start(), found.end(), paged),
+            source_text=found.group(),
+            score=1.0,
+        )
+    pieces = _anchored(text, tokens, lay)
+    if pieces is None:
+        pieces = _fuzzy(text, tokens, lay)
+    if pieces is None:
+        return QuoteMatch(QuoteStatus.NOT_FOUND, quote, doc, None)
+    pieces = _guard(pieces, tokens, lay)
+    return _result(quote, text, tokens, pieces, lay, doc=doc, paged=paged)
+
+
+_RANK = {
+    QuoteStatus.EXACT: 0,
+    QuoteStatus.NORMALISED: 1,
+    QuoteStatus.MISQUOTED: 2,
+    QuoteStatus.NOT_FOUND: 3,
+}
+
+
+def best_match(quote: str, candidates: Iterable[tuple[str, TextLayer, bool]]) -> QuoteMatch:
+    """The best answer for *quote* among (doc id, layer, paged) candidates.
+
+    Exact beats normalised beats misquoted (the highest score first) beats not-found; ties go
+    to the earlier candidate. With no candidate the answer is ``not-found`` with no doc.
+    """
+    _prepare_quote(quote)  # refuse a short quotation even when there is nothing to search
+    best: QuoteMatch | None = None
+    for doc, layer, paged in candidates:
+        found = match_quote(quote, layer, doc=doc, paged=paged)
+        if best is None or (_RANK[found.status], -found.score) < (_RANK[best.status], -best.score):
+            best = found
+        if found.status is QuoteStatus.EXACT:
+            break
+    return best or QuoteMatch(QuoteStatus.NOT_FOUND, quote, None, None)
+
+
+# fmt: off
+_STOPWORDS = frozenset(
+    [
+        "a", "an", "and", "any", "are", "as", "at", "be", "been", "by", "for", "from", "had",
+        "has", "have", "he", "her", "his", "if", "in", "into", "is", "it", "its", "may", "must",
+        "no", "nor", "not", "of", "on", "or", "our", "shall", "she", "should", "such", "than",
+        "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to",
+        "under", "upon", "was", "we", "were", "which", "who", "will", "with", "would",
+    ]
+)
+# fmt: on
+
+
+def candidate_terms(quote: str) -> list[str]:
+    """Distinctive words of *quote* (lower case, in order, each once) to preselect documents.
+
+    Common function words and bracketed alterations are left out; hyphenated words are split
+    as SQLite FTS5's unicode61 tokenizer splits them. A misquotation may change any one of
+    them, so search for most of them, not all (``index.candidate_docs`` asks for half).
+    """
+    terms: list[str] = []
+    text = unicodedata.normalize("NFC", quote)
+    for t in _tokenise_quote(text):
+        if t.kind != "word":
+            continue
+        raw = _nfkc(text[t.start : t.end]).lower()
+        for part in re.findall(r"\w+", raw):
+            if part not in _STOPWORDS and len(part) > 1 and part not in terms:
+                terms.append(part)
+    return terms
