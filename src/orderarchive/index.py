@@ -1,0 +1,703 @@
+"""The derived index: an SQLite database that says where in the log to look.
+
+``check``, ``show``, ``quote`` and ``search`` must not scan a log of a million entries, so
+every document entry's metadata, relations and text paragraphs are copied into SQLite (stdlib
+:mod:`sqlite3`, FTS5 for full text). The index is **derived data and never trusted**: it is
+rebuilt from the log whenever it is missing, corrupt or out of step (:meth:`Index.state`
+records the tree size and root it was built from, so a rewritten log is noticed), and every hit
+it returns is re-read from the log and re-verified by the caller. An attacker who edits the
+index can make a lookup miss or point at the wrong entry; he cannot make a forged document
+verify. For the same reason the database runs with ``synchronous=NORMAL``: a transaction lost
+in a power cut costs a rebuild, never an archive.
+
+Schema (version :data:`SCHEMA_VERSION`; any other version is deleted and rebuilt):
+
+* ``documents`` — one row per document entry, ``seq`` as the rowid, ``doc`` unique, with
+  indexes on ``sha256``, ``text_sha256``, ``source_url`` and ``(kind, seq)``;
+* ``relations`` — ``(seq, position) → type, target``, indexed by ``target``;
+* ``passages`` — a contentful FTS5 table (``unicode61``, diacritics folded) with one row per
+  text-layer paragraph plus one for the title. The rowid packs the place in the log:
+  ``seq << 32 | paragraph`` with paragraph 0 for the title, so that hits map back to entries
+  without a join table and a search inside one document is a rowid range scan;
+* ``meta`` — schema version, indexed tree size and root, row counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from .entry import Entry
+from .errors import ConflictError, MalformedError, StorageError
+from .textlayer import TextLayer
+
+SCHEMA_VERSION = 1
+
+#: Seconds a reader or writer waits for another connection's lock before giving up.
+BUSY_TIMEOUT = 30.0
+
+#: Markers around matched terms in :attr:`SearchHit.snippet`.
+MARK = ("[", "]")
+
+_PARAGRAPH_BITS = 32
+_PARAGRAPH_MASK = (1 << _PARAGRAPH_BITS) - 1
+#: SQLite rowids are signed 64-bit, so the packed ``seq << 32 | paragraph`` caps seq at 2**31.
+MAX_SEQ = (1 << (63 - _PARAGRAPH_BITS)) - 1
+
+# Term sampling for candidate_docs/near_duplicates: look only at the rarest terms (they say the
+# most about which document a text came from) and bound the postings read per call, so a query
+# made only of common words costs a bounded amount at a million documents.
+_SAMPLE_TERMS = 32
+_POSTING_BUDGET = 500_000
+
+_TOKENIZER = "unicode61 remove_diacritics 2"
+_QUOTES = frozenset('"“”„')  # typographic quotes delimit phrases too: users paste them
+
+# SQLite result codes that mean "this file is not a usable database" (rather than "busy" or
+# "permission denied"): only these make open() throw the file away.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+_SCHEMA = (
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+    """CREATE TABLE documents(
+        seq INTEGER PRIMARY KEY,
+        doc TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        issued TEXT,
+        sha256 BLOB NOT NULL,
+        text_sha256 BLOB,
+        source_url TEXT,
+        media_type TEXT NOT NULL,
+        recorded TEXT NOT NULL)""",
+    "CREATE INDEX documents_sha256 ON documents(sha256)",
+    "CREATE INDEX documents_text_sha256 ON documents(text_sha256) WHERE text_sha256 IS NOT NULL",
+    "CREATE INDEX documents_source_url ON documents(source_url) WHERE source_url IS NOT NULL",
+    "CREATE INDEX documents_kind ON documents(kind, seq)",
+    """CREATE TABLE relations(
+        seq INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY(seq, position)) WITHOUT ROWID""",
+    "CREATE INDEX relations_target ON relations(target, seq)",
+    f"CREATE VIRTUAL TABLE passages USING fts5(body, page UNINDEXED, tokenize='{_TOKENIZER}')",
+)
+_TABLES = ("meta", "documents", "relations", "passages")
+
+_DOC_COLUMNS = (
+    "d.seq, d.doc, d.kind, d.title, d.issuer, d.issued, d.sha256, d.text_sha256, "
+    "d.source_url, d.media_type, d.recorded"
+)
+
+
+@attrs.frozen
+class IndexedDoc:
+    """What the index holds about one document entry (unverified: re-read the log)."""
+
+    seq: int
+    doc: str
+    kind: str
+    title: str
+    issuer: str
+    issued: str | None
+    sha256: str
+    text_sha256: str | None
+    source_url: str | None
+    media_type: str
+    recorded: str
+
+
+@attrs.frozen
+class RelationRow:
+    """Entry *seq* (document *source_doc*) declares that it *type*s *target_doc*."""
+
+    seq: int
+    source_doc: str
+    type: str
+    target_doc: str
+    issued: str | None
+    recorded: str
+
+
+@attrs.frozen
+class SearchHit:
+    """One matching paragraph.
+
+    ``paragraph`` is the 1-based paragraph number of the text layer, or 0 when the match is in
+    the title; ``page`` is None for title hits and for media without pages. ``snippet`` is the
+    matching passage with matched terms between :data:`MARK`. ``rank`` is the FTS5 bm25
+    relevance negated, so that larger is better.
+    """
+
+    seq: int
+    doc: str
+    title: str
+    page: int | None
+    paragraph: int
+    snippet: str
+    rank: float
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _has_token(text: str) -> bool:
+    # unicode61's token characters are the categories L*, N* and Co; everything else separates.
+    return any(unicodedata.category(ch)[0] in "LN" or unicodedata.category(ch) == "Co"
+               for ch in text)
+
+
+def fts_query(text: str) -> str | None:
+    """Turn what a user typed into a safe FTS5 query, or None if it has nothing to search.
+
+    Every word must occur; ``"..."`` (straight or typographic quotes) is a phrase and a word
+    ending in ``*`` is a prefix. Nothing else is syntax: ``AND``, ``NEAR(``, ``col:``, ``^``
+    and stray quotes are searched for as the words they contain, because every term is passed
+    to FTS5 as a quoted string, the only FTS5 construct with no operators inside.
+    """
+    terms: list[str] = []
+    buf: list[str] = []
+    in_phrase = False
+
+    def flush_word() -> None:
+        word = "".join(buf)
+        buf.clear()
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        if _has_token(word):
+            terms.append(_quote(word) + (" *" if prefix else ""))
+
+    # Control characters separate words anyway, and a NUL would end the query string inside
+    # SQLite's FTS5 parser ("unterminated string"); a lone surrogate cannot be encoded at all.
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    for ch in text:
+        if ch in _QUOTES:
+            if in_phrase:
+                phrase = "".join(buf)
+                buf.clear()
+                if _has_token(phrase):
+                    terms.append(_quote(phrase))
+            else:
+                flush_word()
+            in_phrase = not in_phrase
+        elif ch.isspace() and not in_phrase:
+            flush_word()
+        else:
+            buf.append(ch)
+    if in_phrase:  # an unclosed quote: the rest is the phrase
+        phrase = "".join(buf)
+        if _has_token(phrase):
+            terms.append(_quote(phrase))
+    else:
+        flush_word()
+    # Juxtaposition is FTS5's implicit AND.
+    return " ".join(terms) or None
+
+
+def _digest(sha_hex: str) -> bytes | None:
+    text = sha_hex.strip().lower().removeprefix("sha256:")
+    if len(text) != 64:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
+def _indexed_doc(row: Sequence[Any]) -> IndexedDoc:
+    # Digests are stored as 32-byte BLOBs: half the size of hex, which keeps the random-order
+    # sha256 index in cache while a million entries are indexed.
+    (seq, doc, kind, title, issuer, issued, sha, text_sha, source_url, media_type,
+     recorded) = row
+    return IndexedDoc(
+        seq=seq, doc=doc, kind=kind, title=title, issuer=issuer, issued=issued,
+        sha256=bytes(sha).hex(), text_sha256=bytes(text_sha).hex() if text_sha else None,
+        source_url=source_url, media_type=media_type, recorded=recorded,
+    )
+
+
+def _is_pdf(entry: Entry) -> bool:
+    return entry.document is not None and entry.document.media_type == "application/pdf"
+
+
+def _storage_error(e: sqlite3.Error, what: str) -> StorageError:
+    return StorageError(
+        f"index: cannot {what}: {e}",
+        hint="the index is derived data: delete index.sqlite and it is rebuilt from the log",
+    )
+
+
+class _UnusableError(Exception):
+    """Internal: the file is not an index of this schema and should be recreated."""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; add() and reset() BEGIN IMMEDIATE
+    # themselves, so each is one transaction and a writer never upgrades a read lock (which
+    # could deadlock against another writer in WAL mode).
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        # Checkpoint every 64 MiB of WAL rather than 4 MiB: a rebuild commits every few
+        # thousand entries, and fewer checkpoints write each hot index page fewer times.
+        conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: random sha256 keys at 1M rows
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA:
+        conn.execute(statement)
+    conn.executemany(
+        "INSERT INTO meta(key, value) VALUES (?, ?)",
+        [("schema", SCHEMA_VERSION), ("size", 0), ("root", None),
+         ("documents", 0), ("passages", 0)],
+    )
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows}
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Create the schema in an empty database; refuse a foreign or other-version one."""
+    tables = _tables(conn)
+    if not tables:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not _tables(conn):  # another process may have created it meanwhile
+                _create_schema(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        tables = _tables(conn)
+    if "meta" not in tables:
+        raise _UnusableError("not an orderarchive index")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is None or row[0] != SCHEMA_VERSION or not set(_TABLES) <= tables:
+        raise _UnusableError(f"index schema {row and row[0]!r}, want {SCHEMA_VERSION}")
+
+
+def _unusable(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _remove(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            name.unlink(missing_ok=True)
+        except OSError as e:
+            raise StorageError(f"index: cannot remove unusable {name}: {e.strerror}") from e
+
+
+class Index:
+    """The derived SQLite index of one archive. Open with :meth:`open`; close when done."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._probe_ready = False
+
+    @classmethod
+    def open(cls, path: Path) -> Index:
+        """Open (creating if missing) the index at *path*.
+
+        A file that is not a database, is corrupt, or holds another schema is deleted and
+        recreated empty: it is derived data, and :meth:`state` then tells the caller to rebuild.
+        """
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"index: cannot create {path.parent}: {e.strerror}") from e
+        for attempt in range(2):
+            conn: sqlite3.Connection | None = None
+            try:
+                conn = _connect(path)
+                _prepare(conn)
+                return cls(conn, path)
+            except _UnusableError:
+                if conn is not None:
+                    conn.close()
+                if attempt:
+                    raise StorageError(f"index: cannot recreate {path}") from None
+                _remove(path)
+            except sqlite3.Error as e:
+                if conn is not None:
+                    conn.close()
+                if attempt or not _unusable(e):
+                    raise _storage_error(e, f"open {path}") from e
+                _remove(path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except UnicodeEncodeError:
+            return []  # a str with lone surrogates: everything indexed is valid UTF-8
+        except sqlite3.Error as e:
+            raise _storage_error(e, what) from e
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _storage_error(e, what) from e
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise _storage_error(e, what) from e
+            raise
+
+    def _meta(self, conn: sqlite3.Connection) -> dict[str, Any]:
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def state(self) -> tuple[int, bytes | None]:
+        """(tree size, root hash) of the log as of the last :meth:`add`; (0, None) if empty."""
+        try:
+            meta = self._meta(self._conn)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "read its state") from e
+        root = meta.get("root")
+        return int(meta.get("size") or 0), bytes(root) if root is not None else None
+
+    def reset(self) -> None:
+        """Drop everything, leaving an empty index at size 0 (before a rebuild)."""
+        with self._transaction("reset") as conn:
+            for table in reversed(_TABLES):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            _create_schema(conn)
+        self._probe_ready = False
+
+    def add(
+        self,
+        entries: Sequence[Entry],
+        texts: Mapping[str, TextLayer],
+        *,
+        size: int,
+        root: bytes,
+        paged: Callable[[Entry], bool] | None = None,
+    ) -> None:
+        """Index *entries*, which continue the log at ``state()[0]``, and record (size, root).
+
+        *texts* maps text-layer sha256 to the layer; a document whose layer is missing is
+        indexed by its metadata and title only. ``paged(entry)`` says whether page numbers
+        mean anything (default: PDF); if not, hits carry no page. One transaction: a crash
+        leaves the index at its previous state.
+        """
+        is_paged = paged or _is_pdf
+        docs: list[tuple[Any, ...]] = []
+        relations: list[tuple[Any, ...]] = []
+        passages: list[tuple[Any, ...]] = []
+        for entry in entries:
+            fields = entry.document
+            if fields is None:
+                continue  # other entry types occupy a seq but are not documents
+            if entry.seq > MAX_SEQ:
+                raise StorageError(f"index: entry {entry.seq} is beyond the index's {MAX_SEQ}")
+            docs.append((
+                entry.seq, fields.doc, fields.kind, fields.title, fields.issuer, fields.issued,
+                bytes.fromhex(fields.sha256),
+                bytes.fromhex(fields.text.sha256) if fields.text else None, fields.source_url,
+                fields.media_type, entry.recorded,
+            ))
+            relations.extend(
+                (entry.seq, i, rel.type, rel.target) for i, rel in enumerate(fields.relations)
+            )
+            base = entry.seq << _PARAGRAPH_BITS
+            if fields.title:
+                passages.append((base, fields.title, None))
+            layer = texts.get(fields.text.sha256) if fields.text else None
+            if layer is not None:
+                pages = is_paged(entry)
+                for para in layer.paragraphs():
+                    if para.number > _PARAGRAPH_MASK:
+                        raise StorageError(f"index: entry {entry.seq} has too many paragraphs")
+                    passages.append((base | para.number, para.text, para.page if pages else None))
+        with self._transaction("add entries") as conn:
+            meta = self._meta(conn)
+            start = int(meta["size"])
+            for i, entry in enumerate(entries):
+                if entry.seq != start + i:
+                    raise ConflictError(
+                        f"index: entry {entry.seq} does not continue the index at {start + i}"
+                    )
+            if size != start + len(entries):
+                raise ConflictError(
+                    f"index: {len(entries)} entries from {start} do not make tree size {size}"
+                )
+            try:
+                conn.executemany(
+                    "INSERT INTO documents(seq, doc, kind, title, issuer, issued, sha256, "
+                    "text_sha256, source_url, media_type, recorded) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    docs,
+                )
+            except sqlite3.IntegrityError as e:
+                raise self._duplicate(conn, docs, start) from e
+            conn.executemany(
+                "INSERT INTO relations(seq, position, type, target) VALUES (?, ?, ?, ?)",
+                relations,
+            )
+            conn.executemany(
+                "INSERT INTO passages(rowid, body, page) VALUES (?, ?, ?)", passages
+            )
+            conn.executemany(
+                "UPDATE meta SET value = ? WHERE key = ?",
+                [(size, "size"), (bytes(root), "root"),
+                 (int(meta["documents"]) + len(docs), "documents"),
+                 (int(meta["passages"]) + len(passages), "passages")],
+            )
+
+    def _duplicate(
+        self, conn: sqlite3.Connection, docs: list[tuple[Any, ...]], start: int
+    ) -> ConflictError:
+        # Rows of this batch inserted before the failing one are still visible here (the
+        # transaction is rolled back after), hence "seq < start".
+        seen: dict[str, int] = {}
+        for row in docs:
+            seq, doc = row[0], row[1]
+            if doc in seen:
+                return ConflictError(f"index: document id {doc!r} in entries {seen[doc]} and {seq}")
+            seen[doc] = seq
+            found = conn.execute(
+                "SELECT seq FROM documents WHERE doc = ? AND seq < ?", (doc, start)
+            ).fetchone()
+            if found is not None:
+                return ConflictError(f"index: document id {doc!r} in entries {found[0]} and {seq}")
+        return ConflictError("index: an entry conflicts with one already indexed")
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    # The SQL built with f-strings below joins fixed fragments of this module only; every value
+    # is a bound parameter.
+
+    def _docs(self, where: str, params: Sequence[Any], what: str) -> list[IndexedDoc]:
+        sql = f"SELECT {_DOC_COLUMNS} FROM documents d {where}"  # noqa: S608 (fixed fragments)
+        rows = self._query(what, sql, params)
+        return [_indexed_doc(row) for row in rows]
+
+    def by_doc(self, doc: str) -> IndexedDoc | None:
+        found = self._docs("WHERE d.doc = ?", (doc,), "look up a document id")
+        return found[0] if found else None
+
+    def by_seq(self, seq: int) -> IndexedDoc | None:
+        found = self._docs("WHERE d.seq = ?", (seq,), "look up an entry")
+        return found[0] if found else None
+
+    def by_sha256(self, sha_hex: str) -> list[IndexedDoc]:
+        """Documents whose bytes have this SHA-256 (hex, optionally ``sha256:``-prefixed)."""
+        digest = _digest(sha_hex)
+        if digest is None:
+            return []
+        return self._docs("WHERE d.sha256 = ? ORDER BY d.seq", (digest,), "look up a sha256")
+
+    def by_text_sha256(self, sha_hex: str) -> list[IndexedDoc]:
+        """Documents whose text layer has this SHA-256."""
+        digest = _digest(sha_hex)
+        if digest is None:
+            return []
+        return self._docs(
+            "WHERE d.text_sha256 = ? ORDER BY d.seq", (digest,), "look up a text sha256"
+        )
+
+    def by_source_url(self, url: str) -> list[IndexedDoc]:
+        return self._docs("WHERE d.source_url = ? ORDER BY d.seq", (url,),
+                          "look up a source URL")
+
+    def documents(
+        self, *, kind: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[IndexedDoc]:
+        """Documents in log order, optionally of one kind, paged by *limit*/*offset*."""
+        where = "WHERE d.kind = ?" if kind is not None else ""
+        params: list[Any] = [kind] if kind is not None else []
+        params += [-1 if limit is None else max(limit, 0), max(offset, 0)]
+        return self._docs(f"{where} ORDER BY d.seq LIMIT ? OFFSET ?", params, "list documents")
+
+    def count(self) -> int:
+        """The number of document entries indexed."""
+        rows = self._query("count documents", "SELECT value FROM meta WHERE key = 'documents'")
+        return int(rows[0][0]) if rows else 0
+
+    def _relations(self, where: str, params: Sequence[Any], what: str) -> list[RelationRow]:
+        sql = (
+            "SELECT r.seq, d.doc, r.type, r.target, d.issued, d.recorded "  # noqa: S608 (fixed)
+            f"FROM relations r JOIN documents d ON d.seq = r.seq {where}"
+        )
+        rows = self._query(what, sql, params)
+        return [RelationRow(*row) for row in rows]
+
+    def relations_from(self, doc: str) -> list[RelationRow]:
+        """The relations document *doc*'s entry declares, in the entry's order."""
+        return self._relations("WHERE d.doc = ? ORDER BY r.position", (doc,), "read relations")
+
+    def relations_to(self, doc: str) -> list[RelationRow]:
+        """Relations that name *doc* as their target, in log order."""
+        return self._relations(
+            "WHERE r.target = ? ORDER BY r.seq, r.position", (doc,), "read relations"
+        )
+
+    # -- full text ------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        doc: str | None = None,
+        mark: tuple[str, str] = MARK,
+    ) -> list[SearchHit]:
+        """Paragraphs (and titles) matching *query* (see :func:`fts_query`), best first."""
+        match = fts_query(query)
+        if match is None or limit <= 0:
+            return []
+        bounds = ""
+        params: list[Any] = [mark[0], mark[1], match]
+        if doc is not None:
+            found = self.by_doc(doc)
+            if found is None:
+                return []
+            bounds = "AND rowid BETWEEN ? AND ?"
+            params += [found.seq << _PARAGRAPH_BITS, found.seq << _PARAGRAPH_BITS | _PARAGRAPH_MASK]
+        params.append(limit)
+        sql = (
+            "SELECT h.rid >> 32, d.doc, d.title, h.page, h.rid & 4294967295, h.snip, -h.score "  # noqa: S608 (fixed)
+            "FROM (SELECT rowid AS rid, page, "
+            "snippet(passages, 0, ?, ?, '…', 16) AS snip, rank AS score "
+            f"FROM passages WHERE passages MATCH ? {bounds} ORDER BY rank LIMIT ?) h "
+            "JOIN documents d ON d.seq = h.rid >> 32 ORDER BY h.score, h.rid"
+        )
+        try:
+            rows = self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            if "fts5" in str(e):  # fts_query should make this impossible; never leak it
+                raise MalformedError(f"search query {query!r} cannot be searched: {e}") from e
+            raise _storage_error(e, "search") from e
+        except sqlite3.Error as e:
+            raise _storage_error(e, "search") from e
+        return [SearchHit(*row) for row in rows]
+
+    def _terms(self, words: Iterable[str]) -> list[tuple[str, int]]:
+        """The index's tokens for *words* with the number of passages holding each.
+
+        Tokenised by FTS5 itself (a scratch in-memory FTS5 table with the same tokenizer), so
+        the terms are exactly those the index stores. Terms the index lacks are left out.
+        """
+        conn = self._conn
+        if not self._probe_ready:
+            conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(body, "
+                f"tokenize='{_TOKENIZER}')"
+            )
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_terms "
+                "USING fts5vocab(temp, probe, row)"
+            )
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms "
+                "USING fts5vocab(main, passages, row)"
+            )
+            self._probe_ready = True
+        conn.execute("DELETE FROM temp.probe")
+        text = "\n".join(words).encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+        conn.execute("INSERT INTO temp.probe(body) VALUES (?)", (text,))
+        rows = conn.execute(
+            "SELECT t.term, m.doc FROM temp.probe_terms t "
+            "JOIN temp.passage_terms m ON m.term = t.term"
+        ).fetchall()
+        conn.execute("DELETE FROM temp.probe")
+        return [(term, int(df)) for term, df in rows]
+
+    def _sharing(self, words: Sequence[str], limit: int, fraction: float, what: str) -> list[int]:
+        """Seqs of documents whose text shares at least *fraction* of the sampled terms.
+
+        Ranked by the summed inverse passage frequency of the shared terms, then by seq.
+        """
+        if limit <= 0:
+            return []
+        try:
+            terms = sorted(self._terms(words), key=lambda t: (t[1], t[0]))[:_SAMPLE_TERMS]
+            total = max(int(self._meta(self._conn)["passages"]), 1)
+            scores: dict[int, float] = {}
+            shared: dict[int, int] = {}
+            scanned = 0
+            budget = _POSTING_BUDGET
+            for term, df in terms:
+                if scanned and df > budget:
+                    break
+                budget -= df
+                scanned += 1
+                weight = math.log(1 + total / df)
+                for (seq,) in self._conn.execute(
+                    "SELECT DISTINCT rowid >> 32 FROM passages "
+                    "WHERE passages MATCH ? AND rowid & 4294967295 != 0",
+                    (_quote(term),),
+                ):
+                    scores[seq] = scores.get(seq, 0.0) + weight
+                    shared[seq] = shared.get(seq, 0) + 1
+        except sqlite3.Error as e:
+            raise _storage_error(e, what) from e
+        need = max(1, math.ceil(fraction * scanned))
+        ranked = sorted((s for s in scores if shared[s] >= need), key=lambda s: (-scores[s], s))
+        return ranked[:limit]
+
+    def candidate_docs(self, terms: Sequence[str], *, limit: int = 50) -> list[int]:
+        """Seqs of documents whose text holds most of *terms* (a quotation's words), best first.
+
+        A narrowing step for quote checking: a document qualifies if its paragraphs hold at
+        least half of the query's rarest terms, so a misquotation still finds its source.
+        """
+        return self._sharing(terms, limit, 0.5, "find candidate documents")
+
+    def near_duplicates(self, words: Sequence[str], *, limit: int = 10) -> list[int]:
+        """Seqs of documents sharing many distinctive terms with *words* (an altered copy's text).
+
+        Qualifies a document holding at least a third of the rarest terms of *words*.
+        """
+        return self._sharing(words, limit, 1 / 3, "find similar documents")
