@@ -584,3 +584,7 @@ def main() -> None:
     except KeyboardInterrupt:
         echo("error: interrupted", err=True)
         sys.exit(130)
+
+
+from . import _cli_cite  # noqa: E402, F401, I001  (registers quote, cite, cite-check, ...)
+from . import _cli_proofs  # noqa: E402, F401  (registers check, prove, verify-proof, ...)

@@ -1,0 +1,301 @@
+"""CLI commands for checking copies and handing out proofs: check, prove, verify-proof,
+consistency, export-sig and key export. Each parses, makes one library call and renders."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .archive import sha256_hex
+from .cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Ctx,
+    _load_signer,
+    _trusted,
+    cli,
+    echo,
+    emit_json,
+    errors_handled,
+    key,
+    key_option,
+    pass_ctx,
+    trusted_key_option,
+)
+from .entry import Entry
+from .errors import KeyFileError, MalformedError, OrderArchiveError
+from .ingest import _read_file
+from .keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
+from .note import VerifierKey
+from .proofs import check_copy, export_minisig, minisign_public_key
+from .proofs import consistency as prove_consistency
+from .proofs import prove as make_proof
+from .proofs import verify_proof as check_proof
+from .tlogproof import TlogProof
+
+_OUTPUT_HELP = "Where to write it ('-' for standard output)."
+
+
+class OutputError(OrderArchiveError):
+    """An output file that cannot be written."""
+
+
+def _read(path: Path) -> bytes:
+    return _read_file(path)  # one-line errors for missing, unreadable or oversized files
+
+
+def _write(path: Path, data: bytes) -> str:
+    """Write *data* to *path* (``-``: standard output); return where it went, for messages."""
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return "standard output"
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror}") from e
+    return str(path)
+
+
+def _ref(argument: str) -> tuple[str, Path | None]:
+    """A document reference from DOC-or-FILE: an existing file is looked up by its SHA-256."""
+    path = Path(argument)
+    if path.is_file():
+        return f"sha256:{sha256_hex(_read(path))}", path
+    return argument, None
+
+
+def _optional_trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any] | None:
+    """Trusted keys if the user has any (given, or a --keys directory); else None."""
+    if trusted or ctx.keys_dir.is_dir():
+        return _trusted(ctx, trusted)
+    return None
+
+
+def _key_name(key: VerifierKey | None) -> str:
+    return f"{key.name}+{key.key_hash_hex}" if key else "?"
+
+
+def _size(text: str, what: str) -> int:
+    if not text.isdigit() or not text.isascii() or len(text) > 20:
+        raise MalformedError(f"{what} {text!r} is not a tree size")
+    return int(text)
+
+
+# -- check -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@trusted_key_option
+@pass_ctx
+def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
+    """Check whether FILES are official: byte-identical to archived, released documents.
+
+    Each file is looked up by its SHA-256 and confirmed from the signed log (entry signature,
+    inclusion in the latest signed release, release signature). Exit 0 only if every file is
+    an official, released document.
+    """
+    with errors_handled(ctx):
+        keys = _trusted(ctx, trusted)
+        archive = ctx.archive()
+        results = [(path, check_copy(archive, _read(path), keys)) for path in files]
+    ok = all(r.official for _, r in results)
+    if ctx.as_json:
+        emit_json({"ok": ok, "files": [{"file": str(p), **r.to_dict()} for p, r in results]})
+    else:
+        for path, r in results:
+            d = r.entry.document if r.entry else None
+            if r.official and r.entry and d:
+                echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, "
+                     f"release {r.release}, signed by {_key_name(r.entry_signer)}", fg="green")
+            elif r.entry and d:
+                echo(f"UNRELEASED    {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, is "
+                     "archived but not yet in a signed release", fg="yellow")
+            else:
+                echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document",
+                     fg="red")
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+# -- offline proofs ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("document")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help=_OUTPUT_HELP + "  [default: FILE.tlog-proof or DOC.tlog-proof]")
+@trusted_key_option
+@pass_ctx
+def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]) -> None:
+    """Write an offline proof (C2SP tlog-proof) that DOCUMENT (an id or a file) is official.
+
+    Anyone can then check a copy with only the file, the proof and the public key:
+    orderarchive verify-proof FILE PROOF --trusted-key KEY. The proof is against the latest
+    release, which must cover the document.
+    """
+    with errors_handled(ctx):
+        ref, path = _ref(document)
+        archive = ctx.archive()
+        proof = make_proof(archive, ref, _optional_trusted(ctx, trusted))
+        tp = TlogProof.parse(proof)
+        entry = Entry.from_bytes(tp.extra or b"")
+        target = output or Path(f"{path if path else entry.doc}.tlog-proof")
+        where = _write(target, proof)
+    if ctx.as_json and where != "standard output":
+        emit_json({"ok": True, "proof": where, "doc": entry.doc, "seq": entry.seq,
+                   "release": tp.parsed_checkpoint()[0].size})
+    elif where != "standard output":
+        echo(f"wrote {where}: proof that {entry.doc} (entry {entry.seq}) is in release "
+             f"{tp.parsed_checkpoint()[0].size}")
+
+
+@cli.command("verify-proof")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("proof", type=click.Path(path_type=Path))
+@trusted_key_option
+@pass_ctx
+def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) -> None:
+    """Check FILE against an offline PROOF (.tlog-proof) with only the public key.
+
+    Needs no archive. Checks the file's hash against the signed entry in the proof, the entry's
+    signature, its inclusion in the signed checkpoint, and the checkpoint's signature.
+    """
+    with errors_handled(ctx):
+        keys = _trusted(ctx, trusted)
+        result = check_proof(_read(file), _read(proof), keys)
+    d = result.entry.document
+    assert d is not None
+    if ctx.as_json:
+        emit_json({"ok": True, "file": str(file), **result.to_dict()})
+    else:
+        echo(f"OFFICIAL  {file}: {d.doc} \"{d.title}\", entry {result.entry.seq} in release "
+             f"{result.checkpoint.size} of {result.checkpoint.origin}, signed by "
+             f"{_key_name(result.entry_signer)}", fg="green")
+
+
+# -- append-only proofs ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new", required=False)
+@trusted_key_option
+@pass_ctx
+def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -> None:
+    """Print the RFC 9162 consistency proof that release NEW extends release OLD.
+
+    OLD and NEW are release tree sizes; NEW defaults to the latest release. The hashes are
+    printed in base64, one per line, after a header naming both roots.
+    """
+    with errors_handled(ctx):
+        old_size = _size(old, "OLD")
+        new_size = _size(new, "NEW") if new is not None else None
+        archive = ctx.archive()
+        result = prove_consistency(archive, old_size, new_size, _optional_trusted(ctx, trusted))
+    if ctx.as_json:
+        emit_json({"ok": True, **result.to_dict()})
+        return
+    body = result.to_dict()
+    echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
+         f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
+    echo(f"# old root {body['old_root']}")
+    echo(f"# new root {body['new_root']}")
+    for line in body["proof"]:
+        echo(line)
+
+
+# -- minisign ----------------------------------------------------------------------------------
+
+
+@cli.command("export-sig")
+@click.argument("document")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help=_OUTPUT_HELP + "  [default: FILE.minisig or DOC.minisig]")
+@key_option
+@trusted_key_option
+@pass_ctx
+def export_sig(ctx: Ctx, document: str, output: Path | None, key_path: Path | None,
+               trusted: tuple[str, ...]) -> None:
+    """Write a minisign signature of the official file DOCUMENT (an id or a file).
+
+    With the public key from 'orderarchive key export --minisign', stock minisign checks it:
+    minisign -Vm FILE -x FILE.minisig -p KEY.pub. Needs the clerk's private key (--key).
+    """
+    with errors_handled(ctx):
+        ref, path = _ref(document)
+        archive = ctx.archive()
+        signer = _load_signer(ctx, key_path, archive.origin)
+        text, entry = export_minisig(archive, ref, signer, _optional_trusted(ctx, trusted) or [])
+        target = output or Path(f"{path if path else entry.doc}.minisig")
+        where = _write(target, text.encode("utf-8"))
+    if where == "standard output":
+        return
+    if ctx.as_json:
+        emit_json({"ok": True, "signature": where, "doc": entry.doc, "seq": entry.seq})
+    else:
+        echo(f"wrote {where}: minisign signature of {entry.doc} (entry {entry.seq})")
+
+
+def _export_candidates(ctx: Ctx, trusted: Sequence[str], key_path: Path | None) -> list[Any]:
+    if trusted:
+        return load_verifiers(trusted)
+    if key_path is None and ctx.keys_dir.is_dir():
+        found = load_verifiers([ctx.keys_dir])
+        if found:
+            return found
+    if key_path is None:
+        origin = ctx.archive().origin
+        key_path = default_secret_dir() / f"{file_stem(origin)}.key"
+        if not key_path.exists():
+            raise KeyFileError(
+                f"no key found: {ctx.keys_dir} holds no *.vkey and there is no {key_path}",
+                hint="pass --trusted-key KEY.vkey or --key PRIVATE.key",
+            )
+    # The private key file records its public half: no passphrase is needed to export it.
+    sealed = read_secret_key(key_path)
+    return [VerifierKey.from_public_key(sealed.name, sealed.public_key)]
+
+
+@key.command("export")
+@click.option("--minisign", "as_minisign", is_flag=True,
+              help="Write a minisign public key file (for 'minisign -V -p').")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("-"),
+              help=_OUTPUT_HELP + "  [default: -]")
+@key_option
+@trusted_key_option
+@pass_ctx
+def key_export(ctx: Ctx, as_minisign: bool, output: Path, key_path: Path | None,
+               trusted: tuple[str, ...]) -> None:
+    """Export the public key, as a C2SP verifier key or (--minisign) for stock minisign.
+
+    The key comes from --trusted-key, else --key (the private key file; its public half is read
+    without the passphrase), else the --keys directory, else the default private key of the
+    archive's origin.
+    """
+    with errors_handled(ctx):
+        keys = _export_candidates(ctx, trusted, key_path)
+        if len(keys) > 1:
+            try:
+                origin: str | None = ctx.archive().origin
+            except OrderArchiveError:
+                origin = None
+            keys = [k for k in keys if k.name == origin] if origin else keys
+        if len(keys) != 1:
+            raise KeyFileError(
+                f"found {len(keys)} keys for this archive; export needs exactly one",
+                hint="name the key with --trusted-key KEY.vkey or --key PRIVATE.key",
+            )
+        vkey = keys[0]
+        text = minisign_public_key(vkey) if as_minisign else vkey.to_string() + "\n"
+        where = _write(output, text.encode("ascii"))
+    if where == "standard output":
+        return
+    if ctx.as_json:
+        emit_json({"ok": True, "public_key": where, "verifier_key": vkey.to_string()})
+    else:
+        echo(f"wrote {where}: public key of {vkey.name}")

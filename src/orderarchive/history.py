@@ -1,0 +1,549 @@
+"""Append-only over time: remembering checkpoints, proving extension, keeping fork evidence.
+
+A signed log is only append-only if someone compares what it says today with what it said
+before (RFC 9162 §8.1.2; "gossip"). A verifier therefore remembers, per origin, the last
+checkpoint it accepted, in the user's state directory::
+
+    $ORDERARCHIVE_STATE_DIR                       (else $XDG_STATE_HOME/orderarchive,
+                                                   else ~/.local/state/orderarchive)
+        checkpoints/<origin stem>-<12 hex>.checkpoint   the signed note, verbatim
+        evidence/<origin stem>-<12 hex>/<time>-<kind>-<old>-<new>/
+            old.checkpoint  new.checkpoint  evidence.json
+
+and each later check of the same log, whether the archive itself or any copy of it, proves with
+an RFC 9162 §2.1.4 consistency proof that the tree it now sees extends the remembered one.
+
+Two validly signed checkpoints that cannot both be views of one append-only log are proof
+that the log misbehaved: :class:`ForkEvidence` keeps them (and the consistency proof that
+shows it) and can be checked again by anyone with the public key (:meth:`ForkEvidence.verify`).
+A checkpoint smaller than one seen before proves less (a stale mirror looks the same) but is
+refused just as loudly and kept the same way.
+
+The remembered file is replaced atomically (temporary file, fsync, rename, fsync of the
+directory) under an ``flock``, and never by a smaller checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import canonical, merkle
+from .archive import Archive, Problem, VerifyReport
+from .checkpoint import Checkpoint, open_checkpoint
+from .errors import (
+    CanonicalJSONError,
+    ForkError,
+    MalformedError,
+    NotFoundError,
+    OrderArchiveError,
+    RollbackError,
+    VerificationError,
+)
+from .keys import file_stem
+from .note import SignedNote, VerifierKey
+
+__all__ = [
+    "EVIDENCE_FORMAT",
+    "STATE_ENV",
+    "Extension",
+    "ForkEvidence",
+    "LogForkedError",
+    "LogRolledBackError",
+    "SeenCheckpoint",
+    "StateError",
+    "check_extends",
+    "check_history",
+    "last_seen",
+    "remember",
+    "remembered_path",
+    "state_dir",
+]
+
+STATE_ENV = "ORDERARCHIVE_STATE_DIR"
+EVIDENCE_FORMAT = "orderarchive-evidence/v1"
+MAX_CHECKPOINT_FILE = 1 << 20
+
+FORK = "fork"
+ROLLBACK = "rollback"
+
+
+class StateError(OrderArchiveError):
+    """The user's state directory (remembered checkpoints, evidence) cannot be used."""
+
+
+# -- where state lives -------------------------------------------------------------------------
+
+
+def state_dir() -> Path:
+    """``$ORDERARCHIVE_STATE_DIR``, else ``$XDG_STATE_HOME/orderarchive``, else ~/.local/state."""
+    explicit = os.environ.get(STATE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "orderarchive"
+
+
+def _origin_stem(origin: str) -> str:
+    # Readable, and injective thanks to the hash: file_stem maps "a/b" and "a_b" alike.
+    digest = hashlib.sha256(origin.encode("utf-8")).hexdigest()[:12]
+    return f"{file_stem(origin)[:64]}-{digest}"
+
+
+def remembered_path(origin: str, state: Path | None = None) -> Path:
+    """The file holding the last checkpoint accepted for *origin*."""
+    return (state or state_dir()) / "checkpoints" / f"{_origin_stem(origin)}.checkpoint"
+
+
+def read_checkpoint_file(path: Path, what: str = "checkpoint file") -> bytes:
+    """The bytes of a signed checkpoint file, as one-line errors when it cannot be read."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CHECKPOINT_FILE + 1)
+    except FileNotFoundError as e:
+        raise NotFoundError(f"{what} {path} not found") from e
+    except IsADirectoryError as e:
+        raise MalformedError(f"{what} {path} is a directory") from e
+    except OSError as e:
+        raise StateError(f"cannot read {what} {path}: {e.strerror}") from e
+    if len(data) > MAX_CHECKPOINT_FILE:
+        raise MalformedError(f"{what} {path} is too large to be a checkpoint")
+    return data
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StateError(f"cannot write {path}: {e.strerror}") from e
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise StateError(f"cannot use the state directory {directory}: {e.strerror}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+# -- remembered checkpoints --------------------------------------------------------------------
+
+
+@attrs.frozen
+class SeenCheckpoint:
+    """A checkpoint accepted before, as remembered in :attr:`path`."""
+
+    checkpoint: Checkpoint
+    note: bytes = attrs.field(repr=False)
+    path: Path
+
+
+def _open(note: bytes, verifiers: Sequence[VerifierKey] | None, origin: str) -> Checkpoint:
+    if verifiers is None:
+        cp = Checkpoint.parse(SignedNote.parse(note).text)
+        if cp.origin != origin:
+            raise VerificationError(f"checkpoint is for log {cp.origin!r}, not {origin!r}")
+        return cp
+    return open_checkpoint(note, verifiers, origin=origin)[0]
+
+
+def last_seen(
+    origin: str,
+    verifiers: Sequence[VerifierKey] | None = None,
+    *,
+    state: Path | None = None,
+) -> SeenCheckpoint | None:
+    """The last checkpoint remembered for *origin* (verified with *verifiers* if given)."""
+    path = remembered_path(origin, state)
+    try:
+        note = read_checkpoint_file(path, "remembered checkpoint")
+    except NotFoundError:
+        return None
+    return SeenCheckpoint(_open(note, verifiers, origin), note, path)
+
+
+def remember(
+    note: bytes,
+    verifiers: Sequence[VerifierKey],
+    *,
+    state: Path | None = None,
+) -> SeenCheckpoint:
+    """Remember the signed checkpoint *note* as the latest accepted for its origin.
+
+    The caller has shown that *note* extends what was remembered (:func:`check_extends`). This
+    only guards the file: it never goes back to a smaller tree (the remembered one is kept and
+    returned), and a different root at the same size raises :class:`LogForkedError`.
+    """
+    cp, _ = open_checkpoint(note, verifiers)
+    path = remembered_path(cp.origin, state)
+    with _locked(path.parent):
+        seen = last_seen(cp.origin, None, state=state)
+        if seen is not None and seen.checkpoint.size == cp.size:
+            if not hmac.compare_digest(seen.checkpoint.root_hash, cp.root_hash):
+                raise LogForkedError(ForkEvidence.of(seen.note, note, cp.root_hash, ()))
+            return seen
+        if seen is not None and seen.checkpoint.size > cp.size:
+            return seen
+        _write_atomically(path, note)
+    return SeenCheckpoint(cp, note, path)
+
+
+# -- evidence ----------------------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _unb64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise MalformedError(f"evidence: {what} is not a string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as e:
+        raise MalformedError(f"evidence: {what} is not base64") from e
+    return raw
+
+
+@attrs.frozen
+class ForkEvidence:
+    """Two signed checkpoints of one log that no append-only log could both have signed.
+
+    ``kind`` is ``"fork"`` when the newer tree does not extend the older one: then
+    :attr:`prefix_root` is the root of the first ``old.size`` leaves of the newer tree and
+    :attr:`proof` the consistency proof from that prefix to the newer root, so the evidence
+    itself shows the two roots disagree (for equal sizes the proof is empty and the prefix is
+    the newer root). ``kind`` is ``"rollback"`` when the tree now shown is smaller than one seen
+    before; :attr:`new_note` is None if the log showed no checkpoint at all.
+    """
+
+    kind: str
+    old_note: bytes = attrs.field(repr=False)
+    new_note: bytes | None = attrs.field(repr=False)
+    prefix_root: bytes | None = None
+    proof: tuple[bytes, ...] = ()
+    detected: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        old_note: bytes,
+        new_note: bytes | None,
+        prefix_root: bytes | None,
+        proof: Sequence[bytes],
+        *,
+        now: datetime | None = None,
+    ) -> ForkEvidence:
+        old = _open(old_note, None, _origin_of(old_note))
+        new = _open(new_note, None, old.origin) if new_note is not None else None
+        kind = ROLLBACK if new is None or new.size < old.size else FORK
+        stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return cls(kind, old_note, new_note, prefix_root, tuple(proof), stamp)
+
+    @property
+    def old(self) -> Checkpoint:
+        return _open(self.old_note, None, _origin_of(self.old_note))
+
+    @property
+    def new(self) -> Checkpoint | None:
+        return _open(self.new_note, None, self.old.origin) if self.new_note is not None else None
+
+    @property
+    def origin(self) -> str:
+        return self.old.origin
+
+    def describe(self) -> str:
+        old, new = self.old, self.new
+        if new is None:
+            return (f"the log shows no checkpoint, but a signed checkpoint of size {old.size} "
+                    "was seen before: rolled back, truncated or replaced")
+        if self.kind == ROLLBACK:
+            return (f"the log is at size {new.size}, but a signed checkpoint of size {old.size} "
+                    "was seen before: rolled back, truncated, or a stale copy")
+        return (f"FORK: signed checkpoints of size {old.size} and {new.size} are inconsistent; "
+                "the log was rewritten or shows different histories to different people")
+
+    def verify(self, verifiers: Sequence[VerifierKey]) -> None:
+        """Check that this evidence proves what :attr:`kind` says, with trusted keys only."""
+        old, _ = open_checkpoint(self.old_note, verifiers)
+        if self.new_note is None:
+            if self.kind != ROLLBACK:
+                raise VerificationError("evidence of a fork needs two checkpoints")
+            return
+        new, _ = open_checkpoint(self.new_note, verifiers, origin=old.origin)
+        if self.kind == ROLLBACK:
+            if new.size >= old.size:
+                raise VerificationError("the checkpoints do not show a rollback")
+            return
+        if self.kind != FORK or self.prefix_root is None or old.size > new.size:
+            raise VerificationError("the evidence is not a fork proof")
+        if old.size == 0:
+            raise VerificationError("every tree extends the empty tree")
+        # The proof ties prefix_root to the signed new root (a wrong proof fails here), so
+        # prefix_root is what the new tree holds at the old size.
+        merkle.verify_consistency(old.size, new.size, self.prefix_root, new.root_hash, self.proof)
+        if hmac.compare_digest(self.prefix_root, old.root_hash):
+            raise VerificationError("the checkpoints are consistent: no fork")
+
+    def to_dict(self) -> dict[str, Any]:
+        old, new = self.old, self.new
+        return {
+            "format": EVIDENCE_FORMAT,
+            "kind": self.kind,
+            "origin": old.origin,
+            "detected": self.detected,
+            "old_size": old.size,
+            "old_root": _b64(old.root_hash),
+            "new_size": new.size if new else None,
+            "new_root": _b64(new.root_hash) if new else None,
+            "prefix_root": _b64(self.prefix_root) if self.prefix_root is not None else None,
+            "proof": [_b64(h) for h in self.proof],
+            "message": self.describe(),
+        }
+
+    def write(self, state: Path | None = None) -> Path:
+        """Keep the evidence in a new directory under the state directory; return it."""
+        base = (state or state_dir()) / "evidence" / _origin_stem(self.origin)
+        new = self.new
+        stamp = self.detected.replace(":", "").replace("-", "")
+        name = f"{stamp}-{self.kind}-{self.old.size}-{new.size if new else 'none'}"
+        for attempt in range(100):
+            directory = base / (name if not attempt else f"{name}.{attempt}")
+            try:
+                directory.mkdir(parents=True)
+                break
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise StateError(f"cannot create {directory}: {e.strerror}") from e
+        else:
+            raise StateError(f"cannot create an evidence directory under {base}")
+        _write_atomically(directory / "old.checkpoint", self.old_note)
+        if self.new_note is not None:
+            _write_atomically(directory / "new.checkpoint", self.new_note)
+        _write_atomically(directory / "evidence.json", canonical.dumps(self.to_dict()) + b"\n")
+        return directory
+
+    @classmethod
+    def read(cls, directory: Path) -> ForkEvidence:
+        """Load evidence written by :meth:`write` (check it with :meth:`verify`)."""
+        try:
+            meta = canonical.loads(
+                read_checkpoint_file(directory / "evidence.json", "evidence").rstrip(b"\n")
+            )
+        except CanonicalJSONError as e:
+            raise MalformedError(f"{directory}/evidence.json is malformed: {e}") from e
+        if not isinstance(meta, dict) or meta.get("format") != EVIDENCE_FORMAT:
+            raise MalformedError(f"{directory} holds no {EVIDENCE_FORMAT} evidence")
+        new_path = directory / "new.checkpoint"
+        prefix = meta.get("prefix_root")
+        proof = meta.get("proof")
+        if not isinstance(proof, list):
+            raise MalformedError("evidence: proof is not a list")
+        return cls(
+            kind=str(meta.get("kind")),
+            old_note=read_checkpoint_file(directory / "old.checkpoint", "evidence"),
+            new_note=read_checkpoint_file(new_path, "evidence") if new_path.exists() else None,
+            prefix_root=_unb64(prefix, "prefix_root") if prefix is not None else None,
+            proof=tuple(_unb64(h, "proof hash") for h in proof),
+            detected=str(meta.get("detected", "")),
+        )
+
+
+def _origin_of(note: bytes) -> str:
+    return Checkpoint.parse(SignedNote.parse(note).text).origin
+
+
+class LogForkedError(ForkError):
+    """Two validly signed checkpoints of one log that are not consistent with each other."""
+
+    def __init__(self, evidence: ForkEvidence) -> None:
+        super().__init__(evidence.describe())
+        self.evidence = evidence
+
+
+class LogRolledBackError(RollbackError):
+    """The log shows a smaller tree than a signed checkpoint seen before."""
+
+    def __init__(self, evidence: ForkEvidence) -> None:
+        super().__init__(evidence.describe())
+        self.evidence = evidence
+
+
+# -- proving extension -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Extension:
+    """The archive's latest checkpoint :attr:`new` extends :attr:`old`; :attr:`proof` shows it."""
+
+    old: Checkpoint
+    new: Checkpoint
+    new_note: bytes = attrs.field(repr=False)
+    proof: tuple[bytes, ...]
+
+
+def check_extends(
+    old_note: bytes, archive: Archive, keys: Sequence[VerifierKey]
+) -> Extension:
+    """Prove that *archive*'s latest signed checkpoint extends the signed checkpoint *old_note*.
+
+    Raises :class:`LogRolledBackError` or :class:`LogForkedError` (carrying the evidence, not
+    yet written) when it does not, and other verification errors when either checkpoint is not
+    validly signed or the archive's stored hashes do not reproduce its own signed root.
+    """
+    old, _ = open_checkpoint(old_note, keys, origin=archive.origin)
+    head = archive.head(keys)
+    if head.checkpoint is None or head.note is None:
+        if old.size == 0:
+            raise NotFoundError("the archive has no checkpoint yet")
+        raise LogRolledBackError(ForkEvidence.of(old_note, None, None, ()))
+    new = head.checkpoint
+    if new.size < old.size:
+        raise LogRolledBackError(ForkEvidence.of(old_note, head.note, None, ()))
+    if old.size == 0:  # every tree extends the empty one (RFC 9162 §2.1.4)
+        return Extension(old, new, head.note, ())
+    if new.size == old.size:
+        prefix_root, proof = new.root_hash, []
+    else:
+        prefix_root = archive.tree_hash(old.size)
+        proof = merkle.consistency_proof(old.size, new.size, archive.read_hashes)
+    try:
+        # Ties the archive's stored hashes to its signed root first: only then does a
+        # difference from the old root prove a fork rather than a damaged copy.
+        merkle.verify_consistency(old.size, new.size, prefix_root, new.root_hash, proof)
+    except VerificationError as e:
+        raise VerificationError(
+            f"the archive's stored hashes do not reproduce its signed checkpoint: {e}",
+            hint="run 'orderarchive verify' without --since to see what is damaged",
+        ) from e
+    if not hmac.compare_digest(prefix_root, old.root_hash):
+        raise LogForkedError(ForkEvidence.of(old_note, head.note, prefix_root, proof))
+    return Extension(old, new, head.note, tuple(proof))
+
+
+# -- the verify command's history check --------------------------------------------------------
+
+
+def check_history(
+    archive: Archive,
+    keys: Sequence[VerifierKey],
+    report: VerifyReport,
+    *,
+    since: Path | None = None,
+    state: Path | None = None,
+) -> dict[str, Any]:
+    """Compare the verified archive with what was seen before; remember it if all is well.
+
+    With *since* (a checkpoint file), prove the archive extends that checkpoint; the remembered
+    state is then neither consulted nor changed. Without it, and only when *report* is clean,
+    compare with the checkpoint remembered for this origin, then remember the newest release
+    (or, before the first release, the latest checkpoint). A rollback or fork becomes a problem,
+    and both signed checkpoints are kept as evidence in the state directory.
+
+    Returns ``{"problems": [Problem...], "lines": [str...], "history": {...}}`` for the CLI.
+    """
+    history = _History(archive, keys, state)
+    if since is not None:
+        history.info["since"] = str(since)
+        history.compare(read_checkpoint_file(since), f"the checkpoint in {since}")
+    elif report.ok:
+        history.compare_and_remember(report)
+    else:
+        return {}
+    return {"problems": history.problems, "lines": history.lines, "history": history.info}
+
+
+class _History:
+    def __init__(self, archive: Archive, keys: Sequence[VerifierKey], state: Path | None) -> None:
+        self.archive = archive
+        self.keys = keys
+        self.state = state
+        self.problems: list[Problem] = []
+        self.lines: list[str] = []
+        self.info: dict[str, Any] = {}
+
+    def compare(self, old_note: bytes, what: str) -> bool:
+        try:
+            ext = check_extends(old_note, self.archive, self.keys)
+        except (LogForkedError, LogRolledBackError) as e:
+            code = FORK if isinstance(e, LogForkedError) else ROLLBACK
+            self.problems.append(Problem(code, f"{what}: {e}"))
+            self.info["evidence"] = None
+            try:
+                where = e.evidence.write(self.state)
+            except OrderArchiveError as w:
+                self.lines.append(f"could not keep the evidence: {w}")
+            else:
+                self.info["evidence"] = str(where)
+                self.lines.append(f"evidence (both signed checkpoints) kept in {where}")
+            return False
+        except OrderArchiveError as e:
+            self.problems.append(Problem("history", f"{what}: {e}"))
+            return False
+        self.info["extends"] = {"old_size": ext.old.size, "new_size": ext.new.size,
+                                "proof_hashes": len(ext.proof)}
+        self.lines.append(f"extends {what}: tree size {ext.old.size} -> {ext.new.size} "
+                          f"(consistency proof of {len(ext.proof)} hashes verified)")
+        return True
+
+    def compare_and_remember(self, report: VerifyReport) -> None:
+        origin = self.archive.origin
+        path = remembered_path(origin, self.state)
+        self.info["remembered"] = str(path)
+        try:
+            seen = last_seen(origin, self.keys, state=self.state)
+        except OrderArchiveError as e:
+            self.problems.append(Problem(
+                "history", f"the checkpoint remembered in {path} is unusable: {e}; if the log's "
+                "key changed legitimately, delete that file"))
+            return
+        if seen is not None and not self.compare(seen.note, "the checkpoint seen before"):
+            return
+        try:
+            note = (self.archive.release_note(report.releases[-1]) if report.releases
+                    else self.archive.head(self.keys).note)
+            kept = remember(note, self.keys, state=self.state) if note is not None else None
+        except OrderArchiveError as e:
+            self.lines.append(f"warning: could not remember the checkpoint: {e}")
+            return
+        if kept is None:
+            return
+        self.info["remembered_size"] = kept.checkpoint.size
+        if seen is None:
+            self.lines.append(f"first check of {origin} here: remembered tree size "
+                              f"{kept.checkpoint.size} in {kept.path}")

@@ -1,0 +1,511 @@
+"""Checking copies against the official version, and proofs that travel without the archive.
+
+Recipes over the primitives of :mod:`.merkle`, :mod:`.checkpoint`, :mod:`.entry`,
+:mod:`.tlogproof` and :mod:`.minisign`:
+
+* :func:`check_copy` — is this file an archived document? One index lookup by SHA-256 (the
+  index is never trusted, so it only says *where* to look), then the entry is re-read from the
+  signed log and checked: its leaf hash against the stored hash, its signature against a trusted
+  key, its inclusion in the latest signed release with an RFC 9162 §2.1.3 proof, and that
+  release's signature. No step reads more than O(log n) of the log.
+* :func:`prove` / :func:`verify_proof` — the same facts as one C2SP ``tlog-proof`` file that
+  carries the signed entry in its ``extra`` line, checked with only the file, the proof and the
+  public key (no archive directory). This is the "spicy signature" of c2sp.org/tlog-proof.
+* :func:`consistency` — the RFC 9162 §2.1.4 proof that a later release extends an earlier one.
+* :func:`export_minisig` / :func:`minisign_public_key` — a detached signature and public key that
+  stock ``minisign -V`` accepts, for people who have no orderarchive installed.
+
+Queries return frozen results; verification raises (:mod:`.errors`) or returns what it verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from . import merkle, minisign
+from .archive import Archive, sha256_hex
+from .checkpoint import Checkpoint, open_checkpoint
+from .entry import Entry
+from .errors import (
+    DigestMismatchError,
+    EntryFormatError,
+    InclusionError,
+    NotFoundError,
+    ProofFormatError,
+    SignatureError,
+    VerificationError,
+)
+from .note import SignedNote, Signer, VerifierKey
+from .tlogproof import TlogProof
+
+__all__ = [
+    "COPY_STATUSES",
+    "ConsistencyProof",
+    "CopyResult",
+    "IndexMismatchError",
+    "UnreleasedError",
+    "VerifiedProof",
+    "check_copy",
+    "consistency",
+    "export_minisig",
+    "find_entry",
+    "minisign_public_key",
+    "prove",
+    "verify_proof",
+]
+
+#: What :func:`check_copy` can say about a file. The document-reading issue adds text-level
+#: outcomes ("same-text", "modified-copy") for files that are not byte-identical.
+COPY_STATUSES = ("official", "official-unreleased", "not-official")
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class UnreleasedError(NotFoundError):
+    """The entry exists but no signed release covers it yet, so nothing public vouches for it."""
+
+    hint = "run 'orderarchive release' to sign a release that covers it"
+
+
+class IndexMismatchError(VerificationError):
+    """The derived index points at an entry the signed log does not confirm."""
+
+    hint = "run 'orderarchive verify'; delete index.sqlite to rebuild the index"
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CopyResult:
+    """What :func:`check_copy` found for one file.
+
+    For "official" and "official-unreleased", :attr:`entry` is the entry re-read from the log
+    and checked; :attr:`checkpoint` is the signed checkpoint whose tree was shown to contain it
+    (the latest release, or the latest checkpoint when no release covers it yet).
+    """
+
+    status: str
+    sha256: str
+    size: int
+    entry: Entry | None = None
+    checkpoint: Checkpoint | None = None
+    entry_signer: VerifierKey | None = None
+    checkpoint_signers: tuple[VerifierKey, ...] = ()
+
+    @property
+    def official(self) -> bool:
+        """Byte-identical to an archived document covered by a signed release."""
+        return self.status == "official"
+
+    @property
+    def release(self) -> int | None:
+        """The size of the release that covers the entry (None if unreleased or not found)."""
+        return self.checkpoint.size if self.checkpoint and self.official else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "official": self.official,
+            "sha256": self.sha256,
+            "size": self.size,
+        }
+        if self.entry is not None and self.entry.document is not None:
+            d = self.entry.document
+            out.update(
+                doc=d.doc,
+                title=d.title,
+                kind=d.kind,
+                issuer=d.issuer,
+                issued=d.issued,
+                seq=self.entry.seq,
+                recorded=self.entry.recorded,
+                release=self.release,
+                checkpoint_size=self.checkpoint.size if self.checkpoint else None,
+                signer=str(self.entry_signer) if self.entry_signer else None,
+                checkpoint_signers=[str(k) for k in self.checkpoint_signers],
+            )
+        return out
+
+
+@attrs.frozen
+class VerifiedProof:
+    """A proof file that verified: the entry it carries and the checkpoint that includes it."""
+
+    entry: Entry
+    checkpoint: Checkpoint
+    entry_signer: VerifierKey
+    checkpoint_signers: tuple[VerifierKey, ...]
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.entry.document
+        assert d is not None  # verify_proof refuses entries that are not documents
+        return {
+            "status": "official",
+            "official": True,
+            "sha256": self.sha256,
+            "size": d.size,
+            "doc": d.doc,
+            "title": d.title,
+            "kind": d.kind,
+            "issuer": d.issuer,
+            "issued": d.issued,
+            "seq": self.entry.seq,
+            "recorded": self.entry.recorded,
+            "origin": self.checkpoint.origin,
+            "release": self.checkpoint.size,
+            "root": _b64(self.checkpoint.root_hash),
+            "signer": str(self.entry_signer),
+            "checkpoint_signers": [str(k) for k in self.checkpoint_signers],
+        }
+
+
+@attrs.frozen
+class ConsistencyProof:
+    """RFC 9162 §2.1.4 proof that release :attr:`new_size` extends release :attr:`old_size`."""
+
+    origin: str
+    old_size: int
+    new_size: int
+    old_root: bytes
+    new_root: bytes
+    proof: tuple[bytes, ...]
+    old_note: bytes = attrs.field(repr=False)
+    new_note: bytes = attrs.field(repr=False)
+
+    def verify(self, verifiers: Sequence[VerifierKey]) -> None:
+        """Check both release signatures and the proof between their roots."""
+        for size, root, note in (
+            (self.old_size, self.old_root, self.old_note),
+            (self.new_size, self.new_root, self.new_note),
+        ):
+            cp, _ = open_checkpoint(note, verifiers, origin=self.origin)
+            if cp.size != size or not hmac.compare_digest(cp.root_hash, root):
+                raise VerificationError(f"release {size} does not say what the proof claims")
+        merkle.verify_consistency(
+            self.old_size, self.new_size, self.old_root, self.new_root, self.proof
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+            "old_root": _b64(self.old_root),
+            "new_root": _b64(self.new_root),
+            "proof": [_b64(h) for h in self.proof],
+            "old_checkpoint": self.old_note.decode("utf-8"),
+            "new_checkpoint": self.new_note.decode("utf-8"),
+        }
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+# -- finding an entry --------------------------------------------------------------------------
+
+
+def _sha_ref(ref: str) -> str | None:
+    """The hex digest named by ``sha256:<hex>`` or a bare 64-digit hex string, else None."""
+    value = ref.removeprefix("sha256:").lower()
+    return value if _HEX64.fullmatch(value) else None
+
+
+def find_entry(archive: Archive, ref: str) -> int:
+    """The sequence number of the document named by *ref* (an id, or ``sha256:<hex>``).
+
+    The answer comes from the index and is only a pointer: callers re-read and check the entry.
+    """
+    sha = _sha_ref(ref)
+    with archive.index() as idx:
+        if sha is not None:
+            hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
+            if hits:
+                return int(hits[0].seq)
+            raise NotFoundError(f"no archived document has sha256:{sha}")
+        row = idx.by_doc(ref)
+    if row is None:
+        raise NotFoundError(
+            f"no document {ref!r} in the archive",
+            hint="'orderarchive list' shows the archived documents",
+        )
+    return int(row.seq)
+
+
+#: A release as read: its checkpoint, its signed note verbatim, and the trusted keys that signed.
+_Release = tuple[Checkpoint, bytes, tuple[VerifierKey, ...]]
+
+
+def _latest_release(archive: Archive, verifiers: Sequence[VerifierKey] | None) -> _Release | None:
+    """The newest release, its signature checked when *verifiers* are given."""
+    sizes = archive.releases()
+    return _open_release(archive, sizes[-1], verifiers) if sizes else None
+
+
+def _open_release(
+    archive: Archive, size: int, verifiers: Sequence[VerifierKey] | None
+) -> _Release:
+    note = archive.release_note(size)
+    cp, signers = _open(archive, note, verifiers, f"release {size}", size)
+    return cp, note, signers
+
+
+def _open(
+    archive: Archive,
+    note: bytes,
+    verifiers: Sequence[VerifierKey] | None,
+    what: str,
+    size: int | None = None,
+) -> tuple[Checkpoint, tuple[VerifierKey, ...]]:
+    signers: tuple[VerifierKey, ...] = ()
+    if verifiers is None:  # the caller checks the result some other way (see prove)
+        cp = Checkpoint.parse(SignedNote.parse(note).text)
+    else:
+        cp, signed = open_checkpoint(note, verifiers, origin=archive.origin)
+        signers = _signers(signed, verifiers)
+    if cp.origin != archive.origin:
+        raise VerificationError(f"{what} is for log {cp.origin!r}, not {archive.origin!r}")
+    if size is not None and cp.size != size:
+        raise VerificationError(f"{what} holds a checkpoint of size {cp.size}")
+    return cp, signers
+
+
+def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
+    """The supplied keys that signed an already opened note.
+
+    After ``open_checkpoint`` succeeded, every line by a supplied key has verified (signed-note
+    "Signatures": one bad line rejects the note), so matching names and key IDs suffices.
+    """
+    lines = {(s.name, s.key_id) for s in note.signatures}
+    return tuple(v for v in verifiers if (v.name, v.id) in lines)
+
+
+def _checked_entry(
+    archive: Archive,
+    seq: int,
+    cp: Checkpoint,
+    verifiers: Sequence[VerifierKey] | None,
+) -> tuple[Entry, bytes, VerifierKey | None, list[bytes]]:
+    """Entry *seq* re-read from the log and shown to be in the tree of *cp*.
+
+    ``entry_bytes`` compares the bytes with the stored leaf hash; the inclusion proof then ties
+    that leaf to the checkpoint's root. Both are needed: the stored hashes alone are not signed.
+    """
+    raw = archive.entry_bytes(seq, cp.size)
+    entry = Entry.from_bytes(raw)
+    if entry.seq != seq:
+        raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
+    signer = entry.verify(verifiers) if verifiers is not None else None
+    path = merkle.inclusion_proof(seq, cp.size, archive.read_hashes)
+    merkle.verify_inclusion(seq, cp.size, merkle.leaf_hash(raw), path, cp.root_hash)
+    return entry, raw, signer, path
+
+
+# -- check a copy ------------------------------------------------------------------------------
+
+
+def check_copy(archive: Archive, data: bytes, verifiers: Sequence[VerifierKey]) -> CopyResult:
+    """Whether *data* is byte-identical to an archived document, verified from the signed log.
+
+    Returns a :class:`CopyResult`; raises :class:`~.errors.VerificationError` if the archive
+    claims the document but its signed log does not bear the claim out (a damaged or forged
+    archive must never make a copy look official).
+    """
+    if not verifiers:
+        raise SignatureError("no trusted keys were given; nothing can be verified")
+    sha = sha256_hex(data)
+    with archive.index() as idx:
+        hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
+    if not hits:
+        # The document-reading issue adds text-level matching here ("same-text",
+        # "modified-copy"): look the normalised text up instead of the bytes.
+        return CopyResult("not-official", sha, len(data))
+    seq = int(hits[0].seq)
+    release = _latest_release(archive, verifiers)
+    if release is not None and seq < release[0].size:
+        cp, _, cp_signers = release
+        status = "official"
+    else:
+        head = archive.head()  # parsed only: _open verifies it
+        if head.checkpoint is None or head.note is None or seq >= head.size:
+            raise IndexMismatchError(
+                f"the index lists entry {seq} for sha256:{sha}, but the signed log is shorter"
+            )
+        cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
+        status = "official-unreleased"
+    entry, _, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
+    doc = entry.document
+    if doc is None or not hmac.compare_digest(doc.sha256, sha) or doc.size != len(data):
+        raise IndexMismatchError(
+            f"the index lists entry {seq} for sha256:{sha}, but that entry is another document"
+        )
+    return CopyResult(status, sha, len(data), entry, cp, entry_signer, cp_signers)
+
+
+# -- offline proofs (c2sp.org/tlog-proof) ------------------------------------------------------
+
+
+def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey] | None = None) -> bytes:
+    """A ``.tlog-proof`` for the document *ref* (an id or ``sha256:<hex>``).
+
+    The proof is against the latest release, which must cover the entry
+    (:class:`UnreleasedError` otherwise); its ``extra`` line carries the signed entry. With
+    *verifiers*, the proof is verified as a stranger would verify it before it is returned.
+    """
+    seq = find_entry(archive, ref)
+    release = _latest_release(archive, verifiers)
+    if release is None or seq >= release[0].size:
+        raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")
+    cp, note, _ = release
+    entry, raw, _, path = _checked_entry(archive, seq, cp, verifiers)
+    if entry.document is None:
+        raise NotFoundError(f"entry {seq} is not a document")
+    proof = TlogProof(seq, tuple(path), note, raw).to_bytes()
+    if verifiers is not None:
+        verify_proof(archive.read_object(entry.document.sha256), proof, verifiers,
+                     origin=archive.origin)
+    return proof
+
+
+def verify_proof(
+    data: bytes,
+    proof: bytes,
+    verifiers: Sequence[VerifierKey],
+    *,
+    origin: str | None = None,
+) -> VerifiedProof:
+    """Check that *data* is the document whose signed entry *proof* shows in a signed release.
+
+    Needs no archive. In order: the proof parses; the checkpoint is signed by a trusted key
+    named after its origin (and is for *origin*, if given); the entry in ``extra`` parses, sits
+    at the proof's index and is signed by a trusted key of that log; the inclusion proof leads
+    from the entry's leaf hash to the checkpoint's root; and *data* has the entry's SHA-256
+    and size. The proof is checked before the file, so a mismatch means "a valid proof of
+    another file". Raises on the first failure.
+    """
+    tp = TlogProof.parse(proof)
+    if tp.extra is None:
+        raise ProofFormatError("proof carries no entry (its 'extra' line is missing)")
+    cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
+    cp_signers = _signers(note, verifiers)
+    try:
+        entry = Entry.from_bytes(tp.extra)
+    except EntryFormatError as e:
+        raise ProofFormatError(f"the entry in the proof is malformed: {e}") from e
+    if entry.seq != tp.index:
+        raise InclusionError(f"proof is for index {tp.index}, but its entry is entry {entry.seq}")
+    if entry.document is None:
+        raise ProofFormatError(f"entry {entry.seq} in the proof is not a document")
+    entry_signer = entry.verify(verifiers)
+    if entry_signer.name != cp.origin:
+        # The archive signs entries with its log key; an entry signed by another trusted key
+        # (another log's) must not pass for one of this log's.
+        raise SignatureError(f"entry is signed by {entry_signer.name!r}, not the log {cp.origin!r}")
+    merkle.verify_inclusion(tp.index, cp.size, merkle.leaf_hash(tp.extra), tp.proof, cp.root_hash)
+    doc = entry.document
+    actual = hashlib.sha256(data).hexdigest()
+    if not hmac.compare_digest(actual, doc.sha256):
+        raise DigestMismatchError(
+            f"the file is not {doc.doc!r}",
+            expected=f"sha256:{doc.sha256}",
+            actual=f"sha256:{actual}",
+        )
+    if len(data) != doc.size:  # same hash, other size: impossible short of a SHA-256 break
+        raise VerificationError(f"the file is {len(data)} bytes, the entry says {doc.size}")
+    return VerifiedProof(entry, cp, entry_signer, cp_signers, actual)
+
+
+# -- append-only proofs ------------------------------------------------------------------------
+
+
+def consistency(
+    archive: Archive,
+    old: int,
+    new: int | None = None,
+    verifiers: Sequence[VerifierKey] | None = None,
+) -> ConsistencyProof:
+    """The consistency proof between releases *old* and *new* (default: the latest release).
+
+    The proof is checked against both releases' roots before it is returned, and with
+    *verifiers* their signatures too.
+    """
+    sizes = archive.releases()
+    if not sizes:
+        raise UnreleasedError("the archive has no release yet")
+    new_size = sizes[-1] if new is None else new
+    for size in (old, new_size):
+        if size not in sizes:
+            raise NotFoundError(
+                f"no release at tree size {size}",
+                hint="releases: " + ", ".join(str(s) for s in sizes[-10:]),
+            )
+    if old > new_size:
+        raise NotFoundError(f"release {old} is newer than release {new_size}")
+    old_cp, old_note, _ = _open_release(archive, old, verifiers)
+    new_cp, new_note, _ = _open_release(archive, new_size, verifiers)
+    path = merkle.consistency_proof(old, new_size, archive.read_hashes) if old != new_size else []
+    result = ConsistencyProof(
+        archive.origin, old, new_size, old_cp.root_hash, new_cp.root_hash, tuple(path),
+        old_note, new_note,
+    )
+    merkle.verify_consistency(old, new_size, old_cp.root_hash, new_cp.root_hash, path)
+    return result
+
+
+# -- minisign interoperability -----------------------------------------------------------------
+
+
+def minisign_public_key(key: VerifierKey) -> str:
+    """The ``minisign.pub`` file for *key*, with the key ID :func:`export_minisig` uses."""
+    key_id = minisign.key_id_for(key.public_key)
+    comment = f"minisign public key {minisign.key_id_hex(key_id)} for {key.name}"
+    return minisign.public_key_file(key.public_key, key_id, comment)
+
+
+def export_minisig(
+    archive: Archive,
+    ref: str,
+    signer: Signer,
+    verifiers: Sequence[VerifierKey] = (),
+) -> tuple[str, Entry]:
+    """A minisign ``ED`` signature of the archived document *ref*, and its entry.
+
+    Only a released entry is signed: the latest release must be signed by *signer* itself, the
+    entry by it or one of *verifiers*, and the stored object must have the entry's hash. The
+    trusted comment, which minisign authenticates and prints, names the document, its SHA-256,
+    its entry and the log. Cross-protocol safety: minisign signs a 64-byte BLAKE2b digest and
+    ``signature || trusted comment``; neither can equal an entry message (which starts with
+    ``orderarchive/entry/v1``) or a checkpoint text without a BLAKE2b preimage or a forgery.
+    """
+    # The release must be signed by this very key (the one whose minisign public key people
+    # hold); older entries may be signed by other trusted keys of the log.
+    trusted = [signer.verifier(), *verifiers]
+    seq = find_entry(archive, ref)
+    release = _latest_release(archive, [signer.verifier()])
+    if release is None or seq >= release[0].size:
+        raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")
+    entry, _, _, _ = _checked_entry(archive, seq, release[0], trusted)
+    doc = entry.document
+    if doc is None:
+        raise NotFoundError(f"entry {seq} is not a document")
+    data = archive.read_object(doc.sha256)
+    comment = (
+        f"orderarchive doc:{doc.doc} sha256:{doc.sha256} seq:{entry.seq} origin:{archive.origin}"
+    )
+    text = minisign.sign_prehashed(
+        signer.seed,
+        minisign.key_id_for(signer.public_key),
+        minisign.Prehash.of(data),
+        trusted_comment=comment,
+        untrusted_comment=f"orderarchive signature of {doc.doc}",
+    )
+    return text, entry
