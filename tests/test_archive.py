@@ -64,13 +64,38 @@ def test_release_is_idempotent_and_extends(
 
 def test_release_refuses_a_fork(make_archive: Callable[..., Archive], signer: Signer) -> None:
     archive = make_archive(2)
-    other = make_archive(3, release=False)
-    # A release file for size 2 whose root is not this log's tree at size 2.
+    other = make_archive(0)
+    other.add([text_request(i, doc=f"o{i}", body=f"Other text {i}.\n") for i in range(2)], signer)
     other.release(signer)
-    shutil.copy(other.path / "releases" / "3", archive.path / "releases" / "3")
+    # The recorded release 2 replaced by a validly signed release of another tree of size 2.
+    shutil.copy(other.path / "releases" / "2", archive.path / "releases" / "2")
     archive.add([text_request(3, doc="x"), text_request(4, doc="y")], signer)
     with pytest.raises(VerificationError, match="does not extend"):
         archive.release(signer)
+
+
+def test_release_chain_detects_deleted_and_unrecorded_releases(
+    make_archive: Callable[..., Archive], signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    archive = make_archive(2)
+    archive.add([text_request(5)], signer)
+    archive.release(signer)
+    archive.add([text_request(6)], signer)
+    archive.release(signer)
+    assert archive.head().latest_release == 4
+    assert archive.verify(verifiers).releases == (2, 3, 4)
+    saved = (archive.path / "releases" / "3").read_bytes()
+    (archive.path / "releases" / "3").unlink()
+    assert {p.code for p in archive.audit(verifiers).problems} == {"release-missing"}
+    (archive.path / "releases" / "3").write_bytes(saved)
+    # An interrupted release: the release file exists, the checkpoint does not name it yet.
+    archive.add([text_request(7)], signer)
+    head = archive.head()
+    archive.release(signer)
+    (archive.path / "checkpoint").write_bytes(head.note or b"")
+    assert {p.code for p in archive.audit(verifiers).problems} == {"release-unrecorded"}
+    assert archive.release(signer).size == 5  # re-running completes it
+    assert archive.verify(verifiers).releases == (2, 3, 4, 5)
 
 
 def test_duplicate_document_id_and_content_refused(archive: Archive, signer: Signer) -> None:

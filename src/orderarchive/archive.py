@@ -62,6 +62,11 @@ RELEASES = "releases"
 INDEX = "index.sqlite"
 INDEX_LOCK = "index.lock"
 OFFSET_SIZE = 8
+# Checkpoint extension lines (C2SP tlog-checkpoint allows extension lines after the root):
+# the latest checkpoint names the newest release, and each release names the one before it,
+# so a deleted or withheld release file is detected (docs/FORMAT.md §7).
+RELEASE_EXT = "orderarchive.release "
+PREVIOUS_RELEASE_EXT = "orderarchive.previous-release "
 HASH = merkle.HASH_SIZE
 CHUNK = 1 << 20
 
@@ -120,6 +125,27 @@ class AddRequest:
     text: TextLayer | None = None
 
 
+def _extension(cp: Checkpoint | None, prefix: str) -> int | None:
+    """The size named by a ``<prefix> <size>`` checkpoint extension line, if present."""
+    if cp is None:
+        return None
+    values = [line[len(prefix) :] for line in cp.extensions if line.startswith(prefix)]
+    if not values:
+        return None
+    if len(values) > 1 or not values[0].isdigit() or str(int(values[0])) != values[0]:
+        raise CorruptArchiveError(f"checkpoint extension {prefix.strip()!r} is malformed")
+    return int(values[0])
+
+
+def release_extensions(previous: int | None) -> tuple[str, ...]:
+    return () if previous is None else (f"{PREVIOUS_RELEASE_EXT}{previous}",)
+
+
+def previous_release(cp: Checkpoint) -> int | None:
+    """The release before the one *cp* is (from its signed extension line)."""
+    return _extension(cp, PREVIOUS_RELEASE_EXT)
+
+
 @attrs.frozen
 class Head:
     """The archive's committed state: the latest checkpoint, parsed."""
@@ -130,6 +156,15 @@ class Head:
     @property
     def size(self) -> int:
         return self.checkpoint.size if self.checkpoint else 0
+
+    @property
+    def latest_release(self) -> int | None:
+        """The newest release, as recorded (and signed) in the latest checkpoint."""
+        return _extension(self.checkpoint, RELEASE_EXT)
+
+    def extensions(self) -> tuple[str, ...]:
+        latest = self.latest_release
+        return () if latest is None else (f"{RELEASE_EXT}{latest}",)
 
 
 @attrs.frozen
@@ -504,7 +539,9 @@ class Archive:
             self.store.append(ENTRIES, b"".join(lines), at=entries_at)
             self.store.append(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
             self.store.append(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
-            note = sign_checkpoint(Checkpoint(self.origin, new_size, root), signer)
+            note = sign_checkpoint(
+                Checkpoint(self.origin, new_size, root, head.extensions()), signer
+            )
             self.store.swap(CHECKPOINT, head.note, note)
         self._index_quietly()
         return entries
@@ -551,9 +588,11 @@ class Archive:
             if head.checkpoint is None:
                 raise NotFoundError("the archive is empty; add documents before releasing")
             size = head.size
-            previous = self.releases()
-            if previous:
-                last = previous[-1]
+            root = head.checkpoint.root_hash
+            last = head.latest_release
+            if last == size:
+                return Release(size, root, self.release_note(size), created=False)
+            if last is not None:
                 old_cp, _ = open_checkpoint(
                     self.release_note(last), [signer.verifier()], origin=self.origin
                 )
@@ -561,16 +600,34 @@ class Archive:
                     raise VerificationError(
                         f"the current tree does not extend release {last}; refusing to sign a fork"
                     )
-            note = sign_checkpoint(Checkpoint(self.origin, size, head.checkpoint.root_hash), signer)
-            created = self.store.create(f"{RELEASES}/{size}", note)
-            if not created:
-                note = self.release_note(size)
-            return Release(size, head.checkpoint.root_hash, note, created)
+            cp = Checkpoint(self.origin, size, root, release_extensions(last))
+            note = sign_checkpoint(cp, signer)
+            # Release file first, then the latest checkpoint naming it (the commit point).
+            # Ed25519 is deterministic, so re-running an interrupted release recreates the
+            # same bytes and completes it.
+            self.store.create(f"{RELEASES}/{size}", note)
+            latest = sign_checkpoint(
+                Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
+            )
+            self.store.swap(CHECKPOINT, head.note, latest)
+            return Release(size, root, note, created=True)
 
-    def repair(self) -> dict[str, int]:
-        """Cut debris left past the committed checkpoint by an interrupted append."""
+    def repair(self, *, discard_uncheckpointed: bool = False) -> dict[str, int]:
+        """Cut debris left past the committed checkpoint by an interrupted append.
+
+        With no checkpoint at all, entries in the log are either debris of an interrupted
+        first append or a committed log whose checkpoint was deleted; only the user can tell,
+        so that case needs *discard_uncheckpointed*.
+        """
         with self.store.lock():
-            size = self.head().size
+            head = self.head()
+            if head.checkpoint is None and self.store.size(ENTRIES) and not discard_uncheckpointed:
+                raise StorageError(
+                    "the log holds entries but there is no checkpoint; refusing to discard them",
+                    hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
+                    "run 'orderarchive repair --discard-uncheckpointed'",
+                )
+            size = head.size
             keep_entries = self.entry_span(size - 1)[1] if size else 0
             cut: dict[str, int] = {}
             for name, keep in (
@@ -658,11 +715,23 @@ class _Auditor:
                 size = head.size
                 root = head.checkpoint.root_hash if head.checkpoint else None
             except OrderArchiveError:
+                head = Head(None, None)
                 size, root = self._count_entries(), None
+        if head.checkpoint is None and a.store.size(ENTRIES):
+            self.problem(
+                "checkpoint-missing",
+                "the log holds entries but there is no checkpoint (deleted, or the first add "
+                "was interrupted)",
+            )
         leaf_root = self._check_log(size, root)
         if root is not None and leaf_root is not None and not hmac.compare_digest(root, leaf_root):
             self.problem("root", "the log's Merkle root differs from the signed checkpoint")
-        releases = self._check_releases(size)
+        try:
+            latest_release = head.latest_release
+        except OrderArchiveError as e:
+            self.problem("checkpoint", f"latest checkpoint: {e}")
+            latest_release = None
+        releases = self._check_releases(size, latest_release)
         return VerifyReport(
             origin=a.origin,
             size=size,
@@ -844,9 +913,10 @@ class _Auditor:
             except MalformedError as e:
                 self.problem("text-layer", f"entry {seq}: {e}", seq)
 
-    def _check_releases(self, size: int) -> list[int]:
+    def _check_releases(self, size: int, latest: int | None) -> list[int]:
         a = self.a
         good: list[int] = []
+        previous: dict[int, int | None] = {}
         names = a.store.list(RELEASES)
         for name in names:
             leaf = name.rsplit("/", 1)[-1]
@@ -879,8 +949,47 @@ class _Auditor:
                     "release", f"release {rsize}: its root is not the log's tree at that size"
                 )
                 continue
+            try:
+                previous[rsize] = previous_release(cp)
+            except OrderArchiveError as e:
+                self.problem("release", f"release {rsize}: {e}")
+                continue
             good.append(rsize)
+        self._check_release_chain(names, previous, latest)
         return sorted(good)
+
+    def _check_release_chain(
+        self, names: list[str], previous: dict[int, int | None], latest: int | None
+    ) -> None:
+        """Every release must be on the signed chain latest → previous → … (none deleted)."""
+        present = {int(n.rsplit("/", 1)[-1]) for n in names if n.rsplit("/", 1)[-1].isdigit()}
+        chained: set[int] = set()
+        unreachable_below = 0  # releases under a broken link cannot be placed on the chain
+        current = latest
+        while current is not None and current not in chained:
+            chained.add(current)
+            if current not in present:
+                self.problem(
+                    "release-missing", f"release {current} is recorded but its file is missing"
+                )
+                unreachable_below = current
+                break
+            if current not in previous:
+                unreachable_below = current
+                break  # already reported as invalid
+            nxt = previous[current]
+            if nxt is not None and nxt >= current:
+                self.problem("release", f"release {current} names a later release {nxt}")
+                break
+            current = nxt
+        for extra in sorted(present - chained):
+            if extra < unreachable_below:
+                continue
+            self.problem(
+                "release-unrecorded",
+                f"release {extra} is not on the signed release chain (an interrupted release? "
+                "run 'orderarchive release' again)",
+            )
 
 
 class _NullCtx:

@@ -548,14 +548,19 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
 
 
 @cli.command()
+@click.option(
+    "--discard-uncheckpointed",
+    is_flag=True,
+    help="Also discard entries when no checkpoint exists (an interrupted first add).",
+)
 @pass_ctx
-def repair(ctx: Ctx) -> None:
+def repair(ctx: Ctx, discard_uncheckpointed: bool) -> None:
     """Remove debris an interrupted add left past the last checkpoint.
 
     Only bytes that no signed checkpoint covers are removed: nothing committed is lost.
     """
     with errors_handled(ctx):
-        cut = ctx.archive().repair()
+        cut = ctx.archive().repair(discard_uncheckpointed=discard_uncheckpointed)
     if ctx.as_json:
         emit_json({"ok": True, "removed_bytes": cut})
     elif cut:
