@@ -234,3 +234,17 @@ def test_help_and_verify_do_not_import_pypdf() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_search_and_show_on_the_sample_archive() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    r = run("search", "police", "residents", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert "boston-eo-2026-02-05-specimen (page 1, paragraph 5)" in r.stdout
+    assert "\n" not in r.stdout.splitlines()[0]
+    r = run("--json", "search", '"federal operations"', "--limit", "2", cwd=repo)
+    assert r.returncode == 0 and r.stdout.count('"doc"') == 2
+    r = run("search", "NEAR(", cwd=repo)
+    assert r.returncode == 0 and "no matches" in r.stdout
+    r = run("show", "boston-eo-2026-02-05-specimen", cwd=repo)
+    assert "status:     amended" in r.stdout and "reported on by:" in r.stdout

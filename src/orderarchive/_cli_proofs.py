@@ -103,7 +103,9 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
-        results = [(path, check_copy(archive, _read(path), keys)) for path in files]
+        results = [
+            (path, check_copy(archive, _read(path), keys, filename=path.name)) for path in files
+        ]
     ok = all(r.official for _, r in results)
     if ctx.as_json:
         emit_json({"ok": ok, "files": [{"file": str(p), **r.to_dict()} for p, r in results]})
@@ -113,13 +115,28 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
             if r.official and r.entry and d:
                 echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, "
                      f"release {r.release}, signed by {_key_name(r.entry_signer)}", fg="green")
+            elif r.text is not None and r.entry and d:
+                _render_text_match(path, r.text, d)
             elif r.entry and d:
                 echo(f"UNRELEASED    {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, is "
                      "archived but not yet in a signed release", fg="yellow")
             else:
-                echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document",
-                     fg="red")
+                why = f" ({r.text_reason})" if r.text_reason else ""
+                echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
+                     f"and its text matches none{why}", fg="red")
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def _render_text_match(path: Path, text: Any, d: Any) -> None:
+    if text.status == "same-text":
+        echo(f"SAME TEXT     {path}: not the official file, but exactly the signed text of "
+             f"{d.doc} \"{d.title}\"", fg="yellow")
+        return
+    echo(f"MODIFIED COPY {path}: of {d.doc} \"{d.title}\" ({text.similarity:.0%} similar; "
+         f"{text.words_added} words added, {text.words_removed} removed, "
+         f"{text.words_changed} changed)", fg="red")
+    for change in text.changes:
+        echo(f"    {change.describe()}")
 
 
 # -- offline proofs ----------------------------------------------------------------------------

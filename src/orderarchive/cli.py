@@ -487,6 +487,33 @@ def show(ctx: Ctx, doc: str) -> None:
             echo(line)
 
 
+@cli.command()
+@click.argument("terms", nargs=-1, required=True)
+@click.option("--doc", help="Search only this document.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@pass_ctx
+def search(ctx: Ctx, terms: tuple[str, ...], doc: str | None, limit: int) -> None:
+    """Full-text search of the signed text layers (every word must occur; "..." is a phrase).
+
+    Shows the document, page and paragraph, and a snippet. Results come from the index, which
+    is derived from the log; use 'orderarchive quote' to check a passage against the signed text.
+    """
+    with errors_handled(ctx):
+        with ctx.archive().index() as idx:
+            hits = idx.search(" ".join(terms), limit=limit, doc=doc)
+    if ctx.as_json:
+        emit_json({"ok": True, "hits": [
+            {"seq": h.seq, "doc": h.doc, "title": h.title, "page": h.page,
+             "paragraph": h.paragraph, "snippet": h.snippet} for h in hits]})
+        return
+    for h in hits:
+        place = "title" if h.paragraph == 0 else (
+            (f"page {h.page}, " if h.page is not None else "") + f"paragraph {h.paragraph}")
+        echo(f"{h.doc} ({place}): {' '.join(h.snippet.split())}")
+    if not hits:
+        echo("no matches")
+
+
 # -- verify / repair ---------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from . import merkle, minisign
+from .copies import TextComparison
 from .archive import Archive, sha256_hex
 from .checkpoint import Checkpoint, open_checkpoint
 from .entry import Entry
@@ -99,6 +100,10 @@ class CopyResult:
     checkpoint: Checkpoint | None = None
     entry_signer: VerifierKey | None = None
     checkpoint_signers: tuple[VerifierKey, ...] = ()
+    #: For "same-text" and "modified-copy": how the copy's text compares with the entry's.
+    text: TextComparison | None = None
+    #: For "not-official": why the text could not be compared, if it could not.
+    text_reason: str | None = None
 
     @property
     def official(self) -> bool:
@@ -117,6 +122,10 @@ class CopyResult:
             "sha256": self.sha256,
             "size": self.size,
         }
+        if self.text is not None:
+            out["text"] = self.text.to_dict()
+        if self.text_reason is not None:
+            out["text_reason"] = self.text_reason
         if self.entry is not None and self.entry.document is not None:
             d = self.entry.document
             out.update(
@@ -313,22 +322,32 @@ def _checked_entry(
 # -- check a copy ------------------------------------------------------------------------------
 
 
-def check_copy(archive: Archive, data: bytes, verifiers: Sequence[VerifierKey]) -> CopyResult:
-    """Whether *data* is byte-identical to an archived document, verified from the signed log.
+def check_copy(
+    archive: Archive,
+    data: bytes,
+    verifiers: Sequence[VerifierKey],
+    *,
+    filename: str | None = None,
+    compare_text: bool = True,
+) -> CopyResult:
+    """Whether *data* is an archived document, verified from the signed log.
 
-    Returns a :class:`CopyResult`; raises :class:`~.errors.VerificationError` if the archive
-    claims the document but its signed log does not bear the claim out (a damaged or forged
-    archive must never make a copy look official).
+    Byte-identical → "official" (or "official-unreleased"). Otherwise, with *compare_text*, the
+    copy's text is read and compared with the signed text layers: "same-text" (not the
+    official file, but exactly its text) or "modified-copy" (with the word-level differences);
+    else "not-official". Raises :class:`~.errors.VerificationError` if the archive claims the
+    document but its signed log does not bear the claim out (a damaged or forged archive must
+    never make a copy look official).
     """
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
     sha = sha256_hex(data)
     with archive.index() as idx:
         hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
-    if not hits:
-        # The document-reading issue adds text-level matching here ("same-text",
-        # "modified-copy"): look the normalised text up instead of the bytes.
-        return CopyResult("not-official", sha, len(data))
+        if not hits:
+            if not compare_text:
+                return CopyResult("not-official", sha, len(data))
+            return _check_text(archive, data, sha, filename, verifiers, idx)
     seq = int(hits[0].seq)
     release = _latest_release(archive, verifiers)
     if release is not None and seq < release[0].size:
@@ -349,6 +368,37 @@ def check_copy(archive: Archive, data: bytes, verifiers: Sequence[VerifierKey]) 
             f"the index lists entry {seq} for sha256:{sha}, but that entry is another document"
         )
     return CopyResult(status, sha, len(data), entry, cp, entry_signer, cp_signers)
+
+
+def _check_text(
+    archive: Archive,
+    data: bytes,
+    sha: str,
+    filename: str | None,
+    verifiers: Sequence[VerifierKey],
+    idx: Any,
+) -> CopyResult:
+    from .copies import compare_text, read_copy_text
+
+    copy = read_copy_text(data, filename)
+    if copy.layer is None:
+        return CopyResult("not-official", sha, len(data), text_reason=copy.reason)
+    comparison = compare_text(archive, copy.layer, idx=idx)
+    if comparison is None:
+        return CopyResult("not-official", sha, len(data))
+    seq = comparison.entry.seq
+    release = _latest_release(archive, verifiers)
+    if release is not None and seq < release[0].size:
+        cp, _, cp_signers = release
+    else:
+        head = archive.head()
+        if head.note is None:
+            return CopyResult("not-official", sha, len(data))
+        cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
+    entry, _, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
+    return CopyResult(
+        comparison.status, sha, len(data), entry, cp, entry_signer, cp_signers, comparison
+    )
 
 
 # -- offline proofs (c2sp.org/tlog-proof) ------------------------------------------------------
