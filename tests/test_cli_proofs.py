@@ -91,8 +91,14 @@ def test_check_mixed_files(clerk: Clerk) -> None:
     r = clerk.run("check", str(clerk.docs[0]), str(clerk.docs[3]), str(clerk.forged))
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["OFFICIAL", "UNRELEASED", "NOT"]
-    assert "not an archived document" in lines[2]
+    # The forged file is eo-1 with one word changed: a modified copy, located word by word.
+    assert [line.split()[0] for line in lines[:3]] == ["OFFICIAL", "UNRELEASED", "MODIFIED"]
+    assert "of eo-1" in lines[2]
+    assert "paragraph 2: \u201c1\u201d changed to \u201c7\u201d" in lines[3]
+    (clerk.forged.parent / "unrelated.txt").write_text("Parking rules for snow emergencies.\n")
+    r = clerk.run("check", str(clerk.forged.parent / "unrelated.txt"))
+    assert r.exit_code == 1 and r.stdout.startswith("NOT OFFICIAL")
+    assert "not an archived document" in r.stdout
 
 
 def test_check_json(clerk: Clerk) -> None:
@@ -103,7 +109,8 @@ def test_check_json(clerk: Clerk) -> None:
     first, second = doc["files"]
     assert (first["status"], first["doc"], first["seq"], first["release"]) == (
         "official", "eo-2", 2, 3)
-    assert second["status"] == "not-official" and "doc" not in second
+    assert second["status"] == "modified-copy" and second["doc"] == "eo-1"
+    assert second["text"]["words_changed"] == 1
     r = clerk.run("--json", "check", str(clerk.docs[2]))
     assert json.loads(ok(r))["ok"] is True
 

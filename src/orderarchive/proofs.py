@@ -64,7 +64,7 @@ __all__ = [
 
 #: What :func:`check_copy` can say about a file. The document-reading issue adds text-level
 #: outcomes ("same-text", "modified-copy") for files that are not byte-identical.
-COPY_STATUSES = ("official", "official-unreleased", "not-official")
+COPY_STATUSES = ("official", "official-unreleased", "same-text", "modified-copy", "not-official")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
