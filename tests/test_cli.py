@@ -248,3 +248,20 @@ def test_search_and_show_on_the_sample_archive() -> None:
     assert r.returncode == 0 and "no matches" in r.stdout
     r = run("show", "boston-eo-2026-02-05-specimen", cwd=repo)
     assert "status:     amended" in r.stdout and "reported on by:" in r.stdout
+
+
+def test_cli_reference_is_current() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "docs"))
+    try:
+        import cli_reference
+    finally:
+        sys.path.pop(0)
+    assert (repo / "docs" / "CLI.md").read_text(encoding="utf-8") == cli_reference.render(), (
+        "docs/CLI.md is stale: run python docs/cli_reference.py"
+    )
+
+
+def test_no_color_and_piped_output_have_no_escape_codes(work: Path) -> None:
+    r = run("verify", cwd=work, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in r.stdout + r.stderr

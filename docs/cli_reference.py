@@ -1,0 +1,57 @@
+"""Write docs/CLI.md from the Click commands' own help (run: python docs/cli_reference.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from orderarchive.cli import cli
+
+OUT = Path(__file__).with_name("CLI.md")
+
+HEADER = """# orderarchive command reference
+
+Generated from the commands' `--help` by `docs/cli_reference.py`; a test keeps it current.
+
+Options that every command shares go before the command:
+`orderarchive [--archive DIR] [--keys DIR] [--json] COMMAND ...`.
+Exit codes: 0 success, 1 verification failed (not official, misquoted, bad proof), 2 usage
+error or bad input, 3 the archive cannot be read. Errors are one line on standard error.
+Colour is used only on a terminal and never when `NO_COLOR` is set; progress bars appear only
+on a terminal.
+
+## Shell completion
+
+Click generates completion scripts. For bash, add to `~/.bashrc`:
+
+    eval "$(_ORDERARCHIVE_COMPLETE=bash_source orderarchive)"
+
+For zsh use `zsh_source` (in `~/.zshrc`), for fish `fish_source`
+(`_ORDERARCHIVE_COMPLETE=fish_source orderarchive > ~/.config/fish/completions/orderarchive.fish`).
+
+"""
+
+
+def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+    found = [(path, command)]
+    if isinstance(command, click.Group):
+        for name in sorted(command.commands):
+            found += _walk(command.commands[name], [*path, name])
+    return found
+
+
+def render() -> str:
+    parts = [HEADER]
+    for path, command in _walk(cli, ["orderarchive"]):
+        ctx = click.Context(command, info_name=" ".join(path), terminal_width=100,
+                            max_content_width=100)
+        title = " ".join(path)
+        parts.append(f"## `{title}`\n\n```\n{command.get_help(ctx).rstrip()}\n```\n\n")
+    return "".join(parts).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render(), encoding="utf-8")
+    print(f"wrote {OUT}", file=sys.stderr)
