@@ -13,7 +13,7 @@ The recipe layer over :mod:`.quote` (matching one quotation against one text lay
 * :func:`cite` -- a ready-to-paste :class:`Citation` (title, issuer, date, pin cite, source
   URL and the archive's identifier ``orderarchive:<origin>/<doc>@sha256:<12 hex>``).
 * :func:`make_evidence` / :func:`verify_evidence` -- the citation as a self-contained evidence
-  file (``orderarchive-evidence/v1``, docs/FORMAT-evidence.md): the signed entry with its
+  file (``orderarchive-evidence/v1``, docs/FORMAT.md §18): the signed entry with its
   inclusion proof and signed release (a C2SP tlog-proof), the whole text layer, the quotation
   and its locator. A third party with only that file and the public key checks every claim in
   it, the quotation included, by re-running the matcher on the carried layer.
@@ -512,7 +512,7 @@ def canonical_quote(quote: str) -> str:
     enclosing quotation marks (which delimit a quotation and quote nothing).
 
     Applied until nothing changes, so that it is a fixed point a verifier can insist on: two
-    spellings of one quotation must not both pass (docs/FORMAT-evidence.md).
+    spellings of one quotation must not both pass (docs/FORMAT.md §18).
     """
     text = unicodedata.normalize("NFC", quote).strip()
     while len(text) > 1 and text[0] in _OPENING and text[-1] in _CLOSING:
@@ -524,7 +524,7 @@ def citation_text(
     origin: str, fields: DocumentFields, *, quote: str | None = None, pin: Pin | None = None
 ) -> str:
     """The ready-to-paste citation; a pure function of what the evidence file carries, so a
-    verifier re-derives it (docs/FORMAT-evidence.md)."""
+    verifier re-derives it (docs/FORMAT.md §18)."""
     parts = [p for p in (fields.issuer.strip(), fields.title.strip()) if p]
     head = ", ".join(parts) or fields.doc
     pinned = pin.render() if pin else ""
