@@ -7,13 +7,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ORIGIN
-from pdfgen import make_pdf, sample_order
 
+from conftest import ORIGIN
 from orderarchive.archive import Archive, document_fields
 from orderarchive.documents import read_document
 from orderarchive.note import Signer, VerifierKey
 from orderarchive.proofs import check_copy
+from pdfgen import make_pdf, sample_order
 
 PAGES = sample_order(2)
 

@@ -30,12 +30,11 @@ REPO = HERE.parents[1]
 SOURCES = HERE / "sources"
 sys.path.insert(0, str(REPO / "tests"))  # the dev-only PDF generator
 
-from pdfgen import make_pdf  # noqa: E402
-
 from orderarchive.archive import Archive  # noqa: E402
 from orderarchive.ingest import AddOptions, add_files  # noqa: E402
 from orderarchive.keys import file_stem, seal  # noqa: E402
 from orderarchive.note import Signer  # noqa: E402
+from pdfgen import make_pdf  # noqa: E402
 
 ORIGIN = "sample.orderarchive.example/boston-executive-orders"
 # A demo key derived from a public string: anyone can recompute it. That is the point.

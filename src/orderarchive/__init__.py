@@ -17,9 +17,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import Any
+
 from .archive import AddRequest, Archive, ArchiveVerificationError, Release, VerifyReport
 from .errors import OrderArchiveError, VerificationError
 from .keys import load_verifiers
+
+# Recipes re-exported lazily, so that importing the package (and starting the CLI) does not
+# load the quotation matcher or the document readers until they are used.
+_LAZY = {
+    "check_copy": "proofs",
+    "prove": "proofs",
+    "verify_proof": "proofs",
+    "consistency": "proofs",
+    "check_history": "history",
+    "check_quote": "cite",
+    "check_brief": "cite",
+    "verify_evidence": "cite",
+    "read_document": "documents",
+    "document_status": "status",
+}
 
 __all__ = [
     "AddRequest",
@@ -30,5 +47,24 @@ __all__ = [
     "VerificationError",
     "VerifyReport",
     "__version__",
+    "check_brief",
+    "check_copy",
+    "check_history",
+    "check_quote",
+    "consistency",
+    "document_status",
     "load_verifiers",
+    "prove",
+    "read_document",
+    "verify_evidence",
+    "verify_proof",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orderarchive' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{module}", __name__), name)

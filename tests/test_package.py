@@ -1,0 +1,45 @@
+"""The package's public surface and its import discipline (a pure core, I/O at the edges)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orderarchive
+
+
+def test_public_names_resolve() -> None:
+    for name in orderarchive.__all__:
+        assert getattr(orderarchive, name) is not None
+
+
+def _modules_after(code: str) -> set[str]:
+    script = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    return set(out.stdout.split())
+
+
+def test_core_imports_neither_click_nor_pypdf() -> None:
+    loaded = _modules_after(
+        "import orderarchive, orderarchive.merkle, orderarchive.note, orderarchive.checkpoint, "
+        "orderarchive.entry, orderarchive.canonical, orderarchive.quote, orderarchive.brief, "
+        "orderarchive.textlayer, orderarchive.tlogproof, orderarchive.archive"
+    )
+    assert "click" not in loaded
+    assert "pypdf" not in loaded
+
+
+def test_cli_start_does_not_import_pypdf_or_sqlite() -> None:
+    loaded = _modules_after("import orderarchive.cli")
+    assert "pypdf" not in loaded
+    assert "sqlite3" not in loaded
+
+
+def test_only_pdf_module_imports_pypdf() -> None:
+    from pathlib import Path
+
+    src = Path(orderarchive.__file__).parent
+    importers = sorted(p.name for p in src.glob("*.py") if "import pypdf" in p.read_text()
+                       or "from pypdf" in p.read_text())
+    assert importers == ["pdf.py"]
