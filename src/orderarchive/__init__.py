@@ -17,15 +17,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .archive import AddRequest, Archive, ArchiveVerificationError, Release, VerifyReport
 from .errors import OrderArchiveError, VerificationError
-from .keys import load_verifiers
 
-# Recipes re-exported lazily, so that importing the package (and starting the CLI) does not
-# load the quotation matcher or the document readers until they are used.
+if TYPE_CHECKING:
+    from .archive import AddRequest, Archive, ArchiveVerificationError, Release, VerifyReport
+    from .keys import load_verifiers
+
+# Re-exported lazily, so that importing the package (the CLI, and every document-reading
+# worker process) does not load nacl, sqlite3, the quotation matcher or the document readers
+# until they are used.
 _LAZY = {
+    "AddRequest": "archive",
+    "Archive": "archive",
+    "ArchiveVerificationError": "archive",
+    "Release": "archive",
+    "VerifyReport": "archive",
+    "load_verifiers": "keys",
     "check_copy": "proofs",
     "prove": "proofs",
     "verify_proof": "proofs",

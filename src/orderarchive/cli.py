@@ -126,8 +126,71 @@ def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
 
 # -- the group ---------------------------------------------------------------------------------
 
+# Commands defined in other modules, loaded only when run (or when full help is printed), so
+# that start-up stays small: name -> (module, one-line help shown by --help).
+_LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "check": (
+        "_cli_proofs",
+        "Check whether FILES are official: byte-identical to archived, "
+        "released documents, or the same or a modified text.",
+    ),
+    "prove": ("_cli_proofs", "Write an offline proof (C2SP tlog-proof) that DOCUMENT is official."),
+    "verify-proof": (
+        "_cli_proofs",
+        "Check FILE against an offline PROOF with only the public key.",
+    ),
+    "consistency": ("_cli_proofs", "Print the RFC 9162 consistency proof between two releases."),
+    "export-sig": ("_cli_proofs", "Write a minisign signature of an official file."),
+    "quote": ("_cli_cite", "Check the quotation TEXT against the archive's signed text layers."),
+    "cite": ("_cli_cite", "Print a ready-to-paste citation of DOC, optionally with evidence."),
+    "cite-check": ("_cli_cite", "Check every quotation in BRIEF against the archive."),
+    "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
+}
+_LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
+    "export": ("_cli_proofs", "Export the public key (C2SP verifier key, or --minisign)."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group some of whose commands live in modules imported on first use."""
+
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            importlib.import_module(f".{self.lazy[cmd_name][0]}", __package__)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+            else:
+                rows.append((name, self.lazy[name][1]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=_LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="orderarchive")
 @click.option(
     "--archive",
@@ -242,7 +305,7 @@ def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
 # -- keys --------------------------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy=_LAZY_KEY_COMMANDS)
 def key() -> None:
     """Generate and export signing keys."""
 
@@ -498,17 +561,32 @@ def search(ctx: Ctx, terms: tuple[str, ...], doc: str | None, limit: int) -> Non
     Shows the document, page and paragraph, and a snippet. Results come from the index, which
     is derived from the log; use 'orderarchive quote' to check a passage against the signed text.
     """
-    with errors_handled(ctx):
-        with ctx.archive().index() as idx:
-            hits = idx.search(" ".join(terms), limit=limit, doc=doc)
+    with errors_handled(ctx), ctx.archive().index() as idx:
+        hits = idx.search(" ".join(terms), limit=limit, doc=doc)
     if ctx.as_json:
-        emit_json({"ok": True, "hits": [
-            {"seq": h.seq, "doc": h.doc, "title": h.title, "page": h.page,
-             "paragraph": h.paragraph, "snippet": h.snippet} for h in hits]})
+        emit_json(
+            {
+                "ok": True,
+                "hits": [
+                    {
+                        "seq": h.seq,
+                        "doc": h.doc,
+                        "title": h.title,
+                        "page": h.page,
+                        "paragraph": h.paragraph,
+                        "snippet": h.snippet,
+                    }
+                    for h in hits
+                ],
+            }
+        )
         return
     for h in hits:
-        place = "title" if h.paragraph == 0 else (
-            (f"page {h.page}, " if h.page is not None else "") + f"paragraph {h.paragraph}")
+        place = (
+            "title"
+            if h.paragraph == 0
+            else ((f"page {h.page}, " if h.page is not None else "") + f"paragraph {h.paragraph}")
+        )
         echo(f"{h.doc} ({place}): {' '.join(h.snippet.split())}")
     if not hits:
         echo("no matches")
@@ -616,7 +694,3 @@ def main() -> None:
     except KeyboardInterrupt:
         echo("error: interrupted", err=True)
         sys.exit(130)
-
-
-from . import _cli_cite  # noqa: E402, F401, I001  (registers quote, cite, cite-check, ...)
-from . import _cli_proofs  # noqa: E402, F401  (registers check, prove, verify-proof, ...)
