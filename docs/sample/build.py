@@ -124,9 +124,10 @@ def demo_signer() -> Signer:
     return Signer(name=ORIGIN, seed=DEMO_SEED)
 
 
-def write_sources() -> tuple[Path, Path]:
-    order = SOURCES / "boston-eo-2026-02-05-SPECIMEN.pdf"
-    amendment = SOURCES / "boston-eo-2026-02-05-SPECIMEN-amendment-1.pdf"
+def write_sources(directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    order = directory / "boston-eo-2026-02-05-SPECIMEN.pdf"
+    amendment = directory / "boston-eo-2026-02-05-SPECIMEN-amendment-1.pdf"
     make_pdf(ORDER_PAGES, title=ORDER_TITLE, author="orderarchive project (specimen)", path=order)
     make_pdf(
         AMENDMENT_PAGES,
@@ -145,7 +146,8 @@ def build(out: Path) -> Archive:
     signer = demo_signer()
     (keys_dir / f"{file_stem(ORIGIN)}.vkey").write_text(signer.verifier().to_string() + "\n")
     (keys_dir / DEMO_KEY_FILE).write_bytes(seal(signer, None, comment=DEMO_COMMENT).to_bytes())
-    order, amendment = write_sources()
+    # The specimen PDFs are generated next to the other sources (elsewhere with --out).
+    order, amendment = write_sources(SOURCES if out == REPO else out / "sources")
     archive = Archive.init(archive_dir, ORIGIN)
 
     def at(day: str) -> datetime:
