@@ -265,3 +265,39 @@ def test_cli_reference_is_current() -> None:
 def test_no_color_and_piped_output_have_no_escape_codes(work: Path) -> None:
     r = run("verify", cwd=work, env={"NO_COLOR": "1"})
     assert "\x1b[" not in r.stdout + r.stderr
+
+
+def _on_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run the CLI with a pseudo-terminal as stdout and stderr; return what it printed."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    full = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    full.update(env)
+    proc = subprocess.Popen([sys.executable, "-m", "orderarchive", *args], stdout=secondary,
+                            stderr=secondary, stdin=subprocess.DEVNULL, env=full,
+                            cwd=Path(__file__).resolve().parents[1])
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(primary)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_colour_and_progress_only_on_a_terminal() -> None:
+    import re
+
+    colour = re.compile(r"\x1b\[[0-9;]*m")
+    shown = _on_terminal(["verify"], {})
+    assert "\x1b[32m" in shown and "verifying" in shown  # green summary, progress bar
+    assert not colour.search(_on_terminal(["verify"], {"NO_COLOR": "1"}))
+    piped = run("verify", cwd=Path(__file__).resolve().parents[1])
+    assert "\x1b" not in piped.stdout + piped.stderr and "verifying" not in piped.stderr

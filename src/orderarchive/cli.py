@@ -57,12 +57,14 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-def _use_color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+def _use_color(err: bool = False) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    stream = sys.stderr if err else sys.stdout
+    return stream.isatty() and "NO_COLOR" not in os.environ
 
 
 def echo(text: str = "", *, fg: str | None = None, err: bool = False) -> None:
-    if fg and _use_color():
+    if fg and _use_color(err):
         text = click.style(text, fg=fg)
     click.echo(text, err=err)
 
