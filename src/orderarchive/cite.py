@@ -65,15 +65,13 @@ import attrs
 from . import canonical, merkle
 from .archive import Archive
 from .brief import FoundQuotation, find_quotations
-from .checkpoint import Checkpoint, open_checkpoint
+from .checkpoint import Checkpoint
 from .entry import DocumentFields, Entry
 from .errors import (
     CanonicalJSONError,
     ConflictError,
     DigestMismatchError,
     DocumentError,
-    EntryFormatError,
-    InclusionError,
     MalformedError,
     NotFoundError,
     ProofFormatError,
@@ -81,6 +79,7 @@ from .errors import (
     VerificationError,
 )
 from .note import SignedNote, VerifierKey
+from .proofs import open_proof
 from .quote import (
     Difference,
     Locator,
@@ -867,26 +866,11 @@ def _open_proof(
     """A tlog-proof carrying a document entry, checked as :func:`.proofs.verify_proof` checks
     one, except for the file's hash: the evidence carries the text layer, not the file."""
     try:
-        tp = TlogProof.parse(text.encode("utf-8"))
+        data = text.encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate
         raise ProofFormatError(f"evidence: {what} is not valid Unicode") from e
-    if tp.extra is None:
-        raise ProofFormatError(f"evidence: {what} carries no entry")
-    cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
-    try:
-        entry = Entry.from_bytes(tp.extra)
-    except EntryFormatError as e:
-        raise ProofFormatError(f"evidence: the entry in {what} is malformed: {e}") from e
-    if entry.seq != tp.index:
-        raise InclusionError(f"{what} is for index {tp.index}, but its entry is entry {entry.seq}")
-    if entry.document is None:
-        raise ProofFormatError(f"evidence: entry {entry.seq} in {what} is not a document")
-    signer = entry.verify(verifiers)
-    if signer.name != cp.origin:
-        # An entry signed by another trusted key (another log's) must not pass for this log's.
-        raise SignatureError(f"entry is signed by {signer.name!r}, not the log {cp.origin!r}")
-    merkle.verify_inclusion(tp.index, cp.size, merkle.leaf_hash(tp.extra), tp.proof, cp.root_hash)
-    return tp, entry, cp, note, signer
+    opened = open_proof(data, verifiers, origin=origin, what=what)
+    return opened.proof, opened.entry, opened.checkpoint, opened.note, opened.entry_signer
 
 
 def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:

@@ -30,10 +30,10 @@ from typing import Any
 import attrs
 
 from . import merkle, minisign
-from .copies import TextComparison
 from .archive import Archive, sha256_hex
 from .checkpoint import Checkpoint, open_checkpoint
-from .entry import Entry
+from .copies import TextComparison
+from .entry import DocumentFields, Entry
 from .errors import (
     DigestMismatchError,
     EntryFormatError,
@@ -58,6 +58,7 @@ __all__ = [
     "export_minisig",
     "find_entry",
     "minisign_public_key",
+    "open_proof",
     "prove",
     "verify_proof",
 ]
@@ -347,7 +348,9 @@ def check_copy(
         if not hits:
             if not compare_text:
                 return CopyResult("not-official", sha, len(data))
-            return _check_text(archive, data, sha, filename, verifiers, idx)
+            return _check_text(
+                archive, data, sha=sha, filename=filename, verifiers=verifiers, idx=idx
+            )
     seq = int(hits[0].seq)
     release = _latest_release(archive, verifiers)
     if release is not None and seq < release[0].size:
@@ -373,6 +376,7 @@ def check_copy(
 def _check_text(
     archive: Archive,
     data: bytes,
+    *,
     sha: str,
     filename: str | None,
     verifiers: Sequence[VerifierKey],
@@ -426,6 +430,57 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey] | None = 
     return proof
 
 
+@attrs.frozen
+class OpenedProof:
+    """A tlog-proof whose checkpoint, entry and inclusion verified (the file not yet checked)."""
+
+    proof: TlogProof
+    entry: Entry
+    document: DocumentFields
+    checkpoint: Checkpoint
+    note: SignedNote
+    entry_signer: VerifierKey
+    checkpoint_signers: tuple[VerifierKey, ...]
+
+
+def open_proof(
+    proof: bytes,
+    verifiers: Sequence[VerifierKey],
+    *,
+    origin: str | None = None,
+    what: str = "the proof",
+) -> OpenedProof:
+    """Check a tlog-proof that carries a document entry, short of any file.
+
+    In order: the proof parses; the checkpoint is signed by a trusted key named after its
+    origin (and is for *origin*, if given); the entry in ``extra`` parses, sits at the proof's
+    index and is signed by a trusted key of that log; the inclusion proof leads from the
+    entry's leaf hash to the checkpoint's root. Raises on the first failure. Shared by
+    :func:`verify_proof` (then checks the file) and evidence files (then check the text layer).
+    """
+    tp = TlogProof.parse(proof)
+    if tp.extra is None:
+        raise ProofFormatError(f"{what} carries no entry (its 'extra' line is missing)")
+    cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
+    cp_signers = _signers(note, verifiers)
+    try:
+        entry = Entry.from_bytes(tp.extra)
+    except EntryFormatError as e:
+        raise ProofFormatError(f"the entry in {what} is malformed: {e}") from e
+    if entry.seq != tp.index:
+        raise InclusionError(f"{what} is for index {tp.index}, but its entry is entry {entry.seq}")
+    document = entry.document
+    if document is None:
+        raise ProofFormatError(f"entry {entry.seq} in {what} is not a document")
+    entry_signer = entry.verify(verifiers)
+    if entry_signer.name != cp.origin:
+        # The archive signs entries with its log key; an entry signed by another trusted key
+        # (another log's) must not pass for one of this log's.
+        raise SignatureError(f"entry is signed by {entry_signer.name!r}, not the log {cp.origin!r}")
+    merkle.verify_inclusion(tp.index, cp.size, merkle.leaf_hash(tp.extra), tp.proof, cp.root_hash)
+    return OpenedProof(tp, entry, document, cp, note, entry_signer, cp_signers)
+
+
 def verify_proof(
     data: bytes,
     proof: bytes,
@@ -435,33 +490,14 @@ def verify_proof(
 ) -> VerifiedProof:
     """Check that *data* is the document whose signed entry *proof* shows in a signed release.
 
-    Needs no archive. In order: the proof parses; the checkpoint is signed by a trusted key
-    named after its origin (and is for *origin*, if given); the entry in ``extra`` parses, sits
-    at the proof's index and is signed by a trusted key of that log; the inclusion proof leads
-    from the entry's leaf hash to the checkpoint's root; and *data* has the entry's SHA-256
-    and size. The proof is checked before the file, so a mismatch means "a valid proof of
-    another file". Raises on the first failure.
+    Needs no archive. The proof is checked first (:func:`open_proof`), then that *data* has
+    the entry's SHA-256 and size, so a mismatch means "a valid proof of another file". Raises
+    on the first failure.
     """
-    tp = TlogProof.parse(proof)
-    if tp.extra is None:
-        raise ProofFormatError("proof carries no entry (its 'extra' line is missing)")
-    cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
-    cp_signers = _signers(note, verifiers)
-    try:
-        entry = Entry.from_bytes(tp.extra)
-    except EntryFormatError as e:
-        raise ProofFormatError(f"the entry in the proof is malformed: {e}") from e
-    if entry.seq != tp.index:
-        raise InclusionError(f"proof is for index {tp.index}, but its entry is entry {entry.seq}")
-    if entry.document is None:
-        raise ProofFormatError(f"entry {entry.seq} in the proof is not a document")
-    entry_signer = entry.verify(verifiers)
-    if entry_signer.name != cp.origin:
-        # The archive signs entries with its log key; an entry signed by another trusted key
-        # (another log's) must not pass for one of this log's.
-        raise SignatureError(f"entry is signed by {entry_signer.name!r}, not the log {cp.origin!r}")
-    merkle.verify_inclusion(tp.index, cp.size, merkle.leaf_hash(tp.extra), tp.proof, cp.root_hash)
-    doc = entry.document
+    opened = open_proof(proof, verifiers, origin=origin)
+    entry, cp = opened.entry, opened.checkpoint
+    entry_signer, cp_signers = opened.entry_signer, opened.checkpoint_signers
+    doc = opened.document
     actual = hashlib.sha256(data).hexdigest()
     if not hmac.compare_digest(actual, doc.sha256):
         raise DigestMismatchError(
