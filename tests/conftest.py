@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from orderarchive.archive import AddRequest, Archive, document_fields
 from orderarchive.note import Signer, VerifierKey
@@ -88,3 +89,20 @@ def make_archive(tmp_path: Path, signer: Signer) -> Callable[..., Archive]:
 @pytest.fixture
 def archive(make_archive: Callable[..., Archive]) -> Archive:
     return make_archive()
+
+
+def ok(result: Result) -> str:
+    """The output of a CliRunner result that must have succeeded."""
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def one_line_error(result: Result, code: int | tuple[int, ...] = (1, 2, 3)) -> str:
+    """The one error line of a CliRunner result that must have failed cleanly."""
+    codes = (code,) if isinstance(code, int) else code
+    assert result.exit_code in codes, (result.exit_code, result.output)
+    assert isinstance(result.exception, SystemExit) or result.exception is None, result.exception
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]

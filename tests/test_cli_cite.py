@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import ORIGIN
+from conftest import ORIGIN, ok, one_line_error
 from orderarchive import canonical
 from orderarchive.cli import cli
 from orderarchive.note import Signer
@@ -60,20 +60,6 @@ def lawyer(tmp_path: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> L
     monkeypatch.chdir(tmp_path)
     return Lawyer(tmp_path, corpus)
 
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
-
-
-def one_line_error(result: Result, code: int | tuple[int, ...] = (1, 2, 3)) -> str:
-    codes = (code,) if isinstance(code, int) else code
-    assert result.exit_code in codes, (result.exit_code, result.output)
-    assert isinstance(result.exception, SystemExit) or result.exception is None, result.exception
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 # -- quote -------------------------------------------------------------------------------------

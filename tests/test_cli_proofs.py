@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import ORIGIN, text_request
-from orderarchive.checkpoint import open_checkpoint
+from conftest import ORIGIN, ok, one_line_error, text_request
 from orderarchive.archive import Archive
+from orderarchive.checkpoint import open_checkpoint
 from orderarchive.cli import cli
 from orderarchive.keys import seal
 from orderarchive.note import Signer
@@ -62,20 +62,6 @@ def clerk(tmp_path: Path, signer: Signer, monkeypatch: pytest.MonkeyPatch) -> Cl
     monkeypatch.chdir(tmp_path)
     return Clerk(tmp_path, signer)
 
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result.stdout
-
-
-def one_line_error(result: Result, code: int | tuple[int, ...] = (1, 2, 3)) -> str:
-    codes = (code,) if isinstance(code, int) else code
-    assert result.exit_code in codes, (result.exit_code, result.output)
-    assert isinstance(result.exception, SystemExit) or result.exception is None, result.exception
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 # -- check -------------------------------------------------------------------------------------
@@ -272,7 +258,8 @@ def test_verify_since_and_fork(clerk: Clerk, tmp_path: Path) -> None:
     assert "FAIL the checkpoint seen before: FORK" in r.stdout
     evidence = Path(r.stdout.split("kept in ")[1].split()[0])
     assert (evidence / "old.checkpoint").read_bytes() == clerk.archive.release_note(4)
-    new_cp, _ = open_checkpoint((evidence / "new.checkpoint").read_bytes(), [clerk.signer.verifier()])
+    new_note = (evidence / "new.checkpoint").read_bytes()
+    new_cp, _ = open_checkpoint(new_note, [clerk.signer.verifier()])
     assert (new_cp.size, new_cp.root_hash) == (5, other.tree_hash(5))
     r = CliRunner().invoke(cli, ["--archive", str(fork), "--keys", str(clerk.keys), "--json",
                                  "verify"])
