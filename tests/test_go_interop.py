@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import text_request
 
+from conftest import text_request
 from orderarchive.archive import Archive
 from orderarchive.keys import file_stem
 from orderarchive.note import Signer
