@@ -1,0 +1,1 @@
+"""Benchmarks of orderarchive against the tools users know: run ``python -m benchmarks``."""

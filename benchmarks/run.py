@@ -1,0 +1,477 @@
+"""The benchmark run: python -m benchmarks [--quick] [options]; see docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import corpus, report
+from .measure import Sample, Series, rounds, run
+from .synthetic import ORIGIN as SYNTHETIC_ORIGIN
+from .synthetic import notice
+
+REPO = Path(__file__).resolve().parents[1]
+ORIGIN = "bench.example/orders"
+SEED = 20260205
+
+
+class Bench:
+    """One run: its settings, directories, environment and results."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.quick: bool = args.quick
+        self.out: Path = args.out.resolve()
+        self.rounds: int = args.rounds
+        self.results: dict[str, Any] = {"series": {}, "notes": [], "facts": {}}
+        self.series: dict[str, Series] = {}
+        self.out.mkdir(parents=True, exist_ok=True)
+        state = self.out / "state"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERARCHIVE_")}
+        # Bytecode caches as a user has them (this sandbox may disable writing them).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.update(
+            XDG_CONFIG_HOME=str(state / "config"),
+            XDG_STATE_HOME=str(state / "state"),
+            ORDERARCHIVE_STATE_DIR=str(state / "orderarchive"),
+            NO_COLOR="1",
+            PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(
+                os.pathsep
+            ),
+        )
+        self.env = env
+        script = Path(sys.executable).with_name("orderarchive")
+        self.oa = [str(script)] if script.exists() else [sys.executable, "-m", "orderarchive"]
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.one_cpu: set[int] | None = {cpus[0]} if len(cpus) > 1 else None
+        self.cpus = len(cpus) or (os.cpu_count() or 1)
+
+    def log(self, text: str) -> None:
+        print(text, flush=True)
+
+    def cmd(self, argv: list[str], **kwargs: Any) -> Sample:
+        return run(argv, env=self.env, cwd=kwargs.pop("cwd", REPO), **kwargs)
+
+    def task(self, *args: str, **kwargs: Any) -> Sample:
+        return self.cmd([sys.executable, "-m", "benchmarks.tasks", *args], **kwargs)
+
+    def new_series(self, key: str, label: str, command: str) -> Series:
+        self.series[key] = Series(label, command)
+        return self.series[key]
+
+    def note(self, text: str) -> None:
+        self.results["notes"].append(text)
+        self.log(f"note: {text}")
+
+    def fact(self, key: str, value: Any) -> None:
+        self.results["facts"][key] = value
+
+
+def _sync() -> None:
+    # Write back what earlier steps left dirty (deleted archives, signatures), so that one
+    # step's I/O does not land in the next step's time.
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def _write_list(path: Path, files: list[Path]) -> Path:
+    path.write_text("".join(f"{f}\n" for f in files))
+    return path
+
+
+def _call(functions: dict[str, Callable[[], None]], name: str) -> None:
+    functions[name]()
+
+
+def _tool(name: str) -> str | None:
+    return shutil.which(name)
+
+
+# -- machine -----------------------------------------------------------------------------------
+
+
+def machine(b: Bench) -> None:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    versions: dict[str, str] = {"python": platform.python_version()}
+    for name, distribution in (("pypdf", "pypdf"), ("nacl", "PyNaCl"), ("bagit", "bagit")):
+        try:
+            versions[name] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    tools = (("minisign", ["-v"]), ("openssl", ["version"]), ("sha256sum", ["--version"]))
+    for tool, args in tools:
+        path = _tool(tool)
+        if path is None:
+            versions[tool] = "not available"
+            continue
+        out = subprocess.run([path, *args], capture_output=True, text=True, check=False)
+        versions[tool] = (out.stdout or out.stderr).strip().splitlines()[0] if (
+            out.stdout or out.stderr) else "?"
+    filesystem = "?"
+    try:
+        best = ""
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, mount, fstype, *_ = line.split()
+            if str(b.out).startswith(mount) and len(mount) > len(best):
+                best, filesystem = mount, fstype
+    except OSError:
+        pass
+    b.results["machine"] = {
+        "cpu": cpu,
+        "cpus": b.cpus,
+        "memory": memory,
+        "kernel": platform.release(),
+        "filesystem": filesystem,
+        "versions": versions,
+        "load_before": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+
+# -- the document corpus -----------------------------------------------------------------------
+
+
+def corpus_section(b: Bench) -> None:
+    n = b.args.n
+    b.log(f"corpus: {n} documents (seed {b.args.seed})")
+    start = time.perf_counter()
+    files = corpus.generate(b.out / f"corpus-{b.args.seed}-{n}", n, b.args.seed)
+    b.fact("corpus_seconds", time.perf_counter() - start)
+    pdfs = [f for f in files if f.suffix == ".pdf"]
+    html = [f for f in files if f.suffix == ".html"]
+    text = [f for f in files if f.suffix == ".txt"]
+    articles = html + text
+    b.fact("corpus", {
+        "documents": len(files), "pdf": len(pdfs), "html": len(html), "text": len(text),
+        "bytes": sum(f.stat().st_size for f in files),
+        "pdf_pages": None,
+    })
+    work = b.out / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    lists = {
+        "all": _write_list(work / "all.list", files),
+        "pdf": _write_list(work / "pdf.list", pdfs),
+        "articles": _write_list(work / "articles.list", articles),
+        "html": _write_list(work / "html.list", html),
+        "text": _write_list(work / "text.list", text),
+    }
+    (work / "all.list0").write_bytes(b"".join(os.fsencode(f) + b"\0" for f in files))
+
+    # Keys: the archive's (unencrypted, as minisign's below: neither pays a KDF per use).
+    keys = work / "keys"
+    secret = work / "orderarchive.key"
+    b.cmd([*b.oa, "key", "generate", ORIGIN, "--unencrypted", "--keys-dir", str(keys),
+           "--secret-key", str(secret)])
+    minisign = _tool("minisign")
+    mkey = work / "minisign.key"
+    if minisign:
+        subprocess.run([minisign, "-G", "-W", "-p", str(work / "minisign.pub"), "-s",
+                        str(mkey)], check=True, capture_output=True)
+    else:
+        b.note("minisign is not installed: its rows say 'not available'")
+
+    def oa_add(archive: Path, listing: str) -> list[str]:
+        names = [str(f) for f in {"all": files, "articles": articles, "html": html,
+                                  "text": text, "pdf": pdfs}[listing]]
+        return [*b.oa, "--archive", str(archive), "add", "--key", str(secret), *names]
+
+    def fresh(archive: Path) -> Callable[[], None]:
+        def prepare() -> None:
+            shutil.rmtree(archive, ignore_errors=True)
+            b.cmd([*b.oa, "--archive", str(archive), "init", "--origin", ORIGIN])
+            _sync()
+        return prepare
+
+    sigs = work / "minisigs"
+    sign_script = (
+        'while IFS= read -r f; do "$1" -S -s "$2" -m "$f" -x "$3/${f##*/}.minisig" '
+        '>/dev/null || exit 1; done < "$4"'
+    )
+
+    def minisign_all(listing: str) -> Callable[[], Sample]:
+        return lambda: b.cmd(["sh", "-c", sign_script, "sh", str(minisign), str(mkey),
+                              str(sigs), str(lists[listing])])
+
+    def clear_sigs() -> None:
+        shutil.rmtree(sigs, ignore_errors=True)
+        sigs.mkdir()
+        _sync()
+
+    # Warm-up, untimed: the corpus in the page cache, bytecode compiled, one document added.
+    for f in files:
+        f.read_bytes()
+    warm = work / "warm"
+    fresh(warm)()
+    b.cmd([*b.oa, "--archive", str(warm), "add", "--key", str(secret), str(files[0])])
+    shutil.rmtree(warm, ignore_errors=True)
+
+    # 1. add: the whole corpus, and the articles (no PDFs) alone, against minisign -S.
+    groups = [("all", "the whole corpus", files), ("articles", "HTML and text articles",
+                                                   articles),
+              ("html", "HTML articles", html), ("text", "plain-text notices", text)]
+    for key, what, members in groups:
+        if not members:
+            continue
+        archive = work / f"add-{key}"
+        b.log(f"add {what} ({len(members)} files) vs minisign -S per file")
+        tasks: dict[str, Callable[[], Sample]] = {}
+        prepares: dict[str, Callable[[], None]] = {}
+        b.new_series(f"add-{key}", f"orderarchive add: {what}",
+                     f"orderarchive --archive A add --key K <{len(members)} files>")
+        tasks[f"add-{key}"] = functools.partial(lambda a, k: b.cmd(oa_add(a, k)), archive, key)
+        prepares[f"add-{key}"] = fresh(archive)
+        if minisign:
+            b.new_series(f"minisign-{key}", f"minisign -S, once per file: {what}",
+                         "for f in FILES; do minisign -S -s KEY -m $f -x SIGS/$f.minisig; done")
+            tasks[f"minisign-{key}"] = minisign_all(key)
+            prepares[f"minisign-{key}"] = clear_sigs
+        rounds(tasks, b.series, b.rounds, before=functools.partial(_call, prepares),
+               warmup=False, log=b.log)
+        b.fact(f"documents-{key}", len(members))
+
+    # The same articles, read untimed, then Archive.add alone (with and without the derived
+    # index's update): where the time of add goes.
+    if articles:
+        for key, label, flag in (
+            ("archive-add-articles", "Archive.add alone (articles read beforehand)", "index"),
+            ("archive-add-noindex", "Archive.add alone, without the index update", "no-index"),
+        ):
+            b.new_series(key, label,
+                         f"python -m benchmarks.tasks archive-add A K articles.list {flag}")
+            archive = work / "add-lib"
+            samples = []
+            for _ in range(b.rounds):
+                fresh(archive)()
+                out = b.task("archive-add", str(archive), str(secret), str(lists["articles"]),
+                             flag, capture=True)
+                seconds = json.loads(out.stdout)["seconds"]
+                samples.append(Sample(seconds, 0.0, out.peak_bytes, 0))
+            b.series[key].samples = samples
+
+    # 2. verify the whole corpus, against bagit, sha256sum and openssl on the same files.
+    archive = work / "add-all"  # the last round's archive of the whole corpus
+    b.cmd([*b.oa, "--archive", str(archive), "release", "--key", str(secret)])
+    tasks = {}
+    b.new_series("verify", "orderarchive verify (all CPUs)",
+                 "orderarchive --archive A verify --trusted-key K")
+    tasks["verify"] = lambda: b.cmd([*b.oa, "--archive", str(archive), "verify",
+                                     "--trusted-key", str(keys)])
+    if b.one_cpu:
+        b.new_series("verify-1cpu", "orderarchive verify (one CPU)",
+                     "taskset -c 0 orderarchive --archive A verify --trusted-key K")
+        tasks["verify-1cpu"] = lambda: b.cmd([*b.oa, "--archive", str(archive), "verify",
+                                              "--trusted-key", str(keys)], cpus=b.one_cpu)
+    if importlib.util.find_spec("bagit") is not None:
+        bag = work / "bag"
+        shutil.rmtree(bag, ignore_errors=True)
+        bag.mkdir()
+        for f in files:
+            shutil.copyfile(f, bag / f.name)
+        b.cmd([sys.executable, "-m", "bagit", "--sha256", "--processes", str(b.cpus), str(bag)])
+        b.new_series("bagit", f"bagit.py --validate (--processes {b.cpus})",
+                     f"bagit.py --validate --processes {b.cpus} BAG")
+        tasks["bagit"] = lambda: b.cmd([sys.executable, "-m", "bagit", "--validate",
+                                        "--processes", str(b.cpus), str(bag)])
+    else:
+        b.note("bagit is not installed (pip install -e '.[dev]'): its rows say 'not available'")
+    sha256sum = _tool("sha256sum")
+    if sha256sum:
+        manifest = work / "SHA256SUMS"
+        with manifest.open("w") as listing:
+            subprocess.run([sha256sum, *[x.name for x in files]], cwd=files[0].parent,
+                           stdout=listing, check=True)
+        b.new_series("sha256sum", "sha256sum -c", "sha256sum -c --quiet SHA256SUMS")
+        tasks["sha256sum"] = lambda: b.cmd([sha256sum, "-c", "--quiet", str(manifest)],
+                                           cwd=files[0].parent)
+    openssl = _tool("openssl")
+    if openssl:
+        b.new_series("openssl", "openssl dgst -sha256 (hashing only)",
+                     "xargs -0 openssl dgst -sha256 < FILES")
+        tasks["openssl"] = lambda: b.cmd(["sh", "-c", 'xargs -0 "$1" dgst -sha256 < "$2"',
+                                          "sh", openssl, str(work / "all.list0")])
+    b.log("verify vs bagit / sha256sum / openssl")
+    rounds(tasks, b.series, max(b.rounds, 3) if not b.quick else b.rounds, log=b.log)
+
+    # 3. PDF ingest against bare pypdf extraction, on one CPU and on all.
+    if pdfs:
+        tasks = {}
+        b.new_series("ingest-all", f"ingest of the PDFs ({b.cpus} CPUs)",
+                     "python -m benchmarks.tasks ingest pdf.list")
+        tasks["ingest-all"] = lambda: b.task("ingest", str(lists["pdf"]))
+        b.new_series("pypdf-1cpu", "bare pypdf extract_text() (one CPU)",
+                     "python -m benchmarks.tasks bare-pypdf pdf.list")
+        tasks["pypdf-1cpu"] = lambda: b.task("bare-pypdf", str(lists["pdf"]), cpus=b.one_cpu)
+        if b.one_cpu:
+            b.new_series("ingest-1cpu", "ingest of the PDFs (one CPU)",
+                         "taskset -c 0 python -m benchmarks.tasks ingest pdf.list")
+            tasks["ingest-1cpu"] = lambda: b.task("ingest", str(lists["pdf"]), cpus=b.one_cpu)
+        b.log("PDF ingest vs bare pypdf")
+        rounds(tasks, b.series, b.rounds, log=b.log)
+
+
+# -- the synthetic archive ---------------------------------------------------------------------
+
+
+def synthetic_section(b: Bench) -> None:
+    size = b.args.synthetic
+    b.log(f"synthetic archive: {size} entries")
+    work = b.out / "synthetic"
+    archive = work / "archive"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    keys = work / "keys"
+    secret = work / "synthetic.key"
+    b.cmd([*b.oa, "key", "generate", SYNTHETIC_ORIGIN, "--unencrypted", "--keys-dir",
+           str(keys), "--secret-key", str(secret)])
+    stages = [size * k // 4 for k in range(1, 5)]
+    scaling: list[dict[str, Any]] = []
+    for stage in stages:
+        built = b.task("synthetic", str(archive), str(secret), str(stage), capture=True)
+        info = json.loads(built.stdout)
+        _sync()
+        runs = 2 if stage == stages[-1] else 1
+        verify = Series("verify", "orderarchive --archive A verify --trusted-key K")
+        # One untimed run first, as for every other measurement: the archive's files in the
+        # page cache (some virtual machines reclaim idle cache pages within minutes).
+        b.cmd([*b.oa, "--archive", str(archive), "verify", "--trusted-key", str(keys)])
+        for _ in range(runs):
+            verify.samples.append(b.cmd([*b.oa, "--archive", str(archive), "verify",
+                                         "--trusted-key", str(keys)]))
+        scaling.append({
+            "entries": stage,
+            "build_seconds": info["seconds"],
+            "built_entries": info["entries"],
+            "verify_seconds": verify.median,
+            "verify_cpu_seconds": verify.cpu_median,
+            "verify_peak": verify.peak,
+        })
+        b.log(f"  {stage} entries: built {info['entries']} in {info['seconds']:.1f} s, "
+              f"verify {verify.median:.2f} s, peak {verify.peak / 2**20:.0f} MiB")
+    b.results["scaling"] = scaling
+    b.fact("synthetic_bytes", sum(f.stat().st_size for f in archive.rglob("*") if f.is_file()))
+
+    target = stages[-1] // 2
+    copy = work / "copy.txt"
+    copy.write_bytes(notice(target))
+    doc = f"n-{target:07d}"
+    proof = work / "copy.tlog-proof"
+    a = [*b.oa, "--archive", str(archive)]
+    commands: dict[str, tuple[str, str, list[str]]] = {
+        "help": ("orderarchive --help (CLI start-up)", "orderarchive --help",
+                 [*b.oa, "--help"]),
+        "pass": ("python -c pass", "python -c pass", [sys.executable, "-c", "pass"]),
+        "check": ("check of a copy", "orderarchive --archive A check COPY --trusted-key K",
+                  [*a, "check", str(copy), "--trusted-key", str(keys)]),
+        "prove": ("prove", f"orderarchive --archive A prove {doc} -o PROOF --trusted-key K",
+                  [*a, "prove", doc, "-o", str(proof), "--trusted-key", str(keys)]),
+        "verify-proof": ("verify-proof", "orderarchive verify-proof COPY PROOF --trusted-key K",
+                         [*b.oa, "verify-proof", str(copy), str(proof), "--trusted-key",
+                          str(keys)]),
+        "consistency": ("consistency", f"orderarchive --archive A consistency {stages[0]} "
+                        f"{stages[-1]} --trusted-key K",
+                        [*a, "consistency", str(stages[0]), str(stages[-1]), "--trusted-key",
+                         str(keys)]),
+        "search": ("search", f"orderarchive --archive A search item {target}",
+                   [*a, "search", "item", str(target), "--limit", "5"]),
+    }
+    tasks: dict[str, Callable[[], Sample]] = {}
+    for key, (label, shown, argv) in commands.items():
+        b.new_series(f"m-{key}", label, shown)
+        tasks[f"m-{key}"] = functools.partial(b.cmd, argv)
+    b.log("latency at full size")
+    rounds(tasks, b.series, max(b.rounds, 5) if not b.quick else b.rounds, log=b.log)
+    out = b.task("inprocess", str(archive), str(keys), str(copy), doc, capture=True)
+    b.results["inprocess"] = json.loads(out.stdout)
+    b.fact("synthetic_target", target)
+
+    # Lazy imports: what --help and check load.
+    imports: dict[str, bool] = {}
+    for key, argv in (("help", [*b.oa, "--help"]),
+                      ("check", [*a, "check", str(copy), "--trusted-key", str(keys)])):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "orderarchive",
+                                 *argv[len(b.oa):]], env=b.env, capture_output=True,
+                                text=True, check=False, cwd=REPO)
+        loaded = {line.split("|")[-1].strip() for line in result.stderr.splitlines()
+                  if line.startswith("import time:")}
+        imports[key] = "pypdf" in loaded
+    b.results["imports_pypdf"] = imports
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="a small run (30 documents, 2,000 synthetic entries, 1 round): "
+                        "checks that the harness works, measures nothing reliably")
+    parser.add_argument("--n", type=int, help="documents in the corpus [10000; quick: 30]")
+    parser.add_argument("--synthetic", type=int,
+                        help="entries in the synthetic archive [1000000; quick: 2000]")
+    parser.add_argument("--rounds", type=int, help="timed rounds per comparison [3; quick: 1]")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"corpus seed [{SEED}]")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out",
+                        help="working directory (large; not committed) [benchmarks/out]")
+    parser.add_argument("--markdown", type=Path,
+                        help="where to write the results [docs/benchmarks.md; quick: "
+                        "OUT/benchmarks-quick.md]")
+    parser.add_argument("--skip", choices=["corpus", "synthetic"], action="append", default=[],
+                        help="leave out a section")
+    args = parser.parse_args(argv)
+    args.n = args.n or (30 if args.quick else 10_000)
+    args.synthetic = args.synthetic or (2_000 if args.quick else 1_000_000)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    if args.quick and args.out == REPO / "benchmarks" / "out":
+        args.out = REPO / "benchmarks" / "out" / "quick"
+    markdown = args.markdown or (args.out / "benchmarks-quick.md" if args.quick
+                                 else REPO / "docs" / "benchmarks.md")
+    b = Bench(args)
+    started = time.time()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src")], env=b.env,
+                   check=False, capture_output=True)
+    machine(b)
+    if "corpus" not in args.skip:
+        corpus_section(b)
+    if "synthetic" not in args.skip:
+        synthetic_section(b)
+    b.results["machine"]["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    b.results["seconds"] = time.time() - started
+    b.results["command"] = "python -m benchmarks " + " ".join(argv if argv is not None
+                                                               else sys.argv[1:])
+    b.results["settings"] = {"n": args.n, "synthetic": args.synthetic, "rounds": args.rounds,
+                             "seed": args.seed, "quick": args.quick}
+    b.results["series"] = {
+        key: {"label": s.label, "command": s.command,
+              "seconds": [x.seconds for x in s.samples],
+              "cpu_seconds": [x.cpu_seconds for x in s.samples],
+              "peak_bytes": [x.peak_bytes for x in s.samples]}
+        for key, s in b.series.items()
+    }
+    (args.out / "results.json").write_text(json.dumps(b.results, indent=2, default=str))
+    report.write(markdown, b.results)
+    b.log(f"wrote {markdown} ({b.results['seconds']:.0f} s)")
+

@@ -1,0 +1,52 @@
+"""The benchmark harness in its quick mode, so that it cannot rot (issue 6).
+
+It measures nothing here: a 30-document corpus and a 2,000-entry synthetic archive only show
+that every step runs and that the table of bars is written. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+
+def test_quick_run_writes_its_table(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    markdown = tmp_path / "benchmarks.md"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out),
+         "--markdown", str(markdown)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    text = markdown.read_text()
+    assert text.count("<!-- results:begin -->") == 1 and "<!-- results:end -->" in text
+    assert "| bar | target | measured | | how |" in text
+    for bar in ("`bagit.py --validate`", "`openssl dgst -sha256`", "`minisign -S`",
+                "bare pypdf", "`check` of a copy at 2,000 entries", "`verify-proof`",
+                "peak memory", "scales linearly", "does not import pypdf"):
+        assert bar in text, bar
+    for command in ("orderarchive --archive A verify --trusted-key K", "orderarchive --help",
+                    "python -m benchmarks.tasks bare-pypdf pdf.list"):
+        assert f"`{command}`" in text, command
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"] == {"n": 30, "synthetic": 2000, "rounds": 1,
+                                   "seed": 20260205, "quick": True}
+    assert [s["entries"] for s in results["scaling"]] == [500, 1000, 1500, 2000]
+    assert results["imports_pypdf"] == {"help": False, "check": False}
+    # The prose around the generated block is kept when the file is rewritten.
+    markdown.write_text("# Title\n\nprose\n\n" + text.split("\n", 2)[2] + "\nafter\n")
+    subprocess.run([sys.executable, "-c", "import json, sys; from pathlib import Path; "
+                    "from benchmarks import report; "
+                    "report.write(Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text()))",
+                    str(markdown), str(out / "results.json")],
+                   cwd=REPO, env=env, check=True, timeout=60)
+    rewritten = markdown.read_text()
+    assert rewritten.startswith("# Title\n\nprose\n") and rewritten.endswith("after\n")
+    assert rewritten.count("| bar | target |") == 1
