@@ -39,6 +39,9 @@ class Bench:
         self.series: dict[str, Series] = {}
         self.out.mkdir(parents=True, exist_ok=True)
         state = self.out / "state"
+        # Each run makes new keys: checkpoints remembered by an earlier run's verify (signed by
+        # its keys) would be refused, rightly, as a change of key.
+        shutil.rmtree(state, ignore_errors=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERARCHIVE_")}
         # Bytecode caches as a user has them (this sandbox may disable writing them).
         env.pop("PYTHONDONTWRITEBYTECODE", None)

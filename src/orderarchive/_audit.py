@@ -1,7 +1,6 @@
 """``orderarchive verify``: every check of the whole archive, on every core, in bounded memory.
 
-The work splits in two, as in Certificate Transparency monitors (the tree is cheap, the entries
-are not):
+The work splits in two, because the tree is cheap and the entries are not:
 
 * **The tree** — the main process streams ``log/entries``, ``log/offsets`` and ``log/hashes``
   once, recomputing every leaf and stored hash and the root over a compact range (RFC 9162
@@ -440,6 +439,8 @@ def _check_range(start: int, count: int, offset: int) -> _RangeResult:
 
 
 class Auditor:
+    """One run of :meth:`Archive.audit`: every problem found, in log order, in a report."""
+
     def __init__(
         self,
         archive: Archive,
