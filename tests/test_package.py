@@ -36,6 +36,19 @@ def test_cli_start_does_not_import_pypdf_or_sqlite() -> None:
     assert "sqlite3" not in loaded
 
 
+def test_checking_commands_load_only_what_they_use() -> None:
+    # check, prove and verify-proof must start fast at any archive size (issue 6): the text
+    # comparison, ingestion and minisign code is loaded only when a command needs it.
+    loaded = _modules_after("import orderarchive.cli, orderarchive._cli_proofs")
+    for heavy in ("orderarchive.copies", "orderarchive.textlayer", "orderarchive.ingest",
+                  "orderarchive.minisign", "orderarchive.documents", "difflib", "pypdf"):
+        assert heavy not in loaded, heavy
+    # verify-proof needs no archive: neither the recipe layer nor SQLite.
+    loaded = _modules_after("import orderarchive.proofs")
+    assert "orderarchive.archive" not in loaded
+    assert "sqlite3" not in loaded
+
+
 def test_only_pdf_module_imports_pypdf() -> None:
     from pathlib import Path
 

@@ -3,6 +3,7 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,6 @@ from typing import Any
 
 import click
 
-from .archive import sha256_hex
 from .cli import (
     EXIT_FAILED,
     EXIT_OK,
@@ -28,14 +28,13 @@ from .cli import (
 )
 from .entry import Entry
 from .errors import KeyFileError, MalformedError, OrderArchiveError
-from .ingest import _read_file
 from .keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
 from .note import VerifierKey
 from .proofs import check_copy, export_minisig, minisign_public_key
 from .proofs import consistency as prove_consistency
 from .proofs import prove as make_proof
 from .proofs import verify_proof as check_proof
-from .tlogproof import TlogProof
+from .userfiles import read_user_file
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
 
@@ -45,7 +44,7 @@ class OutputError(OrderArchiveError):
 
 
 def _read(path: Path) -> bytes:
-    return _read_file(path)  # one-line errors for missing, unreadable or oversized files
+    return read_user_file(path)  # one-line errors for missing, unreadable or oversized files
 
 
 def _write(path: Path, data: bytes) -> str:
@@ -65,7 +64,7 @@ def _ref(argument: str) -> tuple[str, Path | None]:
     """A document reference from DOC-or-FILE: an existing file is looked up by its SHA-256."""
     path = Path(argument)
     if path.is_file():
-        return f"sha256:{sha256_hex(_read(path))}", path
+        return f"sha256:{hashlib.sha256(_read(path)).hexdigest()}", path
     return argument, None
 
 
@@ -159,6 +158,8 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
         ref, path = _ref(document)
         archive = ctx.archive()
         proof = make_proof(archive, ref, _optional_trusted(ctx, trusted))
+        from .tlogproof import TlogProof
+
         tp = TlogProof.parse(proof)
         entry = Entry.from_bytes(tp.extra or b"")
         target = output or Path(f"{path if path else entry.doc}.tlog-proof")

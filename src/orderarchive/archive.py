@@ -28,7 +28,7 @@ import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -49,7 +49,9 @@ from .errors import (
 )
 from .note import Signer, VerifierKey
 from .store import FileStore, Store
-from .textlayer import TextLayer
+
+if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
+    from .textlayer import TextLayer
 
 ARCHIVE_FORMAT = "orderarchive-archive/v1"
 CONFIG = "orderarchive.json"
@@ -458,6 +460,8 @@ class Archive:
     def text_layer(self, entry: Entry) -> TextLayer | None:
         if entry.document is None or entry.document.text is None:
             return None
+        from .textlayer import TextLayer
+
         return TextLayer.from_bytes(self.read_object(entry.document.text.sha256))
 
     def releases(self) -> list[int]:

@@ -31,13 +31,15 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .entry import Entry
 from .errors import ConflictError, MalformedError, StorageError
-from .textlayer import TextLayer
+
+if TYPE_CHECKING:
+    from .textlayer import TextLayer
 
 SCHEMA_VERSION = 1
 

@@ -13,9 +13,9 @@ from .archive import AddRequest, Archive, document_fields
 from .entry import KINDS, RELATION_TYPES, Entry, valid_doc_id
 from .errors import DocumentError, MalformedError
 from .note import Signer
+from .userfiles import read_user_file
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
 @attrs.frozen
@@ -35,20 +35,6 @@ class AddOptions:
 def slug(text: str) -> str:
     value = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
     return value[:96] or "document"
-
-
-def _read_file(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise MalformedError(f"{path} is a directory, not a document")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise DocumentError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB")
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise MalformedError(f"{path}: no such file") from e
-    except OSError as e:
-        raise MalformedError(f"cannot read {path}: {e.strerror}") from e
 
 
 def _check_options(options: AddOptions) -> None:
@@ -88,7 +74,7 @@ def build_requests(
     from .documents import read_documents
 
     _check_options(options)
-    blobs = [_read_file(p) for p in paths]
+    blobs = [read_user_file(p) for p in paths]
     results = read_documents(
         [(blob, path.name) for blob, path in zip(blobs, paths, strict=True)],
         media_type=options.media_type,

@@ -25,14 +25,12 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import merkle, minisign
-from .archive import Archive, sha256_hex
+from . import merkle
 from .checkpoint import Checkpoint, open_checkpoint
-from .copies import TextComparison
 from .entry import DocumentFields, Entry
 from .errors import (
     DigestMismatchError,
@@ -45,6 +43,10 @@ from .errors import (
 )
 from .note import SignedNote, Signer, VerifierKey
 from .tlogproof import TlogProof
+
+if TYPE_CHECKING:  # imported for types only: `check` and `verify-proof` start without them
+    from .archive import Archive
+    from .copies import TextComparison
 
 __all__ = [
     "COPY_STATUSES",
@@ -342,7 +344,7 @@ def check_copy(
     """
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
-    sha = sha256_hex(data)
+    sha = hashlib.sha256(data).hexdigest()
     with archive.index() as idx:
         hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
         if not hits:
@@ -552,6 +554,8 @@ def consistency(
 
 def minisign_public_key(key: VerifierKey) -> str:
     """The ``minisign.pub`` file for *key*, with the key ID :func:`export_minisig` uses."""
+    from . import minisign
+
     key_id = minisign.key_id_for(key.public_key)
     comment = f"minisign public key {minisign.key_id_hex(key_id)} for {key.name}"
     return minisign.public_key_file(key.public_key, key_id, comment)
@@ -572,6 +576,8 @@ def export_minisig(
     ``signature || trusted comment``; neither can equal an entry message (which starts with
     ``orderarchive/entry/v1``) or a checkpoint text without a BLAKE2b preimage or a forgery.
     """
+    from . import minisign
+
     # The release must be signed by this very key (the one whose minisign public key people
     # hold); older entries may be signed by other trusted keys of the log.
     trusted = [signer.verifier(), *verifiers]
