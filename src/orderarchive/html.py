@@ -341,6 +341,13 @@ def _has_ancestor(element: _Element, tag: str) -> bool:
 # -- text --------------------------------------------------------------------------------------
 
 
+def _collapse(text: str) -> str:
+    """HTML's whitespace collapsing; the substitution is skipped when it would change nothing."""
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text:
+        return _WHITESPACE.sub(" ", text)
+    return text
+
+
 def _paragraphs(root: _Element) -> list[str]:
     """The visible text under *root*, one string per block, lines split at ``<br>``."""
     blocks: list[str] = []
@@ -359,7 +366,7 @@ def _paragraphs(root: _Element) -> list[str]:
     while stack:
         node, pre, in_article, leaving = stack.pop()
         if isinstance(node, str):
-            current.append(node.replace("\r\n", "\n") if pre else _WHITESPACE.sub(" ", node))
+            current.append(node.replace("\r\n", "\n") if pre else _collapse(node))
             continue
         if leaving:
             if node.tag in _BLOCK:
