@@ -25,6 +25,7 @@ whatever the size of the documents.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -35,6 +36,9 @@ import unicodedata
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
+
+import nacl.exceptions
+from nacl.bindings import crypto_sign_open
 
 from . import merkle
 from .archive import (
@@ -63,16 +67,21 @@ from .errors import (
     SignatureError,
     StorageError,
 )
-from .note import VerifierKey
+from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, VerifierKey
 from .store import FileStore, Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
 #: Below this many entries, starting worker processes costs more than it saves.
 PARALLEL_MIN_ENTRIES = 2048
-#: Ranges per worker: more, smaller ranges even out the load and make progress visible.
-RANGES_PER_WORKER = 4
-MAX_RANGE = 16384
+#: Ranges per worker: more, smaller ranges even out the load and make progress visible. The
+#: last range to finish keeps one core busy while the other idles, so ranges are kept short
+#: (~60 ms of work each at 10,000 entries); each costs well under a millisecond to hand out.
+RANGES_PER_WORKER = 16
+#: At most this many entries a range: at a million entries, the last range to finish (one core
+#: busy, the other idle) is ~0.4 s of work rather than ~1.8 s.
+MAX_RANGE = 4096
+_PROBE = 512  # the read that finds the end of an object: small, so cheap to allocate
 _MAX_LINE = MAX_ENTRY_BYTES + 1  # a longer line is not an entry; stop rather than buffer it
 _LEAF = b"\x00"
 _NODE = b"\x01"
@@ -111,31 +120,37 @@ def _can_fork() -> bool:
 #   or paragraph); the body neither starts nor ends with a space, LF or FF.
 #
 # Each such layer splits into non-empty, already normalised paragraphs and joins back to the
-# same bytes, which is what from_bytes requires. The adjacency rules are checked with integer
-# arithmetic on a class-per-byte image of the layer (space, LF, FF as bits 0, 1, 2 of each
-# byte), which costs a few big-integer operations instead of a Python loop or a regular
-# expression with alternatives (both several times slower). ASCII characters are single bytes
-# in UTF-8 and never part of a longer sequence, so byte adjacency is character adjacency.
+# same bytes, which is what from_bytes requires. ASCII characters are single bytes in UTF-8
+# and never part of a longer sequence, so byte adjacency is character adjacency.
+#
+# How the layout is scanned, cheaply: every pass over a 20 KB layer costs ~10-35 µs in this
+# interpreter (a substring test such as b"  " in data, bytes.count, a big-integer shift; a
+# regular expression with alternatives is slower still), so the space/LF rules are folded
+# into one multiplication on a class-per-byte image of the layer, and form feeds, rare and
+# only in paged documents, are checked at each FF found by memchr (_plain_pages).
+#
+# With the codes below (space 3, LF 2, anything else 0; ASCII controls are refused first),
+# multiplying the image x (byte k = code of character k) by 15 + 42·2**8 + 10·2**16 gives at
+# byte k the weighted sum 15·code(k) + 42·code(k-1) + 10·code(k-2): a window of three
+# characters ending at k. Every window that ends in a forbidden pair ("  ": at least 171,
+# " \n": 156, "\n ": 129) or is "\n\n\n" (134) reaches 128; every other window stays below
+# (at most 126, a space between two other characters), and no sum reaches 256, so no byte
+# carries into the next. One AND with 0x80 in every byte finds any forbidden window; a test
+# checks the arithmetic against the rules for every short string of the four classes.
 _SUSPECT_CHARACTER = re.compile(
     "[\x00-\x09\x0b\x0d-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
 _ASCII = bytes(range(0x80))
-_SPACE, _LF, _FF, _CONTROL = 1, 2, 4, 8
+_SPACE_CODE, _LF_CODE, _CONTROL_CODE = 3, 2, 0x80
+_WINDOW = 15 + (42 << 8) + (10 << 16)  # the weights of characters k, k-1 and k-2
 _CLASSES = bytes(
-    _SPACE if b == 0x20 else _LF if b == 0x0A else _FF if b == 0x0C
-    else _CONTROL if b < 0x20 or b == 0x7F else 0
+    _SPACE_CODE if b == 0x20 else _LF_CODE if b == 0x0A else 0 if b == 0x0C
+    else _CONTROL_CODE if b < 0x20 or b == 0x7F else 0
     for b in range(256)
 )
 _EDGES = (b" ", b"\n", b"\f")
+_PAGE_ENDS = (*_EDGES, b"")  # b"": the layer ends at the separator
 _FAST_SCAN_LIMIT = 1 << 22  # larger layers go to from_bytes: bounded memory for the scan
-_ones_cache: list[int] = []
-
-
-def _ones(length: int) -> int:
-    """The integer whose big-endian bytes are *length* bytes 0x01."""
-    if not _ones_cache:
-        _ones_cache.append(int.from_bytes(b"\x01" * _FAST_SCAN_LIMIT))
-    return _ones_cache[0] >> (8 * (_FAST_SCAN_LIMIT - length))
 
 
 def plainly_normalised(data: bytes) -> bool:
@@ -148,6 +163,7 @@ def plainly_normalised(data: bytes) -> bool:
         and body[-1:] not in _EDGES
         and (data.isascii() or _plain_unicode(body))
         and _plain_layout(body)
+        and (b"\f" not in body or _plain_pages(body))
     )
 
 
@@ -158,38 +174,68 @@ def _plain_unicode(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     others = body.translate(None, _ASCII).decode("utf-8")  # the non-ASCII characters alone
-    return _SUSPECT_CHARACTER.search(others) is None and unicodedata.is_normalized("NFC", text)
+    if _SUSPECT_CHARACTER.search(others) is not None:
+        return False
+    return all(map(_nfc_inert, set(others))) or unicodedata.is_normalized("NFC", text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _nfc_inert(char: str) -> bool:
+    """Whether NFC leaves *char* alone wherever it stands (UAX #15 quick check "Yes" and
+    canonical combining class 0, like every ASCII character).
+
+    unicodedata.is_normalized walks every character of the layer (~40 µs for 20 KB); a text
+    made only of inert characters passes the quick check, so it is NFC, and a layer holds
+    few distinct non-ASCII characters. Quick check "No" characters change alone (NFC maps
+    them elsewhere). The "Maybe" characters, the second halves of canonical compositions,
+    are all combining marks (category M) or conjoining Hangul vowels and final consonants
+    (U+1161-U+11C2): both are excluded, as a test checks against the whole Unicode database.
+    """
+    return (
+        unicodedata.combining(char) == 0
+        and not unicodedata.category(char).startswith("M")
+        and not 0x1100 <= ord(char) <= 0x11FF
+        and unicodedata.is_normalized("NFC", char)
+    )
 
 
 def _plain_layout(body: bytes) -> bool:
-    """No ASCII control but LF and FF; spaces, LFs and FFs only where the format puts them."""
+    """No ASCII control but LF and FF, no double space, no space next to a LF, no three LFs
+    in a row (form feeds: _plain_pages)."""
     classes = body.translate(_CLASSES)
-    if bytes((_CONTROL,)) in classes:
+    if bytes((_CONTROL_CODE,)) in classes:
         return False
-    # Bit 8k+c of x is set when byte k from the end is of class c; x >> 8 moves each byte's
-    # class onto the next byte, so (a >> 8) & b marks "an a followed by a b".
-    x = int.from_bytes(classes)
-    ones = _ones(len(body))
-    space = x & ones
-    lf = (x >> 1) & ones
-    ff = (x >> 2) & ones
-    after_lf = lf >> 8
-    lf_lf = after_lf & lf
-    if (
-        (space >> 8) & (space | lf)  # "  ", " \n"
-        or after_lf & space  # "\n "
-        or (lf_lf >> 8) & lf  # "\n\n\n"
-    ):
-        return False
-    if not ff:
-        return True
-    around = after_lf & (lf << 8)  # a LF before and a LF after
-    return not (
-        ff & ~around  # an FF outside "\n\f\n"
-        or (lf_lf >> 8) & ff  # "\n\n\f"
-        or (ff >> 16) & lf_lf  # "\f\n\n"
-        or (ff >> 16) & after_lf & ff  # "\f\n\f"
-    )
+    windows = int.from_bytes(classes, "little") * _WINDOW
+    return not windows & _high_bits(len(body) + 2)
+
+
+_high_cache = [0]
+
+
+def _high_bits(length: int) -> int:
+    """An integer with bit 7 set in each of its first *length* bytes (at least), kept for the
+    next layer; & with a shorter integer costs only the shorter one's length."""
+    mask = _high_cache[0]
+    if mask.bit_length() < 8 * length:
+        size = max(length, min(2 * length, _FAST_SCAN_LIMIT + 2), 1 << 16)
+        mask = _high_cache[0] = int.from_bytes(b"\x80" * size, "little")
+    return mask
+
+
+def _plain_pages(body: bytes) -> bool:
+    """Every FF in a LF-FF-LF page separator with a character other than space, LF or FF on
+    either side: no empty page, no empty paragraph before or after a page break."""
+    at = body.find(b"\f")  # memchr; a paged layer has one FF per page
+    while at >= 0:
+        if (
+            at < 2
+            or body[at - 1 : at + 2] != b"\n\f\n"
+            or body[at - 2 : at - 1] in _EDGES
+            or body[at + 2 : at + 3] in _PAGE_ENDS
+        ):
+            return False
+        at = body.find(b"\f", at + 1)
+    return True
 
 
 def text_layer_ok(data: bytes) -> bool:
@@ -243,34 +289,69 @@ class _RangeResult:
             setattr(self, name, value)
 
 
-def signed_message(entry: Entry) -> bytes:
-    """``entry.signed_message()``, cut from the stored bytes when that is unambiguous.
+def _member_cut(entry: Entry) -> tuple[bytes, bytes] | None:
+    """The stored bytes before and after the text ``,"sig":"<base64>"`` of the ``sig`` member.
 
     The stored bytes are the canonical JSON of the entry (``Entry.from_bytes`` checked it),
     and the signed message is the canonical JSON of the same members without ``sig``
-    (docs/FORMAT.md §4): the stored bytes less the text ``,"sig":"<base64>"`` of that member
-    (never the first: ``recorded`` and ``seq`` sort before it; base64 needs no escaping). If
-    that text occurs exactly once it is the member, and cutting it out gives the message
-    without re-encoding the entry; otherwise the message is encoded afresh.
+    (docs/FORMAT.md §4): the stored bytes less that text (never the first member:
+    ``recorded`` and ``seq`` sort before it; base64 needs no escaping). If the text occurs
+    exactly once it is the member; otherwise (None) the message must be encoded afresh.
     """
     member = b',"sig":"' + str(entry.members["sig"]).encode("ascii") + b'"'
     raw = entry.raw
-    if raw.count(member) == 1:
-        at = raw.index(member)
-        return SIGNATURE_CONTEXT + raw[:at] + raw[at + len(member) :]
-    return entry.signed_message()
+    if raw.count(member) != 1:
+        return None
+    at = raw.index(member)
+    return raw[:at], raw[at + len(member) :]
+
+
+def signed_message(entry: Entry) -> bytes:
+    """``entry.signed_message()``, cut from the stored bytes when that is unambiguous."""
+    cut = _member_cut(entry)
+    if cut is None:
+        return entry.signed_message()
+    return SIGNATURE_CONTEXT + cut[0] + cut[1]
 
 
 def verify_entry(entry: Entry, trusted: Sequence[VerifierKey]) -> VerifierKey:
     """:meth:`Entry.verify`, with the message from :func:`signed_message`."""
     for key in trusted:
         if key.name == entry.signer_name and key.key_hash_hex == entry.signer_id:
-            if key.verify(signed_message(entry), entry.signature):
+            if _verifies(key, entry):
                 return key
             raise SignatureError(f"entry {entry.seq}: signature does not verify")
     raise SignatureError(
         f"entry {entry.seq}: signed by {entry.signer_name}+{entry.signer_id}, not a trusted key"
     )
+
+
+def _verifies(key: VerifierKey, entry: Entry) -> bool:
+    """``key.verify(entry.signed_message(), entry.signature)``, at less cost.
+
+    For a plain Ed25519 key that runs libsodium's crypto_sign_open on ``signature || message``
+    (note._ed25519_verify) behind a nacl VerifyKey built per call, encoders and another copy
+    of the message: ~10% of a verification here. The same call, made directly on a message
+    assembled once, gives the same verdicts. Other keys (cosignature keys) and anything
+    unusual go through ``key.verify``.
+    """
+    signature = entry.signature
+    if (
+        key.key_type != ALG_ED25519
+        or len(signature) != ED25519_SIGNATURE_SIZE
+        or len(key.public_key) != ED25519_KEY_SIZE
+    ):
+        return key.verify(signed_message(entry), signature)
+    cut = _member_cut(entry)
+    if cut is None:
+        signed = signature + entry.signed_message()
+    else:
+        signed = b"".join((signature, SIGNATURE_CONTEXT, cut[0], cut[1]))
+    try:
+        crypto_sign_open(signed, key.public_key)
+    except nacl.exceptions.CryptoError:
+        return False
+    return True
 
 
 def _id_hash(key: bytes, doc: str) -> int:
@@ -333,20 +414,34 @@ class _EntryChecker:
             r.relation_seqs.append(seq)
             r.relation_targets.append(_id_hash(self.key, rel.target))
         if self.check_objects:
-            self._check_object(seq, doc.sha256, doc.size, "document")
-            if doc.text is not None:
-                self._check_object(seq, doc.text.sha256, doc.text.size, "text layer", text=True)
+            text = doc.text
+            # A plain-text document is its own text layer: one object, read and hashed once
+            # for both checks (the same bytes a second read would give).
+            shared = text is not None and text.sha256 == doc.sha256
+            read = self._check_object(seq, doc.sha256, doc.size, "document", keep=shared)
+            if text is not None:
+                self._check_object(seq, text.sha256, text.size, "text layer", text=True,
+                                   read=read if shared else None)
 
-    def _read_object(self, name: str, h: Any, data: bytearray | None) -> int:
-        """Hash object *name* into *h* (keeping its bytes in *data*); its size."""
+    def _read_object(self, name: str, h: Any, size: int, pieces: list[bytes] | None) -> int:
+        """Hash object *name* into *h* (keeping its bytes in *pieces*); its size.
+
+        The first read asks for the size the entry states plus one byte: an object of that
+        size arrives in one piece (no buffer to grow and copy), and a small read after a short
+        one shows the end of the file (os.read allocates what it is asked for: a 1 MiB
+        request costs more than reading a typical object). A longer file is read on to its
+        end, in bounded chunks.
+        """
         total = 0
+        want = min(size + 1, CHUNK)
         if self.objects_dir is None:
             with self.store.open_stream(name) as f:
-                while chunk := f.read(CHUNK):
+                while chunk := f.read(want):
                     h.update(chunk)
                     total += len(chunk)
-                    if data is not None:
-                        data += chunk
+                    if pieces is not None:
+                        pieces.append(chunk)
+                    want = CHUNK if len(chunk) == want else _PROBE
             return total
         path = self.objects_dir + name.replace("/", os.sep)
         try:
@@ -356,11 +451,12 @@ class _EntryChecker:
         except OSError as e:
             raise StorageError(f"cannot read {path}: {e.strerror}") from e
         try:
-            while chunk := os.read(fd, CHUNK):
+            while chunk := os.read(fd, want):
                 h.update(chunk)
                 total += len(chunk)
-                if data is not None:
-                    data += chunk
+                if pieces is not None:
+                    pieces.append(chunk)
+                want = CHUNK if len(chunk) == want else _PROBE
         except OSError as e:
             raise StorageError(f"cannot read {path}: {e.strerror}") from e
         finally:
@@ -368,30 +464,51 @@ class _EntryChecker:
         return total
 
     def _check_object(
-        self, seq: int, sha: str, size: int, what: str, *, text: bool = False
-    ) -> None:
-        h = hashlib.sha256()
-        data = bytearray() if text else None
-        try:
-            total = self._read_object(object_name(sha), h, data)
-        except NotFoundError:
-            self.problem("object-missing", f"entry {seq}: {what} sha256:{sha} is missing", seq)
-            return
-        except StorageError as e:
-            self.problem("object", f"entry {seq}: {e}", seq)
-            return
+        self,
+        seq: int,
+        sha: str,
+        size: int,
+        what: str,
+        *,
+        keep: bool = False,
+        text: bool = False,
+        read: tuple[str, int, bytes] | None = None,
+    ) -> tuple[str, int, bytes] | None:
+        """Check object *sha* against the entry, and as a text layer if *text*.
+
+        With *keep*, returns what was read (hex digest, size, bytes; None if it could not be
+        read), which a second check of the same object takes as *read* instead of reading.
+        The bytes are held only for a text layer (bounded by its size, as before).
+        """
+        if read is None:
+            h = hashlib.sha256()
+            pieces: list[bytes] | None = [] if keep or text else None
+            try:
+                total = self._read_object(object_name(sha), h, size, pieces)
+            except NotFoundError:
+                self.problem(
+                    "object-missing", f"entry {seq}: {what} sha256:{sha} is missing", seq
+                )
+                return None
+            except StorageError as e:
+                self.problem("object", f"entry {seq}: {e}", seq)
+                return None
+            data = b"" if not pieces else pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            read = (h.hexdigest(), total, data)
+        digest, total, data = read
         self.result.objects += 1
-        if not hmac.compare_digest(h.hexdigest(), sha):
+        if not hmac.compare_digest(digest, sha):
             self.problem("object-digest", f"entry {seq}: {what} does not hash to sha256:{sha}", seq)
         elif total != size:
             self.problem(
                 "object-size", f"entry {seq}: {what} is {total} bytes, entry says {size}", seq
             )
-        elif data is not None and not text_layer_ok(bytes(data)):
+        elif text and not text_layer_ok(data):
             try:
-                TextLayer.from_bytes(bytes(data))
+                TextLayer.from_bytes(data)
             except MalformedError as e:
                 self.problem("text-layer", f"entry {seq}: {e}", seq)
+        return read if keep else None
 
 
 def _lines(f: BinaryIO, limit: int) -> Iterator[bytes]:

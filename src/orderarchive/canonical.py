@@ -77,12 +77,87 @@ def _no_constant(text: str) -> Any:
     raise CanonicalJSONError(f"{text} is not allowed")
 
 
+# -- the fast path ------------------------------------------------------------------------------
+#
+# Checking a value with _check and encoding it again costs more than parsing it (verify loads
+# every entry of the log). Most stored bytes are canonical, and for those a cheaper proof
+# exists: parse with hooks that refuse, instead of checking afterwards, what JSON can express
+# but canonical form forbids, then compare the re-encoding with the input. Each rule of the
+# full path is then established:
+#
+# * floats, NaN and the infinities: the parse_float / parse_constant hooks refuse them;
+# * integers within ±(2**53 - 1): parse_int refuses any literal of more than 15 characters
+#   (at most 15 digits is below 2**53 - 1; longer literals, in range or not, take the full
+#   path);
+# * ASCII keys: the input is ASCII, or the object hook sees every object's keys;
+# * no duplicate keys: the encoding of a parsed object writes each key once, so input that
+#   holds a duplicate key never equals it;
+# * valid Unicode: the input text was decoded strictly from UTF-8, so it holds no lone
+#   surrogate, and neither does an encoding equal to it;
+# * canonical bytes: the comparison itself, with the same encoder as dumps.
+#
+# Anything the fast path does not accept goes through the full path, which has the final word
+# and gives the error message; the fast path only ever says "canonical".
+
+
+class _NotPlain(Exception):
+    """The fast path cannot vouch for this input; the full path decides."""
+
+
+def _plain_int(literal: str) -> int:
+    if len(literal) > 15:
+        raise _NotPlain
+    return int(literal)
+
+
+def _not_plain(_literal: str) -> Any:
+    raise _NotPlain
+
+
+def _ascii_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    if not "".join(obj).isascii():
+        raise _NotPlain
+    return obj
+
+
+_ASCII_DECODER = json.JSONDecoder(
+    parse_float=_not_plain, parse_int=_plain_int, parse_constant=_not_plain
+)
+_UNICODE_DECODER = json.JSONDecoder(
+    parse_float=_not_plain,
+    parse_int=_plain_int,
+    parse_constant=_not_plain,
+    object_hook=_ascii_keys,
+)
+_NOT_PLAIN = object()
+
+
+def _plain_value(text: str) -> Any:
+    """The value of *text* if the fast path proves it canonical, else ``_NOT_PLAIN``."""
+    decoder = _ASCII_DECODER if text.isascii() else _UNICODE_DECODER
+    try:
+        value, end = decoder.raw_decode(text)
+    except (_NotPlain, ValueError, RecursionError):
+        return _NOT_PLAIN
+    if end != len(text) or _ENCODER.encode(value) != text:
+        return _NOT_PLAIN
+    return value
+
+
 def loads(data: bytes) -> Any:
     """Decode canonical JSON bytes; raise :class:`CanonicalJSONError` on anything else."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CanonicalJSONError(f"not UTF-8 at byte {e.start}") from e
+    value = _plain_value(text)
+    if value is not _NOT_PLAIN:
+        return value
+    return _checked_value(data, text)
+
+
+def _checked_value(data: bytes, text: str) -> Any:
+    """The full path: every rule checked on its own, with a message for the first broken."""
     try:
         value = json.loads(
             text,
