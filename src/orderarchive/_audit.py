@@ -68,7 +68,7 @@ from .errors import (
     StorageError,
 )
 from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, VerifierKey
-from .store import FileStore, Store
+from .store import FileStore, Store, open_for_reading
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
@@ -444,12 +444,7 @@ class _EntryChecker:
                     want = CHUNK if len(chunk) == want else _PROBE
             return total
         path = self.objects_dir + name.replace("/", os.sep)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError as e:
-            raise NotFoundError(f"{name} is missing from the archive") from e
-        except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
+        fd = open_for_reading(name, path)
         try:
             while chunk := os.read(fd, want):
                 h.update(chunk)

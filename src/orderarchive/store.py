@@ -125,6 +125,17 @@ def _sync_filesystem(root: Path, files: Sequence[Path], directories: Sequence[Pa
         _fsync_dir(directory)
 
 
+def open_for_reading(name: str, path: str | Path) -> int:
+    """A read-only descriptor of *name* stored at *path*, with the store's errors: a missing
+    file is :class:`NotFoundError`, any other failure :class:`StorageError`."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError as e:
+        raise NotFoundError(f"{name} is missing from the archive") from e
+    except OSError as e:
+        raise StorageError(f"cannot read {path}: {e.strerror}") from e
+
+
 class FileStore:
     """A :class:`Store` in a local directory."""
 
@@ -175,12 +186,7 @@ class FileStore:
         if not ranges:
             return []
         path = self._path(name)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError as e:
-            raise NotFoundError(f"{name} is missing from the archive") from e
-        except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
+        fd = open_for_reading(name, path)
         out: builtins.list[bytes] = []
         try:
             for offset, length in ranges:
