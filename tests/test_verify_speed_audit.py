@@ -258,3 +258,25 @@ def test_object_size_and_text_layer_problems(
     )
     assert "not in normalised form" in result.problems[1].message
     assert result.signatures == 4 and result.objects == 8
+
+
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_an_oversized_object_is_hashed_whole_but_not_kept(
+    tmp_path: Path, verifiers: list[VerifierKey], monkeypatch: pytest.MonkeyPatch,
+    chunk: int | None,
+) -> None:
+    # A hostile archive may put a huge file where a small text layer should be: verify hashes
+    # it to its end (the digest is wrong) but keeps no more bytes than the entry states.
+    if chunk is not None:
+        monkeypatch.setattr(_audit, "CHUNK", chunk)
+        monkeypatch.setattr(_audit, "_PROBE", 2)
+    store = FileStore(tmp_path)
+    data = b"y" * 10_000
+    name = object_name(hashlib.sha256(b"small").hexdigest())
+    store.create(name, data)
+    checker = _audit._EntryChecker(store, verifiers, True, b"k" * 16)
+    h = hashlib.sha256()
+    pieces: list[bytes] = []
+    assert checker._read_object(name, h, 5, pieces) == len(data)
+    assert h.digest() == hashlib.sha256(data).digest()
+    assert sum(map(len, pieces)) <= 5

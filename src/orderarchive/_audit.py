@@ -430,7 +430,9 @@ class _EntryChecker:
         size arrives in one piece (no buffer to grow and copy), and a small read after a short
         one shows the end of the file (os.read allocates what it is asked for: a 1 MiB
         request costs more than reading a typical object). A longer file is read on to its
-        end, in bounded chunks.
+        end, in bounded chunks, and only its first *size* bytes are kept: a hostile archive's
+        oversized object costs hashing time, not memory (its size is wrong, so the bytes kept
+        are never used).
         """
         total = 0
         want = min(size + 1, CHUNK)
@@ -439,7 +441,7 @@ class _EntryChecker:
                 while chunk := f.read(want):
                     h.update(chunk)
                     total += len(chunk)
-                    if pieces is not None:
+                    if pieces is not None and total <= size:
                         pieces.append(chunk)
                     want = CHUNK if len(chunk) == want else _PROBE
             return total
@@ -449,7 +451,7 @@ class _EntryChecker:
             while chunk := os.read(fd, want):
                 h.update(chunk)
                 total += len(chunk)
-                if pieces is not None:
+                if pieces is not None and total <= size:
                     pieces.append(chunk)
                 want = CHUNK if len(chunk) == want else _PROBE
         except OSError as e:
