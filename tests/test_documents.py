@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import re
 import resource
 import signal
+import subprocess
 import sys
 import time
 import types
@@ -19,6 +21,8 @@ from typing import TypeVar
 
 import pypdf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orderarchive import _sandbox, html, pdf
 from orderarchive.documents import (
@@ -34,6 +38,7 @@ from orderarchive.documents import (
     ReaderCrashError,
     UnicodeDocumentError,
     UnsupportedDocumentError,
+    _atx_heading_text,
     normalise_media_type,
     read_document,
     read_documents,
@@ -144,6 +149,30 @@ def test_markdown_title_and_text_kept_as_written() -> None:
 def test_markdown_without_a_heading() -> None:
     document = read_document(b"#hashtag is not a heading\n\nText.", media_type="text/markdown")
     assert document.metadata.title is None
+
+
+# The pattern documents.py used before the heading was cut by hand: quadratic over spaces.
+_OLD_ATX_H1 = re.compile(r"[ ]{0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("# \tab\n")), max_size=24))
+def test_markdown_heading_is_cut_as_the_old_pattern_cut_it(line: str) -> None:
+    old = _OLD_ATX_H1.fullmatch(line)
+    assert _atx_heading_text(line) == (old.group(1) if old else None)
+
+
+def test_markdown_title_over_a_long_run_of_spaces_is_linear() -> None:
+    """A 100 KB "# a<spaces>b" heading took 190 s with the old pattern (issue 11, item 3).
+    Run in a subprocess with a generous timeout, so a regression fails instead of hanging."""
+    code = (
+        "from orderarchive.documents import read_text\n"
+        "for line in ('# a' + ' ' * 100_000 + 'b', '# a' + ' ' * 100_000 + '#' + ' ' * 9):\n"
+        "    print(repr(read_text(line.encode(), markdown=True).metadata.title))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.splitlines() == ["'a b'", "'a'"]
 
 
 def test_bom_and_crlf() -> None:

@@ -350,7 +350,10 @@ def _load(path: str, limits: Limits) -> bytes:
 
 # -- plain text and Markdown -------------------------------------------------------------------
 
-_ATX_H1 = re.compile(r"[ ]{0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*")
+# The opening of an ATX level-1 heading. The rest of the line is cut by hand in
+# _atx_heading_text: the single pattern "#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*" that did both
+# backtracks quadratically over a run of spaces ("# a" + 100 KB of spaces + "b": minutes).
+_ATX_H1_OPEN = re.compile(r"[ ]{0,3}#[ \t]+")
 _FENCE = re.compile(r"[ ]{0,3}(```|~~~)")
 
 
@@ -405,10 +408,25 @@ def markdown_title(text: str) -> str | None:
         if _FENCE.match(line):
             fenced = not fenced
             continue
-        match = None if fenced else _ATX_H1.fullmatch(line)
-        if match and match.group(1).strip():
-            return " ".join(match.group(1).split())
+        heading = None if fenced else _atx_heading_text(line)
+        if heading and heading.strip():
+            return " ".join(heading.split())
     return None
+
+
+def _atx_heading_text(line: str) -> str | None:
+    """The text of *line* if it is an ATX level-1 heading, without its optional closing
+    sequence of ``#`` (CommonMark §4.2); ``None`` otherwise. Linear in the line's length."""
+    opening = _ATX_H1_OPEN.match(line)
+    if opening is None:
+        return None
+    if "\n" in line:  # the heading is one line ("." never crosses a line feed)
+        return None
+    rest = line[opening.end() :].rstrip(" \t")
+    before_closing = rest.rstrip("#")
+    if before_closing != rest and before_closing[-1:] in (" ", "\t"):
+        return before_closing.rstrip(" \t")  # "# Title ##": the closing sequence is dropped
+    return rest
 
 
 __all__ = [
