@@ -787,7 +787,7 @@ EXPECTED = [
     ("misquoted", "eo-2025-7"),
     ("misquoted", "eo-2025-7"),
     ("not-found", None),
-    ("skipped", None),
+    ("too-short", None),
     ("normalised", "eo-2024-5"),
 ]
 
@@ -802,7 +802,7 @@ def test_brief_with_a_mix_of_quotations(corpus: Corpus) -> None:
     assert [s for s, _ in got] == [s for s, _ in EXPECTED]
     assert [d for _, d in got] == [d for _, d in EXPECTED]
     assert report.totals == {"exact": 1, "normalised": 6, "misquoted": 4, "not-found": 1,
-                             "skipped": 1}
+                             "title": 0, "too-short": 1}
     assert not report.ok
     block = report.items[-1]
     assert block.found.kind == "block" and block.found.line == 19
@@ -860,7 +860,8 @@ def test_html_brief(corpus: Corpus) -> None:
             b"<blockquote><p>City departments may honor civil immigration detainers</p>"
             b"</blockquote></body></html>")
     report = check_brief(corpus.archive, html, "brief.html")
-    assert [i.status for i in report.items] == ["exact"]
+    assert [(i.status, i.found.kind) for i in report.items] == [("exact", "inline"),
+                                                               ("exact", "block")]
 
 
 @pytest.mark.parametrize(

@@ -300,19 +300,21 @@ def test_cite_check_a_brief_with_a_mix(lawyer: Lawyer) -> None:
     assert '    changed: quoted "may" where the source says "shall"' in out
     assert '    removed: left out "not" without an ellipsis' in out
     assert "  NOT FOUND  not in the archive" in out
-    assert "  SKIPPED    quotation has 3 words" in out
+    assert "  TOO SHORT  quotation has 3 words" in out
     assert "    warning: eo-2014-3 has been rescinded" in out
     # one fact per line, even for a splice whose omitted text spans paragraphs
     assert all(line.startswith(("line ", "  ")) for line in out.splitlines())
     assert r.stderr.strip() == (
-        "13 quotation(s): 1 exact, 6 normalised, 4 misquoted, 1 not found, 1 skipped"
+        "13 quotation(s): 1 exact, 6 normalised, 4 misquoted, 1 not found, 0 title(s), "
+        "1 too short to check"
     )
 
 
 def test_cite_check_a_clean_brief(lawyer: Lawyer) -> None:
     out = ok(lawyer.run("cite-check", str(lawyer.clean)))
     assert out.splitlines()[-1] == (
-        "2 quotation(s): 1 exact, 1 normalised, 0 misquoted, 0 not found, 0 skipped"
+        "2 quotation(s): 1 exact, 1 normalised, 0 misquoted, 0 not found, 0 title(s), "
+        "0 too short to check"
     )
 
 
@@ -336,7 +338,7 @@ def test_cite_check_json(lawyer: Lawyer) -> None:
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and doc["brief"] == "brief.txt"
     assert doc["totals"] == {"exact": 1, "normalised": 6, "misquoted": 4, "not-found": 1,
-                             "skipped": 1}
+                             "title": 0, "too-short": 1}
     first = doc["quotations"][0]
     assert (first["status"], first["doc"], first["brief_line"], first["kind"]) == (
         "normalised", "eo-2025-7", 3, "inline")

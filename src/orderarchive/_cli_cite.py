@@ -11,6 +11,8 @@ import click
 
 from ._cli_proofs import _optional_trusted, _read, _write
 from .cite import (
+    MAX_BRIEF_BYTES,
+    MAX_BRIEF_QUOTATIONS,
     BriefReport,
     Citation,
     QuoteReport,
@@ -33,6 +35,7 @@ from .cli import (
     pass_ctx,
     trusted_key_option,
 )
+from .documents import DocumentTooLargeError
 from .quote import QuoteStatus
 
 _LABELS = {
@@ -170,18 +173,35 @@ def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None
              "'orderarchive verify-evidence')", err=True)
 
 
+_BRIEF_SUMMARY = {"too-short": "too short to check", "title": "title(s)"}
+
+
 def _render_brief(report: BriefReport, doc: str | None) -> None:
     for item in report.items:
         f = item.found
         place = f"page {f.page}, line {f.line}" if f.page is not None else f"line {f.line}"
         echo(f'{place}: "{_short(f.text)}"')
+        if f.removed:
+            echo(f"  note: {', '.join(f'{name} removed' for name in f.removed)} "
+                 "(Markdown markup, not words of the quotation)")
+        if item.title is not None:
+            e = item.title.entry
+            d = e.document
+            title = d.title if d else ""
+            echo(f'  TITLE      {e.doc} "{title}" (entry {e.seq}): the signed title', fg="green")
+            if item.title.signer is not None:
+                echo(f"    entry signed by {item.title.signer}")
+            continue
         if item.report is None:
-            echo(f"  SKIPPED    {item.skipped}", fg="yellow")
+            echo(f"  TOO SHORT  {item.skipped}; not checked", fg="yellow")
             continue
         for line, colour in _report_lines(item.report, doc):
             echo(f"  {line}", fg=colour)
     totals = report.totals
-    summary = ", ".join(f"{n} {status.replace('-', ' ')}" for status, n in totals.items())
+    summary = ", ".join(
+        f"{n} {_BRIEF_SUMMARY.get(status, status.replace('-', ' '))}"
+        for status, n in totals.items()
+    )
     echo(f"{len(report.items)} quotation(s): {summary}",
          fg="green" if report.ok else "red", err=not report.ok)
 
@@ -189,25 +209,49 @@ def _render_brief(report: BriefReport, doc: str | None) -> None:
 @cli.command("cite-check")
 @click.argument("brief", type=click.Path(path_type=Path))
 @click.option("--doc", metavar="DOC", help="Check every quotation against this document only.")
+@click.option("--max-size", type=click.IntRange(min=1), default=MAX_BRIEF_BYTES,
+              show_default=True, metavar="BYTES", help="Refuse a brief larger than this.")
+@click.option("--max-quotations", type=click.IntRange(min=1), default=MAX_BRIEF_QUOTATIONS,
+              show_default=True, metavar="N", help="Refuse a brief with more quotations.")
 @trusted_key_option
 @pass_ctx
-def cite_check(ctx: Ctx, brief: Path, doc: str | None, trusted: tuple[str, ...]) -> None:
+def cite_check(ctx: Ctx, *, brief: Path, doc: str | None, max_size: int, max_quotations: int,
+               trusted: tuple[str, ...]) -> None:
     """Check every quotation in BRIEF (PDF, HTML, text or Markdown) against the archive.
 
-    Finds quotations in double quotation marks and block quotes (Markdown '>' or indented),
-    checks each as 'orderarchive quote' does and reports its status, locator and differences,
-    then the totals. Exit 1 if any quotation is misquoted or not found.
+    Finds quotations in double quotation marks (nested ones too), HTML <q> and <blockquote>,
+    and block quotes (Markdown '>' or indented); removes Markdown emphasis, links and code
+    marks from them (and says so); checks each as 'orderarchive quote' does and reports its
+    status, locator and differences, then the totals. A quotation that is an archived
+    document's signed title is reported as TITLE; one of two or three words as TOO SHORT (not
+    checked). Exit 0 only if every quotation was checked and matches: exit 1 if any is
+    misquoted, not found or too short to check.
     """
     with errors_handled(ctx):
-        data = _read(brief)
+        data = _read_brief(brief, max_size)
         archive = ctx.archive()
         report = check_brief(archive, data, brief.name, doc,
-                             verifiers=_optional_trusted(ctx, trusted))
+                             verifiers=_optional_trusted(ctx, trusted),
+                             max_bytes=max_size, max_quotations=max_quotations)
     if ctx.as_json:
         emit_json(report.to_dict())
     else:
         _render_brief(report, doc)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+def _read_brief(path: Path, max_size: int) -> bytes:
+    """The brief's bytes, refused before reading if the file is over *max_size*."""
+    try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0  # _read says what is wrong with it
+    if size > max_size:
+        raise DocumentTooLargeError(
+            f"{path} is {size} bytes, over the limit of {max_size} bytes",
+            hint="raise the limit with --max-size, or check the brief in parts",
+        )
+    return _read(path)
 
 
 def _render_evidence(result: VerifiedEvidence, path: Path) -> None:

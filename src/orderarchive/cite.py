@@ -95,7 +95,10 @@ from .textlayer import TextLayer
 from .tlogproof import TlogProof
 
 __all__ = [
+    "BRIEF_MIN_WORDS",
     "EVIDENCE_FORMAT",
+    "MAX_BRIEF_BYTES",
+    "MAX_BRIEF_QUOTATIONS",
     "MAX_CANDIDATES",
     "MAX_EVIDENCE_BYTES",
     "BriefItem",
@@ -105,6 +108,7 @@ __all__ = [
     "Pin",
     "QuotationMismatchError",
     "QuoteReport",
+    "TitleMatch",
     "VerifiedEvidence",
     "canonical_quote",
     "check_brief",
@@ -386,6 +390,29 @@ class _Checker:
         path = merkle.inclusion_proof(entry.seq, cp.size, self.archive.read_hashes)
         merkle.verify_inclusion(entry.seq, cp.size, merkle.leaf_hash(entry.raw), path, cp.root_hash)
         return signer
+
+    def title(self, idx: Any, text: str, doc: str | None) -> TitleMatch | None:
+        """The document whose signed title *text* is, if any. The index only proposes
+        candidates (title hits of a full-text search); the title compared is the entry's."""
+        key = _title_key(text)
+        if not key or len(key.split()) >= _TITLE_MAX_WORDS:
+            return None
+        if doc is not None:
+            row = idx.by_doc(doc)
+            seqs = [int(row.seq)] if row is not None else []
+        else:
+            query = "".join(" " if ch in _TITLE_QUOTES else ch for ch in text)
+            try:
+                hits = idx.search(query, limit=MAX_CANDIDATES)
+            except MalformedError:
+                return None
+            seqs = list(dict.fromkeys(int(h.seq) for h in hits if h.paragraph == 0))
+        for seq in seqs:
+            entry, _ = self.load(seq)  # compared with the stored leaf hash
+            d = entry.document
+            if d is not None and (doc is None or d.doc == doc) and _title_key(d.title) == key:
+                return TitleMatch(entry, self.verify_entry(entry))
+        return None
 
     def check(self, idx: Any, text: str, doc: str | None) -> QuoteReport:
         best_match(text, ())  # refuses a too-short quotation before any lookup
@@ -1053,18 +1080,73 @@ def verify_evidence(
 
 # -- briefs ------------------------------------------------------------------------------------
 
+#: The largest brief ``check_brief`` reads by default (``cite-check --max-size``): a 300-page
+#: brief with exhibits is a few megabytes; a 45 MB file is not a brief to check in one go.
+MAX_BRIEF_BYTES = 32 * 2**20
+
+#: The most quotations ``check_brief`` checks by default (``cite-check --max-quotations``):
+#: each costs an index query and up to :data:`MAX_CANDIDATES` comparisons.
+MAX_BRIEF_QUOTATIONS = 2000
+
+#: Quoted spans of fewer words are terms ("Order"), not quotations; spans of this many words
+#: up to :data:`.quote.MIN_QUOTE_WORDS` are listed as ``too-short``, never dropped silently.
+BRIEF_MIN_WORDS = 2
+
+#: A quotation this long or longer is never compared with document titles.
+_TITLE_MAX_WORDS = 40
+_TITLE_QUOTES = frozenset("\"'`´‘’‚‛“”„‟′″«»‹›")
+_TITLE_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+
+
+def _title_key(text: str) -> str:
+    """A title as compared: typography (quotation marks, dashes, spaces, a final period or
+    comma inside the closing mark) and case set aside; every word and its order kept."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(
+        "'" if ch in _TITLE_QUOTES else "-" if ch in _TITLE_DASHES else ch for ch in text
+    )
+    return " ".join(text.split()).rstrip(".,").strip().casefold()
+
+
+@attrs.frozen
+class TitleMatch:
+    """A quotation that is an archived document's signed title: the entry it was read from
+    (checked against the log, and against trusted keys when *signer* is set)."""
+
+    entry: Entry
+    signer: VerifierKey | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _fields(self.entry)
+        return {
+            "doc": d.doc,
+            "seq": self.entry.seq,
+            "title": d.title,
+            "signer": str(self.signer) if self.signer else None,
+        }
+
 
 @attrs.frozen
 class BriefItem:
-    """One quotation found in a brief and what checking it gave (or why it was skipped)."""
+    """One quotation found in a brief and what checking it gave: a quotation report, a
+    document title it equals, or why it was not checked (too short)."""
 
     found: FoundQuotation
     report: QuoteReport | None
     skipped: str | None = None
+    title: TitleMatch | None = None
 
     @property
     def status(self) -> str:
-        return self.report.status.value if self.report else "skipped"
+        """The quotation's status (see :mod:`.quote`), ``title`` or ``too-short``."""
+        if self.title is not None:
+            return "title"
+        return self.report.status.value if self.report else "too-short"
+
+    @property
+    def accepted(self) -> bool:
+        """Checked and found faithful: a matching quotation or a signed title."""
+        return self.title is not None or (self.report is not None and self.report.is_match)
 
     def to_dict(self) -> dict[str, Any]:
         f = self.found
@@ -1075,34 +1157,38 @@ class BriefItem:
             "brief_line": f.line,
             "brief_start": f.start,
             "brief_end": f.end,
+            "markup_removed": list(f.removed),
             "status": self.status,
         }
-        if self.report is not None:
+        if self.title is not None:
+            out.update(self.title.to_dict())
+        elif self.report is not None:
             out.update({k: v for k, v in self.report.to_dict().items() if k not in out})
         else:
             out["skipped"] = self.skipped
         return out
 
 
-_STATUS_ORDER = ("exact", "normalised", "misquoted", "not-found", "skipped")
-
-
 @attrs.frozen
 class BriefReport:
-    """Every quotation of a brief, checked. :attr:`ok` unless one is misquoted or not found."""
+    """Every quotation of a brief, checked. :attr:`ok` only if every one was checked and is
+    faithful: a misquoted, not-found or too-short one (or any status a person must review)
+    makes it false."""
 
     filename: str | None
     items: tuple[BriefItem, ...]
 
     @property
     def totals(self) -> dict[str, int]:
+        """Quotations per status: every quotation status, ``title`` and ``too-short``."""
         counts = Counter(item.status for item in self.items)
-        return {status: counts.get(status, 0) for status in _STATUS_ORDER}
+        order = [status.value for status in QuoteStatus] + ["title", "too-short"]
+        order += sorted(s for s in counts if s not in order)
+        return {status: counts.get(status, 0) for status in order}
 
     @property
     def ok(self) -> bool:
-        totals = self.totals
-        return totals["misquoted"] == 0 and totals["not-found"] == 0
+        return all(item.accepted for item in self.items)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1113,19 +1199,53 @@ class BriefReport:
         }
 
 
-def _brief_source(data: bytes, filename: str | None) -> TextLayer | str:
-    """The brief as :func:`.brief.find_quotations` wants it: the raw string for plain text and
-    Markdown (indented block quotes survive only there), the text layer otherwise."""
-    from .documents import MARKDOWN, TEXT, read_document, sniff_media_type
+def _brief_source(
+    data: bytes, filename: str | None, max_bytes: int
+) -> tuple[str | TextLayer, bool]:
+    """The brief as :func:`.brief.find_quotations` wants it, and whether it is Markdown: the
+    raw string for plain text and Markdown (indented block quotes survive only there), HTML
+    rendered with its ``<q>`` and ``<blockquote>`` marked, a PDF's text layer."""
+    from .documents import (
+        HTML,
+        MARKDOWN,
+        TEXT,
+        EmptyDocumentError,
+        Limits,
+        UnicodeDocumentError,
+        read_document,
+        sniff_media_type,
+    )
 
+    if not data:
+        raise EmptyDocumentError("empty document (0 bytes)")
     media_type = sniff_media_type(data, filename)
-    read = read_document(data, media_type=media_type, filename=filename)  # sandboxed PDF/HTML
+    limits = Limits(max_bytes=max_bytes, max_text_chars=max_bytes)
+    if media_type in (TEXT, MARKDOWN):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise UnicodeDocumentError(
+                f"text is not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})",
+                hint="convert it first, e.g. iconv -f windows-1252 -t UTF-8",
+            ) from e
+        if not text.strip():
+            raise DocumentError("the brief has no text to check (only whitespace)")
+        return text.replace("\r\n", "\n").replace("\r", "\n"), media_type == MARKDOWN
+    if media_type == HTML:
+        from . import _sandbox
+        from .html import brief_text
+
+        rendered = _sandbox.shared_pool().run(
+            brief_text, (data, limits),
+            timeout=limits.timeout_seconds, memory_bytes=limits.memory_bytes,
+        )
+        if not rendered.strip():
+            raise DocumentError("the brief has no text to check (an HTML page without text)")
+        return rendered, False
+    read = read_document(data, media_type=media_type, filename=filename, limits=limits)
     if read.text is None:
         raise DocumentError(f"the brief has no text to check ({read.no_text_reason})")
-    if media_type in (TEXT, MARKDOWN):
-        text = data.decode("utf-8-sig")  # read_document has refused anything but UTF-8
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    return read.text
+    return read.text, False
 
 
 def check_brief(
@@ -1135,20 +1255,38 @@ def check_brief(
     doc: str | None = None,
     *,
     verifiers: Sequence[VerifierKey] | None = None,
+    max_bytes: int = MAX_BRIEF_BYTES,
+    max_quotations: int = MAX_BRIEF_QUOTATIONS,
 ) -> BriefReport:
     """Find every quotation in the brief *data* and check each (against *doc*, if given).
 
-    Raises :class:`.errors.DocumentError` for a brief that cannot be read; a quotation too short
-    to check is listed as skipped.
+    A quotation that equals an archived document's signed title (read from the verified
+    entry, never from the index) is reported as ``title``; one of fewer than
+    :data:`.quote.MIN_QUOTE_WORDS` words as ``too-short`` (listed, and :attr:`BriefReport.ok`
+    is then false: it was not verified). Raises :class:`.errors.DocumentError` for a brief
+    that cannot be read, is over *max_bytes*, or holds more than *max_quotations* quotations
+    (:class:`.brief.TooManyQuotationsError`).
     """
-    found = find_quotations(_brief_source(data, filename))
+    if len(data) > max_bytes:
+        from .documents import DocumentTooLargeError
+
+        raise DocumentTooLargeError(
+            f"the brief is {len(data)} bytes, over the limit of {max_bytes} bytes",
+            hint="raise the limit with --max-size, or check the brief in parts",
+        )
+    source, markdown = _brief_source(data, filename, max_bytes)
+    found = find_quotations(source, min_words=BRIEF_MIN_WORDS, markdown=markdown,
+                            max_quotations=max_quotations)
     checker = _Checker(archive, verifiers)
     items: list[BriefItem] = []
     with archive.index() as idx:
         for quotation in found:
+            title = checker.title(idx, quotation.text, doc)
+            if title is not None:
+                items.append(BriefItem(quotation, None, title=title))
+                continue
             try:
                 items.append(BriefItem(quotation, checker.check(idx, quotation.text, doc)))
             except QuoteTooShortError as e:
                 items.append(BriefItem(quotation, None, skipped=str(e)))
     return BriefReport(filename, tuple(items))
-
