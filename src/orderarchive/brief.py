@@ -85,12 +85,12 @@ _OPENING_CONTEXT = frozenset("([{—–-/\f\n \t\u00a0\"“'‘")
 # Markdown markup inside a quotation. Each body excludes its own delimiter, so a failed match
 # stops at the next delimiter: linear, however many unclosed delimiters there are.
 _MARKUP = re.compile(
-    r"`(?P<code>[^`\n]+)`"
-    r"|\[(?P<link>[^\[\]\n]+)\]\([^()\s]*\)"
-    r"|\*\*(?P<strong>[^*\n]+)\*\*"
-    r"|(?<!\w)__(?P<strong_>[^_\n]+)__(?!\w)"
-    r"|\*(?P<emphasis>[^*\n]+)\*"
-    r"|(?<!\w)_(?P<emphasis_>[^_\n]+)_(?!\w)"
+    r"`(?P<code>[^`]+)`"
+    r"|\[(?P<link>[^\[\]]+)\]\([^()\s]*\)"
+    r"|\*\*(?P<strong>[^*]+)\*\*"
+    r"|(?<!\w)__(?P<strong_>[^_]+)__(?!\w)"
+    r"|\*(?P<emphasis>[^*]+)\*"
+    r"|(?<!\w)_(?P<emphasis_>[^_]+)_(?!\w)"
 )
 _MARKUP_NAMES = ("code", "link", "strong", "emphasis")
 
