@@ -6,11 +6,15 @@ executive order and a memorandum of law; they are not real documents.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderarchive.brief import FoundQuotation, find_quotations
+from orderarchive.brief import FoundQuotation, TooManyQuotationsError, find_quotations
+from orderarchive.html import brief_text
 from orderarchive.quote import QuoteStatus, match_quote
 from orderarchive.textlayer import TextLayer
 
@@ -220,3 +224,151 @@ def test_never_crashes(text: str) -> None:
         assert isinstance(quotation, FoundQuotation)
         assert quotation.kind in ("inline", "block")
         assert 0 <= quotation.start <= quotation.end <= len(text)
+
+
+# -- quotations as people write them (issue 12, seen 5) ---------------------------------------
+
+
+def test_a_curly_quotation_nested_in_a_straight_one_keeps_the_outer() -> None:
+    text = ('The article says "“An Executive Order To Protect Bostonians” also bans federal '
+            'officials from using property owned by the city" and more.')
+    assert [q.text for q in find_quotations(text)] == [
+        "“An Executive Order To Protect Bostonians” also bans federal officials from using "
+        "property owned by the city"
+    ]
+    text = 'It reads "the federal government’s “reckless” deployment of ICE agents" today.'
+    assert [q.text for q in find_quotations(text)] == [
+        "the federal government’s “reckless” deployment of ICE agents"
+    ]
+
+
+def test_a_straight_quotation_nested_in_a_curly_one_keeps_the_outer() -> None:
+    text = 'He wrote “the "Order" shall not be read to assist federal agents” in the memo.'
+    assert [q.text for q in find_quotations(text)] == [
+        'the "Order" shall not be read to assist federal agents'
+    ]
+
+
+def test_single_marks_nested_in_double_ones() -> None:
+    text = ('DHS "called Wu’s order ‘legally illiterate,’ echoing the language used" and '
+            "\"the City's 'sanctuary' records are kept for six years.'\" The end.")
+    assert [q.text for q in find_quotations(text)] == [
+        "called Wu’s order ‘legally illiterate,’ echoing the language used",
+        "the City's 'sanctuary' records are kept for six years.'",
+    ]
+
+
+def test_an_unclosed_outer_mark_keeps_the_quotations_inside_it() -> None:
+    text = '"Stray mark. Then “the City of Boston shall not use municipal resources” he said.'
+    assert [q.text for q in find_quotations(text)] == [
+        "the City of Boston shall not use municipal resources"
+    ]
+
+
+def test_inch_marks_apostrophes_and_one_word_terms_are_not_quotations() -> None:
+    text = ("The plaintiffs' 12\" binders, 'twas said, and the City's \"Order\" or a \"shield\" "
+            "are not quotations; 6' 2\" is a height.")
+    assert find_quotations(text, min_words=2) == []
+
+
+@pytest.mark.parametrize(
+    ("marked", "plain", "removed"),
+    [
+        ('"we will *not* allow the birthplace"', "we will not allow the birthplace",
+         ("emphasis",)),
+        ('"we will _not_ allow the birthplace"', "we will not allow the birthplace",
+         ("emphasis",)),
+        ('"we will **not** allow the\nbirthplace"', "we will not allow the\nbirthplace",
+         ("strong",)),
+        ('"we will __not__ allow the birthplace"', "we will not allow the birthplace",
+         ("strong",)),
+        ('"to [implement protections](https://example.org/x) like Boston’s"',
+         "to implement protections like Boston’s", ("link",)),
+        ('"first responders should `provide` immediate care"',
+         "first responders should provide immediate care", ("code",)),
+        ('"*we* will **not** allow [the](u) birthplace"', "we will not allow the birthplace",
+         ("link", "strong", "emphasis")),
+        ('"[t]he City shall not assist the federal agents"',
+         "[t]he City shall not assist the federal agents", ()),
+        ('"sections 2 * 3 * 4 of the order shall apply"',
+         "sections 2 * 3 * 4 of the order shall apply", ()),
+        ('"the snake_case_name stays as it is here"',
+         "the snake_case_name stays as it is here", ()),
+    ],
+)
+def test_markdown_markup_inside_a_quotation_is_removed_and_named(
+    marked: str, plain: str, removed: tuple[str, ...]
+) -> None:
+    (found,) = find_quotations(f"It says {marked} plainly.", markdown=True)
+    assert (found.text, found.removed) == (plain, removed)
+    (kept,) = find_quotations(f"It says {marked} plainly.")  # not Markdown: kept as written
+    assert kept.text == marked[1:-1] and kept.removed == ()
+
+
+def test_markdown_markup_in_a_block_quotation() -> None:
+    text = "Intro.\n\n> City personnel shall **prioritize\n> de-escalation**, and more.\n"
+    (found,) = find_quotations(text, markdown=True)
+    assert (found.kind, found.text, found.removed) == (
+        "block", "City personnel shall prioritize\nde-escalation, and more.", ("strong",))
+
+
+def test_html_q_and_blockquote_are_quotations() -> None:
+    page = (b"<!doctype html><html><body><main><p>It says <q>the city <q>refuses</q> to assist "
+            b"federal commandeering</q> and a <q>scare</q> quote.</p><blockquote><p>First "
+            b"paragraph of the quoted passage.</p><p>Second <em>paragraph</em> of it.</p>"
+            b"</blockquote><p>After &ldquo;the block quote comes this&rdquo; text.</p>"
+            b"<nav><q>navigation is not part of the brief</q></nav></main></body></html>")
+    text = brief_text(page)
+    found = find_quotations(text, min_words=2)
+    assert [(q.kind, q.text) for q in found] == [
+        ("inline", "the city ‘refuses’ to assist federal commandeering"),
+        ("block", "First paragraph of the quoted passage.\n\nSecond paragraph of it."),
+        ("inline", "the block quote comes this"),
+    ]
+
+
+def test_too_many_quotations_is_an_error() -> None:
+    text = '"one two three four" and ' * 5
+    assert len(find_quotations(text, max_quotations=5)) == 5
+    with pytest.raises(TooManyQuotationsError, match="more than 4 quotations"):
+        find_quotations(text, max_quotations=4)
+
+
+def test_lines_and_pages_of_many_quotations() -> None:
+    text = "".join(f'Line {i} "one two three four {i}"\n' + ("\f" if i % 3 == 2 else "")
+                   for i in range(9))
+    found = find_quotations(text)
+    assert [(q.line, q.page) for q in found] == [
+        (1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2), (7, 3), (8, 3), (9, 3)]
+
+
+# -- bounded work (issue 11, item 3) -----------------------------------------------------------
+
+_ADVERSARIAL = r'''
+import sys
+from orderarchive.brief import find_quotations
+n = 100_000
+cases = [
+    '"' * n,                          # unclosed straight marks
+    '“' * n,                          # unclosed curly marks
+    '“"' * (n // 2),                  # nested marks of both kinds, never closed
+    ' “a "b ‘c' * (n // 8),
+    '    ' + ' ' * n + 'x\n',         # a long indentation
+    ' ' * n + '>x\n' + ' ' * n,       # a long run of spaces before a marker, then blanks
+    '>' * n,
+    '"' + '*_`[' * (n // 4) + '"',    # unclosed Markdown delimiters in a quotation
+    '"' + '[a](' * (n // 4) + '"',
+    '"a b c d" x\n' * 250_000,        # 3 MB brief with 250,000 quotations
+]
+for text in cases:
+    print(len(find_quotations(text, min_words=1, markdown=True)))
+'''
+
+
+def test_the_finder_is_linear_on_adversarial_briefs() -> None:
+    """Each input is 100 KB to 3 MB; a quadratic finder takes minutes on them (the 3 MB brief
+    took about 100 s when each quotation's line was counted from the start of the brief).
+    A subprocess with a generous timeout fails a regression instead of hanging the suite."""
+    out = subprocess.run([sys.executable, "-c", _ADVERSARIAL], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.split()[-1] == "250000"
