@@ -45,6 +45,7 @@ pass over its text, not one per quotation.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -328,19 +329,22 @@ def find_quotations(
     text = brief if isinstance(brief, str) else brief.text()
     paged = not raw or "\f" in text
     furniture = _furniture(text)
-    candidates: list[tuple[int, int, str, str]] = []  # start, end, text, kind
-    lo = 0
-    for start, end, body in [*_blocks(text, indented=raw if indented is None else indented),
-                             (len(text), len(text), "")]:
-        for s, e in _inline(text, lo, start):
-            candidates.append((s, e, _without_furniture(text[s:e], furniture), "inline"))
-        if body:
-            candidates.append((start, end, body, "block"))
-        lo = end
+
+    def candidates() -> Iterator[tuple[int, int, str, str]]:
+        """(start, end, text, kind) of each quoted span, in order, found as they are needed:
+        a brief over the limit stops at its first excess quotation."""
+        lo = 0
+        blocks = _blocks(text, indented=raw if indented is None else indented)
+        for start, end, body in itertools.chain(blocks, [(len(text), len(text), "")]):
+            for s, e in _inline(text, lo, start):
+                yield s, e, _without_furniture(text[s:e], furniture), "inline"
+            if body:
+                yield start, end, body, "block"
+            lo = end
 
     results: list[FoundQuotation] = []
     line, page, counted = 1, 1, 0  # counted up to this offset, in one pass
-    for start, end, marked, kind in candidates:
+    for start, end, marked, kind in candidates():
         quoted, removed = strip_markdown(marked) if markdown else (marked, ())
         if _word_count(quoted) < min_words:
             continue
