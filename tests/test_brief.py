@@ -358,6 +358,8 @@ cases = [
     '>' * n,
     '"' + '*_`[' * (n // 4) + '"',    # unclosed Markdown delimiters in a quotation
     '"' + '[a](' * (n // 4) + '"',
+    # a quotation across a page break under a million blank lines (page furniture trimmed)
+    'Head 1\n"a b\n\fHead 2\n' + '\n' * 1_000_000 + 'c d"\n\fHead 3\n',
     '"a b c d" x\n' * 250_000,        # 3 MB brief with 250,000 quotations
 ]
 for text in cases:

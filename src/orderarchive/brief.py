@@ -302,10 +302,11 @@ def _without_furniture(quoted: str, furniture: set[str]) -> str:
             while lines and (not lines[-1].strip() or _shape(lines[-1]) in furniture):
                 lines.pop()
             lines.append("")
-        if k > 0:  # the top of a page
-            while lines and (not lines[0].strip() or _shape(lines[0]) in furniture):
-                lines.pop(0)
-            lines.insert(0, "")
+        if k > 0:  # the top of a page (sliced once: pop(0) in a loop is quadratic)
+            top = 0
+            while top < len(lines) and (not lines[top].strip() or _shape(lines[top]) in furniture):
+                top += 1
+            lines = ["", *lines[top:]]
         parts[k] = "\n".join(lines)
     return "\f".join(parts)
 
