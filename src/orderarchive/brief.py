@@ -45,7 +45,6 @@ pass over its text, not one per quotation.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -335,13 +334,14 @@ def find_quotations(
         """(start, end, text, kind) of each quoted span, in order, found as they are needed:
         a brief over the limit stops at its first excess quotation."""
         lo = 0
-        blocks = _blocks(text, indented=raw if indented is None else indented)
-        for start, end, body in itertools.chain(blocks, [(len(text), len(text), "")]):
+        for start, end, body in _blocks(text, indented=raw if indented is None else indented):
             for s, e in _inline(text, lo, start):
                 yield s, e, _without_furniture(text[s:e], furniture), "inline"
             if body:
                 yield start, end, body, "block"
             lo = end
+        for s, e in _inline(text, lo, len(text)):
+            yield s, e, _without_furniture(text[s:e], furniture), "inline"
 
     results: list[FoundQuotation] = []
     line, page, counted = 1, 1, 0  # counted up to this offset, in one pass

@@ -1201,10 +1201,11 @@ class BriefReport:
 
 def _brief_source(
     data: bytes, filename: str | None, max_bytes: int
-) -> tuple[str | TextLayer, bool]:
-    """The brief as :func:`.brief.find_quotations` wants it, and whether it is Markdown: the
-    raw string for plain text and Markdown (indented block quotes survive only there), HTML
-    rendered with its ``<q>`` and ``<blockquote>`` marked, a PDF's text layer."""
+) -> tuple[str | TextLayer, bool, bool]:
+    """The brief as :func:`.brief.find_quotations` wants it, whether it is Markdown, and
+    whether indented lines are block quotations: the raw string for plain text and Markdown
+    (indented block quotes survive only there), HTML rendered with its ``<q>`` and
+    ``<blockquote>`` marked, a PDF's text layer."""
     from .documents import (
         HTML,
         MARKDOWN,
@@ -1230,7 +1231,7 @@ def _brief_source(
             ) from e
         if not text.strip():
             raise DocumentError("the brief has no text to check (only whitespace)")
-        return text.replace("\r\n", "\n").replace("\r", "\n"), media_type == MARKDOWN
+        return text.replace("\r\n", "\n").replace("\r", "\n"), media_type == MARKDOWN, True
     if media_type == HTML:
         from . import _sandbox
         from .html import brief_text
@@ -1241,11 +1242,11 @@ def _brief_source(
         )
         if not rendered.strip():
             raise DocumentError("the brief has no text to check (an HTML page without text)")
-        return rendered, False
+        return rendered, False, False  # block quotations are <blockquote>, not indentation
     read = read_document(data, media_type=media_type, filename=filename, limits=limits)
     if read.text is None:
         raise DocumentError(f"the brief has no text to check ({read.no_text_reason})")
-    return read.text, False
+    return read.text, False, False
 
 
 def check_brief(
@@ -1274,9 +1275,9 @@ def check_brief(
             f"the brief is {len(data)} bytes, over the limit of {max_bytes} bytes",
             hint="raise the limit with --max-size, or check the brief in parts",
         )
-    source, markdown = _brief_source(data, filename, max_bytes)
+    source, markdown, indented = _brief_source(data, filename, max_bytes)
     found = find_quotations(source, min_words=BRIEF_MIN_WORDS, markdown=markdown,
-                            max_quotations=max_quotations)
+                            indented=indented, max_quotations=max_quotations)
     checker = _Checker(archive, verifiers)
     items: list[BriefItem] = []
     with archive.index() as idx:
