@@ -374,3 +374,13 @@ def test_the_finder_is_linear_on_adversarial_briefs() -> None:
     out = subprocess.run([sys.executable, "-c", _ADVERSARIAL], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.split()[-1] == "250000"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \"“”'‘’>\n\f\t*_`[]().")), max_size=200))
+def test_never_crashes_with_markdown(text: str) -> None:
+    words = len(find_quotations(text, min_words=1))
+    for quotation in find_quotations(text, min_words=1, markdown=True):
+        assert set(quotation.removed) <= {"emphasis", "strong", "link", "code"}
+        assert 0 <= quotation.start <= quotation.end <= len(text)
+    assert len(find_quotations(text, min_words=1, max_quotations=max(words, 1))) == words
