@@ -186,7 +186,9 @@ def check(corpus: Corpus, quote: str, **kwargs: Any) -> QuoteReport:
     if report.is_match:
         assert report.differences == ()
     else:
-        assert report.status in (QuoteStatus.MISQUOTED, QuoteStatus.NOT_FOUND)
+        assert report.status in (
+            QuoteStatus.NEEDS_REVIEW, QuoteStatus.MISQUOTED, QuoteStatus.NOT_FOUND
+        )
     return report
 
 
@@ -240,15 +242,15 @@ def test_quotation_broken_across_pdf_pages(corpus: Corpus) -> None:
 def test_ellipsis(corpus: Corpus) -> None:
     report = check(corpus, "Executive Order 2014-3 is rescinded . . . and any guidance issued "
                            "under that order shall have no further force or effect")
-    assert report.status is QuoteStatus.NORMALISED
-    assert "ellipsis" in report.normalisations
-    assert report.alterations == ()
+    assert report.status is QuoteStatus.ALTERED
+    assert report.normalisations == ("line-breaks",)
+    assert report.alterations == ('. . . for "in its entirety,"',)
 
 
 def test_bracketed_alterations_are_reported_not_errors(corpus: Corpus) -> None:
     report = check(corpus, "[a]ny guidance issued under [Executive Order 2014-3] shall have no "
                            "further force or effect")
-    assert report.status is QuoteStatus.NORMALISED
+    assert report.status is QuoteStatus.ALTERED
     assert report.alterations == ('[a]ny for "any"', '[Executive Order 2014-3] for "that order"')
     assert report.differences == ()
 
@@ -478,7 +480,7 @@ def test_cite_a_page_or_the_whole_document(corpus: Corpus) -> None:
         ({"quote": "The Police Commissioner may keep a record of each request"},
          QuotationMismatchError, "misquoted"),
         ({"quote": "Parking meters on Beacon Street shall accept payment"},
-         QuotationMismatchError, "not-found in eo-2025-7"),
+         QuotationMismatchError, "not found in eo-2025-7"),
         ({"quote": "shall publish a summary of those records", "page": 2},
          QuotationMismatchError, "on page 1 of eo-2025-7, not on page 2"),
         ({"quote": "the City"}, QuoteTooShortError, "at least 4"),
@@ -665,7 +667,7 @@ def _flip_proof_hash(proof: str) -> str:
 
 
 TAMPERS: dict[str, Callable[[Corpus], Callable[[dict[str, Any]], None]]] = {
-    "format": lambda c: _set(("format",), "orderarchive-evidence/v2"),
+    "format": lambda c: _set(("format",), "orderarchive-evidence/v3"),
     "doc": lambda c: _set(("doc",), "eo-2014-3"),
     "citation": lambda c: _set(("citation",), lambda s: s.replace("Mar. 14", "Mar. 15")),
     "quotation-text-changed-word": lambda c: _set(
@@ -709,9 +711,14 @@ def test_tampered_evidence_fails(case: str, corpus: Corpus, evidence: bytes) -> 
     [
         ("empty", lambda d: b""),
         ("not-json", lambda d: b"evidence\n"),
-        ("no-newline", lambda d: d[:-1]),
         ("trailing-garbage", lambda d: d + b"x"),
-        ("not-canonical", lambda d: json.dumps(json.loads(d), indent=1).encode() + b"\n"),
+        ("duplicate-key", lambda d: b'{"doc":"x",' + d[1:]),
+        ("float", lambda d: d.replace(b'"paragraph":', b'"paragraph":1.0,"x":', 1)),
+        ("nan", lambda d: d.replace(b'"paragraph":', b'"paragraph":NaN,"x":', 1)),
+        ("not-utf-8", lambda d: d.replace(b"eo-", b"\xffo-", 1)),
+        ("deep", lambda d: b"[" * 100000 + b"]" * 100000),
+        ("huge-int", lambda d: d.replace(b'"paragraph":', b'"paragraph":' + b"9" * 5000 + b',"x":',
+                                         1)),
         ("truncated", lambda d: d[: len(d) // 2] + b"\n"),
         ("array", lambda d: b"[]\n"),
         ("too-large", lambda d: b" " * (orderarchive.cite.MAX_EVIDENCE_BYTES + 1)),
@@ -780,8 +787,8 @@ EXPECTED = [
     ("normalised", "eo-2025-7"),
     ("normalised", "eo-2025-7"),
     ("exact", "eo-2014-3"),
-    ("normalised", "eo-2025-7"),
-    ("normalised", "eo-2025-7"),
+    ("altered", "eo-2025-7"),
+    ("altered", "eo-2025-7"),
     ("misquoted", "eo-2025-7"),
     ("misquoted", "eo-2025-7"),
     ("misquoted", "eo-2025-7"),
@@ -801,8 +808,8 @@ def test_brief_with_a_mix_of_quotations(corpus: Corpus) -> None:
     got = _summary(report)
     assert [s for s, _ in got] == [s for s, _ in EXPECTED]
     assert [d for _, d in got] == [d for _, d in EXPECTED]
-    assert report.totals == {"exact": 1, "normalised": 6, "misquoted": 4, "not-found": 1,
-                             "skipped": 1}
+    assert report.totals == {"exact": 1, "normalised": 4, "altered": 2, "needs-review": 0,
+                             "misquoted": 4, "not-found": 1, "skipped": 1}
     assert not report.ok
     block = report.items[-1]
     assert block.found.kind == "block" and block.found.line == 19

@@ -253,8 +253,11 @@ def test_ellipsis_omits_words(ellipsis: str) -> None:
         "except where a judicial warrant so requires."
     )
     found = match(quote)
-    assert found.status is QuoteStatus.NORMALISED
-    assert "ellipsis" in found.normalisations
+    assert found.status is QuoteStatus.ALTERED
+    assert found.is_match
+    assert found.alterations == (
+        f'{ellipsis} for "to assist federal\nagents in the enforcement of civil immigration law,"',
+    )
     assert found.locator is not None
     assert found.locator.start == at("The City of Boston shall not")
     assert found.locator.end == at("requires. Nothing") + len("requires.")
@@ -262,17 +265,47 @@ def test_ellipsis_omits_words(ellipsis: str) -> None:
 
 def test_ellipsis_may_omit_a_whole_sentence() -> None:
     found = match(
+        "Section 3. Police Department. . . . The guidance shall describe the “sanctuary” "
+        "provisions of this order"
+    )
+    assert found.status is QuoteStatus.ALTERED
+    assert found.normalisations == ("line-breaks",)
+    assert len(found.alterations) == 1
+    assert found.alterations[0].startswith(
+        '. . . . for ". The Police Commissioner—acting through'
+    )
+
+
+def test_ellipsis_that_omits_a_sentence_with_a_reversing_word_needs_review() -> None:
+    found = match(
+        "Section 1. Purpose. . . . Nothing in this order shall be construed to prohibit any "
+        "municipal employee from reporting a crime."
+    )
+    assert found.status is QuoteStatus.NEEDS_REVIEW
+    assert found.reviews[0].startswith("the ellipsis leaves out a sentence with 'not'")
+
+
+def test_ellipsis_across_a_paragraph_needs_review() -> None:
+    # The omitted sentence holds "Nothing ... prohibit", and the omission joins two sections.
+    found = match(
         "except where a judicial warrant so requires. . . . "
         "It is the policy of the City that every resident"
     )
-    assert found.status is QuoteStatus.NORMALISED
-    assert found.normalisations == ("line-breaks", "ellipsis")
+    assert found.status is QuoteStatus.NEEDS_REVIEW
+    assert not found.is_match
+    assert found.alterations == ()
+    assert len(found.reviews) == 1
+    assert found.reviews[0].startswith(
+        'the ellipsis crosses a paragraph or page: . . . . for ". Nothing'
+    )
+    assert "Nothing in this order shall be construed to prohibit" in found.reviews[0]
 
 
 def test_leading_and_trailing_ellipses() -> None:
     found = match("... shall not use municipal resources to assist federal ...")
-    assert found.status is QuoteStatus.NORMALISED
-    assert found.normalisations == ("ellipsis",)
+    assert found.status is QuoteStatus.ALTERED
+    assert found.normalisations == ()
+    assert found.alterations == ("... (at the edge of the quotation)",) * 2
     assert found.source_text == "shall not use municipal resources to assist federal"
 
 
@@ -363,7 +396,7 @@ def test_bracketed_alterations(quote: str, alteration: str, passage: str | None)
     if passage is None:  # the bracket is not the only change: reported, never accepted
         assert found.status is QuoteStatus.MISQUOTED
         return
-    assert found.status is QuoteStatus.NORMALISED
+    assert found.status is QuoteStatus.ALTERED
     assert found.alterations == (alteration,)
     assert found.differences == ()
     assert found.source_text == passage
@@ -373,7 +406,7 @@ def test_bracket_standing_for_a_few_words() -> None:
     found = match(
         "The Police Commissioner—acting through [its Bureau]—shall issue written guidance"
     )
-    assert found.status is QuoteStatus.NORMALISED
+    assert found.status is QuoteStatus.ALTERED
     assert found.alterations == ('[its Bureau] for "the Bureau of\nProfessional Standards"',)
 
 
@@ -393,7 +426,8 @@ def test_bracket_that_replaces_a_negation_is_a_misquote() -> None:
         ("changed", "[always]", "not")
     ]
     keeps = match("The City of Boston shall [not] use municipal resources to assist federal agents")
-    assert keeps.status is QuoteStatus.NORMALISED
+    assert keeps.status is QuoteStatus.ALTERED
+    assert keeps.alterations == ('[not] for "not"',)
 
 
 def test_bracketed_letter_must_be_the_same_letter() -> None:

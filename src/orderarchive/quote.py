@@ -73,11 +73,15 @@ from . import errors
 from .textlayer import Paragraph, TextLayer
 
 __all__ = [
+    "ACCEPTED",
     "BRACKET_MAX_WORDS",
     "ELLIPSIS_MAX_GAP",
     "MIN_QUOTE_WORDS",
     "MISQUOTE_MIN_COVERAGE",
     "NORMALISATIONS",
+    "OMISSION_MAX_WORDS",
+    "REVERSING_PREFIXES",
+    "REVERSING_WORDS",
     "Difference",
     "Locator",
     "QuoteMatch",
@@ -116,7 +120,6 @@ NORMALISATIONS = (
     "ligatures",
     "hyphenation",
     "compatibility",
-    "ellipsis",
     "trailing-punctuation",
 )
 
@@ -137,8 +140,14 @@ class QuoteStatus(enum.Enum):
 
     EXACT = "exact"
     NORMALISED = "normalised"
+    ALTERED = "altered"
+    NEEDS_REVIEW = "needs-review"
     MISQUOTED = "misquoted"
     NOT_FOUND = "not-found"
+
+
+#: The statuses that accept a quotation (exit 0); ``needs-review`` never does.
+ACCEPTED = frozenset([QuoteStatus.EXACT, QuoteStatus.NORMALISED, QuoteStatus.ALTERED])
 
 
 class QuoteTooShortError(errors.MalformedError):
@@ -187,11 +196,13 @@ class QuoteMatch:
     differences: tuple[Difference, ...] = ()
     source_text: str | None = None
     score: float = 0.0
+    reviews: tuple[str, ...] = ()
 
     @property
     def is_match(self) -> bool:
-        """True for ``exact`` and ``normalised``: every word of the quotation is accounted for."""
-        return self.status in (QuoteStatus.EXACT, QuoteStatus.NORMALISED)
+        """True for ``exact``, ``normalised`` and ``altered``: the quotation is accepted (every
+        word accounted for, every alteration a benign, listed one)."""
+        return self.status in ACCEPTED
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -566,49 +577,240 @@ def _anchored(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | No
     return pieces + _edge_pieces(tokens, range(hi, len(tokens)), s_last, lay, backward=False)
 
 
-_NEGATIONS = frozenset(
-    ["not", "no", "never", "nor", "neither", "none", "nothing", "nobody", "nowhere", "cannot"]
+# -- the quotation policy (docs/CITATIONS.md) --------------------------------------------------
+
+# Reversing words are data, maintained here and listed in docs/CITATIONS.md. Each maps to the
+# class counted on either side of an alteration: a quotation that adds, drops or swaps one of
+# them by any route (bracket, in-word bracket, ellipsis) reverses the source.
+_NEGATION_WORDS = (
+    "not", "no", "never", "nor", "neither", "none", "nothing", "nobody", "nowhere", "cannot",
+    "t",  # "n't": "can't" is tokenised as "can", "'", "t"
 )
+_REVERSING_VERB_FORMS = {
+    "refuse": ("refuse", "refuses", "refused", "refusing", "refusal", "refusals"),
+    "deny": ("deny", "denies", "denied", "denying", "denial", "denials"),
+    "decline": ("decline", "declines", "declined", "declining"),
+    "reject": ("reject", "rejects", "rejected", "rejecting", "rejection", "rejections"),
+    "prohibit": ("prohibit", "prohibits", "prohibited", "prohibiting", "prohibition",
+                 "prohibitions"),
+    "forbid": ("forbid", "forbids", "forbade", "forbidden", "forbidding"),
+    "bar": ("bar", "bars", "barred", "barring"),
+    "ban": ("ban", "bans", "banned", "banning"),
+    "fail": ("fail", "fails", "failed", "failing", "failure", "failures"),
+    "lack": ("lack", "lacks", "lacked", "lacking"),
+    "cease": ("cease", "ceases", "ceased", "ceasing"),
+    "prevent": ("prevent", "prevents", "prevented", "preventing", "prevention"),
+    "oppose": ("oppose", "opposes", "opposed", "opposing", "opposition"),
+}
+_REVERSING_CONNECTIVES = ("without", "except", "unless", "absent", "against")
+#: Every reversing word (lower case) and the class it counts for.
+REVERSING_WORDS: dict[str, str] = {
+    **dict.fromkeys(_NEGATION_WORDS, "negation"),
+    **{form: lemma for lemma, forms in _REVERSING_VERB_FORMS.items() for form in forms},
+    **{w: w for w in _REVERSING_CONNECTIVES},
+}
+#: Prefixes that reverse the word they are put on ("armed" / "unarmed").
+REVERSING_PREFIXES = ("un", "in", "im", "il", "ir", "non", "dis", "anti")
+
+#: An ellipsis that leaves out more words than this needs a person to read what it omits.
+OMISSION_MAX_WORDS = 40
+
 _SENTENCE_ENDS = frozenset(".;:?!")
-
-
-def _negations(keys: Iterable[str]) -> list[str]:
-    # "can't", "won't": the tokens are "can", "'" (key '"') and "t".
-    return [k.lower() for k in keys if k.lower() in _NEGATIONS or k == "t"]
-
-
-def _hides_negation(p: _Piece, tokens: list[_QTok], lay: _Layer) -> bool:
-    """Whether an accepted gap drops a negation from the sentence the quotation runs through.
-
-    "The City shall ... use municipal resources" for "The City shall not use municipal
-    resources" omits words, as ellipses do, but the words omitted reverse the sentence; so does
-    "[always]" standing for "not". Omitting whole sentences that hold a "not" is fair.
-    """
-    t = tokens[p.q0]
-    keys = lay.keys[p.s0 : p.s1]
-    if t.kind == "bracket":
-        inside = _negations(_word_key(w) for w in re.findall(r"\w+", t.key))
-        return any(inside.count(n) < _negations(keys).count(n) for n in _negations(keys))
-    if t.kind == "ellipsis":
-        cuts = [k for k, key in enumerate(keys) if key in _SENTENCE_ENDS]
-        if not cuts:
-            return bool(_negations(keys))
-        return bool(_negations(keys[: cuts[0]]) or _negations(keys[cuts[-1] + 1 :]))
-    if t.pattern is not None:
-        source = lay.keys[p.s0]
-        bare = _word_key(_IN_WORD_BRACKET.sub(r"\1", t.key))
-        return bool(_negations([source])) and bare.lower() != source.lower()
-    return False
-
-
-def _guard(pieces: list[_Piece], tokens: list[_QTok], lay: _Layer) -> list[_Piece]:
-    """Turn accepted gaps that hide a negation into differences."""
-    return [
-        attrs.evolve(p, kind="diff")
-        if p.kind in ("omit", "alter") and _hides_negation(p, tokens, lay)
-        else p
-        for p in pieces
+# Pronouns and other words that only refer: "[the Mayor]" may stand for any of them.
+_REFERRING = frozenset(
+    [
+        "he", "she", "it", "they", "him", "her", "them", "his", "hers", "its", "their", "theirs",
+        "we", "us", "our", "ours", "i", "me", "my", "mine", "you", "your", "yours", "this",
+        "that", "these", "those", "who", "whom", "whose", "which", "here", "there", "himself",
+        "herself", "itself", "themselves", "ourselves", "one",
     ]
+)
+_DETERMINERS = frozenset(["the", "a", "an", "this", "that", "these", "those", "its", "his",
+                          "her", "their", "our", "my", "your"])
+_ANAPHORIC = frozenset(["this", "that", "these", "those", "its", "his", "her", "their", "our"])
+_NAME_LINKS = frozenset(["of", "the", "and", "for", "on", "in", "&"])
+
+
+def _reading(text: str) -> list[str]:
+    """The words a stretch of the quotation reads as, brackets dropped ("a[n in]valid" reads
+    "an invalid"), as lower-case keys."""
+    return [_word_key(w).lower() for w in re.findall(_WORD, text.replace("[", "").replace("]", ""))]
+
+
+def _word_keys(lay: _Layer, j0: int, j1: int) -> list[str]:
+    return [lay.keys[j].lower() for j in range(j0, j1) if lay.words[j]]
+
+
+def _flips(a: str, b: str) -> bool:
+    """Whether *a* is *b* with a reversing prefix put on ("unarmed", "armed")."""
+    return any(a == p + b for p in REVERSING_PREFIXES if len(b) >= 3)
+
+
+def _reversal(quoted: list[str], source: list[str]) -> str | None:
+    """How the quoted words reverse the source words they stand for, or None."""
+    q = Counter(REVERSING_WORDS[w] for w in quoted if w in REVERSING_WORDS)
+    s = Counter(REVERSING_WORDS[w] for w in source if w in REVERSING_WORDS)
+    if q != s:
+        added = sorted((q - s).elements())
+        dropped = sorted((s - q).elements())
+        said = [f"adds {w!r}" for w in added] + [f"leaves out {w!r}" for w in dropped]
+        return "reverses the source: " + ", ".join(said)
+    for a in quoted:
+        for b in source:
+            if _flips(a, b) or _flips(b, a):
+                return f"reverses the source: {a!r} for {b!r}"
+    return None
+
+
+def _is_referring(words: list[str], raw: list[str]) -> bool:
+    """A pronoun, or a name-like noun phrase ("the Bureau of Professional Standards")."""
+    if not words:
+        return False
+    if len(words) == 1 and words[0] in _REFERRING:
+        return True
+    if words[0] in _ANAPHORIC and 2 <= len(words) <= 3:
+        return True  # "that order", "its Bureau": a short phrase pointing back
+    body = words[1:] if words[0] in _DETERMINERS else words
+    body_raw = raw[len(raw) - len(body) :]
+    return bool(body) and all(
+        w in _NAME_LINKS or r[:1].isupper() or r[:1].isdigit()
+        for w, r in zip(body, body_raw, strict=True)
+    ) and body[-1] not in _NAME_LINKS
+
+
+def _content(words: list[str]) -> set[str]:
+    return {w for w in words if w not in _DETERMINERS and w not in _NAME_LINKS}
+
+
+@attrs.frozen
+class _Verdict:
+    """How the policy classes one accepted alteration: ``altered``, ``review`` or ``reversal``."""
+
+    kind: str
+    text: str
+
+
+def _judge_bracket(
+    p: _Piece, tokens: list[_QTok], quote: str, lay: _Layer, qmap: dict[int, int]
+) -> _Verdict:
+    t = tokens[p.q0]
+    raw = quote[t.start : t.end]
+    if t.kind == "bracket" and t.key.lower() == "[sic]":
+        return _Verdict("altered", raw)
+    # Words glued to the bracket belong to it: "a[n in]valid" reads "an invalid".
+    left = right = p.q0
+    s_lo, s_hi = p.s0, p.s1
+    while left > 0 and tokens[left - 1].end == tokens[left].start and (left - 1) in qmap:
+        left -= 1
+        s_lo = min(s_lo, qmap[left])
+    while right + 1 < len(tokens) and tokens[right + 1].start == tokens[right].end and (
+        right + 1
+    ) in qmap:
+        right += 1
+        s_hi = max(s_hi, qmap[right] + 1)
+    reading = _reading(quote[tokens[left].start : tokens[right].end])
+    reversed_ = _reversal(reading, _word_keys(lay, s_lo, s_hi))
+    if reversed_ is not None:
+        return _Verdict("reversal", reversed_)
+    source_text = lay.span(p.s0, p.s1)
+    described = f'{raw} for "{source_text}"' if source_text else raw
+    if left != right:
+        return _Verdict("review", f"a bracket inside a word changes the word: {described}")
+    if t.kind == "pattern":
+        bare = _word_key(_IN_WORD_BRACKET.sub(r"\1", raw))
+        first = _IN_WORD_BRACKET.match(raw)
+        case_only = first is not None and len(first.group(1)) == 1 and raw.count("[") == 1
+        if bare == lay.keys[p.s0] or (case_only and bare.lower() == lay.keys[p.s0].lower()):
+            return _Verdict("altered", described)
+        return _Verdict("review", f"the bracket changes the word: {described}")
+    return _judge_substitution(p, raw, described, lay)
+
+
+def _judge_substitution(p: _Piece, raw: str, described: str, lay: _Layer) -> _Verdict:
+    """A free-standing bracket that reverses nothing: the same words, or a noun phrase for a
+    referring expression of the source, is accepted; anything else is for a person to read."""
+    inner = _reading(raw)
+    source = _word_keys(lay, p.s0, p.s1)
+    if not source:
+        return _Verdict("review", f"a bracketed insertion (the source has no words here): {raw}")
+    inner_raw = re.findall(_WORD, raw.replace("[", "").replace("]", ""))
+    source_raw = [lay.raw(j) for j in range(p.s0, p.s1) if lay.words[j]]
+    pronoun = len(source) == 1 and source[0] in _REFERRING
+    if inner == source or (
+        _is_referring(inner, inner_raw)
+        and _is_referring(source, source_raw)
+        and (pronoun or bool(_content(inner) & _content(source)))
+    ):
+        return _Verdict("altered", described)
+    return _Verdict("review", f"a bracketed substitution a reader must check: {described}")
+
+
+def _judge_omission(p: _Piece, raw: str, lay: _Layer, *, edge: bool) -> _Verdict:
+    if p.s0 == p.s1:
+        return _Verdict("altered", f"{raw} (at the edge of the quotation)" if edge else raw)
+    keys = lay.keys[p.s0 : p.s1]
+    cuts = [k for k, key in enumerate(keys) if key in _SENTENCE_ENDS]
+    inside = keys if not cuts else keys[: cuts[0]] + keys[cuts[-1] + 1 :]
+    hidden = [k.lower() for k in inside if k.lower() in REVERSING_WORDS]
+    if hidden:
+        return _Verdict("reversal", f"the ellipsis leaves out {hidden[0]!r}")
+    described = f'{raw} for "{lay.span(p.s0, p.s1)}"'
+    reason = _omission_review(p, lay)
+    if reason is not None:
+        return _Verdict("review", f"{reason}: {described}")
+    return _Verdict("altered", described)
+
+
+def _omission_review(p: _Piece, lay: _Layer) -> str | None:
+    """Why an ellipsis that reverses nothing inside its sentence still needs a reader."""
+    if p.s0 > 0 and p.s1 < len(lay.keys) and lay.breaks_between(p.s0 - 1, p.s1):
+        return "the ellipsis crosses a paragraph or page"
+    if any(lay.keys[j] == '"' and not _is_apostrophe(lay, j) for j in range(p.s0, p.s1)):
+        return (
+            "the ellipsis crosses a quotation mark of the source (it may join different speakers)"
+        )
+    words = sum(lay.words[p.s0 : p.s1])
+    if words > OMISSION_MAX_WORDS:
+        return f"the ellipsis leaves out {words} words (more than {OMISSION_MAX_WORDS})"
+    dropped = [k.lower() for k in lay.keys[p.s0 : p.s1] if k.lower() in REVERSING_WORDS]
+    if dropped:
+        return f"the ellipsis leaves out a sentence with {dropped[0]!r}"
+    return None
+
+
+def _is_apostrophe(lay: _Layer, j: int) -> bool:
+    s, e = lay.starts[j], lay.ends[j]
+    return s > 0 and e < len(lay.text) and lay.text[s - 1].isalnum() and lay.text[e].isalnum()
+
+
+def _judge(
+    pieces: list[_Piece], tokens: list[_QTok], quote: str, lay: _Layer
+) -> tuple[list[_Piece], list[str], list[str]]:
+    """Apply the policy to every accepted alteration: reversals become differences; the rest
+    are listed as alterations (accepted) or as items for review."""
+    qmap = {
+        p.q0: p.s0
+        for p in pieces
+        if p.kind == "equal" and p.q1 - p.q0 == 1 and p.s1 - p.s0 == 1 and tokens[p.q0].is_word
+    }
+    out: list[_Piece] = []
+    altered: list[str] = []
+    review: list[str] = []
+    for k, p in enumerate(pieces):
+        if p.kind == "alter":
+            verdict = _judge_bracket(p, tokens, quote, lay, qmap)
+        elif p.kind == "omit":
+            raw = quote[tokens[p.q0].start : tokens[p.q0].end]
+            verdict = _judge_omission(p, raw, lay, edge=k == 0 or k == len(pieces) - 1)
+        else:
+            out.append(p)
+            continue
+        if verdict.kind == "reversal":
+            out.append(attrs.evolve(p, kind="diff"))
+            continue
+        out.append(p)
+        (altered if verdict.kind == "altered" else review).append(verdict.text)
+    return out, altered, review
 
 
 # -- the misquote search -----------------------------------------------------------------------
@@ -895,8 +1097,6 @@ def _normalisations(pieces: list[_Piece], tokens: list[_QTok], quote: str, lay: 
             gap = _gap_normalisation(quote[tokens[i - 1].end : tokens[i].start], between)
             if gap is not None:
                 names.add(gap)
-    if any(p.kind == "omit" for p in pieces):
-        names.add("ellipsis")
     if any(p.kind == "trailing" for p in pieces):
         names.add("trailing-punctuation")
     return names
@@ -922,6 +1122,7 @@ def _result(
     doc: str | None,
     paged: bool,
 ) -> QuoteMatch:
+    pieces, alterations, reviews = _judge(pieces, tokens, quote, lay)
     diffs = [p for p in pieces if p.kind == "diff"]
     score = 1.0 if not diffs else _score(pieces, tokens)
     spans = [(p.s0, p.s1) for p in pieces if p.s1 > p.s0]
@@ -930,12 +1131,6 @@ def _result(
     start = lay.starts[min(s0 for s0, _ in spans)]
     end = lay.ends[max(s1 for _, s1 in spans) - 1]
     names = _normalisations(pieces, tokens, quote, lay)
-    alterations = []
-    for p in pieces:
-        if p.kind == "alter":
-            source = lay.span(p.s0, p.s1)
-            bracket = _quoted((p.q0, p.q1), tokens, quote)
-            alterations.append(f'{bracket} for "{source}"' if source else bracket)
     differences = []
     for p in diffs:
         offset = lay.starts[p.s0] if p.s1 > p.s0 else (lay.ends[p.s0 - 1] if p.s0 else 0)
@@ -951,7 +1146,11 @@ def _result(
         )
     if diffs:
         status = QuoteStatus.MISQUOTED
-    elif names or alterations:
+    elif reviews:
+        status = QuoteStatus.NEEDS_REVIEW
+    elif alterations:
+        status = QuoteStatus.ALTERED
+    elif names:
         status = QuoteStatus.NORMALISED
     else:
         status = QuoteStatus.EXACT
@@ -965,6 +1164,7 @@ def _result(
         differences=tuple(differences),
         source_text=lay.text[start:end],
         score=score,
+        reviews=tuple(reviews),
     )
 
 
@@ -1020,16 +1220,10 @@ def match_quote(
         pieces = _fuzzy(text, tokens, lay)
     if pieces is None:
         return QuoteMatch(QuoteStatus.NOT_FOUND, quote, doc, None)
-    pieces = _guard(pieces, tokens, lay)
     return _result(quote, text, tokens, pieces, lay, doc=doc, paged=paged)
 
 
-_RANK = {
-    QuoteStatus.EXACT: 0,
-    QuoteStatus.NORMALISED: 1,
-    QuoteStatus.MISQUOTED: 2,
-    QuoteStatus.NOT_FOUND: 3,
-}
+_RANK = {status: rank for rank, status in enumerate(QuoteStatus)}
 
 
 def best_match(quote: str, candidates: Iterable[tuple[str, TextLayer, bool]]) -> QuoteMatch:
