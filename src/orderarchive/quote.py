@@ -130,6 +130,8 @@ _MAX_OMISSION_TOKENS = 400
 _SLACK = 6
 # Windows aligned by the misquote search, and bigrams too common to anchor anything.
 _FUZZY_WINDOWS = 3
+# Other starts tried in each window (occurrences of the quotation's first word).
+_RESTARTS = 6
 _MAX_BIGRAM_HITS = 300
 # Step budget for the anchored search's backtracking over ellipses and brackets.
 _SEARCH_BUDGET = 20000
@@ -1029,11 +1031,17 @@ def _fuzzy(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | None:
     hits = _bigram_hits(tokens[lo:hi], lay)
     best: list[_Piece] | None = None
     best_rank = (-1.0, -1.0)
-    for window in _windows([(p, qi + lo) for p, qi in hits], hi - lo, len(lay.keys)):
-        pieces = _aligned(quote, tokens, lay, span=(lo, hi), window=window)
-        rank = (_coverage(pieces, tokens), _score(pieces, tokens))
-        if rank > best_rank:
-            best, best_rank = pieces, rank
+    first = tokens[lo].key if tokens[lo].kind == "word" else None
+    for ws, we in _windows([(p, qi + lo) for p, qi in hits], hi - lo, len(lay.keys)):
+        # difflib aligns a word left of its longest block with the word's first occurrence in
+        # the window ("has ... has no place" for "has a place"): also try the window from each
+        # occurrence of the quotation's first word, and keep the best alignment.
+        starts = [ws] + [j for j in range(ws + 1, we) if lay.keys[j] == first][:_RESTARTS]
+        for start in starts:
+            pieces = _aligned(quote, tokens, lay, span=(lo, hi), window=(start, we))
+            rank = (_coverage(pieces, tokens), _score(pieces, tokens))
+            if rank > best_rank:
+                best, best_rank = pieces, rank
     if best is None:
         return None
     edge_start = best[0].s0 if best else 0
