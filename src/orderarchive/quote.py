@@ -221,6 +221,7 @@ _QUOTE_TOKEN = re.compile(
     rf"(?P<ellipsis>{_ELLIPSIS})|(?P<word>{_BWORD})|(?P<bracket>\[[^\[\]]*\])|-{{2,}}|[^\w\s]"
 )
 _IN_WORD_BRACKET = re.compile(r"\[(\w+)\]")
+_ONE_LETTER = re.compile(r"\[[^\W\d_]\]")  # "[A]" for "a": a change of case, not an insertion
 _LINE_BREAK_JOIN = re.compile(r"(?<=[\-\u2010\u2011\u00ad])\n[\f\n]*")
 _HYPHEN_THEN_BREAK = re.compile(r"[\-\u2010\u2011\u00ad]\n[\f\n]*")
 
@@ -392,7 +393,9 @@ def _tokenise_quote(quote: str) -> list[_QTok]:
         raw = m.group()
         if m.group("ellipsis"):
             tokens.append(_QTok("ellipsis", m.start(), m.end(), "..."))
-        elif m.group("bracket") or (m.group("word") and _IN_WORD_BRACKET.fullmatch(raw)):
+        elif m.group("bracket") or (
+            m.group("word") and _IN_WORD_BRACKET.fullmatch(raw) and not _ONE_LETTER.fullmatch(raw)
+        ):
             tokens.append(_QTok("bracket", m.start(), m.end(), raw))
         elif m.group("word"):
             if "[" in raw:
@@ -749,7 +752,11 @@ def _judge_substitution(p: _Piece, raw: str, described: str, lay: _Layer) -> _Ve
 
 def _judge_omission(p: _Piece, raw: str, lay: _Layer, *, edge: bool) -> _Verdict:
     if p.s0 == p.s1:
-        return _Verdict("altered", f"{raw} (at the edge of the quotation)" if edge else raw)
+        if edge:
+            return _Verdict("altered", f"{raw} (at the edge of the quotation)")
+        if 0 < p.s0 < len(lay.keys) and lay.breaks_between(p.s0 - 1, p.s0):
+            return _Verdict("review", f"the ellipsis crosses a paragraph or page: {raw}")
+        return _Verdict("altered", raw)
     keys = lay.keys[p.s0 : p.s1]
     cuts = [k for k, key in enumerate(keys) if key in _SENTENCE_ENDS]
     inside = keys if not cuts else keys[: cuts[0]] + keys[cuts[-1] + 1 :]
@@ -1036,7 +1043,7 @@ def _fuzzy(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | None:
         # difflib aligns a word left of its longest block with the word's first occurrence in
         # the window ("has ... has no place" for "has a place"): also try the window from each
         # occurrence of the quotation's first word, and keep the best alignment.
-        starts = [ws] + [j for j in range(ws + 1, we) if lay.keys[j] == first][:_RESTARTS]
+        starts = [ws, *[j for j in range(ws + 1, we) if lay.keys[j] == first][:_RESTARTS]]
         for start in starts:
             pieces = _aligned(quote, tokens, lay, span=(lo, hi), window=(start, we))
             rank = (_coverage(pieces, tokens), _score(pieces, tokens))
