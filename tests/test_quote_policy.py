@@ -25,6 +25,7 @@ from orderarchive.cite import check_quote
 from orderarchive.quote import (
     ACCEPTED,
     OMISSION_MAX_WORDS,
+    REVERSING_PREFIXES,
     REVERSING_WORDS,
     QuoteMatch,
     QuoteStatus,
@@ -325,3 +326,42 @@ def test_an_omission_longer_than_the_bound_needs_review() -> None:
     )
     assert found.status in (QuoteStatus.NEEDS_REVIEW, QuoteStatus.MISQUOTED)
     assert not found.is_match
+
+
+# -- docs/CITATIONS.md ----------------------------------------------------------------------------
+
+CITATIONS = (REPO / "docs" / "CITATIONS.md").read_text(encoding="utf-8")
+
+
+def _examples() -> list[tuple[str, str, str]]:
+    block = CITATIONS.split("<!-- policy-examples:start -->")[1].split(
+        "<!-- policy-examples:end -->"
+    )[0]
+    rows = re.findall(r"^\| ([^|`]+) \| `([^`]+)` \| `([a-z-]+)` \|$", block, flags=re.M)
+    assert len(rows) == block.count("\n| ") - 1  # every row but the header parsed
+    return rows
+
+
+def test_citations_examples() -> None:
+    examples = _examples()
+    classes = {cls.split(":")[0] for cls, _, _ in examples}
+    assert classes >= {"none", "typography", "benign", "review", "reversal"}
+    for cls, quote, status in examples:
+        found = judged(quote, GBH)
+        assert found.status.value == status, (cls, quote, found)
+        if status == "altered":  # every alteration printed with what it stands for
+            assert found.alterations and not found.reviews
+        if status == "needs-review":
+            assert found.reviews and not found.differences
+
+
+def test_citations_lists_every_reversing_word_and_prefix() -> None:
+    listed = CITATIONS.split("### Reversing words")[1].split("### What the policy")[0]
+    for lemma in set(REVERSING_WORDS.values()) - {"negation"}:
+        assert re.search(rf"\b{lemma}\b", listed), lemma
+    for word, lemma in REVERSING_WORDS.items():
+        if lemma == "negation":
+            assert re.search(rf"\b{'n.t' if word == 't' else word}\b", listed), word
+    for prefix in PREFIXES:
+        assert f" {prefix}-" in listed, prefix
+    assert sorted(PREFIXES) == sorted(REVERSING_PREFIXES)

@@ -632,6 +632,7 @@ _REFERRING = frozenset(
 )
 _DETERMINERS = frozenset(["the", "a", "an", "this", "that", "these", "those", "its", "his",
                           "her", "their", "our", "my", "your"])
+_NP_MAX_WORDS = 4
 _ANAPHORIC = frozenset(["this", "that", "these", "those", "its", "his", "her", "their", "our"])
 _NAME_LINKS = frozenset(["of", "the", "and", "for", "on", "in", "&"])
 
@@ -740,12 +741,14 @@ def _judge_substitution(p: _Piece, raw: str, described: str, lay: _Layer) -> _Ve
         return _Verdict("review", f"a bracketed insertion (the source has no words here): {raw}")
     inner_raw = re.findall(_WORD, raw.replace("[", "").replace("]", ""))
     source_raw = [lay.raw(j) for j in range(p.s0, p.s1) if lay.words[j]]
-    pronoun = len(source) == 1 and source[0] in _REFERRING
-    if inner == source or (
-        _is_referring(inner, inner_raw)
-        and _is_referring(source, source_raw)
-        and (pronoun or bool(_content(inner) & _content(source)))
-    ):
+    named = _is_referring(inner, inner_raw)
+    if len(source) == 1 and source[0] in _REFERRING:  # "[the Mayor]" or "[the leaders]" for "she"
+        accepted = named or (inner[0] in _DETERMINERS and len(inner) <= _NP_MAX_WORDS)
+    else:  # "[The City]" for "The City of Boston": the same referent, named more briefly
+        accepted = named and _is_referring(source, source_raw) and bool(
+            _content(inner) & _content(source)
+        )
+    if inner == source or accepted:
         return _Verdict("altered", described)
     return _Verdict("review", f"a bracketed substitution a reader must check: {described}")
 
