@@ -902,3 +902,74 @@ def test_cite_module_does_no_cli_or_pdf_imports() -> None:
             "print(sorted(m for m in ('click', 'pypdf', 'sqlite3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- the quotation policy in citations and evidence (issue 12) ----------------------------------
+
+ELLIPSIS_QUOTE = ("Executive Order 2014-3 is rescinded . . . and any guidance issued under that "
+                  "order shall have no further force or effect")
+REVIEW_QUOTE = "shall publish a summary of [all] those records every quarter"
+
+
+def test_cite_refuses_a_quotation_that_needs_review(corpus: Corpus) -> None:
+    with pytest.raises(QuotationMismatchError, match="needs-review in eo-2025-7") as e:
+        cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE)
+    assert e.value.report is not None
+    assert e.value.report.reviews == (
+        "a bracketed insertion (the source has no words here): [all]",
+    )
+    with pytest.raises(QuotationMismatchError, match="misquoted in eo-2025-7"):
+        cite(corpus.archive, "eo-2025-7", quote="shall not publish a summary of those records")
+
+
+def test_evidence_for_a_reviewed_quotation_records_its_status(corpus: Corpus) -> None:
+    citation = cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, accept_review=True)
+    assert citation.quote is not None and citation.quote.status is QuoteStatus.NEEDS_REVIEW
+    data = make_evidence(corpus.archive, citation, corpus.verifiers)
+    assert load(data)["quotation"]["status"] == "needs-review"
+    verified = verify_evidence(data, corpus.verifiers)
+    assert verified.quotation is not None
+    assert verified.quotation.status is QuoteStatus.NEEDS_REVIEW
+    assert not verified.accepted
+    assert verified.to_dict()["accepted"] is False
+    body = load(data)
+    body["quotation"]["status"] = "altered"  # claiming a better status than the text gives
+    with pytest.raises(QuotationMismatchError, match="status"):
+        verify_evidence(dump(body), corpus.verifiers)
+
+
+def _as_v1(data: bytes) -> bytes:
+    """The file format v1 wrote for the same quotation, before the policy."""
+    body = load(data)
+    q = body["quotation"]
+    body["format"] = "orderarchive-evidence/v1"
+    q["status"] = "normalised"
+    q["normalisations"] = [*q["normalisations"], "ellipsis"]
+    q["alterations"] = [a for a in q["alterations"] if not a.startswith(". . .")]
+    return dump(body)
+
+
+def test_v1_evidence_files_are_still_read(corpus: Corpus) -> None:
+    citation = cite(corpus.archive, "eo-2025-7", quote=ELLIPSIS_QUOTE)
+    assert citation.quote is not None and citation.quote.status is QuoteStatus.ALTERED
+    data = make_evidence(corpus.archive, citation)
+    old = _as_v1(data)
+    verified = verify_evidence(old, corpus.verifiers)
+    assert verified.quotation is not None
+    assert verified.quotation.status is QuoteStatus.ALTERED  # judged by today's policy
+    body = load(old)
+    body["quotation"]["normalisations"] = ["line-breaks"]  # the ellipsis left out
+    with pytest.raises(QuotationMismatchError):
+        verify_evidence(dump(body), corpus.verifiers)
+
+
+def test_v1_evidence_of_a_quotation_the_policy_no_longer_accepts_is_refused(
+    corpus: Corpus,
+) -> None:
+    citation = cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, accept_review=True)
+    body = load(make_evidence(corpus.archive, citation))
+    body["format"] = "orderarchive-evidence/v1"
+    body["quotation"]["status"] = "normalised"  # what v1 said of "[all]"
+    body["quotation"]["alterations"] = ["[all]"]
+    with pytest.raises(QuotationMismatchError, match="needs-review"):
+        verify_evidence(dump(body), corpus.verifiers)

@@ -297,6 +297,56 @@ def test_resaved_evidence_still_verifies(
     assert out.startswith("VERIFIED")
 
 
+REVIEW_QUOTE = "shall publish a summary of [all] those records every quarter"
+
+
+def test_quote_needs_review_exits_1(lawyer: Lawyer) -> None:
+    r = lawyer.run("quote", REVIEW_QUOTE)
+    assert r.exit_code == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("REVIEW     eo-2025-7")
+    assert "  needs review: a bracketed insertion (the source has no words here): [all]" in lines
+    assert any(line.startswith('  the source reads: "shall publish') for line in lines)
+    doc = json.loads(lawyer.run("--json", "quote", REVIEW_QUOTE).stdout)
+    assert doc["ok"] is False and doc["status"] == "needs-review"
+    assert doc["reviews"] == ["a bracketed insertion (the source has no words here): [all]"]
+
+
+def test_quote_altered_exits_0(lawyer: Lawyer) -> None:
+    out = ok(lawyer.run("quote", "[s]hall publish a summary of those records every quarter"))
+    assert out.startswith("ALTERED    eo-2025-7")
+    assert '  alteration: [s]hall for "shall"' in out
+
+
+def test_cite_refuses_review_without_accept_review(lawyer: Lawyer) -> None:
+    message = one_line_error(lawyer.run("cite", "eo-2025-7", "--quote", REVIEW_QUOTE,
+                                        "-o", "ev.json"), 1)
+    assert "needs-review in eo-2025-7" in message and "--accept-review" in message
+    assert not Path("ev.json").exists()
+    one_line_error(lawyer.run("cite", "eo-2025-7", "--quote",
+                              "shall not publish a summary of those records", "-o", "ev.json"), 1)
+    assert not Path("ev.json").exists()
+
+
+def test_evidence_accepted_for_review_verifies_but_exits_1(lawyer: Lawyer) -> None:
+    r = lawyer.run("cite", "eo-2025-7", "--quote", REVIEW_QUOTE, "--accept-review",
+                   "-o", "ev.json")
+    assert ok(r).startswith("“shall publish a summary of [all] those records every quarter”")
+    assert "accepted for review: REVIEW" in r.stderr
+    assert json.loads(Path("ev.json").read_bytes())["quotation"]["status"] == "needs-review"
+    r = lawyer.run("verify-evidence", "ev.json")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("VERIFIED  ev.json: eo-2025-7")
+    assert ("  quotation: NEEDS-REVIEW (cited with --accept-review: NOT an accepted quotation)"
+            in r.stdout)
+    assert "  needs review: a bracketed insertion (the source has no words here): [all]" in (
+        r.stdout
+    )
+    doc = json.loads(lawyer.run("--json", "verify-evidence", "ev.json").stdout)
+    assert doc["ok"] is False and doc["verified"] is True and doc["accepted"] is False
+    assert doc["quotation"]["status"] == "needs-review"
+
+
 def test_verify_evidence_bad_input(lawyer: Lawyer, evidence: Path, tmp_path: Path) -> None:
     wrong = Signer.generate(ORIGIN).verifier().to_string()
     one_line_error(lawyer.run("verify-evidence", str(evidence), "--trusted-key", wrong), 1)

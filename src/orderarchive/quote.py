@@ -1,13 +1,13 @@
 """Verifying quotations: is this passage, as quoted in a brief, really in the signed text layer?
 
 A legal team's fear is the quiet misquote: a dropped "not", one changed word, two sentences
-spliced into one, a passage from a different order. :func:`match_quote` answers with one of
-four statuses and says exactly why:
+spliced into one, a passage from a different order. :func:`match_quote` answers with one status
+and says exactly why. The statuses follow the written quotation policy, **docs/CITATIONS.md**
+(Bluebook rules 5.1-5.3 in spirit), which sorts every difference into exactly one class:
 
 * ``exact`` -- the quotation occurs verbatim in :meth:`TextLayer.text` (at word boundaries);
-* ``normalised`` -- every word and punctuation mark is accounted for, in order, once
-  typography is set aside; ``normalisations`` names what was set aside and ``alterations``
-  lists the quoter's bracketed alterations. The vocabulary (:data:`NORMALISATIONS`):
+* ``normalised`` -- typography only; ``normalisations`` names what was set aside
+  (:data:`NORMALISATIONS`):
 
   - ``typographic-quotes``: ’ ‘ “ ” vs ' and "; also a double quote nested as a single one;
   - ``dashes``: — – ‐ vs - and --;
@@ -17,27 +17,30 @@ four statuses and says exactly why:
   - ``ligatures``: ﬁ ﬂ ﬀ ﬃ ﬄ ﬅ ﬆ in the layer (PDF extraction) vs fi, fl, ...;
   - ``hyphenation``: "gov-\\nernment" at a line end in the layer vs "government";
   - ``compatibility``: other Unicode compatibility forms (NFKC), e.g. a full-width letter;
-  - ``ellipsis``: "...", "…", ". . ." or "[...]" standing for omitted words: the parts must
-    occur in order, each within :data:`ELLIPSIS_MAX_GAP` characters of the one before;
   - ``trailing-punctuation``: a final comma or period inside the closing quotation mark that the
     source lacks (American usage puts it there whatever the source says);
 
+* ``altered`` -- benign, listed alterations (``[T]he``, ``[sic]``, an ellipsis inside one
+  paragraph that omits no reversing word, a bracketed noun phrase for a referring expression
+  such as ``[the Mayor]`` for "she"); ``alterations`` lists each with the source words it
+  stands for. Accepted (:data:`ACCEPTED`);
+* ``needs-review`` -- an alteration a person must read (any other bracketed insertion or
+  substitution, an ellipsis across a paragraph or page or a quotation mark of the source, an
+  omission over :data:`OMISSION_MAX_WORDS` words); ``reviews`` lists each with the omitted or
+  replaced source words. Never accepted;
 * ``misquoted`` -- the passage is clearly the source (see :data:`MISQUOTE_MIN_COVERAGE`) but
-  words or punctuation differ; ``differences`` lists each, located in the layer;
+  words or punctuation differ, or an alteration reverses it: adds, drops or flips one of the
+  :data:`REVERSING_WORDS` or :data:`REVERSING_PREFIXES` by any route (bracket, in-word
+  bracket, ellipsis); ``differences`` lists each, located in the layer;
 * ``not-found`` -- nothing in the layer is close enough.
 
-An accepted omission or alteration must not reverse the sentence: an ellipsis that leaves out
-a "not", "no", "never" (or another negation) from the sentence the quotation runs through, or a
-bracket standing for a negation it does not repeat ("shall [always] use" for "shall not use"),
-is reported as a difference, so the quotation is ``misquoted``. Omitting a whole sentence that
-holds a negation is fair and accepted.
-
 Case is significant: "The" for "the" is a difference unless written as the bracketed
-alteration "[T]he" (Bluebook rule 5.2). Bracketed alterations are accepted and listed, never
-silently: a bracketed letter at the start of a word ("[t]he") matches that letter in either
-case; other brackets inside a word ("order[s]", "prohibit[ed]") stand for a short change of
-ending; a free-standing bracket ("[the City]", "[sic]") stands for at most
-:data:`BRACKET_MAX_WORDS` words of the source (none for "[sic]").
+alteration "[T]he" (Bluebook rule 5.2). An ellipsis ("...", "…", ". . ." or "[...]") stands for
+omitted words: the parts must occur in order, each within :data:`ELLIPSIS_MAX_GAP` characters
+of the one before (a search bound; the policy's bounds are stricter). A free-standing bracket
+stands for at most :data:`BRACKET_MAX_WORDS` words of the source (none for "[sic]"); a bracket
+inside a word stands for a short change of it, and the word is judged as the quotation reads
+it, brackets dropped ("a[n in]valid" reads "an invalid").
 
 Matching is word-level: the layer and the quotation are cut into tokens (words, with hyphens
 inside them, and single punctuation marks) and compared by a normalised key, while every token
@@ -48,7 +51,8 @@ only ever add a normalisation, never hide a word.
 The search is bounded for 100-page layers: a verbatim search first; then an anchored search
 that only starts at occurrences of the quotation's rarest word; then, for misquotes, word
 bigrams of the quotation locate at most :data:`_FUZZY_WINDOWS` windows of the layer that
-:class:`difflib.SequenceMatcher` aligns with the quotation.
+:class:`difflib.SequenceMatcher` aligns with the quotation, each also from every occurrence of
+the quotation's first word (the best alignment across all documents locates a misquote).
 
 Quotation marks around the whole quotation delimit it and are dropped before matching.
 
