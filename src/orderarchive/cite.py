@@ -13,7 +13,7 @@ The recipe layer over :mod:`.quote` (matching one quotation against one text lay
 * :func:`cite` -- a ready-to-paste :class:`Citation` (title, issuer, date, pin cite, source
   URL and the archive's identifier ``orderarchive:<origin>/<doc>@sha256:<12 hex>``).
 * :func:`make_evidence` / :func:`verify_evidence` -- the citation as a self-contained evidence
-  file (``orderarchive-evidence/v1``, docs/FORMAT.md §18): the signed entry with its
+  file (``orderarchive-evidence/v2``, docs/FORMAT.md §18): the signed entry with its
   inclusion proof and signed release (a C2SP tlog-proof), the whole text layer, the quotation
   and its locator. A third party with only that file and the public key checks every claim in
   it, the quotation included, by re-running the matcher on the carried layer.
@@ -721,7 +721,7 @@ def _standing_from(entries: Sequence[Entry], doc: str) -> str:
 def make_evidence(
     archive: Archive, citation: Citation, verifiers: Sequence[VerifierKey] | None = None
 ) -> bytes:
-    """The evidence file (``orderarchive-evidence/v1``) for *citation*: canonical JSON + LF.
+    """The evidence file (``orderarchive-evidence/v2``) for *citation*: canonical JSON + LF.
 
     The document's entry must be covered by a signed release (the proof is against the latest
     one; :class:`.proofs.UnreleasedError` otherwise). Later documents that amend, supersede,
