@@ -380,7 +380,7 @@ def test_report_is_frozen_and_serialisable(corpus: Corpus) -> None:
     assert d["status"] == "misquoted" and d["match"] is False
     assert d["differences"][0] == {
         "op": "changed", "quoted": "may", "source": "shall",
-        "offset": d["differences"][0]["offset"], "paragraph": 3,
+        "offset": d["differences"][0]["offset"], "paragraph": 3, "reversal": None,
     }
     assert d["locator"]["page"] == 1 and d["title"].startswith("Municipal Resources")
 

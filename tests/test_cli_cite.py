@@ -318,6 +318,13 @@ def test_quote_altered_exits_0(lawyer: Lawyer) -> None:
     assert '  alteration: [s]hall for "shall"' in out
 
 
+def test_quote_names_a_reversal(lawyer: Lawyer) -> None:
+    r = lawyer.run("quote", "The City of Boston shall [always] use municipal resources")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("MISQUOTED  eo-2025-7")
+    assert '    reverses the source: leaves out "not"\n' in r.stdout
+
+
 def test_cite_refuses_review_without_accept_review(lawyer: Lawyer) -> None:
     message = one_line_error(lawyer.run("cite", "eo-2025-7", "--quote", REVIEW_QUOTE,
                                         "-o", "ev.json"), 1)

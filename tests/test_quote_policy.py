@@ -365,3 +365,31 @@ def test_citations_lists_every_reversing_word_and_prefix() -> None:
     for prefix in PREFIXES:
         assert f" {prefix}-" in listed, prefix
     assert sorted(PREFIXES) == sorted(REVERSING_PREFIXES)
+
+
+@pytest.mark.parametrize(
+    ("quote", "reversal"),
+    [
+        ("local police are [not] obligated to protect residents", 'adds "not"'),
+        ("the city [agrees] to assist federal commandeering of local resources",
+         'leaves out "refuses"'),
+        ("a base for [un]armed enforcement actions", '"unarmed" for "armed"'),
+        ("without a[n in]valid court order", '"invalid" for "valid"'),
+        ("says the city . . . assist federal commandeering of local resources",
+         'the ellipsis leaves out "refuses"'),
+        ("has a place in the city", 'leaves out "no"'),
+        ("McLaughlin in a statement called Wu’s order “legally literate,”",
+         '"literate" for "illiterate"'),
+    ],
+)
+def test_a_reversal_is_named(quote: str, reversal: str) -> None:
+    found = judged(quote, GBH)
+    assert found.status is QuoteStatus.MISQUOTED
+    assert [d.reversal for d in found.differences] == [f"reverses the source: {reversal}"]
+
+
+def test_a_plain_change_that_reverses_nothing_known_is_not_called_a_reversal() -> None:
+    found = judged("local police are obligated to endanger residents", GBH)
+    assert [(d.quoted, d.source, d.reversal) for d in found.differences] == [
+        ("endanger", "protect", None)
+    ]

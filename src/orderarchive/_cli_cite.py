@@ -98,6 +98,8 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
         else:
             text = f'added "{quoted}", which the source does not have'
         yield f"  {diff.op}: {text} (paragraph {diff.paragraph})", None
+        if diff.reversal:
+            yield f"    {diff.reversal}", "red"
     if report.status in _SHOW_SOURCE and report.match.source_text:
         yield f'  the source reads: "{_short(report.match.source_text, 200)}"', None
     if report.signer is not None:
@@ -251,7 +253,8 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
             echo(f"  needs review: {_short(review, 240)}", fg="yellow")
         for diff in q.differences:
             echo(f'  {diff.op}: quoted "{_short(diff.quoted, 120)}", the source says '
-                 f'"{_short(diff.source, 120)}" (paragraph {diff.paragraph})', fg="red")
+                 f'"{_short(diff.source, 120)}" (paragraph {diff.paragraph})'
+                 + (f"; {diff.reversal}" if diff.reversal else ""), fg="red")
     echo(f"  citation: {result.citation}")
     status = "in force" if result.status == "in-force" else result.status
     echo(f"  status in release {result.checkpoint.size}: {status}")

@@ -38,7 +38,7 @@ verified. Example (run by the tests)::
     >>> report.status.value, report.doc, report.locator.paragraph, report.alterations
     ('altered', 'eo-1', 1, ('[n]o for "No"',))
     >>> check_quote(archive, "No city vehicle may idle for more than five minutes").differences
-    (Difference(op='changed', quoted='may', source='shall', offset=27, paragraph=1),)
+    (Difference(op='changed', quoted='may', source='shall', offset=27, paragraph=1, reversal=None),)
     >>> citation = cite(archive, "eo-1", quote="shall idle for more than five minutes")
     >>> print(citation.text)  # doctest: +NORMALIZE_WHITESPACE
     “shall idle for more than five minutes” City of Example, Anti-Idling Order, ¶ 1

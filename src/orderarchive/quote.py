@@ -179,7 +179,8 @@ class Difference:
     ``op`` is ``"added"`` (in the quotation, not the source), ``"removed"`` (in the source,
     left out of the quotation without an ellipsis) or ``"changed"``. ``offset`` is the
     character offset in :meth:`TextLayer.text` where it applies (for ``added``, the end of the
-    source word the addition follows).
+    source word the addition follows). ``reversal`` says how the difference reverses the
+    source, when it adds, drops or flips a reversing word (docs/CITATIONS.md), else ``None``.
     """
 
     op: str
@@ -187,6 +188,7 @@ class Difference:
     source: str
     offset: int
     paragraph: int
+    reversal: str | None = None
 
 
 @attrs.frozen
@@ -427,6 +429,7 @@ class _Piece:
     q1: int
     s0: int
     s1: int
+    reversal: str | None = None  # for a diff: why an accepted-looking alteration reverses
 
 
 def _matches(t: _QTok, j: int, quote: str, lay: _Layer) -> bool:
@@ -550,7 +553,7 @@ def _edge_pieces(
             pieces.append(_Piece("alter", i, i + 1, at, at))
         else:
             reach = _edge_reach(lay, at, backward=backward)
-            pieces.append(_Piece("alter", i, i + 1, *sorted((reach, at))))
+            pieces.append(_Piece("alter", i, i + 1, min(reach, at), max(reach, at)))
             at = reach
     return pieces[::-1] if backward else pieces
 
@@ -661,15 +664,21 @@ def _reversal(quoted: list[str], source: list[str]) -> str | None:
     q = Counter(REVERSING_WORDS[w] for w in quoted if w in REVERSING_WORDS)
     s = Counter(REVERSING_WORDS[w] for w in source if w in REVERSING_WORDS)
     if q != s:
-        added = sorted((q - s).elements())
-        dropped = sorted((s - q).elements())
-        said = [f"adds {w!r}" for w in added] + [f"leaves out {w!r}" for w in dropped]
-        return "reverses the source: " + ", ".join(said)
+        more, fewer = q - s, s - q
+        added = [w for w in quoted if more[REVERSING_WORDS.get(w, "")] > 0]
+        dropped = [w for w in source if fewer[REVERSING_WORDS.get(w, "")] > 0]
+        said = [f"adds {_shown(added)}"] if added else []
+        said += [f"leaves out {_shown(dropped)}"] if dropped else []
+        return "reverses the source: " + "; ".join(said)
     for a in quoted:
         for b in source:
             if _flips(a, b) or _flips(b, a):
-                return f"reverses the source: {a!r} for {b!r}"
+                return f'reverses the source: "{a}" for "{b}"'
     return None
+
+
+def _shown(words: list[str]) -> str:
+    return ", ".join('"' + ("n't" if w == "t" else w) + '"' for w in dict.fromkeys(words))
 
 
 def _is_referring(words: list[str], raw: list[str]) -> bool:
@@ -769,7 +778,9 @@ def _judge_omission(p: _Piece, raw: str, lay: _Layer, *, edge: bool) -> _Verdict
     inside = keys if not cuts else keys[: cuts[0]] + keys[cuts[-1] + 1 :]
     hidden = [k.lower() for k in inside if k.lower() in REVERSING_WORDS]
     if hidden:
-        return _Verdict("reversal", f"the ellipsis leaves out {hidden[0]!r}")
+        return _Verdict(
+            "reversal", f"reverses the source: the ellipsis leaves out {_shown(hidden)}"
+        )
     described = f'{raw} for "{lay.span(p.s0, p.s1)}"'
     reason = _omission_review(p, lay)
     if reason is not None:
@@ -822,7 +833,7 @@ def _judge(
             out.append(p)
             continue
         if verdict.kind == "reversal":
-            out.append(attrs.evolve(p, kind="diff"))
+            out.append(attrs.evolve(p, kind="diff", reversal=verdict.text))
             continue
         out.append(p)
         (altered if verdict.kind == "altered" else review).append(verdict.text)
@@ -1164,6 +1175,10 @@ def _result(
                 source=lay.span(p.s0, p.s1),
                 offset=offset,
                 paragraph=lay.paragraph_at(offset).number,
+                reversal=p.reversal
+                or _reversal(
+                    _reading(_quoted((p.q0, p.q1), tokens, quote)), _word_keys(lay, p.s0, p.s1)
+                ),
             )
         )
     if diffs:
