@@ -236,6 +236,43 @@ def test_quote_across_a_page_break() -> None:
     )
 
 
+HEAD = "CITY OF BOSTON - EXECUTIVE ORDER 2026-1 - NOT AN OFFICIAL COPY"
+
+
+def test_quote_across_a_page_break_skips_running_heads_and_page_numbers() -> None:
+    layer = TextLayer.from_pages(
+        [
+            [HEAD, "Section 1. The City shall not use municipal resources to assist federal",
+             "Page 1"],
+            [HEAD, "agents in the enforcement of civil immigration law.", "Page 2"],
+        ]
+    )
+    found = match("The City shall not use municipal resources to assist federal agents in the "
+                  "enforcement", layer)
+    assert found.status is QuoteStatus.NORMALISED
+    assert found.normalisations == ("running-heads",)
+    assert found.source_text is not None and HEAD in found.source_text
+    dropped = match("The City shall use municipal resources to assist federal agents in the "
+                    "enforcement", layer)
+    assert dropped.status is QuoteStatus.MISQUOTED  # skipping a head never hides a word
+    assert match(HEAD, layer).status is QuoteStatus.EXACT  # a head itself is still quotable
+
+
+def test_a_repeated_paragraph_inside_pages_is_not_a_running_head() -> None:
+    layer = TextLayer.from_pages(
+        [
+            ["Section 1. The City shall not use municipal resources to assist federal",
+             "No exception applies.", "Section 2. Every agency shall report"],
+            ["No exception applies.", "to the Council every six months."],
+        ]
+    )
+    found = match("Every agency shall report to the Council every six months", layer)
+    assert found.status is QuoteStatus.MISQUOTED  # "No exception applies." starts page 2 only
+    assert [(d.op, d.source) for d in found.differences] == [
+        ("removed", "No exception applies.")
+    ]
+
+
 def test_quote_with_pdf_line_breaks_of_its_own() -> None:
     # Copied out of another PDF: its own line breaks, and a hyphen at its own line end.
     found = match("identify each agree-\nment between the\nDepartment and any federal agency")

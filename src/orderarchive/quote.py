@@ -17,6 +17,9 @@ and says exactly why. The statuses follow the written quotation policy, **docs/C
   - ``ligatures``: ﬁ ﬂ ﬀ ﬃ ﬄ ﬅ ﬆ in the layer (PDF extraction) vs fi, fl, ...;
   - ``hyphenation``: "gov-\\nernment" at a line end in the layer vs "government";
   - ``compatibility``: other Unicode compatibility forms (NFKC), e.g. a full-width letter;
+  - ``running-heads``: a running head or footer of the layer (a short paragraph at a page's
+    edge that repeats on other pages, page numbers aside) skipped where the quotation runs
+    across the page break;
   - ``trailing-punctuation``: a final comma or period inside the closing quotation mark that the
     source lacks (American usage puts it there whatever the source says);
 
@@ -124,6 +127,7 @@ NORMALISATIONS = (
     "ligatures",
     "hyphenation",
     "compatibility",
+    "running-heads",
     "trailing-punctuation",
 )
 
@@ -317,6 +321,34 @@ class _Layer:
         return "\n\n" in between or "\f" in between
 
 
+_HEAD_MAX_CHARS = 200
+
+
+def _running_heads(paragraphs: list[Paragraph]) -> list[tuple[int, int]]:
+    """Character ranges of running heads and footers: a short first or last paragraph of a page
+    whose text (digits aside: page numbers) is a first or last paragraph on another page too.
+    PDF extraction keeps them in the layer between the two halves of a sentence."""
+    pages: dict[int, list[Paragraph]] = {}
+    for p in paragraphs:
+        pages.setdefault(p.page, []).append(p)
+    if len(pages) < 2:
+        return []
+    edges = {
+        p.number: p
+        for ps in pages.values()
+        for p in (ps[0], ps[-1])
+        if len(p.text) <= _HEAD_MAX_CHARS
+    }
+
+    def key(p: Paragraph) -> str:
+        return re.sub(r"\d+", "#", " ".join(p.text.split()))
+
+    pages_of: dict[str, set[int]] = {}
+    for p in edges.values():
+        pages_of.setdefault(key(p), set()).add(p.page)
+    return [(p.start, p.end) for p in edges.values() if len(pages_of[key(p)]) >= 2]
+
+
 # A 100-page layer prepares in a fraction of a second and takes some megabytes: keep a few,
 # for a brief whose quotations are all checked against the same documents.
 @functools.lru_cache(maxsize=8)
@@ -329,7 +361,11 @@ def _prepare(layer: TextLayer) -> _Layer:
     by_key: dict[str, list[int]] = {}
     bigrams: dict[tuple[str, str], list[int]] = {}
     last_word: tuple[int, str] | None = None
+    paragraphs = layer.paragraphs()
+    heads = _running_heads(paragraphs)
     for m in _LAYER_TOKEN.finditer(text):
+        if heads and any(s <= m.start() < e for s, e in heads):
+            continue  # a running head or footer: a quotation across the page break skips it
         raw = m.group()
         is_word = raw[0].isalnum() or raw[0] == "_"
         key = _word_key(raw) if is_word else _punct_key(raw)
@@ -343,7 +379,6 @@ def _prepare(layer: TextLayer) -> _Layer:
             if last_word is not None:
                 bigrams.setdefault((last_word[1], key), []).append(last_word[0])
             last_word = (j, key)
-    paragraphs = layer.paragraphs()
     return _Layer(
         text=text,
         starts=starts,
@@ -1109,6 +1144,8 @@ def _token_normalisations(q: str, s: str) -> set[str]:
 def _gap_normalisation(q: str, s: str) -> str | None:
     if q == s:
         return None
+    if any(ch.isalnum() for ch in s):
+        return "running-heads"
     if "\n" in q or "\n" in s or "\f" in q or "\f" in s:
         return "line-breaks"
     return "whitespace"
