@@ -237,7 +237,7 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
     d = result.fields
     echo(f'VERIFIED  {path}: {d.doc} "{d.title}", entry {result.entry.seq} in release '
          f"{result.checkpoint.size} of {result.checkpoint.origin}, signed by "
-         f"{result.entry_signer}", fg="green")
+         f"{result.entry_signer}", fg="green" if result.accepted else "yellow")
     q = result.quotation
     if q is not None and q.locator is not None:
         how = q.status.value
