@@ -129,6 +129,8 @@ def adversarial_cases() -> list[tuple[str, str, str, str]]:
             ]
             if word.isalpha() and len(word) >= 3:
                 cases.append(("in-word-prefix", doc, f"{before}[{prefix}]{word}{after}", plain))
+                cases.append(("glued-suffix", doc, f"{before}{word}[n't]{after}", plain))
+                cases.append(("bracket-extend", doc, f"{before}[{word} {added}]{after}", plain))
             if words[k - 1].group() in ("a", "an", "the") and word.isalpha():
                 glued = f"{text[a : words[k - 1].end()]}[n {prefix}]{word}{after}"
                 cases.append(("glued-bracket", doc, glued, plain))
@@ -170,6 +172,7 @@ def test_the_generated_suite_is_large_and_covers_every_route() -> None:
         "ellipsis-drop", "bracket-swap", "plain-drop", "plain-swap", "bracket-unprefix",
         "in-word-unprefix", "bracket-insert", "plain-insert", "bracket-swap-in",
         "in-word-prefix", "glued-bracket", "ellipsis-paragraphs", "ellipsis-speakers",
+        "glued-suffix", "bracket-extend",
     }
     reversing_in_source = {
         w.lower() for doc in (GBH, WHDH) for w in _WORD.findall(layers()[doc].text())
@@ -393,3 +396,17 @@ def test_a_plain_change_that_reverses_nothing_known_is_not_called_a_reversal() -
     assert [(d.quoted, d.source, d.reversal) for d in found.differences] == [
         ("endanger", "protect", None)
     ]
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        "the unconstitutional immigration enforcement [that un] has “ravaged” Chelsea",
+        "the unconstitutional immigration enforcement [it] has “ravaged” Chelsea",
+        "the unconstitutional immigration enforcement [which never] has “ravaged” Chelsea",
+        "joined Wu during the event, [the un] also spoke in solidarity",
+    ],
+)
+def test_a_bracket_for_a_pronoun_must_be_a_noun_phrase(quote: str) -> None:
+    # Found by fuzzing: "[that un]" for "that" was accepted as a noun phrase.
+    assert not accepted(judged(quote, GBH))

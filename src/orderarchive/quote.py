@@ -717,13 +717,33 @@ def _shown(words: list[str]) -> str:
 
 
 def _is_referring(words: list[str], raw: list[str]) -> bool:
-    """A pronoun, or a name-like noun phrase ("the Bureau of Professional Standards")."""
+    """Source words that refer: a pronoun, a short phrase pointing back ("that order"), or a
+    name-like noun phrase ("the Bureau of Professional Standards")."""
     if not words:
         return False
     if len(words) == 1 and words[0] in _REFERRING:
         return True
     if words[0] in _ANAPHORIC and 2 <= len(words) <= 3:
-        return True  # "that order", "its Bureau": a short phrase pointing back
+        return True
+    return _is_name(words, raw)
+
+
+def _is_noun_phrase(words: list[str], raw: list[str]) -> bool:
+    """What a bracket may put for a referring expression: a name-like noun phrase ("[Mayor
+    Wu]", "[Executive Order 2014-3]") or a determiner and at most three words ending in a
+    noun-like word ("[the leaders]", "[its Bureau]"), never a pronoun or a stray fragment."""
+    if not words:
+        return False
+    return _is_name(words, raw) or (
+        words[0] in _DETERMINERS
+        and 2 <= len(words) <= _NP_MAX_WORDS
+        and all(w.isalpha() for w in words)
+        and len(words[-1]) >= 3  # "[that un]" is not a noun phrase
+        and words[-1] not in _DETERMINERS | _REFERRING | _NAME_LINKS
+    )
+
+
+def _is_name(words: list[str], raw: list[str]) -> bool:
     body = words[1:] if words[0] in _DETERMINERS else words
     body_raw = raw[len(raw) - len(body) :]
     return bool(body) and all(
@@ -789,13 +809,12 @@ def _judge_substitution(p: _Piece, raw: str, described: str, lay: _Layer) -> _Ve
         return _Verdict("review", f"a bracketed insertion (the source has no words here): {raw}")
     inner_raw = re.findall(_WORD, raw.replace("[", "").replace("]", ""))
     source_raw = [lay.raw(j) for j in range(p.s0, p.s1) if lay.words[j]]
-    named = _is_referring(inner, inner_raw)
-    if len(source) == 1 and source[0] in _REFERRING:  # "[the Mayor]" or "[the leaders]" for "she"
-        accepted = named or (inner[0] in _DETERMINERS and len(inner) <= _NP_MAX_WORDS)
-    else:  # "[The City]" for "The City of Boston": the same referent, named more briefly
-        accepted = named and _is_referring(source, source_raw) and bool(
-            _content(inner) & _content(source)
-        )
+    accepted = _is_noun_phrase(inner, inner_raw) and (
+        # "[the Mayor]" or "[the leaders]" for "she"
+        (len(source) == 1 and source[0] in _REFERRING)
+        # "[The City]" for "The City of Boston": the same referent, named more briefly
+        or (_is_referring(source, source_raw) and bool(_content(inner) & _content(source)))
+    )
     if inner == source or accepted:
         return _Verdict("altered", described)
     return _Verdict("review", f"a bracketed substitution a reader must check: {described}")
