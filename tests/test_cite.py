@@ -973,3 +973,14 @@ def test_v1_evidence_of_a_quotation_the_policy_no_longer_accepts_is_refused(
     body["quotation"]["alterations"] = ["[all]"]
     with pytest.raises(QuotationMismatchError, match="needs-review"):
         verify_evidence(dump(body), corpus.verifiers)
+
+
+def test_a_brief_with_a_quotation_that_needs_review_is_not_ok(corpus: Corpus) -> None:
+    brief = f'The Order requires that "{REVIEW_QUOTE}," they say.\n'
+    report = check_brief(corpus.archive, brief.encode(), "brief.txt")
+    assert [item.status for item in report.items] == ["needs-review"]
+    assert report.totals["needs-review"] == 1
+    assert not report.ok
+    assert report.to_dict()["quotations"][0]["reviews"] == [
+        "a bracketed insertion (the source has no words here): [all]"
+    ]
