@@ -338,6 +338,17 @@ def test_ellipsis_across_a_paragraph_needs_review() -> None:
     assert "Nothing in this order shall be construed to prohibit" in found.reviews[0]
 
 
+def test_an_ellipsis_is_matched_inside_one_paragraph_when_it_can_be() -> None:
+    layer = TextLayer.from_text(
+        "The order of the day is read first.\n\n"
+        "The order asserts that local police are obligated to protect residents.\n"
+    )
+    found = match("The order . . . local police are obligated to protect residents", layer)
+    assert found.status is QuoteStatus.ALTERED
+    assert found.alterations == ('. . . for "asserts that"',)
+    assert found.locator is not None and found.locator.paragraph == 2
+
+
 def test_leading_and_trailing_ellipses() -> None:
     found = match("... shall not use municipal resources to assist federal ...")
     assert found.status is QuoteStatus.ALTERED

@@ -485,7 +485,8 @@ class _Search:
         self.budget = _SEARCH_BUDGET
 
     def run(self) -> list[tuple[int, int]] | None:
-        """Source token ranges, one per quotation token, of the first match in the layer."""
+        """Source token ranges, one per quotation token, of the first match in the layer whose
+        ellipses stay inside a paragraph, else of the first match."""
         first_gap = next((i for i, t in enumerate(self.tokens) if t.is_gap), len(self.tokens))
         keyed = [i for i in range(first_gap) if self.tokens[i].pattern is None]
         if keyed:
@@ -495,13 +496,28 @@ class _Search:
             )
         else:
             starts = range(len(self.lay.keys))
+        first: list[tuple[int, int]] | None = None
         for j in starts:
             out: list[tuple[int, int]] = []
             if self._solve(0, j, out):
-                return out
+                if not self._crosses(out):
+                    return out
+                # An ellipsis across paragraphs needs review: a later place where the parts
+                # stand in one paragraph is the passage meant.
+                first = first or out
             if self.budget < 0:
                 break
-        return None
+        return first
+
+    def _crosses(self, found: list[tuple[int, int]]) -> bool:
+        lay = self.lay
+        return any(
+            t.kind == "ellipsis"
+            and s0 > 0
+            and s1 < len(lay.keys)
+            and lay.breaks_between(s0 - 1, s1)
+            for t, (s0, s1) in zip(self.tokens, found, strict=True)
+        )
 
     def _solve(self, i: int, j: int, out: list[tuple[int, int]]) -> bool:
         mark = len(out)
