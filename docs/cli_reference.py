@@ -17,7 +17,7 @@ Generated from the commands' `--help` by `docs/cli_reference.py`; a test keeps i
 
 Options that every command shares go before the command:
 `orderarchive [--archive DIR] [--keys DIR] [--json] COMMAND ...`.
-Exit codes: 0 success, 1 verification failed (not official, misquoted, bad proof), 2 usage
+Exit codes: 0 success, 1 verification failed (not official, needs review, misquoted, bad proof), 2 usage
 error or bad input, 3 the archive cannot be read. Errors are one line on standard error.
 Colour is used only on a terminal and never when `NO_COLOR` is set; progress bars appear only
 on a terminal.

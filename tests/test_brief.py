@@ -71,7 +71,7 @@ left alone.
 # What find_quotations finds in BRIEF, and how each quotation relates to ORDER.
 EXPECTED = [
     ("The City of Boston\nshall not use municipal resources", "inline", QuoteStatus.NORMALISED),
-    ("[n]o officer shall ask a person", "inline", QuoteStatus.NORMALISED),
+    ("[n]o officer shall ask a person", "inline", QuoteStatus.ALTERED),
     ("for six years--and shall never destroy", "inline", QuoteStatus.NORMALISED),
     ("shall destroy them before", "inline", QuoteStatus.MISQUOTED),
     ("Each department shall keep the 'sanctuary'", "inline", QuoteStatus.MISQUOTED),

@@ -11,7 +11,9 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -206,7 +208,7 @@ def test_cite_json_and_stdout_evidence(lawyer: Lawyer) -> None:
     assert doc["ok"] is True and doc["pin"]["page"] == 2 and doc["evidence"] == "e.json"
     r = lawyer.run("cite", "eo-2025-7", "--page", "2", "-o", "-")
     body = canonical.loads(ok(r).encode()[:-1])
-    assert body["format"] == "orderarchive-evidence/v1" and body["quotation"] is None
+    assert body["format"] == "orderarchive-evidence/v2" and body["quotation"] is None
 
 
 @pytest.mark.parametrize(
@@ -258,8 +260,8 @@ def _tamper(path: Path, edit: str) -> None:
         body["citation"] = body["citation"].replace("City of Boston", "City of Salem")
     elif edit == "status":
         body["status"]["status"] = "superseded"
-    elif edit == "bytes":
-        path.write_bytes(data.replace(b'"doc":', b'"doc" :'))
+    elif edit == "duplicate":
+        path.write_bytes(data.replace(b'"doc":', b'"doc":"eo-2014-3","doc":'))
         return
     path.write_bytes(canonical.dumps(body) + b"\n")
 
@@ -267,12 +269,89 @@ def _tamper(path: Path, edit: str) -> None:
 @pytest.mark.parametrize(
     ("edit", "code"),
     [("quotation", 1), ("locator", 1), ("layer", (1, 2)), ("citation", 1), ("status", 1),
-     ("bytes", 2)],
+     ("duplicate", 2)],
 )
 def test_tampered_evidence(lawyer: Lawyer, evidence: Path, edit: str,
                            code: int | tuple[int, ...]) -> None:
     _tamper(evidence, edit)
     one_line_error(lawyer.run("verify-evidence", str(evidence)), code)
+
+
+@pytest.mark.parametrize(
+    "resave",
+    [
+        pytest.param(lambda body: json.dumps(body, indent=2) + "\n", id="pretty-printed"),
+        pytest.param(lambda body: json.dumps(dict(reversed(body.items()))), id="keys-reordered"),
+        pytest.param(lambda body: json.dumps(body, ensure_ascii=False, separators=(" ,", " : "))
+                     + "\r\n\n", id="spaces-and-crlf"),
+    ],
+)
+def test_resaved_evidence_still_verifies(
+    lawyer: Lawyer, evidence: Path, resave: Callable[[dict[str, Any]], str]
+) -> None:
+    # Seen 8: a pretty-printed or re-saved file was refused as "not canonical JSON" although
+    # every signed part inside it was intact.
+    body = json.loads(evidence.read_bytes())
+    evidence.write_text(resave(body), encoding="utf-8")
+    out = ok(lawyer.run("verify-evidence", str(evidence)))
+    assert out.startswith("VERIFIED")
+
+
+REVIEW_QUOTE = "shall publish a summary of [all] those records every quarter"
+
+
+def test_quote_needs_review_exits_1(lawyer: Lawyer) -> None:
+    r = lawyer.run("quote", REVIEW_QUOTE)
+    assert r.exit_code == 1
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("REVIEW     eo-2025-7")
+    assert "  needs review: a bracketed insertion (the source has no words here): [all]" in lines
+    assert any(line.startswith('  the source reads: "shall publish') for line in lines)
+    doc = json.loads(lawyer.run("--json", "quote", REVIEW_QUOTE).stdout)
+    assert doc["ok"] is False and doc["status"] == "needs-review"
+    assert doc["reviews"] == ["a bracketed insertion (the source has no words here): [all]"]
+
+
+def test_quote_altered_exits_0(lawyer: Lawyer) -> None:
+    out = ok(lawyer.run("quote", "[s]hall publish a summary of those records every quarter"))
+    assert out.startswith("ALTERED    eo-2025-7")
+    assert '  alteration: [s]hall for "shall"' in out
+
+
+def test_quote_names_a_reversal(lawyer: Lawyer) -> None:
+    r = lawyer.run("quote", "The City of Boston shall [always] use municipal resources")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("MISQUOTED  eo-2025-7")
+    assert '    reverses the source: leaves out "not"\n' in r.stdout
+
+
+def test_cite_refuses_review_without_accept_review(lawyer: Lawyer) -> None:
+    message = one_line_error(lawyer.run("cite", "eo-2025-7", "--quote", REVIEW_QUOTE,
+                                        "-o", "ev.json"), 1)
+    assert "needs-review in eo-2025-7" in message and "--accept-review" in message
+    assert not Path("ev.json").exists()
+    one_line_error(lawyer.run("cite", "eo-2025-7", "--quote",
+                              "shall not publish a summary of those records", "-o", "ev.json"), 1)
+    assert not Path("ev.json").exists()
+
+
+def test_evidence_accepted_for_review_verifies_but_exits_1(lawyer: Lawyer) -> None:
+    r = lawyer.run("cite", "eo-2025-7", "--quote", REVIEW_QUOTE, "--accept-review",
+                   "-o", "ev.json")
+    assert ok(r).startswith("“shall publish a summary of [all] those records every quarter”")
+    assert "accepted for review: REVIEW" in r.stderr
+    assert json.loads(Path("ev.json").read_bytes())["quotation"]["status"] == "needs-review"
+    r = lawyer.run("verify-evidence", "ev.json")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("VERIFIED  ev.json: eo-2025-7")
+    assert ("  quotation: NEEDS-REVIEW (cited with --accept-review: NOT an accepted quotation)"
+            in r.stdout)
+    assert "  needs review: a bracketed insertion (the source has no words here): [all]" in (
+        r.stdout
+    )
+    doc = json.loads(lawyer.run("--json", "verify-evidence", "ev.json").stdout)
+    assert doc["ok"] is False and doc["verified"] is True and doc["accepted"] is False
+    assert doc["quotation"]["status"] == "needs-review"
 
 
 def test_verify_evidence_bad_input(lawyer: Lawyer, evidence: Path, tmp_path: Path) -> None:
@@ -305,16 +384,16 @@ def test_cite_check_a_brief_with_a_mix(lawyer: Lawyer) -> None:
     # one fact per line, even for a splice whose omitted text spans paragraphs
     assert all(line.startswith(("line ", "  ")) for line in out.splitlines())
     assert r.stderr.strip() == (
-        "13 quotation(s): 1 exact, 6 normalised, 4 misquoted, 1 not found, 0 title(s), "
-        "1 too short to check"
+        "13 quotation(s): 1 exact, 4 normalised, 2 altered, 0 needs review, 4 misquoted, "
+        "1 not found, 0 title(s), 1 too short to check"
     )
 
 
 def test_cite_check_a_clean_brief(lawyer: Lawyer) -> None:
     out = ok(lawyer.run("cite-check", str(lawyer.clean)))
     assert out.splitlines()[-1] == (
-        "2 quotation(s): 1 exact, 1 normalised, 0 misquoted, 0 not found, 0 title(s), "
-        "0 too short to check"
+        "2 quotation(s): 1 exact, 1 normalised, 0 altered, 0 needs review, 0 misquoted, "
+        "0 not found, 0 title(s), 0 too short to check"
     )
 
 
@@ -337,8 +416,8 @@ def test_cite_check_json(lawyer: Lawyer) -> None:
     assert r.exit_code == 1
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and doc["brief"] == "brief.txt"
-    assert doc["totals"] == {"exact": 1, "normalised": 6, "misquoted": 4, "not-found": 1,
-                             "title": 0, "too-short": 1}
+    assert doc["totals"] == {"exact": 1, "normalised": 4, "altered": 2, "needs-review": 0,
+                             "misquoted": 4, "not-found": 1, "title": 0, "too-short": 1}
     first = doc["quotations"][0]
     assert (first["status"], first["doc"], first["brief_line"], first["kind"]) == (
         "normalised", "eo-2025-7", 3, "inline")

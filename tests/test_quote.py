@@ -236,6 +236,43 @@ def test_quote_across_a_page_break() -> None:
     )
 
 
+HEAD = "CITY OF BOSTON - EXECUTIVE ORDER 2026-1 - NOT AN OFFICIAL COPY"
+
+
+def test_quote_across_a_page_break_skips_running_heads_and_page_numbers() -> None:
+    layer = TextLayer.from_pages(
+        [
+            [HEAD, "Section 1. The City shall not use municipal resources to assist federal",
+             "Page 1"],
+            [HEAD, "agents in the enforcement of civil immigration law.", "Page 2"],
+        ]
+    )
+    found = match("The City shall not use municipal resources to assist federal agents in the "
+                  "enforcement", layer)
+    assert found.status is QuoteStatus.NORMALISED
+    assert found.normalisations == ("running-heads",)
+    assert found.source_text is not None and HEAD in found.source_text
+    dropped = match("The City shall use municipal resources to assist federal agents in the "
+                    "enforcement", layer)
+    assert dropped.status is QuoteStatus.MISQUOTED  # skipping a head never hides a word
+    assert match(HEAD, layer).status is QuoteStatus.EXACT  # a head itself is still quotable
+
+
+def test_a_repeated_paragraph_inside_pages_is_not_a_running_head() -> None:
+    layer = TextLayer.from_pages(
+        [
+            ["Section 1. The City shall not use municipal resources to assist federal",
+             "No exception applies.", "Section 2. Every agency shall report"],
+            ["No exception applies.", "to the Council every six months."],
+        ]
+    )
+    found = match("Every agency shall report to the Council every six months", layer)
+    assert found.status is QuoteStatus.MISQUOTED  # "No exception applies." starts page 2 only
+    assert [(d.op, d.source) for d in found.differences] == [
+        ("removed", "No exception applies.")
+    ]
+
+
 def test_quote_with_pdf_line_breaks_of_its_own() -> None:
     # Copied out of another PDF: its own line breaks, and a hyphen at its own line end.
     found = match("identify each agree-\nment between the\nDepartment and any federal agency")
@@ -253,8 +290,11 @@ def test_ellipsis_omits_words(ellipsis: str) -> None:
         "except where a judicial warrant so requires."
     )
     found = match(quote)
-    assert found.status is QuoteStatus.NORMALISED
-    assert "ellipsis" in found.normalisations
+    assert found.status is QuoteStatus.ALTERED
+    assert found.is_match
+    assert found.alterations == (
+        f'{ellipsis} for "to assist federal\nagents in the enforcement of civil immigration law,"',
+    )
     assert found.locator is not None
     assert found.locator.start == at("The City of Boston shall not")
     assert found.locator.end == at("requires. Nothing") + len("requires.")
@@ -262,17 +302,58 @@ def test_ellipsis_omits_words(ellipsis: str) -> None:
 
 def test_ellipsis_may_omit_a_whole_sentence() -> None:
     found = match(
+        "Section 3. Police Department. . . . The guidance shall describe the “sanctuary” "
+        "provisions of this order"
+    )
+    assert found.status is QuoteStatus.ALTERED
+    assert found.normalisations == ("line-breaks",)
+    assert len(found.alterations) == 1
+    assert found.alterations[0].startswith(
+        '. . . . for ". The Police Commissioner—acting through'
+    )
+
+
+def test_ellipsis_that_omits_a_sentence_with_a_reversing_word_needs_review() -> None:
+    found = match(
+        "Section 1. Purpose. . . . Nothing in this order shall be construed to prohibit any "
+        "municipal employee from reporting a crime."
+    )
+    assert found.status is QuoteStatus.NEEDS_REVIEW
+    assert found.reviews[0].startswith("the ellipsis leaves out a sentence with 'not'")
+
+
+def test_ellipsis_across_a_paragraph_needs_review() -> None:
+    # The omitted sentence holds "Nothing ... prohibit", and the omission joins two sections.
+    found = match(
         "except where a judicial warrant so requires. . . . "
         "It is the policy of the City that every resident"
     )
-    assert found.status is QuoteStatus.NORMALISED
-    assert found.normalisations == ("line-breaks", "ellipsis")
+    assert found.status is QuoteStatus.NEEDS_REVIEW
+    assert not found.is_match
+    assert found.alterations == ()
+    assert len(found.reviews) == 1
+    assert found.reviews[0].startswith(
+        'the ellipsis crosses a paragraph or page: . . . . for ". Nothing'
+    )
+    assert "Nothing in this order shall be construed to prohibit" in found.reviews[0]
+
+
+def test_an_ellipsis_is_matched_inside_one_paragraph_when_it_can_be() -> None:
+    layer = TextLayer.from_text(
+        "The order of the day is read first.\n\n"
+        "The order asserts that local police are obligated to protect residents.\n"
+    )
+    found = match("The order . . . local police are obligated to protect residents", layer)
+    assert found.status is QuoteStatus.ALTERED
+    assert found.alterations == ('. . . for "asserts that"',)
+    assert found.locator is not None and found.locator.paragraph == 2
 
 
 def test_leading_and_trailing_ellipses() -> None:
     found = match("... shall not use municipal resources to assist federal ...")
-    assert found.status is QuoteStatus.NORMALISED
-    assert found.normalisations == ("ellipsis",)
+    assert found.status is QuoteStatus.ALTERED
+    assert found.normalisations == ()
+    assert found.alterations == ("... (at the edge of the quotation)",) * 2
     assert found.source_text == "shall not use municipal resources to assist federal"
 
 
@@ -363,7 +444,7 @@ def test_bracketed_alterations(quote: str, alteration: str, passage: str | None)
     if passage is None:  # the bracket is not the only change: reported, never accepted
         assert found.status is QuoteStatus.MISQUOTED
         return
-    assert found.status is QuoteStatus.NORMALISED
+    assert found.status is QuoteStatus.ALTERED
     assert found.alterations == (alteration,)
     assert found.differences == ()
     assert found.source_text == passage
@@ -373,7 +454,7 @@ def test_bracket_standing_for_a_few_words() -> None:
     found = match(
         "The Police Commissioner—acting through [its Bureau]—shall issue written guidance"
     )
-    assert found.status is QuoteStatus.NORMALISED
+    assert found.status is QuoteStatus.ALTERED
     assert found.alterations == ('[its Bureau] for "the Bureau of\nProfessional Standards"',)
 
 
@@ -393,7 +474,8 @@ def test_bracket_that_replaces_a_negation_is_a_misquote() -> None:
         ("changed", "[always]", "not")
     ]
     keeps = match("The City of Boston shall [not] use municipal resources to assist federal agents")
-    assert keeps.status is QuoteStatus.NORMALISED
+    assert keeps.status is QuoteStatus.ALTERED
+    assert keeps.alterations == ('[not] for "not"',)
 
 
 def test_bracketed_letter_must_be_the_same_letter() -> None:

@@ -41,9 +41,14 @@ from .quote import QuoteStatus
 _LABELS = {
     QuoteStatus.EXACT: ("EXACT", "green"),
     QuoteStatus.NORMALISED: ("NORMALISED", "green"),
+    QuoteStatus.ALTERED: ("ALTERED", "green"),
+    QuoteStatus.NEEDS_REVIEW: ("REVIEW", "yellow"),
     QuoteStatus.MISQUOTED: ("MISQUOTED", "red"),
     QuoteStatus.NOT_FOUND: ("NOT FOUND", "red"),
 }
+
+
+_SHOW_SOURCE = frozenset([QuoteStatus.MISQUOTED, QuoteStatus.NEEDS_REVIEW])
 
 
 def _short(text: str, width: int = 72) -> str:
@@ -84,7 +89,9 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
     if report.normalisations:
         yield f"  after normalising: {', '.join(report.normalisations)}", None
     for alteration in report.alterations:
-        yield f"  alteration: {alteration}", None
+        yield f"  alteration: {_short(alteration, 200)}", None
+    for review in report.reviews:
+        yield f"  needs review: {_short(review, 240)}", "yellow"
     for diff in report.differences:
         quoted, source = _short(diff.quoted, 120), _short(diff.source, 120)
         if diff.op == "changed":
@@ -94,7 +101,9 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
         else:
             text = f'added "{quoted}", which the source does not have'
         yield f"  {diff.op}: {text} (paragraph {diff.paragraph})", None
-    if report.status is QuoteStatus.MISQUOTED and report.match.source_text:
+        if diff.reversal:
+            yield f"    {diff.reversal}", "red"
+    if report.status in _SHOW_SOURCE and report.match.source_text:
         yield f'  the source reads: "{_short(report.match.source_text, 200)}"', None
     if report.signer is not None:
         yield f"  entry signed by {report.signer}", None
@@ -110,12 +119,16 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
 def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]) -> None:
     """Check the quotation TEXT against the archive's signed text layers.
 
-    Says whether it is EXACT, NORMALISED (and which normalisations, such as typographic quotes
-    or line breaks, and which bracketed alterations and ellipses were needed), MISQUOTED (with
-    each word-level difference) or NOT FOUND, where it is (document, page, paragraph,
-    characters) and whether the document has since been amended, superseded or rescinded.
-    Exit 0 only for an exact or normalised match. With trusted keys (--trusted-key or the
-    --keys directory), the entry's signature and inclusion are checked too.
+    Says whether it is EXACT, NORMALISED (typography only: quotes, dashes, line breaks...),
+    ALTERED (benign alterations such as [T]he, [sic] or an ellipsis inside a paragraph, each
+    listed with the source words it stands for), REVIEW (needs-review: an alteration a person
+    must read, such as a bracketed substitution or an ellipsis across paragraphs), MISQUOTED
+    (with each word-level difference; also any alteration that reverses the source) or NOT
+    FOUND, where it is (document, page, paragraph, characters) and whether the document has
+    since been amended, superseded or rescinded; the policy is docs/CITATIONS.md.
+    Exit 0 only for exact, normalised or altered; 1 otherwise (needs-review included). With
+    trusted keys (--trusted-key or the --keys directory), the entry's signature and inclusion
+    are checked too.
     """
     with errors_handled(ctx):
         archive = ctx.archive()
@@ -130,6 +143,10 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
 
 def _render_citation(citation: Citation) -> None:
     echo(citation.text)
+    report = citation.quote
+    if report is not None and not report.is_match:
+        for line, colour in _report_lines(report, citation.doc):
+            echo(f"accepted for review: {line.strip()}", fg=colour or "yellow", err=True)
     for warning in citation.warnings:
         echo(f"warning: {warning}", fg="yellow", err=True)
 
@@ -143,14 +160,19 @@ def _render_citation(citation: Citation) -> None:
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), metavar="EVIDENCE",
               help="Also write an evidence file for 'orderarchive verify-evidence' "
               "('-' for standard output).")
+@click.option("--accept-review", is_flag=True,
+              help="Cite a quotation that needs review or is misquoted anyway, after reading "
+              "what the policy flags; the status is printed and recorded in the evidence.")
 @trusted_key_option
 @pass_ctx
 def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None,
-                 output: Path | None, trusted: tuple[str, ...]) -> None:
+                 output: Path | None, accept_review: bool, trusted: tuple[str, ...]) -> None:
     """Print a ready-to-paste citation of DOC, optionally with an evidence file.
 
     The citation names the issuer, title, pin cite, date, original source URL and the archive's
-    identifier (orderarchive:ORIGIN/DOC@sha256:HASH). The evidence file (-o) carries the
+    identifier (orderarchive:ORIGIN/DOC@sha256:HASH). A quotation must be exact, normalised or
+    altered (docs/CITATIONS.md); one that needs review or is misquoted is refused (exit 1)
+    unless --accept-review is given. The evidence file (-o) carries the
     quotation, its locator, the whole signed text layer and the offline proof of the entry,
     so that anyone can check it with only the public key:
     orderarchive verify-evidence EVIDENCE --trusted-key KEY.
@@ -158,7 +180,8 @@ def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None
     with errors_handled(ctx):
         archive = ctx.archive()
         keys = _optional_trusted(ctx, trusted)
-        citation = cite(archive, doc, quote=quote_text, page=page, verifiers=keys)
+        citation = cite(archive, doc, quote=quote_text, page=page, verifiers=keys,
+                        accept_review=accept_review)
         where = None
         if output is not None:
             where = _write(output, make_evidence(archive, citation, keys))
@@ -258,16 +281,24 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
     d = result.fields
     echo(f'VERIFIED  {path}: {d.doc} "{d.title}", entry {result.entry.seq} in release '
          f"{result.checkpoint.size} of {result.checkpoint.origin}, signed by "
-         f"{result.entry_signer}", fg="green")
+         f"{result.entry_signer}", fg="green" if result.accepted else "yellow")
     q = result.quotation
     if q is not None and q.locator is not None:
         how = q.status.value
+        if not q.is_match:
+            how = f"{how.upper()} (cited with --accept-review: NOT an accepted quotation)"
         if q.normalisations:
             how += f" (after normalising: {', '.join(q.normalisations)})"
         echo(f"  quotation: {how}, characters {q.locator.start}–{q.locator.end} of the signed "
-             "text layer")
+             "text layer", fg=None if q.is_match else "red")
         for alteration in q.alterations:
-            echo(f"  alteration: {alteration}")
+            echo(f"  alteration: {_short(alteration, 200)}")
+        for review in q.reviews:
+            echo(f"  needs review: {_short(review, 240)}", fg="yellow")
+        for diff in q.differences:
+            echo(f'  {diff.op}: quoted "{_short(diff.quoted, 120)}", the source says '
+                 f'"{_short(diff.source, 120)}" (paragraph {diff.paragraph})'
+                 + (f"; {diff.reversal}" if diff.reversal else ""), fg="red")
     echo(f"  citation: {result.citation}")
     status = "in force" if result.status == "in-force" else result.status
     echo(f"  status in release {result.checkpoint.size}: {status}")
@@ -284,13 +315,16 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) 
     """Check an EVIDENCE file from 'orderarchive cite -o' with only the public key.
 
     Needs no archive. Checks the release's signature, the entry's signature and its inclusion
-    in the release, that the carried text layer is the signed one, that the quotation matches
-    it at the recorded place, and the citation and status the file states.
+    in the release, that the carried text layer is the signed one, that the quotation is found
+    in it at the recorded place with the recorded status, and the citation and status the file
+    states. Exit 1 if the file verifies but its quotation was cited with --accept-review
+    (needs-review or misquoted): the status is printed.
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         result = verify_evidence(_read(evidence), keys)
     if ctx.as_json:
-        emit_json({"ok": True, "evidence": str(evidence), **result.to_dict()})
+        emit_json({"ok": result.accepted, "evidence": str(evidence), **result.to_dict()})
     else:
         _render_evidence(result, evidence)
+    sys.exit(EXIT_OK if result.accepted else EXIT_FAILED)

@@ -13,7 +13,7 @@ The recipe layer over :mod:`.quote` (matching one quotation against one text lay
 * :func:`cite` -- a ready-to-paste :class:`Citation` (title, issuer, date, pin cite, source
   URL and the archive's identifier ``orderarchive:<origin>/<doc>@sha256:<12 hex>``).
 * :func:`make_evidence` / :func:`verify_evidence` -- the citation as a self-contained evidence
-  file (``orderarchive-evidence/v1``, docs/FORMAT.md §18): the signed entry with its
+  file (``orderarchive-evidence/v2``, docs/FORMAT.md §18): the signed entry with its
   inclusion proof and signed release (a C2SP tlog-proof), the whole text layer, the quotation
   and its locator. A third party with only that file and the public key checks every claim in
   it, the quotation included, by re-running the matcher on the carried layer.
@@ -36,9 +36,9 @@ verified. Example (run by the tests)::
     >>> _ = archive.release(signer)
     >>> report = check_quote(archive, "[n]o city vehicle shall idle for more than five minutes")
     >>> report.status.value, report.doc, report.locator.paragraph, report.alterations
-    ('normalised', 'eo-1', 1, ('[n]o for "No"',))
+    ('altered', 'eo-1', 1, ('[n]o for "No"',))
     >>> check_quote(archive, "No city vehicle may idle for more than five minutes").differences
-    (Difference(op='changed', quoted='may', source='shall', offset=27, paragraph=1),)
+    (Difference(op='changed', quoted='may', source='shall', offset=27, paragraph=1, reversal=None),)
     >>> citation = cite(archive, "eo-1", quote="shall idle for more than five minutes")
     >>> print(citation.text)  # doctest: +NORMALIZE_WHITESPACE
     “shall idle for more than five minutes” City of Example, Anti-Idling Order, ¶ 1
@@ -55,6 +55,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -120,7 +122,9 @@ __all__ = [
     "verify_evidence",
 ]
 
-EVIDENCE_FORMAT = "orderarchive-evidence/v1"
+EVIDENCE_FORMAT = "orderarchive-evidence/v2"
+#: The format before the quotation policy (docs/CITATIONS.md): still read, see _legacy_quotation.
+EVIDENCE_FORMAT_V1 = "orderarchive-evidence/v1"
 
 #: Evidence files are read from untrusted places: bound them before parsing. A 100-page order's
 #: text layer is a few hundred kilobytes; base64 and JSON escaping add about a third.
@@ -280,6 +284,11 @@ class QuoteReport:
         return self.match.differences
 
     @property
+    def reviews(self) -> tuple[str, ...]:
+        """Alterations a person must read (status ``needs-review``), each with its source words."""
+        return self.match.reviews
+
+    @property
     def document_status(self) -> str | None:
         """``in-force``, ``amended``, ``superseded``, ``rescinded`` or ``corrected``."""
         return self.standing.status if self.standing else None
@@ -311,6 +320,7 @@ class QuoteReport:
             "source_text": m.source_text,
             "normalisations": list(m.normalisations),
             "alterations": list(m.alterations),
+            "reviews": list(m.reviews),
             "differences": [attrs.asdict(x) for x in m.differences],
             "document": _standing_dict(self.standing),
             "warnings": list(self.warnings),
@@ -319,12 +329,7 @@ class QuoteReport:
         }
 
 
-_RANK = {
-    QuoteStatus.EXACT: 0,
-    QuoteStatus.NORMALISED: 1,
-    QuoteStatus.MISQUOTED: 2,
-    QuoteStatus.NOT_FOUND: 3,
-}
+_RANK = {status: rank for rank, status in enumerate(QuoteStatus)}
 
 
 def _rank(found: QuoteMatch) -> tuple[int, float]:
@@ -654,12 +659,17 @@ def cite(
     quote: str | None = None,
     page: int | None = None,
     verifiers: Sequence[VerifierKey] | None = None,
+    accept_review: bool = False,
 ) -> Citation:
-    """A citation of *doc*: with *quote*, only if the quotation matches (exactly or after
-    normalisation) and the pin cite is the passage's; with *page*, a pin cite to that page.
+    """A citation of *doc*: with *quote*, only if the quotation is accepted (``exact``,
+    ``normalised`` or ``altered``, docs/CITATIONS.md) and the pin cite is the passage's; with
+    *page*, a pin cite to that page. With *accept_review*, a ``needs-review`` or ``misquoted``
+    quotation is cited too: the citation's report (and an evidence file made from it) carries
+    that status, and ``verify-evidence`` prints it.
 
-    Raises :class:`QuotationMismatchError` for a misquoted or missing quotation, or one that is
-    not on *page*; :class:`.errors.NotFoundError` for an unknown document.
+    Raises :class:`QuotationMismatchError` for a quotation that is not accepted (without
+    *accept_review*), is not found, or is not on *page*; :class:`.errors.NotFoundError` for an
+    unknown document.
     """
     checker = _Checker(archive, verifiers)
     with archive.index() as idx:
@@ -674,10 +684,14 @@ def cite(
             _check_page(entry, layer, page)
             return Citation(archive.origin, standing, Pin(page=page, last_page=page))
         report = checker.check(idx, canonical_quote(quote), doc)
-    if not report.is_match or report.standing is None:
-        where = f" in {doc}" if report.status is QuoteStatus.NOT_FOUND else ""
+    if report.status is QuoteStatus.NOT_FOUND or report.standing is None:
         raise QuotationMismatchError(
-            f"the quotation is {report.status.value}{where}: no citation for a misquotation",
+            f"the quotation is not found in {doc}: no citation for it", report=report
+        )
+    if not report.is_match and not accept_review:
+        raise QuotationMismatchError(
+            f"the quotation is {report.status.value} in {doc}: no citation unless the review is "
+            "accepted explicitly (--accept-review); the status is then recorded",
             report=report,
         )
     standing = report.standing
@@ -734,7 +748,7 @@ def _standing_from(entries: Sequence[Entry], doc: str) -> str:
 def make_evidence(
     archive: Archive, citation: Citation, verifiers: Sequence[VerifierKey] | None = None
 ) -> bytes:
-    """The evidence file (``orderarchive-evidence/v1``) for *citation*: canonical JSON + LF.
+    """The evidence file (``orderarchive-evidence/v2``) for *citation*: canonical JSON + LF.
 
     The document's entry must be covered by a signed release (the proof is against the latest
     one; :class:`.proofs.UnreleasedError` otherwise). Later documents that amend, supersede,
@@ -809,11 +823,19 @@ class VerifiedEvidence:
     def fields(self) -> DocumentFields:
         return _fields(self.entry)
 
+    @property
+    def accepted(self) -> bool:
+        """Whether the quotation (if any) is accepted under the policy: ``exact``,
+        ``normalised`` or ``altered``. A file written with ``--accept-review`` verifies, but its
+        ``needs-review`` or ``misquoted`` quotation is not accepted."""
+        return self.quotation is None or self.quotation.is_match
+
     def to_dict(self) -> dict[str, Any]:
         d = self.fields
         q = self.quotation
         return {
             "verified": True,
+            "accepted": self.accepted,
             "citation": self.citation,
             "identifier": identifier(self.checkpoint.origin, d),
             "doc": d.doc,
@@ -829,7 +851,8 @@ class VerifiedEvidence:
             "signer": str(self.entry_signer),
             "checkpoint_signers": [str(k) for k in self.checkpoint_signers],
             "quotation": None if q is None else {
-                **_quotation_dict(q), "source_text": q.source_text
+                **_quotation_dict(q), "source_text": q.source_text, "reviews": list(q.reviews),
+                "differences": [attrs.asdict(x) for x in q.differences],
             },
             "pin": self.pin.to_dict() if self.pin else None,
             "status": self.status,
@@ -906,22 +929,69 @@ def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[Verifi
     return tuple(v for v in verifiers if (v.name, v.id) in lines)
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise CanonicalJSONError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _refuse(text: str) -> Any:
+    raise CanonicalJSONError(f"{text} is not allowed (integers only)")
+
+
 def _load(data: bytes) -> dict[str, Any]:
+    """Parse an evidence file written in any JSON serialisation (whitespace, key order, final
+    newline): every signed part inside it is checked byte for byte, so re-saving the file in
+    an editor must not make it unverifiable. What would make two readings possible is refused:
+    duplicate keys, floats and NaN, text that is not UTF-8."""
     if len(data) > MAX_EVIDENCE_BYTES:
         raise ProofFormatError(f"evidence is larger than {MAX_EVIDENCE_BYTES} bytes")
-    if not data.endswith(b"\n"):
-        raise ProofFormatError("evidence does not end with a newline")
     try:
-        body = canonical.loads(data[:-1])
+        text = data.decode("utf-8")
+        body = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_float=_refuse, parse_constant=_refuse
+        )
+    except UnicodeDecodeError as e:
+        raise ProofFormatError(f"evidence is not UTF-8 (byte {e.start})") from e
     except CanonicalJSONError as e:
-        raise ProofFormatError(f"evidence is not canonical JSON: {e}") from e
-    if not isinstance(body, dict) or body.get("format") != EVIDENCE_FORMAT:
-        raise ProofFormatError(f"not an {EVIDENCE_FORMAT} file")
+        raise ProofFormatError(f"evidence is not valid: {e}") from e
+    except (ValueError, RecursionError) as e:  # json.JSONDecodeError, int too long, nesting
+        raise ProofFormatError(f"evidence is not JSON: {e}") from e
+    if not isinstance(body, dict) or body.get("format") not in (
+        EVIDENCE_FORMAT, EVIDENCE_FORMAT_V1
+    ):
+        raise ProofFormatError(f"not an {EVIDENCE_FORMAT} (or v1) file")
     return _exact_members(body, _MEMBERS, "the file")
 
 
+# An alteration that is an ellipsis, as quote.py writes it (format v1 counted these as the
+# normalisation "ellipsis" and did not list them).
+_OMISSION = re.compile(r"(?:\[\s*(?:\.\s*){3,}\]|\[\s*…\s*\]|\.(?:[ \u00a0]?\.){2,}|…)(?: |$)")
+
+
+def _legacy_quotation(found: QuoteMatch) -> dict[str, Any]:
+    """What format v1 recorded for *found*: ``altered`` was ``normalised``, ellipses were the
+    normalisation ``ellipsis``, not alterations. Only accepted quotations were ever written."""
+    omissions = [a for a in found.alterations if _OMISSION.match(a)]
+    names = list(found.normalisations)
+    if omissions:
+        names.insert(
+            len(names) - (names[-1:] == ["trailing-punctuation"]), "ellipsis"
+        )
+    status = found.status
+    return {
+        **_quotation_dict(found),
+        "status": "normalised" if status is QuoteStatus.ALTERED else status.value,
+        "normalisations": names,
+        "alterations": [a for a in found.alterations if a not in omissions],
+    }
+
+
 def _verify_quotation(
-    value: Any, layer: TextLayer, doc: str, paged: bool
+    value: Any, layer: TextLayer, doc: str, paged: bool, *, v1: bool = False
 ) -> QuoteMatch | None:
     if value is None:
         return None
@@ -943,11 +1013,11 @@ def _verify_quotation(
         found = match_quote(text, layer, doc=doc, paged=paged)
     except QuoteTooShortError as e:
         raise ProofFormatError(f"evidence: {e}") from e
-    if not found.is_match:
+    if found.status is QuoteStatus.NOT_FOUND or (v1 and not found.is_match):
         raise QuotationMismatchError(
             f"the quotation is {found.status.value} in the signed text of {doc}"
         )
-    actual = _quotation_dict(found)
+    actual = _legacy_quotation(found) if v1 else _quotation_dict(found)
     for key, want in claimed.items():
         if actual[key] != want:
             raise QuotationMismatchError(
@@ -1024,8 +1094,10 @@ def verify_evidence(
     checkpoint is signed by a trusted key named after its origin (and is *origin*'s, if
     given); the entry is signed by that log's key and included in the checkpoint's tree; the
     carried text layer has the entry's ``text.sha256`` and size and is in normalised form; the
-    quotation, re-matched against that layer, matches with exactly the recorded status,
-    locator, normalisations and alterations; the pin cite is the passage's; every status proof
+    quotation, re-matched against that layer, is found with exactly the recorded status,
+    locator, normalisations and alterations (a ``needs-review`` or ``misquoted`` status, which
+    ``cite`` writes only with ``accept_review``, verifies but :attr:`VerifiedEvidence.accepted`
+    is then False); the pin cite is the passage's; every status proof
     is against the same checkpoint and acts on the document, and the status follows from
     them; and the citation text is the one these facts give. Raises on the first failure.
     """
@@ -1056,7 +1128,8 @@ def verify_evidence(
     except MalformedError as e:
         raise VerificationError(f"the signed text layer of {d.doc} is malformed: {e}") from e
     paged = _paged(entry)
-    quotation = _verify_quotation(body["quotation"], layer, d.doc, paged)
+    v1 = body["format"] == EVIDENCE_FORMAT_V1
+    quotation = _verify_quotation(body["quotation"], layer, d.doc, paged, v1=v1)
     pin = _verify_pin(body["pin"], layer, paged, quotation)
     status, changed_by = _verify_status(body["status"], entry, tp.checkpoint, verifiers, cp.origin)
     text = citation_text(

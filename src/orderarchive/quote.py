@@ -1,13 +1,13 @@
 """Verifying quotations: is this passage, as quoted in a brief, really in the signed text layer?
 
 A legal team's fear is the quiet misquote: a dropped "not", one changed word, two sentences
-spliced into one, a passage from a different order. :func:`match_quote` answers with one of
-four statuses and says exactly why:
+spliced into one, a passage from a different order. :func:`match_quote` answers with one status
+and says exactly why. The statuses follow the written quotation policy, **docs/CITATIONS.md**
+(Bluebook rules 5.1-5.3 in spirit), which sorts every difference into exactly one class:
 
 * ``exact`` -- the quotation occurs verbatim in :meth:`TextLayer.text` (at word boundaries);
-* ``normalised`` -- every word and punctuation mark is accounted for, in order, once
-  typography is set aside; ``normalisations`` names what was set aside and ``alterations``
-  lists the quoter's bracketed alterations. The vocabulary (:data:`NORMALISATIONS`):
+* ``normalised`` -- typography only; ``normalisations`` names what was set aside
+  (:data:`NORMALISATIONS`):
 
   - ``typographic-quotes``: ’ ‘ “ ” vs ' and "; also a double quote nested as a single one;
   - ``dashes``: — – ‐ vs - and --;
@@ -17,27 +17,33 @@ four statuses and says exactly why:
   - ``ligatures``: ﬁ ﬂ ﬀ ﬃ ﬄ ﬅ ﬆ in the layer (PDF extraction) vs fi, fl, ...;
   - ``hyphenation``: "gov-\\nernment" at a line end in the layer vs "government";
   - ``compatibility``: other Unicode compatibility forms (NFKC), e.g. a full-width letter;
-  - ``ellipsis``: "...", "…", ". . ." or "[...]" standing for omitted words: the parts must
-    occur in order, each within :data:`ELLIPSIS_MAX_GAP` characters of the one before;
+  - ``running-heads``: a running head or footer of the layer (a short paragraph at a page's
+    edge that repeats on other pages, page numbers aside) skipped where the quotation runs
+    across the page break;
   - ``trailing-punctuation``: a final comma or period inside the closing quotation mark that the
     source lacks (American usage puts it there whatever the source says);
 
+* ``altered`` -- benign, listed alterations (``[T]he``, ``[sic]``, an ellipsis inside one
+  paragraph that omits no reversing word, a bracketed noun phrase for a referring expression
+  such as ``[the Mayor]`` for "she"); ``alterations`` lists each with the source words it
+  stands for. Accepted (:data:`ACCEPTED`);
+* ``needs-review`` -- an alteration a person must read (any other bracketed insertion or
+  substitution, an ellipsis across a paragraph or page or a quotation mark of the source, an
+  omission over :data:`OMISSION_MAX_WORDS` words); ``reviews`` lists each with the omitted or
+  replaced source words. Never accepted;
 * ``misquoted`` -- the passage is clearly the source (see :data:`MISQUOTE_MIN_COVERAGE`) but
-  words or punctuation differ; ``differences`` lists each, located in the layer;
+  words or punctuation differ, or an alteration reverses it: adds, drops or flips one of the
+  :data:`REVERSING_WORDS` or :data:`REVERSING_PREFIXES` by any route (bracket, in-word
+  bracket, ellipsis); ``differences`` lists each, located in the layer;
 * ``not-found`` -- nothing in the layer is close enough.
 
-An accepted omission or alteration must not reverse the sentence: an ellipsis that leaves out
-a "not", "no", "never" (or another negation) from the sentence the quotation runs through, or a
-bracket standing for a negation it does not repeat ("shall [always] use" for "shall not use"),
-is reported as a difference, so the quotation is ``misquoted``. Omitting a whole sentence that
-holds a negation is fair and accepted.
-
 Case is significant: "The" for "the" is a difference unless written as the bracketed
-alteration "[T]he" (Bluebook rule 5.2). Bracketed alterations are accepted and listed, never
-silently: a bracketed letter at the start of a word ("[t]he") matches that letter in either
-case; other brackets inside a word ("order[s]", "prohibit[ed]") stand for a short change of
-ending; a free-standing bracket ("[the City]", "[sic]") stands for at most
-:data:`BRACKET_MAX_WORDS` words of the source (none for "[sic]").
+alteration "[T]he" (Bluebook rule 5.2). An ellipsis ("...", "…", ". . ." or "[...]") stands for
+omitted words: the parts must occur in order, each within :data:`ELLIPSIS_MAX_GAP` characters
+of the one before (a search bound; the policy's bounds are stricter). A free-standing bracket
+stands for at most :data:`BRACKET_MAX_WORDS` words of the source (none for "[sic]"); a bracket
+inside a word stands for a short change of it, and the word is judged as the quotation reads
+it, brackets dropped ("a[n in]valid" reads "an invalid").
 
 Matching is word-level: the layer and the quotation are cut into tokens (words, with hyphens
 inside them, and single punctuation marks) and compared by a normalised key, while every token
@@ -48,7 +54,8 @@ only ever add a normalisation, never hide a word.
 The search is bounded for 100-page layers: a verbatim search first; then an anchored search
 that only starts at occurrences of the quotation's rarest word; then, for misquotes, word
 bigrams of the quotation locate at most :data:`_FUZZY_WINDOWS` windows of the layer that
-:class:`difflib.SequenceMatcher` aligns with the quotation.
+:class:`difflib.SequenceMatcher` aligns with the quotation, each also from every occurrence of
+the quotation's first word (the best alignment across all documents locates a misquote).
 
 Quotation marks around the whole quotation delimit it and are dropped before matching.
 
@@ -73,11 +80,15 @@ from . import errors
 from .textlayer import Paragraph, TextLayer
 
 __all__ = [
+    "ACCEPTED",
     "BRACKET_MAX_WORDS",
     "ELLIPSIS_MAX_GAP",
     "MIN_QUOTE_WORDS",
     "MISQUOTE_MIN_COVERAGE",
     "NORMALISATIONS",
+    "OMISSION_MAX_WORDS",
+    "REVERSING_PREFIXES",
+    "REVERSING_WORDS",
     "Difference",
     "Locator",
     "QuoteMatch",
@@ -116,7 +127,7 @@ NORMALISATIONS = (
     "ligatures",
     "hyphenation",
     "compatibility",
-    "ellipsis",
+    "running-heads",
     "trailing-punctuation",
 )
 
@@ -127,6 +138,8 @@ _MAX_OMISSION_TOKENS = 400
 _SLACK = 6
 # Windows aligned by the misquote search, and bigrams too common to anchor anything.
 _FUZZY_WINDOWS = 3
+# Other starts tried in each window (occurrences of the quotation's first word).
+_RESTARTS = 6
 _MAX_BIGRAM_HITS = 300
 # Step budget for the anchored search's backtracking over ellipses and brackets.
 _SEARCH_BUDGET = 20000
@@ -137,8 +150,14 @@ class QuoteStatus(enum.Enum):
 
     EXACT = "exact"
     NORMALISED = "normalised"
+    ALTERED = "altered"
+    NEEDS_REVIEW = "needs-review"
     MISQUOTED = "misquoted"
     NOT_FOUND = "not-found"
+
+
+#: The statuses that accept a quotation (exit 0); ``needs-review`` never does.
+ACCEPTED = frozenset([QuoteStatus.EXACT, QuoteStatus.NORMALISED, QuoteStatus.ALTERED])
 
 
 class QuoteTooShortError(errors.MalformedError):
@@ -164,7 +183,8 @@ class Difference:
     ``op`` is ``"added"`` (in the quotation, not the source), ``"removed"`` (in the source,
     left out of the quotation without an ellipsis) or ``"changed"``. ``offset`` is the
     character offset in :meth:`TextLayer.text` where it applies (for ``added``, the end of the
-    source word the addition follows).
+    source word the addition follows). ``reversal`` says how the difference reverses the
+    source, when it adds, drops or flips a reversing word (docs/CITATIONS.md), else ``None``.
     """
 
     op: str
@@ -172,6 +192,7 @@ class Difference:
     source: str
     offset: int
     paragraph: int
+    reversal: str | None = None
 
 
 @attrs.frozen
@@ -187,11 +208,13 @@ class QuoteMatch:
     differences: tuple[Difference, ...] = ()
     source_text: str | None = None
     score: float = 0.0
+    reviews: tuple[str, ...] = ()
 
     @property
     def is_match(self) -> bool:
-        """True for ``exact`` and ``normalised``: every word of the quotation is accounted for."""
-        return self.status in (QuoteStatus.EXACT, QuoteStatus.NORMALISED)
+        """True for ``exact``, ``normalised`` and ``altered``: the quotation is accepted (every
+        word accounted for, every alteration a benign, listed one)."""
+        return self.status in ACCEPTED
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -208,6 +231,7 @@ _QUOTE_TOKEN = re.compile(
     rf"(?P<ellipsis>{_ELLIPSIS})|(?P<word>{_BWORD})|(?P<bracket>\[[^\[\]]*\])|-{{2,}}|[^\w\s]"
 )
 _IN_WORD_BRACKET = re.compile(r"\[(\w+)\]")
+_ONE_LETTER = re.compile(r"\[[^\W\d_]\]")  # "[A]" for "a": a change of case, not an insertion
 _LINE_BREAK_JOIN = re.compile(r"(?<=[\-\u2010\u2011\u00ad])\n[\f\n]*")
 _HYPHEN_THEN_BREAK = re.compile(r"[\-\u2010\u2011\u00ad]\n[\f\n]*")
 
@@ -297,6 +321,34 @@ class _Layer:
         return "\n\n" in between or "\f" in between
 
 
+_HEAD_MAX_CHARS = 200
+
+
+def _running_heads(paragraphs: list[Paragraph]) -> list[tuple[int, int]]:
+    """Character ranges of running heads and footers: a short first or last paragraph of a page
+    whose text (digits aside: page numbers) is a first or last paragraph on another page too.
+    PDF extraction keeps them in the layer between the two halves of a sentence."""
+    pages: dict[int, list[Paragraph]] = {}
+    for p in paragraphs:
+        pages.setdefault(p.page, []).append(p)
+    if len(pages) < 2:
+        return []
+    edges = {
+        p.number: p
+        for ps in pages.values()
+        for p in (ps[0], ps[-1])
+        if len(p.text) <= _HEAD_MAX_CHARS
+    }
+
+    def key(p: Paragraph) -> str:
+        return re.sub(r"\d+", "#", " ".join(p.text.split()))
+
+    pages_of: dict[str, set[int]] = {}
+    for p in edges.values():
+        pages_of.setdefault(key(p), set()).add(p.page)
+    return [(p.start, p.end) for p in edges.values() if len(pages_of[key(p)]) >= 2]
+
+
 # A 100-page layer prepares in a fraction of a second and takes some megabytes: keep a few,
 # for a brief whose quotations are all checked against the same documents.
 @functools.lru_cache(maxsize=8)
@@ -309,7 +361,11 @@ def _prepare(layer: TextLayer) -> _Layer:
     by_key: dict[str, list[int]] = {}
     bigrams: dict[tuple[str, str], list[int]] = {}
     last_word: tuple[int, str] | None = None
+    paragraphs = layer.paragraphs()
+    heads = _running_heads(paragraphs)
     for m in _LAYER_TOKEN.finditer(text):
+        if heads and any(s <= m.start() < e for s, e in heads):
+            continue  # a running head or footer: a quotation across the page break skips it
         raw = m.group()
         is_word = raw[0].isalnum() or raw[0] == "_"
         key = _word_key(raw) if is_word else _punct_key(raw)
@@ -323,7 +379,6 @@ def _prepare(layer: TextLayer) -> _Layer:
             if last_word is not None:
                 bigrams.setdefault((last_word[1], key), []).append(last_word[0])
             last_word = (j, key)
-    paragraphs = layer.paragraphs()
     return _Layer(
         text=text,
         starts=starts,
@@ -379,7 +434,9 @@ def _tokenise_quote(quote: str) -> list[_QTok]:
         raw = m.group()
         if m.group("ellipsis"):
             tokens.append(_QTok("ellipsis", m.start(), m.end(), "..."))
-        elif m.group("bracket") or (m.group("word") and _IN_WORD_BRACKET.fullmatch(raw)):
+        elif m.group("bracket") or (
+            m.group("word") and _IN_WORD_BRACKET.fullmatch(raw) and not _ONE_LETTER.fullmatch(raw)
+        ):
             tokens.append(_QTok("bracket", m.start(), m.end(), raw))
         elif m.group("word"):
             if "[" in raw:
@@ -407,6 +464,7 @@ class _Piece:
     q1: int
     s0: int
     s1: int
+    reversal: str | None = None  # for a diff: why an accepted-looking alteration reverses
 
 
 def _matches(t: _QTok, j: int, quote: str, lay: _Layer) -> bool:
@@ -427,7 +485,8 @@ class _Search:
         self.budget = _SEARCH_BUDGET
 
     def run(self) -> list[tuple[int, int]] | None:
-        """Source token ranges, one per quotation token, of the first match in the layer."""
+        """Source token ranges, one per quotation token, of the first match in the layer whose
+        ellipses stay inside a paragraph, else of the first match."""
         first_gap = next((i for i, t in enumerate(self.tokens) if t.is_gap), len(self.tokens))
         keyed = [i for i in range(first_gap) if self.tokens[i].pattern is None]
         if keyed:
@@ -437,13 +496,28 @@ class _Search:
             )
         else:
             starts = range(len(self.lay.keys))
+        first: list[tuple[int, int]] | None = None
         for j in starts:
             out: list[tuple[int, int]] = []
             if self._solve(0, j, out):
-                return out
+                if not self._crosses(out):
+                    return out
+                # An ellipsis across paragraphs needs review: a later place where the parts
+                # stand in one paragraph is the passage meant.
+                first = first or out
             if self.budget < 0:
                 break
-        return None
+        return first
+
+    def _crosses(self, found: list[tuple[int, int]]) -> bool:
+        lay = self.lay
+        return any(
+            t.kind == "ellipsis"
+            and s0 > 0
+            and s1 < len(lay.keys)
+            and lay.breaks_between(s0 - 1, s1)
+            for t, (s0, s1) in zip(self.tokens, found, strict=True)
+        )
 
     def _solve(self, i: int, j: int, out: list[tuple[int, int]]) -> bool:
         mark = len(out)
@@ -530,7 +604,7 @@ def _edge_pieces(
             pieces.append(_Piece("alter", i, i + 1, at, at))
         else:
             reach = _edge_reach(lay, at, backward=backward)
-            pieces.append(_Piece("alter", i, i + 1, *sorted((reach, at))))
+            pieces.append(_Piece("alter", i, i + 1, min(reach, at), max(reach, at)))
             at = reach
     return pieces[::-1] if backward else pieces
 
@@ -566,49 +640,274 @@ def _anchored(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | No
     return pieces + _edge_pieces(tokens, range(hi, len(tokens)), s_last, lay, backward=False)
 
 
-_NEGATIONS = frozenset(
-    ["not", "no", "never", "nor", "neither", "none", "nothing", "nobody", "nowhere", "cannot"]
+# -- the quotation policy (docs/CITATIONS.md) --------------------------------------------------
+
+# Reversing words are data, maintained here and listed in docs/CITATIONS.md. Each maps to the
+# class counted on either side of an alteration: a quotation that adds, drops or swaps one of
+# them by any route (bracket, in-word bracket, ellipsis) reverses the source.
+_NEGATION_WORDS = (
+    "not", "no", "never", "nor", "neither", "none", "nothing", "nobody", "nowhere", "cannot",
+    "t",  # "n't": "can't" is tokenised as "can", "'", "t"
 )
+_REVERSING_VERB_FORMS = {
+    "refuse": ("refuse", "refuses", "refused", "refusing", "refusal", "refusals"),
+    "deny": ("deny", "denies", "denied", "denying", "denial", "denials"),
+    "decline": ("decline", "declines", "declined", "declining"),
+    "reject": ("reject", "rejects", "rejected", "rejecting", "rejection", "rejections"),
+    "prohibit": ("prohibit", "prohibits", "prohibited", "prohibiting", "prohibition",
+                 "prohibitions"),
+    "forbid": ("forbid", "forbids", "forbade", "forbidden", "forbidding"),
+    "bar": ("bar", "bars", "barred", "barring"),
+    "ban": ("ban", "bans", "banned", "banning"),
+    "fail": ("fail", "fails", "failed", "failing", "failure", "failures"),
+    "lack": ("lack", "lacks", "lacked", "lacking"),
+    "cease": ("cease", "ceases", "ceased", "ceasing"),
+    "prevent": ("prevent", "prevents", "prevented", "preventing", "prevention"),
+    "oppose": ("oppose", "opposes", "opposed", "opposing", "opposition"),
+}
+_REVERSING_CONNECTIVES = ("without", "except", "unless", "absent", "against")
+#: Every reversing word (lower case) and the class it counts for.
+REVERSING_WORDS: dict[str, str] = {
+    **dict.fromkeys(_NEGATION_WORDS, "negation"),
+    **{form: lemma for lemma, forms in _REVERSING_VERB_FORMS.items() for form in forms},
+    **{w: w for w in _REVERSING_CONNECTIVES},
+}
+#: Prefixes that reverse the word they are put on ("armed" / "unarmed").
+REVERSING_PREFIXES = ("un", "in", "im", "il", "ir", "non", "dis", "anti")
+
+#: An ellipsis that leaves out more words than this needs a person to read what it omits.
+OMISSION_MAX_WORDS = 40
+
 _SENTENCE_ENDS = frozenset(".;:?!")
-
-
-def _negations(keys: Iterable[str]) -> list[str]:
-    # "can't", "won't": the tokens are "can", "'" (key '"') and "t".
-    return [k.lower() for k in keys if k.lower() in _NEGATIONS or k == "t"]
-
-
-def _hides_negation(p: _Piece, tokens: list[_QTok], lay: _Layer) -> bool:
-    """Whether an accepted gap drops a negation from the sentence the quotation runs through.
-
-    "The City shall ... use municipal resources" for "The City shall not use municipal
-    resources" omits words, as ellipses do, but the words omitted reverse the sentence; so does
-    "[always]" standing for "not". Omitting whole sentences that hold a "not" is fair.
-    """
-    t = tokens[p.q0]
-    keys = lay.keys[p.s0 : p.s1]
-    if t.kind == "bracket":
-        inside = _negations(_word_key(w) for w in re.findall(r"\w+", t.key))
-        return any(inside.count(n) < _negations(keys).count(n) for n in _negations(keys))
-    if t.kind == "ellipsis":
-        cuts = [k for k, key in enumerate(keys) if key in _SENTENCE_ENDS]
-        if not cuts:
-            return bool(_negations(keys))
-        return bool(_negations(keys[: cuts[0]]) or _negations(keys[cuts[-1] + 1 :]))
-    if t.pattern is not None:
-        source = lay.keys[p.s0]
-        bare = _word_key(_IN_WORD_BRACKET.sub(r"\1", t.key))
-        return bool(_negations([source])) and bare.lower() != source.lower()
-    return False
-
-
-def _guard(pieces: list[_Piece], tokens: list[_QTok], lay: _Layer) -> list[_Piece]:
-    """Turn accepted gaps that hide a negation into differences."""
-    return [
-        attrs.evolve(p, kind="diff")
-        if p.kind in ("omit", "alter") and _hides_negation(p, tokens, lay)
-        else p
-        for p in pieces
+# Pronouns and other words that only refer: "[the Mayor]" may stand for any of them.
+_REFERRING = frozenset(
+    [
+        "he", "she", "it", "they", "him", "her", "them", "his", "hers", "its", "their", "theirs",
+        "we", "us", "our", "ours", "i", "me", "my", "mine", "you", "your", "yours", "this",
+        "that", "these", "those", "who", "whom", "whose", "which", "here", "there", "himself",
+        "herself", "itself", "themselves", "ourselves", "one",
     ]
+)
+_DETERMINERS = frozenset(["the", "a", "an", "this", "that", "these", "those", "its", "his",
+                          "her", "their", "our", "my", "your"])
+_NP_MAX_WORDS = 4
+_ANAPHORIC = frozenset(["this", "that", "these", "those", "its", "his", "her", "their", "our"])
+_NAME_LINKS = frozenset(["of", "the", "and", "for", "on", "in", "&"])
+
+
+def _reading(text: str) -> list[str]:
+    """The words a stretch of the quotation reads as, brackets dropped ("a[n in]valid" reads
+    "an invalid"), as lower-case keys."""
+    return [_word_key(w).lower() for w in re.findall(_WORD, text.replace("[", "").replace("]", ""))]
+
+
+def _word_keys(lay: _Layer, j0: int, j1: int) -> list[str]:
+    return [lay.keys[j].lower() for j in range(j0, j1) if lay.words[j]]
+
+
+def _flips(a: str, b: str) -> bool:
+    """Whether *a* is *b* with a reversing prefix put on ("unarmed", "armed")."""
+    return any(a == p + b for p in REVERSING_PREFIXES if len(b) >= 3)
+
+
+def _reversal(quoted: list[str], source: list[str]) -> str | None:
+    """How the quoted words reverse the source words they stand for, or None."""
+    q = Counter(REVERSING_WORDS[w] for w in quoted if w in REVERSING_WORDS)
+    s = Counter(REVERSING_WORDS[w] for w in source if w in REVERSING_WORDS)
+    if q != s:
+        more, fewer = q - s, s - q
+        added = [w for w in quoted if more[REVERSING_WORDS.get(w, "")] > 0]
+        dropped = [w for w in source if fewer[REVERSING_WORDS.get(w, "")] > 0]
+        said = [f"adds {_shown(added)}"] if added else []
+        said += [f"leaves out {_shown(dropped)}"] if dropped else []
+        return "reverses the source: " + "; ".join(said)
+    for a in quoted:
+        for b in source:
+            if _flips(a, b) or _flips(b, a):
+                return f'reverses the source: "{a}" for "{b}"'
+    return None
+
+
+def _shown(words: list[str]) -> str:
+    return ", ".join('"' + ("n't" if w == "t" else w) + '"' for w in dict.fromkeys(words))
+
+
+def _is_referring(words: list[str], raw: list[str]) -> bool:
+    """Source words that refer: a pronoun, a short phrase pointing back ("that order"), or a
+    name-like noun phrase ("the Bureau of Professional Standards")."""
+    if not words:
+        return False
+    if len(words) == 1 and words[0] in _REFERRING:
+        return True
+    if words[0] in _ANAPHORIC and 2 <= len(words) <= 3:
+        return True
+    return _is_name(words, raw)
+
+
+def _is_noun_phrase(words: list[str], raw: list[str]) -> bool:
+    """What a bracket may put for a referring expression: a name-like noun phrase ("[Mayor
+    Wu]", "[Executive Order 2014-3]") or a determiner and at most three words ending in a
+    noun-like word ("[the leaders]", "[its Bureau]"), never a pronoun or a stray fragment."""
+    if not words:
+        return False
+    return _is_name(words, raw) or (
+        words[0] in _DETERMINERS
+        and 2 <= len(words) <= _NP_MAX_WORDS
+        and all(w.isalpha() for w in words)
+        and len(words[-1]) >= 3  # "[that un]" is not a noun phrase
+        and words[-1] not in _DETERMINERS | _REFERRING | _NAME_LINKS
+    )
+
+
+def _is_name(words: list[str], raw: list[str]) -> bool:
+    body = words[1:] if words[0] in _DETERMINERS else words
+    body_raw = raw[len(raw) - len(body) :]
+    return bool(body) and all(
+        w in _NAME_LINKS or r[:1].isupper() or r[:1].isdigit()
+        for w, r in zip(body, body_raw, strict=True)
+    ) and body[-1] not in _NAME_LINKS
+
+
+def _content(words: list[str]) -> set[str]:
+    return {w for w in words if w not in _DETERMINERS and w not in _NAME_LINKS}
+
+
+@attrs.frozen
+class _Verdict:
+    """How the policy classes one accepted alteration: ``altered``, ``review`` or ``reversal``."""
+
+    kind: str
+    text: str
+
+
+def _judge_bracket(
+    p: _Piece, tokens: list[_QTok], quote: str, lay: _Layer, qmap: dict[int, int]
+) -> _Verdict:
+    t = tokens[p.q0]
+    raw = quote[t.start : t.end]
+    if t.kind == "bracket" and t.key.lower() == "[sic]":
+        return _Verdict("altered", raw)
+    # Words glued to the bracket belong to it: "a[n in]valid" reads "an invalid".
+    left = right = p.q0
+    s_lo, s_hi = p.s0, p.s1
+    while left > 0 and tokens[left - 1].end == tokens[left].start and (left - 1) in qmap:
+        left -= 1
+        s_lo = min(s_lo, qmap[left])
+    while right + 1 < len(tokens) and tokens[right + 1].start == tokens[right].end and (
+        right + 1
+    ) in qmap:
+        right += 1
+        s_hi = max(s_hi, qmap[right] + 1)
+    reading = _reading(quote[tokens[left].start : tokens[right].end])
+    reversed_ = _reversal(reading, _word_keys(lay, s_lo, s_hi))
+    if reversed_ is not None:
+        return _Verdict("reversal", reversed_)
+    source_text = lay.span(p.s0, p.s1)
+    described = f'{raw} for "{source_text}"' if source_text else raw
+    if left != right:
+        return _Verdict("review", f"a bracket inside a word changes the word: {described}")
+    if t.kind == "pattern":
+        bare = _word_key(_IN_WORD_BRACKET.sub(r"\1", raw))
+        first = _IN_WORD_BRACKET.match(raw)
+        case_only = first is not None and len(first.group(1)) == 1 and raw.count("[") == 1
+        if bare == lay.keys[p.s0] or (case_only and bare.lower() == lay.keys[p.s0].lower()):
+            return _Verdict("altered", described)
+        return _Verdict("review", f"the bracket changes the word: {described}")
+    return _judge_substitution(p, raw, described, lay)
+
+
+def _judge_substitution(p: _Piece, raw: str, described: str, lay: _Layer) -> _Verdict:
+    """A free-standing bracket that reverses nothing: the same words, or a noun phrase for a
+    referring expression of the source, is accepted; anything else is for a person to read."""
+    inner = _reading(raw)
+    source = _word_keys(lay, p.s0, p.s1)
+    if not source:
+        return _Verdict("review", f"a bracketed insertion (the source has no words here): {raw}")
+    inner_raw = re.findall(_WORD, raw.replace("[", "").replace("]", ""))
+    source_raw = [lay.raw(j) for j in range(p.s0, p.s1) if lay.words[j]]
+    accepted = _is_noun_phrase(inner, inner_raw) and (
+        # "[the Mayor]" or "[the leaders]" for "she"
+        (len(source) == 1 and source[0] in _REFERRING)
+        # "[The City]" for "The City of Boston": the same referent, named more briefly
+        or (_is_referring(source, source_raw) and bool(_content(inner) & _content(source)))
+    )
+    if inner == source or accepted:
+        return _Verdict("altered", described)
+    return _Verdict("review", f"a bracketed substitution a reader must check: {described}")
+
+
+def _judge_omission(p: _Piece, raw: str, lay: _Layer, *, edge: bool) -> _Verdict:
+    if p.s0 == p.s1:
+        if edge:
+            return _Verdict("altered", f"{raw} (at the edge of the quotation)")
+        if 0 < p.s0 < len(lay.keys) and lay.breaks_between(p.s0 - 1, p.s0):
+            return _Verdict("review", f"the ellipsis crosses a paragraph or page: {raw}")
+        return _Verdict("altered", raw)
+    keys = lay.keys[p.s0 : p.s1]
+    cuts = [k for k, key in enumerate(keys) if key in _SENTENCE_ENDS]
+    inside = keys if not cuts else keys[: cuts[0]] + keys[cuts[-1] + 1 :]
+    hidden = [k.lower() for k in inside if k.lower() in REVERSING_WORDS]
+    if hidden:
+        return _Verdict(
+            "reversal", f"reverses the source: the ellipsis leaves out {_shown(hidden)}"
+        )
+    described = f'{raw} for "{lay.span(p.s0, p.s1)}"'
+    reason = _omission_review(p, lay)
+    if reason is not None:
+        return _Verdict("review", f"{reason}: {described}")
+    return _Verdict("altered", described)
+
+
+def _omission_review(p: _Piece, lay: _Layer) -> str | None:
+    """Why an ellipsis that reverses nothing inside its sentence still needs a reader."""
+    if p.s0 > 0 and p.s1 < len(lay.keys) and lay.breaks_between(p.s0 - 1, p.s1):
+        return "the ellipsis crosses a paragraph or page"
+    if any(lay.keys[j] == '"' and not _is_apostrophe(lay, j) for j in range(p.s0, p.s1)):
+        return (
+            "the ellipsis crosses a quotation mark of the source (it may join different speakers)"
+        )
+    words = sum(lay.words[p.s0 : p.s1])
+    if words > OMISSION_MAX_WORDS:
+        return f"the ellipsis leaves out {words} words (more than {OMISSION_MAX_WORDS})"
+    dropped = [k.lower() for k in lay.keys[p.s0 : p.s1] if k.lower() in REVERSING_WORDS]
+    if dropped:
+        return f"the ellipsis leaves out a sentence with {dropped[0]!r}"
+    return None
+
+
+def _is_apostrophe(lay: _Layer, j: int) -> bool:
+    s, e = lay.starts[j], lay.ends[j]
+    return s > 0 and e < len(lay.text) and lay.text[s - 1].isalnum() and lay.text[e].isalnum()
+
+
+def _judge(
+    pieces: list[_Piece], tokens: list[_QTok], quote: str, lay: _Layer
+) -> tuple[list[_Piece], list[str], list[str]]:
+    """Apply the policy to every accepted alteration: reversals become differences; the rest
+    are listed as alterations (accepted) or as items for review."""
+    qmap = {
+        p.q0: p.s0
+        for p in pieces
+        if p.kind == "equal" and p.q1 - p.q0 == 1 and p.s1 - p.s0 == 1 and tokens[p.q0].is_word
+    }
+    out: list[_Piece] = []
+    altered: list[str] = []
+    review: list[str] = []
+    for k, p in enumerate(pieces):
+        if p.kind == "alter":
+            verdict = _judge_bracket(p, tokens, quote, lay, qmap)
+        elif p.kind == "omit":
+            raw = quote[tokens[p.q0].start : tokens[p.q0].end]
+            verdict = _judge_omission(p, raw, lay, edge=k == 0 or k == len(pieces) - 1)
+        else:
+            out.append(p)
+            continue
+        if verdict.kind == "reversal":
+            out.append(attrs.evolve(p, kind="diff", reversal=verdict.text))
+            continue
+        out.append(p)
+        (altered if verdict.kind == "altered" else review).append(verdict.text)
+    return out, altered, review
 
 
 # -- the misquote search -----------------------------------------------------------------------
@@ -827,11 +1126,17 @@ def _fuzzy(quote: str, tokens: list[_QTok], lay: _Layer) -> list[_Piece] | None:
     hits = _bigram_hits(tokens[lo:hi], lay)
     best: list[_Piece] | None = None
     best_rank = (-1.0, -1.0)
-    for window in _windows([(p, qi + lo) for p, qi in hits], hi - lo, len(lay.keys)):
-        pieces = _aligned(quote, tokens, lay, span=(lo, hi), window=window)
-        rank = (_coverage(pieces, tokens), _score(pieces, tokens))
-        if rank > best_rank:
-            best, best_rank = pieces, rank
+    first = tokens[lo].key if tokens[lo].kind == "word" else None
+    for ws, we in _windows([(p, qi + lo) for p, qi in hits], hi - lo, len(lay.keys)):
+        # difflib aligns a word left of its longest block with the word's first occurrence in
+        # the window ("has ... has no place" for "has a place"): also try the window from each
+        # occurrence of the quotation's first word, and keep the best alignment.
+        starts = [ws, *[j for j in range(ws + 1, we) if lay.keys[j] == first][:_RESTARTS]]
+        for start in starts:
+            pieces = _aligned(quote, tokens, lay, span=(lo, hi), window=(start, we))
+            rank = (_coverage(pieces, tokens), _score(pieces, tokens))
+            if rank > best_rank:
+                best, best_rank = pieces, rank
     if best is None:
         return None
     edge_start = best[0].s0 if best else 0
@@ -874,6 +1179,8 @@ def _token_normalisations(q: str, s: str) -> set[str]:
 def _gap_normalisation(q: str, s: str) -> str | None:
     if q == s:
         return None
+    if any(ch.isalnum() for ch in s):
+        return "running-heads"
     if "\n" in q or "\n" in s or "\f" in q or "\f" in s:
         return "line-breaks"
     return "whitespace"
@@ -895,8 +1202,6 @@ def _normalisations(pieces: list[_Piece], tokens: list[_QTok], quote: str, lay: 
             gap = _gap_normalisation(quote[tokens[i - 1].end : tokens[i].start], between)
             if gap is not None:
                 names.add(gap)
-    if any(p.kind == "omit" for p in pieces):
-        names.add("ellipsis")
     if any(p.kind == "trailing" for p in pieces):
         names.add("trailing-punctuation")
     return names
@@ -922,6 +1227,7 @@ def _result(
     doc: str | None,
     paged: bool,
 ) -> QuoteMatch:
+    pieces, alterations, reviews = _judge(pieces, tokens, quote, lay)
     diffs = [p for p in pieces if p.kind == "diff"]
     score = 1.0 if not diffs else _score(pieces, tokens)
     spans = [(p.s0, p.s1) for p in pieces if p.s1 > p.s0]
@@ -930,12 +1236,6 @@ def _result(
     start = lay.starts[min(s0 for s0, _ in spans)]
     end = lay.ends[max(s1 for _, s1 in spans) - 1]
     names = _normalisations(pieces, tokens, quote, lay)
-    alterations = []
-    for p in pieces:
-        if p.kind == "alter":
-            source = lay.span(p.s0, p.s1)
-            bracket = _quoted((p.q0, p.q1), tokens, quote)
-            alterations.append(f'{bracket} for "{source}"' if source else bracket)
     differences = []
     for p in diffs:
         offset = lay.starts[p.s0] if p.s1 > p.s0 else (lay.ends[p.s0 - 1] if p.s0 else 0)
@@ -947,11 +1247,19 @@ def _result(
                 source=lay.span(p.s0, p.s1),
                 offset=offset,
                 paragraph=lay.paragraph_at(offset).number,
+                reversal=p.reversal
+                or _reversal(
+                    _reading(_quoted((p.q0, p.q1), tokens, quote)), _word_keys(lay, p.s0, p.s1)
+                ),
             )
         )
     if diffs:
         status = QuoteStatus.MISQUOTED
-    elif names or alterations:
+    elif reviews:
+        status = QuoteStatus.NEEDS_REVIEW
+    elif alterations:
+        status = QuoteStatus.ALTERED
+    elif names:
         status = QuoteStatus.NORMALISED
     else:
         status = QuoteStatus.EXACT
@@ -965,6 +1273,7 @@ def _result(
         differences=tuple(differences),
         source_text=lay.text[start:end],
         score=score,
+        reviews=tuple(reviews),
     )
 
 
@@ -1020,16 +1329,10 @@ def match_quote(
         pieces = _fuzzy(text, tokens, lay)
     if pieces is None:
         return QuoteMatch(QuoteStatus.NOT_FOUND, quote, doc, None)
-    pieces = _guard(pieces, tokens, lay)
     return _result(quote, text, tokens, pieces, lay, doc=doc, paged=paged)
 
 
-_RANK = {
-    QuoteStatus.EXACT: 0,
-    QuoteStatus.NORMALISED: 1,
-    QuoteStatus.MISQUOTED: 2,
-    QuoteStatus.NOT_FOUND: 3,
-}
+_RANK = {status: rank for rank, status in enumerate(QuoteStatus)}
 
 
 def best_match(quote: str, candidates: Iterable[tuple[str, TextLayer, bool]]) -> QuoteMatch:
