@@ -93,8 +93,8 @@ def test_a_quoted_signed_title_is_a_title(sample: Path, tmp_path: Path) -> None:
     assert f'  TITLE      {GBH} "{GBH_TITLE}" (entry 1): the signed title' in r.stdout
     assert "  TITLE      whdh-2026-02-05-wu-signs-executive-order" in r.stdout
     assert "    entry signed by sample.orderarchive.example/boston-executive-orders+" in r.stdout
-    assert "2 quotation(s): 0 exact, 0 normalised, 0 misquoted, 0 not found, 2 title(s), " \
-           "0 too short to check" in r.stdout
+    assert "2 quotation(s): 0 exact, 0 normalised, 0 altered, 0 needs review, 0 misquoted, " \
+           "0 not found, 2 title(s), 0 too short to check" in r.stdout
     doc = json.loads(run(sample, "--json", "cite-check", str(brief)).stdout)
     assert (doc["quotations"][0]["status"], doc["quotations"][0]["doc"]) == ("title", GBH)
     assert doc["quotations"][0]["title"] == GBH_TITLE
