@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_proofs import _optional_trusted, _read, _write
+from ._cli_proofs import _read, _write
 from .cite import (
     BriefReport,
     Citation,
@@ -116,7 +116,7 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
     """
     with errors_handled(ctx):
         archive = ctx.archive()
-        report = check_quote(archive, text, doc=doc, verifiers=_optional_trusted(ctx, trusted))
+        report = check_quote(archive, text, doc=doc, verifiers=_trusted(ctx, trusted))
     if ctx.as_json:
         emit_json({"ok": report.is_match, **report.to_dict()})
     else:
@@ -154,7 +154,7 @@ def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None
     """
     with errors_handled(ctx):
         archive = ctx.archive()
-        keys = _optional_trusted(ctx, trusted)
+        keys = _trusted(ctx, trusted)
         citation = cite(archive, doc, quote=quote_text, page=page, verifiers=keys)
         where = None
         if output is not None:
@@ -202,7 +202,7 @@ def cite_check(ctx: Ctx, brief: Path, doc: str | None, trusted: tuple[str, ...])
         data = _read(brief)
         archive = ctx.archive()
         report = check_brief(archive, data, brief.name, doc,
-                             verifiers=_optional_trusted(ctx, trusted))
+                             verifiers=_trusted(ctx, trusted))
     if ctx.as_json:
         emit_json(report.to_dict())
     else:

@@ -2,13 +2,16 @@
 
 ``check``, ``show``, ``quote`` and ``search`` must not scan a log of a million entries, so
 every document entry's metadata, relations and text paragraphs are copied into SQLite (stdlib
-:mod:`sqlite3`, FTS5 for full text). The index is **derived data and never trusted**: it is
-rebuilt from the log whenever it is missing, corrupt or out of step (:meth:`Index.state`
-records the tree size and root it was built from, so a rewritten log is noticed), and every hit
-it returns is re-read from the log and re-verified by the caller. An attacker who edits the
-index can make a lookup miss or point at the wrong entry; he cannot make a forged document
-verify. For the same reason the database runs with ``synchronous=NORMAL``: a transaction lost
-in a power cut costs a rebuild, never an archive.
+:mod:`sqlite3`, FTS5 for full text). The index is **derived data, kept outside the archive**:
+it lives in the user's cache directory (:func:`index_path`), never in the archive, so a mirror
+(``cp -r``, ``rsync``) cannot carry a poisoned one, and a read-only archive can be read. It is
+built only from entries whose signatures verify against the user's trusted keys and whose leaf
+hashes, folded into the compact range kept in ``meta`` (:func:`.merkle.compact_append`), give
+the root of a checkpoint signed by those keys (see ``Archive.index``); the origin, key set,
+tree size, root and compact range it was built for are recorded, and any mismatch rebuilds it.
+Callers still re-read from the log every entry whose status, relation or text they report.
+The database runs with ``synchronous=NORMAL``: a transaction lost in a power cut costs a
+rebuild, never an archive.
 
 Schema (version :data:`SCHEMA_VERSION`; any other version is deleted and rebuilt):
 
@@ -19,14 +22,17 @@ Schema (version :data:`SCHEMA_VERSION`; any other version is deleted and rebuilt
   text-layer paragraph plus one for the title. The rowid packs the place in the log:
   ``seq << 32 | paragraph`` with paragraph 0 for the title, so that hits map back to entries
   without a join table and a search inside one document is a rowid range scan;
-* ``meta`` — schema version, indexed tree size and root, row counts.
+* ``meta`` — schema version, origin, trusted-key-set fingerprint, indexed tree size, root
+  and compact range, row counts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sqlite3
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -37,11 +43,15 @@ import attrs
 
 from .entry import Entry
 from .errors import ConflictError, MalformedError, StorageError
+from .merkle import HASH_SIZE
 
 if TYPE_CHECKING:
     from .textlayer import TextLayer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Environment variable naming the directory that holds the derived indexes.
+CACHE_ENV = "ORDERARCHIVE_CACHE"
 
 #: Seconds a reader or writer waits for another connection's lock before giving up.
 BUSY_TIMEOUT = 30.0
@@ -101,6 +111,21 @@ _DOC_COLUMNS = (
     "d.seq, d.doc, d.kind, d.title, d.issuer, d.issued, d.sha256, d.text_sha256, "
     "d.source_url, d.media_type, d.recorded"
 )
+
+
+@attrs.frozen
+class Binding:
+    """What an index was built for: the log, the trusted keys, and the tree it holds.
+
+    ``root`` is None while an update is under way (the compact range then holds leaves whose
+    root has not yet been compared with a signed checkpoint).
+    """
+
+    origin: str | None
+    keys: str | None
+    size: int
+    root: bytes | None
+    frontier: tuple[bytes, ...]
 
 
 @attrs.frozen
@@ -245,12 +270,107 @@ class _UnusableError(Exception):
     """Internal: the file is not an index of this schema and should be recreated."""
 
 
+def cache_dir() -> Path:
+    """Where derived indexes live: ``$ORDERARCHIVE_CACHE``, else ``$XDG_CACHE_HOME/orderarchive``,
+    else ``~/.cache/orderarchive`` (XDG Base Directory specification)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base and Path(base).is_absolute():
+        return Path(base) / "orderarchive"
+    return Path.home() / ".cache" / "orderarchive"
+
+
+def index_path(archive_root: Path, origin: str) -> Path:
+    """The index file of the archive at *archive_root* for *origin*: one file per archive.
+
+    Named from a hash of the archive's resolved path and its origin, so that two archives (or
+    one directory re-initialised for another log) never share an index.
+    """
+    import hashlib
+
+    try:
+        resolved = str(Path(archive_root).resolve())
+    except (OSError, RuntimeError) as e:
+        raise StorageError(f"cannot resolve {archive_root}: {e}") from e
+    key = hashlib.sha256(f"{resolved}\n{origin}".encode("utf-8", "surrogateescape")).hexdigest()
+    return cache_dir() / f"index-{key[:32]}.sqlite"
+
+
+def _sidecars(path: Path) -> tuple[Path, ...]:
+    return (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal"))
+
+
+def _make_private_dir(directory: Path) -> None:
+    """Create *directory* (mode 0700) unless it exists; refuse a symlink or a non-directory."""
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        st = os.lstat(directory)
+    except OSError as e:
+        raise StorageError(f"index: cannot create {directory}: {e.strerror}") from e
+    if not stat.S_ISDIR(st.st_mode):
+        raise StorageError(
+            f"index: {directory} is not a directory (a symlink is not followed)",
+            hint=f"remove it, or set {CACHE_ENV} to another directory",
+        )
+
+
+def _claim_file(path: Path) -> None:
+    """Make sure *path* is a regular file of ours (0600) before SQLite opens it.
+
+    SQLite follows symlinks; a symlink planted at the index (or its -wal/-shm/-journal) would
+    make a read command write to its target. Symlinks and other non-regular files at these
+    names are removed (the link, never its target), then the file is created with O_NOFOLLOW.
+    """
+    for name in (path, *_sidecars(path)):
+        try:
+            st = os.lstat(name)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise StorageError(f"index: cannot inspect {name}: {e.strerror}") from e
+        if not stat.S_ISREG(st.st_mode):
+            try:
+                os.unlink(name)
+            except OSError as e:
+                raise StorageError(
+                    f"index: {name} is not a regular file and cannot be removed: {e.strerror}"
+                ) from e
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise StorageError(f"index: cannot open {path}: {e.strerror}") from e
+    os.close(fd)
+
+
+def _defensive(conn: sqlite3.Connection) -> None:
+    """SQLite's settings for a database file that may have been edited by someone else.
+
+    ``trusted_schema=OFF`` stops views and triggers in the file from calling functions with
+    side effects; defensive mode forbids writing to the schema or shadow tables directly
+    (sqlite.org/security.html); extension loading stays off.
+    """
+    conn.execute("PRAGMA trusted_schema = OFF")
+    config = getattr(conn, "setconfig", None)  # Python 3.12+
+    flag = getattr(sqlite3, "SQLITE_DBCONFIG_DEFENSIVE", None)
+    if config is not None and flag is not None:
+        config(flag, True)
+    if hasattr(conn, "enable_load_extension"):
+        conn.enable_load_extension(False)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions; add() and reset() BEGIN IMMEDIATE
     # themselves, so each is one transaction and a writer never upgrades a read lock (which
     # could deadlock against another writer in WAL mode).
+    _claim_file(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     try:
+        _defensive(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -265,13 +385,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
+def _create_schema(
+    conn: sqlite3.Connection, origin: str | None = None, keys: str | None = None
+) -> None:
     for statement in _SCHEMA:
         conn.execute(statement)
     conn.executemany(
         "INSERT INTO meta(key, value) VALUES (?, ?)",
-        [("schema", SCHEMA_VERSION), ("size", 0), ("root", None),
-         ("documents", 0), ("passages", 0)],
+        [("schema", SCHEMA_VERSION), ("size", 0), ("root", None), ("frontier", b""),
+         ("origin", origin), ("keys", keys), ("documents", 0), ("passages", 0)],
     )
 
 
@@ -307,7 +429,7 @@ def _unusable(e: sqlite3.Error) -> bool:
 
 
 def _remove(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+    for name in (path, *_sidecars(path)):
         try:
             name.unlink(missing_ok=True)
         except OSError as e:
@@ -321,6 +443,8 @@ class Index:
         self._conn = conn
         self.path = path
         self._probe_ready = False
+        #: The verified checkpoint the index was last brought up to (set by ``Archive.index``).
+        self.checkpoint: Any = None
 
     @classmethod
     def open(cls, path: Path) -> Index:
@@ -330,10 +454,7 @@ class Index:
         recreated empty: it is derived data, and :meth:`state` then tells the caller to rebuild.
         """
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StorageError(f"index: cannot create {path.parent}: {e.strerror}") from e
+        _make_private_dir(path.parent)
         for attempt in range(2):
             conn: sqlite3.Connection | None = None
             try:
@@ -379,8 +500,22 @@ class Index:
             raise _storage_error(e, what) from e
 
     @contextlib.contextmanager
+    def transaction(self, what: str = "update") -> Iterator[None]:
+        """One transaction around several :meth:`reset`/:meth:`add` calls: a reader (or a
+        crash) sees the index before or after all of them, never between."""
+        with self._transaction(what):
+            yield
+
+    @contextlib.contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
         conn = self._conn
+        try:
+            nested = conn.in_transaction  # inside transaction(): the outer one commits
+        except sqlite3.Error as e:
+            raise _storage_error(e, what) from e
+        if nested:
+            yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
@@ -409,13 +544,41 @@ class Index:
         root = meta.get("root")
         return int(meta.get("size") or 0), bytes(root) if root is not None else None
 
-    def reset(self) -> None:
-        """Drop everything, leaving an empty index at size 0 (before a rebuild)."""
+    def binding(self) -> Binding:
+        """The origin, key set and tree the index holds (see :class:`Binding`)."""
+        try:
+            meta = self._meta(self._conn)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "read its state") from e
+        size, root = meta.get("size"), meta.get("root")
+        frontier = meta.get("frontier")
+        origin, keys = meta.get("origin"), meta.get("keys")
+        # Anything of the wrong type is damage: report it as an index of nothing.
+        if (
+            not isinstance(size, int) or size < 0
+            or not isinstance(frontier, bytes) or len(frontier) != HASH_SIZE * size.bit_count()
+            or not (root is None or (isinstance(root, bytes) and len(root) == HASH_SIZE))
+        ):
+            return Binding(None, None, 0, None, ())
+        hashes = tuple(frontier[i : i + HASH_SIZE] for i in range(0, len(frontier), HASH_SIZE))
+        return Binding(
+            origin if isinstance(origin, str) else None,
+            keys if isinstance(keys, str) else None,
+            size, root, hashes,
+        )
+
+    def reset(self, *, origin: str | None = None, keys: str | None = None) -> None:
+        """Drop everything, leaving an empty index at size 0 bound to *origin* and *keys*."""
         with self._transaction("reset") as conn:
             for table in reversed(_TABLES):
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
-            _create_schema(conn)
+            _create_schema(conn, origin, keys)
         self._probe_ready = False
+
+    def seal(self, root: bytes) -> None:
+        """Record that the indexed tree's root is *root*, compared with a signed checkpoint."""
+        with self._transaction("record the indexed root") as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'root'", (bytes(root),))
 
     def add(
         self,
@@ -423,10 +586,12 @@ class Index:
         texts: Mapping[str, TextLayer],
         *,
         size: int,
-        root: bytes,
+        root: bytes | None,
         paged: Callable[[Entry], bool] | None = None,
+        frontier: Sequence[bytes] = (),
     ) -> None:
-        """Index *entries*, which continue the log at ``state()[0]``, and record (size, root).
+        """Index *entries*, which continue the log at ``state()[0]``, and record (size, root)
+        and the compact range *frontier* of the tree of *size* leaves.
 
         *texts* maps text-layer sha256 to the layer; a document whose layer is missing is
         indexed by its metadata and title only. ``paged(entry)`` says whether page numbers
@@ -492,7 +657,8 @@ class Index:
             )
             conn.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
-                [(size, "size"), (bytes(root), "root"),
+                [(size, "size"), (None if root is None else bytes(root), "root"),
+                 (b"".join(frontier), "frontier"),
                  (int(meta["documents"]) + len(docs), "documents"),
                  (int(meta["passages"]) + len(passages), "passages")],
             )
