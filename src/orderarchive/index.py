@@ -319,7 +319,8 @@ def _make_private_dir(directory: Path) -> None:
 
 
 def _claim_file(path: Path) -> None:
-    """Make sure *path* is a regular file of ours (0600) before SQLite opens it.
+    """Make sure *path* is a regular file of ours (0600), writable only by us, before SQLite
+    opens it.
 
     SQLite follows symlinks; a symlink planted at the index (or its -wal/-shm/-journal) would
     make a read command write to its target. Symlinks and other non-regular files at these
@@ -332,7 +333,13 @@ def _claim_file(path: Path) -> None:
             continue
         except OSError as e:
             raise StorageError(f"index: cannot inspect {name}: {e.strerror}") from e
-        if not stat.S_ISREG(st.st_mode):
+        # Not a regular file, another user's, or writable by others: whoever could write it
+        # could have poisoned it. It is derived data: remove it (never a link's target).
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.geteuid()
+            or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
             try:
                 os.unlink(name)
             except OSError as e:

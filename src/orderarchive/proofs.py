@@ -413,7 +413,8 @@ def _check_text(
         return CopyResult("not-official", sha, len(data))
     seq = comparison.entry.seq
     release = _latest_release(archive, verifiers)
-    if release is not None and seq < release[0].size:
+    released = release is not None and seq < release[0].size
+    if release is not None and released:
         cp, _, cp_signers = release
     else:
         head = archive.head()
@@ -423,6 +424,12 @@ def _check_text(
     # The entry whose text layer was compared, verified as read: not read a second time.
     entry = comparison.entry
     entry_signer, _ = _verify_read_entry(archive, entry, cp, verifiers)
+    d = entry.document
+    if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
+        # The copy is the signed file itself: an index that missed it by its hash is damaged,
+        # and the verdict comes from the verified entry, not from the index.
+        status = "official" if released else "official-unreleased"
+        return CopyResult(status, sha, len(data), entry, cp, entry_signer, cp_signers)
     return CopyResult(
         comparison.status, sha, len(data), entry, cp, entry_signer, cp_signers, comparison
     )
