@@ -24,9 +24,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import ORIGIN, text_request
-from orderarchive.archive import Archive
+from orderarchive.archive import ENTRIES, Archive
 from orderarchive.cli import cli
 from orderarchive.note import Signer
+from orderarchive.proofs import check_copy
+from orderarchive.store import FileStore
 
 ORDER = "Executive order number 1.\n\nSection 1. The City shall not assist federal agents.\n"
 QUOTE = "The City shall not assist federal agents"
@@ -409,3 +411,44 @@ def test_a_read_only_archive_is_readable_by_another_user(
         assert not (m.archive_path / "index.sqlite").exists()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+# -- check's SAME TEXT reads the entry once (issue 11 item 12) ---------------------------------
+
+
+class ChangingStore(FileStore):
+    """A mirror that serves one version of the entry log, then another: every read after the
+    first of the log's bytes returns *later*, as a mirror changed between two reads would."""
+
+    def __init__(self, root: Path, later: bytes) -> None:
+        super().__init__(root)
+        self.later = later
+        self.entry_reads = 0
+
+    def read_range(self, name: str, offset: int, length: int) -> bytes:
+        if name == ENTRIES:
+            self.entry_reads += 1
+            if self.entry_reads > 1:
+                return self.later[offset : offset + length]
+        return super().read_range(name, offset, length)
+
+
+def test_same_text_is_decided_on_one_read_of_the_entry(
+    make_archive: Callable[..., Archive], signer: Signer
+) -> None:
+    archive = make_archive(3)
+    assert archive.path is not None
+    keys = [signer.verifier()]
+    archive.index(keys).close()  # up to date, as after any add
+    pasted = text_request(1).data.replace(b"\n", b"\r\n")  # the same text, other bytes
+    entries = (archive.path / ENTRIES).read_bytes()
+    # Between two reads, the mirror swaps entry 1 for entry 2's line (same length): a second
+    # read would pair the text compared with another, authentic entry.
+    one, two = archive.entry(1).raw, archive.entry(2).raw
+    assert len(one) == len(two)
+    store = ChangingStore(archive.path, entries.replace(one, two))
+    changing = Archive(store, archive.config, archive.path)
+    result = check_copy(changing, pasted, keys, filename="pasted.txt")
+    assert result.status == "same-text"
+    assert result.entry is not None and result.entry.doc == "eo-1"
+    assert store.entry_reads == 1
