@@ -452,3 +452,10 @@ def test_same_text_is_decided_on_one_read_of_the_entry(
     assert result.status == "same-text"
     assert result.entry is not None and result.entry.doc == "eo-1"
     assert store.entry_reads == 1
+
+
+def test_search_suggests_a_word_when_nothing_matches(mirror: Mirror) -> None:
+    r = mirror.run("search", "federl")
+    assert r.exit_code == 0 and r.stdout == "no matches; did you mean: federal\n"
+    doc = json.loads(mirror.run("--json", "search", "federl").stdout)
+    assert doc["hits"] == [] and doc["suggestion"] == "federal" and doc["verified"] is True

@@ -601,13 +601,14 @@ def search(
 
     with errors_handled(ctx):
         archive = ctx.archive()
-        hits = search_documents(archive, _trusted(ctx, trusted), " ".join(terms),
-                                limit=limit, doc=doc)
+        hits, suggestion = search_documents(archive, _trusted(ctx, trusted), " ".join(terms),
+                                            limit=limit, doc=doc)
     if ctx.as_json:
         emit_json(
             {
                 "ok": True,
                 "verified": True,
+                "suggestion": suggestion,
                 "hits": [
                     {
                         "seq": h.seq,
@@ -630,7 +631,7 @@ def search(
         )
         echo(f"{h.doc} ({place}): {' '.join(h.snippet.split())}")
     if not hits:
-        echo("no matches")
+        echo("no matches" + (f"; did you mean: {suggestion}" if suggestion else ""))
 
 
 # -- verify / repair ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ Schema (version :data:`SCHEMA_VERSION`; any other version is deleted and rebuilt
 * ``documents`` — one row per document entry, ``seq`` as the rowid, ``doc`` unique, with
   indexes on ``sha256``, ``text_sha256``, ``source_url`` and ``(kind, seq)``;
 * ``relations`` — ``(seq, position) → type, target``, indexed by ``target``;
+* ``stems`` — the same rows indexed by their Porter stems, for ``search`` (external content:
+  the text is read from ``passages``);
 * ``passages`` — a contentful FTS5 table (``unicode61``, diacritics folded) with one row per
   text-layer paragraph plus one for the title. The rowid packs the place in the log:
   ``seq << 32 | paragraph`` with paragraph 0 for the title, so that hits map back to entries
@@ -48,7 +50,7 @@ from .merkle import HASH_SIZE
 if TYPE_CHECKING:
     from .textlayer import TextLayer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Environment variable naming the directory that holds the derived indexes.
 CACHE_ENV = "ORDERARCHIVE_CACHE"
@@ -71,6 +73,16 @@ _SAMPLE_TERMS = 32
 _POSTING_BUDGET = 500_000
 
 _TOKENIZER = "unicode61 remove_diacritics 2"
+# `search` looks words up by their Porter stems (issue 12 item 7: "orders" finds "order",
+# "prioritizing" finds "prioritize") in a second FTS5 index over the same rows (external
+# content: the text is stored once, in passages). Candidate lookups for quotations and copies
+# keep the unstemmed index, whose terms they weigh by rarity.
+_STEM_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_HYPHENS = "-\u2010\u2011"
+#: Splits of a compound word tried against the index ("nonpublic" -> "non public").
+_MAX_SPLITS = 2
+#: Vocabulary terms read when looking for a "did you mean" suggestion.
+_SUGGEST_SCAN = 20_000
 _QUOTES = frozenset('"“”„')  # typographic quotes delimit phrases too: users paste them
 
 # SQLite result codes that mean "this file is not a usable database" (rather than "busy" or
@@ -104,8 +116,10 @@ _SCHEMA = (
         PRIMARY KEY(seq, position)) WITHOUT ROWID""",
     "CREATE INDEX relations_target ON relations(target, seq)",
     f"CREATE VIRTUAL TABLE passages USING fts5(body, page UNINDEXED, tokenize='{_TOKENIZER}')",
+    "CREATE VIRTUAL TABLE stems USING fts5(body, content='passages', content_rowid='rowid', "
+    f"tokenize='{_STEM_TOKENIZER}')",
 )
-_TABLES = ("meta", "documents", "relations", "passages")
+_TABLES = ("meta", "documents", "relations", "passages", "stems")
 
 _DOC_COLUMNS = (
     "d.seq, d.doc, d.kind, d.title, d.issuer, d.issued, d.sha256, d.text_sha256, "
@@ -186,15 +200,20 @@ def _has_token(text: str) -> bool:
                for ch in text)
 
 
-def fts_query(text: str) -> str | None:
-    """Turn what a user typed into a safe FTS5 query, or None if it has nothing to search.
+@attrs.frozen
+class _Term:
+    """One term of a search: a word, a ``"phrase"``, or a ``prefix*``."""
 
-    Every word must occur; ``"..."`` (straight or typographic quotes) is a phrase and a word
-    ending in ``*`` is a prefix. Nothing else is syntax: ``AND``, ``NEAR(``, ``col:``, ``^``
-    and stray quotes are searched for as the words they contain, because every term is passed
-    to FTS5 as a quoted string, the only FTS5 construct with no operators inside.
-    """
-    terms: list[str] = []
+    text: str
+    phrase: bool = False
+    prefix: bool = False
+
+    def render(self) -> str:
+        return _quote(self.text) + (" *" if self.prefix else "")
+
+
+def _parse(text: str) -> list[_Term]:
+    terms: list[_Term] = []
     buf: list[str] = []
     in_phrase = False
 
@@ -204,7 +223,7 @@ def fts_query(text: str) -> str | None:
         prefix = word.endswith("*")
         word = word.rstrip("*")
         if _has_token(word):
-            terms.append(_quote(word) + (" *" if prefix else ""))
+            terms.append(_Term(word, prefix=prefix))
 
     # Control characters separate words anyway, and a NUL would end the query string inside
     # SQLite's FTS5 parser ("unterminated string"); a lone surrogate cannot be encoded at all.
@@ -215,7 +234,7 @@ def fts_query(text: str) -> str | None:
                 phrase = "".join(buf)
                 buf.clear()
                 if _has_token(phrase):
-                    terms.append(_quote(phrase))
+                    terms.append(_Term(phrase, phrase=True))
             else:
                 flush_word()
             in_phrase = not in_phrase
@@ -226,11 +245,22 @@ def fts_query(text: str) -> str | None:
     if in_phrase:  # an unclosed quote: the rest is the phrase
         phrase = "".join(buf)
         if _has_token(phrase):
-            terms.append(_quote(phrase))
+            terms.append(_Term(phrase, phrase=True))
     else:
         flush_word()
+    return terms
+
+
+def fts_query(text: str) -> str | None:
+    """Turn what a user typed into a safe FTS5 query, or None if it has nothing to search.
+
+    Every word must occur; ``"..."`` (straight or typographic quotes) is a phrase and a word
+    ending in ``*`` is a prefix. Nothing else is syntax: ``AND``, ``NEAR(``, ``col:``, ``^``
+    and stray quotes are searched for as the words they contain, because every term is passed
+    to FTS5 as a quoted string, the only FTS5 construct with no operators inside.
+    """
     # Juxtaposition is FTS5's implicit AND.
-    return " ".join(terms) or None
+    return " ".join(t.render() for t in _parse(text)) or None
 
 
 def _digest(sha_hex: str) -> bytes | None:
@@ -262,7 +292,8 @@ def _is_pdf(entry: Entry) -> bool:
 def _storage_error(e: sqlite3.Error, what: str) -> StorageError:
     return StorageError(
         f"index: cannot {what}: {e}",
-        hint="the index is derived data: delete index.sqlite and it is rebuilt from the log",
+        hint=f"the index is derived data in {cache_dir()} (or ${CACHE_ENV}): delete it and it "
+        "is rebuilt from the verified log",
     )
 
 
@@ -663,6 +694,9 @@ class Index:
                 "INSERT INTO passages(rowid, body, page) VALUES (?, ?, ?)", passages
             )
             conn.executemany(
+                "INSERT INTO stems(rowid, body) VALUES (?, ?)", [row[:2] for row in passages]
+            )
+            conn.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
                 [(size, "size"), (None if root is None else bytes(root), "root"),
                  (b"".join(frontier), "frontier"),
@@ -769,9 +803,14 @@ class Index:
         mark: tuple[str, str] = MARK,
     ) -> list[SearchHit]:
         """Paragraphs (and titles) matching *query* (see :func:`fts_query`), best first."""
-        match = fts_query(query)
-        if match is None or limit <= 0:
+        terms = _parse(query)
+        if not terms or limit <= 0:
             return []
+        try:
+            # Explicit AND: FTS5 has no implicit AND next to a parenthesised group.
+            match = " AND ".join(self._variants(t) for t in terms)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "search") from e
         bounds = ""
         params: list[Any] = [mark[0], mark[1], match]
         if doc is not None:
@@ -782,11 +821,12 @@ class Index:
             params += [found.seq << _PARAGRAPH_BITS, found.seq << _PARAGRAPH_BITS | _PARAGRAPH_MASK]
         params.append(limit)
         sql = (
-            "SELECT h.rid >> 32, d.doc, d.title, h.page, h.rid & 4294967295, h.snip, -h.score "  # noqa: S608 (fixed)
-            "FROM (SELECT rowid AS rid, page, "
-            "snippet(passages, 0, ?, ?, '…', 16) AS snip, rank AS score "
-            f"FROM passages WHERE passages MATCH ? {bounds} ORDER BY rank LIMIT ?) h "
-            "JOIN documents d ON d.seq = h.rid >> 32 ORDER BY h.score, h.rid"
+            "SELECT h.rid >> 32, d.doc, d.title, p.page, h.rid & 4294967295, h.snip, -h.score "  # noqa: S608 (fixed)
+            "FROM (SELECT rowid AS rid, "
+            "snippet(stems, 0, ?, ?, '…', 16) AS snip, rank AS score "
+            f"FROM stems WHERE stems MATCH ? {bounds} ORDER BY rank LIMIT ?) h "
+            "JOIN documents d ON d.seq = h.rid >> 32 JOIN passages p ON p.rowid = h.rid "
+            "ORDER BY h.score, h.rid"
         )
         try:
             rows = self._conn.execute(sql, params).fetchall()
@@ -798,6 +838,133 @@ class Index:
             raise _storage_error(e, "search") from e
         return [SearchHit(*row) for row in rows]
 
+    def _ensure_probe(self) -> None:
+        if self._probe_ready:
+            return
+        conn = self._conn
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(body, "
+            f"tokenize='{_TOKENIZER}')"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_terms "
+            "USING fts5vocab(temp, probe, row)"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms "
+            "USING fts5vocab(main, passages, row)"
+        )
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe USING fts5(body, "
+            f"tokenize='{_STEM_TOKENIZER}')"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe_terms "
+            "USING fts5vocab(temp, stem_probe, row)"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_terms USING fts5vocab(main, stems, row)"
+        )
+        self._probe_ready = True
+
+    def _has_match(self, expression: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM stems WHERE stems MATCH ? LIMIT 1", (expression,)
+        ).fetchone()
+        return row is not None
+
+    def _stem(self, word: str) -> str | None:
+        """The one stem the search tokenizer makes of *word* (None if not exactly one)."""
+        self._ensure_probe()
+        conn = self._conn
+        conn.execute("DELETE FROM temp.stem_probe")
+        conn.execute("INSERT INTO temp.stem_probe(body) VALUES (?)",
+                     (word.encode("utf-8", "replace").decode("utf-8"),))
+        rows = conn.execute("SELECT term FROM temp.stem_probe_terms").fetchall()
+        conn.execute("DELETE FROM temp.stem_probe")
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    def _variants(self, term: _Term) -> str:
+        """*term* as an FTS5 expression, widened to its spelling variants found in the index.
+
+        A prefix also matches by its stem (the index holds stems: "immigrat*" must find
+        "immigration", stored as "immigr"). A hyphenated word also matches written as one
+        ("de-escalation" finds "deescalation"), and a word also matches split in two where the
+        index holds the two parts in sequence ("nonpublic" finds "non-public").
+        """
+        alternatives = [term.render()]
+        word = term.text
+        if term.prefix:
+            # The typed prefix may run past a stem ("escalat*" for "escalation", stored as
+            # "escal"): also match the index's terms that the prefix itself begins with.
+            stem = self._stem(word) or word.casefold()
+            if stem != word.casefold():
+                alternatives.append(_quote(stem) + " *")
+            self._ensure_probe()
+            for n in range(max(3, len(stem) - 4), len(stem)):
+                if self._conn.execute("SELECT 1 FROM temp.stem_terms WHERE term = ?",
+                                      (stem[:n],)).fetchone() is not None:
+                    alternatives.append(_quote(stem[:n]))
+        elif not term.phrase and any(h in word for h in _HYPHENS):
+            joined = "".join(ch for ch in word if ch not in _HYPHENS)
+            if _has_token(joined):
+                alternatives.append(_quote(joined))
+        elif not term.phrase and word.isalpha() and len(word) >= 6:
+            for i in range(2, len(word) - 2):
+                split = f"{word[:i]} {word[i:]}"
+                if self._has_match(_quote(split)):
+                    alternatives.append(_quote(split))
+                    if len(alternatives) > _MAX_SPLITS:
+                        break
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(" + " OR ".join(alternatives) + ")"
+
+    def suggest(self, query: str) -> str | None:
+        """A "did you mean" for a search that found nothing: *query* with each word the index
+        does not hold replaced by the closest word it does (from its own vocabulary), or None.
+        """
+        import difflib
+
+        changed = False
+        out: list[str] = []
+        try:
+            self._ensure_probe()
+            for term in _parse(query):
+                shown = f'"{term.text}"' if term.phrase else term.text + "*" * term.prefix
+                stem = None if term.phrase or term.prefix else self._stem(term.text)
+                if stem is None or len(stem) < 2 or self._has_match(self._variants(term)):
+                    out.append(shown)
+                    continue
+                vocabulary = [
+                    str(t) for (t,) in self._conn.execute(
+                        "SELECT term FROM temp.stem_terms WHERE term >= ? AND term < ? "
+                        "LIMIT ?", (stem[:2], stem[:2] + "\U0010ffff", _SUGGEST_SCAN),
+                    )
+                ]
+                close = difflib.get_close_matches(stem, vocabulary, n=1, cutoff=0.75)
+                word = self._surface(close[0]) if close else None
+                out.append(word or shown)
+                changed = changed or word is not None
+        except UnicodeEncodeError:
+            return None
+        except sqlite3.Error as e:
+            raise _storage_error(e, "suggest a search") from e
+        return " ".join(out) if changed else None
+
+    def _surface(self, stem: str) -> str | None:
+        """A word of the indexed text that the index stores as *stem* (as it is written)."""
+        row = self._conn.execute(
+            "SELECT highlight(stems, 0, char(1), char(2)) FROM stems "
+            "WHERE stems MATCH ? LIMIT 1", (_quote(stem),),
+        ).fetchone()
+        if row is None:
+            return None
+        text = str(row[0])
+        start = text.find("\x01")
+        end = text.find("\x02", start)
+        return text[start + 1 : end].lower() if 0 <= start < end else None
+
     def _terms(self, words: Iterable[str]) -> list[tuple[str, int]]:
         """The index's tokens for *words* with the number of passages holding each.
 
@@ -805,20 +972,7 @@ class Index:
         the terms are exactly those the index stores. Terms the index lacks are left out.
         """
         conn = self._conn
-        if not self._probe_ready:
-            conn.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(body, "
-                f"tokenize='{_TOKENIZER}')"
-            )
-            conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_terms "
-                "USING fts5vocab(temp, probe, row)"
-            )
-            conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms "
-                "USING fts5vocab(main, passages, row)"
-            )
-            self._probe_ready = True
+        self._ensure_probe()
         conn.execute("DELETE FROM temp.probe")
         text = "\n".join(words).encode("utf-8", "replace").decode("utf-8")  # lone surrogates
         conn.execute("INSERT INTO temp.probe(body) VALUES (?)", (text,))

@@ -257,13 +257,15 @@ def search_documents(
     *,
     limit: int = 20,
     doc: str | None = None,
-) -> list[Any]:
+) -> tuple[list[Any], str | None]:
     """Full-text search hits, each re-read: the title from the signed entry, and the snippet
-    confirmed to be in the signed text layer's paragraph (or title) the hit names."""
+    confirmed to be in the signed text layer's paragraph (or title) the hit names; with no
+    hit, a "did you mean" query from the index's vocabulary (or None)."""
     from .index import MARK
 
     with archive.index(verifiers) as idx:
         hits = idx.search(query, limit=limit, doc=doc)
+        suggestion = None if hits else idx.suggest(query)
         cp: Checkpoint = idx.checkpoint
     out = []
     for hit in hits:
@@ -286,4 +288,4 @@ def search_documents(
                 hint="the derived index in the cache directory is damaged; delete it",
             )
         out.append(attrs.evolve(hit, doc=d.doc, title=d.title))
-    return out
+    return out, suggestion

@@ -427,7 +427,7 @@ class FileStore:
     @contextlib.contextmanager
     def lock(self, timeout: float = 120.0, name: str = "lock") -> Iterator[None]:
         """Hold an exclusive lock (``flock`` on the file *name*): ``lock`` serialises the
-        archive's writers, ``index.lock`` the updates of the derived index."""
+        archive's writers; in the cache directory, ``<index>.lock`` the updates of an index."""
         if not self.root.is_dir():
             raise ArchiveNotFoundError(f"no archive at {self.root}")
         # O_NOFOLLOW: a (dangling) symlink planted at the lock's name must not make a writer
