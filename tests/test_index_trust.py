@@ -459,3 +459,14 @@ def test_search_suggests_a_word_when_nothing_matches(mirror: Mirror) -> None:
     assert r.exit_code == 0 and r.stdout == "no matches; did you mean: federal\n"
     doc = json.loads(mirror.run("--json", "search", "federl").stdout)
     assert doc["hits"] == [] and doc["suggestion"] == "federal" and doc["verified"] is True
+
+
+def test_without_a_writable_cache_the_index_is_built_in_memory(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = mirror.root / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("ORDERARCHIVE_CACHE", str(blocker / "cache"))
+    r = mirror.run("show", "eo-1")
+    assert r.exit_code == 0 and "status:     amended" in r.stdout
+    assert blocker.read_text() == "" and not (mirror.archive_path / "index.sqlite").exists()

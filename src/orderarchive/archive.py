@@ -529,9 +529,17 @@ class Archive:
             raise StorageError("this archive has no local index")
         head = self.head(verifiers)
         path = index_path(self.path, self.origin)
-        idx = Index.open(path)
         try:
-            with FileStore(path.parent).lock(name=path.name + ".lock"):
+            idx = Index.open(path)
+            lock: contextlib.AbstractContextManager[None] = FileStore(path.parent).lock(
+                name=path.name + ".lock"
+            )
+        except StorageError:
+            # No writable cache (a read-only home, a full disk): build the index in memory for
+            # this command. Slower for a large archive, never wrong.
+            idx, lock = Index.memory(), contextlib.nullcontext()
+        try:
+            with lock:
                 self._sync_index(idx, head, verifiers, appended)
         except BaseException:
             idx.close()

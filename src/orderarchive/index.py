@@ -513,6 +513,17 @@ class Index:
                 _remove(path)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @classmethod
+    def memory(cls) -> Index:
+        """An empty index in memory, for one process (when no cache directory is writable)."""
+        try:
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            _defensive(conn)
+            _prepare(conn)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "create an index in memory") from e
+        return cls(conn, Path(":memory:"))
+
     def close(self) -> None:
         self._conn.close()
 
