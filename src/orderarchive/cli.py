@@ -576,7 +576,7 @@ def show(ctx: Ctx, doc: str, trusted: tuple[str, ...]) -> None:
         archive = ctx.archive()
         status = document_status(archive, doc, _trusted(ctx, trusted))
     if ctx.as_json:
-        emit_json({"ok": True, **status.to_dict()})
+        emit_json({"ok": True, "verified": True, **status.to_dict()})
     else:
         for line in status.render():
             echo(line)
