@@ -470,3 +470,24 @@ def test_without_a_writable_cache_the_index_is_built_in_memory(
     r = mirror.run("show", "eo-1")
     assert r.exit_code == 0 and "status:     amended" in r.stdout
     assert blocker.read_text() == "" and not (mirror.archive_path / "index.sqlite").exists()
+
+
+def test_an_entry_by_an_untrusted_key_is_never_indexed(
+    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint is signed by the trusted key, one entry by another key of the same name:
+    the index refuses it (no command answers from the archive), it does not skip it."""
+    from orderarchive.checkpoint import sign_checkpoint
+
+    stranger = Signer.generate(ORIGIN)
+    monkeypatch.setattr(Archive, "_writer_head", lambda self, signer: self.head())
+    monkeypatch.setattr(Archive, "_check_new", lambda self, *args: None)
+    mirror.archive.add([text_request(5, doc="eo-5", relations=(("rescinds", "eo-4"),))],
+                       stranger)
+    cp = mirror.archive.head().checkpoint
+    assert cp is not None
+    (mirror.archive_path / "checkpoint").write_bytes(sign_checkpoint(cp, mirror.signer))
+    for args in (("show", "eo-4"), ("show", "eo-5"), ("list",), ("search", "item")):
+        r = mirror.run(*args)
+        assert r.exit_code == 1, (args, r.output)
+        assert r.stdout == "" and "not a trusted key" in r.stderr
