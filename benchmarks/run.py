@@ -432,8 +432,9 @@ def synthetic_section(b: Bench) -> None:
                         f"{stages[-1]} --trusted-key K",
                         [*a, "consistency", str(stages[0]), str(stages[-1]), "--trusted-key",
                          str(keys)]),
-        "search": ("search", f"orderarchive --archive A search item {target}",
-                   [*a, "search", "item", str(target), "--limit", "5"]),
+        "search": ("search", f"orderarchive --archive A search item {target} --trusted-key K",
+                   [*a, "search", "item", str(target), "--limit", "5", "--trusted-key",
+                    str(keys)]),
     }
     tasks: dict[str, Callable[[], Sample]] = {}
     for key, (label, shown, argv) in commands.items():

@@ -25,6 +25,8 @@ def _isolated_env(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setenv("ORDERARCHIVE_STATE_DIR", str(home / "state" / "orderarchive"))
+    monkeypatch.setenv("ORDERARCHIVE_CACHE", str(home / "cache" / "orderarchive"))
+    monkeypatch.delenv("ORDERARCHIVE_KEYS", raising=False)
     monkeypatch.delenv("ORDERARCHIVE_PASSPHRASE", raising=False)
     monkeypatch.delenv("ORDERARCHIVE_KEY", raising=False)
     monkeypatch.delenv("ORDERARCHIVE_ARCHIVE", raising=False)

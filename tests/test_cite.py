@@ -56,6 +56,9 @@ from orderarchive.quote import QuoteStatus, QuoteTooShortError
 from orderarchive.textlayer import TextLayer
 from pdfgen import make_pdf
 
+#: The key every corpus in this module is signed with (the same seed as conftest's signer).
+TRUSTED = [Signer(name=ORIGIN, seed=bytes(range(32))).verifier()]
+
 PDF = "application/pdf"
 ORDER_PAGES = [
     [
@@ -126,7 +129,7 @@ class Corpus:
         return [self.signer.verifier()]
 
     def layer(self, doc: str) -> TextLayer:
-        with self.archive.index() as idx:
+        with self.archive.index(self.verifiers) as idx:
             row = idx.by_doc(doc)
         layer = self.archive.text_layer(self.archive.entry(row.seq))
         assert layer is not None
@@ -176,6 +179,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 def check(corpus: Corpus, quote: str, **kwargs: Any) -> QuoteReport:
+    kwargs.setdefault("verifiers", corpus.verifiers)
     report = check_quote(corpus.archive, quote, **kwargs)
     if report.locator is not None:  # every locator points at the passage it reports
         assert report.doc is not None
@@ -308,9 +312,10 @@ def test_not_found(corpus: Corpus) -> None:
 
 def test_too_short_is_refused(corpus: Corpus) -> None:
     with pytest.raises(QuoteTooShortError):
-        check_quote(corpus.archive, "the City")
+        check_quote(corpus.archive, "the City", verifiers=corpus.verifiers)
     with pytest.raises(QuoteTooShortError):
-        check_quote(corpus.archive, "[The City] shall act", doc="no-such-doc")
+        check_quote(corpus.archive, "[The City] shall act", doc="no-such-doc",
+                verifiers=corpus.verifiers)
 
 
 def test_only_the_named_document(corpus: Corpus) -> None:
@@ -325,9 +330,11 @@ def test_only_the_named_document(corpus: Corpus) -> None:
 
 def test_unknown_document_and_document_without_text(corpus: Corpus) -> None:
     with pytest.raises(NotFoundError, match="no document 'eo-404'"):
-        check_quote(corpus.archive, "shall publish a summary of those records", doc="eo-404")
+        check_quote(corpus.archive, "shall publish a summary of those records", doc="eo-404",
+                verifiers=corpus.verifiers)
     with pytest.raises(NoTextLayerError, match="no text layer"):
-        check_quote(corpus.archive, "shall publish a summary of those records", doc="eo-2025-9")
+        check_quote(corpus.archive, "shall publish a summary of those records", doc="eo-2025-9",
+                verifiers=corpus.verifiers)
 
 
 def test_an_article_is_reported_only_when_the_quotation_is_its_own(corpus: Corpus) -> None:
@@ -389,14 +396,15 @@ def test_a_corrupted_text_layer_is_an_error_not_a_result(
     tmp_path: Path, signer: Signer
 ) -> None:
     archive = build_corpus(tmp_path / "a", signer).archive
-    with archive.index() as idx:
+    with archive.index(TRUSTED) as idx:
         row = idx.by_doc("eo-2014-3")
     sha = archive.entry(row.seq).document.text.sha256  # type: ignore[union-attr]
     obj = tmp_path / "a" / "objects" / "sha256" / sha[:2] / sha[2:]
     obj.chmod(0o644)
     obj.write_bytes(obj.read_bytes().replace(b"may honor", b"may defer"))
     with pytest.raises(VerificationError, match="corrupt"):
-        check_quote(archive, "City departments may honor civil immigration detainers")
+        check_quote(archive, "City departments may honor civil immigration detainers",
+                verifiers=TRUSTED)
 
 
 # -- misquotes are never matches ---------------------------------------------------------------
@@ -422,9 +430,9 @@ def test_a_misquote_is_never_reported_as_a_match(corpus: Corpus) -> None:
             mutated = [*quote[:i], *quote[i + 1 :]]  # a word dropped
         else:
             mutated = [*quote[:i], "never" if quote[i] != "never" else "always", *quote[i + 1 :]]
-        original = check_quote(corpus.archive, " ".join(quote))
+        original = check_quote(corpus.archive, " ".join(quote), verifiers=corpus.verifiers)
         assert original.is_match, quote
-        report = check_quote(corpus.archive, " ".join(mutated))
+        report = check_quote(corpus.archive, " ".join(mutated), verifiers=corpus.verifiers)
         assert not report.is_match, (quote, mutated, report.doc)
 
 
@@ -433,7 +441,8 @@ def test_a_misquote_is_never_reported_as_a_match(corpus: Corpus) -> None:
 
 def test_cite_a_quotation_from_a_pdf(corpus: Corpus) -> None:
     citation = cite(corpus.archive, "eo-2025-7",
-                    quote="Each summary shall state the number of requests received")
+                    quote="Each summary shall state the number of requests received",
+                            verifiers=corpus.verifiers)
     assert isinstance(citation, Citation)
     assert citation.pin == Pin(page=1, last_page=2)
     assert citation.identifier.startswith("orderarchive:example.gov/orders/eo-2025-7@sha256:")
@@ -451,7 +460,8 @@ def test_cite_a_quotation_from_a_pdf(corpus: Corpus) -> None:
 
 def test_cite_pins_a_paragraph_in_a_text_document(corpus: Corpus) -> None:
     citation = cite(corpus.archive, "eo-2014-3",
-                    quote=" “City departments may honor civil immigration detainers” ")
+                    quote=" “City departments may honor civil immigration detainers” ",
+                            verifiers=corpus.verifiers)
     assert citation.quote is not None
     assert citation.quote.quote == "City departments may honor civil immigration detainers"
     assert citation.pin == Pin(paragraph=2, last_paragraph=2)
@@ -461,12 +471,12 @@ def test_cite_pins_a_paragraph_in_a_text_document(corpus: Corpus) -> None:
 
 
 def test_cite_a_page_or_the_whole_document(corpus: Corpus) -> None:
-    citation = cite(corpus.archive, "eo-2025-7", page=2)
+    citation = cite(corpus.archive, "eo-2025-7", page=2, verifiers=corpus.verifiers)
     assert citation.pin == Pin(page=2, last_page=2) and ", at 2 (Mar. 14, 2025)," in citation.text
-    whole = cite(corpus.archive, "eo-2024-5")
+    whole = cite(corpus.archive, "eo-2024-5", verifiers=corpus.verifiers)
     assert whole.pin is None and whole.quote is None
     assert whole.text.startswith("City of Boston, Anti-Idling (Mar. 14, 2025), https://")
-    scanned = cite(corpus.archive, "eo-2025-9", page=1)
+    scanned = cite(corpus.archive, "eo-2025-9", page=1, verifiers=corpus.verifiers)
     assert "at 1" in scanned.text and "(Apr. 1, 2025)" in scanned.text
 
 
@@ -490,12 +500,13 @@ def test_cite_refuses(corpus: Corpus, kwargs: dict[str, Any], error: type[Except
                       message: str) -> None:
     args = {"doc": "eo-2025-7", **kwargs}
     with pytest.raises(error, match=message):
-        cite(corpus.archive, args.pop("doc"), **args)
+        cite(corpus.archive, args.pop("doc"), **args, verifiers=corpus.verifiers)
 
 
 def test_mismatch_error_carries_the_report(corpus: Corpus) -> None:
     with pytest.raises(QuotationMismatchError) as caught:
-        cite(corpus.archive, "eo-2025-7", quote="The City of Boston shall use municipal resources")
+        cite(corpus.archive, "eo-2025-7", quote="The City of Boston shall use municipal resources",
+                verifiers=corpus.verifiers)
     assert caught.value.report is not None
     assert caught.value.report.status is QuoteStatus.MISQUOTED
 
@@ -509,7 +520,8 @@ def test_canonical_quote() -> None:
 
 def test_citation_text_without_optional_facts(corpus: Corpus) -> None:
     fields = attrs.evolve(
-        cite(corpus.archive, "eo-2024-5").fields, issuer="", issued=None, source_url=None
+        cite(corpus.archive, "eo-2024-5",
+                verifiers=corpus.verifiers).fields, issuer="", issued=None, source_url=None
     )
     assert citation_text(ORIGIN, fields, pin=Pin(paragraph=1, last_paragraph=2)) == (
         f"Anti-Idling, ¶¶ 1–2 (n.d.) [orderarchive:{ORIGIN}/eo-2024-5@sha256:"
@@ -523,7 +535,8 @@ def test_citation_text_without_optional_facts(corpus: Corpus) -> None:
 @pytest.fixture(scope="module")
 def evidence(corpus: Corpus) -> bytes:
     citation = cite(corpus.archive, "eo-2025-7",
-                    quote="Each summary shall state the number of requests received")
+                    quote="Each summary shall state the number of requests received",
+                            verifiers=corpus.verifiers)
     return make_evidence(corpus.archive, citation, corpus.verifiers)
 
 
@@ -576,7 +589,8 @@ def test_evidence_needs_no_archive(corpus: Corpus, evidence: bytes, tmp_path: Pa
 
 def test_evidence_of_a_rescinded_order_carries_the_rescission(corpus: Corpus) -> None:
     citation = cite(corpus.archive, "eo-2014-3",
-                    quote="City departments may honor civil immigration detainers")
+                    quote="City departments may honor civil immigration detainers",
+                            verifiers=corpus.verifiers)
     data = make_evidence(corpus.archive, citation, corpus.verifiers)
     body = load(data)
     assert body["status"]["status"] == "rescinded" and len(body["status"]["changed_by"]) == 1
@@ -603,7 +617,7 @@ def test_evidence_with_several_acts_in_order(tmp_path: Path, signer: Signer) -> 
     ], signer)
     archive.release(signer)
     data = make_evidence(archive, cite(archive, "eo-2024-5", quote="no driver shall idle a "
-                                       "city vehicle"), [signer.verifier()])
+                                       "city vehicle", verifiers=TRUSTED), [signer.verifier()])
     body = load(data)
     assert len(body["status"]["changed_by"]) == 2  # one proof per entry, not per relation
     result = verify_evidence(data, [signer.verifier()])
@@ -619,27 +633,31 @@ def test_evidence_status_proof_must_act_on_the_document(corpus: Corpus, evidence
     from orderarchive.proofs import prove
 
     body = load(evidence)
-    body["status"]["changed_by"] = [prove(corpus.archive, "eo-2025-8").decode()]
+    body["status"]["changed_by"] = [prove(corpus.archive, "eo-2025-8", corpus.verifiers).decode()]
     with pytest.raises(VerificationError, match="does not act on eo-2025-7"):
         verify_evidence(dump(body), corpus.verifiers)
 
 
 def test_evidence_for_a_page_and_for_an_amended_text_order(corpus: Corpus) -> None:
-    data = make_evidence(corpus.archive, cite(corpus.archive, "eo-2025-7", page=2))
+    keys = corpus.verifiers
+    data = make_evidence(corpus.archive, cite(corpus.archive, "eo-2025-7", page=2,
+                                              verifiers=keys), keys)
     result = verify_evidence(data, corpus.verifiers)
     assert result.pin == Pin(page=2, last_page=2) and result.quotation is None
     data = make_evidence(corpus.archive, cite(corpus.archive, "eo-2024-5",
-                                              quote="[N]o driver shall idle a city vehicle"))
+                                              quote="[N]o driver shall idle a city vehicle",
+                                              verifiers=keys), keys)
     result = verify_evidence(data, corpus.verifiers)
     assert result.status == "amended" and result.pin == Pin(paragraph=2, last_paragraph=2)
     assert result.quotation is not None and result.quotation.alterations == ('[N]o for "no"',)
 
 
 def test_no_evidence_for_unreleased_or_textless_documents(corpus: Corpus) -> None:
+    keys = corpus.verifiers
     with pytest.raises(UnreleasedError):
-        make_evidence(corpus.archive, cite(corpus.archive, "eo-2026-1"))
+        make_evidence(corpus.archive, cite(corpus.archive, "eo-2026-1", verifiers=keys), keys)
     with pytest.raises(NoTextLayerError):
-        make_evidence(corpus.archive, cite(corpus.archive, "eo-2025-9"))
+        make_evidence(corpus.archive, cite(corpus.archive, "eo-2025-9", verifiers=keys), keys)
 
 
 def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
@@ -731,8 +749,9 @@ def test_malformed_evidence(case: str, mutate: Callable[[bytes], bytes], evidenc
 
 
 def test_every_bit_flip_is_detected(corpus: Corpus) -> None:
-    citation = cite(corpus.archive, "eo-2024-5", quote="no driver shall idle a city vehicle")
-    data = make_evidence(corpus.archive, citation)
+    citation = cite(corpus.archive, "eo-2024-5", quote="no driver shall idle a city vehicle",
+            verifiers=corpus.verifiers)
+    data = make_evidence(corpus.archive, citation, corpus.verifiers)
     for pos in range(len(data)):
         flipped = bytearray(data)
         flipped[pos] ^= 1 << (pos % 8)
@@ -804,7 +823,7 @@ def _summary(report: BriefReport) -> list[tuple[str, str | None]]:
 
 
 def test_brief_with_a_mix_of_quotations(corpus: Corpus) -> None:
-    report = check_brief(corpus.archive, BRIEF.encode(), "brief.txt")
+    report = check_brief(corpus.archive, BRIEF.encode(), "brief.txt", verifiers=corpus.verifiers)
     got = _summary(report)
     assert [s for s, _ in got] == [s for s, _ in EXPECTED]
     assert [d for _, d in got] == [d for _, d in EXPECTED]
@@ -828,16 +847,18 @@ def test_a_clean_markdown_brief_is_ok(corpus: Corpus) -> None:
         "> agents in the enforcement of civil immigration law.\n\n"
         "And “shall publish a summary of those records every quarter” it says.\n"
     )
-    report = check_brief(corpus.archive, brief.encode(), "brief.md")
+    report = check_brief(corpus.archive, brief.encode(), "brief.md", verifiers=corpus.verifiers)
     assert _summary(report) == [("normalised", "eo-2025-7"), ("exact", "eo-2025-7")]
     assert report.ok
 
 
 def test_brief_against_one_document(corpus: Corpus) -> None:
     brief = '"City departments may honor civil immigration detainers," it said.\n'
-    assert _summary(check_brief(corpus.archive, brief.encode(), "b.txt")) == [
+    assert _summary(check_brief(corpus.archive, brief.encode(), "b.txt",
+            verifiers=corpus.verifiers)) == [
         ("normalised", "eo-2014-3")]  # the comma inside the closing mark
-    report = check_brief(corpus.archive, brief.encode(), "b.txt", doc="eo-2025-7")
+    report = check_brief(corpus.archive, brief.encode(), "b.txt", doc="eo-2025-7",
+            verifiers=corpus.verifiers)
     assert _summary(report) == [("not-found", "eo-2025-7")] and not report.ok
 
 
@@ -853,7 +874,7 @@ def test_pdf_brief_with_quotations_across_lines_and_pages(corpus: Corpus) -> Non
              "without a warrant.\" That is all."],
         ]
     )
-    report = check_brief(corpus.archive, pdf, "brief.pdf")
+    report = check_brief(corpus.archive, pdf, "brief.pdf", verifiers=corpus.verifiers)
     assert [i.status for i in report.items] == ["normalised", "misquoted"]
     first, second = report.items
     assert first.found.page == 1 and second.found.page == 2
@@ -866,7 +887,7 @@ def test_html_brief(corpus: Corpus) -> None:
             b"&ldquo;shall publish a summary of those records every quarter&rdquo;.</p>"
             b"<blockquote><p>City departments may honor civil immigration detainers</p>"
             b"</blockquote></body></html>")
-    report = check_brief(corpus.archive, html, "brief.html")
+    report = check_brief(corpus.archive, html, "brief.html", verifiers=corpus.verifiers)
     assert [(i.status, i.found.kind) for i in report.items] == [("exact", "inline"),
                                                                ("exact", "block")]
 
@@ -883,7 +904,7 @@ def test_html_brief(corpus: Corpus) -> None:
 )
 def test_unreadable_briefs(corpus: Corpus, data: bytes, name: str) -> None:
     with pytest.raises(DocumentError):
-        check_brief(corpus.archive, data, name)
+        check_brief(corpus.archive, data, name, verifiers=corpus.verifiers)
 
 
 # -- the documented example --------------------------------------------------------------------

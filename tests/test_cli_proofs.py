@@ -104,7 +104,7 @@ def test_check_json(clerk: Clerk) -> None:
 def test_check_a_copied_archive_without_its_index(clerk: Clerk, tmp_path: Path) -> None:
     copy = tmp_path / "mirror"
     shutil.copytree(clerk.archive_path, copy)
-    (copy / "index.sqlite").unlink()
+    (copy / "index.sqlite").unlink(missing_ok=True)
     r = CliRunner().invoke(cli, ["--archive", str(copy), "check", "--trusted-key",
                                  str(clerk.vkey), str(clerk.docs[0])])
     assert ok(r).startswith("OFFICIAL")
@@ -172,7 +172,7 @@ def _bad_proofs(clerk: Clerk) -> dict[str, bytes]:
     assert clerk.archive.releases() == [3, 6]
     from orderarchive.proofs import prove
 
-    proof = prove(clerk.archive, "eo-2")
+    proof = prove(clerk.archive, "eo-2", [clerk.signer.verifier()])
     cases = named_cases(clerk.archive, proof, clerk.signer)
     for i in range(0, len(proof), max(1, len(proof) // 12)):
         cases[f"truncated-at-{i}"] = proof[:i]

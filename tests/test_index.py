@@ -590,3 +590,45 @@ def test_bulk_metadata_only(index: Index) -> None:
     assert len(index.by_source_url("https://example.gov/3")) == len(range(3, n, 7))
     assert [d.seq for d in index.documents(limit=3, offset=n - 3)] == [1997, 1998, 1999]
     assert [h.seq for h in index.search("eo-1717")] == [1717]
+
+
+# -- search: stems, compounds, did you mean (issue 12 item 7) -----------------------------------
+
+POLICY = TextLayer.from_text(
+    "City personnel shall prioritize de-escalation.\n\n"
+    "Agents are denied access to nonpublic areas.\n\n"
+    "The Police Department reports every operation."
+)
+
+
+@pytest.fixture
+def policy(index: Index) -> Index:
+    index.add([document(0, "eo-9", title="Policing Policy", layer=POLICY)], texts_of(POLICY),
+              size=1, root=ROOT)
+    return index
+
+
+@pytest.mark.parametrize(
+    ("query", "paragraphs"),
+    [
+        pytest.param("prioritizing", [1], id="stem"),
+        pytest.param("operations reported", [3], id="stems-of-every-word"),
+        pytest.param("deescalation", [1], id="compound-finds-hyphenated"),
+        pytest.param("de-escalation", [1], id="hyphenated"),
+        pytest.param("non-public", [2], id="hyphenated-finds-compound"),
+        pytest.param("nonpublic", [2], id="compound"),
+        pytest.param("escalat*", [1], id="prefix-past-the-stem"),
+        pytest.param("prioritiz* police", [], id="every-term-still-required"),
+    ],
+)
+def test_search_variants(policy: Index, query: str, paragraphs: list[int]) -> None:
+    assert sorted(h.paragraph for h in policy.search(query)) == paragraphs
+
+
+def test_did_you_mean_comes_from_the_index_vocabulary(policy: Index) -> None:
+    assert policy.search("personel") == []
+    assert policy.suggest("personel") == "personnel"
+    assert policy.suggest("Police departmnt") == "Police department"
+    assert policy.suggest("personnel") is None  # found: nothing to suggest
+    assert policy.suggest("zzzzqqq") is None
+    assert policy.suggest('"exact phrase" x*') is None

@@ -876,3 +876,28 @@ def test_merkle_module_is_pure() -> None:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id not in {"open", "exec", "eval", "__import__"}
     assert imported <= {"__future__", "hashlib", "hmac", "collections.abc", "typing", ".errors"}
+
+
+# -- compact ranges (the derived index's frontier) ---------------------------------------------
+
+
+@PROPS
+@given(st.integers(0, 300), st.data())
+def test_compact_range_extends_to_the_tree_root(size: int, data: st.DataObject) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    cut = data.draw(st.integers(0, size))
+    frontier = merkle.compact_append(0, [], leaves[:cut])
+    assert len(frontier) == cut.bit_count()
+    assert merkle.compact_root(frontier) == merkle.root_of(leaves[:cut])
+    extended = merkle.compact_append(cut, frontier, leaves[cut:])
+    assert merkle.compact_root(extended) == merkle.root_of(leaves)
+
+
+def test_compact_range_refuses_a_frontier_of_the_wrong_shape() -> None:
+    with pytest.raises(MalformedError):
+        merkle.compact_append(3, [bytes(32)], [])  # size 3 needs two hashes
+    with pytest.raises(MalformedError):
+        merkle.compact_append(1, [b"short"], [merkle.leaf_hash(b"x")])
+    with pytest.raises(MalformedError):
+        merkle.compact_append(0, [], [b"not a hash"])
+    assert merkle.compact_root([]) == merkle.EMPTY_ROOT

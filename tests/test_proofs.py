@@ -27,6 +27,7 @@ from orderarchive.errors import (
     SignatureError,
     VerificationError,
 )
+from orderarchive.index import index_path
 from orderarchive.note import Signer, VerifierKey
 from orderarchive.proofs import (
     COPY_STATUSES,
@@ -104,7 +105,8 @@ def test_check_copy_does_not_trust_the_index(make_archive: MakeArchive,
     archive = make_archive(3)
     assert archive.path is not None
     forged = b"a forged order\n"
-    conn = sqlite3.connect(archive.path / "index.sqlite")
+    archive.index(verifiers).close()
+    conn = sqlite3.connect(index_path(archive.path, archive.origin))
     with conn:  # point the index's row for entry 0 at the forged file's hash
         conn.execute("UPDATE documents SET sha256 = ? WHERE seq = 0",
                      (hashlib.sha256(forged).digest(),))
@@ -117,7 +119,7 @@ def test_check_copy_refuses_a_damaged_log(make_archive: MakeArchive,
                                           verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)
     assert archive.path is not None
-    archive.index().close()
+    archive.index(verifiers).close()
     entries = archive.path / ENTRIES
     raw = entries.read_bytes()
     entries.write_bytes(raw.replace(b'"Order 1"', b'"Order X"'))
@@ -150,7 +152,7 @@ def test_check_copy_does_not_scan_the_log(make_archive: MakeArchive, signer: Sig
         archive.add([text_request(i) for i in range(start, start + 50)], signer)
     archive.release(signer)
     assert archive.path is not None
-    archive.index().close()  # the index is up to date, as after any add
+    archive.index(verifiers).close()  # the index is up to date, as after any add
     store = CountingStore(archive.path)
     counted = Archive(store, archive.config, archive.path)
     result = check_copy(counted, data(123), verifiers)
@@ -184,22 +186,26 @@ def test_prove_and_verify_offline(proved: tuple[Archive, bytes], verifiers: list
     assert verify_proof(data(2), proof, verifiers, origin=ORIGIN).sha256 == result.sha256
 
 
-def test_prove_by_hash_and_without_keys(proved: tuple[Archive, bytes]) -> None:
+def test_prove_by_hash_and_never_without_keys(proved: tuple[Archive, bytes],
+                                              verifiers: list[VerifierKey]) -> None:
     archive, proof = proved
     sha = hashlib.sha256(data(2)).hexdigest()
-    assert prove(archive, f"sha256:{sha}") == proof
-    assert prove(archive, sha.upper()) == proof
+    assert prove(archive, f"sha256:{sha}", verifiers) == proof
+    assert prove(archive, sha.upper(), verifiers) == proof
+    with pytest.raises(SignatureError):
+        prove(archive, "eo-2", [])
 
 
-def test_prove_errors(make_archive: MakeArchive, signer: Signer) -> None:
+def test_prove_errors(make_archive: MakeArchive, signer: Signer,
+                      verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)
     with pytest.raises(NotFoundError):
-        prove(archive, "no-such-doc")
+        prove(archive, "no-such-doc", verifiers)
     with pytest.raises(NotFoundError):
-        prove(archive, "sha256:" + "0" * 64)
+        prove(archive, "sha256:" + "0" * 64, verifiers)
     archive.add([text_request(3)], signer)
     with pytest.raises(UnreleasedError) as info:
-        prove(archive, "eo-3")
+        prove(archive, "eo-3", verifiers)
     assert info.value.hint is not None and "orderarchive release" in info.value.hint
     with pytest.raises(SignatureError):
         prove(archive, "eo-1", [Signer.generate(ORIGIN).verifier()])
@@ -246,7 +252,7 @@ def _lines(proof: bytes) -> list[bytes]:
 def named_cases(archive: Archive, proof: bytes, signer: Signer) -> dict[str, bytes]:
     """Bad proofs for entry 2 of *archive* (releases 3 and 6), named after the attack."""
     tp = TlogProof.parse(proof)
-    other = TlogProof.parse(prove(archive, "eo-3"))
+    other = TlogProof.parse(prove(archive, "eo-3", [signer.verifier()]))
     stranger = Signer.generate(ORIGIN)
     cp = tp.parsed_checkpoint()[0]
     cases = {

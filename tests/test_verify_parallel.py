@@ -65,7 +65,7 @@ def test_reused_ids_and_dangling_relations(
 ) -> None:
     archive = make_archive(10)
     # The writer refuses both; a forger with the key would not.
-    monkeypatch.setattr(Archive, "_check_new", lambda self, requests: None)
+    monkeypatch.setattr(Archive, "_check_new", lambda self, *args: None)
     archive.add([text_request(50, doc="eo-3", body="Other text.\n")], signer)
     archive.add([text_request(51, relations=(("amends", "nope"), ("amends", "eo-2")))], signer)
     archive.add([text_request(52, relations=(("amends", "eo-53"),)),
@@ -277,7 +277,7 @@ def test_batched_add_is_durable_and_reindexed(
     archive = make_archive(0)
     archive.add([text_request(i) for i in range(BATCH_SYNC_MIN * 3)], signer)
     assert archive.verify(verifiers).size == BATCH_SYNC_MIN * 3
-    with archive.index() as idx:
+    with archive.index(verifiers) as idx:
         assert idx.count() == BATCH_SYNC_MIN * 3
         assert idx.search("item 17")[0].doc == "eo-17"
 

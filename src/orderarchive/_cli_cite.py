@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_proofs import _optional_trusted, _read, _write
+from ._cli_proofs import _read, _write
 from .cite import (
     MAX_BRIEF_BYTES,
     MAX_BRIEF_QUOTATIONS,
@@ -132,7 +132,7 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
     """
     with errors_handled(ctx):
         archive = ctx.archive()
-        report = check_quote(archive, text, doc=doc, verifiers=_optional_trusted(ctx, trusted))
+        report = check_quote(archive, text, doc=doc, verifiers=_trusted(ctx, trusted))
     if ctx.as_json:
         emit_json({"ok": report.is_match, **report.to_dict()})
     else:
@@ -179,7 +179,7 @@ def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None
     """
     with errors_handled(ctx):
         archive = ctx.archive()
-        keys = _optional_trusted(ctx, trusted)
+        keys = _trusted(ctx, trusted)
         citation = cite(archive, doc, quote=quote_text, page=page, verifiers=keys,
                         accept_review=accept_review)
         where = None
@@ -254,7 +254,7 @@ def cite_check(ctx: Ctx, *, brief: Path, doc: str | None, max_size: int, max_quo
         data = _read_brief(brief, max_size)
         archive = ctx.archive()
         report = check_brief(archive, data, brief.name, doc,
-                             verifiers=_optional_trusted(ctx, trusted),
+                             verifiers=_trusted(ctx, trusted),
                              max_bytes=max_size, max_quotations=max_quotations)
     if ctx.as_json:
         emit_json(report.to_dict())

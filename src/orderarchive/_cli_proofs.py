@@ -157,7 +157,7 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
     with errors_handled(ctx):
         ref, path = _ref(document)
         archive = ctx.archive()
-        proof = make_proof(archive, ref, _optional_trusted(ctx, trusted))
+        proof = make_proof(archive, ref, _trusted(ctx, trusted))
         from .tlogproof import TlogProof
 
         tp = TlogProof.parse(proof)
@@ -214,7 +214,7 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
         old_size = _size(old, "OLD")
         new_size = _size(new, "NEW") if new is not None else None
         archive = ctx.archive()
-        result = prove_consistency(archive, old_size, new_size, _optional_trusted(ctx, trusted))
+        result = prove_consistency(archive, old_size, new_size, _trusted(ctx, trusted))
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return

@@ -9,8 +9,11 @@ Layout (all names relative to the archive directory; details in docs/FORMAT.md):
     checkpoint                 latest signed checkpoint (the commit point; compare-and-swap)
     releases/<size>            every released checkpoint (create-only)
     objects/sha256/<2>/<62>    content-addressed documents and text layers (create-only)
-    index.sqlite               derived lookup/search index (rebuildable, never trusted)
     lock                       the writers' flock
+
+The derived lookup/search index is not part of the archive: it is built from verified entries
+in the user's cache directory (see :mod:`.index` and :meth:`Archive.index`). An
+``index.sqlite`` found in an archive directory is ignored.
 
 An append writes objects, then appends to the three log files (each fsynced), then replaces
 ``checkpoint`` by compare-and-swap. Whatever is past the checkpoint's size is debris from an
@@ -40,9 +43,11 @@ from .errors import (
     CanonicalJSONError,
     ConflictError,
     CorruptArchiveError,
+    KeyFileError,
     MalformedError,
     NotFoundError,
     OrderArchiveError,
+    RootMismatchError,
     SignatureError,
     StorageError,
     VerificationError,
@@ -60,8 +65,6 @@ OFFSETS = "log/offsets"
 HASHES = "log/hashes"
 CHECKPOINT = "checkpoint"
 RELEASES = "releases"
-INDEX = "index.sqlite"
-INDEX_LOCK = "index.lock"
 OFFSET_SIZE = 8
 # Checkpoint extension lines (C2SP tlog-checkpoint allows extension lines after the root):
 # the latest checkpoint names the newest release, and each release names the one before it,
@@ -312,6 +315,10 @@ class _BatchSigner(Signer):
         return bytes(self._key.sign(msg).signature)
 
 
+class _Rebuild(Exception):
+    """Internal: the index does not extend to the signed tree; rebuild it from the start."""
+
+
 class Archive:
     """An archive on a :class:`Store`. Open with :meth:`open` or create with :meth:`init`."""
 
@@ -480,67 +487,173 @@ class Archive:
 
     # -- index --------------------------------------------------------------------------------
 
-    def index(self) -> Any:
-        """The derived index, brought up to date with the committed log."""
-        return self._open_index()
+    def index(self, verifiers: Sequence[VerifierKey]) -> Any:
+        """The derived index, brought up to date with the log as signed by *verifiers*.
 
-    def _open_index(self, appended: _Appended | None = None) -> Any:
-        from .index import Index  # sqlite3 is only needed by commands that look things up
+        The index holds only entries whose signatures verify against *verifiers* and whose
+        leaves hash to the root of the latest checkpoint, itself signed by *verifiers*; its
+        ``checkpoint`` attribute is that checkpoint. Raises :class:`KeyFileError` without
+        keys: nothing unverified is ever indexed.
+        """
+        return self._open_index(verifiers)
 
+    def verified_entry(
+        self, seq: int, checkpoint: Checkpoint, verifiers: Sequence[VerifierKey]
+    ) -> Entry:
+        """Entry *seq* re-read from the log, its signature checked against *verifiers* and
+        its leaf shown by an inclusion proof to be in the tree of *checkpoint* (verified)."""
+        if not 0 <= seq < checkpoint.size:
+            raise NotFoundError(f"entry {seq} is not in the signed tree (size {checkpoint.size})")
+        raw = self.entry_bytes(seq, checkpoint.size)
+        entry = Entry.from_bytes(raw)
+        if entry.seq != seq:
+            raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
+        entry.verify(verifiers)
+        path = merkle.inclusion_proof(seq, checkpoint.size, self.read_hashes)
+        merkle.verify_inclusion(
+            seq, checkpoint.size, merkle.leaf_hash(raw), path, checkpoint.root_hash
+        )
+        return entry
+
+    def _open_index(
+        self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
+    ) -> Any:
+        from .index import Index, index_path  # sqlite3 is only needed by commands that look up
+
+        if not verifiers:
+            raise KeyFileError(
+                "no trusted keys: the index is built only from entries verified by trusted keys",
+                hint="pass --trusted-key FILE with the publisher's verifier key",
+            )
         if self.path is None:
             raise StorageError("this archive has no local index")
-        idx = Index.open(self.path / INDEX)
+        head = self.head(verifiers)
+        path = index_path(self.path, self.origin)
         try:
-            with self.store.lock(name=INDEX_LOCK):
-                self._sync_index(idx, appended)
+            idx = Index.open(path)
+            lock: contextlib.AbstractContextManager[None] = FileStore(path.parent).lock(
+                name=path.name + ".lock"
+            )
+        except StorageError:
+            # No writable cache (a read-only home, a full disk): build the index in memory for
+            # this command. Slower for a large archive, never wrong.
+            idx, lock = Index.memory(), contextlib.nullcontext()
+        try:
+            with lock:
+                self._sync_index(idx, head, verifiers, appended)
         except BaseException:
             idx.close()
             raise
+        idx.checkpoint = head.checkpoint
         return idx
 
-    def _sync_index(self, idx: Any, appended: _Appended | None = None) -> None:
-        head = self.head()
+    def _sync_index(
+        self,
+        idx: Any,
+        head: Head,
+        verifiers: Sequence[VerifierKey],
+        appended: _Appended | None = None,
+    ) -> None:
+        """Bring *idx* to the verified *head*: extend it from its compact range with the new
+        entries, each signature verified, and compare the new root with the signed one.
+
+        A mirror rolled back or forked relative to the index (its tree no longer extends
+        what the index holds) rebuilds the index from the start; a log that does not hash to
+        its own signed checkpoint raises :class:`RootMismatchError` and leaves the index as
+        it was.
+        """
         size = head.size
-        indexed, root = idx.state()
-        if indexed > size or (
-            indexed and (root is None or not hmac.compare_digest(root, self.tree_hash(indexed)))
+        root = head.checkpoint.root_hash if head.checkpoint else merkle.EMPTY_ROOT
+        keys = keyset_fingerprint(verifiers)
+        bound = idx.binding()
+        if (
+            bound.origin == self.origin
+            and bound.keys == keys
+            and bound.size == size
+            and bound.root is not None
+            and hmac.compare_digest(bound.root, root)
         ):
-            idx.reset()
-            indexed = 0
-        if indexed == size:
-            return
-        if appended is not None and appended.start == indexed and appended.end <= size:
-            # The entries this process has just appended, and their text layers, are in
-            # memory: index them without reading and re-hashing them from the archive.
-            for start in range(0, len(appended.entries), INDEX_BATCH):
-                chunk = appended.entries[start : start + INDEX_BATCH]
-                done = indexed + start + len(chunk)
-                tree = appended.root if done == appended.end else self.tree_hash(done)
-                idx.add(chunk, appended.texts, size=done, root=tree, paged=_paged)
-            indexed = appended.end
-            if indexed == size:
-                return
+            return  # the common case: one signature checked (the head), nothing else read
+        for attempt in range(2):
+            try:
+                with idx.transaction("update"):  # all or nothing: a failed update leaves no trace
+                    bound = idx.binding()
+                    if attempt or bound.origin != self.origin or bound.keys != keys or (
+                        bound.size > size
+                    ):
+                        idx.reset(origin=self.origin, keys=keys)
+                        bound = idx.binding()
+                    frontier = self._index_entries(
+                        idx, bound.size, bound.frontier, size, verifiers=verifiers,
+                        appended=appended,
+                    )
+                    actual = merkle.compact_root(frontier)
+                    if hmac.compare_digest(actual, root):
+                        idx.seal(root)
+                        return
+                    if bound.size == 0:
+                        raise RootMismatchError(
+                            f"the log's {size} entries do not hash to the root of the signed "
+                            "checkpoint",
+                            expected=root,
+                            actual=actual,
+                        )
+                    raise _Rebuild
+            except _Rebuild:
+                continue  # the mirror was rolled back or forked since it was indexed
+
+    def _index_entries(
+        self,
+        idx: Any,
+        start: int,
+        frontier: Sequence[bytes],
+        size: int,
+        *,
+        verifiers: Sequence[VerifierKey],
+        appended: _Appended | None,
+    ) -> list[bytes]:
+        hashes = list(frontier)
+        done = start
+        if appended is not None and appended.start == done and appended.end <= size:
+            # Entries this process has just signed with the trusted key (the writer's) and
+            # their text layers are in memory: index them without reading them back.
+            leaves = [merkle.leaf_hash(e.raw) for e in appended.entries]
+            hashes = merkle.compact_append(done, hashes, leaves)
+            idx.add(appended.entries, appended.texts, size=appended.end, root=None,
+                    paged=_paged, frontier=hashes)
+            done = appended.end
         batch: list[Entry] = []
         texts: dict[str, TextLayer] = {}
-        done = indexed
-        for entry in self.iter_entries(indexed, size):
-            batch.append(entry)
-            layer = self._try_text(entry)
-            if layer is not None and entry.document and entry.document.text:
-                texts[entry.document.text.sha256] = layer
-            if len(batch) >= INDEX_BATCH:
-                done += len(batch)
-                idx.add(batch, texts, size=done, root=self.tree_hash(done), paged=_paged)
-                batch, texts = [], {}
-        if batch:
+
+        def flush() -> None:
+            nonlocal hashes, done, batch, texts
+            hashes = merkle.compact_append(done, hashes, [merkle.leaf_hash(e.raw) for e in batch])
             done += len(batch)
-            idx.add(batch, texts, size=done, root=self.tree_hash(done), paged=_paged)
+            idx.add(batch, texts, size=done, root=None, paged=_paged, frontier=hashes)
+            batch, texts = [], {}
+
+        if done < size:
+            for entry in self.iter_entries(done, size):
+                if entry.seq != done + len(batch):
+                    raise VerificationError(
+                        f"the entry at position {done + len(batch)} says it is entry {entry.seq}"
+                    )
+                entry.verify(verifiers)  # only entries signed by a trusted key are indexed
+                batch.append(entry)
+                layer = self._try_text(entry)
+                if layer is not None and entry.document and entry.document.text:
+                    texts[entry.document.text.sha256] = layer
+                if len(batch) >= INDEX_BATCH:
+                    flush()
+            if batch:
+                flush()
+        return hashes
 
     def _try_text(self, entry: Entry) -> TextLayer | None:
         try:
-            return self.text_layer(entry)
+            return self.text_layer(entry)  # checked against the signed sha256
         except OrderArchiveError:
-            return None  # the index is never trusted; verify reports the broken object
+            return None  # verify reports the broken object; the entry is indexed without text
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -588,7 +701,7 @@ class Archive:
         with self.store.lock():
             head = self._writer_head(signer)
             size = head.size
-            self._check_new(requests)
+            self._check_new(requests, signer.verifier())
             recorded = utc_timestamp(now)
             entries_at = self.entry_span(size - 1)[1] if size else 0
             hashes_at = merkle.stored_hash_count(size)
@@ -630,18 +743,18 @@ class Archive:
                 Checkpoint(self.origin, new_size, root, head.extensions()), signer
             )
             self.store.swap(CHECKPOINT, head.note, note)
-        self._index_quietly(_Appended(size, tuple(entries), texts, root))
+        self._index_quietly([signer.verifier()], _Appended(size, tuple(entries), texts, root))
         return entries
 
-    def _index_quietly(self, appended: _Appended | None = None) -> None:
+    def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
         if self.path is None:
             return
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
-            self._open_index(appended).close()
+            self._open_index(verifiers, appended).close()
 
-    def _check_new(self, requests: Sequence[AddRequest]) -> None:
+    def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
         seen: set[str] = set()
-        idx = self.index() if self.path is not None else None
+        idx = self.index([verifier]) if self.path is not None else None
         try:
             for req in requests:
                 f = req.fields
@@ -757,6 +870,12 @@ class Archive:
         if not report.ok:
             raise ArchiveVerificationError(report)
         return report
+
+
+def keyset_fingerprint(verifiers: Sequence[VerifierKey]) -> str:
+    """A name for a set of trusted keys (order and repetition do not matter)."""
+    keys = sorted({v.to_string() for v in verifiers})
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
 def _paged(entry: Entry) -> bool:

@@ -34,18 +34,22 @@ verified. Example (run by the tests)::
     ...     issuer="City of Example", issued="2026-02-05", media_type="text/plain",
     ...     source_url="https://example.gov/eo-1", text=TextLayer.from_text(text))], signer)
     >>> _ = archive.release(signer)
-    >>> report = check_quote(archive, "[n]o city vehicle shall idle for more than five minutes")
+    >>> keys = [signer.verifier()]  # the publisher's key, which the reader trusts
+    >>> report = check_quote(archive, "[n]o city vehicle shall idle for more than five minutes",
+    ...                      verifiers=keys)
     >>> report.status.value, report.doc, report.locator.paragraph, report.alterations
     ('altered', 'eo-1', 1, ('[n]o for "No"',))
-    >>> check_quote(archive, "No city vehicle may idle for more than five minutes").differences
+    >>> check_quote(archive, "No city vehicle may idle for more than five minutes",
+    ...             verifiers=keys).differences
     (Difference(op='changed', quoted='may', source='shall', offset=27, paragraph=1, reversal=None),)
-    >>> citation = cite(archive, "eo-1", quote="shall idle for more than five minutes")
+    >>> citation = cite(archive, "eo-1", quote="shall idle for more than five minutes",
+    ...                 verifiers=keys)
     >>> print(citation.text)  # doctest: +NORMALIZE_WHITESPACE
     “shall idle for more than five minutes” City of Example, Anti-Idling Order, ¶ 1
     (Feb. 5, 2026), https://example.gov/eo-1
     [orderarchive:example.gov/orders/eo-1@sha256:4b3c108e31d5].
-    >>> evidence = make_evidence(archive, citation)
-    >>> verify_evidence(evidence, [signer.verifier()]).citation == citation.text
+    >>> evidence = make_evidence(archive, citation, keys)
+    >>> verify_evidence(evidence, keys).citation == citation.text
     True
 """
 
@@ -367,16 +371,18 @@ class _Checker:
         if entry.doc != doc:  # the index is never trusted
             raise VerificationError(
                 f"the index points {doc!r} at entry {entry.seq}, which is {entry.doc!r}",
-                hint="delete index.sqlite to rebuild the index",
+                hint="run 'orderarchive verify' against the publisher's key",
             )
         if layer is None:
             reason = _fields(entry).no_text_reason or "no text layer was archived"
             raise NoTextLayerError(f"{doc} has no text layer to quote from ({reason})")
         return entry, layer
 
-    def standing(self, doc: str) -> DocumentStatus:
+    def standing(self, idx: Any, doc: str) -> DocumentStatus:
         if doc not in self._standing:
-            self._standing[doc] = document_status(self.archive, doc)
+            self._standing[doc] = document_status(
+                self.archive, doc, self.verifiers or (), index=idx
+            )
         return self._standing[doc]
 
     def verify_entry(self, entry: Entry) -> VerifierKey | None:
@@ -452,7 +458,7 @@ class _Checker:
         if found.doc is None or found.status is QuoteStatus.NOT_FOUND:
             return QuoteReport(found, searched=len(loaded))
         entry, layer = loaded[found.doc]
-        standing = self.standing(found.doc)
+        standing = self.standing(idx, found.doc)
         if standing.entry.raw != entry.raw:
             raise VerificationError(f"the index gives two entries for {found.doc!r}")
         last_page, last_paragraph = _span(layer, found.locator) if found.locator else (None, None)
@@ -483,7 +489,7 @@ def check_quote(
     signed checkpoint are checked too.
     """
     checker = _Checker(archive, verifiers)
-    with archive.index() as idx:
+    with archive.index(verifiers or ()) as idx:
         return checker.check(idx, text, doc)
 
 
@@ -672,9 +678,9 @@ def cite(
     unknown document.
     """
     checker = _Checker(archive, verifiers)
-    with archive.index() as idx:
+    with archive.index(verifiers or ()) as idx:
         if quote is None:
-            standing = checker.standing(doc)
+            standing = checker.standing(idx, doc)
             entry, layer = checker.load(standing.entry.seq)
             if entry.raw != standing.entry.raw:
                 raise VerificationError(f"the index gives two entries for {doc!r}")
@@ -765,7 +771,7 @@ def make_evidence(
             hint="'orderarchive prove' writes an offline proof of the file itself",
         )
     layer_bytes = archive.read_object(d.text.sha256)  # checked against the entry's hash
-    proof = prove(archive, d.doc, verifiers)
+    proof = prove(archive, d.doc, verifiers or ())
     tp = TlogProof.parse(proof)
     extra = Entry.from_bytes(tp.extra or b"")
     if extra.raw != citation.entry.raw:
@@ -778,7 +784,7 @@ def make_evidence(
     for r in acts:
         if r.seq >= release:
             continue  # not in the release the proof is against: a verifier could not check it
-        other = prove(archive, r.doc, verifiers)
+        other = prove(archive, r.doc, verifiers or ())
         other_tp = TlogProof.parse(other)
         if other_tp.checkpoint != tp.checkpoint:
             raise ConflictError("a release was made while the evidence was written; try again")
@@ -1353,7 +1359,7 @@ def check_brief(
                             indented=indented, max_quotations=max_quotations)
     checker = _Checker(archive, verifiers)
     items: list[BriefItem] = []
-    with archive.index() as idx:
+    with archive.index(verifiers or ()) as idx:
         for quotation in found:
             title = checker.title(idx, quotation.text, doc)
             if title is not None:

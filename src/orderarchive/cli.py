@@ -208,8 +208,10 @@ class LazyGroup(click.Group):
     "keys",
     type=click.Path(path_type=Path),
     default=Path("keys"),
+    envvar="ORDERARCHIVE_KEYS",
     show_default=True,
-    help="Directory of trusted verifier keys (*.vkey).",
+    help="Directory of trusted verifier keys (*.vkey); env ORDERARCHIVE_KEYS. Keys inside the "
+    "archive are never trusted.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -225,20 +227,46 @@ def cli(ctx: click.Context, archive: Path, keys: Path, as_json: bool) -> None:
     ctx.obj = Ctx(archive, as_json, keys)
 
 
+_NO_KEYS_HINT = (
+    "pass --trusted-key FILE with the publisher's verifier key, or a directory of *.vkey files "
+    "with --keys DIR or ORDERARCHIVE_KEYS"
+)
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(directory.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
 def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
+    """The user's trusted verifier keys, or a one-line error (exit 2): never none.
+
+    A key file or directory inside the archive under test is refused: whoever wrote the
+    archive could have put his own key there (issue 11 item 2).
+    """
     from .keys import load_verifiers
 
     sources: list[str | Path] = list(trusted) if trusted else [ctx.keys_dir]
     if not trusted and not ctx.keys_dir.is_dir():
         raise KeyFileError(
-            f"no trusted keys: {ctx.keys_dir} does not exist",
-            hint="pass --trusted-key FILE with the publisher's verifier key",
+            f"no trusted keys: {ctx.keys_dir} does not exist; nothing can be verified",
+            hint=_NO_KEYS_HINT,
         )
+    for source in sources:
+        path = Path(source)
+        if os.path.lexists(path) and _inside(path, ctx.archive_path):
+            raise KeyFileError(
+                f"{path} is inside the archive {ctx.archive_path}: keys found in the archive "
+                "under test are never trusted",
+                hint=_NO_KEYS_HINT,
+            )
     keys = load_verifiers(sources)
     if not keys:
         raise KeyFileError(
             f"no trusted keys found in {', '.join(str(s) for s in sources)}",
-            hint="pass --trusted-key FILE with the publisher's verifier key",
+            hint=_NO_KEYS_HINT,
         )
     return keys
 
@@ -499,19 +527,20 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
 
 @cli.command("list")
 @click.option("--kind", help="Only documents of this kind.")
+@trusted_key_option
 @pass_ctx
-def list_(ctx: Ctx, kind: str | None) -> None:
-    """List the archived documents."""
+def list_(ctx: Ctx, kind: str | None, trusted: tuple[str, ...]) -> None:
+    """List the archived documents (entries verified against the trusted keys)."""
+    from .status import listed_documents
+
     with errors_handled(ctx):
         archive = ctx.archive()
-        with archive.index() as idx:
-            docs = idx.documents(kind=kind)
-        released = archive.releases()
-    last = released[-1] if released else 0
+        docs, last = listed_documents(archive, _trusted(ctx, trusted), kind=kind)
     if ctx.as_json:
         emit_json(
             {
                 "ok": True,
+                "verified": True,
                 "documents": [
                     {
                         "seq": d.seq,
@@ -537,16 +566,17 @@ def list_(ctx: Ctx, kind: str | None) -> None:
 
 @cli.command()
 @click.argument("doc")
+@trusted_key_option
 @pass_ctx
-def show(ctx: Ctx, doc: str) -> None:
+def show(ctx: Ctx, doc: str, trusted: tuple[str, ...]) -> None:
     """Show a document: its entry, versions and status, and articles reporting on it."""
     from .status import document_status
 
     with errors_handled(ctx):
         archive = ctx.archive()
-        status = document_status(archive, doc)
+        status = document_status(archive, doc, _trusted(ctx, trusted))
     if ctx.as_json:
-        emit_json({"ok": True, **status.to_dict()})
+        emit_json({"ok": True, "verified": True, **status.to_dict()})
     else:
         for line in status.render():
             echo(line)
@@ -556,19 +586,29 @@ def show(ctx: Ctx, doc: str) -> None:
 @click.argument("terms", nargs=-1, required=True)
 @click.option("--doc", help="Search only this document.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@trusted_key_option
 @pass_ctx
-def search(ctx: Ctx, terms: tuple[str, ...], doc: str | None, limit: int) -> None:
+def search(
+    ctx: Ctx, terms: tuple[str, ...], doc: str | None, limit: int, trusted: tuple[str, ...]
+) -> None:
     """Full-text search of the signed text layers (every word must occur; "..." is a phrase).
 
-    Shows the document, page and paragraph, and a snippet. Results come from the index, which
-    is derived from the log; use 'orderarchive quote' to check a passage against the signed text.
+    Shows the document, page and paragraph, and a snippet. Results come from an index built
+    from entries verified against the trusted keys, and each hit is re-read from the signed
+    text layer; use 'orderarchive quote' to check a passage against the signed text.
     """
-    with errors_handled(ctx), ctx.archive().index() as idx:
-        hits = idx.search(" ".join(terms), limit=limit, doc=doc)
+    from .status import search_documents
+
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        hits, suggestion = search_documents(archive, _trusted(ctx, trusted), " ".join(terms),
+                                            limit=limit, doc=doc)
     if ctx.as_json:
         emit_json(
             {
                 "ok": True,
+                "verified": True,
+                "suggestion": suggestion,
                 "hits": [
                     {
                         "seq": h.seq,
@@ -591,7 +631,7 @@ def search(ctx: Ctx, terms: tuple[str, ...], doc: str | None, limit: int) -> Non
         )
         echo(f"{h.doc} ({place}): {' '.join(h.snippet.split())}")
     if not hits:
-        echo("no matches")
+        echo("no matches" + (f"; did you mean: {suggestion}" if suggestion else ""))
 
 
 # -- verify / repair ---------------------------------------------------------------------------

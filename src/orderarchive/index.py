@@ -2,31 +2,39 @@
 
 ``check``, ``show``, ``quote`` and ``search`` must not scan a log of a million entries, so
 every document entry's metadata, relations and text paragraphs are copied into SQLite (stdlib
-:mod:`sqlite3`, FTS5 for full text). The index is **derived data and never trusted**: it is
-rebuilt from the log whenever it is missing, corrupt or out of step (:meth:`Index.state`
-records the tree size and root it was built from, so a rewritten log is noticed), and every hit
-it returns is re-read from the log and re-verified by the caller. An attacker who edits the
-index can make a lookup miss or point at the wrong entry; he cannot make a forged document
-verify. For the same reason the database runs with ``synchronous=NORMAL``: a transaction lost
-in a power cut costs a rebuild, never an archive.
+:mod:`sqlite3`, FTS5 for full text). The index is **derived data, kept outside the archive**:
+it lives in the user's cache directory (:func:`index_path`), never in the archive, so a mirror
+(``cp -r``, ``rsync``) cannot carry a poisoned one, and a read-only archive can be read. It is
+built only from entries whose signatures verify against the user's trusted keys and whose leaf
+hashes, folded into the compact range kept in ``meta`` (:func:`.merkle.compact_append`), give
+the root of a checkpoint signed by those keys (see ``Archive.index``); the origin, key set,
+tree size, root and compact range it was built for are recorded, and any mismatch rebuilds it.
+Callers still re-read from the log every entry whose status, relation or text they report.
+The database runs with ``synchronous=NORMAL``: a transaction lost in a power cut costs a
+rebuild, never an archive.
 
 Schema (version :data:`SCHEMA_VERSION`; any other version is deleted and rebuilt):
 
 * ``documents`` — one row per document entry, ``seq`` as the rowid, ``doc`` unique, with
   indexes on ``sha256``, ``text_sha256``, ``source_url`` and ``(kind, seq)``;
 * ``relations`` — ``(seq, position) → type, target``, indexed by ``target``;
+* ``stems`` — the same rows indexed by their Porter stems, for ``search`` (external content:
+  the text is read from ``passages``);
 * ``passages`` — a contentful FTS5 table (``unicode61``, diacritics folded) with one row per
   text-layer paragraph plus one for the title. The rowid packs the place in the log:
   ``seq << 32 | paragraph`` with paragraph 0 for the title, so that hits map back to entries
   without a join table and a search inside one document is a rowid range scan;
-* ``meta`` — schema version, indexed tree size and root, row counts.
+* ``meta`` — schema version, origin, trusted-key-set fingerprint, indexed tree size, root
+  and compact range, row counts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sqlite3
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -37,11 +45,15 @@ import attrs
 
 from .entry import Entry
 from .errors import ConflictError, MalformedError, StorageError
+from .merkle import HASH_SIZE
 
 if TYPE_CHECKING:
     from .textlayer import TextLayer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+
+#: Environment variable naming the directory that holds the derived indexes.
+CACHE_ENV = "ORDERARCHIVE_CACHE"
 
 #: Seconds a reader or writer waits for another connection's lock before giving up.
 BUSY_TIMEOUT = 30.0
@@ -61,6 +73,16 @@ _SAMPLE_TERMS = 32
 _POSTING_BUDGET = 500_000
 
 _TOKENIZER = "unicode61 remove_diacritics 2"
+# `search` looks words up by their Porter stems (issue 12 item 7: "orders" finds "order",
+# "prioritizing" finds "prioritize") in a second FTS5 index over the same rows (external
+# content: the text is stored once, in passages). Candidate lookups for quotations and copies
+# keep the unstemmed index, whose terms they weigh by rarity.
+_STEM_TOKENIZER = "porter unicode61 remove_diacritics 2"
+_HYPHENS = "-\u2010\u2011"
+#: Splits of a compound word tried against the index ("nonpublic" -> "non public").
+_MAX_SPLITS = 2
+#: Vocabulary terms read when looking for a "did you mean" suggestion.
+_SUGGEST_SCAN = 20_000
 _QUOTES = frozenset('"“”„')  # typographic quotes delimit phrases too: users paste them
 
 # SQLite result codes that mean "this file is not a usable database" (rather than "busy" or
@@ -94,13 +116,30 @@ _SCHEMA = (
         PRIMARY KEY(seq, position)) WITHOUT ROWID""",
     "CREATE INDEX relations_target ON relations(target, seq)",
     f"CREATE VIRTUAL TABLE passages USING fts5(body, page UNINDEXED, tokenize='{_TOKENIZER}')",
+    "CREATE VIRTUAL TABLE stems USING fts5(body, content='passages', content_rowid='rowid', "
+    f"tokenize='{_STEM_TOKENIZER}')",
 )
-_TABLES = ("meta", "documents", "relations", "passages")
+_TABLES = ("meta", "documents", "relations", "passages", "stems")
 
 _DOC_COLUMNS = (
     "d.seq, d.doc, d.kind, d.title, d.issuer, d.issued, d.sha256, d.text_sha256, "
     "d.source_url, d.media_type, d.recorded"
 )
+
+
+@attrs.frozen
+class Binding:
+    """What an index was built for: the log, the trusted keys, and the tree it holds.
+
+    ``root`` is None while an update is under way (the compact range then holds leaves whose
+    root has not yet been compared with a signed checkpoint).
+    """
+
+    origin: str | None
+    keys: str | None
+    size: int
+    root: bytes | None
+    frontier: tuple[bytes, ...]
 
 
 @attrs.frozen
@@ -161,15 +200,20 @@ def _has_token(text: str) -> bool:
                for ch in text)
 
 
-def fts_query(text: str) -> str | None:
-    """Turn what a user typed into a safe FTS5 query, or None if it has nothing to search.
+@attrs.frozen
+class _Term:
+    """One term of a search: a word, a ``"phrase"``, or a ``prefix*``."""
 
-    Every word must occur; ``"..."`` (straight or typographic quotes) is a phrase and a word
-    ending in ``*`` is a prefix. Nothing else is syntax: ``AND``, ``NEAR(``, ``col:``, ``^``
-    and stray quotes are searched for as the words they contain, because every term is passed
-    to FTS5 as a quoted string, the only FTS5 construct with no operators inside.
-    """
-    terms: list[str] = []
+    text: str
+    phrase: bool = False
+    prefix: bool = False
+
+    def render(self) -> str:
+        return _quote(self.text) + (" *" if self.prefix else "")
+
+
+def _parse(text: str) -> list[_Term]:
+    terms: list[_Term] = []
     buf: list[str] = []
     in_phrase = False
 
@@ -179,7 +223,7 @@ def fts_query(text: str) -> str | None:
         prefix = word.endswith("*")
         word = word.rstrip("*")
         if _has_token(word):
-            terms.append(_quote(word) + (" *" if prefix else ""))
+            terms.append(_Term(word, prefix=prefix))
 
     # Control characters separate words anyway, and a NUL would end the query string inside
     # SQLite's FTS5 parser ("unterminated string"); a lone surrogate cannot be encoded at all.
@@ -190,7 +234,7 @@ def fts_query(text: str) -> str | None:
                 phrase = "".join(buf)
                 buf.clear()
                 if _has_token(phrase):
-                    terms.append(_quote(phrase))
+                    terms.append(_Term(phrase, phrase=True))
             else:
                 flush_word()
             in_phrase = not in_phrase
@@ -201,11 +245,22 @@ def fts_query(text: str) -> str | None:
     if in_phrase:  # an unclosed quote: the rest is the phrase
         phrase = "".join(buf)
         if _has_token(phrase):
-            terms.append(_quote(phrase))
+            terms.append(_Term(phrase, phrase=True))
     else:
         flush_word()
+    return terms
+
+
+def fts_query(text: str) -> str | None:
+    """Turn what a user typed into a safe FTS5 query, or None if it has nothing to search.
+
+    Every word must occur; ``"..."`` (straight or typographic quotes) is a phrase and a word
+    ending in ``*`` is a prefix. Nothing else is syntax: ``AND``, ``NEAR(``, ``col:``, ``^``
+    and stray quotes are searched for as the words they contain, because every term is passed
+    to FTS5 as a quoted string, the only FTS5 construct with no operators inside.
+    """
     # Juxtaposition is FTS5's implicit AND.
-    return " ".join(terms) or None
+    return " ".join(t.render() for t in _parse(text)) or None
 
 
 def _digest(sha_hex: str) -> bytes | None:
@@ -237,7 +292,8 @@ def _is_pdf(entry: Entry) -> bool:
 def _storage_error(e: sqlite3.Error, what: str) -> StorageError:
     return StorageError(
         f"index: cannot {what}: {e}",
-        hint="the index is derived data: delete index.sqlite and it is rebuilt from the log",
+        hint=f"the index is derived data in {cache_dir()} (or ${CACHE_ENV}): delete it and it "
+        "is rebuilt from the verified log",
     )
 
 
@@ -245,12 +301,114 @@ class _UnusableError(Exception):
     """Internal: the file is not an index of this schema and should be recreated."""
 
 
+def cache_dir() -> Path:
+    """Where derived indexes live: ``$ORDERARCHIVE_CACHE``, else ``$XDG_CACHE_HOME/orderarchive``,
+    else ``~/.cache/orderarchive`` (XDG Base Directory specification)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base and Path(base).is_absolute():
+        return Path(base) / "orderarchive"
+    return Path.home() / ".cache" / "orderarchive"
+
+
+def index_path(archive_root: Path, origin: str) -> Path:
+    """The index file of the archive at *archive_root* for *origin*: one file per archive.
+
+    Named from a hash of the archive's resolved path and its origin, so that two archives (or
+    one directory re-initialised for another log) never share an index.
+    """
+    import hashlib
+
+    try:
+        resolved = str(Path(archive_root).resolve())
+    except (OSError, RuntimeError) as e:
+        raise StorageError(f"cannot resolve {archive_root}: {e}") from e
+    key = hashlib.sha256(f"{resolved}\n{origin}".encode("utf-8", "surrogateescape")).hexdigest()
+    return cache_dir() / f"index-{key[:32]}.sqlite"
+
+
+def _sidecars(path: Path) -> tuple[Path, ...]:
+    return (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal"))
+
+
+def _make_private_dir(directory: Path) -> None:
+    """Create *directory* (mode 0700) unless it exists; refuse a symlink or a non-directory."""
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        st = os.lstat(directory)
+    except OSError as e:
+        raise StorageError(f"index: cannot create {directory}: {e.strerror}") from e
+    if not stat.S_ISDIR(st.st_mode):
+        raise StorageError(
+            f"index: {directory} is not a directory (a symlink is not followed)",
+            hint=f"remove it, or set {CACHE_ENV} to another directory",
+        )
+
+
+def _claim_file(path: Path) -> None:
+    """Make sure *path* is a regular file of ours (0600), writable only by us, before SQLite
+    opens it.
+
+    SQLite follows symlinks; a symlink planted at the index (or its -wal/-shm/-journal) would
+    make a read command write to its target. Symlinks and other non-regular files at these
+    names are removed (the link, never its target), then the file is created with O_NOFOLLOW.
+    """
+    for name in (path, *_sidecars(path)):
+        try:
+            st = os.lstat(name)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise StorageError(f"index: cannot inspect {name}: {e.strerror}") from e
+        # Not a regular file, another user's, or writable by others: whoever could write it
+        # could have poisoned it. It is derived data: remove it (never a link's target).
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.geteuid()
+            or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
+            try:
+                os.unlink(name)
+            except OSError as e:
+                raise StorageError(
+                    f"index: {name} is not a regular file and cannot be removed: {e.strerror}"
+                ) from e
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise StorageError(f"index: cannot open {path}: {e.strerror}") from e
+    os.close(fd)
+
+
+def _defensive(conn: sqlite3.Connection) -> None:
+    """SQLite's settings for a database file that may have been edited by someone else.
+
+    ``trusted_schema=OFF`` stops views and triggers in the file from calling functions with
+    side effects; defensive mode forbids writing to the schema or shadow tables directly
+    (sqlite.org/security.html); extension loading stays off.
+    """
+    conn.execute("PRAGMA trusted_schema = OFF")
+    config = getattr(conn, "setconfig", None)  # Python 3.12+
+    flag = getattr(sqlite3, "SQLITE_DBCONFIG_DEFENSIVE", None)
+    if config is not None and flag is not None:
+        config(flag, True)
+    if hasattr(conn, "enable_load_extension"):
+        conn.enable_load_extension(False)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions; add() and reset() BEGIN IMMEDIATE
     # themselves, so each is one transaction and a writer never upgrades a read lock (which
     # could deadlock against another writer in WAL mode).
+    _claim_file(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     try:
+        _defensive(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -265,13 +423,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
+def _create_schema(
+    conn: sqlite3.Connection, origin: str | None = None, keys: str | None = None
+) -> None:
     for statement in _SCHEMA:
         conn.execute(statement)
     conn.executemany(
         "INSERT INTO meta(key, value) VALUES (?, ?)",
-        [("schema", SCHEMA_VERSION), ("size", 0), ("root", None),
-         ("documents", 0), ("passages", 0)],
+        [("schema", SCHEMA_VERSION), ("size", 0), ("root", None), ("frontier", b""),
+         ("origin", origin), ("keys", keys), ("documents", 0), ("passages", 0)],
     )
 
 
@@ -307,7 +467,7 @@ def _unusable(e: sqlite3.Error) -> bool:
 
 
 def _remove(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+    for name in (path, *_sidecars(path)):
         try:
             name.unlink(missing_ok=True)
         except OSError as e:
@@ -321,6 +481,8 @@ class Index:
         self._conn = conn
         self.path = path
         self._probe_ready = False
+        #: The verified checkpoint the index was last brought up to (set by ``Archive.index``).
+        self.checkpoint: Any = None
 
     @classmethod
     def open(cls, path: Path) -> Index:
@@ -330,10 +492,7 @@ class Index:
         recreated empty: it is derived data, and :meth:`state` then tells the caller to rebuild.
         """
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StorageError(f"index: cannot create {path.parent}: {e.strerror}") from e
+        _make_private_dir(path.parent)
         for attempt in range(2):
             conn: sqlite3.Connection | None = None
             try:
@@ -353,6 +512,17 @@ class Index:
                     raise _storage_error(e, f"open {path}") from e
                 _remove(path)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def memory(cls) -> Index:
+        """An empty index in memory, for one process (when no cache directory is writable)."""
+        try:
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            _defensive(conn)
+            _prepare(conn)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "create an index in memory") from e
+        return cls(conn, Path(":memory:"))
 
     def close(self) -> None:
         self._conn.close()
@@ -379,8 +549,22 @@ class Index:
             raise _storage_error(e, what) from e
 
     @contextlib.contextmanager
+    def transaction(self, what: str = "update") -> Iterator[None]:
+        """One transaction around several :meth:`reset`/:meth:`add` calls: a reader (or a
+        crash) sees the index before or after all of them, never between."""
+        with self._transaction(what):
+            yield
+
+    @contextlib.contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
         conn = self._conn
+        try:
+            nested = conn.in_transaction  # inside transaction(): the outer one commits
+        except sqlite3.Error as e:
+            raise _storage_error(e, what) from e
+        if nested:
+            yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
@@ -409,13 +593,41 @@ class Index:
         root = meta.get("root")
         return int(meta.get("size") or 0), bytes(root) if root is not None else None
 
-    def reset(self) -> None:
-        """Drop everything, leaving an empty index at size 0 (before a rebuild)."""
+    def binding(self) -> Binding:
+        """The origin, key set and tree the index holds (see :class:`Binding`)."""
+        try:
+            meta = self._meta(self._conn)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "read its state") from e
+        size, root = meta.get("size"), meta.get("root")
+        frontier = meta.get("frontier")
+        origin, keys = meta.get("origin"), meta.get("keys")
+        # Anything of the wrong type is damage: report it as an index of nothing.
+        if (
+            not isinstance(size, int) or size < 0
+            or not isinstance(frontier, bytes) or len(frontier) != HASH_SIZE * size.bit_count()
+            or not (root is None or (isinstance(root, bytes) and len(root) == HASH_SIZE))
+        ):
+            return Binding(None, None, 0, None, ())
+        hashes = tuple(frontier[i : i + HASH_SIZE] for i in range(0, len(frontier), HASH_SIZE))
+        return Binding(
+            origin if isinstance(origin, str) else None,
+            keys if isinstance(keys, str) else None,
+            size, root, hashes,
+        )
+
+    def reset(self, *, origin: str | None = None, keys: str | None = None) -> None:
+        """Drop everything, leaving an empty index at size 0 bound to *origin* and *keys*."""
         with self._transaction("reset") as conn:
             for table in reversed(_TABLES):
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
-            _create_schema(conn)
+            _create_schema(conn, origin, keys)
         self._probe_ready = False
+
+    def seal(self, root: bytes) -> None:
+        """Record that the indexed tree's root is *root*, compared with a signed checkpoint."""
+        with self._transaction("record the indexed root") as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'root'", (bytes(root),))
 
     def add(
         self,
@@ -423,10 +635,12 @@ class Index:
         texts: Mapping[str, TextLayer],
         *,
         size: int,
-        root: bytes,
+        root: bytes | None,
         paged: Callable[[Entry], bool] | None = None,
+        frontier: Sequence[bytes] = (),
     ) -> None:
-        """Index *entries*, which continue the log at ``state()[0]``, and record (size, root).
+        """Index *entries*, which continue the log at ``state()[0]``, and record (size, root)
+        and the compact range *frontier* of the tree of *size* leaves.
 
         *texts* maps text-layer sha256 to the layer; a document whose layer is missing is
         indexed by its metadata and title only. ``paged(entry)`` says whether page numbers
@@ -491,8 +705,12 @@ class Index:
                 "INSERT INTO passages(rowid, body, page) VALUES (?, ?, ?)", passages
             )
             conn.executemany(
+                "INSERT INTO stems(rowid, body) VALUES (?, ?)", [row[:2] for row in passages]
+            )
+            conn.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
-                [(size, "size"), (bytes(root), "root"),
+                [(size, "size"), (None if root is None else bytes(root), "root"),
+                 (b"".join(frontier), "frontier"),
                  (int(meta["documents"]) + len(docs), "documents"),
                  (int(meta["passages"]) + len(passages), "passages")],
             )
@@ -596,9 +814,14 @@ class Index:
         mark: tuple[str, str] = MARK,
     ) -> list[SearchHit]:
         """Paragraphs (and titles) matching *query* (see :func:`fts_query`), best first."""
-        match = fts_query(query)
-        if match is None or limit <= 0:
+        terms = _parse(query)
+        if not terms or limit <= 0:
             return []
+        try:
+            # Explicit AND: FTS5 has no implicit AND next to a parenthesised group.
+            match = " AND ".join(self._variants(t) for t in terms)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "search") from e
         bounds = ""
         params: list[Any] = [mark[0], mark[1], match]
         if doc is not None:
@@ -609,11 +832,12 @@ class Index:
             params += [found.seq << _PARAGRAPH_BITS, found.seq << _PARAGRAPH_BITS | _PARAGRAPH_MASK]
         params.append(limit)
         sql = (
-            "SELECT h.rid >> 32, d.doc, d.title, h.page, h.rid & 4294967295, h.snip, -h.score "  # noqa: S608 (fixed)
-            "FROM (SELECT rowid AS rid, page, "
-            "snippet(passages, 0, ?, ?, '…', 16) AS snip, rank AS score "
-            f"FROM passages WHERE passages MATCH ? {bounds} ORDER BY rank LIMIT ?) h "
-            "JOIN documents d ON d.seq = h.rid >> 32 ORDER BY h.score, h.rid"
+            "SELECT h.rid >> 32, d.doc, d.title, p.page, h.rid & 4294967295, h.snip, -h.score "  # noqa: S608 (fixed)
+            "FROM (SELECT rowid AS rid, "
+            "snippet(stems, 0, ?, ?, '…', 16) AS snip, rank AS score "
+            f"FROM stems WHERE stems MATCH ? {bounds} ORDER BY rank LIMIT ?) h "
+            "JOIN documents d ON d.seq = h.rid >> 32 JOIN passages p ON p.rowid = h.rid "
+            "ORDER BY h.score, h.rid"
         )
         try:
             rows = self._conn.execute(sql, params).fetchall()
@@ -625,6 +849,133 @@ class Index:
             raise _storage_error(e, "search") from e
         return [SearchHit(*row) for row in rows]
 
+    def _ensure_probe(self) -> None:
+        if self._probe_ready:
+            return
+        conn = self._conn
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(body, "
+            f"tokenize='{_TOKENIZER}')"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_terms "
+            "USING fts5vocab(temp, probe, row)"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms "
+            "USING fts5vocab(main, passages, row)"
+        )
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe USING fts5(body, "
+            f"tokenize='{_STEM_TOKENIZER}')"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe_terms "
+            "USING fts5vocab(temp, stem_probe, row)"
+        )
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_terms USING fts5vocab(main, stems, row)"
+        )
+        self._probe_ready = True
+
+    def _has_match(self, expression: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM stems WHERE stems MATCH ? LIMIT 1", (expression,)
+        ).fetchone()
+        return row is not None
+
+    def _stem(self, word: str) -> str | None:
+        """The one stem the search tokenizer makes of *word* (None if not exactly one)."""
+        self._ensure_probe()
+        conn = self._conn
+        conn.execute("DELETE FROM temp.stem_probe")
+        conn.execute("INSERT INTO temp.stem_probe(body) VALUES (?)",
+                     (word.encode("utf-8", "replace").decode("utf-8"),))
+        rows = conn.execute("SELECT term FROM temp.stem_probe_terms").fetchall()
+        conn.execute("DELETE FROM temp.stem_probe")
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    def _variants(self, term: _Term) -> str:
+        """*term* as an FTS5 expression, widened to its spelling variants found in the index.
+
+        A prefix also matches by its stem (the index holds stems: "immigrat*" must find
+        "immigration", stored as "immigr"). A hyphenated word also matches written as one
+        ("de-escalation" finds "deescalation"), and a word also matches split in two where the
+        index holds the two parts in sequence ("nonpublic" finds "non-public").
+        """
+        alternatives = [term.render()]
+        word = term.text
+        if term.prefix:
+            # The typed prefix may run past a stem ("escalat*" for "escalation", stored as
+            # "escal"): also match the index's terms that the prefix itself begins with.
+            stem = self._stem(word) or word.casefold()
+            if stem != word.casefold():
+                alternatives.append(_quote(stem) + " *")
+            self._ensure_probe()
+            for n in range(max(3, len(stem) - 4), len(stem)):
+                if self._conn.execute("SELECT 1 FROM temp.stem_terms WHERE term = ?",
+                                      (stem[:n],)).fetchone() is not None:
+                    alternatives.append(_quote(stem[:n]))
+        elif not term.phrase and any(h in word for h in _HYPHENS):
+            joined = "".join(ch for ch in word if ch not in _HYPHENS)
+            if _has_token(joined):
+                alternatives.append(_quote(joined))
+        elif not term.phrase and word.isalpha() and len(word) >= 6:
+            for i in range(2, len(word) - 2):
+                split = f"{word[:i]} {word[i:]}"
+                if self._has_match(_quote(split)):
+                    alternatives.append(_quote(split))
+                    if len(alternatives) > _MAX_SPLITS:
+                        break
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(" + " OR ".join(alternatives) + ")"
+
+    def suggest(self, query: str) -> str | None:
+        """A "did you mean" for a search that found nothing: *query* with each word the index
+        does not hold replaced by the closest word it does (from its own vocabulary), or None.
+        """
+        import difflib
+
+        changed = False
+        out: list[str] = []
+        try:
+            self._ensure_probe()
+            for term in _parse(query):
+                shown = f'"{term.text}"' if term.phrase else term.text + "*" * term.prefix
+                stem = None if term.phrase or term.prefix else self._stem(term.text)
+                if stem is None or len(stem) < 2 or self._has_match(self._variants(term)):
+                    out.append(shown)
+                    continue
+                vocabulary = [
+                    str(t) for (t,) in self._conn.execute(
+                        "SELECT term FROM temp.stem_terms WHERE term >= ? AND term < ? "
+                        "LIMIT ?", (stem[:2], stem[:2] + "\U0010ffff", _SUGGEST_SCAN),
+                    )
+                ]
+                close = difflib.get_close_matches(stem, vocabulary, n=1, cutoff=0.75)
+                word = self._surface(close[0]) if close else None
+                out.append(word or shown)
+                changed = changed or word is not None
+        except UnicodeEncodeError:
+            return None
+        except sqlite3.Error as e:
+            raise _storage_error(e, "suggest a search") from e
+        return " ".join(out) if changed else None
+
+    def _surface(self, stem: str) -> str | None:
+        """A word of the indexed text that the index stores as *stem* (as it is written)."""
+        row = self._conn.execute(
+            "SELECT highlight(stems, 0, char(1), char(2)) FROM stems "
+            "WHERE stems MATCH ? LIMIT 1", (_quote(stem),),
+        ).fetchone()
+        if row is None:
+            return None
+        text = str(row[0])
+        start = text.find("\x01")
+        end = text.find("\x02", start)
+        return text[start + 1 : end].lower() if 0 <= start < end else None
+
     def _terms(self, words: Iterable[str]) -> list[tuple[str, int]]:
         """The index's tokens for *words* with the number of passages holding each.
 
@@ -632,20 +983,7 @@ class Index:
         the terms are exactly those the index stores. Terms the index lacks are left out.
         """
         conn = self._conn
-        if not self._probe_ready:
-            conn.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe USING fts5(body, "
-                f"tokenize='{_TOKENIZER}')"
-            )
-            conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.probe_terms "
-                "USING fts5vocab(temp, probe, row)"
-            )
-            conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms "
-                "USING fts5vocab(main, passages, row)"
-            )
-            self._probe_ready = True
+        self._ensure_probe()
         conn.execute("DELETE FROM temp.probe")
         text = "\n".join(words).encode("utf-8", "replace").decode("utf-8")  # lone surrogates
         conn.execute("INSERT INTO temp.probe(body) VALUES (?)", (text,))

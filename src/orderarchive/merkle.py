@@ -526,3 +526,35 @@ def _read(read: HashReader, indexes: list[int]) -> list[bytes]:
     return [
         _as_hash(h, f"stored hash {i}", StorageError) for i, h in zip(indexes, hashes, strict=True)
     ]
+
+
+# -- compact ranges (transparency-dev/merkle compact.Range) -------------------------------------
+
+
+def compact_append(size: int, frontier: Sequence[bytes], leaves: Iterable[bytes]) -> list[bytes]:
+    """The compact range of the tree of *size* leaves extended by *leaves* (their leaf hashes).
+
+    A tree's compact range is the list of its perfect-subtree roots along the binary
+    decomposition of its size, largest first: O(log n) hashes from which the root of the tree
+    and of every extension can be computed without the tree's other nodes (transparency-dev's
+    ``compact.Range``). The derived index keeps it, so that bringing the index up to date needs
+    only the new leaves, and nothing the archive stores but the signed checkpoint is trusted.
+    """
+    if size < 0 or len(frontier) != size.bit_count():
+        raise MalformedError(f"a compact range of size {size} has {size.bit_count()} hashes")
+    stack = [_as_hash(h, "compact range hash", MalformedError) for h in frontier]
+    n = size
+    for leaf in leaves:
+        h = _as_hash(leaf, f"leaf hash {n}", MalformedError)
+        k = n
+        while k & 1:
+            h = node_hash(stack.pop(), h)
+            k >>= 1
+        stack.append(h)
+        n += 1
+    return stack
+
+
+def compact_root(frontier: Sequence[bytes]) -> bytes:
+    """MTH of the tree whose compact range is *frontier* (RFC 9162 §2.1.1)."""
+    return _fold_right(frontier) if frontier else EMPTY_ROOT

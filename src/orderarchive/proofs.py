@@ -81,7 +81,7 @@ class UnreleasedError(NotFoundError):
 class IndexMismatchError(VerificationError):
     """The derived index points at an entry the signed log does not confirm."""
 
-    hint = "run 'orderarchive verify'; delete index.sqlite to rebuild the index"
+    hint = "run 'orderarchive verify' against the publisher's key"
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -232,13 +232,14 @@ def _sha_ref(ref: str) -> str | None:
     return value if _HEX64.fullmatch(value) else None
 
 
-def find_entry(archive: Archive, ref: str) -> int:
+def find_entry(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> int:
     """The sequence number of the document named by *ref* (an id, or ``sha256:<hex>``).
 
-    The answer comes from the index and is only a pointer: callers re-read and check the entry.
+    The answer comes from the index (built from entries verified by *verifiers*) and is only
+    a pointer: callers re-read and check the entry.
     """
     sha = _sha_ref(ref)
-    with archive.index() as idx:
+    with archive.index(verifiers) as idx:
         if sha is not None:
             hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
             if hits:
@@ -316,10 +317,28 @@ def _checked_entry(
     entry = Entry.from_bytes(raw)
     if entry.seq != seq:
         raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-    signer = entry.verify(verifiers) if verifiers is not None else None
-    path = merkle.inclusion_proof(seq, cp.size, archive.read_hashes)
-    merkle.verify_inclusion(seq, cp.size, merkle.leaf_hash(raw), path, cp.root_hash)
+    signer, path = _verify_read_entry(archive, entry, cp, verifiers)
     return entry, raw, signer, path
+
+
+def _verify_read_entry(
+    archive: Archive,
+    entry: Entry,
+    cp: Checkpoint,
+    verifiers: Sequence[VerifierKey] | None,
+) -> tuple[VerifierKey | None, list[bytes]]:
+    """Verify an entry already read (its exact bytes, ``entry.raw``) without reading it again:
+    its signature, and an inclusion proof from its leaf to the root of *cp* at its signed seq.
+
+    Whatever was derived from this one read (its text layer, checked against the sha256 it
+    signs) is then vouched for; a second read could return other bytes from a changing mirror.
+    """
+    if not 0 <= entry.seq < cp.size:
+        raise InclusionError(f"entry {entry.seq} is not in the signed tree (size {cp.size})")
+    signer = entry.verify(verifiers) if verifiers is not None else None
+    path = merkle.inclusion_proof(entry.seq, cp.size, archive.read_hashes)
+    merkle.verify_inclusion(entry.seq, cp.size, merkle.leaf_hash(entry.raw), path, cp.root_hash)
+    return signer, path
 
 
 # -- check a copy ------------------------------------------------------------------------------
@@ -345,7 +364,7 @@ def check_copy(
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
     sha = hashlib.sha256(data).hexdigest()
-    with archive.index() as idx:
+    with archive.index(verifiers) as idx:
         hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
         if not hits:
             if not compare_text:
@@ -394,14 +413,23 @@ def _check_text(
         return CopyResult("not-official", sha, len(data))
     seq = comparison.entry.seq
     release = _latest_release(archive, verifiers)
-    if release is not None and seq < release[0].size:
+    released = release is not None and seq < release[0].size
+    if release is not None and released:
         cp, _, cp_signers = release
     else:
         head = archive.head()
         if head.note is None:
             return CopyResult("not-official", sha, len(data))
         cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
-    entry, _, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
+    # The entry whose text layer was compared, verified as read: not read a second time.
+    entry = comparison.entry
+    entry_signer, _ = _verify_read_entry(archive, entry, cp, verifiers)
+    d = entry.document
+    if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
+        # The copy is the signed file itself: an index that missed it by its hash is damaged,
+        # and the verdict comes from the verified entry, not from the index.
+        status = "official" if released else "official-unreleased"
+        return CopyResult(status, sha, len(data), entry, cp, entry_signer, cp_signers)
     return CopyResult(
         comparison.status, sha, len(data), entry, cp, entry_signer, cp_signers, comparison
     )
@@ -410,14 +438,16 @@ def _check_text(
 # -- offline proofs (c2sp.org/tlog-proof) ------------------------------------------------------
 
 
-def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey] | None = None) -> bytes:
+def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes:
     """A ``.tlog-proof`` for the document *ref* (an id or ``sha256:<hex>``).
 
     The proof is against the latest release, which must cover the entry
-    (:class:`UnreleasedError` otherwise); its ``extra`` line carries the signed entry. With
-    *verifiers*, the proof is verified as a stranger would verify it before it is returned.
+    (:class:`UnreleasedError` otherwise); its ``extra`` line carries the signed entry. The
+    proof is verified against *verifiers* as a stranger would verify it before it is returned.
     """
-    seq = find_entry(archive, ref)
+    if not verifiers:
+        raise SignatureError("no trusted keys were given; nothing can be verified")
+    seq = find_entry(archive, ref, verifiers)
     release = _latest_release(archive, verifiers)
     if release is None or seq >= release[0].size:
         raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")
@@ -426,9 +456,8 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey] | None = 
     if entry.document is None:
         raise NotFoundError(f"entry {seq} is not a document")
     proof = TlogProof(seq, tuple(path), note, raw).to_bytes()
-    if verifiers is not None:
-        verify_proof(archive.read_object(entry.document.sha256), proof, verifiers,
-                     origin=archive.origin)
+    verify_proof(archive.read_object(entry.document.sha256), proof, verifiers,
+                 origin=archive.origin)
     return proof
 
 
@@ -581,7 +610,7 @@ def export_minisig(
     # The release must be signed by this very key (the one whose minisign public key people
     # hold); older entries may be signed by other trusted keys of the log.
     trusted = [signer.verifier(), *verifiers]
-    seq = find_entry(archive, ref)
+    seq = find_entry(archive, ref, trusted)
     release = _latest_release(archive, [signer.verifier()])
     if release is None or seq >= release[0].size:
         raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")

@@ -1,15 +1,19 @@
 """A document's standing: in force, amended, superseded, rescinded or corrected, and the
-articles that report on it. Answers come from the index and are re-read from the signed log."""
+articles that report on it. The index says where to look; every entry named in an answer is
+re-read from the signed log and verified."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from .archive import Archive
+from .archive import RELEASE_EXT, Archive, _extension
+from .checkpoint import Checkpoint, open_checkpoint
 from .entry import Entry
-from .errors import NotFoundError
+from .errors import NotFoundError, OrderArchiveError, VerificationError
+from .note import VerifierKey
 
 #: Relations that change the standing of their target, in order of precedence.
 _STANDING = (
@@ -108,51 +112,180 @@ class DocumentStatus:
         return lines
 
 
-def document_status(archive: Archive, doc: str) -> DocumentStatus:
-    """Look *doc* up in the index, then read its entry and relations from the signed log."""
-    releases = archive.releases()
-    with archive.index() as idx:
-        row = idx.by_doc(doc)
-        if row is None:
-            raise NotFoundError(
-                f"no document {doc!r} in the archive",
-                hint="'orderarchive list' shows the archived documents",
-            )
-        entry = archive.entry(row.seq)
-        if entry.doc != doc:  # the index is never trusted
-            raise NotFoundError(f"index is stale for {doc!r}; rebuild it by deleting index.sqlite")
-        incoming = idx.relations_to(doc)
-        outgoing = idx.relations_from(doc)
-        titles = {r.source_doc: idx.by_doc(r.source_doc) for r in incoming}
-        targets = {r.target_doc: idx.by_doc(r.target_doc) for r in outgoing}
+def document_status(
+    archive: Archive, doc: str, verifiers: Sequence[VerifierKey], *, index: Any = None
+) -> DocumentStatus:
+    """*doc*'s standing, from entries verified against *verifiers*.
 
-    def related(rel: str, other: str, seq: int, recorded: str, row: Any) -> RelatedDocument:
-        return RelatedDocument(
-            rel, other, row.title if row else other, seq, row.issued if row else None, recorded
+    The index (built only from verified entries, see ``Archive.index``) says where to look;
+    every entry the answer names -- the document's own, each one that amends, supersedes,
+    rescinds, corrects or reports on it, and each it relates to -- is re-read from the log, its
+    signature checked and its inclusion in the signed checkpoint proved, and each relation must
+    be in the re-read signed entry. *index* is an open index to reuse (its checkpoint is used).
+    """
+    if index is None:
+        with archive.index(verifiers) as idx:
+            return document_status(archive, doc, verifiers, index=idx)
+    idx = index
+    cp = idx.checkpoint
+    row = idx.by_doc(doc)
+    if row is None or cp is None:
+        raise NotFoundError(
+            f"no document {doc!r} in the archive",
+            hint="'orderarchive list' shows the archived documents",
         )
+    cache: dict[int, Entry] = {}
+
+    def verified(seq: int) -> Entry:
+        if seq not in cache:
+            cache[seq] = archive.verified_entry(seq, cp, verifiers)
+        return cache[seq]
+
+    entry = verified(row.seq)
+    if entry.doc != doc:
+        raise VerificationError(f"the index points {doc!r} at entry {row.seq}, another document")
+    fields = entry.document
+    assert fields is not None
 
     changed_by: list[RelatedDocument] = []
     reported_by: list[RelatedDocument] = []
-    for r in sorted(incoming, key=lambda r: r.seq):
-        item = related(r.type, r.source_doc, r.seq, r.recorded, titles.get(r.source_doc))
-        (reported_by if r.type == "reports-on" else changed_by).append(item)
-    relates_to = [
-        related(r.type, r.target_doc, r.seq, r.recorded, targets.get(r.target_doc))
-        for r in outgoing
-    ]
+    for r in idx.relations_to(doc):  # in log order
+        other = verified(r.seq)
+        d = other.document
+        if d is None or not any(x.type == r.type and x.target == doc for x in d.relations):
+            raise VerificationError(
+                f"the index says entry {r.seq} {r.type} {doc!r}, but its signed entry does not"
+            )
+        item = RelatedDocument(r.type, d.doc, d.title, other.seq, d.issued, other.recorded)
+        if item not in changed_by and item not in reported_by:
+            (reported_by if r.type == "reports-on" else changed_by).append(item)
+    relates_to: list[RelatedDocument] = []
+    for rel in fields.relations:  # from the signed entry itself, not the index
+        target = idx.by_doc(rel.target)
+        title, issued = rel.target, None
+        if target is not None:
+            other = verified(target.seq)
+            if other.document is not None and other.document.doc == rel.target:
+                title, issued = other.document.title, other.document.issued
+        relates_to.append(
+            RelatedDocument(rel.type, rel.target, title, entry.seq, issued, entry.recorded)
+        )
     status = "in-force"
     kinds = {r.relation for r in changed_by}
     for relation, name in _STANDING:
         if relation in kinds:
             status = name
             break
-    covering = [s for s in releases if s > entry.seq]
+    released, release_size = _release_covering(archive, entry.seq, cp, verifiers)
     return DocumentStatus(
         entry=entry,
-        released=bool(covering),
-        release_size=covering[0] if covering else None,
+        released=released,
+        release_size=release_size,
         status=status,
         changed_by=tuple(changed_by),
         relates_to=tuple(relates_to),
         reported_by=tuple(reported_by),
     )
+
+
+def _release_covering(
+    archive: Archive, seq: int, cp: Checkpoint, verifiers: Sequence[VerifierKey]
+) -> tuple[bool, int | None]:
+    """Whether a signed release covers entry *seq*, and the first one that does.
+
+    The latest release is named in the signed checkpoint; an earlier release counts only if
+    its file holds a checkpoint of its size signed by a trusted key (release file names are
+    not signed).
+    """
+    latest = _extension(cp, RELEASE_EXT)
+    if latest is None or seq >= latest:
+        return False, None
+    for size in archive.releases():
+        if seq < size < latest:
+            try:
+                note = archive.release_note(size)
+                old, _ = open_checkpoint(note, verifiers, origin=archive.origin)
+            except OrderArchiveError:
+                continue
+            if old.size == size:
+                return True, size
+    return True, latest
+
+
+def _verified_row(archive: Archive, seq: int, size: int, verifiers: Sequence[VerifierKey]) -> Entry:
+    """Entry *seq* re-read from the log and its signature checked (the index only points)."""
+    entry = archive.entry(seq, size)
+    if entry.seq != seq or entry.document is None:
+        raise VerificationError(f"the index names entry {seq}, which the log does not bear out")
+    entry.verify(verifiers)
+    return entry
+
+
+def listed_documents(
+    archive: Archive, verifiers: Sequence[VerifierKey], *, kind: str | None = None
+) -> tuple[list[Any], int]:
+    """The documents in log order (optionally of one *kind*), each re-read from the log and its
+    signature checked, and the size of the latest signed release (0 if none)."""
+    from .index import IndexedDoc
+
+    with archive.index(verifiers) as idx:
+        rows = idx.documents(kind=kind)
+        cp: Checkpoint = idx.checkpoint
+    out: list[IndexedDoc] = []
+    for row in rows:
+        entry = _verified_row(archive, row.seq, cp.size, verifiers)
+        d = entry.document
+        assert d is not None
+        if d.doc != row.doc or (kind is not None and d.kind != kind):
+            raise VerificationError(f"the index does not match signed entry {row.seq}")
+        out.append(IndexedDoc(
+            seq=entry.seq, doc=d.doc, kind=d.kind, title=d.title, issuer=d.issuer,
+            issued=d.issued, sha256=d.sha256, text_sha256=d.text.sha256 if d.text else None,
+            source_url=d.source_url, media_type=d.media_type, recorded=entry.recorded,
+        ))
+    return out, _extension(cp, RELEASE_EXT) or 0
+
+
+def _plain(text: str, marks: tuple[str, str]) -> str:
+    return " ".join(text.replace(marks[0], "").replace(marks[1], "").split())
+
+
+def search_documents(
+    archive: Archive,
+    verifiers: Sequence[VerifierKey],
+    query: str,
+    *,
+    limit: int = 20,
+    doc: str | None = None,
+) -> tuple[list[Any], str | None]:
+    """Full-text search hits, each re-read: the title from the signed entry, and the snippet
+    confirmed to be in the signed text layer's paragraph (or title) the hit names; with no
+    hit, a "did you mean" query from the index's vocabulary (or None)."""
+    from .index import MARK
+
+    with archive.index(verifiers) as idx:
+        hits = idx.search(query, limit=limit, doc=doc)
+        suggestion = None if hits else idx.suggest(query)
+        cp: Checkpoint = idx.checkpoint
+    out = []
+    for hit in hits:
+        entry = _verified_row(archive, hit.seq, cp.size, verifiers)
+        d = entry.document
+        assert d is not None
+        if hit.paragraph == 0:
+            source = d.title
+        else:
+            layer = archive.text_layer(entry)  # checked against the signed sha256
+            para = None
+            if layer is not None:
+                para = next((p for p in layer.paragraphs() if p.number == hit.paragraph), None)
+            source = para.text if para is not None else ""
+        plain = _plain(source, MARK)
+        pieces = [_plain(p, MARK) for p in hit.snippet.split("…")]
+        if (doc is not None and d.doc != doc) or any(p and p not in plain for p in pieces):
+            raise VerificationError(
+                f"the index's hit in entry {hit.seq} is not in its signed text",
+                hint="the derived index in the cache directory is damaged; delete it",
+            )
+        out.append(attrs.evolve(hit, doc=d.doc, title=d.title))
+    return out, suggestion

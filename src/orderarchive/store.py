@@ -427,12 +427,20 @@ class FileStore:
     @contextlib.contextmanager
     def lock(self, timeout: float = 120.0, name: str = "lock") -> Iterator[None]:
         """Hold an exclusive lock (``flock`` on the file *name*): ``lock`` serialises the
-        archive's writers, ``index.lock`` the updates of the derived index."""
+        archive's writers; in the cache directory, ``<index>.lock`` the updates of an index."""
         if not self.root.is_dir():
             raise ArchiveNotFoundError(f"no archive at {self.root}")
+        # O_NOFOLLOW: a (dangling) symlink planted at the lock's name must not make a writer
+        # create or open a file outside the archive (issue 11 item 5).
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(self._path(name), os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self._path(name), flags, 0o644)
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise LockError(
+                    f"the lock file {name} is a symlink; refusing to follow it",
+                    hint=f"remove {self._path(name)}",
+                ) from e
             raise LockError(f"cannot open the archive lock: {e.strerror}") from e
         try:
             deadline = time.monotonic() + timeout
