@@ -935,17 +935,19 @@ REVIEW_QUOTE = "shall publish a summary of [all] those records every quarter"
 
 def test_cite_refuses_a_quotation_that_needs_review(corpus: Corpus) -> None:
     with pytest.raises(QuotationMismatchError, match="needs-review in eo-2025-7") as e:
-        cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE)
+        cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, verifiers=corpus.verifiers)
     assert e.value.report is not None
     assert e.value.report.reviews == (
         "a bracketed insertion (the source has no words here): [all]",
     )
     with pytest.raises(QuotationMismatchError, match="misquoted in eo-2025-7"):
-        cite(corpus.archive, "eo-2025-7", quote="shall not publish a summary of those records")
+        cite(corpus.archive, "eo-2025-7", quote="shall not publish a summary of those records",
+             verifiers=corpus.verifiers)
 
 
 def test_evidence_for_a_reviewed_quotation_records_its_status(corpus: Corpus) -> None:
-    citation = cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, accept_review=True)
+    citation = cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, accept_review=True,
+                    verifiers=corpus.verifiers)
     assert citation.quote is not None and citation.quote.status is QuoteStatus.NEEDS_REVIEW
     data = make_evidence(corpus.archive, citation, corpus.verifiers)
     assert load(data)["quotation"]["status"] == "needs-review"
@@ -972,9 +974,9 @@ def _as_v1(data: bytes) -> bytes:
 
 
 def test_v1_evidence_files_are_still_read(corpus: Corpus) -> None:
-    citation = cite(corpus.archive, "eo-2025-7", quote=ELLIPSIS_QUOTE)
+    citation = cite(corpus.archive, "eo-2025-7", quote=ELLIPSIS_QUOTE, verifiers=corpus.verifiers)
     assert citation.quote is not None and citation.quote.status is QuoteStatus.ALTERED
-    data = make_evidence(corpus.archive, citation)
+    data = make_evidence(corpus.archive, citation, corpus.verifiers)
     old = _as_v1(data)
     verified = verify_evidence(old, corpus.verifiers)
     assert verified.quotation is not None
@@ -988,8 +990,9 @@ def test_v1_evidence_files_are_still_read(corpus: Corpus) -> None:
 def test_v1_evidence_of_a_quotation_the_policy_no_longer_accepts_is_refused(
     corpus: Corpus,
 ) -> None:
-    citation = cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, accept_review=True)
-    body = load(make_evidence(corpus.archive, citation))
+    citation = cite(corpus.archive, "eo-2025-7", quote=REVIEW_QUOTE, accept_review=True,
+                    verifiers=corpus.verifiers)
+    body = load(make_evidence(corpus.archive, citation, corpus.verifiers))
     body["format"] = "orderarchive-evidence/v1"
     body["quotation"]["status"] = "normalised"  # what v1 said of "[all]"
     body["quotation"]["alterations"] = ["[all]"]
@@ -999,7 +1002,7 @@ def test_v1_evidence_of_a_quotation_the_policy_no_longer_accepts_is_refused(
 
 def test_a_brief_with_a_quotation_that_needs_review_is_not_ok(corpus: Corpus) -> None:
     brief = f'The Order requires that "{REVIEW_QUOTE}," they say.\n'
-    report = check_brief(corpus.archive, brief.encode(), "brief.txt")
+    report = check_brief(corpus.archive, brief.encode(), "brief.txt", verifiers=corpus.verifiers)
     assert [item.status for item in report.items] == ["needs-review"]
     assert report.totals["needs-review"] == 1
     assert not report.ok

@@ -18,6 +18,8 @@ from orderarchive.brief import TooManyQuotationsError
 from orderarchive.cite import check_brief
 from orderarchive.cli import cli
 from orderarchive.documents import DocumentTooLargeError
+from orderarchive.index import index_path
+from orderarchive.keys import load_verifiers
 
 GBH = "gbh-2026-02-05-wu-executive-order"
 GBH_TITLE = (
@@ -104,11 +106,12 @@ def test_a_quoted_signed_title_is_a_title(sample: Path, tmp_path: Path) -> None:
 
 
 def test_a_title_comes_from_the_signed_entry_never_from_the_index(tmp_path: Path) -> None:
-    """A poisoned index.sqlite claims a title the entry does not sign: not a title."""
+    """A poisoned index claims a title the entry does not sign: not a title."""
     archive = Path(shutil.copytree(REPO / "archive", tmp_path / "archive"))
-    Archive.open(archive).index().close()  # build the index
+    opened = Archive.open(archive)
+    opened.index(load_verifiers([REPO / "keys"])).close()  # build the index in the cache
     forged = "Mayor Wu orders the police to assist every federal operation in the city"
-    with sqlite3.connect(archive / "index.sqlite") as conn:
+    with sqlite3.connect(index_path(archive, opened.origin)) as conn:
         conn.execute("UPDATE documents SET title = ? WHERE doc = ?", (forged, GBH))
         (seq,) = conn.execute("SELECT seq FROM documents WHERE doc = ?", (GBH,)).fetchone()
         conn.execute("UPDATE passages SET body = ? WHERE rowid = ?", (forged, seq << 32))

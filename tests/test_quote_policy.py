@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from orderarchive.archive import Archive
 from orderarchive.cite import check_quote
+from orderarchive.keys import load_verifiers
 from orderarchive.quote import (
     ACCEPTED,
     OMISSION_MAX_WORDS,
@@ -310,7 +311,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Archive:
 
 
 def test_seen_7_a_misquote_is_located_where_it_belongs(sample: Archive) -> None:
-    report = check_quote(sample, "has a place in the city")
+    keys = load_verifiers([REPO / "keys"])
+    report = check_quote(sample, "has a place in the city", verifiers=keys)
     assert report.status is QuoteStatus.MISQUOTED
     assert report.doc == GBH
     assert report.locator is not None and report.locator.paragraph == 17
