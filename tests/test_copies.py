@@ -74,12 +74,13 @@ def test_edited_copy_is_modified_with_located_differences(
     assert result.status == "modified-copy" and not result.official
     text = result.text
     assert text is not None and text.entry.doc == "eo-7"
-    assert text.words_changed == 1 and text.words_added == 7 and text.words_removed == 0
+    # Words and marks: the added sentence is seven words and a full stop.
+    assert text.words_changed == 1 and text.words_added == 8 and text.words_removed == 0
     changed = [c for c in text.changes if c.op == "changed"]
     assert changed[0].official == "shall" and changed[0].copy == "may"
     assert changed[0].page == 2
     added = [c for c in text.changes if c.op == "added"]
-    assert added[0].copy == "this sentence was added by someone else"
+    assert added[0].copy == "This sentence was added by someone else."  # as written
     assert added[0].page in (1, 2)
     assert "changed to" in changed[0].describe()
 
