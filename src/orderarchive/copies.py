@@ -43,7 +43,6 @@ from .errors import DocumentError, OrderArchiveError
 from .textlayer import TextLayer
 from .visible import HiddenText
 
-
 #: Share of the official document's tokens (in order) a copy must keep to be a modified copy.
 MODIFIED_MIN_SIMILARITY = 0.6
 #: Candidates compared token by token after the index narrowed them.
@@ -202,12 +201,11 @@ def read_copy_text(
     except DocumentError as e:
         return CopyText(None, f"its text cannot be read: {e}")
     doc = reading.document
-    if doc.text is None or doc.text.is_empty:
-        if reading.visible is None or reading.visible.is_empty:
-            return CopyText(None, doc.no_text_reason or "it has no text")
-    return CopyText(
-        doc.text, None, reading.visible, reading.hidden, max(reading.hidden_count, len(reading.hidden))
-    )
+    no_text = doc.text is None or doc.text.is_empty
+    if no_text and (reading.visible is None or reading.visible.is_empty):
+        return CopyText(None, doc.no_text_reason or "it has no text")
+    count = max(reading.hidden_count, len(reading.hidden))
+    return CopyText(doc.text, None, reading.visible, reading.hidden, count)
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -289,7 +287,7 @@ class _Clock:
             )
 
 
-def _unique_anchors(
+def _unique_anchors(  # noqa: PLR0917 (two ranges, as difflib writes them)
     a: Sequence[str], i1: int, i2: int, b: Sequence[str], j1: int, j2: int, clock: _Clock
 ) -> list[tuple[int, int]]:
     """Patience diff's anchors: tokens occurring once in each range, longest in-order chain."""

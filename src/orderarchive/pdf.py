@@ -390,7 +390,9 @@ def _box(page: Any) -> tuple[float, float, float, float] | None:
     return (x0, y0, x1, y1)
 
 
-def hidden_runs(operations: Sequence[tuple[Any, bytes]], page: Any) -> dict[int, str]:
+def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
+    operations: Sequence[tuple[Any, bytes]], page: Any
+) -> dict[int, str]:
     """Text-showing operations (by index) drawn so that no reader sees them, and why.
 
     Follows the graphics and text state through the page's content stream (PDF 32000-1 §8.4,
@@ -518,7 +520,8 @@ def _page_hidden(
         )
         if not text:
             continue
-        findings.append(finding(HIDDEN, text, reason, page_no, _paragraph_of(text, paragraphs, before)))
+        paragraph = _paragraph_of(text, paragraphs, before)
+        findings.append(finding(HIDDEN, text, reason, page_no, paragraph))
     visible = _paragraphs_of(reader, page, _without_text(operations, set(hidden)))
     return (page_no, visible, findings) if findings else None
 
@@ -564,12 +567,13 @@ def _paragraph_of(text: str, paragraphs: list[str], before: int) -> int | None:
     for needle in (" ".join(words), words[0] if words else ""):
         if not needle:
             continue
+        pattern = re.compile(r"(?<!\w)" + re.escape(needle) + r"(?!\w)")
         n = before
         for p in paragraphs:
             if not p.strip():
                 continue
             n += 1
-            if needle in " ".join(normalise_paragraph(p).split()):
+            if pattern.search(" ".join(normalise_paragraph(p).split())):
                 return n
     return None
 

@@ -341,9 +341,9 @@ def check_copy(
     official file, but exactly its text) or "modified-copy" (with the word-level differences);
     else "not-official". *limits* bound the text comparison (:class:`~.copies.CompareLimits`;
     over them, :class:`~.copies.CopyTooLargeError` or :class:`~.copies.CompareTimeoutError`
-    is raised rather than a verdict given). Raises :class:`~.errors.VerificationError` if the archive claims the
-    document but its signed log does not bear the claim out (a damaged or forged archive must
-    never make a copy look official).
+    is raised rather than a verdict given). Raises :class:`~.errors.VerificationError` if the
+    archive claims the document but its signed log does not bear the claim out (a damaged or
+    forged archive must never make a copy look official).
     """
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")

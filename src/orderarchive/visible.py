@@ -67,7 +67,8 @@ class HiddenText:
             where.append(f"paragraph {self.paragraph}")
         place = ", ".join(where) or "the page"
         if self.kind == GENERATED:
-            return f"{place}: generated text \u201c{self.text}\u201d shown but not in the text ({self.reason})"
+            return (f"{place}: generated text \u201c{self.text}\u201d shown, not in the text "
+                    f"({self.reason})")
         if self.kind == UNCHECKED:
             return f"{place}: {self.reason}"
         return f"{place}: hidden text \u201c{self.text}\u201d ({self.reason})"
