@@ -53,6 +53,8 @@ DEFAULT_MAX_WORDS = 500_000
 DEFAULT_TIMEOUT = 60.0
 #: Gaps between anchors up to this many token pairs go to difflib (quadratic at worst).
 _SMALL_GAP = 400_000
+#: Edits Myers' algorithm may spend on a repetitive stretch before it is left undecided.
+MAX_EDIT_DISTANCE = 2_000
 #: How often (in loop steps) the time budget is checked.
 _TICK = 256
 
@@ -276,11 +278,11 @@ _Op = tuple[str, int, int, int, int]
 class _Clock:
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
-        self.steps = 0
+        self.steps = -1  # the first tick checks the clock
 
     def tick(self) -> None:
         self.steps += 1
-        if self.steps % _TICK == 0 and time.monotonic() > self.deadline:
+        if self.steps % _TICK == 0 and time.monotonic() > self.deadline:  # pragma: no branch
             raise CompareTimeoutError(
                 "comparing the copy took longer than its time budget; cannot decide "
                 "whether it is the same text"
@@ -318,6 +320,56 @@ def _unique_anchors(  # noqa: PLR0917 (two ranges, as difflib writes them)
         n = back[n]
     chain.reverse()
     return chain
+
+
+def _myers(  # noqa: PLR0917 (two ranges, as difflib writes them)
+    a: Sequence[str], i1: int, i2: int, b: Sequence[str], j1: int, j2: int, clock: _Clock
+) -> list[_Op] | None:
+    """Myers' O((N+M)D) shortest edit script for a range with no unique anchors (repetitive
+    text), or None when it needs more than :data:`MAX_EDIT_DISTANCE` edits."""
+    n, m = i2 - i1, j2 - j1
+    v: dict[int, int] = {1: 0}
+    trace: list[dict[int, int]] = []
+    for d in range(MAX_EDIT_DISTANCE + 1):
+        clock.tick()
+        trace.append(dict(v))
+        for k in range(-d, d + 1, 2):
+            x = v[k + 1] if k == -d or (k != d and v[k - 1] < v[k + 1]) else v[k - 1] + 1
+            y = x - k
+            while x < n and y < m and a[i1 + x] == b[j1 + y]:
+                x += 1
+                y += 1
+            v[k] = x
+            if x >= n and y >= m:
+                return _myers_ops(trace, n, m, i1, j1)
+    return None
+
+
+def _myers_ops(trace: list[dict[int, int]], n: int, m: int, i1: int, j1: int) -> list[_Op]:
+    """Opcodes from Myers' trace, walked back from (n, m)."""
+    ops: list[_Op] = []
+    x, y = n, m
+    for d in range(len(trace) - 1, -1, -1):
+        v = trace[d]
+        k = x - y
+        if d == 0:
+            if x > 0:
+                ops.append(("equal", i1, i1 + x, j1, j1 + y))
+            break
+        prev_k = k + 1 if k == -d or (k != d and v[k - 1] < v[k + 1]) else k - 1
+        prev_x = v[prev_k]
+        prev_y = prev_x - prev_k
+        start_x = prev_x if prev_k == k + 1 else prev_x + 1  # after the one edit
+        start_y = start_x - k
+        if x > start_x:
+            ops.append(("equal", i1 + start_x, i1 + x, j1 + start_y, j1 + y))
+        if prev_k == k + 1:
+            ops.append(("insert", i1 + prev_x, i1 + prev_x, j1 + prev_y, j1 + start_y))
+        else:
+            ops.append(("delete", i1 + prev_x, i1 + start_x, j1 + prev_y, j1 + prev_y))
+        x, y = prev_x, prev_y
+    ops.reverse()
+    return ops
 
 
 def diff_tokens(
@@ -372,8 +424,12 @@ def diff_tokens(
                         pi, pj = ai + 1, bj + 1
                     tasks.append(("range", pi, i2, pj, j2))
                 else:
-                    undecided += i2 - i1
-                    tasks.append(("replace", i1, i2, j1, j2))
+                    myers = _myers(a, i1, i2, b, j1, j2, clock)
+                    if myers is None:
+                        undecided += i2 - i1
+                        tasks.append(("replace", i1, i2, j1, j2))
+                    else:
+                        tasks.extend(myers)
         if i2 < end_i:
             tasks.append(("equal", i2, end_i, j2, end_j))
         stack.extend(reversed(tasks))
