@@ -294,3 +294,34 @@ def test_specimen_with_every_text_object_invisible(
         assert result.text.hidden and result.text.hidden[0].page == 1
     # The specimen itself stays OFFICIAL (decided by its SHA-256).
     assert check_copy(archive, data, verifiers, filename="s.pdf").status == "official"
+
+
+def test_pdf_invisible_text_inside_a_form_xobject(
+    archive: Archive, verifiers: list[VerifierKey]
+) -> None:
+    from pdfgen import raw_pdf
+
+    # The page draws "not" through a form XObject whose own stream sets render mode 3.
+    page = _content(b"").replace(b"q BT  /F1 12 Tf 260 680 Td (not ) Tj ET Q ", b"q /X1 Do Q ")
+    assert b"/X1 Do" in page
+    form = b"BT 3 Tr /F1 12 Tf 260 680 Td (not ) Tj ET"
+    visible_form = b"BT /F1 12 Tf 260 680 Td (not ) Tj ET"
+
+    def pdf(form_stream: bytes) -> bytes:
+        return raw_pdf([
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font "
+            b"<< /F1 5 0 R >> /XObject << /X1 6 0 R >> >> /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(page), page),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font "
+            b"<< /F1 5 0 R >> >> /Length %d >>\nstream\n%s\nendstream"
+            % (len(form_stream), form_stream),
+        ])
+
+    assert _check(archive, pdf(visible_form), verifiers, "c.pdf").status == "same-text"
+    result = _check(archive, pdf(form), verifiers, "c.pdf")
+    assert result.status == "modified-copy"
+    assert result.text is not None
+    assert [(h.text, "form XObject" in h.reason) for h in result.text.hidden] == [("not", True)]

@@ -55,7 +55,7 @@ from .documents import (
 )
 from .errors import DocumentError
 from .textlayer import TextLayer, normalise_paragraph, split_paragraphs
-from .visible import HIDDEN, MAX_FINDINGS, CopyReading, HiddenText, finding
+from .visible import HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 NO_TEXT_REASON = "no extractable text (image-only PDF? it would need OCR)"
 
@@ -328,6 +328,10 @@ _BOX_TOLERANCE = 1.0
 #: Colour components this close to white are white on the (white) page.
 _WHITE = 0.98
 _SHOW = frozenset({b"Tj", b"TJ", b"'", b'"'})
+#: Nesting of form XObjects followed (a form drawing a form ...).
+_MAX_FORM_DEPTH = 8
+#: Content-stream operators walked per page, forms included; beyond, the page is unchecked.
+MAX_WALKED_OPERATORS = 2_000_000
 _Matrix = tuple[float, float, float, float, float, float]
 _IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
@@ -390,8 +394,22 @@ def _box(page: Any) -> tuple[float, float, float, float] | None:
     return (x0, y0, x1, y1)
 
 
+class _Budget:
+    """Operators a page's hidden-text walk may visit, form XObjects included."""
+
+    def __init__(self) -> None:
+        self.left = MAX_WALKED_OPERATORS
+
+
 def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
-    operations: Sequence[tuple[Any, bytes]], page: Any
+    operations: Sequence[tuple[Any, bytes]],
+    page: Any,
+    *,
+    reader: Any = None,
+    resources: Any = None,
+    state: _GState | None = None,
+    depth: int = 0,
+    budget: _Budget | None = None,
 ) -> dict[int, str]:
     """Text-showing operations (by index) drawn so that no reader sees them, and why.
 
@@ -400,15 +418,36 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
     stroke) colour that is white on the white page; an effective font size under
     :data:`MIN_VISIBLE_FONT_SIZE` points or horizontal scaling under
     :data:`MIN_VISIBLE_SCALING` percent; a glyph origin outside the page box (MediaBox ∩
-    CropBox). Limits (docs/THREATS.md): text inside form XObjects, text covered by other
-    drawing, clipped away, or on a coloured background is not judged here.
+    CropBox). A form XObject (``Do``) that draws any text so is reported as a whole (its
+    visible text goes with it: conservative). Limits (docs/THREATS.md): text covered by other
+    drawing, clipped away, or on a coloured background is not judged here; a page whose walk
+    exceeds :data:`MAX_WALKED_OPERATORS` is reported as unchecked (index -1).
     """
     box = _box(page)
-    gs = _GState()
+    gs = attrs.evolve(state) if state is not None else _GState()
+    if resources is None:
+        resources = _get(page, "/Resources")
+    budget = budget or _Budget()
     stack: list[_GState] = []
     tm = tlm = _IDENTITY
     found: dict[int, str] = {}
+    budget.left -= len(operations)
+    if budget.left < 0:
+        return {-1: "content too complex to check for hidden text"}
     for n, (operands, op) in enumerate(operations):
+        if op == b"Do" and operands and depth < _MAX_FORM_DEPTH and reader is not None:
+            form = _form(reader, resources, operands[0])
+            if form is not None:
+                form_ops, form_resources, matrix = form
+                inner = hidden_runs(
+                    form_ops, page, reader=reader, resources=form_resources or resources,
+                    state=attrs.evolve(gs, ctm=_mul(matrix, gs.ctm)), depth=depth + 1,
+                    budget=budget,
+                )
+                if -1 in inner:
+                    return inner
+                if inner:
+                    found[n] = f"inside form XObject {operands[0]}: " + next(iter(inner.values()))
         if op == b"q":
             stack.append(attrs.evolve(gs))
         elif op == b"Q":
@@ -472,6 +511,33 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
     return found
 
 
+def _get(obj: Any, key: str) -> Any:
+    try:
+        value = obj.get(key)
+        return value.get_object() if value is not None else None
+    except Exception:  # a broken dictionary: nothing to follow
+        return None
+
+
+def _form(reader: Any, resources: Any, name: Any) -> tuple[list[Any], Any, _Matrix] | None:
+    """A form XObject's operations, resources and matrix, if *name* is one that holds text."""
+    from pypdf.generic import ContentStream
+
+    xobjects = _get(resources, "/XObject") if resources is not None else None
+    xobject = _get(xobjects, str(name)) if xobjects is not None else None
+    if xobject is None or _get(xobject, "/Subtype") != "/Form":
+        return None
+    try:
+        operations = list(ContentStream(xobject, reader).operations)
+    except Exception:  # an unreadable form draws nothing pypdf could extract either
+        return None
+    if not any(op in _SHOW or op == b"Do" for _, op in operations):
+        return None
+    m = _nums(_get(xobject, "/Matrix") or [1, 0, 0, 1, 0, 0])
+    matrix = (m[0], m[1], m[2], m[3], m[4], m[5]) if m is not None and len(m) == 6 else _IDENTITY
+    return operations, _get(xobject, "/Resources"), matrix
+
+
 def _why_hidden(
     gs: _GState, tm: _Matrix, box: tuple[float, float, float, float] | None
 ) -> str | None:
@@ -508,16 +574,16 @@ def _page_hidden(
     if contents is None:
         return None
     operations = list(ContentStream(contents, reader).operations)
-    hidden = hidden_runs(operations, page)
+    hidden = hidden_runs(operations, page, reader=reader)
     if not hidden:
         return None
+    if -1 in hidden:
+        return (page_no, paragraphs, [finding(UNCHECKED, "", hidden[-1], page_no)])
+    drawing = {n for n, (_, op) in enumerate(operations) if op in _SHOW or op == b"Do"}
     findings: list[HiddenText] = []
     for reason in dict.fromkeys(hidden.values()):
         keep = {n for n, r in hidden.items() if r == reason}
-        text = " ".join(
-            _extract(reader, page, _without_text(operations, set(range(len(operations))) - keep))
-            .split()
-        )
+        text = " ".join(_extract(reader, page, _without_text(operations, drawing - keep)).split())
         if not text:
             continue
         paragraph = _paragraph_of(text, paragraphs, before)
