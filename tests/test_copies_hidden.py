@@ -325,3 +325,42 @@ def test_pdf_invisible_text_inside_a_form_xobject(
     assert result.status == "modified-copy"
     assert result.text is not None
     assert [(h.text, "form XObject" in h.reason) for h in result.text.hidden] == [("not", True)]
+
+
+def test_html_words_in_page_furniture_inside_the_article(
+    archive: Archive, verifiers: list[VerifierKey]
+) -> None:
+    # The extractor leaves <aside> and <button> out; a browser shows them inline when styled.
+    data = _html(("shall not assist", 'shall not <aside style="display:inline">ever</aside> '
+                  "assist"))
+    result = _check(archive, data, verifiers, "c.html")
+    assert result.status == "modified-copy"
+    assert result.text is not None
+    assert [(h.kind, h.text) for h in result.text.hidden] == [("unchecked", "ever")]
+    assert "<aside>" in result.text.hidden[0].describe()
+
+
+def test_cli_check_shows_hidden_text(archive: Archive, verifiers: list[VerifierKey],
+                                     tmp_path: Path, signer: Signer) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from orderarchive.cli import cli
+
+    key = tmp_path / "k.vkey"
+    key.write_text(str(signer.verifier()) + "\n")
+    copy = tmp_path / "c.html"
+    copy.write_bytes(_html(("shall not", 'shall <span style="display:none">not</span>')))
+    base = ["--archive", str(tmp_path / "a")]
+    out = CliRunner().invoke(cli, [*base, "check", "--trusted-key", str(key), str(copy)])
+    assert out.exit_code == 1
+    assert "MODIFIED COPY (hidden text)" in out.output
+    assert "paragraph 2: hidden text \u201cnot\u201d (display:none)" in out.output
+    assert "removed \u201cnot\u201d" in out.output
+    out = CliRunner().invoke(cli, [*base, "--json", "check", "--trusted-key", str(key),
+                                   str(copy)])
+    assert out.exit_code == 1
+    text = json.loads(out.output)["files"][0]["text"]
+    assert text["status"] == "modified-copy"
+    assert text["hidden_text"][0]["text"] == "not" and text["hidden_count"] == 1

@@ -499,6 +499,10 @@ MAX_CSS_RULES = 20_000
 #: Characters of CSS read from a page's ``<style>`` elements.
 MAX_CSS_CHARS = 2_000_000
 _WORDS = re.compile(r"\w")
+# Elements the extractor leaves out (page furniture) whose text a browser still shows inside
+# the article: a copy could add words there. Headers, footers and navigation are structural
+# and are not reported.
+_SHOWN_BUT_SKIPPED = _tags("aside button select textarea form svg math")
 _JS_TYPES = frozenset({"", "text/javascript", "application/javascript", "module",
                        "text/ecmascript", "application/ecmascript"})
 _LENGTH = re.compile(r"(-?[\d.]+)\s*([a-z%]*)")
@@ -934,6 +938,11 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
                 add_finding(HIDDEN, _text_of(node), why)
                 continue
             if _skipped(node, in_article=in_article):
+                if node.tag in _SHOWN_BUT_SKIPPED or (
+                    node.tag == "dialog" and "open" in node.attrs
+                ):
+                    add_finding(UNCHECKED, _text_of(node),
+                                f"text shown in <{node.tag}> is left out of the comparison")
                 continue
         declarations, pseudo = _styled(node, sheet)
         reason, colour, background = _hidden(declarations, colour, background)

@@ -70,7 +70,7 @@ class HiddenText:
             return (f"{place}: generated text \u201c{self.text}\u201d shown, not in the text "
                     f"({self.reason})")
         if self.kind == UNCHECKED:
-            return f"{place}: {self.reason}"
+            return f"{place}: {self.reason}" + (f": \u201c{self.text}\u201d" if self.text else "")
         return f"{place}: hidden text \u201c{self.text}\u201d ({self.reason})"
 
 
