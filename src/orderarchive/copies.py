@@ -53,6 +53,8 @@ DEFAULT_MAX_WORDS = 500_000
 DEFAULT_TIMEOUT = 60.0
 #: Gaps between anchors up to this many token pairs go to difflib (quadratic at worst).
 _SMALL_GAP = 400_000
+#: Characters of one difference's text kept for display (the counts cover all of it).
+MAX_SPAN_CHARS = 600
 #: Edits Myers' algorithm may spend on a repetitive stretch before it is left undecided.
 MAX_EDIT_DISTANCE = 2_000
 #: How often (in loop steps) the time budget is checked.
@@ -240,11 +242,18 @@ class _Tokens:
         return cls(text, tokens, offsets, words)
 
     def span(self, i: int, j: int) -> str:
-        """Tokens *i* to *j* as written (whitespace collapsed)."""
+        """Tokens *i* to *j* as written (whitespace collapsed; a long span keeps its first and
+        last :data:`MAX_SPAN_CHARS` ÷ 2 characters around an ellipsis)."""
         if i >= j:
             return ""
         end = self.offsets[j - 1] + len(self.tokens[j - 1])
-        return " ".join(self.text[self.offsets[i] : end].split())
+        start = self.offsets[i]
+        half = MAX_SPAN_CHARS // 2
+        if end - start > MAX_SPAN_CHARS:
+            head = " ".join(self.text[start : start + half].split())
+            tail = " ".join(self.text[end - half : end].split())
+            return f"{head} \u2026 {tail}"
+        return " ".join(self.text[start:end].split())
 
 
 def _casefolded_words(layer: TextLayer, limit: int) -> list[str]:
@@ -482,25 +491,26 @@ def _compare(
     paged: bool,
     limits: CompareLimits,
     deadline: float,
+    min_similarity: float = MODIFIED_MIN_SIMILARITY,
 ) -> _Diff | None:
     """The token differences of *copy* against *official*, or None if they are not similar."""
     off = _Tokens.of(official, limits.max_words, "the archived text compared with the copy")
     a, b = off.tokens, copy.tokens
-    if _similarity_bound(a, b) < MODIFIED_MIN_SIMILARITY:
+    if _similarity_bound(a, b) < min_similarity:
         return None
     ops, undecided = diff_tokens(a, b, deadline=deadline)
     matched = sum(i2 - i1 for op, i1, i2, _, _ in ops if op == "equal")
     similarity = 2 * matched / (len(a) + len(b)) if a or b else 1.0
     if undecided:
         best = 2 * (matched + undecided) / (len(a) + len(b))
-        if best < MODIFIED_MIN_SIMILARITY:
+        if best < min_similarity:
             return None
         raise CopyTooLargeError(
             f"the copy differs from {len(a)}-token archived text in a stretch of {undecided} "
             "tokens too repetitive to compare within bounds; cannot decide what changed",
             hint="compare a smaller excerpt",
         )
-    if similarity < MODIFIED_MIN_SIMILARITY:
+    if similarity < min_similarity:
         return None
     where = _locate(official, paged)
     added = removed = changed = 0
@@ -557,8 +567,11 @@ def compare_text(
                     "same-text", entry, 1.0, 0, 0, 0, (), text_sha, exact=True
                 )
     tokens = _Tokens.of(shown, limits.max_words, "the copy")
+    extracted = _Tokens.of(layer, limits.max_words, "the copy") if hidden else tokens
     seqs = [int(h.seq) for h in sorted(idx.by_text_sha256(text_sha), key=lambda h: h.seq)]
     seqs += idx.near_duplicates(_casefolded_words(shown, 50_000), limit=MAX_CANDIDATES)
+    if hidden:  # a copy that hides most of an archived text is still a copy of it
+        seqs += idx.near_duplicates(_casefolded_words(layer, 50_000), limit=MAX_CANDIDATES)
     best: TextComparison | None = None
     for seq in dict.fromkeys(seqs):
         if seq in exclude:
@@ -569,6 +582,13 @@ def compare_text(
             continue
         paged = entry.document.media_type == "application/pdf"
         diff = _compare(official, tokens, paged=paged, limits=limits, deadline=deadline)
+        if diff is None and hidden and _compare(
+            official, extracted, paged=paged, limits=limits, deadline=deadline
+        ):
+            # Its extracted text resembles this document and what it shows does not: list
+            # what is shown against the signed text, however little of it is left.
+            diff = _compare(official, tokens, paged=paged, limits=limits, deadline=deadline,
+                            min_similarity=0.0)
         if diff is None:
             continue
         if not diff.changes and not hidden:
