@@ -358,7 +358,7 @@ def test_cli_check_shows_hidden_text(archive: Archive, verifiers: list[VerifierK
     out = CliRunner().invoke(cli, [*base, "check", "--trusted-key", str(key), str(copy)])
     assert out.exit_code == 1
     assert "MODIFIED COPY (hidden text)" in out.output
-    assert "paragraph 2: hidden text \u201cnot\u201d (display:none)" in out.output
+    assert "paragraph 2 of the copy: hidden text \u201cnot\u201d (display:none)" in out.output
     assert "removed \u201cnot\u201d" in out.output
     out = CliRunner().invoke(cli, [*base, "--json", "check", "--trusted-key", str(key),
                                    str(copy)])

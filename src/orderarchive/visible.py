@@ -48,7 +48,12 @@ MAX_FINDING_CHARS = 200
 
 @attrs.frozen
 class HiddenText:
-    """Text in a copy that is read but not shown, or shown but not read, and why."""
+    """Text in a copy that is read but not shown, or shown but not read, and why.
+
+    ``page`` and ``paragraph`` locate it in the copy (differences are located in the official
+    text): for HTML the paragraph of the text as shown, for PDF the page and the paragraph of
+    the extracted text that holds it.
+    """
 
     kind: str  # HIDDEN | GENERATED | UNCHECKED
     text: str
@@ -65,7 +70,7 @@ class HiddenText:
             where.append(f"page {self.page}")
         if self.paragraph is not None:
             where.append(f"paragraph {self.paragraph}")
-        place = ", ".join(where) or "the page"
+        place = f"{', '.join(where)} of the copy" if where else "the copy"
         if self.kind == GENERATED:
             return (f"{place}: generated text \u201c{self.text}\u201d shown, not in the text "
                     f"({self.reason})")
