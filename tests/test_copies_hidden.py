@@ -12,11 +12,16 @@ from pathlib import Path
 
 import pytest
 from fpdf import FPDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ORIGIN, REPO
 from orderarchive.archive import Archive, document_fields
 from orderarchive.documents import read_document
+from orderarchive.errors import DocumentError
+from orderarchive.html import read_html, read_html_copy
 from orderarchive.note import Signer, VerifierKey
+from orderarchive.pdf import hidden_runs
 from orderarchive.proofs import CopyResult, check_copy
 from orderarchive.textlayer import TextLayer
 from pdfgen import single_page_pdf
@@ -366,3 +371,46 @@ def test_cli_check_shows_hidden_text(archive: Archive, verifiers: list[VerifierK
     text = json.loads(out.output)["files"][0]["text"]
     assert text["status"] == "modified-copy"
     assert text["hidden_text"][0]["text"] == "not" and text["hidden_count"] == 1
+
+
+# -- the readers stay total on hostile input ---------------------------------------------------
+
+_FRAGMENTS = [
+    "<p>", "</p>", "<span", ">", "</span>", " style=\"", "\"", "display:none", ";", "color:",
+    "#fff", "rgb(1,2", ")", "font-size:0", "<style>", "</style>", ".x{", "}", "{", "@media",
+    "::after", "content:'", "'", "\\", "/*", "*/", "<div class=x>", "<aside>", "not", " ",
+    "hidden", "<script>", "</script>", "<svg><text>", "word", "!important", "opacity:.",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=60))
+def test_html_copy_reader_is_total_and_leaves_ingest_alone(parts: list[str]) -> None:
+    data = ("<html><body><article>" + "".join(parts)).encode()
+    try:
+        plain = read_html(data)
+    except DocumentError:
+        return
+    copy = read_html_copy(data)
+    assert copy.document == plain  # the signed text layer is read exactly as at ingest
+    assert all(h.kind in ("hidden", "generated", "unchecked") for h in copy.hidden)
+    assert (copy.visible is None) == (not copy.hidden)
+
+
+_OPS = [
+    (["/F1", 12], b"Tf"), ([3], b"Tr"), ([0], b"Tr"), ([1], b"g"), ([0, 0, 1], b"rg"),
+    (["/P0"], b"cs"), ([1], b"sc"), ([], b"q"), ([], b"Q"), ([], b"BT"), ([], b"ET"),
+    ([1, 0, 0, 1, 5, 5], b"cm"), ([0, 0, 0, 0, 0, 0], b"Tm"), ([10, -700], b"Td"),
+    ([12], b"TL"), ([], b"T*"), (["x"], b"Tj"), (["x"], b"'"), ([1, 2, "x"], b'"'),
+    ([float("nan")], b"Tz"), (["/X9"], b"Do"), ([], b"Tf"), (["a", "b"], b"Tr"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(range(len(_OPS))), max_size=40))
+def test_pdf_hidden_walk_is_total(picks: list[int]) -> None:
+    class Page(dict[str, object]):
+        mediabox = cropbox = None  # a broken box: positions are not judged
+
+    found = hidden_runs([_OPS[i] for i in picks], Page())
+    assert all(0 <= n < len(picks) and reason for n, reason in found.items())
