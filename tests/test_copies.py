@@ -240,3 +240,21 @@ def test_cli_defaults_match_the_library() -> None:
 
     assert _cli_proofs.DEFAULT_MAX_WORDS == copies.DEFAULT_MAX_WORDS
     assert _cli_proofs.DEFAULT_TIMEOUT == copies.DEFAULT_TIMEOUT
+
+
+def test_text_compared_with_an_entry_that_changes_is_refused(
+    article: tuple[Archive, str], verifiers: list[VerifierKey], signer: Signer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 11, item 12: the entry the text was compared with must be the one verified.
+    import attrs
+
+    from orderarchive.errors import VerificationError
+
+    archive, body = article
+    genuine = archive.entry(0)
+    forged = attrs.evolve(genuine, raw=genuine.raw + b" ")
+    monkeypatch.setattr(Archive, "entry", lambda self, seq: forged)
+    with pytest.raises(VerificationError, match="changed while"):
+        check_copy(archive, body.replace("FALSE", "false").encode(), verifiers,
+                   filename="c.txt")

@@ -410,7 +410,14 @@ def _check_text(
         if head.note is None:
             return CopyResult("not-official", sha, len(data))
         cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
-    entry, _, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
+    entry, raw, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
+    # The text was compared against the entry as first read; only the bytes verified here
+    # vouch for it. A mirror that changed between the two reads must not pair forged text with
+    # an authentic entry (issue 11, item 12).
+    if not hmac.compare_digest(raw, comparison.entry.raw):
+        raise VerificationError(
+            f"entry {seq} changed while the copy was being checked; check again"
+        )
     return CopyResult(
         comparison.status, sha, len(data), entry, cp, entry_signer, cp_signers, comparison
     )
