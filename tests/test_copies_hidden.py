@@ -223,6 +223,35 @@ def test_pdf_invisible_not_is_modified(
     _hidden_not(_check(archive, data, verifiers, "c.pdf"), reason)
 
 
+@pytest.mark.parametrize(("ops", "reason"), [
+    (b"0 0 0 0 re W n", "clipped away"),
+    (b"1000 Tc", "spacing"),
+    (b"", "TJ spacing"),
+])
+def test_pdf_clipped_or_spaced_off_the_page(
+    archive: Archive, verifiers: list[VerifierKey], ops: bytes, reason: str
+) -> None:
+    content = _content(ops)
+    if not ops:  # a TJ adjustment of 100 em after "not" carries nothing visible; before it does
+        content = content.replace(b"(not ) Tj", b"[-100000 (not )] TJ")
+    _hidden_not(_check(archive, single_page_pdf(content), verifiers, "c.pdf"), reason)
+
+
+def test_pdf_transparent_by_extgstate(archive: Archive, verifiers: list[VerifierKey]) -> None:
+    from pdfgen import raw_pdf
+
+    content = _content(b"/G0 gs")
+    data = raw_pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font "
+        b"<< /F1 5 0 R >> /ExtGState << /G0 << /ca 0 /CA 0 >> >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ])
+    _hidden_not(_check(archive, data, verifiers, "c.pdf"), "transparent")
+
+
 def test_pdf_near_zero_font_size(archive: Archive, verifiers: list[VerifierKey]) -> None:
     data = single_page_pdf(_content(b"", size=0))
     _hidden_not(_check(archive, data, verifiers, "c.pdf"), "font size")

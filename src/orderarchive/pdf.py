@@ -327,6 +327,8 @@ MIN_VISIBLE_SCALING = 1.0
 _BOX_TOLERANCE = 1.0
 #: Colour components this close to white are white on the (white) page.
 _WHITE = 0.98
+#: Constant alpha at or below this is transparent.
+_TRANSPARENT = 0.05
 _SHOW = frozenset({b"Tj", b"TJ", b"'", b'"'})
 #: Nesting of form XObjects followed (a form drawing a form ...).
 _MAX_FORM_DEPTH = 8
@@ -379,6 +381,11 @@ class _GState:
     scaling: float = 100.0
     leading: float = 0.0
     rise: float = 0.0
+    fill_alpha: float = 1.0
+    stroke_alpha: float = 1.0
+    char_spacing: float = 0.0
+    word_spacing: float = 0.0
+    clipped_away: bool = False
 
 
 def _box(page: Any) -> tuple[float, float, float, float] | None:
@@ -431,6 +438,8 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
     stack: list[_GState] = []
     tm = tlm = _IDENTITY
     found: dict[int, str] = {}
+    path_parts = 0
+    path_rect: list[float] | None = None
     budget.left -= len(operations)
     if budget.left < 0:
         return {-1: "content too complex to check for hidden text"}
@@ -504,11 +513,73 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
             gs.fill = _nums(operands)
         elif op in (b"SC", b"SCN"):
             gs.stroke = _nums(operands)
+        elif op in (b"Tc", b"Tw") and len(operands) == 1:
+            v = _nums(operands)
+            if v is not None:
+                if op == b"Tc":
+                    gs.char_spacing = v[0]
+                else:
+                    gs.word_spacing = v[0]
+        elif op == b'"' and len(operands) == 3:
+            v = _nums(operands[:2])
+            if v is not None:
+                gs.word_spacing, gs.char_spacing = v
+        elif op == b"gs" and operands:
+            _ext_gstate(gs, resources, operands[0])
+        elif op == b"re":
+            path_rect = _nums(operands) if len(operands) == 4 else None
+            path_parts += 1
+        elif op in (b"m", b"l", b"c", b"v", b"y", b"h"):
+            path_parts += 1
+        elif op in (b"W", b"W*"):
+            if path_parts == 1 and path_rect is not None:
+                corner = _mul((1.0, 0.0, 0.0, 1.0, path_rect[0], path_rect[1]), gs.ctm)
+                far = _mul((1.0, 0.0, 0.0, 1.0, path_rect[0] + path_rect[2],
+                            path_rect[1] + path_rect[3]), gs.ctm)
+                if abs(far[4] - corner[4]) < 1 or abs(far[5] - corner[5]) < 1:
+                    gs.clipped_away = True
+        elif op in (b"n", b"f", b"F", b"f*", b"S", b"s", b"B", b"B*", b"b", b"b*"):
+            path_parts, path_rect = 0, None
         if op in _SHOW:
-            reason = _why_hidden(gs, tm, box)
+            reason = _why_hidden(gs, tm, box) or _spread_away(gs, tm, box, operands, op)
             if reason is not None:
                 found[n] = reason
     return found
+
+
+def _ext_gstate(gs: _GState, resources: Any, name: Any) -> None:
+    """Apply an ExtGState's constant alpha (/ca fill, /CA stroke; PDF 32000-1 §11.6.4.4)."""
+    states = _get(resources, "/ExtGState") if resources is not None else None
+    state = _get(states, str(name)) if states is not None else None
+    if state is None:
+        return
+    for key, attr in (("/ca", "fill_alpha"), ("/CA", "stroke_alpha")):
+        value = _nums([_get(state, key)]) if _get(state, key) is not None else None
+        if value is not None:
+            setattr(gs, attr, value[0])
+
+
+def _spread_away(
+    gs: _GState,
+    tm: _Matrix,
+    box: tuple[float, float, float, float] | None,
+    operands: Sequence[Any],
+    op: bytes,
+) -> str | None:
+    """Text pushed off the page by spacing: character or word spacing, or a TJ adjustment,
+    larger than the page is wide."""
+    if box is None:
+        return None
+    trm = _mul(tm, gs.ctm)
+    scale = math.hypot(trm[0], trm[1]) * abs(gs.scaling) / 100
+    width = max(box[2] - box[0], box[3] - box[1])
+    if max(abs(gs.char_spacing), abs(gs.word_spacing)) * scale > width:
+        return "character or word spacing wider than the page"
+    if op == b"TJ" and operands and isinstance(operands[0], list):
+        numbers = _nums([x for x in operands[0] if not isinstance(x, (str, bytes))])
+        if numbers and max(abs(x) for x in numbers) / 1000 * abs(gs.size) * scale > width:
+            return "TJ spacing moves text off the page"
+    return None
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -538,11 +609,13 @@ def _form(reader: Any, resources: Any, name: Any) -> tuple[list[Any], Any, _Matr
     return operations, _get(xobject, "/Resources"), matrix
 
 
-def _why_hidden(
+def _why_hidden(  # noqa: PLR0911 (one return per way of hiding)
     gs: _GState, tm: _Matrix, box: tuple[float, float, float, float] | None
 ) -> str | None:
     if gs.mode in (3, 7):
         return f"render mode {gs.mode} (invisible)"
+    if gs.clipped_away:
+        return "clipped away (empty clipping rectangle)"
     trm = _mul((1.0, 0.0, 0.0, 1.0, 0.0, gs.rise), _mul(tm, gs.ctm))
     size = abs(gs.size) * math.hypot(trm[2], trm[3])
     if size < MIN_VISIBLE_FONT_SIZE:
@@ -557,9 +630,14 @@ def _why_hidden(
             return f"outside the page box at ({x:.0f}, {y:.0f})"
     fills = gs.mode in (0, 2, 4, 6)
     strokes = gs.mode in (1, 2, 5, 6)
-    fill_white = _white(gs.fill_space, gs.fill)
-    stroke_white = _white(gs.stroke_space, gs.stroke)
+    fill_white = _white(gs.fill_space, gs.fill) or gs.fill_alpha <= _TRANSPARENT
+    stroke_white = _white(gs.stroke_space, gs.stroke) or gs.stroke_alpha <= _TRANSPARENT
     if (not fills or fill_white) and (not strokes or stroke_white):
+        transparent = (fills and gs.fill_alpha <= _TRANSPARENT) or (
+            strokes and gs.stroke_alpha <= _TRANSPARENT
+        )
+        if transparent:
+            return "transparent text (ExtGState alpha)"
         return "white text on the white page"
     return None
 
