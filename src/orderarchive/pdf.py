@@ -422,7 +422,9 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
 
     Follows the graphics and text state through the page's content stream (PDF 32000-1 §8.4,
     §9.3, §9.4): render mode 3 (invisible) or 7 (clip only); a fill (or, for stroke modes,
-    stroke) colour that is white on the white page; an effective font size under
+    stroke) colour that is white on the white page, or an ExtGState alpha near zero; an empty
+    clipping rectangle; character, word or ``TJ`` spacing wider than the page; an effective
+    font size under
     :data:`MIN_VISIBLE_FONT_SIZE` points or horizontal scaling under
     :data:`MIN_VISIBLE_SCALING` percent; a glyph origin outside the page box (MediaBox ∩
     CropBox). A form XObject (``Do``) that draws any text so is reported as a whole (its
