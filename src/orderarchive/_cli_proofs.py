@@ -87,23 +87,43 @@ def _size(text: str, what: str) -> int:
 
 # -- check -------------------------------------------------------------------------------------
 
+# copies.DEFAULT_MAX_WORDS and DEFAULT_TIMEOUT, repeated so that `check` of an official file
+# starts without loading the text comparison (tests/test_copies.py keeps them equal).
+DEFAULT_MAX_WORDS = 500_000
+DEFAULT_TIMEOUT = 60.0
+
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @trusted_key_option
+@click.option("--max-words", type=click.IntRange(min=1), default=DEFAULT_MAX_WORDS,
+              show_default=True, help="Refuse to compare a copy (or an archived text) with "
+              "more words than this: exit 2, no verdict.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="Time budget for reading and comparing each copy; over it: exit 2, "
+              "no verdict.")
 @pass_ctx
-def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
+def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words: int,
+          timeout: float) -> None:
     """Check whether FILES are official: byte-identical to archived, released documents.
 
     Each file is looked up by its SHA-256 and confirmed from the signed log (entry signature,
     inclusion in the latest signed release, release signature). Exit 0 only if every file is
-    an official, released document.
+    an official, released document. Otherwise its text is compared with the signed text:
+    SAME TEXT (the same words and marks; only whitespace and line, paragraph or page breaks
+    differ), MODIFIED COPY (every difference listed, and any hidden or generated text), or
+    NOT OFFICIAL.
     """
     with errors_handled(ctx):
+        from .copies import CompareLimits
+
+        limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
         results = [
-            (path, check_copy(archive, _read(path), keys, filename=path.name)) for path in files
+            (path, check_copy(archive, _read(path), keys, filename=path.name, limits=limits))
+            for path in files
         ]
     ok = all(r.official for _, r in results)
     if ctx.as_json:
@@ -126,16 +146,31 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+#: Differences printed per copy; --json lists them all.
+_MAX_PRINTED = 100
+
+
 def _render_text_match(path: Path, text: Any, d: Any) -> None:
     if text.status == "same-text":
-        echo(f"SAME TEXT     {path}: not the official file, but exactly the signed text of "
+        how = ("exactly the signed text" if text.exact else "the signed text (differs only "
+               "in whitespace/line breaks)")
+        echo(f"SAME TEXT     {path}: not the official file, but {how} of "
              f"{d.doc} \"{d.title}\"", fg="yellow")
         return
-    echo(f"MODIFIED COPY {path}: of {d.doc} \"{d.title}\" ({text.similarity:.0%} similar; "
-         f"{text.words_added} words added, {text.words_removed} removed, "
+    hidden = " (hidden text)" if text.hidden else ""
+    echo(f"MODIFIED COPY{hidden} {path}: of {d.doc} \"{d.title}\" ({text.similarity:.0%} "
+         f"similar; words and marks: {text.words_added} added, {text.words_removed} removed, "
          f"{text.words_changed} changed)", fg="red")
-    for change in text.changes:
+    for item in text.hidden[:_MAX_PRINTED]:
+        echo(f"    {item.describe()}")
+    if text.hidden_count > min(len(text.hidden), _MAX_PRINTED):
+        echo(f"    ... {text.hidden_count - min(len(text.hidden), _MAX_PRINTED)} more "
+             "hidden-text findings (--json lists those kept)")
+    for change in text.changes[:_MAX_PRINTED]:
         echo(f"    {change.describe()}")
+    if len(text.changes) > _MAX_PRINTED:
+        echo(f"    ... and {len(text.changes) - _MAX_PRINTED} more differences (--json lists "
+             "them all)")
 
 
 # -- offline proofs ----------------------------------------------------------------------------

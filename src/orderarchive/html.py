@@ -40,6 +40,8 @@ import re
 from collections import Counter
 from html.parser import HTMLParser
 
+from attrs import frozen as attrs_frozen
+
 from .documents import (
     DEFAULT_LIMITS,
     HTML,
@@ -51,6 +53,7 @@ from .documents import (
     UnicodeDocumentError,
 )
 from .textlayer import TextLayer, split_paragraphs
+from .visible import GENERATED, HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 EXTRACTOR = "orderarchive-html/1"
 NO_TEXT_REASON = "no text in the HTML page (no body, or only scripts and markup)"
@@ -211,6 +214,31 @@ def read_html(
     data: bytes, *, charset: str | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> ReadDocument:
     """Read an HTML page's article text and metadata (see the module docstring)."""
+    return _read(data, charset, limits)[0]
+
+
+def read_html_copy(
+    data: bytes, *, charset: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> CopyReading:
+    """Read an HTML copy under check: its text as :func:`read_html` reads it, the text a
+    browser would not show or would add (:func:`shown_paragraphs`), and the text as shown."""
+    document, root, content = _read(data, charset, limits)
+    sheet, findings = stylesheet(root)
+    shown, hidden = shown_paragraphs(content, sheet)
+    findings.extend(hidden)
+    if not findings:
+        return CopyReading(document)
+    return CopyReading(
+        document,
+        tuple(findings[:MAX_FINDINGS]),
+        len(findings),
+        TextLayer.from_pages([shown]),
+    )
+
+
+def _read(
+    data: bytes, charset: str | None, limits: Limits
+) -> tuple[ReadDocument, _Element, _Element]:
     text = decode_html(data, charset)
     builder = _TreeBuilder()
     try:
@@ -230,8 +258,10 @@ def read_html(
     metadata = _metadata(root, content)
     layer = TextLayer.from_pages([paragraphs])
     if layer.is_empty:
-        return ReadDocument(HTML, metadata, None, EXTRACTOR, no_text_reason=NO_TEXT_REASON)
-    return ReadDocument(HTML, metadata, layer, EXTRACTOR)
+        document = ReadDocument(HTML, metadata, None, EXTRACTOR, no_text_reason=NO_TEXT_REASON)
+    else:
+        document = ReadDocument(HTML, metadata, layer, EXTRACTOR)
+    return document, root, content
 
 
 def decode_html(data: bytes, declared: str | None = None) -> str:
@@ -452,6 +482,510 @@ def _iso_date(value: str | None) -> str | None:
 def _absolute_url(value: str | None) -> str | None:
     value = (value or "").strip()
     return value if re.match(r"https?://[^\s/]+", value, re.I) else None
+
+
+# -- hidden and generated text in copies ------------------------------------------------------
+#
+# A browser shows what CSS lets it show. For a copy under check, the page's own styles (inline
+# ``style`` attributes and ``<style>`` elements) are read with a small, deliberately
+# conservative CSS reader: a rule applies to every element its last compound selector matches
+# (ancestors, pseudo-classes and specificity are ignored), and any applying declaration that
+# hides counts, even if another would show the element again. Over-reporting makes a copy
+# "modified (hidden text)"; under-reporting would make it "same text". Scripts and external
+# stylesheets can change what is shown and are not run or fetched: they are findings too.
+
+#: Rules read from a page's ``<style>`` elements; a page with more is reported as unchecked.
+MAX_CSS_RULES = 20_000
+#: Characters of CSS read from a page's ``<style>`` elements.
+MAX_CSS_CHARS = 2_000_000
+_WORDS = re.compile(r"\w")
+# Elements the extractor leaves out (page furniture) whose text a browser still shows inside
+# the article: a copy could add words there. Headers, footers and navigation are structural
+# and are not reported.
+_SHOWN_BUT_SKIPPED = _tags("aside button select textarea form svg math")
+_JS_TYPES = frozenset({"", "text/javascript", "application/javascript", "module",
+                       "text/ecmascript", "application/ecmascript"})
+_LENGTH = re.compile(r"(-?[\d.]+)\s*([a-z%]*)")
+_COMPOUND = re.compile(
+    r"(?P<tag>[a-zA-Z][\w-]*|\*)?(?P<rest>(?:[.#][\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?)*)"
+)
+_PART = re.compile(r"[.#][\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?")
+_NAMED_COLOURS = {
+    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "lime": (0, 255, 0),
+    "green": (0, 128, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0), "gray": (128, 128, 128),
+    "grey": (128, 128, 128), "silver": (192, 192, 192), "whitesmoke": (245, 245, 245),
+    "snow": (255, 250, 250), "ivory": (255, 255, 240), "ghostwhite": (248, 248, 255),
+    "navy": (0, 0, 128), "maroon": (128, 0, 0),
+}
+_ZERO_RECT = re.compile(r"rect\(\s*0[a-z]*[\s,]+0[a-z]*[\s,]+0[a-z]*[\s,]+0[a-z]*\s*\)")
+_WHITE_RGB = (255, 255, 255)
+_BLACK_RGB = (0, 0, 0)
+
+_Colour = tuple[int, int, int] | None  # None: transparent or unknown
+
+
+@attrs_frozen
+class _Rule:
+    tag: str | None
+    ids: tuple[str, ...]
+    classes: tuple[str, ...]
+    attributes: tuple[tuple[str, str | None], ...]
+    pseudo: str | None  # "before" | "after" | None
+    declarations: tuple[tuple[str, str], ...]
+
+    def matches(self, element: _Element) -> bool:
+        if self.tag is not None and self.tag != element.tag:
+            return False
+        if self.ids and element.attrs.get("id") not in self.ids:
+            return False
+        if self.classes:
+            have = set(element.attrs.get("class", "").split())
+            if not set(self.classes) <= have:
+                return False
+        for name, value in self.attributes:
+            if name not in element.attrs:
+                return False
+            if value is not None and element.attrs[name] != value:
+                return False
+        return True
+
+
+class StyleSheet:
+    """A page's ``<style>`` rules, indexed by the id, class or tag their subject names."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[_Rule]] = {}
+        self.count = 0
+
+    def add(self, rule: _Rule) -> None:
+        key = (f"#{rule.ids[0]}" if rule.ids else f".{rule.classes[0]}" if rule.classes
+               else rule.tag or "*")
+        self.by_key.setdefault(key, []).append(rule)
+        self.count += 1
+
+    def rules_for(self, element: _Element) -> list[_Rule]:
+        keys = ["*", element.tag]
+        if "id" in element.attrs:
+            keys.append("#" + element.attrs["id"])
+        keys.extend("." + c for c in element.attrs.get("class", "").split())
+        found: list[_Rule] = []
+        for key in dict.fromkeys(keys):
+            found.extend(r for r in self.by_key.get(key, ()) if r.matches(element))
+        return found
+
+
+def stylesheet(root: _Element) -> tuple[StyleSheet, list[HiddenText]]:
+    """The page's ``<style>`` rules, and findings for what cannot be checked offline."""
+    sheet = StyleSheet()
+    findings: list[HiddenText] = []
+    css: list[str] = []
+    scripts = 0
+    for element in root.iter():
+        if element.tag == "style":
+            css.append("".join(c for c in element.children if isinstance(c, str)))
+        elif element.tag == "script":
+            kind = element.attrs.get("type", "").strip().lower()
+            if kind in _JS_TYPES:
+                scripts += 1
+        elif element.tag == "link":
+            rel = element.attrs.get("rel", "").lower().split()
+            if "stylesheet" in rel:
+                findings.append(finding(
+                    UNCHECKED, "", f"external stylesheet {element.attrs.get('href', '')!r} "
+                    "not read: what it hides or adds cannot be checked"))
+    if scripts:
+        findings.append(finding(
+            UNCHECKED, "", f"{scripts} script(s) not run: they can change the text a browser "
+            "shows, which cannot be checked"))
+    text = "\n".join(css)
+    if len(text) > MAX_CSS_CHARS:
+        findings.append(finding(UNCHECKED, "", "style sheet too large to check"))
+        return sheet, findings
+    for prelude, block in _css_rules(_strip_comments(text)):
+        if prelude.startswith("@import"):
+            findings.append(finding(UNCHECKED, "", "stylesheet imported with @import not read: "
+                                    "what it hides or adds cannot be checked"))
+            continue
+        declarations = _declarations(block)
+        if not declarations:
+            continue
+        for selector in prelude.split(","):
+            rule = _rule(selector, declarations)
+            if rule is not None:
+                sheet.add(rule)
+        if sheet.count > MAX_CSS_RULES:
+            findings.append(finding(UNCHECKED, "", "style sheet has too many rules to check"))
+            break
+    return sheet, findings
+
+
+def _strip_comments(css: str) -> str:
+    out: list[str] = []
+    i = 0
+    while True:
+        j = css.find("/*", i)
+        if j < 0:
+            out.append(css[i:])
+            return "".join(out)
+        out.append(css[i:j])
+        k = css.find("*/", j + 2)
+        if k < 0:
+            return "".join(out)
+        i = k + 2
+
+
+def _css_rules(css: str) -> list[tuple[str, str]]:
+    """``(prelude, block)`` pairs; grouping at-rules (``@media``...) are flattened, other
+    at-rules' blocks skipped; ``@import`` comes back with an empty block. Linear time."""
+    rules: list[tuple[str, str]] = []
+    i, n = 0, len(css)
+    start = 0
+    while i < n:
+        ch = css[i]
+        if ch == ";" and css[start:i].strip().startswith("@"):
+            rules.append((css[start:i].strip().lower(), ""))
+            start = i + 1
+        elif ch == "{":
+            prelude = css[start:i].strip()
+            if prelude.lower().startswith(("@media", "@supports", "@layer", "@container",
+                                           "@document")):
+                start = i + 1  # flattened: its rules follow
+            else:
+                depth, j = 1, i + 1
+                while j < n and depth:
+                    if css[j] == "{":
+                        depth += 1
+                    elif css[j] == "}":
+                        depth -= 1
+                    j += 1
+                if not prelude.startswith("@"):
+                    rules.append((prelude, css[i + 1 : j - 1]))
+                i = j
+                start = j
+                continue
+        elif ch == "}":
+            start = i + 1
+        i += 1
+    return rules
+
+
+def _declarations(block: str) -> tuple[tuple[str, str], ...]:
+    """``property: value`` pairs (lower-cased property, ``!important`` dropped); semicolons
+    inside quoted strings do not end a declaration."""
+    out: list[tuple[str, str]] = []
+    current: list[str] = []
+    quote = ""
+    for ch in block + ";":
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            current.append(ch)
+        elif ch == ";":
+            name, colon, value = "".join(current).partition(":")
+            current.clear()
+            if colon and name.strip():
+                value = re.sub(r"!\s*important\s*$", "", value.strip(), flags=re.I).strip()
+                out.append((name.strip().lower(), value))
+        else:
+            current.append(ch)
+    return tuple(out)
+
+
+def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | None:
+    # The subject: the last compound selector (ancestors are ignored: conservative).
+    parts = re.split(r"\s*[>+~]\s*|\s+", selector.strip())
+    compound = parts[-1] if parts else ""
+    match = _COMPOUND.fullmatch(compound)
+    if not compound or match is None:
+        return None
+    tag = match.group("tag")
+    ids: list[str] = []
+    classes: list[str] = []
+    attributes: list[tuple[str, str | None]] = []
+    pseudo: str | None = None
+    for part in _PART.findall(match.group("rest") or ""):
+        if part.startswith("#"):
+            ids.append(part[1:])
+        elif part.startswith("."):
+            classes.append(part[1:])
+        elif part.startswith("["):
+            name, eq, value = part[1:-1].partition("=")
+            attributes.append((name.strip().lower(), value.strip().strip("\"'") if eq else None))
+        else:
+            name = part.lstrip(":").lower()
+            if name in ("before", "after"):
+                pseudo = name
+            # other pseudo-classes are ignored: the rule applies as if always in effect
+    if pseudo is None and not any(_hides_by(name, value) for name, value in declarations) \
+            and not any(name in ("color", "background", "background-color")
+                        for name, _ in declarations):
+        return None  # a rule that neither hides nor colours nothing matters here
+    return _Rule(None if tag in (None, "*") else tag.lower(), tuple(ids), tuple(classes),
+                 tuple(attributes), pseudo, declarations)
+
+
+def _length(value: str) -> tuple[float, str] | None:
+    match = _LENGTH.match(value.strip().lower())
+    if not match:
+        return None
+    try:
+        return float(match.group(1)), match.group(2)
+    except ValueError:
+        return None
+
+
+def _tiny_font(value: str) -> bool:
+    length = _length(value)
+    if length is None:
+        return False
+    number, unit = length
+    limits = {"": 1.0, "px": 1.0, "pt": 0.75, "%": 10.0, "em": 0.1, "rem": 0.1, "ex": 0.2,
+              "ch": 0.2, "vw": 0.1, "vh": 0.1, "vmin": 0.1, "vmax": 0.1, "mm": 0.3, "q": 1.0,
+              "cm": 0.03, "in": 0.01, "pc": 0.06}
+    return number < limits.get(unit, 0.0)
+
+
+def _far_off(value: str) -> bool:
+    length = _length(value)
+    return length is not None and length[0] <= -500 and length[1] in ("px", "pt", "em", "rem", "")
+
+
+def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule per property)
+    """The reason one declaration hides its element's text, if it does."""
+    v = " ".join(value.lower().split())
+    if name == "display" and v == "none":
+        return "display:none"
+    if name == "visibility" and v in ("hidden", "collapse"):
+        return f"visibility:{v}"
+    if name == "opacity":
+        length = _length(v)
+        if length is not None and (length[0] <= 0.05 if length[1] != "%" else length[0] <= 5):
+            return f"opacity:{v}"
+    if name == "font-size" and _tiny_font(v):
+        return f"font-size:{v}"
+    if name == "font" and any(_tiny_font(p.split("/")[0]) for p in v.split()
+                              if p[:1].isdigit() or p.startswith(".")):
+        return f"font:{v}"
+    if name in ("text-indent", "left", "top", "margin-left", "margin-top", "right") and _far_off(v):
+        return f"{name}:{v} (off-screen)"
+    if name == "clip" and _ZERO_RECT.fullmatch(v):
+        return f"clip:{v}"
+    if name == "clip-path" and re.search(r"inset\(\s*50%|circle\(\s*0", v):
+        return f"clip-path:{v}"
+    if name == "transform" and re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v):
+        return f"transform:{v}"
+    if name in ("width", "height", "max-width", "max-height"):
+        length = _length(v)
+        if length is not None and length[0] <= 1 and length[1] in ("", "px"):
+            return f"{name}:{v}"  # counted as hiding only with overflow:hidden, see _hidden
+    if name == "color" and v == "transparent":
+        return "color:transparent"
+    return None
+
+
+def _colour(value: str) -> _Colour | str:  # noqa: PLR0911 (one return per notation)
+    """An RGB triple, None for transparent, or the value itself when not understood."""
+    v = " ".join(value.lower().split())
+    if v in _NAMED_COLOURS:
+        return _NAMED_COLOURS[v]
+    if v == "transparent":
+        return None
+    hex_match = re.fullmatch(r"#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})", v)
+    if hex_match:
+        digits = hex_match.group(1)
+        if len(digits) in (3, 4):
+            digits = "".join(c * 2 for c in digits)
+        if len(digits) == 8 and digits[6:] == "00":
+            return None
+        return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+    fn = re.fullmatch(r"rgba?\(([^)]*)\)", v)
+    if fn:
+        parts = [p for p in re.split(r"[\s,/]+", fn.group(1)) if p]
+        try:
+            rgb = [float(p[:-1]) * 2.55 if p.endswith("%") else float(p) for p in parts[:3]]
+            alpha = parts[3] if len(parts) > 3 else "1"
+            a = float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
+        except ValueError:
+            return v
+        if len(rgb) == 3:
+            return None if a <= 0.05 else (round(rgb[0]), round(rgb[1]), round(rgb[2]))
+    return v
+
+
+def _background(value: str) -> _Colour | str | None:
+    """The colour in a ``background`` shorthand, if one of its words is a colour."""
+    for word in re.findall(r"#[0-9a-f]+|rgba?\([^)]*\)|[a-z]+", value.lower()):
+        colour = _colour(word)
+        if colour is None or isinstance(colour, tuple):
+            return colour
+    return "unknown"
+
+
+def _close(c1: tuple[int, int, int], c2: tuple[int, int, int]) -> bool:
+    return all(abs(x - y) <= 8 for x, y in zip(c1, c2, strict=True))
+
+
+def _styled(
+    element: _Element, sheet: StyleSheet
+) -> tuple[list[tuple[str, str]], list[_Rule]]:
+    """The element's own declarations (its rules' in order, then its inline style) and the
+    pseudo-element rules that apply to it."""
+    declarations: list[tuple[str, str]] = []
+    pseudo: list[_Rule] = []
+    for rule in sheet.rules_for(element):
+        if rule.pseudo is None:
+            declarations.extend(rule.declarations)
+        else:
+            pseudo.append(rule)
+    if element.tag == "font" and "color" in element.attrs:
+        declarations.append(("color", element.attrs["color"]))
+    if "bgcolor" in element.attrs:
+        declarations.append(("background-color", element.attrs["bgcolor"]))
+    if "style" in element.attrs:
+        declarations.extend(_declarations(element.attrs["style"]))
+    return declarations, pseudo
+
+
+def _hidden(
+    declarations: list[tuple[str, str]], colour: _Colour | str, background: _Colour | str
+) -> tuple[str | None, _Colour | str, _Colour | str]:
+    """Why the element is hidden (or None), and the colour and background its text has."""
+    overflow_hidden = any(n == "overflow" and v.strip().lower() in ("hidden", "clip")
+                          for n, v in declarations)
+    for name, value in declarations:
+        reason = _hides_by(name, value)
+        if reason is None:
+            continue
+        if name in ("width", "height", "max-width", "max-height") and not overflow_hidden:
+            continue
+        return reason, colour, background
+    for name, value in declarations:
+        if name == "color":
+            colour = _colour(value)
+        elif name == "background-color":
+            parsed = _colour(value)
+            if parsed is not None:  # a transparent background shows the one behind it
+                background = parsed
+        elif name == "background":
+            parsed_bg = _background(value)
+            if parsed_bg is not None:
+                background = parsed_bg
+    if colour is None:
+        return "transparent text colour", colour, background
+    if isinstance(colour, tuple) and isinstance(background, tuple) and _close(colour, background):
+        return "text colour the same as its background", colour, background
+    return None, colour, background
+
+
+def _content(rule: _Rule) -> str:
+    """The text a ``::before``/``::after`` rule's ``content`` adds (strings only)."""
+    for name, value in reversed(rule.declarations):
+        if name == "content":
+            strings = re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', value)
+            text = "".join(a or b for a, b in strings)
+            text = re.sub(r"\\([0-9a-fA-F]{1,6})\s?", lambda m: chr(int(m.group(1), 16))
+                          if int(m.group(1), 16) <= 0x10FFFF else "", text)
+            text = re.sub(r"\\(.)", r"\1", text)
+            if "attr(" in value.lower():
+                text += " [attr()]"
+            return text
+    return ""
+
+
+def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
+    root: _Element, sheet: StyleSheet
+) -> tuple[list[str], list[HiddenText]]:
+    """The text under *root* as a browser shows it, and what is hidden or generated.
+
+    Mirrors :func:`_paragraphs`: the same elements are left out for the same reasons, and in
+    addition elements hidden by the ``hidden`` or ``aria-hidden`` attribute (which extraction
+    leaves out but a page can still show) and by CSS (:func:`_hidden`) are findings; text
+    added by ``::before``/``::after`` is shown and is a finding.
+    """
+    blocks: list[str] = []
+    current: list[str] = []
+    findings: list[HiddenText] = []
+
+    def flush() -> None:
+        if current:
+            blocks.extend(split_paragraphs("".join(current)))
+            current.clear()
+
+    def add_finding(kind: str, text: str, reason: str) -> None:
+        if _WORDS.search(text):
+            findings.append(finding(kind, text, reason, None, len(blocks) + 1))
+
+    # (node, in <pre>, in <article>, leaving, colour, background)
+    Item = tuple[_Element | str, bool, bool, bool, _Colour | str, _Colour | str]
+    stack: list[Item] = [
+        (root, False, _has_ancestor(root, "article"), False, _BLACK_RGB, _WHITE_RGB)
+    ]
+    while stack:
+        node, pre, in_article, leaving, colour, background = stack.pop()
+        if isinstance(node, str):
+            current.append(node.replace("\r\n", "\n") if pre else _collapse(node))
+            continue
+        if leaving:
+            if node.tag in _BLOCK:
+                flush()
+            continue
+        if node is not root:
+            if "hidden" in node.attrs or node.attrs.get("aria-hidden") == "true":
+                why = "hidden attribute" if "hidden" in node.attrs else "aria-hidden"
+                add_finding(HIDDEN, _text_of(node), why)
+                continue
+            if _skipped(node, in_article=in_article):
+                if node.tag in _SHOWN_BUT_SKIPPED or (
+                    node.tag == "dialog" and "open" in node.attrs
+                ):
+                    add_finding(UNCHECKED, _text_of(node),
+                                f"text shown in <{node.tag}> is left out of the comparison")
+                continue
+        declarations, pseudo = _styled(node, sheet)
+        reason, colour, background = _hidden(declarations, colour, background)
+        if reason is not None:
+            add_finding(HIDDEN, _text_of(node), reason)
+            continue
+        if node.tag == "br":
+            current.append("\n")
+            continue
+        if node.tag in _BLOCK:
+            flush()
+        elif node.tag in _CELLS or node.tag == "img":
+            current.append(" ")
+        before = "".join(_content(r) for r in pseudo if r.pseudo == "before")
+        after = "".join(_content(r) for r in pseudo if r.pseudo == "after")
+        if before:
+            add_finding(GENERATED, before, f"CSS ::before on <{node.tag}>")
+            current.append(before)
+        inner_pre = pre or node.tag in ("pre", "listing", "textarea")
+        inner_article = in_article or node.tag == "article"
+        stack.append((node, pre, in_article, True, colour, background))
+        if after:
+            stack.append((after, pre, in_article, False, colour, background))
+            add_finding(GENERATED, after, f"CSS ::after on <{node.tag}>")
+        stack.extend(
+            (child, inner_pre, inner_article, False, colour, background)
+            for child in reversed(node.children)
+        )
+    flush()
+    return blocks, findings
+
+
+def _text_of(element: _Element) -> str:
+    """All text under *element*, hidden or not (for reporting what is hidden)."""
+    parts: list[str] = []
+    stack: list[_Element | str] = [element]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            parts.append(node)
+        elif node.tag not in ("script", "style", "template"):
+            stack.extend(reversed(node.children))
+    return " ".join(" ".join(parts).split())
 
 
 # -- briefs ------------------------------------------------------------------------------------

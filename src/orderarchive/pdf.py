@@ -54,7 +54,8 @@ from .documents import (
     ReadDocument,
 )
 from .errors import DocumentError
-from .textlayer import TextLayer, split_paragraphs
+from .textlayer import TextLayer, normalise_paragraph, split_paragraphs
+from .visible import HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 NO_TEXT_REASON = "no extractable text (image-only PDF? it would need OCR)"
 
@@ -67,6 +68,30 @@ _JUMP_UP = 0.5  # ems
 
 def read_pdf(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ReadDocument:
     """Read a PDF in this process (no time or memory bound beyond pypdf's own limits)."""
+    return _read_checked(data, limits, None)
+
+
+def read_pdf_copy(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> CopyReading:
+    """Read a PDF copy under check: its text as :func:`read_pdf` reads it, the text drawn
+    invisibly (see :func:`hidden_runs`), and the text as shown (hidden text left out)."""
+    found: list[tuple[int, list[str], list[HiddenText]]] = []
+    document = _read_checked(data, limits, found)
+    if not found:
+        return CopyReading(document)
+    findings = [f for _, _, page_findings in found for f in page_findings]
+    if document.text is None:
+        return CopyReading(document, tuple(findings[:MAX_FINDINGS]), len(findings))
+    pages = [list(page) for page in document.text.pages]
+    for page_no, visible, _ in found:
+        pages[page_no - 1] = visible
+    return CopyReading(
+        document, tuple(findings[:MAX_FINDINGS]), len(findings), TextLayer.from_pages(pages)
+    )
+
+
+def _read_checked(
+    data: bytes, limits: Limits, hidden: list[tuple[int, list[str], list[HiddenText]]] | None
+) -> ReadDocument:
     if b"%PDF-" not in data[:_WINDOW]:
         raise BrokenDocumentError("not a PDF: no %PDF- header in its first 1024 bytes")
     if b"%%EOF" not in data[-_WINDOW:]:
@@ -80,7 +105,7 @@ def read_pdf(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ReadDocument:
 
     with _pypdf_messages() as messages:
         try:
-            document = _read(pypdf, data, limits)
+            document = _read(pypdf, data, limits, hidden)
         except DocumentError:
             raise
         except (MemoryError, LimitReachedError) as e:
@@ -99,7 +124,12 @@ def read_pdf(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ReadDocument:
     return attrs.evolve(document, warnings=_summarise(messages))
 
 
-def _read(pypdf: Any, data: bytes, limits: Limits) -> ReadDocument:
+def _read(
+    pypdf: Any,
+    data: bytes,
+    limits: Limits,
+    hidden: list[tuple[int, list[str], list[HiddenText]]] | None = None,
+) -> ReadDocument:
     reader = pypdf.PdfReader(io.BytesIO(data), strict=False)  # tries the empty password
     if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
         raise _encrypted()
@@ -112,8 +142,14 @@ def _read(pypdf: Any, data: bytes, limits: Limits) -> ReadDocument:
     extractor = f"pypdf/{pypdf.__version__}"
     pages: list[list[str]] = []
     chars = 0
-    for page in reader.pages:
+    numbered = 0
+    for page_no, page in enumerate(reader.pages, start=1):
         paragraphs = page_paragraphs(page)
+        if hidden is not None:
+            found = _page_hidden(reader, page, page_no, paragraphs, numbered)
+            if found is not None:
+                hidden.append(found)
+        numbered += len([p for p in paragraphs if p.strip()])
         chars += sum(len(p) for p in paragraphs)
         if chars > limits.max_text_chars:
             raise DocumentTooLargeError(
@@ -279,6 +315,413 @@ def paragraphs_from_lines(lines: Sequence[tuple[str, LineStart | None]]) -> list
         if text.strip():
             paragraphs[-1].append(text)
     return ["\n".join(p) for p in paragraphs if p]
+
+
+# -- hidden text in copies ---------------------------------------------------------------------
+
+#: Effective font sizes below this (in points, after the text and page matrices) are unreadable.
+MIN_VISIBLE_FONT_SIZE = 1.0
+#: Horizontal scaling (Tz) below this percentage squeezes glyphs to nothing.
+MIN_VISIBLE_SCALING = 1.0
+#: A glyph origin further than this (points) outside the page box is not on the page.
+_BOX_TOLERANCE = 1.0
+#: Colour components this close to white are white on the (white) page.
+_WHITE = 0.98
+#: Constant alpha at or below this is transparent.
+_TRANSPARENT = 0.05
+_SHOW = frozenset({b"Tj", b"TJ", b"'", b'"'})
+#: Nesting of form XObjects followed (a form drawing a form ...).
+_MAX_FORM_DEPTH = 8
+#: Content-stream operators walked per page, forms included; beyond, the page is unchecked.
+MAX_WALKED_OPERATORS = 2_000_000
+_Matrix = tuple[float, float, float, float, float, float]
+_IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+def _mul(m: _Matrix, n: _Matrix) -> _Matrix:
+    """m × n for PDF's row-vector matrices (PDF 32000-1 §8.3.4)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (
+        a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
+        e * a2 + f * c2 + e2, e * b2 + f * d2 + f2,
+    )
+
+
+def _nums(operands: Sequence[Any]) -> list[float] | None:
+    try:
+        values = [float(x) for x in operands]
+    except (TypeError, ValueError):
+        return None
+    return values if all(math.isfinite(v) for v in values) else None
+
+
+def _white(space: str, values: list[float] | None) -> bool:
+    """Whether a colour in a device colour space is (nearly) white; unknown spaces are not."""
+    if values is None:
+        return False
+    if space == "/DeviceGray" and len(values) == 1:
+        return values[0] >= _WHITE
+    if space == "/DeviceRGB" and len(values) == 3:
+        return min(values) >= _WHITE
+    if space == "/DeviceCMYK" and len(values) == 4:
+        return max(values) <= 1 - _WHITE
+    return False
+
+
+@attrs.define
+class _GState:
+    ctm: _Matrix = _IDENTITY
+    fill_space: str = "/DeviceGray"
+    stroke_space: str = "/DeviceGray"
+    fill: list[float] | None = attrs.Factory(lambda: [0.0])
+    stroke: list[float] | None = attrs.Factory(lambda: [0.0])
+    mode: int = 0
+    size: float = 0.0
+    scaling: float = 100.0
+    leading: float = 0.0
+    rise: float = 0.0
+    fill_alpha: float = 1.0
+    stroke_alpha: float = 1.0
+    char_spacing: float = 0.0
+    word_spacing: float = 0.0
+    clipped_away: bool = False
+
+
+def _box(page: Any) -> tuple[float, float, float, float] | None:
+    """The visible page box: MediaBox ∩ CropBox, as (x0, y0, x1, y1)."""
+    try:
+        boxes = [page.mediabox, page.cropbox]
+        x0 = max(min(float(b.left), float(b.right)) for b in boxes)
+        x1 = min(max(float(b.left), float(b.right)) for b in boxes)
+        y0 = max(min(float(b.bottom), float(b.top)) for b in boxes)
+        y1 = min(max(float(b.bottom), float(b.top)) for b in boxes)
+    except Exception:  # a broken box: positions cannot be judged
+        return None
+    return (x0, y0, x1, y1)
+
+
+class _Budget:
+    """Operators a page's hidden-text walk may visit, form XObjects included."""
+
+    def __init__(self) -> None:
+        self.left = MAX_WALKED_OPERATORS
+
+
+def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
+    operations: Sequence[tuple[Any, bytes]],
+    page: Any,
+    *,
+    reader: Any = None,
+    resources: Any = None,
+    state: _GState | None = None,
+    depth: int = 0,
+    budget: _Budget | None = None,
+) -> dict[int, str]:
+    """Text-showing operations (by index) drawn so that no reader sees them, and why.
+
+    Follows the graphics and text state through the page's content stream (PDF 32000-1 §8.4,
+    §9.3, §9.4): render mode 3 (invisible) or 7 (clip only); a fill (or, for stroke modes,
+    stroke) colour that is white on the white page, or an ExtGState alpha near zero; an empty
+    clipping rectangle; character, word or ``TJ`` spacing wider than the page; an effective
+    font size under
+    :data:`MIN_VISIBLE_FONT_SIZE` points or horizontal scaling under
+    :data:`MIN_VISIBLE_SCALING` percent; a glyph origin outside the page box (MediaBox ∩
+    CropBox). A form XObject (``Do``) that draws any text so is reported as a whole (its
+    visible text goes with it: conservative). Limits (docs/THREATS.md): text covered by other
+    drawing, clipped away, or on a coloured background is not judged here; a page whose walk
+    exceeds :data:`MAX_WALKED_OPERATORS` is reported as unchecked (index -1).
+    """
+    box = _box(page)
+    gs = attrs.evolve(state) if state is not None else _GState()
+    if resources is None:
+        resources = _get(page, "/Resources")
+    budget = budget or _Budget()
+    stack: list[_GState] = []
+    tm = tlm = _IDENTITY
+    found: dict[int, str] = {}
+    path_parts = 0
+    path_rect: list[float] | None = None
+    budget.left -= len(operations)
+    if budget.left < 0:
+        return {-1: "content too complex to check for hidden text"}
+    for n, (operands, op) in enumerate(operations):
+        if op == b"Do" and operands and depth < _MAX_FORM_DEPTH and reader is not None:
+            form = _form(reader, resources, operands[0])
+            if form is not None:
+                form_ops, form_resources, matrix = form
+                inner = hidden_runs(
+                    form_ops, page, reader=reader, resources=form_resources or resources,
+                    state=attrs.evolve(gs, ctm=_mul(matrix, gs.ctm)), depth=depth + 1,
+                    budget=budget,
+                )
+                if -1 in inner:
+                    return inner
+                if inner:
+                    found[n] = f"inside form XObject {operands[0]}: " + next(iter(inner.values()))
+        if op == b"q":
+            stack.append(attrs.evolve(gs))
+        elif op == b"Q":
+            if stack:
+                gs = stack.pop()
+        elif op == b"cm":
+            m = _nums(operands)
+            if m is not None and len(m) == 6:
+                gs.ctm = _mul((m[0], m[1], m[2], m[3], m[4], m[5]), gs.ctm)
+        elif op == b"BT":
+            tm = tlm = _IDENTITY
+        elif op == b"Tf" and len(operands) == 2:
+            size = _nums(operands[1:])
+            if size is not None:
+                gs.size = size[0]
+        elif op in (b"Tr", b"Tz", b"TL", b"Ts") and len(operands) == 1:
+            v = _nums(operands)
+            if v is not None:
+                if op == b"Tr":
+                    gs.mode = int(v[0])
+                elif op == b"Tz":
+                    gs.scaling = v[0]
+                elif op == b"TL":
+                    gs.leading = v[0]
+                else:
+                    gs.rise = v[0]
+        elif op in (b"Td", b"TD") and len(operands) == 2:
+            v = _nums(operands)
+            if v is not None:
+                if op == b"TD":
+                    gs.leading = -v[1]
+                tlm = _mul((1.0, 0.0, 0.0, 1.0, v[0], v[1]), tlm)
+                tm = tlm
+        elif op == b"Tm" and len(operands) == 6:
+            v = _nums(operands)
+            if v is not None:
+                tm = tlm = (v[0], v[1], v[2], v[3], v[4], v[5])
+        elif op in (b"T*", b"'", b'"'):
+            tlm = _mul((1.0, 0.0, 0.0, 1.0, 0.0, -gs.leading), tlm)
+            tm = tlm
+        elif op in (b"g", b"rg", b"k"):
+            gs.fill_space = {b"g": "/DeviceGray", b"rg": "/DeviceRGB", b"k": "/DeviceCMYK"}[op]
+            gs.fill = _nums(operands)
+        elif op in (b"G", b"RG", b"K"):
+            gs.stroke_space = {b"G": "/DeviceGray", b"RG": "/DeviceRGB", b"K": "/DeviceCMYK"}[op]
+            gs.stroke = _nums(operands)
+        elif op in (b"cs", b"CS") and operands:
+            space = str(operands[0])
+            if op == b"cs":
+                gs.fill_space, gs.fill = space, None
+            else:
+                gs.stroke_space, gs.stroke = space, None
+        elif op in (b"sc", b"scn"):
+            gs.fill = _nums(operands)
+        elif op in (b"SC", b"SCN"):
+            gs.stroke = _nums(operands)
+        elif op in (b"Tc", b"Tw") and len(operands) == 1:
+            v = _nums(operands)
+            if v is not None:
+                if op == b"Tc":
+                    gs.char_spacing = v[0]
+                else:
+                    gs.word_spacing = v[0]
+        elif op == b'"' and len(operands) == 3:
+            v = _nums(operands[:2])
+            if v is not None:
+                gs.word_spacing, gs.char_spacing = v
+        elif op == b"gs" and operands:
+            _ext_gstate(gs, resources, operands[0])
+        elif op == b"re":
+            path_rect = _nums(operands) if len(operands) == 4 else None
+            path_parts += 1
+        elif op in (b"m", b"l", b"c", b"v", b"y", b"h"):
+            path_parts += 1
+        elif op in (b"W", b"W*"):
+            if path_parts == 1 and path_rect is not None:
+                corner = _mul((1.0, 0.0, 0.0, 1.0, path_rect[0], path_rect[1]), gs.ctm)
+                far = _mul((1.0, 0.0, 0.0, 1.0, path_rect[0] + path_rect[2],
+                            path_rect[1] + path_rect[3]), gs.ctm)
+                if abs(far[4] - corner[4]) < 1 or abs(far[5] - corner[5]) < 1:
+                    gs.clipped_away = True
+        elif op in (b"n", b"f", b"F", b"f*", b"S", b"s", b"B", b"B*", b"b", b"b*"):
+            path_parts, path_rect = 0, None
+        if op in _SHOW:
+            reason = _why_hidden(gs, tm, box) or _spread_away(gs, tm, box, operands, op)
+            if reason is not None:
+                found[n] = reason
+    return found
+
+
+def _ext_gstate(gs: _GState, resources: Any, name: Any) -> None:
+    """Apply an ExtGState's constant alpha (/ca fill, /CA stroke; PDF 32000-1 §11.6.4.4)."""
+    states = _get(resources, "/ExtGState") if resources is not None else None
+    state = _get(states, str(name)) if states is not None else None
+    if state is None:
+        return
+    for key, attr in (("/ca", "fill_alpha"), ("/CA", "stroke_alpha")):
+        value = _nums([_get(state, key)]) if _get(state, key) is not None else None
+        if value is not None:
+            setattr(gs, attr, value[0])
+
+
+def _spread_away(
+    gs: _GState,
+    tm: _Matrix,
+    box: tuple[float, float, float, float] | None,
+    operands: Sequence[Any],
+    op: bytes,
+) -> str | None:
+    """Text pushed off the page by spacing: character or word spacing, or a TJ adjustment,
+    larger than the page is wide."""
+    if box is None:
+        return None
+    trm = _mul(tm, gs.ctm)
+    scale = math.hypot(trm[0], trm[1]) * abs(gs.scaling) / 100
+    width = max(box[2] - box[0], box[3] - box[1])
+    if max(abs(gs.char_spacing), abs(gs.word_spacing)) * scale > width:
+        return "character or word spacing wider than the page"
+    if op == b"TJ" and operands and isinstance(operands[0], list):
+        numbers = _nums([x for x in operands[0] if not isinstance(x, (str, bytes))])
+        if numbers and max(abs(x) for x in numbers) / 1000 * abs(gs.size) * scale > width:
+            return "TJ spacing moves text off the page"
+    return None
+
+
+def _get(obj: Any, key: str) -> Any:
+    try:
+        value = obj.get(key)
+        return value.get_object() if value is not None else None
+    except Exception:  # a broken dictionary: nothing to follow
+        return None
+
+
+def _form(reader: Any, resources: Any, name: Any) -> tuple[list[Any], Any, _Matrix] | None:
+    """A form XObject's operations, resources and matrix, if *name* is one that holds text."""
+    from pypdf.generic import ContentStream
+
+    xobjects = _get(resources, "/XObject") if resources is not None else None
+    xobject = _get(xobjects, str(name)) if xobjects is not None else None
+    if xobject is None or _get(xobject, "/Subtype") != "/Form":
+        return None
+    try:
+        operations = list(ContentStream(xobject, reader).operations)
+    except Exception:  # an unreadable form draws nothing pypdf could extract either
+        return None
+    if not any(op in _SHOW or op == b"Do" for _, op in operations):
+        return None
+    m = _nums(_get(xobject, "/Matrix") or [1, 0, 0, 1, 0, 0])
+    matrix = (m[0], m[1], m[2], m[3], m[4], m[5]) if m is not None and len(m) == 6 else _IDENTITY
+    return operations, _get(xobject, "/Resources"), matrix
+
+
+def _why_hidden(  # noqa: PLR0911 (one return per way of hiding)
+    gs: _GState, tm: _Matrix, box: tuple[float, float, float, float] | None
+) -> str | None:
+    if gs.mode in (3, 7):
+        return f"render mode {gs.mode} (invisible)"
+    if gs.clipped_away:
+        return "clipped away (empty clipping rectangle)"
+    trm = _mul((1.0, 0.0, 0.0, 1.0, 0.0, gs.rise), _mul(tm, gs.ctm))
+    size = abs(gs.size) * math.hypot(trm[2], trm[3])
+    if size < MIN_VISIBLE_FONT_SIZE:
+        return f"font size {size:.2g} pt (near zero)"
+    if abs(gs.scaling) * math.hypot(trm[0], trm[1]) < MIN_VISIBLE_SCALING:
+        return f"horizontal scaling {gs.scaling:.2g}% (squeezed to nothing)"
+    if box is not None:
+        x, y = trm[4], trm[5]
+        x0, y0, x1, y1 = box
+        t = _BOX_TOLERANCE
+        if not (x0 - t <= x <= x1 + t and y0 - t <= y <= y1 + t):
+            return f"outside the page box at ({x:.0f}, {y:.0f})"
+    fills = gs.mode in (0, 2, 4, 6)
+    strokes = gs.mode in (1, 2, 5, 6)
+    fill_white = _white(gs.fill_space, gs.fill) or gs.fill_alpha <= _TRANSPARENT
+    stroke_white = _white(gs.stroke_space, gs.stroke) or gs.stroke_alpha <= _TRANSPARENT
+    if (not fills or fill_white) and (not strokes or stroke_white):
+        transparent = (fills and gs.fill_alpha <= _TRANSPARENT) or (
+            strokes and gs.stroke_alpha <= _TRANSPARENT
+        )
+        if transparent:
+            return "transparent text (ExtGState alpha)"
+        return "white text on the white page"
+    return None
+
+
+def _page_hidden(
+    reader: Any, page: Any, page_no: int, paragraphs: list[str], before: int
+) -> tuple[int, list[str], list[HiddenText]] | None:
+    """The page's hidden text as findings, and its paragraphs as shown; None if none hidden."""
+    from pypdf.generic import ContentStream
+
+    contents = page.get_contents()
+    if contents is None:
+        return None
+    operations = list(ContentStream(contents, reader).operations)
+    hidden = hidden_runs(operations, page, reader=reader)
+    if not hidden:
+        return None
+    if -1 in hidden:
+        return (page_no, paragraphs, [finding(UNCHECKED, "", hidden[-1], page_no)])
+    drawing = {n for n, (_, op) in enumerate(operations) if op in _SHOW or op == b"Do"}
+    findings: list[HiddenText] = []
+    for reason in dict.fromkeys(hidden.values()):
+        keep = {n for n, r in hidden.items() if r == reason}
+        text = " ".join(_extract(reader, page, _without_text(operations, drawing - keep)).split())
+        if not text:
+            continue
+        paragraph = _paragraph_of(text, paragraphs, before)
+        findings.append(finding(HIDDEN, text, reason, page_no, paragraph))
+    visible = _paragraphs_of(reader, page, _without_text(operations, set(hidden)))
+    return (page_no, visible, findings) if findings else None
+
+
+def _without_text(operations: list[tuple[Any, bytes]], drop: set[int]) -> list[tuple[Any, bytes]]:
+    """*operations* with the text-showing ones in *drop* removed (their line moves kept)."""
+    out: list[tuple[Any, bytes]] = []
+    for n, (operands, op) in enumerate(operations):
+        if n not in drop:
+            out.append((operands, op))
+        elif op == b"'":
+            out.append(([], b"T*"))
+        elif op == b'"' and len(operands) == 3:
+            out.extend([([operands[0]], b"Tw"), ([operands[1]], b"Tc"), ([], b"T*")])
+    return out
+
+
+def _detached(reader: Any, page: Any, operations: list[tuple[Any, bytes]]) -> Any:
+    from pypdf import PageObject
+    from pypdf.generic import ContentStream, NameObject
+
+    copy = PageObject(pdf=reader)
+    for key, value in page.items():
+        if key != "/Contents":
+            copy[NameObject(key)] = value
+    stream = ContentStream(None, reader)
+    stream.operations = operations
+    copy[NameObject("/Contents")] = stream
+    return copy
+
+
+def _extract(reader: Any, page: Any, operations: list[tuple[Any, bytes]]) -> str:
+    return str(_detached(reader, page, operations).extract_text())
+
+
+def _paragraphs_of(reader: Any, page: Any, operations: list[tuple[Any, bytes]]) -> list[str]:
+    return page_paragraphs(_detached(reader, page, operations))
+
+
+def _paragraph_of(text: str, paragraphs: list[str], before: int) -> int | None:
+    """The number of the first paragraph on the page holding *text* (else its first word)."""
+    words = text.split()
+    for needle in (" ".join(words), words[0] if words else ""):
+        if not needle:
+            continue
+        pattern = re.compile(r"(?<!\w)" + re.escape(needle) + r"(?!\w)")
+        n = before
+        for p in paragraphs:
+            if not p.strip():
+                continue
+            n += 1
+            if pattern.search(" ".join(normalise_paragraph(p).split())):
+                return n
+    return None
 
 
 # -- pypdf's messages --------------------------------------------------------------------------

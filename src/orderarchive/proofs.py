@@ -46,7 +46,7 @@ from .tlogproof import TlogProof
 
 if TYPE_CHECKING:  # imported for types only: `check` and `verify-proof` start without them
     from .archive import Archive
-    from .copies import TextComparison
+    from .copies import CompareLimits, TextComparison
 
 __all__ = [
     "COPY_STATUSES",
@@ -351,15 +351,18 @@ def check_copy(
     *,
     filename: str | None = None,
     compare_text: bool = True,
+    limits: CompareLimits | None = None,
 ) -> CopyResult:
     """Whether *data* is an archived document, verified from the signed log.
 
     Byte-identical → "official" (or "official-unreleased"). Otherwise, with *compare_text*, the
     copy's text is read and compared with the signed text layers: "same-text" (not the
     official file, but exactly its text) or "modified-copy" (with the word-level differences);
-    else "not-official". Raises :class:`~.errors.VerificationError` if the archive claims the
-    document but its signed log does not bear the claim out (a damaged or forged archive must
-    never make a copy look official).
+    else "not-official". *limits* bound the text comparison (:class:`~.copies.CompareLimits`;
+    over them, :class:`~.copies.CopyTooLargeError` or :class:`~.copies.CompareTimeoutError`
+    is raised rather than a verdict given). Raises :class:`~.errors.VerificationError` if the
+    archive claims the document but its signed log does not bear the claim out (a damaged or
+    forged archive must never make a copy look official).
     """
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
@@ -370,7 +373,8 @@ def check_copy(
             if not compare_text:
                 return CopyResult("not-official", sha, len(data))
             return _check_text(
-                archive, data, sha=sha, filename=filename, verifiers=verifiers, idx=idx
+                archive, data, sha=sha, filename=filename, verifiers=verifiers, idx=idx,
+                limits=limits,
             )
     seq = int(hits[0].seq)
     release = _latest_release(archive, verifiers)
@@ -402,13 +406,18 @@ def _check_text(
     filename: str | None,
     verifiers: Sequence[VerifierKey],
     idx: Any,
+    limits: CompareLimits | None,
 ) -> CopyResult:
-    from .copies import compare_text, read_copy_text
+    import time
 
-    copy = read_copy_text(data, filename)
-    if copy.layer is None:
+    from .copies import DEFAULT_COMPARE_LIMITS, compare_text, read_copy_text
+
+    limits = limits or DEFAULT_COMPARE_LIMITS
+    deadline = time.monotonic() + limits.timeout_seconds
+    copy = read_copy_text(data, filename, timeout=limits.timeout_seconds)
+    if copy.shown is None:
         return CopyResult("not-official", sha, len(data), text_reason=copy.reason)
-    comparison = compare_text(archive, copy.layer, idx=idx)
+    comparison = compare_text(archive, copy, idx=idx, limits=limits, deadline=deadline)
     if comparison is None:
         return CopyResult("not-official", sha, len(data))
     seq = comparison.entry.seq
