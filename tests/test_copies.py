@@ -246,7 +246,8 @@ def test_text_compared_with_an_entry_that_changes_is_refused(
     article: tuple[Archive, str], verifiers: list[VerifierKey], signer: Signer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Issue 11, item 12: the entry the text was compared with must be the one verified.
+    # Issue 11, item 12: the entry the text was compared with must be the one verified (the
+    # entry is read once: a mirror that serves other bytes fails that entry's verification).
     import attrs
 
     from orderarchive.errors import VerificationError
@@ -255,6 +256,6 @@ def test_text_compared_with_an_entry_that_changes_is_refused(
     genuine = archive.entry(0)
     forged = attrs.evolve(genuine, raw=genuine.raw + b" ")
     monkeypatch.setattr(Archive, "entry", lambda self, seq: forged)
-    with pytest.raises(VerificationError, match="changed while"):
+    with pytest.raises(VerificationError):
         check_copy(archive, body.replace("FALSE", "false").encode(), verifiers,
                    filename="c.txt")
