@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
+from ._display import json_safe, terminal_safe
 from .errors import (
     ArchiveNotFoundError,
     ConflictError,
@@ -63,14 +64,19 @@ def _use_color(err: bool = False) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def echo(text: str = "", *, fg: str | None = None, err: bool = False) -> None:
+def echo(
+    text: str = "", *, fg: str | None = None, err: bool = False, multiline: bool = False
+) -> None:
+    """Print one line (or, with *multiline*, lines) with every control character escaped:
+    titles, ids, file names and messages may come from an adversary (see _display.py)."""
+    text = terminal_safe(text, keep_newlines=multiline)
     if fg and _use_color(err):
         text = click.style(text, fg=fg)
     click.echo(text, err=err)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True))
+    click.echo(json_safe(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)))
 
 
 def _exit_code(error: OrderArchiveError) -> int:
@@ -491,7 +497,7 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
     else:
         state = "released" if rel.created else "already released"
         echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
-        echo(rel.note.decode().rstrip("\n"))
+        echo(rel.note.decode().rstrip("\n"), multiline=True)
 
 
 # -- list / show -------------------------------------------------------------------------------
