@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import ORIGIN
+from conftest import ORIGIN, need_tool
 from orderarchive.archive import Archive, document_fields
 from orderarchive.documents import read_document
 from orderarchive.note import Signer, VerifierKey
@@ -40,9 +39,7 @@ def test_byte_identical_is_official(pdf_archive: tuple[Archive, bytes],
 
 def test_qpdf_resaved_copy_is_same_text(pdf_archive: tuple[Archive, bytes], tmp_path: Path,
                                         verifiers: list[VerifierKey]) -> None:
-    qpdf = shutil.which("qpdf")
-    if qpdf is None:
-        pytest.fail("qpdf is not installed (apt-get install qpdf); .ci/run installs it")
+    qpdf = need_tool("qpdf")
     archive, data = pdf_archive
     (tmp_path / "in.pdf").write_bytes(data)
     subprocess.run([qpdf, "--object-streams=generate", str(tmp_path / "in.pdf"),
