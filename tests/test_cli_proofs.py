@@ -42,6 +42,7 @@ class Clerk:
         self.vkey.write_text(signer.verifier().to_string() + "\n")
         self.secret = root / "clerk.key"
         self.secret.write_bytes(seal(signer, None).to_bytes())
+        self.secret.chmod(0o600)  # a private key others can read is refused
         self.docs = []
         for i in range(4):
             path = root / f"order-{i}.txt"
@@ -322,6 +323,7 @@ def test_export_sig_next_to_the_file_with_an_encrypted_key(clerk: Clerk, tmp_pat
     need_tool("minisign")
     sealed = tmp_path / "sealed.key"
     sealed.write_bytes(seal(clerk.signer, "correct horse", opslimit=1, memlimit=8192).to_bytes())
+    sealed.chmod(0o600)
     env = {"ORDERARCHIVE_KEY": str(sealed), "ORDERARCHIVE_PASSPHRASE": "correct horse"}
     r = run("export-sig", str(clerk.docs[2]), cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
@@ -355,6 +357,7 @@ def test_export_sig_bad_input(case: str, clerk: Clerk, tmp_path: Path) -> None:
     elif case == "wrong-key":
         other = tmp_path / "other.key"
         other.write_bytes(seal(Signer.generate(ORIGIN), None).to_bytes())
+        other.chmod(0o600)
         args[-1] = str(other)
     elif case == "garbage-key":
         (tmp_path / "garbage.key").write_text("garbage")

@@ -48,6 +48,8 @@ class Ctx:
         self.archive_path = archive
         self.as_json = as_json
         self.keys_dir = keys
+        # (option name, value) of --passphrase-fd / --passphrase-file, set by their callback
+        self.passphrase_from: tuple[str, Any] | None = None
 
     def archive(self) -> Any:
         from .archive import Archive
@@ -259,7 +261,16 @@ trusted_key_option = click.option(
 )
 
 
-def _passphrase(confirm: bool = False) -> str | None:
+MAX_PASSPHRASE = 4096
+
+
+def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
+    """The passphrase, from (in order) --passphrase-fd, --passphrase-file, the environment
+    variable or a prompt on a terminal. The first two keep it out of shell history and out
+    of the environment other processes of the user can read."""
+    source = ctx.passphrase_from if ctx else None
+    if source is not None:
+        return _read_passphrase(*source)
     value = os.environ.get(PASSPHRASE_ENV)
     if value is not None:
         return value
@@ -267,6 +278,31 @@ def _passphrase(confirm: bool = False) -> str | None:
         return None
     result: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     return result
+
+
+def _read_passphrase(option: str, value: Any) -> str:
+    """The first line of a file descriptor or file (at most MAX_PASSPHRASE bytes)."""
+    from .errors import PassphraseError
+
+    where = f"file descriptor {value}" if option == "passphrase_fd" else str(value)
+    try:
+        if option == "passphrase_fd":
+            with os.fdopen(os.dup(value), "rb") as f:
+                data = f.readline(MAX_PASSPHRASE + 1)
+        else:
+            with Path(value).open("rb") as f:
+                data = f.readline(MAX_PASSPHRASE + 1)
+    except OSError as e:
+        raise PassphraseError(f"cannot read the passphrase from {where}: {e.strerror}") from e
+    if len(data) > MAX_PASSPHRASE:
+        raise PassphraseError(f"the passphrase in {where} is longer than {MAX_PASSPHRASE} bytes")
+    try:
+        text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError as e:
+        raise PassphraseError(f"the passphrase in {where} is not UTF-8") from e
+    if not text:
+        raise PassphraseError(f"no passphrase in {where} (its first line is empty)")
+    return text
 
 
 def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
@@ -279,16 +315,52 @@ def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
             hint=f"pass --key FILE or set {KEY_ENV}, or run 'orderarchive key generate {origin}'",
         )
     sealed = read_secret_key(path)
-    return sealed.unlock(_passphrase() if sealed.encrypted else None)
+    if sealed.is_demo:
+        echo(f"warning: {path} is the published demo key: anyone can sign with it", err=True)
+    return sealed.unlock(_passphrase(ctx) if sealed.encrypted else None)
 
 
-key_option = click.option(
-    "--key",
-    "key_path",
-    type=click.Path(path_type=Path),
-    envvar=KEY_ENV,
-    help="The private key file (default: the user's config dir, named after the origin).",
-)
+def _passphrase_source(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is None:
+        return
+    obj = ctx.find_object(Ctx)
+    if obj is None:
+        return
+    if obj.passphrase_from is not None:
+        raise click.BadParameter("give --passphrase-fd or --passphrase-file, not both")
+    obj.passphrase_from = (param.name or "", value)
+
+
+def passphrase_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--passphrase-fd N and --passphrase-file PATH (not stored as command parameters)."""
+    f = click.option(
+        "--passphrase-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_passphrase_source,
+        help="Read the private key's passphrase from the first line of this file.",
+    )(f)
+    return click.option(
+        "--passphrase-fd",
+        type=click.IntRange(min=0),
+        metavar="N",
+        expose_value=False,
+        callback=_passphrase_source,
+        help="Read the passphrase from file descriptor N (e.g. 3 with 3<FILE, or a pipe): "
+        f"never in shell history or the environment. Otherwise {PASSPHRASE_ENV} or a prompt.",
+    )(f)
+
+
+def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--key and the ways to give its passphrase."""
+    f = passphrase_options(f)
+    return click.option(
+        "--key",
+        "key_path",
+        type=click.Path(path_type=Path),
+        envvar=KEY_ENV,
+        help="The private key file (default: the user's config dir, named after the origin).",
+    )(f)
 
 
 # -- init --------------------------------------------------------------------------------------
@@ -338,6 +410,7 @@ def key() -> None:
     is_flag=True,
     help="Store the private key without a passphrase (demo and test keys only).",
 )
+@passphrase_options
 @pass_ctx
 def key_generate(
     ctx: Ctx, name: str, keys_dir: Path | None, secret_path: Path | None, unencrypted: bool
@@ -348,12 +421,12 @@ def key_generate(
     with errors_handled(ctx):
         passphrase = None
         if not unencrypted:
-            passphrase = _passphrase(confirm=True)
+            passphrase = _passphrase(ctx, confirm=True)
             if passphrase is None:
                 raise KeyFileError(
                     "a passphrase is needed to encrypt the private key",
-                    hint=f"set {PASSPHRASE_ENV}, run on a terminal, "
-                    "or pass --unencrypted for a demo key",
+                    hint="pass --passphrase-fd N or --passphrase-file FILE, set "
+                    f"{PASSPHRASE_ENV}, run on a terminal, or pass --unencrypted for a demo key",
                 )
         made = generate(
             name, keys_dir=keys_dir or ctx.keys_dir, secret_path=secret_path, passphrase=passphrase
