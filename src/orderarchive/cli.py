@@ -261,16 +261,18 @@ trusted_key_option = click.option(
 )
 
 
-MAX_PASSPHRASE = 4096
-
-
 def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
     """The passphrase, from (in order) --passphrase-fd, --passphrase-file, the environment
     variable or a prompt on a terminal. The first two keep it out of shell history and out
     of the environment other processes of the user can read."""
     source = ctx.passphrase_from if ctx else None
     if source is not None:
-        return _read_passphrase(*source)
+        from .keys import read_passphrase
+
+        option, value = source
+        if option == "passphrase_fd":
+            return read_passphrase(fd=value)
+        return read_passphrase(path=value)
     value = os.environ.get(PASSPHRASE_ENV)
     if value is not None:
         return value
@@ -278,31 +280,6 @@ def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
         return None
     result: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     return result
-
-
-def _read_passphrase(option: str, value: Any) -> str:
-    """The first line of a file descriptor or file (at most MAX_PASSPHRASE bytes)."""
-    from .errors import PassphraseError
-
-    where = f"file descriptor {value}" if option == "passphrase_fd" else str(value)
-    try:
-        if option == "passphrase_fd":
-            with os.fdopen(os.dup(value), "rb") as f:
-                data = f.readline(MAX_PASSPHRASE + 1)
-        else:
-            with Path(value).open("rb") as f:
-                data = f.readline(MAX_PASSPHRASE + 1)
-    except OSError as e:
-        raise PassphraseError(f"cannot read the passphrase from {where}: {e.strerror}") from e
-    if len(data) > MAX_PASSPHRASE:
-        raise PassphraseError(f"the passphrase in {where} is longer than {MAX_PASSPHRASE} bytes")
-    try:
-        text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
-    except UnicodeDecodeError as e:
-        raise PassphraseError(f"the passphrase in {where} is not UTF-8") from e
-    if not text:
-        raise PassphraseError(f"no passphrase in {where} (its first line is empty)")
-    return text
 
 
 def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:

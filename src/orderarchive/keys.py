@@ -340,6 +340,36 @@ def read_secret_key(path: Path, *, allow_unprotected: bool | None = None) -> Sec
     return sealed
 
 
+MAX_PASSPHRASE = 4096
+
+
+def read_passphrase(*, fd: int | None = None, path: Path | None = None) -> str:
+    """The first line of file descriptor *fd* or of the file *path* (``--passphrase-fd``,
+    ``--passphrase-file``): ways to give a passphrase that stay out of shell history and out
+    of the environment, which other processes of the same user can read."""
+    where = f"file descriptor {fd}" if fd is not None else str(path)
+    try:
+        if fd is not None:
+            with os.fdopen(os.dup(fd), "rb") as f:
+                data = f.readline(MAX_PASSPHRASE + 1)
+        elif path is not None:
+            with path.open("rb") as f:
+                data = f.readline(MAX_PASSPHRASE + 1)
+        else:
+            raise ValueError("read_passphrase needs fd or path")
+    except OSError as e:
+        raise PassphraseError(f"cannot read the passphrase from {where}: {e.strerror}") from e
+    if len(data) > MAX_PASSPHRASE:
+        raise PassphraseError(f"the passphrase in {where} is longer than {MAX_PASSPHRASE} bytes")
+    try:
+        text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError as e:
+        raise PassphraseError(f"the passphrase in {where} is not UTF-8") from e
+    if not text:
+        raise PassphraseError(f"no passphrase in {where} (its first line is empty)")
+    return text
+
+
 def parse_verifier(text: str, source: str) -> VerifierKey:
     try:
         return VerifierKey.parse(text.strip())
