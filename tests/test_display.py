@@ -125,6 +125,18 @@ def test_add_refuses_an_escape_sequence_in_the_title_found_in_the_file(clerk: Pa
     assert stored(clerk) == {}
 
 
+def test_line_breaks_in_the_files_own_title_and_author_are_layout(clerk: Path) -> None:
+    page = clerk / "page.html"
+    page.write_text('<html><head><meta property="og:title" content="An\n\tOrder">'
+                    '<meta name="author" content="Jane\r\nDoe"></head>'
+                    "<body><p>The City shall act.</p></body></html>", encoding="utf-8")
+    r = run("--json", "add", "--key", "clerk.key", "page.html", cwd=clerk)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    (added,) = json.loads(r.stdout)["added"]
+    assert added["title"] == "An Order" and added["issuer"] == "Jane Doe"
+    assert added["meta"]["author"] == "Jane Doe"
+
+
 @pytest.mark.parametrize(
     "option", [("--issuer", "City\u202eytic"), ("--title", "Order\r" + FORGED)]
 )
