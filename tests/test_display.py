@@ -18,6 +18,7 @@ from orderarchive._display import json_safe, terminal_safe, unsafe_characters
 from orderarchive.archive import Archive
 from orderarchive.entry import refuse_unsafe_text
 from orderarchive.errors import MalformedError
+from orderarchive.keys import seal
 from orderarchive.note import Signer
 
 FORGED = "\x1b[2K\x1b[32mOFFICIAL"
@@ -105,11 +106,11 @@ def test_library_add_refuses_control_characters_and_stores_nothing(
 
 
 @pytest.fixture
-def clerk(tmp_path: Path) -> Path:
-    assert run("init", "--origin", ORIGIN, cwd=tmp_path).returncode == 0
-    made = run("key", "generate", ORIGIN, "--unencrypted", "--secret-key", "clerk.key",
-               cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
+def clerk(tmp_path: Path, signer: Signer) -> Path:
+    """An empty archive and its (unencrypted, mode 0600) private key, made without the CLI."""
+    Archive.init(tmp_path / "archive", ORIGIN)
+    (tmp_path / "clerk.key").write_bytes(seal(signer, None).to_bytes())
+    (tmp_path / "clerk.key").chmod(0o600)
     return tmp_path
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ORIGIN, REPO
 from orderarchive import keys
+from orderarchive.archive import Archive
 from orderarchive.errors import KeyFileError
 from orderarchive.note import Signer
 
@@ -143,7 +144,7 @@ def test_the_bounds_are_the_documented_ones() -> None:
 
 @pytest.fixture
 def clerk(tmp_path: Path) -> Path:
-    assert run("init", "--origin", ORIGIN, cwd=tmp_path).returncode == 0
+    Archive.init(tmp_path / "archive", ORIGIN)
     (tmp_path / "order.txt").write_text("Executive Order\n\nThe City shall act.\n")
     return tmp_path
 
