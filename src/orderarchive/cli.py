@@ -328,16 +328,18 @@ def passphrase_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+key_file_option = click.option(
+    "--key",
+    "key_path",
+    type=click.Path(path_type=Path),
+    envvar=KEY_ENV,
+    help="The private key file (default: the user's config dir, named after the origin).",
+)
+
+
 def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--key and the ways to give its passphrase."""
-    f = passphrase_options(f)
-    return click.option(
-        "--key",
-        "key_path",
-        type=click.Path(path_type=Path),
-        envvar=KEY_ENV,
-        help="The private key file (default: the user's config dir, named after the origin).",
-    )(f)
+    """--key and the ways to give its passphrase (for commands that sign)."""
+    return key_file_option(passphrase_options(f))
 
 
 # -- init --------------------------------------------------------------------------------------
