@@ -11,10 +11,12 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ORIGIN, text_request
 from orderarchive import entry as entry_module
-from orderarchive._display import json_safe, terminal_safe, unsafe_characters
+from orderarchive._display import UNSAFE_CHARACTERS, json_safe, terminal_safe, unsafe_characters
 from orderarchive.archive import Archive
 from orderarchive.entry import refuse_unsafe_text
 from orderarchive.errors import MalformedError
@@ -63,6 +65,26 @@ def stored(work: Path) -> dict[str, bytes]:
 )
 def test_terminal_safe_escapes_every_control(text: str, shown: str) -> None:
     assert terminal_safe(text) == shown
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.text())
+def test_no_text_reaches_the_terminal_unescaped(text: str) -> None:
+    shown = terminal_safe(text)
+    assert UNSAFE_CHARACTERS.search(shown) is None
+    assert terminal_safe(shown) == shown  # escaping is done once, completely
+    multiline = terminal_safe(text, keep_newlines=True)
+    assert UNSAFE_CHARACTERS.search(multiline.replace("\n", "")) is None
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+                    max_leaves=10))
+def test_json_output_is_the_same_value_with_nothing_raw(value: object) -> None:
+    text = json_safe(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+    assert json.loads(text) == value
+    assert UNSAFE_CHARACTERS.search(text.replace("\n", "")) is None
 
 
 def test_terminal_safe_keeps_newlines_only_when_asked() -> None:
