@@ -469,6 +469,26 @@ def test_sandbox_job_sent_to_a_worker_that_just_ended_still_runs(
     assert results[1] == "queued"
 
 
+def test_sandbox_job_no_worker_will_take_fails_after_a_few_tries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A job whose send fails on every fresh worker is reported, not retried forever.
+    sends: list[int] = []
+
+    def refused(sock: object, payload: bytes) -> None:
+        sends.append(len(payload))
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(_sandbox, "_send", refused)
+    pool = _sandbox.Pool()
+    try:
+        (result,) = pool.map(_echo, [("never",)], workers=1, timeout=30, memory_bytes=2**29)
+    finally:
+        pool.close()
+    assert isinstance(result, ReaderCrashError) and "went away" in str(result)
+    assert len(sends) == _sandbox._SEND_ATTEMPTS
+
+
 def _call_named(name: str, args: tuple[object, ...]) -> object:
     fn = globals()[name]
     assert callable(fn)
