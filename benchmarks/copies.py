@@ -31,7 +31,7 @@ from orderarchive.note import Signer
 from orderarchive.proofs import check_copy
 from orderarchive.textlayer import TextLayer
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parents[1] / "tests" / "data" / "seeds"
 ORIGIN = "example.gov/benchmark-copies"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +16,43 @@ from orderarchive.textlayer import TextLayer
 
 ORIGIN = "example.gov/orders"
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+DATA = REPO / "tests" / "data"  # conformance vectors and seed articles: tests/data/README.md
+
+# Stock tools the interoperability tests run. Without one, its tests skip with the reason
+# below; .ci/run installs them all and sets ORDERARCHIVE_REQUIRE_TOOLS=1, under which a
+# missing tool fails the tests instead (a CI image that lost one must not pass quietly).
+REQUIRE_TOOLS_ENV = "ORDERARCHIVE_REQUIRE_TOOLS"
+GOPATH = Path("/usr/share/gocode")  # Debian's golang-golang-x-mod-dev installs x/mod here
+TOOLS = {
+    "minisign": "minisign is not installed (apt-get install minisign)",
+    "qpdf": "qpdf is not installed (apt-get install qpdf)",
+    "go": "Go and golang.org/x/mod are not installed "
+    "(apt-get install golang-go golang-golang-x-mod-dev)",
+}
+
+
+def need_tool(name: str) -> str:
+    """The path of the stock tool *name*; skip (or, under ORDERARCHIVE_REQUIRE_TOOLS=1, fail)
+    the calling test when it is missing."""
+    path = shutil.which(name)
+    if name == "go" and not (GOPATH / "src/golang.org/x/mod/sumdb/tlog").is_dir():
+        path = None
+    if path is not None:
+        return path
+    reason = f"{TOOLS[name]}; .ci/run installs it"
+    if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_TOOLS_ENV}=1: a missing tool is a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def minisign_bin() -> str:
+    return need_tool("minisign")
+
+
+@pytest.fixture(scope="session")
+def qpdf_bin() -> str:
+    return need_tool("qpdf")
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +69,6 @@ def _isolated_env(
     monkeypatch.delenv("ORDERARCHIVE_KEY", raising=False)
     monkeypatch.delenv("ORDERARCHIVE_ARCHIVE", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not (SHARED / "vectors").is_dir():
-        pytest.fail(f"conformance data not found at {SHARED} (the repo's sibling 'shared/')")
-    return SHARED
 
 
 @pytest.fixture

@@ -22,14 +22,14 @@ from orderarchive.checkpoint import (
 from orderarchive.errors import NoteFormatError, SignatureError, UntrustedKeyError
 from orderarchive.note import InvalidSignatureError, Signer, VerifierKey, sign_note
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"  # see tests/data/README.md
 STATIC = VECTORS / "static-log-300"
 
 
 def _read(path: Path) -> bytes:
     # The published vectors are the conformance suite: their absence is a failure, not a skip.
     if not path.is_file():
-        raise FileNotFoundError(f"vector {path} missing; shared/ must sit beside the repo")
+        raise FileNotFoundError(f"vector {path} missing; tests/data is part of the repository")
     return path.read_bytes()
 
 

@@ -16,15 +16,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import ORIGIN, ok, one_line_error, text_request
+from conftest import ORIGIN, need_tool, ok, one_line_error, text_request
 from orderarchive.archive import Archive
 from orderarchive.checkpoint import open_checkpoint
 from orderarchive.cli import cli
 from orderarchive.keys import seal
 from orderarchive.note import Signer
 from test_proofs import named_cases
-
-MINISIGN = shutil.which("minisign")
 
 
 class Clerk:
@@ -44,6 +42,7 @@ class Clerk:
         self.vkey.write_text(signer.verifier().to_string() + "\n")
         self.secret = root / "clerk.key"
         self.secret.write_bytes(seal(signer, None).to_bytes())
+        self.secret.chmod(0o600)  # a private key others can read is refused
         self.docs = []
         for i in range(4):
             path = root / f"order-{i}.txt"
@@ -292,9 +291,8 @@ def test_verify_since_bad_file(case: str, clerk: Clerk, tmp_path: Path) -> None:
 
 
 def minisign_verify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert MINISIGN is not None
-    return subprocess.run([MINISIGN, "-V", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run([need_tool("minisign"), "-V", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, check=False)
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None
@@ -304,12 +302,8 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None
                           check=False)
 
 
-needs_minisign = pytest.mark.skipif(MINISIGN is None, reason="minisign is not installed")
-
-
-@needs_minisign
 def test_stock_minisign_verifies_the_official_file(clerk: Clerk, tmp_path: Path) -> None:
-    assert MINISIGN is not None
+    need_tool("minisign")
     r = run("export-sig", "eo-1", "--key", str(clerk.secret), "-o", "eo-1.minisig", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = run("key", "export", "--minisign", "-o", "key.pub", cwd=tmp_path)
@@ -325,11 +319,11 @@ def test_stock_minisign_verifies_the_official_file(clerk: Clerk, tmp_path: Path)
     assert m.returncode != 0
 
 
-@needs_minisign
 def test_export_sig_next_to_the_file_with_an_encrypted_key(clerk: Clerk, tmp_path: Path) -> None:
-    assert MINISIGN is not None
+    need_tool("minisign")
     sealed = tmp_path / "sealed.key"
     sealed.write_bytes(seal(clerk.signer, "correct horse", opslimit=1, memlimit=8192).to_bytes())
+    sealed.chmod(0o600)
     env = {"ORDERARCHIVE_KEY": str(sealed), "ORDERARCHIVE_PASSPHRASE": "correct horse"}
     r = run("export-sig", str(clerk.docs[2]), cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
@@ -363,6 +357,7 @@ def test_export_sig_bad_input(case: str, clerk: Clerk, tmp_path: Path) -> None:
     elif case == "wrong-key":
         other = tmp_path / "other.key"
         other.write_bytes(seal(Signer.generate(ORIGIN), None).to_bytes())
+        other.chmod(0o600)
         args[-1] = str(other)
     elif case == "garbage-key":
         (tmp_path / "garbage.key").write_text("garbage")

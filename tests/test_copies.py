@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import ORIGIN, REPO
+from conftest import ORIGIN, REPO, need_tool
 from orderarchive.archive import Archive, document_fields
 from orderarchive.copies import TextComparison, WordChange
 from orderarchive.documents import read_document
@@ -42,9 +41,7 @@ def test_byte_identical_is_official(pdf_archive: tuple[Archive, bytes],
 
 def test_qpdf_resaved_copy_is_same_text(pdf_archive: tuple[Archive, bytes], tmp_path: Path,
                                         verifiers: list[VerifierKey]) -> None:
-    qpdf = shutil.which("qpdf")
-    if qpdf is None:
-        pytest.fail("qpdf is not installed (apt-get install qpdf); .ci/run installs it")
+    qpdf = need_tool("qpdf")
     archive, data = pdf_archive
     (tmp_path / "in.pdf").write_bytes(data)
     subprocess.run([qpdf, "--object-streams=generate", str(tmp_path / "in.pdf"),
@@ -120,7 +117,7 @@ def test_unrelated_and_unreadable_copies(pdf_archive: tuple[Archive, bytes],
 
 # -- one rule for what differs (issue 12, item 4; "What was seen" 6) ---------------------------
 
-SEED = REPO.parent / "shared" / "seeds" / "gbh-2026-02-05-wu-executive-order.txt"
+SEED = REPO / "tests" / "data" / "seeds" / "gbh-2026-02-05-wu-executive-order.txt"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from orderarchive.note import Signer, VerifierKey
 from orderarchive.proofs import check_copy
 from orderarchive.textlayer import TextLayer
 
-SEED = REPO.parent / "shared" / "seeds" / "whdh-2026-02-05-wu-signs-executive-order.txt"
+SEED = REPO / "tests" / "data" / "seeds" / "whdh-2026-02-05-wu-signs-executive-order.txt"
 
 
 def _replay(a: list[str], b: list[str], ops: list[tuple[str, int, int, int, int]]) -> list[str]:

@@ -17,7 +17,7 @@ import time
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pypdf
 import pytest
@@ -48,7 +48,7 @@ from orderarchive.errors import DocumentError
 from pdfgen import deflate_zeros, make_pdf, sample_order, single_page_pdf
 
 T = TypeVar("T")
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parent / "data" / "seeds"  # see tests/data/README.md
 LIMITS = Limits(timeout_seconds=5, memory_bytes=512 * 2**20)
 ORDER = sample_order(2)
 
@@ -440,29 +440,82 @@ def test_sandbox_errors_are_document_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("first", "error"),
+    ("first", "error", "timeout"),
     [
-        ((_sleep, (30,)), DocumentTimeoutError),
-        ((_allocate, (2**31,)), DocumentTooLargeError),
-        ((_die, ()), ReaderCrashError),
+        ((_sleep, (3600,)), DocumentTimeoutError, 2.0),
+        ((_allocate, (2**31,)), DocumentTooLargeError, 120.0),
+        ((_die, ()), ReaderCrashError, 120.0),
     ],
     ids=["timeout", "memory", "death"],
 )
 def test_sandbox_job_queued_behind_a_failure_still_runs(
-    first: tuple[Callable[..., object], tuple[object, ...]], error: type[DocumentError]
+    first: tuple[Callable[..., object], tuple[object, ...]], error: type[DocumentError],
+    timeout: float,
 ) -> None:
     # One worker holds two jobs at once (the second waits in its socket); when the first
-    # kills the worker, the second is given to a new one, with a fresh deadline.
+    # kills the worker, the second is given to a new one, with a fresh deadline. Only the
+    # timeout case needs a short deadline: on a loaded machine 0.5 s was sometimes too short
+    # for the queued job (or for the dying one to die), which failed the test 8 times in 200.
     fn, args = first
     results = _sandbox.shared_pool().map(
         _call_named,
         [(fn.__name__, args), ("_echo", ("queued",))],
         workers=1,
-        timeout=0.5,
+        timeout=timeout,
         memory_bytes=512 * 2**20,
     )
     assert isinstance(results[0], error)
     assert results[1] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("first", "error"),
+    [(("_allocate", (2**31,)), DocumentTooLargeError), (("_die", ()), ReaderCrashError)],
+    ids=["memory", "death"],
+)
+def test_sandbox_job_sent_to_a_worker_that_just_ended_still_runs(
+    first: tuple[str, tuple[object, ...]], error: type[DocumentError],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The race behind the flaky test above, forced: the second job is sent only after the
+    # first has ended its worker, so the send fails (EPIPE). That job never ran: it must run
+    # on a new worker, not be reported as the worker's crash.
+    original = _sandbox._Batch._submit
+
+    def submit_once_the_worker_ended(batch: _sandbox._Batch[object], worker: Any) -> None:
+        if batch.queues.get(worker):
+            worker.process.wait(60)
+        original(batch, worker)
+
+    monkeypatch.setattr(_sandbox._Batch, "_submit", submit_once_the_worker_ended)
+    pool = _sandbox.Pool()
+    try:
+        results = pool.map(_call_named, [first, ("_echo", ("queued",))], workers=1, timeout=30,
+                           memory_bytes=512 * 2**20)
+    finally:
+        pool.close()
+    assert isinstance(results[0], error)
+    assert results[1] == "queued"
+
+
+def test_sandbox_job_no_worker_will_take_fails_after_a_few_tries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A job whose send fails on every fresh worker is reported, not retried forever.
+    sends: list[int] = []
+
+    def refused(sock: object, payload: bytes) -> None:
+        sends.append(len(payload))
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(_sandbox, "_send", refused)
+    pool = _sandbox.Pool()
+    try:
+        (result,) = pool.map(_echo, [("never",)], workers=1, timeout=30, memory_bytes=2**29)
+    finally:
+        pool.close()
+    assert isinstance(result, ReaderCrashError) and "went away" in str(result)
+    assert len(sends) == _sandbox._SEND_ATTEMPTS
 
 
 def _call_named(name: str, args: tuple[object, ...]) -> object:

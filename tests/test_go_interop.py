@@ -8,29 +8,24 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import text_request
+from conftest import GOPATH, need_tool, text_request
 from orderarchive.archive import Archive
 from orderarchive.keys import file_stem
 from orderarchive.note import Signer
 from orderarchive.proofs import consistency, prove
 
 HERE = Path(__file__).resolve().parent
-GOPATH = Path("/usr/share/gocode")
 
 
 @pytest.fixture(scope="module")
 def gocheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None or not (GOPATH / "src/golang.org/x/mod/sumdb/tlog").is_dir():
-        pytest.fail("Go and golang.org/x/mod are needed: apt-get install golang-go "
-                    "golang-golang-x-mod-dev (.ci/run installs them)")
+    go = need_tool("go")
     out = tmp_path_factory.mktemp("go")
     env = dict(os.environ, GO111MODULE="off", GOPATH=str(GOPATH), GOCACHE=str(out / "cache"),
                GOFLAGS="")

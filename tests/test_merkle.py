@@ -1,8 +1,8 @@
 """Tests for orderarchive.merkle.
 
 * Conformance: the 196 transparency-dev/merkle probes and the CT reference tree
-  (../shared/vectors, a sibling of the repository, as in CI), and the project's static log of
-  300 entries with its tiles.
+  (tests/data/vectors, copied from their upstreams: tests/data/README.md), and the project's
+  static log of 300 entries with its tiles.
 * An oracle written straight from RFC 9162 §2.1 (recursive MTH, PATH, SUBPROOF) against which
   every proof of every tree up to 64 leaves is compared, then verified, then mutated.
 * Virtual trees of up to 2**64 - 1 identical leaves, to exercise the 64-bit edge without
@@ -56,7 +56,7 @@ from orderarchive.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"  # see tests/data/README.md
 TDEV = VECTORS / "transparency-dev-merkle"
 STATIC = VECTORS / "static-log-300"
 
@@ -67,9 +67,9 @@ BAD_CONSISTENCY = (ConsistencyError, RootMismatchError)
 
 
 def need(path: Path) -> Path:
-    """Fail (never skip) when the shared vectors are not where CI puts them."""
+    """Fail (never skip) when a vector the repository carries is missing."""
     if not path.exists():
-        pytest.fail(f"test vectors missing: {path} (clone 'shared' next to the repository)")
+        pytest.fail(f"test vectors missing: {path} (tests/data is part of the repository)")
     return path
 
 

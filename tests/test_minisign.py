@@ -6,7 +6,6 @@ import base64
 import contextlib
 import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -35,17 +34,6 @@ SEED = bytes(range(32))
 PUB = Signer("example.com/minisign-test", SEED).public_key
 KEY_ID = key_id_for(PUB)
 FILE = b"Executive Order 14000\n\nSection 1. Purpose.\n"
-
-
-@pytest.fixture(scope="session")
-def minisign_bin() -> str:
-    path = shutil.which("minisign")
-    if path is None:
-        pytest.fail(
-            "the minisign binary is required for these tests: install Debian's package "
-            "(apt-get install minisign); CI installs it in .ci/run"
-        )
-    return path
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

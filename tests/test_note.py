@@ -34,7 +34,7 @@ from orderarchive.note import (
     sign_note,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"  # see tests/data/README.md
 NOTE_VECTORS = VECTORS / "signed-note" / "signed-note-vectors.json"
 
 
@@ -42,7 +42,7 @@ def _load_vectors() -> list[dict[str, Any]]:
     # The published vectors are the conformance suite: their absence is a failure, not a skip.
     if not NOTE_VECTORS.is_file():
         raise FileNotFoundError(
-            f"signed-note vectors not found at {NOTE_VECTORS}; shared/ must sit beside the repo"
+            f"signed-note vectors not found at {NOTE_VECTORS}; tests/data is part of the repository"
         )
     notes: list[dict[str, Any]] = json.loads(NOTE_VECTORS.read_text("utf-8"))["notes"]
     return notes

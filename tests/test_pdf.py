@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from conftest import need_tool
 from orderarchive import pdf
 from orderarchive.documents import (
     BrokenDocumentError,
@@ -41,11 +41,10 @@ def flat(document: ReadDocument) -> list[list[str]]:
 
 
 def qpdf(data: bytes, tmp_path: Path, *options: str) -> bytes:
-    if shutil.which("qpdf") is None:
-        pytest.fail("qpdf is not on PATH: install it (apt-get install qpdf) to run this test")
+    tool = need_tool("qpdf")
     source, target = tmp_path / "in.pdf", tmp_path / "out.pdf"
     source.write_bytes(data)
-    subprocess.run(["qpdf", *options, str(source), str(target)], check=True)
+    subprocess.run([tool, *options, str(source), str(target)], check=True)
     return target.read_bytes()
 
 

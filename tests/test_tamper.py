@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,14 @@ def _swap(items: list[bytes], i: int) -> bytes:
     return b"".join(items)
 
 
+def _newline_after(items: list[bytes], i: int, member: bytes) -> bytes:
+    """Entry *i* with a JSON-escaped newline at the end of the string *member* starts."""
+    start = items[i].index(member) + len(member)
+    end = items[i].index(b'"', start)
+    items[i] = items[i][:end] + b"\\n" + items[i][end:]
+    return b"".join(items)
+
+
 def _swap_files(a: Path, b: Path) -> None:
     da, db = a.read_bytes(), b.read_bytes()
     a.write_bytes(db)
@@ -139,6 +148,9 @@ def structural(root: Path) -> Iterator[Mutation]:
     for i in range(count - 1):
         yield f"swap entries {i} and {i + 1}", edit_lines("log/entries", _swap, i)
     yield "reverse the entries", rewrite("log/entries", lambda d: b"".join(_lines(d)[::-1]))
+    for i in range(count):  # "eo-1\n" printed beside "eo-1" looks the same (issue 11 item 8)
+        yield f"trailing newline in the id of entry {i}", edit_lines(
+            "log/entries", lambda items, k: _newline_after(items, k, b'"doc":"'), i)
 
     for name, unit in (("log/offsets", 8), ("log/hashes", 32)):
         records = (root / name).stat().st_size // unit
@@ -225,8 +237,45 @@ def test_every_mutation_is_caught(tmp_path: Path, signer: Signer,
     # 5 per file (4 for releases), 6 entries (2 each), 5 entry swaps, 1 reversal, record swaps and
     # duplications of 6 offsets and 10 stored hashes, 7 release/checkpoint moves, 5 object
     # pairs (2 each), 1 config edit.
-    assert len(mutations) == 5 * len(saved) - 2 + 2 * 6 + 5 + 1 + (5 + 6) + (9 + 10) + 7 + 2 * 5 + 1
+    # One trailing-newline id per entry (6).
+    assert len(mutations) == (5 * len(saved) - 2 + 2 * 6 + 5 + 1 + 6 + (5 + 6) + (9 + 10) + 7
+                              + 2 * 5 + 1)
     assert tried == flips + len(mutations)
+
+
+@pytest.mark.parametrize(
+    ("member", "loosened"),
+    [("doc", "valid_doc_id"), ("issued", "_DATE"), ("media_type", "_MEDIA")],
+)
+def test_a_signed_trailing_newline_is_refused(
+    member: str, loosened: str, *, tmp_path: Path, signer: Signer,
+    verifiers: list[VerifierKey], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A publisher's (or a stolen key's) correctly signed and logged entry whose id, date,
+    or media type ends in a newline: "$" accepted it, fullmatch does not. (A relation target
+    "eo-0\\n" is also caught by the audit: no such document was recorded.)"""
+    from orderarchive import entry as entry_module
+
+    root = tmp_path / "archive"
+    archive = Archive.init(root, ORIGIN)
+    archive.add([text_request(0, doc="eo-0")], signer, now=NOW)
+    request = text_request(1)
+    values = {a.name: getattr(request.fields, a.name)
+              for a in type(request.fields).__attrs_attrs__}
+    values[member] += "\n"
+    with monkeypatch.context() as m:  # the hostile publisher's tool checks nothing
+        m.setattr(entry_module, "refuse_unsafe_text", lambda *a, **k: None)
+        if loosened == "valid_doc_id":
+            m.setattr(entry_module, loosened, lambda doc: True)
+        else:
+            m.setattr(entry_module, loosened, re.compile(r"(?s).*"))
+        m.setattr(Archive, "_check_new", lambda self, requests: None)
+        hostile = type(request)(data=request.data, text=request.text,
+                                fields=entry_module.DocumentFields(**values))
+        archive.add([hostile], signer, now=NOW)
+        archive.release(signer)
+        assert not caught(root, verifiers), "the loosened reader accepts it: the test is sound"
+    assert caught(root, verifiers)
 
 
 @pytest.mark.parametrize("size", [3, 5])

@@ -17,14 +17,14 @@ from orderarchive.errors import OrderArchiveError, ProofFormatError
 from orderarchive.note import Signer, VerifierKey
 from orderarchive.tlogproof import HEADER, MAX_PROOF_BYTES, MAX_PROOF_HASHES, TlogProof
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parent / "data" / "vectors"  # see tests/data/README.md
 STATIC = VECTORS / "static-log-300"
 
 
 def _read(path: Path) -> bytes:
     # The published vectors are the conformance suite: their absence is a failure, not a skip.
     if not path.is_file():
-        raise FileNotFoundError(f"vector {path} missing; shared/ must sit beside the repo")
+        raise FileNotFoundError(f"vector {path} missing; tests/data is part of the repository")
     return path.read_bytes()
 
 

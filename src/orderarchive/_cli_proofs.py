@@ -22,6 +22,7 @@ from .cli import (
     emit_json,
     errors_handled,
     key,
+    key_file_option,
     key_option,
     pass_ctx,
     trusted_key_option,
@@ -319,7 +320,7 @@ def _export_candidates(ctx: Ctx, trusted: Sequence[str], key_path: Path | None) 
               help="Write a minisign public key file (for 'minisign -V -p').")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("-"),
               help=_OUTPUT_HELP + "  [default: -]")
-@key_option
+@key_file_option
 @trusted_key_option
 @pass_ctx
 def key_export(ctx: Ctx, as_minisign: bool, output: Path, key_path: Path | None,

@@ -66,6 +66,9 @@ _STOP_SECONDS = 2.0
 # Jobs up to this size are queued behind a running one. Larger ones wait for an idle worker:
 # both sides writing more than a socket buffer holds at once would deadlock.
 _PIPELINE = 64 * 1024
+# A job that fresh workers keep refusing (each ends before it can be sent) fails after this
+# many tries rather than starting workers forever.
+_SEND_ATTEMPTS = 3
 
 
 def _send(sock: socket.socket, payload: bytes) -> None:
@@ -385,6 +388,8 @@ class _Batch(Generic[T]):
         self.payloads: dict[int, bytes] = {}
         self.queues: dict[_Worker, deque[int]] = {}  # jobs sent to each worker, oldest first
         self.deadlines: dict[_Worker, float] = {}  # of each worker's oldest job
+        self.unsent: dict[int, int] = {}  # how often a job could not be sent to a worker
+        self.gone: set[_Worker] = set()  # refused a job: collect its oldest, send no more
 
     def run(self) -> list[T | DocumentError]:
         try:
@@ -404,6 +409,8 @@ class _Batch(Generic[T]):
         while self.pending and len(self.queues) < self.width:
             self._submit(self.pool._checkout())
         for worker, queued in list(self.queues.items()):
+            if worker in self.gone:
+                continue
             small = bool(self.pending) and len(self._payload(self.pending[0])) <= _PIPELINE
             if small and len(queued) == 1:
                 self._submit(worker)
@@ -423,9 +430,22 @@ class _Batch(Generic[T]):
         try:
             _send(worker.sock, payload)
         except OSError as e:
+            # The worker ended before this job reached it (typically: the job ahead of it
+            # killed it, or it retired after a MemoryError), so this job never ran. It goes
+            # back to the front of the queue for another worker, and the worker's own oldest
+            # job, if any, is collected as what ended it. (Reporting this job as crashed
+            # instead was a race: it failed whenever the worker died before the send.)
             self.queues[worker].pop()
-            self.results[i] = ReaderCrashError(f"the reader process went away: {e}")
-            self._retire(worker, alive=False)
+            self.unsent[i] = self.unsent.get(i, 0) + 1
+            if self.unsent[i] >= _SEND_ATTEMPTS:
+                self.results[i] = ReaderCrashError(f"the reader process went away: {e}")
+            else:
+                self.pending.appendleft(i)
+                self.payloads[i] = payload
+            if self.queues[worker]:
+                self.gone.add(worker)
+            else:
+                self._retire(worker, alive=False)
 
     def _collect(self, worker: _Worker) -> None:
         result, alive = self.pool._collect(
@@ -450,6 +470,7 @@ class _Batch(Generic[T]):
         """Stop using *worker* for this batch; jobs queued behind its last one go back."""
         self.pending.extendleft(reversed(self.queues.pop(worker, deque())))
         self.deadlines.pop(worker, None)
+        self.gone.discard(worker)
         if alive:
             self.pool._idle.append(worker)
         else:

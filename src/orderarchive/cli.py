@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
+from ._display import json_safe, terminal_safe
 from .errors import (
     ArchiveNotFoundError,
     ConflictError,
@@ -47,6 +48,8 @@ class Ctx:
         self.archive_path = archive
         self.as_json = as_json
         self.keys_dir = keys
+        # (option name, value) of --passphrase-fd / --passphrase-file, set by their callback
+        self.passphrase_from: tuple[str, Any] | None = None
 
     def archive(self) -> Any:
         from .archive import Archive
@@ -63,14 +66,19 @@ def _use_color(err: bool = False) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def echo(text: str = "", *, fg: str | None = None, err: bool = False) -> None:
+def echo(
+    text: str = "", *, fg: str | None = None, err: bool = False, multiline: bool = False
+) -> None:
+    """Print one line (or, with *multiline*, lines) with every control character escaped:
+    titles, ids, file names and messages may come from an adversary (see _display.py)."""
+    text = terminal_safe(text, keep_newlines=multiline)
     if fg and _use_color(err):
         text = click.style(text, fg=fg)
     click.echo(text, err=err)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True))
+    click.echo(json_safe(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)))
 
 
 def _exit_code(error: OrderArchiveError) -> int:
@@ -281,7 +289,18 @@ trusted_key_option = click.option(
 )
 
 
-def _passphrase(confirm: bool = False) -> str | None:
+def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
+    """The passphrase, from (in order) --passphrase-fd, --passphrase-file, the environment
+    variable or a prompt on a terminal. The first two keep it out of shell history and out
+    of the environment other processes of the user can read."""
+    source = ctx.passphrase_from if ctx else None
+    if source is not None:
+        from .keys import read_passphrase
+
+        option, value = source
+        if option == "passphrase_fd":
+            return read_passphrase(fd=value)
+        return read_passphrase(path=value)
     value = os.environ.get(PASSPHRASE_ENV)
     if value is not None:
         return value
@@ -301,16 +320,54 @@ def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
             hint=f"pass --key FILE or set {KEY_ENV}, or run 'orderarchive key generate {origin}'",
         )
     sealed = read_secret_key(path)
-    return sealed.unlock(_passphrase() if sealed.encrypted else None)
+    if sealed.is_demo:
+        echo(f"warning: {path} is the published demo key: anyone can sign with it", err=True)
+    return sealed.unlock(_passphrase(ctx) if sealed.encrypted else None)
 
 
-key_option = click.option(
+def _passphrase_source(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is None:
+        return
+    obj = ctx.find_object(Ctx)
+    if obj is None:
+        return
+    if obj.passphrase_from is not None:
+        raise click.BadParameter("give --passphrase-fd or --passphrase-file, not both")
+    obj.passphrase_from = (param.name or "", value)
+
+
+def passphrase_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--passphrase-fd N and --passphrase-file PATH (not stored as command parameters)."""
+    f = click.option(
+        "--passphrase-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        callback=_passphrase_source,
+        help="Read the private key's passphrase from the first line of this file.",
+    )(f)
+    return click.option(
+        "--passphrase-fd",
+        type=click.IntRange(min=0),
+        metavar="N",
+        expose_value=False,
+        callback=_passphrase_source,
+        help="Read the passphrase from file descriptor N (e.g. 3 with 3<FILE, or a pipe): "
+        f"never in shell history or the environment. Otherwise {PASSPHRASE_ENV} or a prompt.",
+    )(f)
+
+
+key_file_option = click.option(
     "--key",
     "key_path",
     type=click.Path(path_type=Path),
     envvar=KEY_ENV,
     help="The private key file (default: the user's config dir, named after the origin).",
 )
+
+
+def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--key and the ways to give its passphrase (for commands that sign)."""
+    return key_file_option(passphrase_options(f))
 
 
 # -- init --------------------------------------------------------------------------------------
@@ -360,6 +417,7 @@ def key() -> None:
     is_flag=True,
     help="Store the private key without a passphrase (demo and test keys only).",
 )
+@passphrase_options
 @pass_ctx
 def key_generate(
     ctx: Ctx, name: str, keys_dir: Path | None, secret_path: Path | None, unencrypted: bool
@@ -370,12 +428,12 @@ def key_generate(
     with errors_handled(ctx):
         passphrase = None
         if not unencrypted:
-            passphrase = _passphrase(confirm=True)
+            passphrase = _passphrase(ctx, confirm=True)
             if passphrase is None:
                 raise KeyFileError(
                     "a passphrase is needed to encrypt the private key",
-                    hint=f"set {PASSPHRASE_ENV}, run on a terminal, "
-                    "or pass --unencrypted for a demo key",
+                    hint="pass --passphrase-fd N or --passphrase-file FILE, set "
+                    f"{PASSPHRASE_ENV}, run on a terminal, or pass --unencrypted for a demo key",
                 )
         made = generate(
             name, keys_dir=keys_dir or ctx.keys_dir, secret_path=secret_path, passphrase=passphrase
@@ -519,7 +577,7 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
     else:
         state = "released" if rel.created else "already released"
         echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
-        echo(rel.note.decode().rstrip("\n"))
+        echo(rel.note.decode().rstrip("\n"), multiline=True)
 
 
 # -- list / show -------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from typing import Any
 import attrs
 
 from . import canonical
-from .errors import CanonicalJSONError, EntryFormatError, SignatureError
+from ._display import terminal_safe, unsafe_characters
+from .errors import CanonicalJSONError, EntryFormatError, MalformedError, SignatureError
 from .note import Signer, VerifierKey
 
 ENTRY_VERSION = 1
@@ -39,16 +40,19 @@ DOCUMENT = "document"
 KINDS = ("executive-order", "article", "press-release", "ordinance", "memorandum", "other")
 RELATION_TYPES = ("amends", "supersedes", "rescinds", "corrects", "reports-on")
 
-_DOC_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX8 = re.compile(r"^[0-9a-f]{8}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_MEDIA = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
+# Every pattern is applied with fullmatch: "$" also matches before a final newline, so
+# ``re.match(r"^...$", "eo-1\n")`` accepts an id that prints like "eo-1" and is not it.
+# [0-9], not \d, which also matches the digits of other scripts.
+_DOC_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX8 = re.compile(r"[0-9a-f]{8}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_MEDIA = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 
 
 def valid_doc_id(doc: str) -> bool:
-    return bool(_DOC_ID.match(doc))
+    return _DOC_ID.fullmatch(doc) is not None
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
@@ -149,22 +153,22 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:
     title = _req(d, "title", str)
     issuer = _req(d, "issuer", str)
     media_type = _req(d, "media_type", str)
-    if not _MEDIA.match(media_type):
+    if _MEDIA.fullmatch(media_type) is None:
         raise EntryFormatError(f"entry: media type {media_type!r} is not valid")
     size = _req(d, "size", int)
     if size < 0:
         raise EntryFormatError("entry: negative size")
     sha = _req(d, "sha256", str)
-    if not _HEX64.match(sha):
+    if _HEX64.fullmatch(sha) is None:
         raise EntryFormatError("entry: sha256 is not 64 lower-case hex digits")
     issued = _opt(d, "issued", str)
-    if issued is not None and not _DATE.match(issued):
+    if issued is not None and _DATE.fullmatch(issued) is None:
         raise EntryFormatError(f"entry: issued date {issued!r} is not YYYY-MM-DD")
     text = None
     if "text" in d:
         t = _req(d, "text", dict)
         tsha = _req(t, "sha256", str, "text")
-        if not _HEX64.match(tsha):
+        if _HEX64.fullmatch(tsha) is None:
             raise EntryFormatError("entry: text sha256 is not 64 lower-case hex digits")
         tsize = _req(t, "size", int, "text")
         if tsize < 0:
@@ -239,11 +243,11 @@ class Entry:
             raise EntryFormatError("entry: negative sequence number")
         etype = _req(d, "type", str)
         recorded = _req(d, "recorded", str)
-        if not _TIME.match(recorded):
+        if _TIME.fullmatch(recorded) is None:
             raise EntryFormatError("entry: recorded time is not YYYY-MM-DDTHH:MM:SSZ")
         signer = _req(d, "signer", str)
         name, _, key_id = signer.rpartition("+")
-        if not name or not _HEX8.match(key_id):
+        if not name or _HEX8.fullmatch(key_id) is None:
             raise EntryFormatError("entry: signer is not NAME+<8 hex key id>")
         sig_b64 = _req(d, "sig", str)
         try:
@@ -281,6 +285,35 @@ class Entry:
         )
 
 
+def refuse_unsafe_text(fields: Mapping[str, Any], where: str = "") -> None:
+    """Refuse control characters, bidi overrides and line separators anywhere in the text
+    of *fields* (member names and values, nested): a signed title holding ``ESC [ 32 m``
+    would be published for good and paint fake verdicts on every verifier's terminal.
+
+    Only signing refuses them; a reader accepts a signed entry that holds them (the
+    signature is valid, the publisher wrote it) and every display escapes them.
+    """
+    for name, value in fields.items():
+        path = f"{where}{name}"
+        _refuse_unsafe(path, name)
+        items = list(enumerate(value)) if isinstance(value, list | tuple) else [(None, value)]
+        for i, item in items:
+            at = path if i is None else f"{path}[{i}]"
+            if isinstance(item, str):
+                _refuse_unsafe(at, item)
+            elif isinstance(item, Mapping):
+                refuse_unsafe_text(item, f"{at}.")
+
+
+def _refuse_unsafe(path: str, text: str) -> None:
+    if bad := unsafe_characters(text):
+        raise MalformedError(
+            f"{terminal_safe(path)} holds control or bidi characters ({', '.join(bad)}): "
+            f"{terminal_safe(text)[:80]}",
+            hint="give the value without them (e.g. --title, --issuer)",
+        )
+
+
 def make_entry(
     fields: Mapping[str, Any],
     *,
@@ -288,7 +321,11 @@ def make_entry(
     signer: Signer,
     recorded: str,
 ) -> Entry:
-    """Sign *fields* (an entry body such as :meth:`DocumentFields.to_dict`) as entry *seq*."""
+    """Sign *fields* (an entry body such as :meth:`DocumentFields.to_dict`) as entry *seq*.
+
+    Refuses text with control characters (:func:`refuse_unsafe_text`) before signing.
+    """
+    refuse_unsafe_text(fields)
     verifier = signer.verifier()
     body = dict(fields)
     body.update(

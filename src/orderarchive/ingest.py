@@ -15,7 +15,7 @@ from .errors import DocumentError, MalformedError
 from .note import Signer
 from .userfiles import read_user_file
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: "$" accepts a final newline
 
 
 @attrs.frozen
@@ -55,7 +55,7 @@ def _check_options(options: AddOptions) -> None:
 
 
 def _valid_date(text: str) -> bool:
-    if not _DATE.match(text):
+    if _DATE.fullmatch(text) is None:
         return False
     try:
         datetime.strptime(text, "%Y-%m-%d")

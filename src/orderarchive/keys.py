@@ -22,6 +22,7 @@ import binascii
 import hmac
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -38,6 +39,20 @@ from .note import Signer, VerifierKey
 SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"  # noqa: S105 (a format name)
 PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
 MAX_KEY_FILE = 64 * 1024
+# Like ssh, a private key file that others may read is refused; this variable (set to 1)
+# is the explicit opt-out, for file systems without Unix permissions.
+ALLOW_UNPROTECTED_ENV = "ORDERARCHIVE_ALLOW_UNPROTECTED_KEY"
+# The published demo key (docs/sample/build.py writes this comment into an unencrypted file):
+# it has no secret to protect, so its mode is not checked, and the CLI warns whenever it signs.
+DEMO_KEY_MARKER = "DEMO KEY - PUBLISHED ON PURPOSE - NOT SECRET"
+
+# What a key file may ask Argon2id for. A hostile file asking for 4 GiB and 64 passes costs
+# 4.2 GB and minutes; these bounds are libsodium's "sensitive" memory (1 GiB) and twice its
+# passes, refused before any work. Files this module writes stay inside them.
+MAX_MEMLIMIT = 1024**3
+MIN_MEMLIMIT = 8192
+MAX_OPSLIMIT = 8
+MIN_OPSLIMIT = 1
 
 # Argon2id at libsodium's "moderate" cost (256 MiB, 3 passes): about half a second to unlock,
 # which is paid once per command, and expensive for an attacker holding a stolen key file.
@@ -87,6 +102,11 @@ class SecretKeyFile:
     @property
     def encrypted(self) -> bool:
         return self.encryption is not None
+
+    @property
+    def is_demo(self) -> bool:
+        """An unencrypted key that says it is published on purpose (the sample's demo key)."""
+        return self.encryption is None and (self.comment or "").startswith(DEMO_KEY_MARKER)
 
     def to_bytes(self) -> bytes:
         doc: dict[str, object] = {
@@ -138,7 +158,8 @@ class SecretKeyFile:
             if passphrase is None:
                 raise PassphraseError(
                     "this private key is encrypted and no passphrase was given",
-                    hint=f"enter it at the prompt or set {PASSPHRASE_ENV}",
+                    hint="pass --passphrase-fd N or --passphrase-file FILE, enter it at the "
+                    f"prompt, or set {PASSPHRASE_ENV}",
                 )
             seed = _open_secret(self.encryption, self.secret, passphrase)
         if len(seed) != 32:
@@ -162,8 +183,14 @@ def _kdf_params(enc: dict[str, object]) -> tuple[int, int, bytes]:
     if not isinstance(ops, int) or not isinstance(mem, int):
         raise KeyFileError("key file Argon2id parameters are malformed")
     # Hostile key files must not make us allocate unbounded memory or loop forever.
-    if not (1 <= ops <= 64 and 8192 <= mem <= 4 * 1024**3):
-        raise KeyFileError("key file Argon2id parameters are out of range")
+    if not (MIN_OPSLIMIT <= ops <= MAX_OPSLIMIT and MIN_MEMLIMIT <= mem <= MAX_MEMLIMIT):
+        raise KeyFileError(
+            f"key file Argon2id parameters are out of range: {ops} passes over {mem} bytes "
+            f"asked, accepted are "
+            f"{MIN_OPSLIMIT}-{MAX_OPSLIMIT} passes and {MIN_MEMLIMIT}-{MAX_MEMLIMIT} bytes",
+            hint="re-create the key with 'orderarchive key generate' (default: 3 passes, "
+            "256 MiB)",
+        )
     salt = _unb64(enc.get("salt"), "salt", nacl.pwhash.argon2id.SALTBYTES)
     return ops, mem, salt
 
@@ -206,6 +233,8 @@ def seal(
     if passphrase is not None:
         if not passphrase:
             raise PassphraseError("an empty passphrase would not protect the key")
+        _kdf_params({"kdf": "argon2id", "opslimit": opslimit, "memlimit": memlimit,
+                     "salt": _b64(bytes(nacl.pwhash.argon2id.SALTBYTES))})  # the same bounds
         salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
         nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
         box = nacl.secret.SecretBox(_derive(passphrase, opslimit, memlimit, salt))
@@ -276,14 +305,69 @@ def generate(
     return GeneratedKey(signer.verifier(), secret_path, public_path, passphrase is not None)
 
 
-def read_secret_key(path: Path) -> SecretKeyFile:
+def read_secret_key(path: Path, *, allow_unprotected: bool | None = None) -> SecretKeyFile:
+    """Read a private key file: a regular file of at most MAX_KEY_FILE bytes that only its
+    owner may read or write (ssh's rule), unless it is the published demo key or
+    *allow_unprotected* (default: ORDERARCHIVE_ALLOW_UNPROTECTED_KEY=1) says otherwise."""
+    if allow_unprotected is None:
+        allow_unprotected = os.environ.get(ALLOW_UNPROTECTED_ENV) == "1"
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not hang
     except FileNotFoundError as e:
         raise KeyFileError(f"private key {path} not found") from e
     except OSError as e:
         raise KeyFileError(f"cannot read private key {path}: {e.strerror}") from e
-    return SecretKeyFile.from_bytes(data)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyFileError(f"private key {path} is not a regular file")
+        if st.st_size > MAX_KEY_FILE:
+            raise KeyFileError(f"private key {path} is too large for a key file")
+        data = os.read(fd, MAX_KEY_FILE + 1)
+    except OSError as e:
+        raise KeyFileError(f"cannot read private key {path}: {e.strerror}") from e
+    finally:
+        os.close(fd)
+    sealed = SecretKeyFile.from_bytes(data)
+    loose = st.st_mode & 0o077
+    if loose and os.name == "posix" and not allow_unprotected and not sealed.is_demo:
+        raise KeyFileError(
+            f"UNPROTECTED PRIVATE KEY FILE: {path} has mode {stat.S_IMODE(st.st_mode):04o}; "
+            "a private key must not be accessible by others",
+            hint=f"chmod 600 {path} (or set {ALLOW_UNPROTECTED_ENV}=1 where file modes "
+            "mean nothing)",
+        )
+    return sealed
+
+
+MAX_PASSPHRASE = 4096
+
+
+def read_passphrase(*, fd: int | None = None, path: Path | None = None) -> str:
+    """The first line of file descriptor *fd* or of the file *path* (``--passphrase-fd``,
+    ``--passphrase-file``): ways to give a passphrase that stay out of shell history and out
+    of the environment, which other processes of the same user can read."""
+    where = f"file descriptor {fd}" if fd is not None else str(path)
+    try:
+        if fd is not None:
+            with os.fdopen(os.dup(fd), "rb") as f:
+                data = f.readline(MAX_PASSPHRASE + 1)
+        elif path is not None:
+            with path.open("rb") as f:
+                data = f.readline(MAX_PASSPHRASE + 1)
+        else:
+            raise ValueError("read_passphrase needs fd or path")
+    except OSError as e:
+        raise PassphraseError(f"cannot read the passphrase from {where}: {e.strerror}") from e
+    if len(data) > MAX_PASSPHRASE:
+        raise PassphraseError(f"the passphrase in {where} is longer than {MAX_PASSPHRASE} bytes")
+    try:
+        text = data.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError as e:
+        raise PassphraseError(f"the passphrase in {where} is not UTF-8") from e
+    if not text:
+        raise PassphraseError(f"no passphrase in {where} (its first line is empty)")
+    return text
 
 
 def parse_verifier(text: str, source: str) -> VerifierKey:
