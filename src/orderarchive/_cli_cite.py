@@ -11,6 +11,7 @@ import click
 
 from ._cli_proofs import _optional_trusted, _read, _write
 from .cite import (
+    MAX_EVIDENCE_BYTES,
     BriefReport,
     Citation,
     QuoteReport,
@@ -245,7 +246,7 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) 
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
-        result = verify_evidence(_read(evidence), keys)
+        result = verify_evidence(_read(evidence, MAX_EVIDENCE_BYTES), keys)
     if ctx.as_json:
         emit_json({"ok": True, "evidence": str(evidence), **result.to_dict()})
     else:

@@ -38,6 +38,7 @@ from .note import Signer, VerifierKey
 SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"  # noqa: S105 (a format name)
 PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
 MAX_KEY_FILE = 64 * 1024
+MAX_VKEY_FILE = 4096  # a verifier key is one line of ~100 bytes
 
 # Argon2id at libsodium's "moderate" cost (256 MiB, 3 passes): about half a second to unlock,
 # which is paid once per command, and expensive for an attacker holding a stolen key file.
@@ -277,12 +278,11 @@ def generate(
 
 
 def read_secret_key(path: Path) -> SecretKeyFile:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise KeyFileError(f"private key {path} not found") from e
-    except OSError as e:
-        raise KeyFileError(f"cannot read private key {path}: {e.strerror}") from e
+    from .userfiles import read_bounded  # bounded, and never blocked by a FIFO
+
+    data = read_bounded(
+        path, MAX_KEY_FILE, what="private key", error=KeyFileError, missing=KeyFileError
+    )
     return SecretKeyFile.from_bytes(data)
 
 
@@ -311,12 +311,10 @@ def load_verifiers(sources: Iterable[str | Path]) -> list[VerifierKey]:
 
 
 def _read_vkey_file(path: Path) -> VerifierKey:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise KeyFileError(f"cannot read {path}: {e.strerror}") from e
-    if len(data) > 4096:
-        raise KeyFileError(f"{path}: too large for a verifier key")
+    from .userfiles import read_bounded  # bounded, and never blocked by a FIFO
+
+    data = read_bounded(path, MAX_VKEY_FILE, what="verifier key", error=KeyFileError,
+                        missing=KeyFileError)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:
