@@ -484,13 +484,9 @@ class FileStore:
                     raise ConflictError(f"{name} is given twice with different content")
                 pending[name][2].append(i)
                 continue
-            try:
-                # The batch's flushes make new directories' entries durable (syncfs, or
-                # the fsync of every directory up to the root): no fsync per directory here.
-                path = self._parent(name, sync=False) / self._parts(name)[-1]
-            except OSError as e:
-                raise StorageError(f"cannot write {name}: {e.strerror}") from e
-            if self._exists_for_write(path):
+            parts = self._parts(name)
+            path = self.root.joinpath(*parts)
+            if self._check_dirs(parts, cached=False) and self._exists_for_write(path):
                 self._holds(name, data)
                 continue
             pending[name] = (path, data, [i])
@@ -503,6 +499,9 @@ class FileStore:
         try:
             try:
                 for name, (path, data, _) in pending.items():
+                    # The batch's flushes make new directories' entries durable (syncfs, or
+                    # the fsync of every directory up to the root): no fsync per directory.
+                    self._parent(name, sync=False)
                     temporary[name] = self._write_new(path, data, sync=False)
                 _sync_filesystem(self.root, list(temporary.values()), ())
                 for name, (path, data, positions) in pending.items():
