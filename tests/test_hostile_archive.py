@@ -255,6 +255,7 @@ COMMANDS: dict[str, list[str]] = {
     "cite-check": ["cite-check", "brief.md"],
     "verify-proof": ["verify-proof", "copy.txt", "proof"],
     "verify-evidence": ["verify-evidence", "ev"],
+    "release": ["release", "--key", "key.sec"],  # the private key file is read first
 }
 
 # (variant, how to make it, commands that must fail, commands that may also succeed). Every
@@ -327,6 +328,9 @@ USER_VARIANTS: list[tuple[str, Callable[[Path], None], str, list[str]]] = [
 ] + [
     (f"since-{kind}", _user_file("since", kind), "verify", ["--since", "since"])
     for kind in ("zero", "fifo", "sparse")
+] + [
+    (f"private-key-{kind}", _user_file("key.sec", kind), "release", [])
+    for kind in ("zero", "fifo", "sparse")
 ]
 
 
@@ -335,6 +339,7 @@ def case(prepared: Path, tmp_path: Path) -> Path:
     target = tmp_path / "case"
     shutil.copytree(prepared, target, symlinks=True)
     (target / "since").write_bytes((target / "archive" / "releases" / "3").read_bytes())
+    (target / "key.sec").write_bytes(b"not yet a key")
     return target
 
 
