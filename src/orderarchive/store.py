@@ -414,7 +414,17 @@ class FileStore:
 
     def _holds(self, name: str, data: bytes) -> bool:
         """Whether the existing *name* holds exactly *data*; ConflictError if it holds else."""
-        if hmac.compare_digest(self.read(name, max(len(data), 1)), data):
+        fd = self.open_fd(name)
+        try:
+            # A file of another size differs: no need to read it (it may be a giant).
+            same = os.fstat(fd).st_size == len(data) and hmac.compare_digest(
+                read_fd(name, fd, len(data)), data
+            )
+        except OSError as e:
+            raise StorageError(f"cannot read {name}: {e.strerror}") from e
+        finally:
+            os.close(fd)
+        if same:
             return True
         raise ConflictError(f"{name} already exists with different content")
 
