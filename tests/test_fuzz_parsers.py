@@ -34,7 +34,7 @@ from orderarchive.textlayer import TextLayer
 from orderarchive.tlogproof import TlogProof
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -5,6 +5,7 @@ checkpoint that commits them (issue 11 items 4, 5 and 10)."""
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,3 +240,22 @@ def test_second_add_fsyncs_the_parent_of_a_new_object_directory(
     commit = recorder.position("replace", archive.path / "checkpoint")
     assert recorder.position("fsync", archive.path / "objects" / "sha256") < commit
     assert recorder.position("fsync", xx) < commit
+
+
+def test_streamed_entries_stop_at_a_line_longer_than_an_entry(
+    make_archive: Callable[..., Archive],
+) -> None:
+    """The first and last entries' offsets look sane, the middle one spans a 50 MB run
+    without a newline: the streamed reader (used to rebuild the index) stops after one
+    entry's length instead of buffering the run."""
+    archive = make_archive(3)
+    assert archive.path is not None
+    entries, offsets = archive.path / "log/entries", archive.path / "log/offsets"
+    first = struct.unpack(">Q", offsets.read_bytes()[:8])[0]
+    far = 50 * 2**20
+    with entries.open("r+b") as f:
+        f.truncate(first)
+        f.truncate(far + 10)  # sparse: zeros, no newline
+    offsets.write_bytes(struct.pack(">QQQ", first, far, far + 10))
+    with pytest.raises(StorageError, match="longer than"):
+        list(archive.iter_entries(0, 3))
