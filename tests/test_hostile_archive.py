@@ -396,3 +396,19 @@ def test_max_size_limits_user_files(case: Path) -> None:
     r = _run(case, ["--max-size", "lots", "check", "copy.txt"])
     _assert_clean_failure(r, (2,))
     assert _run(case, ["--max-size", "1M", "check", "copy.txt"]).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "command", "limit"),
+    [("proof", "verify-proof", "1 MiB"), ("ev", "verify-evidence", "64 MiB")],
+)
+def test_format_limits_apply_before_reading(
+    case: Path, name: str, command: str, limit: str
+) -> None:
+    """A proof or evidence file over its format's limit (but under --max-size) is refused by
+    its size before it is read, not read whole and then parsed (a 500 MB proof was)."""
+    with (case / name).open("r+b") as f:
+        f.truncate(65 * 2**20)  # sparse
+    r = _run(case, COMMANDS[command])
+    _assert_clean_failure(r, (2,))
+    assert f"is larger than {limit}" in r.stderr
