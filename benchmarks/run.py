@@ -91,9 +91,9 @@ def _sync() -> None:
 
 def _snapshot(archive: Path, work: Path, size: int) -> Path:
     """The archive as it is now, for verifying later at this size: the logs, checkpoint,
-    releases and settings copied; the object directory linked (objects are create-only, and
-    verify reads only those its entries name). The SQLite index is left out: verify never
-    reads it."""
+    releases and settings copied; the objects hard-linked (objects are create-only, and
+    verify reads only those its entries name; a symbolic link in an archive is refused, see
+    docs/THREATS.md). The SQLite index is left out: verify never reads it."""
     target = work / f"archive-at-{size}"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
@@ -101,7 +101,7 @@ def _snapshot(archive: Path, work: Path, size: int) -> Path:
         shutil.copytree(archive / name, target / name)
     for name in ("checkpoint", "orderarchive.json"):
         shutil.copy2(archive / name, target / name)
-    (target / "objects").symlink_to(archive / "objects", target_is_directory=True)
+    shutil.copytree(archive / "objects", target / "objects", copy_function=os.link)
     return target
 
 

@@ -16,7 +16,7 @@ HEADER = """# orderarchive command reference
 Generated from the commands' `--help` by `docs/cli_reference.py`; a test keeps it current.
 
 Options that every command shares go before the command:
-`orderarchive [--archive DIR] [--keys DIR] [--json] COMMAND ...`.
+`orderarchive [--archive DIR] [--keys DIR] [--json] [--max-size SIZE] COMMAND ...`.
 Exit codes: 0 success, 1 verification failed (not official, needs review, misquoted, bad proof), 2 usage
 error or bad input, 3 the archive cannot be read. Errors are one line on standard error.
 Colour is used only on a terminal and never when `NO_COLOR` is set; progress bars appear only

@@ -54,6 +54,7 @@ from .archive import (
     Problem,
     ProgressFn,
     VerifyReport,
+    decimal_size,
     object_name,
     previous_release,
 )
@@ -68,7 +69,7 @@ from .errors import (
     StorageError,
 )
 from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, VerifierKey
-from .store import FileStore, Store, open_for_reading
+from .store import FileStore, Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
@@ -372,9 +373,8 @@ class _EntryChecker:
         self.check_objects = check_objects
         self.key = key
         self.result = _RangeResult(0)
-        # Objects of a local archive are read with os.open on the path itself: the generic
-        # Store.open_stream (name validation, pathlib, a buffered file) cost more than hashing
-        # a typical object. Object names are built from entries' validated hex digests.
+        # Objects of a local archive are read with FileStore.open_fd and os.read: the generic
+        # Store.open_stream (a buffered file) cost more than hashing a typical object.
         self.objects_dir = (
             os.fspath(store.root) + os.sep if isinstance(store, FileStore) else None
         )
@@ -445,8 +445,9 @@ class _EntryChecker:
                         pieces.append(chunk)
                     want = CHUNK if len(chunk) == want else _PROBE
             return total
-        path = self.objects_dir + name.replace("/", os.sep)
-        fd = open_for_reading(name, path)
+        assert isinstance(self.store, FileStore)
+        # No link followed, no FIFO or device opened (FileStore.open_fd).
+        fd = self.store.open_fd(name)
         try:
             while chunk := os.read(fd, want):
                 h.update(chunk)
@@ -455,7 +456,7 @@ class _EntryChecker:
                     pieces.append(chunk)
                 want = CHUNK if len(chunk) == want else _PROBE
         except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
+            raise StorageError(f"cannot read {name}: {e.strerror}") from e
         finally:
             os.close(fd)
         return total
@@ -914,11 +915,11 @@ class Auditor:
         previous: dict[int, int | None] = {}
         names = a.store.list(RELEASES)
         for name in names:
-            leaf = name.rsplit("/", 1)[-1]
-            if not (leaf.isdigit() and str(int(leaf)) == leaf):
-                self.problem("release", f"unexpected file {name} among releases")
+            parsed = decimal_size(name.rsplit("/", 1)[-1])
+            if parsed is None:
+                self.problem("release", f"unexpected file {name!a} among releases")
                 continue
-            rsize = int(leaf)
+            rsize = parsed
             try:
                 cp, _ = open_checkpoint(a.store.read(name), self.verifiers, origin=a.origin)
             except OrderArchiveError as e:
@@ -957,7 +958,8 @@ class Auditor:
         self, names: list[str], previous: dict[int, int | None], latest: int | None
     ) -> None:
         """Every release must be on the signed chain latest → previous → … (none deleted)."""
-        present = {int(n.rsplit("/", 1)[-1]) for n in names if n.rsplit("/", 1)[-1].isdigit()}
+        sizes = (decimal_size(n.rsplit("/", 1)[-1]) for n in names)
+        present = {n for n in sizes if n is not None}
         chained: set[int] = set()
         unreachable_below = 0  # releases under a broken link cannot be placed on the chain
         current = latest

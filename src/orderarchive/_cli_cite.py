@@ -13,6 +13,7 @@ from ._cli_proofs import _read, _write
 from .cite import (
     MAX_BRIEF_BYTES,
     MAX_BRIEF_QUOTATIONS,
+    MAX_EVIDENCE_BYTES,
     BriefReport,
     Citation,
     QuoteReport,
@@ -322,7 +323,7 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) 
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
-        result = verify_evidence(_read(evidence), keys)
+        result = verify_evidence(_read(evidence, MAX_EVIDENCE_BYTES), keys)
     if ctx.as_json:
         emit_json({"ok": result.accepted, "evidence": str(evidence), **result.to_dict()})
     else:

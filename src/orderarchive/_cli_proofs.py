@@ -35,6 +35,7 @@ from .proofs import check_copy, export_minisig, minisign_public_key
 from .proofs import consistency as prove_consistency
 from .proofs import prove as make_proof
 from .proofs import verify_proof as check_proof
+from .tlogproof import MAX_PROOF_BYTES
 from .userfiles import read_user_file
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
@@ -44,8 +45,10 @@ class OutputError(OrderArchiveError):
     """An output file that cannot be written."""
 
 
-def _read(path: Path) -> bytes:
-    return read_user_file(path)  # one-line errors for missing, unreadable or oversized files
+def _read(path: Path, limit: int | None = None) -> bytes:
+    """One-line errors for missing, special (FIFO, device), unreadable or oversized files;
+    *limit* for a format's own limit, else the user's --max-size."""
+    return read_user_file(path, limit)
 
 
 def _write(path: Path, data: bytes) -> str:
@@ -221,7 +224,7 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
-        result = check_proof(_read(file), _read(proof), keys)
+        result = check_proof(_read(file), _read(proof, MAX_PROOF_BYTES), keys)
     d = result.entry.document
     assert d is not None
     if ctx.as_json:

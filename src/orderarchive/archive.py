@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -37,7 +38,7 @@ import attrs
 
 from . import canonical, merkle
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from .entry import DocumentFields, Entry, make_entry, utc_timestamp
+from .entry import MAX_ENTRY_BYTES, DocumentFields, Entry, make_entry, utc_timestamp
 from .errors import (
     ArchiveNotFoundError,
     CanonicalJSONError,
@@ -52,7 +53,7 @@ from .errors import (
     StorageError,
     VerificationError,
 )
-from .note import Signer, VerifierKey
+from .note import MAX_NOTE_BYTES, Signer, VerifierKey
 from .store import FileStore, Store
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
@@ -74,6 +75,7 @@ PREVIOUS_RELEASE_EXT = "orderarchive.previous-release "
 HASH = merkle.HASH_SIZE
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
+MAX_CONFIG_BYTES = 64 * 1024  # orderarchive.json holds a format name and an origin
 
 ProgressFn = Callable[[int, int], None]
 
@@ -137,9 +139,25 @@ def _extension(cp: Checkpoint | None, prefix: str) -> int | None:
     values = [line[len(prefix) :] for line in cp.extensions if line.startswith(prefix)]
     if not values:
         return None
-    if len(values) > 1 or not values[0].isdigit() or str(int(values[0])) != values[0]:
+    size = decimal_size(values[0]) if len(values) == 1 else None
+    if size is None:
         raise CorruptArchiveError(f"checkpoint extension {prefix.strip()!r} is malformed")
-    return int(values[0])
+    return size
+
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
+
+
+def decimal_size(text: str) -> int | None:
+    """*text* as a tree size if it is one in canonical ASCII decimal (0..2**64-1), else None.
+
+    ``str.isdigit`` accepts '²' and other Unicode digits that ``int`` refuses or reads
+    differently: a release file named ``releases/²`` is an unexpected file, not a crash.
+    """
+    if _DECIMAL.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if value <= merkle.MAX_TREE_SIZE else None
 
 
 def release_extensions(previous: int | None) -> tuple[str, ...]:
@@ -343,7 +361,7 @@ class Archive:
             )
         store = FileStore(root)
         try:
-            data = store.read(CONFIG)
+            data = store.read(CONFIG, MAX_CONFIG_BYTES)
         except NotFoundError as e:
             raise ArchiveNotFoundError(
                 f"{root} is not an orderarchive archive (no {CONFIG})",
@@ -375,7 +393,7 @@ class Archive:
     def head(self, verifiers: Sequence[VerifierKey] | None = None) -> Head:
         """The latest checkpoint. With *verifiers*, its signature must verify by one of them."""
         try:
-            note = self.store.read(CHECKPOINT)
+            note = self.store.read(CHECKPOINT, MAX_NOTE_BYTES)
         except NotFoundError:
             return Head(None, None)
         if verifiers is None:
@@ -405,6 +423,13 @@ class Archive:
             (end,) = struct.unpack(">Q", self.store.read_range(OFFSETS, 0, OFFSET_SIZE))
         if end <= start:
             raise StorageError(f"offsets of entry {seq} are corrupt")
+        if end - start > MAX_ENTRY_BYTES + 1:
+            # Refused before reading: a hostile offset (2**62, or a 200 MB line) is not an
+            # allocation or a parse.
+            raise StorageError(
+                f"entry {seq} would be {end - start} bytes, more than an entry's "
+                f"{MAX_ENTRY_BYTES} (its offsets are corrupt)"
+            )
         return start, end
 
     def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
@@ -448,6 +473,8 @@ class Archive:
                 for line in lines:
                     yield Entry.from_bytes(line)
                     seq += 1
+                if len(buffer) > MAX_ENTRY_BYTES:
+                    raise StorageError(f"entry {seq} is longer than {MAX_ENTRY_BYTES} bytes")
                 if remaining == 0 and buffer:
                     raise StorageError("entry log does not end with a newline")
         if seq != stop:
@@ -455,8 +482,14 @@ class Archive:
                 f"entry log holds {seq - start} entries where {stop - start} were expected"
             )
 
-    def read_object(self, sha256: str) -> bytes:
-        data = self.store.read(object_name(sha256))
+    def read_object(self, sha256: str, size: int | None = None) -> bytes:
+        """The object *sha256*, checked against its name; with *size* (what the signed entry
+        states), a file of any other size is refused before it is read."""
+        data = self.store.read(object_name(sha256), size)
+        if size is not None and len(data) != size:
+            raise VerificationError(
+                f"object sha256:{sha256} is {len(data)} bytes, its entry says {size}"
+            )
         actual = sha256_hex(data)
         if not hmac.compare_digest(actual, sha256):
             raise VerificationError(
@@ -469,19 +502,20 @@ class Archive:
             return None
         from .textlayer import TextLayer
 
-        return TextLayer.from_bytes(self.read_object(entry.document.text.sha256))
+        text = entry.document.text
+        return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
 
     def releases(self) -> list[int]:
         sizes: list[int] = []
         for name in self.store.list(RELEASES):
-            leaf = name.rsplit("/", 1)[-1]
-            if leaf.isdigit() and str(int(leaf)) == leaf:
-                sizes.append(int(leaf))
+            size = decimal_size(name.rsplit("/", 1)[-1])
+            if size is not None:
+                sizes.append(size)
         return sorted(sizes)
 
     def release_note(self, size: int) -> bytes:
         try:
-            return self.store.read(f"{RELEASES}/{size}")
+            return self.store.read(f"{RELEASES}/{size}", MAX_NOTE_BYTES)
         except NotFoundError as e:
             raise NotFoundError(f"no release at tree size {size}") from e
 

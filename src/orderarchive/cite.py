@@ -770,7 +770,7 @@ def make_evidence(
             f"{d.doc} has no text layer, so there is no quotation to carry",
             hint="'orderarchive prove' writes an offline proof of the file itself",
         )
-    layer_bytes = archive.read_object(d.text.sha256)  # checked against the entry's hash
+    layer_bytes = archive.read_object(d.text.sha256, d.text.size)  # checked by hash
     proof = prove(archive, d.doc, verifiers or ())
     tp = TlogProof.parse(proof)
     extra = Entry.from_bytes(tp.extra or b"")

@@ -222,8 +222,18 @@ class LazyGroup(click.Group):
     "archive are never trusted.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--max-size",
+    "max_size",
+    metavar="SIZE",
+    envvar="ORDERARCHIVE_MAX_FILE_SIZE",
+    help="Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  "
+    "[default: 512M]",
+)
 @click.pass_context
-def cli(ctx: click.Context, archive: Path, keys: Path, as_json: bool) -> None:
+def cli(
+    ctx: click.Context, archive: Path, keys: Path, as_json: bool, max_size: str | None
+) -> None:
     """orderarchive: signed, append-only archives of official documents.
 
     Keeps each document with its SHA-256 hash and an Ed25519 signature in a Merkle-tree log
@@ -233,6 +243,11 @@ def cli(ctx: click.Context, archive: Path, keys: Path, as_json: bool) -> None:
     Start with: orderarchive verify   (checks ./archive against the keys in ./keys)
     """
     ctx.obj = Ctx(archive, as_json, keys)
+    if max_size is not None:
+        from .userfiles import parse_size, set_max_file_size
+
+        with errors_handled(ctx.obj):
+            set_max_file_size(parse_size(max_size))
 
 
 _NO_KEYS_HINT = (

@@ -107,19 +107,14 @@ def remembered_path(origin: str, state: Path | None = None) -> Path:
 
 
 def read_checkpoint_file(path: Path, what: str = "checkpoint file") -> bytes:
-    """The bytes of a signed checkpoint file, as one-line errors when it cannot be read."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CHECKPOINT_FILE + 1)
-    except FileNotFoundError as e:
-        raise NotFoundError(f"{what} {path} not found") from e
-    except IsADirectoryError as e:
-        raise MalformedError(f"{what} {path} is a directory") from e
-    except OSError as e:
-        raise StateError(f"cannot read {what} {path}: {e.strerror}") from e
-    if len(data) > MAX_CHECKPOINT_FILE:
-        raise MalformedError(f"{what} {path} is too large to be a checkpoint")
-    return data
+    """The bytes of a signed checkpoint file, as one-line errors when it cannot be read: a
+    FIFO, device or directory is refused unread, and a file over
+    :data:`MAX_CHECKPOINT_FILE` before it is read."""
+    from .userfiles import read_bounded
+
+    return read_bounded(
+        path, MAX_CHECKPOINT_FILE, what=what, error=MalformedError, missing=NotFoundError
+    )
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -53,6 +53,7 @@ MAX_MEMLIMIT = 1024**3
 MIN_MEMLIMIT = 8192
 MAX_OPSLIMIT = 8
 MIN_OPSLIMIT = 1
+MAX_VKEY_FILE = 4096  # a verifier key is one line of ~100 bytes
 
 # Argon2id at libsodium's "moderate" cost (256 MiB, 3 passes): about half a second to unlock,
 # which is paid once per command, and expensive for an attacker holding a stolen key file.
@@ -395,12 +396,10 @@ def load_verifiers(sources: Iterable[str | Path]) -> list[VerifierKey]:
 
 
 def _read_vkey_file(path: Path) -> VerifierKey:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise KeyFileError(f"cannot read {path}: {e.strerror}") from e
-    if len(data) > 4096:
-        raise KeyFileError(f"{path}: too large for a verifier key")
+    from .userfiles import read_bounded  # bounded, and never blocked by a FIFO
+
+    data = read_bounded(path, MAX_VKEY_FILE, what="verifier key", error=KeyFileError,
+                        missing=KeyFileError)
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:

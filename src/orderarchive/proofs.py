@@ -465,8 +465,8 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes
     if entry.document is None:
         raise NotFoundError(f"entry {seq} is not a document")
     proof = TlogProof(seq, tuple(path), note, raw).to_bytes()
-    verify_proof(archive.read_object(entry.document.sha256), proof, verifiers,
-                 origin=archive.origin)
+    data = archive.read_object(entry.document.sha256, entry.document.size)
+    verify_proof(data, proof, verifiers, origin=archive.origin)
     return proof
 
 
@@ -627,7 +627,7 @@ def export_minisig(
     doc = entry.document
     if doc is None:
         raise NotFoundError(f"entry {seq} is not a document")
-    data = archive.read_object(doc.sha256)
+    data = archive.read_object(doc.sha256, doc.size)
     comment = (
         f"orderarchive doc:{doc.doc} sha256:{doc.sha256} seq:{entry.seq} origin:{archive.origin}"
     )

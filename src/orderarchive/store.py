@@ -25,6 +25,7 @@ import errno
 import fcntl
 import hmac
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +44,7 @@ from .errors import (
 class Store(Protocol):
     """What the archive needs from storage. Names are ``/``-separated relative paths."""
 
-    def read(self, name: str) -> bytes: ...
+    def read(self, name: str, limit: int | None = None) -> bytes: ...
     def read_range(self, name: str, offset: int, length: int) -> bytes: ...
     def read_ranges(
         self, name: str, ranges: Sequence[tuple[int, int]]
@@ -125,55 +126,151 @@ def _sync_filesystem(root: Path, files: Sequence[Path], directories: Sequence[Pa
         _fsync_dir(directory)
 
 
+#: Flags of every read of an archive member: a symbolic link is refused (``O_NOFOLLOW``), and
+#: a FIFO or device is opened without blocking (``O_NONBLOCK``) so that fstat can refuse it
+#: instead of the open hanging on a FIFO with no writer.
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+
+#: Largest archive member read whole when its reader states no limit (checkpoints, releases
+#: and the config are far smaller; a signed note is at most 1 MiB, ``note.MAX_NOTE_BYTES``).
+MAX_MEMBER_BYTES = 1 << 20
+#: Largest stored object (a document or text layer): the largest document ``add`` accepts.
+MAX_OBJECT_BYTES = 512 * 1024 * 1024
+#: Largest single range read from a log file (an entry line is at most 64 KiB + LF).
+MAX_RANGE_BYTES = 1 << 20
+
+
+def _refuse_special(name: str, mode: int) -> None:
+    if stat.S_ISLNK(mode):
+        raise StorageError(f"{name} is a symbolic link; links in an archive are refused")
+    if stat.S_ISDIR(mode):
+        raise StorageError(f"{name} is a directory, expected a file")
+    if not stat.S_ISREG(mode):
+        raise StorageError(f"{name} is not a regular file (a FIFO, socket or device); refused")
+
+
 def open_for_reading(name: str, path: str | Path) -> int:
     """A read-only descriptor of *name* stored at *path*, with the store's errors: a missing
-    file is :class:`NotFoundError`, any other failure :class:`StorageError`."""
+    file is :class:`NotFoundError`; a symbolic link, FIFO, device or directory, or any other
+    failure, :class:`StorageError` (never a hang: see :data:`READ_FLAGS`)."""
     try:
-        return os.open(path, os.O_RDONLY)
+        fd = os.open(path, READ_FLAGS)
     except FileNotFoundError as e:
         raise NotFoundError(f"{name} is missing from the archive") from e
     except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}") from e
+        if e.errno == errno.ELOOP:
+            raise StorageError(
+                f"{name} is a symbolic link; links in an archive are refused"
+            ) from e
+        raise StorageError(f"cannot read {name}: {e.strerror}") from e
+    try:
+        _refuse_special(name, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_fd(name: str, fd: int, limit: int) -> bytes:
+    """All of the regular file *fd* (*name*), refused unread if larger than *limit* bytes."""
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise StorageError(f"{name} is {size} bytes, more than its limit of {limit}")
+        chunks: builtins.list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, min(size - total, CHUNK_BYTES) + 1):
+            total += len(chunk)
+            if total > limit:  # grew while being read
+                raise StorageError(f"{name} is larger than its limit of {limit} bytes")
+            chunks.append(chunk)
+    except OSError as e:
+        raise StorageError(f"cannot read {name}: {e.strerror}") from e
+    return b"".join(chunks)
+
+
+CHUNK_BYTES = 1 << 20
 
 
 class FileStore:
-    """A :class:`Store` in a local directory."""
+    """A :class:`Store` in a local directory.
+
+    Every member is read without following a symbolic link (``O_NOFOLLOW`` on the file, an
+    ``lstat`` of each directory on its path) and must be a regular file: a hostile mirror's
+    link to ``/dev/zero``, a FIFO or a file elsewhere is refused with one error, never read.
+    Every read is bounded: whole-file reads by a limit checked with ``fstat`` before reading,
+    range reads by :data:`MAX_RANGE_BYTES` and the file's size. Writes refuse a link anywhere
+    on their path too, so nothing is written outside the archive (docs/THREATS.md, "Hostile
+    files: bounds and limits").
+    """
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        # Directories already seen to be real directories (not links) by this process, as
+        # tuples of names and (for open_fd) as "/"-joined names.
+        self._real_dirs: set[tuple[str, ...]] = set()
+        self._checked: set[str] = set()
+        self._prefix = os.fspath(self.root) + os.sep
 
-    def _path(self, name: str) -> Path:
+    def _parts(self, name: str) -> builtins.list[str]:
         parts = name.split("/")
         if not name or any(p in ("", ".", "..") for p in parts) or name.startswith("/"):
             raise StorageError(f"invalid storage name {name!r}")
-        return self.root.joinpath(*parts)
+        return parts
+
+    def _path(self, name: str) -> Path:
+        return self.root.joinpath(*self._parts(name))
+
+    def _check_dirs(self, parts: Sequence[str], *, cached: bool = True) -> bool:
+        """Whether every directory of *parts* (all but the last) exists as a real directory;
+        a symbolic link or a file in its place is :class:`StorageError`."""
+        for depth in range(1, len(parts)):
+            key = tuple(parts[:depth])
+            if cached and key in self._real_dirs:
+                continue
+            try:
+                mode = os.lstat(self.root.joinpath(*key)).st_mode
+            except FileNotFoundError:
+                return False
+            except OSError as e:
+                raise StorageError(f"cannot read {'/'.join(key)}: {e.strerror}") from e
+            if stat.S_ISLNK(mode):
+                raise StorageError(
+                    f"{'/'.join(key)} is a symbolic link; links in an archive are refused"
+                )
+            if not stat.S_ISDIR(mode):
+                raise StorageError(f"{'/'.join(key)} is not a directory")
+            self._real_dirs.add(key)
+        return True
+
+    def open_fd(self, name: str) -> int:
+        """A read-only descriptor of the regular file *name* (see :func:`open_for_reading`).
+
+        ``verify`` opens every object through here: once a directory is known to be real,
+        opening a file in it costs a set lookup, the open and an fstat.
+        """
+        directory, _, leaf = name.rpartition("/")
+        if directory not in self._checked or leaf in ("", ".", "..") or name.startswith("/"):
+            if not self._check_dirs(self._parts(name)):
+                raise NotFoundError(f"{name} is missing from the archive")
+            self._checked.add(directory)
+        return open_for_reading(name, self._prefix + name)
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, name: str) -> bytes:
-        path = self._path(name)
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        """All of *name*; refused unread if larger than *limit* (default: objects
+        :data:`MAX_OBJECT_BYTES`, any other member :data:`MAX_MEMBER_BYTES`)."""
+        if limit is None:
+            limit = MAX_OBJECT_BYTES if name.startswith("objects/") else MAX_MEMBER_BYTES
+        fd = self.open_fd(name)
         try:
-            return path.read_bytes()
-        except FileNotFoundError as e:
-            raise NotFoundError(f"{name} is missing from the archive") from e
-        except IsADirectoryError as e:
-            raise StorageError(f"{name} is a directory, expected a file") from e
-        except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
+            return read_fd(name, fd, limit)
+        finally:
+            os.close(fd)
 
     def read_range(self, name: str, offset: int, length: int) -> bytes:
-        path = self._path(name)
-        try:
-            with path.open("rb") as f:
-                f.seek(offset)
-                data = f.read(length)
-        except FileNotFoundError as e:
-            raise NotFoundError(f"{name} is missing from the archive") from e
-        except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
-        if len(data) != length:
-            raise StorageError(f"{name} is shorter than expected ({offset + len(data)} bytes)")
-        return data
+        return self.read_ranges(name, [(offset, length)])[0]
 
     def read_ranges(
         self, name: str, ranges: Sequence[tuple[int, int]]
@@ -181,17 +278,21 @@ class FileStore:
         """:meth:`read_range` for each ``(offset, length)``, opening *name* once.
 
         A Merkle proof or root needs up to ~64 stored hashes scattered over ``log/hashes``;
-        one open and a ``pread`` each costs a fraction of opening the file per hash.
+        one open and a ``pread`` each costs a fraction of opening the file per hash. Every
+        range is checked against the file's size before it is read: an offset or length
+        taken from a hostile file (2**62) is an error, not an allocation.
         """
         if not ranges:
             return []
-        path = self._path(name)
-        fd = open_for_reading(name, path)
+        fd = self.open_fd(name)
         out: builtins.list[bytes] = []
         try:
+            have = os.fstat(fd).st_size
             for offset, length in ranges:
-                if offset < 0 or length < 0:
+                if offset < 0 or not 0 <= length <= MAX_RANGE_BYTES:
                     raise StorageError(f"invalid range {offset}+{length} of {name}")
+                if offset + length > have:
+                    raise StorageError(f"{name} is shorter than expected ({have} bytes)")
                 data = os.pread(fd, length, offset)
                 if len(data) != length:
                     raise StorageError(
@@ -199,48 +300,113 @@ class FileStore:
                     )
                 out.append(data)
         except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
+            raise StorageError(f"cannot read {name}: {e.strerror}") from e
         finally:
             os.close(fd)
         return out
 
     @contextlib.contextmanager
     def open_stream(self, name: str) -> Iterator[BinaryIO]:
-        path = self._path(name)
+        """*name* as a buffered stream; its readers bound how much they read."""
+        fd = self.open_fd(name)
         try:
-            f = path.open("rb")
-        except FileNotFoundError as e:
-            raise NotFoundError(f"{name} is missing from the archive") from e
-        except OSError as e:
-            raise StorageError(f"cannot read {path}: {e.strerror}") from e
+            f = os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
         with f:
             yield f
 
     def size(self, name: str) -> int:
+        """The size of *name* (0 if missing); a link or special file is refused."""
+        parts = self._parts(name)
+        if not self._check_dirs(parts):
+            return 0
         try:
-            return self._path(name).stat().st_size
+            mode_size = os.lstat(self.root.joinpath(*parts))
         except FileNotFoundError:
             return 0
         except OSError as e:
             raise StorageError(f"cannot stat {name}: {e.strerror}") from e
+        _refuse_special(name, mode_size.st_mode)
+        return mode_size.st_size
 
     def exists(self, name: str) -> bool:
-        return self._path(name).is_file()
+        """Whether anything is stored as *name* (a link or FIFO too: reading it says why it
+        is refused, instead of it passing for missing)."""
+        parts = self._parts(name)
+        if not self._check_dirs(parts):
+            return False
+        try:
+            os.lstat(self.root.joinpath(*parts))
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise StorageError(f"cannot stat {name}: {e.strerror}") from e
+        return True
 
     def list(self, prefix: str) -> list[str]:
-        base = self._path(prefix)
-        if not base.is_dir():
+        """Every non-directory name under *prefix*, links and special files included (so that
+        reading them is refused loudly); a link in place of a directory is refused."""
+        parts = self._parts(prefix)
+        if not self._check_dirs([*parts, ""]):
             return []
-        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
+        out: builtins.list[str] = []
+        pending = [parts]
+        while pending:
+            current = pending.pop()
+            try:
+                with os.scandir(self.root.joinpath(*current)) as it:
+                    for item in it:
+                        if item.is_dir(follow_symlinks=False):
+                            pending.append([*current, item.name])
+                        else:
+                            out.append("/".join([*current, item.name]))
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise StorageError(f"cannot list {'/'.join(current)}: {e.strerror}") from e
+        return sorted(out)
 
     # -- writing ----------------------------------------------------------------------------
 
+    def _parent(self, name: str, *, sync: bool = True) -> Path:
+        """The directory of *name*, created (and each new directory's parent fsynced, so
+        that its entry is durable before anything names it) if missing; a link anywhere on
+        the way is refused, so no write leaves the archive."""
+        parts = self._parts(name)
+        directory = self.root
+        for depth in range(1, len(parts)):
+            key = tuple(parts[:depth])
+            child = directory / parts[depth - 1]
+            try:
+                mode = os.lstat(child).st_mode
+            except FileNotFoundError:
+                try:
+                    os.mkdir(child, 0o755)
+                except FileExistsError:  # a racing writer made it: check it below
+                    mode = os.lstat(child).st_mode
+                else:
+                    if sync:
+                        _fsync_dir(directory)
+                    mode = stat.S_IFDIR
+            if stat.S_ISLNK(mode):
+                raise StorageError(
+                    f"{'/'.join(key)} is a symbolic link; refusing to write through it"
+                )
+            if not stat.S_ISDIR(mode):
+                raise StorageError(f"{'/'.join(key)} is not a directory")
+            self._real_dirs.add(key)
+            directory = child
+        return directory
+
     def _write_new(self, path: Path, data: bytes, *, sync: bool = True) -> Path:
         """Write *data* to a fresh temporary file beside *path* (fsynced unless *sync* is
-        false, for a batch that flushes everything at once)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        false, for a batch that flushes everything at once). The caller has checked the
+        directory with :meth:`_parent`."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags, 0o644)
         try:
             view = memoryview(data)
             while view:
@@ -257,9 +423,26 @@ class FileStore:
 
     def _holds(self, name: str, data: bytes) -> bool:
         """Whether the existing *name* holds exactly *data*; ConflictError if it holds else."""
-        if hmac.compare_digest(self.read(name), data):
+        fd = self.open_fd(name)
+        try:
+            # A file of another size differs: no need to read it (it may be a giant).
+            same = os.fstat(fd).st_size == len(data) and hmac.compare_digest(
+                read_fd(name, fd, len(data)), data
+            )
+        except OSError as e:
+            raise StorageError(f"cannot read {name}: {e.strerror}") from e
+        finally:
+            os.close(fd)
+        if same:
             return True
         raise ConflictError(f"{name} already exists with different content")
+
+    def _exists_for_write(self, path: Path) -> bool:
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            return False
+        return True
 
     def create(self, name: str, data: bytes) -> bool:
         """Create *name* with *data*; False if it already holds exactly *data*.
@@ -267,20 +450,21 @@ class FileStore:
         Raises :class:`ConflictError` if it holds anything else: create-only objects are
         never changed.
         """
-        path = self._path(name)
-        if path.exists():
-            existing = self.read(name)
-            if hmac.compare_digest(existing, data):
-                return False
-            raise ConflictError(f"{name} already exists with different content")
         try:
+            path = self._parent(name) / self._parts(name)[-1]
+            if self._exists_for_write(path):
+                self._holds(name, data)
+                return False
             tmp = self._write_new(path, data)
             try:
-                # link() fails if the name exists: create-only even against a racing writer.
-                os.link(tmp, path)
+                # link() fails if the name exists: create-only even against a racing writer;
+                # it never follows a link at the new name.
+                os.link(tmp, path, follow_symlinks=False)
             except FileExistsError as e:
-                if self.read(name) != data:
-                    raise ConflictError(f"{name} already exists with different content") from e
+                try:
+                    self._holds(name, data)
+                except ConflictError as conflict:
+                    raise conflict from e
                 return False
             finally:
                 tmp.unlink(missing_ok=True)
@@ -319,8 +503,9 @@ class FileStore:
                     raise ConflictError(f"{name} is given twice with different content")
                 pending[name][2].append(i)
                 continue
-            path = self._path(name)
-            if path.exists():
+            parts = self._parts(name)
+            path = self.root.joinpath(*parts)
+            if self._check_dirs(parts, cached=False) and self._exists_for_write(path):
                 self._holds(name, data)
                 continue
             pending[name] = (path, data, [i])
@@ -333,11 +518,14 @@ class FileStore:
         try:
             try:
                 for name, (path, data, _) in pending.items():
+                    # The batch's flushes make new directories' entries durable (syncfs, or
+                    # the fsync of every directory up to the root): no fsync per directory.
+                    self._parent(name, sync=False)
                     temporary[name] = self._write_new(path, data, sync=False)
                 _sync_filesystem(self.root, list(temporary.values()), ())
                 for name, (path, data, positions) in pending.items():
                     try:
-                        os.link(temporary[name], path)
+                        os.link(temporary[name], path, follow_symlinks=False)
                     except FileExistsError:  # a racing writer created it meanwhile
                         self._holds(name, data)
                     else:
@@ -356,12 +544,12 @@ class FileStore:
 
         Anything past *at* is debris from an interrupted append and is overwritten/cut.
         """
-        path = self._path(name)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            created = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            path = self._parent(name) / self._parts(name)[-1]
+            created = not self._exists_for_write(path)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
             try:
+                _refuse_special(name, os.fstat(fd).st_mode)
                 current = os.fstat(fd).st_size
                 if current < at:
                     raise StorageError(
@@ -383,10 +571,11 @@ class FileStore:
             raise StorageError(f"cannot append to {name}: {e.strerror}") from e
 
     def truncate(self, name: str, length: int) -> None:
-        path = self._path(name)
         try:
-            fd = os.open(path, os.O_WRONLY)
+            path = self._parent(name) / self._parts(name)[-1]
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             try:
+                _refuse_special(name, os.fstat(fd).st_mode)
                 os.ftruncate(fd, length)
                 os.fsync(fd)
             finally:
@@ -404,13 +593,10 @@ class FileStore:
         :meth:`lock`; the comparison guards against a writer that ignored the lock and is the
         contract an object store's conditional write (If-Match) will provide.
         """
-        path = self._path(name)
         try:
-            current: bytes | None = path.read_bytes()
-        except FileNotFoundError:
+            current: bytes | None = self.read(name)
+        except NotFoundError:
             current = None
-        except OSError as e:
-            raise StorageError(f"cannot read {name}: {e.strerror}") from e
         if (current is None) != (expected is None) or (
             current is not None
             and expected is not None
@@ -418,6 +604,8 @@ class FileStore:
         ):
             raise ConflictError(f"{name} changed underneath this writer")
         try:
+            # rename() replaces a link at *name* itself, never its target.
+            path = self._parent(name) / self._parts(name)[-1]
             tmp = self._write_new(path, new)
             os.replace(tmp, path)
             _fsync_dir(path.parent)
