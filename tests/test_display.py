@@ -239,4 +239,4 @@ def test_an_error_that_echoes_input_prints_no_raw_escape(hostile: Path) -> None:
     missing = run("check", "nope\r" + FORGED, cwd=hostile)
     assert missing.returncode == 2
     assert_no_raw_controls(missing)
-    assert "nope \\x1b[2K\\x1b[32mOFFICIAL: no such file" in missing.stderr  # CR: a space
+    assert "nope \\x1b[2K\\x1b[32mOFFICIAL not found" in missing.stderr  # CR: a space

@@ -674,20 +674,17 @@ class Archive:
                     )
                 entry.verify(verifiers)  # only entries signed by a trusted key are indexed
                 batch.append(entry)
-                layer = self._try_text(entry)
-                if layer is not None and entry.document and entry.document.text:
-                    texts[entry.document.text.sha256] = layer
+                if entry.document is not None and entry.document.text is not None:
+                    # Checked against the signed sha256. An unreadable or altered text layer
+                    # stops the build: indexing the entry without its text would make quote
+                    # and search answer as if the passage did not exist, and the index would
+                    # remember that answer after the object was repaired.
+                    texts[entry.document.text.sha256] = self.text_layer(entry)
                 if len(batch) >= INDEX_BATCH:
                     flush()
             if batch:
                 flush()
         return hashes
-
-    def _try_text(self, entry: Entry) -> TextLayer | None:
-        try:
-            return self.text_layer(entry)  # checked against the signed sha256
-        except OrderArchiveError:
-            return None  # verify reports the broken object; the entry is indexed without text
 
     # -- writing ------------------------------------------------------------------------------
 
