@@ -639,6 +639,10 @@ class Archive:
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
             self._open_index(appended).close()
 
+    def check_new(self, requests: Sequence[AddRequest]) -> None:
+        """Raise what :meth:`add` would raise for *requests* (ids, duplicates, relations)."""
+        self._check_new(requests)
+
     def _check_new(self, requests: Sequence[AddRequest]) -> None:
         seen: set[str] = set()
         idx = self.index() if self.path is not None else None

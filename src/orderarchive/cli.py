@@ -377,7 +377,7 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--id", "doc_id", help="Stable document id (default: from the file name).")
 @click.option(
     "--kind",
@@ -386,9 +386,18 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
     ),
     help="Default: executive-order for PDFs, article otherwise.",
 )
-@click.option("--title", help="Default: the title found in the file.")
+@click.option("--title", help="Default: the title found in the file, else the file name.")
 @click.option("--issuer", help="Who issued it (default: the author found in the file).")
-@click.option("--issued", help="Date issued or published, YYYY-MM-DD (default: from the file).")
+@click.option(
+    "--issued",
+    help="Date issued or published, YYYY-MM-DD (default: from the file, except for orders).",
+)
+@click.option(
+    "--issued-from-file",
+    is_flag=True,
+    help="Sign an order's date found in the file's metadata (refused otherwise: a PDF's "
+    "creation date is usually the day it was exported).",
+)
 @click.option("--source-url", help="Where the original was published.")
 @click.option("--media-type", help="Override the detected media type.")
 @click.option("--amends", multiple=True, metavar="DOC", help="This document amends DOC.")
@@ -396,6 +405,24 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 @click.option("--rescinds", multiple=True, metavar="DOC", help="This document rescinds DOC.")
 @click.option("--corrects", multiple=True, metavar="DOC", help="This document corrects DOC.")
 @click.option("--reports-on", multiple=True, metavar="DOC", help="This article reports on DOC.")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In a directory, add only files whose path or name matches GLOB (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="In a directory, skip files whose path or name matches GLOB (repeatable).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    help="A CSV file naming each file and its metadata (docs/FORMAT.md, 'Add manifest').",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be signed; write nothing.")
 @key_option
 @pass_ctx
 def add(
@@ -407,21 +434,33 @@ def add(
     title: str | None,
     issuer: str | None,
     issued: str | None,
+    issued_from_file: bool,
     source_url: str | None,
     media_type: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    manifest: Path | None,
+    dry_run: bool,
     key_path: Path | None,
     **relations: tuple[str, ...],
 ) -> None:
-    """Archive FILES as signed entries (many files in one call)."""
-    from .ingest import AddOptions, add_files
+    """Archive FILES (documents or directories) as signed entries, all or none.
+
+    Prints what it signs for each document (id, kind, title, issuer, issued) and where each
+    value came from: given, file metadata, file name or file type. Directories are read
+    recursively in sorted order; --manifest reads files and metadata from a CSV file.
+    """
+    from .ingest import AddItem, AddOptions, expand_paths, plan_items, read_manifest
 
     with errors_handled(ctx):
-        if len(files) > 1 and (doc_id or title or source_url):
+        if (manifest is None) == (not files):
+            raise MalformedError("name the FILES to add, or pass --manifest (not both)")
+        archive = ctx.archive()
+        paths = expand_paths(files, include=include, exclude=exclude, archive=archive.path)
+        if (len(paths) > 1 or manifest) and (doc_id or title or source_url):
             raise MalformedError(
                 "--id, --title and --source-url name one document; add files one at a time"
             )
-        archive = ctx.archive()
-        signer = _load_signer(ctx, key_path, archive.origin)
         rels = [
             (name.replace("_", "-"), target)
             for name in RELATION_OPTIONS
@@ -436,21 +475,64 @@ def add(
             source_url=source_url,
             media_type=media_type,
             relations=tuple(rels),
+            issued_from_file=issued_from_file,
         )
-        entries = add_files(
-            archive, list(files), options, signer, progress=_progress("reading", not ctx.as_json)
+        items = (
+            read_manifest(manifest, options)
+            if manifest is not None
+            else [AddItem(p, options, str(p)) for p in paths]
         )
+        planned = plan_items(items, progress=_progress("reading", not ctx.as_json))
+        requests = [p.request for p in planned]
+        archive.check_new(requests)  # before the passphrase prompt; add checks again
+        if dry_run:
+            entries = []
+        else:
+            signer = _load_signer(ctx, key_path, archive.origin)
+            entries = archive.add(requests, signer)
     if ctx.as_json:
-        emit_json({"ok": True, "added": [_entry_summary(e) for e in entries]})
+        docs = [
+            {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
+            for p in planned
+        ]
+        if dry_run:
+            emit_json({"ok": True, "dry_run": True, "documents": docs})
+        else:
+            emit_json(
+                {
+                    "ok": True,
+                    "added": [
+                        {**_entry_summary(e), "sources": d["sources"], "file": d["file"]}
+                        for e, d in zip(entries, docs, strict=True)
+                    ],
+                }
+            )
+        return
+    for i, p in enumerate(planned):
+        f = p.request.fields
+        head = f"would add {f.doc}" if dry_run else f"added {f.doc} as entry {entries[i].seq}"
+        echo(f"{head}: {_oneline(f.title)} (sha256:{f.sha256[:16]}…) from {p.path}")
+        shown = (
+            ("id", f.doc),
+            ("kind", f.kind),
+            ("title", f.title),
+            ("issuer", f.issuer),
+            ("issued", f.issued or ""),
+        )
+        for name, value in shown:
+            echo(f"    {name:<7} {_oneline(value) or '-':<40}  ({p.source(name)})")
+    if dry_run:
+        echo(f"dry run: {len(planned)} document(s) would be added; nothing was written")
     else:
-        for e in entries:
-            d = e.document
-            if d is not None:
-                echo(f"added {d.doc} as entry {e.seq}: {d.title} (sha256:{d.sha256[:16]}…)")
         echo(
             f"{len(entries)} document(s) added, not yet released "
             "(run 'orderarchive release' to publish them)"
         )
+
+
+def _oneline(text: str) -> str:
+    """A value on one line, with control characters shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
 
 
 def _entry_summary(e: Any) -> dict[str, Any]:
