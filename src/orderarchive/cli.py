@@ -147,6 +147,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "cite": ("_cli_cite", "Print a ready-to-paste citation of DOC, optionally with evidence."),
     "cite-check": ("_cli_cite", "Check every quotation in BRIEF against the archive."),
     "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
+    "state": ("_cli_state", "Show or forget the releases remembered per origin by verify."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("_cli_proofs", "Export the public key (C2SP verifier key, or --minisign)."),
