@@ -15,6 +15,7 @@ from .cli import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
+    _exit_code,
     _load_signer,
     _trusted,
     cli,
@@ -97,19 +98,33 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
 
     Each file is looked up by its SHA-256 and confirmed from the signed log (entry signature,
     inclusion in the latest signed release, release signature). Exit 0 only if every file is
-    an official, released document.
+    an official, released document. Every file is checked and reported, even after a file
+    that cannot be read; the exit code is the worst of the files' (0 official, 1 not
+    official, 2 unreadable file, 3 unreadable archive).
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
-        results = [
-            (path, check_copy(archive, _read(path), keys, filename=path.name)) for path in files
-        ]
-    ok = all(r.official for _, r in results)
+    results: list[tuple[Path, Any]] = []
+    for path in files:
+        try:
+            results.append((path, check_copy(archive, _read(path), keys, filename=path.name)))
+        except OrderArchiveError as e:  # this file's problem: report it, check the others
+            results.append((path, e))
+    code = max(
+        _exit_code(r) if isinstance(r, OrderArchiveError) else (0 if r.official else EXIT_FAILED)
+        for _, r in results
+    )
+    ok = code == EXIT_OK
     if ctx.as_json:
-        emit_json({"ok": ok, "files": [{"file": str(p), **r.to_dict()} for p, r in results]})
+        emit_json({"ok": ok, "files": [_file_json(p, r) for p, r in results]})
     else:
         for path, r in results:
+            if isinstance(r, OrderArchiveError):
+                message = " ".join(str(r).split())
+                hint = f" (hint: {r.hint})" if r.hint else ""
+                echo(f"error: {message}{hint}", fg="red", err=True)
+                continue
             d = r.entry.document if r.entry else None
             if r.official and r.entry and d:
                 echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, "
@@ -123,7 +138,14 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
                 why = f" ({r.text_reason})" if r.text_reason else ""
                 echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
                      f"and its text matches none{why}", fg="red")
-    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+    sys.exit(code)
+
+
+def _file_json(path: Path, r: Any) -> dict[str, Any]:
+    if isinstance(r, OrderArchiveError):
+        return {"file": str(path), "ok": False, "error": type(r).__name__,
+                "message": " ".join(str(r).split()), "hint": r.hint}
+    return {"file": str(path), **r.to_dict()}
 
 
 def _render_text_match(path: Path, text: Any, d: Any) -> None:
