@@ -17,6 +17,7 @@ from .cli import (
     Ctx,
     _exit_code,
     _load_signer,
+    _require_origin_key,
     _trusted,
     cli,
     echo,
@@ -105,6 +106,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...]) -> None:
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
+        _require_origin_key(keys, archive.origin)
     results: list[tuple[Path, Any]] = []
     for path in files:
         try:

@@ -244,6 +244,23 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
     return keys
 
 
+def _require_origin_key(keys: Sequence[Any], origin: str) -> None:
+    """Bad input, not a failed check, when no trusted key is named for the log's origin.
+
+    A key is named for the log it signs (C2SP signed-note key names); a key for another
+    origin cannot have signed this archive, so every signature would "fail" (exit 1) only
+    because the user passed the wrong key. A key with the right name but other key material
+    still fails verification (exit 1): that is what a re-signed archive looks like.
+    """
+    if not any(k.name == origin for k in keys):
+        names = ", ".join(sorted({k.name for k in keys}))
+        raise KeyFileError(
+            f"no trusted key is for this archive's origin {origin} (the keys given are for "
+            f"{names})",
+            hint=f"pass the publisher's verifier key for {origin} with --trusted-key",
+        )
+
+
 trusted_key_option = click.option(
     "--trusted-key",
     "trusted",
@@ -695,6 +712,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
+        _require_origin_key(keys, archive.origin)
         report = archive.audit(
             keys, progress=_progress("verifying", not ctx.as_json), check_objects=not no_objects
         )
@@ -766,6 +784,11 @@ def main() -> None:
         cli.main(prog_name="orderarchive", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:
+        # A bare command is a usage error (exit 2, as the README's table says), but its help
+        # is the answer, not an error message: print it as help, without "error:".
+        click.echo(e.format_message(), err=True)
+        sys.exit(EXIT_USAGE)
     except click.UsageError as e:
         where = e.ctx.command_path if e.ctx else "orderarchive"
         echo(f"error: {e.format_message()} (hint: see '{where} --help')", fg="red", err=True)
