@@ -130,6 +130,8 @@ ROWS = [
     ("file", 2, (*S, "check", "missing.pdf"), {}),
     ("key-for-another-origin", 2, ("--archive", str(REPO / "archive"), "verify",
                                    "--trusted-key", "other"), {}),
+    ("proof-key-for-another-origin", 2, ("verify-proof", ORDER, "order.tlog-proof",
+                                         "--trusted-key", "other"), {}),
     ("key-file", 2, (*S, "verify", "--trusted-key", "forged.txt"), {}),
     ("passphrase", 2, ("add", "--key", "clerk.key", "forged.txt", "--issued", "2026-01-01"),
      {"ORDERARCHIVE_PASSPHRASE": "wrong passphrase"}),

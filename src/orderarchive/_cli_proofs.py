@@ -36,6 +36,7 @@ from .proofs import check_copy, export_minisig, minisign_public_key
 from .proofs import consistency as prove_consistency
 from .proofs import prove as make_proof
 from .proofs import verify_proof as check_proof
+from .tlogproof import TlogProof
 from .userfiles import read_user_file
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
@@ -209,7 +210,10 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
-        result = check_proof(_read(file), _read(proof), keys)
+        proof_bytes = _read(proof)
+        claimed = TlogProof.parse(proof_bytes).parsed_checkpoint()[0].origin
+        _require_origin_key(keys, claimed, "the proof")
+        result = check_proof(_read(file), proof_bytes, keys)
     d = result.entry.document
     assert d is not None
     if ctx.as_json:

@@ -244,18 +244,20 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
     return keys
 
 
-def _require_origin_key(keys: Sequence[Any], origin: str) -> None:
+def _require_origin_key(keys: Sequence[Any], origin: str, what: str = "this archive") -> None:
     """Bad input, not a failed check, when no trusted key is named for the log's origin.
 
     A key is named for the log it signs (C2SP signed-note key names); a key for another
     origin cannot have signed this archive, so every signature would "fail" (exit 1) only
     because the user passed the wrong key. A key with the right name but other key material
-    still fails verification (exit 1): that is what a re-signed archive looks like.
+    still fails verification (exit 1): that is what a re-signed archive looks like. The
+    origin compared is the one the input claims, not yet verified: it only chooses between
+    these two failures, never a success.
     """
     if not any(k.name == origin for k in keys):
         names = ", ".join(sorted({k.name for k in keys}))
         raise KeyFileError(
-            f"no trusted key is for this archive's origin {origin} (the keys given are for "
+            f"no trusted key is for {what}'s origin {origin} (the keys given are for "
             f"{names})",
             hint=f"pass the publisher's verifier key for {origin} with --trusted-key",
         )
