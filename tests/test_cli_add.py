@@ -125,6 +125,8 @@ def test_add_directory_never_signs_the_archive_or_a_private_key(clerk: Path) -> 
     assert "inside the archive" in line
     line = one_line_error(run("add", *KEY, "docs-missing"), 2)
     assert "no such file" in line
+    line = one_line_error(run("add", *KEY, "one.txt", "--include", "*.txt"), 2)
+    assert "--include" in line
     (clerk / "empty").mkdir()
     line = one_line_error(run("add", *KEY, "empty"), 2)
     assert "no files" in line
@@ -172,6 +174,7 @@ def test_add_manifest_with_metadata_and_relations(clerk: Path) -> None:
         ("bad-kind", MANIFEST.replace(",article,", ",poem,"), "line 3"),
         ("order-date-guess", MANIFEST.replace("City of Example,2026-02-05", "City,"), "line 2"),
         ("unquoted-quote", 'path\n"news/wu.txt\n', "m.csv line"),
+        ("archive-file", "path\nnews/wu.txt\narchive/orderarchive.json\n", "json) is inside"),
     ],
 )
 def test_a_bad_manifest_row_adds_nothing(

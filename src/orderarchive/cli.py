@@ -498,7 +498,7 @@ def add(
             issued_from_file=issued_from_file,
         )
         items = (
-            read_manifest(manifest, options)
+            read_manifest(manifest, options, archive=archive.path)
             if manifest is not None
             else [AddItem(p, options, str(p)) for p in paths]
         )

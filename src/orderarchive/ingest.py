@@ -288,11 +288,10 @@ def expand_paths(
     """
     out: list[Path] = []
     inside = archive.resolve() if archive is not None else None
+    if (include or exclude) and not any(p.is_dir() for p in paths):
+        raise MalformedError("--include and --exclude select files in a directory; name one")
     for path in paths:
-        if inside is not None and (inside == path.resolve() or inside in path.resolve().parents):
-            raise MalformedError(
-                f"{path} is inside the archive {archive}", hint="name the documents to add"
-            )
+        refuse_inside_archive(path, archive, str(path))
     for path in paths:
         if not path.is_dir():
             out.append(path)
@@ -325,7 +324,20 @@ def expand_paths(
     return out
 
 
-def read_manifest(path: Path, defaults: AddOptions) -> list[AddItem]:
+def refuse_inside_archive(path: Path, archive: Path | None, label: str) -> None:
+    """A file inside the archive directory is never a document to add."""
+    if archive is None:
+        return
+    inside, where = archive.resolve(), path.resolve()
+    if inside == where or inside in where.parents:
+        raise MalformedError(
+            f"{label} is inside the archive {archive}", hint="name the documents to add"
+        )
+
+
+def read_manifest(
+    path: Path, defaults: AddOptions, *, archive: Path | None = None
+) -> list[AddItem]:
     """The rows of a CSV manifest (docs/FORMAT.md, "Add manifest") as add items.
 
     Each row's cells override *defaults*; relation cells list document ids separated by
@@ -386,9 +398,7 @@ def read_manifest(path: Path, defaults: AddOptions) -> list[AddItem]:
             relations=tuple(relations),
         )
         file = Path(cells["path"])
-        items.append(
-            AddItem(
-                file if file.is_absolute() else base / file, options, f"{where} ({cells['path']})"
-            )
-        )
+        file = file if file.is_absolute() else base / file
+        refuse_inside_archive(file, archive, f"{where} ({cells['path']})")
+        items.append(AddItem(file, options, f"{where} ({cells['path']})"))
     return items
