@@ -211,7 +211,8 @@ def _plan_one(item: AddItem, blob: bytes, result: Any) -> PlannedAdd:
         raise MalformedError(
             f"{item.label}: the {kind}'s issued date {issued} would come from the file's "
             "metadata, which is often the day the file was saved, not the day it was issued",
-            hint="pass --issued YYYY-MM-DD (or --issued-from-file to sign the file's date)",
+            hint="pass --issued YYYY-MM-DD (in a manifest: an issued cell), or "
+            "--issued-from-file to sign the file's date, or --kind if it is not an order",
         )
     extra: dict[str, str | int] = {"filename": path.name}
     if meta.author:
