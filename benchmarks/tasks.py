@@ -30,7 +30,7 @@ def _paths(listing: str) -> list[Path]:
 def ingest(listing: str) -> None:
     from orderarchive.ingest import AddOptions, build_requests
 
-    requests = build_requests(_paths(listing), AddOptions())
+    requests = build_requests(_paths(listing), AddOptions(issued_from_file=True))
     print(json.dumps({"documents": len(requests)}))
 
 
@@ -56,7 +56,7 @@ def archive_add(archive: str, key: str, listing: str, index: str = "index") -> N
     from orderarchive.archive import Archive
     from orderarchive.ingest import AddOptions, build_requests
 
-    requests = build_requests(_paths(listing), AddOptions())
+    requests = build_requests(_paths(listing), AddOptions(issued_from_file=True))
     target = Archive.open(archive)
     if index == "no-index":  # an archive without a local index: no lookups, no FTS update
         target = Archive(target.store, target.config, None)

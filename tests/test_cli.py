@@ -137,7 +137,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
     ("case", "args", "code", "needle"),
     [
         ("missing-file", ["add", *KEY, "nope.txt"], 2, "no such file"),
-        ("directory", ["add", *KEY, "archive"], 2, "directory"),
+        ("directory", ["add", *KEY, "archive"], 2, "inside the archive"),
         ("unknown-key-file", ["add", "--key", "missing.key", "order-0.txt"], 2, "not found"),
         ("bad-id", ["add", *KEY, "order-0.txt", "--id", "Bad Id!"], 2, "invalid document id"),
         ("bad-date", ["add", *KEY, "order-0.txt", "--issued", "2026-13-45"], 2, "not a date"),

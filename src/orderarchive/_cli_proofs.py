@@ -15,7 +15,9 @@ from .cli import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
+    _exit_code,
     _load_signer,
+    _require_origin_key,
     _trusted,
     cli,
     echo,
@@ -35,7 +37,7 @@ from .proofs import check_copy, export_minisig, minisign_public_key
 from .proofs import consistency as prove_consistency
 from .proofs import prove as make_proof
 from .proofs import verify_proof as check_proof
-from .tlogproof import MAX_PROOF_BYTES
+from .tlogproof import MAX_PROOF_BYTES, TlogProof
 from .userfiles import read_user_file
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
@@ -117,7 +119,9 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     an official, released document. Otherwise its text is compared with the signed text:
     SAME TEXT (the same words and marks; only whitespace and line, paragraph or page breaks
     differ), MODIFIED COPY (every difference listed, and any hidden or generated text), or
-    NOT OFFICIAL.
+    NOT OFFICIAL. Every file is checked and reported, even after a file that cannot be read;
+    the exit code is the worst of the files' (0 official, 1 not official, 2 unreadable file,
+    3 unreadable archive).
     """
     with errors_handled(ctx):
         from .copies import CompareLimits
@@ -125,15 +129,28 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
         limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
-        results = [
-            (path, check_copy(archive, _read(path), keys, filename=path.name, limits=limits))
-            for path in files
-        ]
-    ok = all(r.official for _, r in results)
+        _require_origin_key(keys, archive.origin)
+    results: list[tuple[Path, Any]] = []
+    for path in files:
+        try:
+            results.append((path, check_copy(archive, _read(path), keys, filename=path.name,
+                                             limits=limits)))
+        except OrderArchiveError as e:  # this file's problem: report it, check the others
+            results.append((path, e))
+    code = max(
+        _exit_code(r) if isinstance(r, OrderArchiveError) else (0 if r.official else EXIT_FAILED)
+        for _, r in results
+    )
+    ok = code == EXIT_OK
     if ctx.as_json:
-        emit_json({"ok": ok, "files": [{"file": str(p), **r.to_dict()} for p, r in results]})
+        emit_json({"ok": ok, "files": [_file_json(p, r) for p, r in results]})
     else:
         for path, r in results:
+            if isinstance(r, OrderArchiveError):
+                message = " ".join(str(r).split())
+                hint = f" (hint: {r.hint})" if r.hint else ""
+                echo(f"error: {message}{hint}", fg="red", err=True)
+                continue
             d = r.entry.document if r.entry else None
             if r.official and r.entry and d:
                 echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, "
@@ -147,7 +164,14 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
                 why = f" ({r.text_reason})" if r.text_reason else ""
                 echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
                      f"and its text matches none{why}", fg="red")
-    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+    sys.exit(code)
+
+
+def _file_json(path: Path, r: Any) -> dict[str, Any]:
+    if isinstance(r, OrderArchiveError):
+        return {"file": str(path), "ok": False, "error": type(r).__name__,
+                "message": " ".join(str(r).split()), "hint": r.hint}
+    return {"file": str(path), **r.to_dict()}
 
 
 #: Differences printed per copy; --json lists them all.
@@ -224,7 +248,10 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
     """
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
-        result = check_proof(_read(file), _read(proof, MAX_PROOF_BYTES), keys)
+        proof_bytes = _read(proof, MAX_PROOF_BYTES)
+        claimed = TlogProof.parse(proof_bytes).parsed_checkpoint()[0].origin
+        _require_origin_key(keys, claimed, "the proof")
+        result = check_proof(_read(file), proof_bytes, keys)
     d = result.entry.document
     assert d is not None
     if ctx.as_json:

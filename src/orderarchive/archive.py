@@ -674,12 +674,13 @@ class Archive:
                     )
                 entry.verify(verifiers)  # only entries signed by a trusted key are indexed
                 batch.append(entry)
-                if entry.document is not None and entry.document.text is not None:
-                    # Checked against the signed sha256. An unreadable or altered text layer
-                    # stops the build: indexing the entry without its text would make quote
-                    # and search answer as if the passage did not exist, and the index would
-                    # remember that answer after the object was repaired.
-                    texts[entry.document.text.sha256] = self.text_layer(entry)
+                # Checked against the signed sha256. An unreadable or altered text layer stops
+                # the build: indexing the entry without its text would make quote and search
+                # answer as if the passage did not exist, and the index would remember that
+                # answer after the object was repaired.
+                layer = self.text_layer(entry)
+                if layer is not None and entry.document and entry.document.text:
+                    texts[entry.document.text.sha256] = layer
                 if len(batch) >= INDEX_BATCH:
                     flush()
             if batch:
@@ -782,6 +783,11 @@ class Archive:
             return
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
             self._open_index(verifiers, appended).close()
+
+    def check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
+        """Raise what :meth:`add` would raise for *requests* (ids, duplicates, relations),
+        looked up in the index of entries verified by *verifier* (the writer's key)."""
+        self._check_new(requests, verifier)
 
     def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
         seen: set[str] = set()

@@ -155,6 +155,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "cite": ("_cli_cite", "Print a ready-to-paste citation of DOC, optionally with evidence."),
     "cite-check": ("_cli_cite", "Check every quotation in BRIEF against the archive."),
     "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
+    "state": ("_cli_state", "Show or forget the releases remembered per origin by verify."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("_cli_proofs", "Export the public key (C2SP verifier key, or --minisign)."),
@@ -294,6 +295,25 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
     return keys
 
 
+def _require_origin_key(keys: Sequence[Any], origin: str, what: str = "this archive") -> None:
+    """Bad input, not a failed check, when no trusted key is named for the log's origin.
+
+    A key is named for the log it signs (C2SP signed-note key names); a key for another
+    origin cannot have signed this archive, so every signature would "fail" (exit 1) only
+    because the user passed the wrong key. A key with the right name but other key material
+    still fails verification (exit 1): that is what a re-signed archive looks like. The
+    origin compared is the one the input claims, not yet verified: it only chooses between
+    these two failures, never a success.
+    """
+    if not any(k.name == origin for k in keys):
+        names = ", ".join(sorted({k.name for k in keys}))
+        raise KeyFileError(
+            f"no trusted key is for {what}'s origin {origin} (the keys given are for "
+            f"{names})",
+            hint=f"pass the publisher's verifier key for {origin} with --trusted-key",
+        )
+
+
 trusted_key_option = click.option(
     "--trusted-key",
     "trusted",
@@ -325,7 +345,7 @@ def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
     return result
 
 
-def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
+def _secret_key_file(key_path: Path | None, origin: str) -> tuple[Path, Any]:
     from .keys import default_secret_dir, file_stem, read_secret_key
 
     path = key_path or default_secret_dir() / f"{file_stem(origin)}.key"
@@ -334,10 +354,32 @@ def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
             f"no private key for {origin} at {path}",
             hint=f"pass --key FILE or set {KEY_ENV}, or run 'orderarchive key generate {origin}'",
         )
-    sealed = read_secret_key(path)
+    return path, read_secret_key(path)
+
+
+def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
+    path, sealed = _secret_key_file(key_path, origin)
     if sealed.is_demo:
         echo(f"warning: {path} is the published demo key: anyone can sign with it", err=True)
     return sealed.unlock(_passphrase(ctx) if sealed.encrypted else None)
+
+
+def _writer_verifier(ctx: Ctx, key_path: Path | None, origin: str, *, dry_run: bool) -> Any:
+    """The key whose entries ``add`` checks new requests against, before any passphrase:
+    the public half of the writer's key file, or (a dry run with no key file) the trusted
+    verifier key for the origin."""
+    from .note import VerifierKey
+
+    try:
+        _, sealed = _secret_key_file(key_path, origin)
+    except KeyFileError:
+        if not dry_run:
+            raise
+        keys = [k for k in _trusted(ctx, ()) if k.name == origin]
+        if not keys:
+            raise
+        return keys[0]
+    return VerifierKey.from_public_key(sealed.name, sealed.public_key)
 
 
 def _passphrase_source(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -478,7 +520,7 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--id", "doc_id", help="Stable document id (default: from the file name).")
 @click.option(
     "--kind",
@@ -487,9 +529,18 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
     ),
     help="Default: executive-order for PDFs, article otherwise.",
 )
-@click.option("--title", help="Default: the title found in the file.")
+@click.option("--title", help="Default: the title found in the file, else the file name.")
 @click.option("--issuer", help="Who issued it (default: the author found in the file).")
-@click.option("--issued", help="Date issued or published, YYYY-MM-DD (default: from the file).")
+@click.option(
+    "--issued",
+    help="Date issued or published, YYYY-MM-DD (default: from the file, except for orders).",
+)
+@click.option(
+    "--issued-from-file",
+    is_flag=True,
+    help="Sign an order's date found in the file's metadata (refused otherwise: a PDF's "
+    "creation date is usually the day it was exported).",
+)
 @click.option("--source-url", help="Where the original was published.")
 @click.option("--media-type", help="Override the detected media type.")
 @click.option("--amends", multiple=True, metavar="DOC", help="This document amends DOC.")
@@ -497,6 +548,24 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 @click.option("--rescinds", multiple=True, metavar="DOC", help="This document rescinds DOC.")
 @click.option("--corrects", multiple=True, metavar="DOC", help="This document corrects DOC.")
 @click.option("--reports-on", multiple=True, metavar="DOC", help="This article reports on DOC.")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In a directory, add only files whose path or name matches GLOB (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="In a directory, skip files whose path or name matches GLOB (repeatable).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    help="A CSV file naming each file and its metadata (docs/FORMAT.md, 'Add manifest').",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be signed; write nothing.")
 @key_option
 @pass_ctx
 def add(
@@ -508,21 +577,33 @@ def add(
     title: str | None,
     issuer: str | None,
     issued: str | None,
+    issued_from_file: bool,
     source_url: str | None,
     media_type: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    manifest: Path | None,
+    dry_run: bool,
     key_path: Path | None,
     **relations: tuple[str, ...],
 ) -> None:
-    """Archive FILES as signed entries (many files in one call)."""
-    from .ingest import AddOptions, add_files
+    """Archive FILES (documents or directories) as signed entries, all or none.
+
+    Prints what it signs for each document (id, kind, title, issuer, issued) and where each
+    value came from: given, file metadata, file name or file type. Directories are read
+    recursively in sorted order; --manifest reads files and metadata from a CSV file.
+    """
+    from .ingest import AddItem, AddOptions, expand_paths, plan_items, read_manifest
 
     with errors_handled(ctx):
-        if len(files) > 1 and (doc_id or title or source_url):
+        if (manifest is None) == (not files):
+            raise MalformedError("name the FILES to add, or pass --manifest (not both)")
+        archive = ctx.archive()
+        paths = expand_paths(files, include=include, exclude=exclude, archive=archive.path)
+        if (len(paths) > 1 or manifest) and (doc_id or title or source_url):
             raise MalformedError(
                 "--id, --title and --source-url name one document; add files one at a time"
             )
-        archive = ctx.archive()
-        signer = _load_signer(ctx, key_path, archive.origin)
         rels = [
             (name.replace("_", "-"), target)
             for name in RELATION_OPTIONS
@@ -537,21 +618,66 @@ def add(
             source_url=source_url,
             media_type=media_type,
             relations=tuple(rels),
+            issued_from_file=issued_from_file,
         )
-        entries = add_files(
-            archive, list(files), options, signer, progress=_progress("reading", not ctx.as_json)
+        items = (
+            read_manifest(manifest, options, archive=archive.path)
+            if manifest is not None
+            else [AddItem(p, options, str(p)) for p in paths]
         )
+        planned = plan_items(items, progress=_progress("reading", not ctx.as_json))
+        requests = [p.request for p in planned]
+        # Before the passphrase prompt; add checks again with the unlocked key.
+        archive.check_new(requests, _writer_verifier(ctx, key_path, archive.origin,
+                                                     dry_run=dry_run))
+        if dry_run:
+            entries = []
+        else:
+            signer = _load_signer(ctx, key_path, archive.origin)
+            entries = archive.add(requests, signer)
     if ctx.as_json:
-        emit_json({"ok": True, "added": [_entry_summary(e) for e in entries]})
+        docs = [
+            {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
+            for p in planned
+        ]
+        if dry_run:
+            emit_json({"ok": True, "dry_run": True, "documents": docs})
+        else:
+            emit_json(
+                {
+                    "ok": True,
+                    "added": [
+                        {**_entry_summary(e), "sources": d["sources"], "file": d["file"]}
+                        for e, d in zip(entries, docs, strict=True)
+                    ],
+                }
+            )
+        return
+    for i, p in enumerate(planned):
+        f = p.request.fields
+        head = f"would add {f.doc}" if dry_run else f"added {f.doc} as entry {entries[i].seq}"
+        echo(f"{head}: {_oneline(f.title)} (sha256:{f.sha256[:16]}…) from {p.path}")
+        shown = (
+            ("id", f.doc),
+            ("kind", f.kind),
+            ("title", f.title),
+            ("issuer", f.issuer),
+            ("issued", f.issued or ""),
+        )
+        for name, value in shown:
+            echo(f"    {name:<7} {_oneline(value) or '-':<40}  ({p.source(name)})")
+    if dry_run:
+        echo(f"dry run: {len(planned)} document(s) would be added; nothing was written")
     else:
-        for e in entries:
-            d = e.document
-            if d is not None:
-                echo(f"added {d.doc} as entry {e.seq}: {d.title} (sha256:{d.sha256[:16]}…)")
         echo(
             f"{len(entries)} document(s) added, not yet released "
             "(run 'orderarchive release' to publish them)"
         )
+
+
+def _oneline(text: str) -> str:
+    """A value on one line, with control characters shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(text.split()))
 
 
 def _entry_summary(e: Any) -> dict[str, Any]:
@@ -725,6 +851,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     with errors_handled(ctx):
         keys = _trusted(ctx, trusted)
         archive = ctx.archive()
+        _require_origin_key(keys, archive.origin)
         report = archive.audit(
             keys, progress=_progress("verifying", not ctx.as_json), check_objects=not no_objects
         )
@@ -796,6 +923,11 @@ def main() -> None:
         cli.main(prog_name="orderarchive", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:
+        # A bare command is a usage error (exit 2, as the README's table says), but its help
+        # is the answer, not an error message: print it as help, without "error:".
+        click.echo(e.format_message(), err=True)
+        sys.exit(EXIT_USAGE)
     except click.UsageError as e:
         where = e.ctx.command_path if e.ctx else "orderarchive"
         echo(f"error: {e.format_message()} (hint: see '{where} --help')", fg="red", err=True)

@@ -61,12 +61,15 @@ __all__ = [
     "ForkEvidence",
     "LogForkedError",
     "LogRolledBackError",
+    "RememberedFile",
     "SeenCheckpoint",
     "StateError",
     "check_extends",
     "check_history",
+    "forget",
     "last_seen",
     "remember",
+    "remembered_all",
     "remembered_path",
     "state_dir",
 ]
@@ -215,6 +218,63 @@ def remember(
             return seen
         _write_atomically(path, note)
     return SeenCheckpoint(cp, note, path)
+
+
+@attrs.frozen
+class RememberedFile:
+    """One file of remembered state: its checkpoint, or why it cannot be read.
+
+    The signature was checked when the checkpoint was remembered; listing does not check it
+    again (no keys are needed to see or forget what is remembered).
+    """
+
+    path: Path
+    seen: SeenCheckpoint | None
+    problem: str | None = None
+
+
+def remembered_all(state: Path | None = None) -> list[RememberedFile]:
+    """Every checkpoint remembered in the state directory, sorted by file name."""
+    directory = (state or state_dir()) / "checkpoints"
+    try:
+        paths = sorted(p for p in directory.iterdir() if p.name.endswith(".checkpoint"))
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise StateError(f"cannot read the state directory {directory}: {e.strerror}") from e
+    out: list[RememberedFile] = []
+    for path in paths:
+        try:
+            note = read_checkpoint_file(path, "remembered checkpoint")
+            origin = _origin_of(note)
+            out.append(RememberedFile(path, SeenCheckpoint(_open(note, None, origin), note, path)))
+        except OrderArchiveError as e:
+            out.append(RememberedFile(path, None, str(e)))
+    return out
+
+
+def forget(origin: str, *, state: Path | None = None) -> RememberedFile | None:
+    """Forget the checkpoint remembered for *origin*; return what was forgotten (or None).
+
+    The next check of *origin* then accepts whatever validly signed checkpoint it sees first,
+    as on a new machine: use it when a copy of another log with the same origin (a test copy)
+    was verified here, never to silence a rollback of the production log. Fork and rollback
+    evidence already kept is not removed.
+    """
+    path = remembered_path(origin, state)
+    with _locked(path.parent):
+        try:
+            note = read_checkpoint_file(path, "remembered checkpoint")
+            found = RememberedFile(path, SeenCheckpoint(_open(note, None, origin), note, path))
+        except NotFoundError:
+            return None
+        except OrderArchiveError as e:
+            found = RememberedFile(path, None, str(e))
+        try:
+            path.unlink()
+        except OSError as e:
+            raise StateError(f"cannot remove {path}: {e.strerror}") from e
+    return found
 
 
 # -- evidence ----------------------------------------------------------------------------------
@@ -491,13 +551,25 @@ class _History:
         self.problems: list[Problem] = []
         self.lines: list[str] = []
         self.info: dict[str, Any] = {}
+        self.state_used = False
 
     def compare(self, old_note: bytes, what: str) -> bool:
         try:
             ext = check_extends(old_note, self.archive, self.keys)
         except (LogForkedError, LogRolledBackError) as e:
             code = FORK if isinstance(e, LogForkedError) else ROLLBACK
-            self.problems.append(Problem(code, f"{what}: {e}"))
+            advice = ""
+            if code == ROLLBACK and self.state_used:
+                # An older valid copy (a stale mirror, a test copy of the same origin) fails
+                # here forever unless the user is told the way out.
+                advice = (
+                    "; if this is an older copy, get the latest release from the publisher; "
+                    "if it is a different log with the same "
+                    "origin (a test copy), check it with ORDERARCHIVE_STATE_DIR set to another "
+                    "directory, or run 'orderarchive state forget "
+                    f"{self.archive.origin}' (the next verify trusts what it sees first)"
+                )
+            self.problems.append(Problem(code, f"{what}: {e}{advice}"))
             self.info["evidence"] = None
             try:
                 where = e.evidence.write(self.state)
@@ -527,6 +599,7 @@ class _History:
                 "history", f"the checkpoint remembered in {path} is unusable: {e}; if the log's "
                 "key changed legitimately, delete that file"))
             return
+        self.state_used = True
         if seen is not None and not self.compare(seen.note, "the checkpoint seen before"):
             return
         try:
