@@ -127,8 +127,8 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
         from .copies import CompareLimits
 
         limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
+        archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
-        archive = ctx.archive()
         _require_origin_key(keys, archive.origin)
     results: list[tuple[Path, Any]] = []
     for path in files:

@@ -44,17 +44,67 @@ KEY_ENV = "ORDERARCHIVE_KEY"
 
 
 class Ctx:
-    def __init__(self, archive: Path, as_json: bool, keys: Path) -> None:
-        self.archive_path = archive
+    def __init__(self, archive: Path | None, as_json: bool, keys: Path | None) -> None:
+        # --archive / --keys as given (option or environment), None when left to the default
+        self.archive_given = archive
+        self.keys_given = keys
         self.as_json = as_json
-        self.keys_dir = keys
+        # -q/--quiet on the commands that offer it: print only the verdict
+        self.quiet = False
         # (option name, value) of --passphrase-fd / --passphrase-file, set by their callback
         self.passphrase_from: tuple[str, Any] | None = None
+        self._found: tuple[Any, ...] | None = None
+
+    def _find(self) -> Any:
+        """The archive found upwards from the working directory (see _discover.py), once."""
+        if self._found is None:
+            from ._discover import find_archive
+
+            try:
+                cwd = Path.cwd()
+            except OSError:  # the working directory was removed
+                self._found = (None,)
+            else:
+                found = find_archive(cwd)
+                if found is not None and found.root == cwd:  # say "archive", not /long/path
+                    found = type(found)(archive=Path(found.archive.name), root=Path())
+                self._found = (found,)
+        return self._found[0]
+
+    @property
+    def archive_path(self) -> Path:
+        """--archive or $ORDERARCHIVE_ARCHIVE, else the archive found upwards, else ./archive."""
+        if self.archive_given is not None:
+            return self.archive_given
+        found = self._find()
+        return found.archive if found is not None else Path("archive")
+
+    @property
+    def keys_dir(self) -> Path:
+        """--keys or $ORDERARCHIVE_KEYS, else keys/ beside the found archive, else ./keys."""
+        if self.keys_given is not None:
+            return self.keys_given
+        found = self._find() if self.archive_given is None else None
+        return found.keys if found is not None else Path("keys")
 
     def archive(self) -> Any:
         from .archive import Archive
 
+        if self.archive_given is None and self._find() is None:
+            raise ArchiveNotFoundError(
+                f"no archive here: neither {_cwd_name()} nor any directory above it holds an "
+                "orderarchive archive (archive/orderarchive.json)",
+                hint="run it where the archive is, pass --archive DIR or set "
+                "ORDERARCHIVE_ARCHIVE, or create one with 'orderarchive init'",
+            )
         return Archive.open(self.archive_path)
+
+
+def _cwd_name() -> str:
+    try:
+        return str(Path.cwd())
+    except OSError:
+        return "the working directory"
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -179,7 +229,10 @@ class LazyGroup(click.Group):
             import importlib
 
             importlib.import_module(f".{self.lazy[cmd_name][0]}", __package__)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _add_shared(command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = self.list_commands(ctx)
@@ -197,43 +250,62 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+_ARCHIVE_HELP = (
+    "The archive directory. Default: found as git finds a repository, from the working "
+    "directory upwards: the first directory that is an archive (holds orderarchive.json) or "
+    "holds one in archive/."
+)
+_KEYS_HELP = (
+    "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
+    "upwards (./keys with --archive). Keys inside the archive are never trusted."
+)
+_JSON_HELP = "Machine-readable output."
+_MAX_SIZE_HELP = (
+    "Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  [default: 512M]"
+)
+
+
 @click.group(
     cls=LazyGroup,
     lazy=_LAZY_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="The options above may also follow the command (orderarchive verify --json; "
+    "there they win).",
 )
 @click.version_option(__version__, prog_name="orderarchive")
 @click.option(
     "--archive",
     "archive",
     type=click.Path(path_type=Path),
-    default=Path("archive"),
+    default=None,
+    metavar="DIR",
     envvar="ORDERARCHIVE_ARCHIVE",
-    show_default=True,
-    help="The archive directory.",
+    show_envvar=True,
+    help=_ARCHIVE_HELP,
 )
 @click.option(
     "--keys",
     "keys",
     type=click.Path(path_type=Path),
-    default=Path("keys"),
+    default=None,
+    metavar="DIR",
     envvar="ORDERARCHIVE_KEYS",
-    show_default=True,
-    help="Directory of trusted verifier keys (*.vkey); env ORDERARCHIVE_KEYS. Keys inside the "
-    "archive are never trusted.",
+    show_envvar=True,
+    help=_KEYS_HELP,
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.option(
     "--max-size",
     "max_size",
     metavar="SIZE",
     envvar="ORDERARCHIVE_MAX_FILE_SIZE",
-    help="Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  "
-    "[default: 512M]",
+    show_envvar=True,
+    help=_MAX_SIZE_HELP,
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, archive: Path, keys: Path, as_json: bool, max_size: str | None
+    ctx: click.Context, archive: Path | None, keys: Path | None, as_json: bool,
+    max_size: str | None
 ) -> None:
     """orderarchive: signed, append-only archives of official documents.
 
@@ -241,14 +313,63 @@ def cli(
     with signed releases (C2SP checkpoints), so that any copy of a document, a quotation from
     it, or a mirror of the whole archive can be checked offline against the official version.
 
-    Start with: orderarchive verify   (checks ./archive against the keys in ./keys)
+    Start with: orderarchive verify   (checks the archive found here or above against the keys
+    in keys/ beside it)
     """
     ctx.obj = Ctx(archive, as_json, keys)
     if max_size is not None:
-        from .userfiles import parse_size, set_max_file_size
+        _set_max_size(ctx.obj, max_size)
 
-        with errors_handled(ctx.obj):
-            set_max_file_size(parse_size(max_size))
+
+def _set_max_size(obj: Ctx, value: str) -> None:
+    from .userfiles import parse_size, set_max_file_size
+
+    with errors_handled(obj):
+        set_max_file_size(parse_size(value))
+
+
+def _shared_after(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A shared option given after the command: it overrides the one before."""
+    obj = ctx.find_object(Ctx)
+    if obj is None or value is None or value is False:
+        return
+    if param.name == "archive":
+        obj.archive_given = value
+    elif param.name == "keys":
+        obj.keys_given = value
+    elif param.name == "as_json":
+        obj.as_json = True
+    elif param.name == "max_size":
+        _set_max_size(obj, value)
+
+
+def _shared_options() -> list[click.Option]:
+    path = click.Path(path_type=Path)
+    common: dict[str, Any] = {"expose_value": False, "callback": _shared_after}
+    return [
+        click.Option(["--archive", "archive"], type=path, metavar="DIR",
+                     help="The archive directory (as before the command).", **common),
+        click.Option(["--keys", "keys"], type=path, metavar="DIR",
+                     help="Directory of trusted verifier keys (as before the command).",
+                     **common),
+        click.Option(["--json", "as_json"], is_flag=True, help=_JSON_HELP, **common),
+        click.Option(["--max-size", "max_size"], metavar="SIZE",
+                     help="Largest file to read (as before the command).", **common),
+    ]
+
+
+def _add_shared(command: click.Command) -> None:
+    """Let the group's options follow the command too (orderarchive verify --json), as git
+    and most tools allow; an option the command already has keeps its own meaning."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_shared(sub)
+        return
+    if getattr(command, "_shared_added", False):
+        return
+    taken = {opt for p in command.params for opt in getattr(p, "opts", ())}
+    command.params.extend(o for o in _shared_options() if not set(o.opts) & taken)
+    command._shared_added = True  # type: ignore[attr-defined]
 
 
 _NO_KEYS_HINT = (
@@ -435,11 +556,11 @@ def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--origin", required=True, help="The log's name, e.g. boston.gov/executive-orders.")
 @pass_ctx
 def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
-    """Create an empty archive (default: the --archive directory)."""
+    """Create an empty archive in DIRECTORY (default: --archive, else ./archive)."""
     from .archive import Archive
 
     with errors_handled(ctx):
-        archive = Archive.init(directory or ctx.archive_path, origin)
+        archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
     if ctx.as_json:
         emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
     else:
@@ -849,8 +970,8 @@ def search(
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
     """Verify the whole archive: entries, signatures, objects, tree, releases."""
     with errors_handled(ctx):
+        archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
-        archive = ctx.archive()
         _require_origin_key(keys, archive.origin)
         report = archive.audit(
             keys, progress=_progress("verifying", not ctx.as_json), check_objects=not no_objects
