@@ -169,3 +169,50 @@ def test_init_creates_in_the_working_directory(project: Path,
     ok(run("init", "--origin", "other.gov/y", "--archive", "second"))
     assert (project / "sub" / "second" / "orderarchive.json").is_file()
     assert sorted(os.listdir(project / "archive" / "releases")) == ["1", "3"]
+
+
+# -- item 10: a new key's passphrase -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["env", "file"])
+def test_a_short_passphrase_is_refused_and_nothing_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("pass").write_text("eleven char\n", "utf-8")
+    args = ["key", "generate", ORIGIN, "--secret-key", "k.key"]
+    if how == "file":
+        r = run(*args, "--passphrase-file", "pass")
+    else:
+        r = run(*args, env={"ORDERARCHIVE_PASSPHRASE": "eleven char"})
+    line = one_line_error(r, 2)
+    assert "at least 12 characters" in line and "eleven" not in line
+    assert not Path("k.key").exists() and not Path("keys").exists()
+    ok(run(*args, env={"ORDERARCHIVE_PASSPHRASE": "twelve chars"}))
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Standard input is a terminal: the passphrase is asked for."""
+    monkeypatch.setattr("orderarchive.cli._interactive", lambda: True)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_prompt_allows_retries(terminal: None) -> None:
+    from orderarchive.keys import read_secret_key
+
+    good = "correct horse battery staple"
+    answers = ["short", good, "a typo in it", good, good]
+    r = run("key", "generate", ORIGIN, "--secret-key", "k.key", stdin="\n".join(answers) + "\n")
+    assert r.exit_code == 0, r.output
+    assert "too short: a new key needs at least 12 characters; 2 more tries" in r.stderr
+    assert "the two passphrases differ; 1 more try" in r.stderr
+    assert read_secret_key(Path("k.key")).unlock(good).name == ORIGIN
+
+
+def test_the_prompt_gives_up_after_three_tries(terminal: None) -> None:
+    answers = ["short", "", "also a long one", "but not the same"]
+    r = run("key", "generate", ORIGIN, "--secret-key", "k.key", stdin="\n".join(answers) + "\n")
+    assert r.exit_code == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: no passphrase after 3 tries")
+    assert not Path("k.key").exists() and not Path("keys").exists()

@@ -12,6 +12,7 @@ Exit codes (one place: :func:`main`):
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import sys
@@ -445,10 +446,15 @@ trusted_key_option = click.option(
 )
 
 
-def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
-    """The passphrase, from (in order) --passphrase-fd, --passphrase-file, the environment
-    variable or a prompt on a terminal. The first two keep it out of shell history and out
-    of the environment other processes of the user can read."""
+def _interactive() -> bool:
+    """Whether a passphrase can be asked for (standard input is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _given_passphrase(ctx: Ctx | None) -> str | None:
+    """The passphrase from (in order) --passphrase-fd, --passphrase-file or the environment
+    variable. The first two keep it out of shell history and out of the environment other
+    processes of the user can read."""
     source = ctx.passphrase_from if ctx else None
     if source is not None:
         from .keys import read_passphrase
@@ -457,13 +463,49 @@ def _passphrase(ctx: Ctx | None = None, confirm: bool = False) -> str | None:
         if option == "passphrase_fd":
             return read_passphrase(fd=value)
         return read_passphrase(path=value)
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value is not None:
+    return os.environ.get(PASSPHRASE_ENV)
+
+
+def _passphrase(ctx: Ctx | None = None) -> str | None:
+    """The passphrase of an existing key: given (see _given_passphrase), else a prompt on a
+    terminal, else None."""
+    value = _given_passphrase(ctx)
+    if value is not None or not _interactive():
         return value
-    if not sys.stdin.isatty():
-        return None
-    result: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    result: str = click.prompt("Passphrase", hide_input=True, err=True)
     return result
+
+
+#: Tries at the prompt for a new key's passphrase (too short, or the two entries differ).
+NEW_PASSPHRASE_TRIES = 3
+
+
+def _new_passphrase(ctx: Ctx) -> str | None:
+    """The passphrase for a new key: given, else asked twice on a terminal, with
+    NEW_PASSPHRASE_TRIES tries; a given one that is too short is refused by keys.generate."""
+    from .keys import check_new_passphrase
+
+    value = _given_passphrase(ctx)
+    if value is not None or not _interactive():
+        return value
+    for left in range(NEW_PASSPHRASE_TRIES - 1, -1, -1):
+        again = f"; {left} more {'try' if left == 1 else 'tries'}" if left else ""
+        first: str = click.prompt("New passphrase", hide_input=True, err=True, default="",
+                                  show_default=False)
+        try:
+            check_new_passphrase(first)
+        except KeyFileError as e:
+            echo(f"{e}{again}", err=True)
+            continue
+        second: str = click.prompt("Repeat the passphrase", hide_input=True, err=True,
+                                   default="", show_default=False)
+        if hmac.compare_digest(first.encode(), second.encode()):
+            return first
+        echo(f"the two passphrases differ{again}", err=True)
+    raise KeyFileError(
+        f"no passphrase after {NEW_PASSPHRASE_TRIES} tries; nothing was written",
+        hint="run 'orderarchive key generate' again",
+    )
 
 
 def _secret_key_file(key_path: Path | None, origin: str) -> tuple[Path, Any]:
@@ -600,13 +642,18 @@ def key() -> None:
 def key_generate(
     ctx: Ctx, name: str, keys_dir: Path | None, secret_path: Path | None, unencrypted: bool
 ) -> None:
-    """Generate an Ed25519 key named NAME (use the archive's origin)."""
+    """Generate an Ed25519 key named NAME (use the archive's origin).
+
+    The private key is encrypted with a passphrase of at least 12 characters (from
+    --passphrase-fd, --passphrase-file, ORDERARCHIVE_PASSPHRASE, or typed twice at the
+    prompt, with 3 tries); a shorter one is refused and nothing is written.
+    """
     from .keys import generate
 
     with errors_handled(ctx):
         passphrase = None
         if not unencrypted:
-            passphrase = _passphrase(ctx, confirm=True)
+            passphrase = _new_passphrase(ctx)
             if passphrase is None:
                 raise KeyFileError(
                     "a passphrase is needed to encrypt the private key",

@@ -54,6 +54,11 @@ MIN_MEMLIMIT = 8192
 MAX_OPSLIMIT = 8
 MIN_OPSLIMIT = 1
 MAX_VKEY_FILE = 4096  # a verifier key is one line of ~100 bytes
+#: The shortest passphrase a new key is sealed with, in characters. Argon2id slows each guess,
+#: it does not make a short passphrase long: 12 characters is the floor OWASP and NIST SP
+#: 800-63B (8, "at least") point above for a secret that guards a signing key offline. Keys
+#: sealed before, or by other tools, still open with whatever passphrase they have.
+MIN_PASSPHRASE_LENGTH = 12
 
 # Argon2id at libsodium's "moderate" cost (256 MiB, 3 passes): about half a second to unlock,
 # which is paid once per command, and expensive for an attacker holding a stolen key file.
@@ -290,7 +295,12 @@ def generate(
     opslimit: int = DEFAULT_OPSLIMIT,
     memlimit: int = DEFAULT_MEMLIMIT,
 ) -> GeneratedKey:
-    """Make a new Ed25519 key: the sealed private half (mode 0600) and the verifier key."""
+    """Make a new Ed25519 key: the sealed private half (mode 0600) and the verifier key.
+
+    A *passphrase* shorter than :data:`MIN_PASSPHRASE_LENGTH` is refused before anything is
+    made (:func:`check_new_passphrase`)."""
+    if passphrase is not None:
+        check_new_passphrase(passphrase)
     try:
         signer = Signer.generate(name)
     except NoteFormatError as e:
@@ -304,6 +314,16 @@ def generate(
     _write_exclusive(secret_path, sealed.to_bytes(), 0o600)
     _write_exclusive(public_path, (signer.verifier().to_string() + "\n").encode(), 0o644)
     return GeneratedKey(signer.verifier(), secret_path, public_path, passphrase is not None)
+
+
+def check_new_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too short to seal a new key (its length is not printed)."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise KeyFileError(
+            f"the passphrase is too short: a new key needs at least {MIN_PASSPHRASE_LENGTH} "
+            "characters",
+            hint="use a longer passphrase, e.g. several words",
+        )
 
 
 def read_secret_key(path: Path, *, allow_unprotected: bool | None = None) -> SecretKeyFile:
