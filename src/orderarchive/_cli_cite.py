@@ -33,7 +33,10 @@ from .cli import (
     echo,
     emit_json,
     errors_handled,
+    failed_verdict,
     pass_ctx,
+    quiet,
+    quiet_option,
     trusted_key_option,
 )
 from .documents import DocumentTooLargeError
@@ -116,6 +119,7 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
 @click.argument("text")
 @click.option("--doc", metavar="DOC", help="Look only in this document.")
 @trusted_key_option
+@quiet_option("exact, normalised, altered, needs-review, misquoted or not-found")
 @pass_ctx
 def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]) -> None:
     """Check the quotation TEXT against the archive's signed text layers.
@@ -132,10 +136,13 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
     are checked too.
     """
     with errors_handled(ctx):
+        terse = quiet(ctx)
         archive = ctx.archive()
         report = check_quote(archive, text, doc=doc, verifiers=_trusted(ctx, trusted))
     if ctx.as_json:
         emit_json({"ok": report.is_match, **report.to_dict()})
+    elif terse:
+        echo(report.status.value)
     else:
         for line, colour in _report_lines(report, doc):
             echo(line, fg=colour)
@@ -238,6 +245,7 @@ def _render_brief(report: BriefReport, doc: str | None) -> None:
 @click.option("--max-quotations", type=click.IntRange(min=1), default=MAX_BRIEF_QUOTATIONS,
               show_default=True, metavar="N", help="Refuse a brief with more quotations.")
 @trusted_key_option
+@quiet_option("'ok' (every quotation checked and matching) or 'failed'")
 @pass_ctx
 def cite_check(ctx: Ctx, *, brief: Path, doc: str | None, max_size: int, max_quotations: int,
                trusted: tuple[str, ...]) -> None:
@@ -252,6 +260,7 @@ def cite_check(ctx: Ctx, *, brief: Path, doc: str | None, max_size: int, max_quo
     misquoted, not found or too short to check.
     """
     with errors_handled(ctx):
+        terse = quiet(ctx)
         data = _read_brief(brief, max_size)
         archive = ctx.archive()
         report = check_brief(archive, data, brief.name, doc,
@@ -259,6 +268,8 @@ def cite_check(ctx: Ctx, *, brief: Path, doc: str | None, max_size: int, max_quo
                              max_bytes=max_size, max_quotations=max_quotations)
     if ctx.as_json:
         emit_json(report.to_dict())
+    elif terse:
+        echo("ok" if report.ok else "failed")
     else:
         _render_brief(report, doc)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
@@ -311,6 +322,8 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
 @cli.command("verify-evidence")
 @click.argument("evidence", type=click.Path(path_type=Path))
 @trusted_key_option
+@quiet_option("'verified', the quotation's status if it was cited with --accept-review "
+              "(needs-review, misquoted), or 'failed'")
 @pass_ctx
 def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) -> None:
     """Check an EVIDENCE file from 'orderarchive cite -o' with only the public key.
@@ -322,10 +335,16 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) 
     (needs-review or misquoted): the status is printed.
     """
     with errors_handled(ctx):
+        terse = quiet(ctx)
         keys = _trusted(ctx, trusted)
-        result = verify_evidence(_read(evidence, MAX_EVIDENCE_BYTES), keys)
+        data = _read(evidence, MAX_EVIDENCE_BYTES)
+        with failed_verdict(terse):
+            result = verify_evidence(data, keys)
     if ctx.as_json:
         emit_json({"ok": result.accepted, "evidence": str(evidence), **result.to_dict()})
+    elif terse:
+        q = result.quotation
+        echo("verified" if result.accepted or q is None else q.status.value)
     else:
         _render_evidence(result, evidence)
     sys.exit(EXIT_OK if result.accepted else EXIT_FAILED)

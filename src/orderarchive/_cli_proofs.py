@@ -23,10 +23,13 @@ from .cli import (
     echo,
     emit_json,
     errors_handled,
+    failed_verdict,
     key,
     key_file_option,
     key_option,
     pass_ctx,
+    quiet,
+    quiet_option,
     trusted_key_option,
 )
 from .entry import Entry
@@ -109,6 +112,8 @@ DEFAULT_TIMEOUT = 60.0
               default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time budget for reading and comparing each copy; over it: exit 2, "
               "no verdict.")
+@quiet_option("one line per file, its status (official, official-unreleased, same-text, "
+              "modified-copy, not-official, or error) and the file name")
 @pass_ctx
 def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words: int,
           timeout: float) -> None:
@@ -127,6 +132,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
         from .copies import CompareLimits
 
         limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
+        terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
@@ -144,12 +150,15 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     ok = code == EXIT_OK
     if ctx.as_json:
         emit_json({"ok": ok, "files": [_file_json(p, r) for p, r in results]})
+    elif terse:
+        for path, r in results:
+            if isinstance(r, OrderArchiveError):
+                _echo_error(r)
+            echo(f"{'error' if isinstance(r, OrderArchiveError) else r.status} {path}")
     else:
         for path, r in results:
             if isinstance(r, OrderArchiveError):
-                message = " ".join(str(r).split())
-                hint = f" (hint: {r.hint})" if r.hint else ""
-                echo(f"error: {message}{hint}", fg="red", err=True)
+                _echo_error(r)
                 continue
             d = r.entry.document if r.entry else None
             if r.official and r.entry and d:
@@ -165,6 +174,12 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
                 echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
                      f"and its text matches none{why}", fg="red")
     sys.exit(code)
+
+
+def _echo_error(error: OrderArchiveError) -> None:
+    message = " ".join(str(error).split())
+    hint = f" (hint: {error.hint})" if error.hint else ""
+    echo(f"error: {message}{hint}", fg="red", err=True)
 
 
 def _file_json(path: Path, r: Any) -> dict[str, Any]:
@@ -239,6 +254,7 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("proof", type=click.Path(path_type=Path))
 @trusted_key_option
+@quiet_option("'official' or 'failed'")
 @pass_ctx
 def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) -> None:
     """Check FILE against an offline PROOF (.tlog-proof) with only the public key.
@@ -247,14 +263,18 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
     signature, its inclusion in the signed checkpoint, and the checkpoint's signature.
     """
     with errors_handled(ctx):
+        terse = quiet(ctx)
         keys = _trusted(ctx, trusted)
         proof_bytes = _read(proof, MAX_PROOF_BYTES)
         claimed = TlogProof.parse(proof_bytes).parsed_checkpoint()[0].origin
         _require_origin_key(keys, claimed, "the proof")
-        result = check_proof(_read(file), proof_bytes, keys)
+        with failed_verdict(terse):
+            result = check_proof(_read(file), proof_bytes, keys)
     d = result.entry.document
     assert d is not None
-    if ctx.as_json:
+    if terse:
+        echo("official")
+    elif ctx.as_json:
         emit_json({"ok": True, "file": str(file), **result.to_dict()})
     else:
         echo(f"OFFICIAL  {file}: {d.doc} \"{d.title}\", entry {result.entry.seq} in release "

@@ -164,6 +164,17 @@ def errors_handled(ctx: Ctx | None = None) -> Iterator[None]:
         fail(e, as_json=bool(ctx and ctx.as_json))
 
 
+@contextmanager
+def failed_verdict(terse: bool) -> Iterator[None]:
+    """With -q, a failed verification prints the verdict 'failed' before its error line."""
+    try:
+        yield
+    except VerificationError:
+        if terse:
+            echo("failed")
+        raise
+
+
 def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
     """A progress bar on a terminal; nothing when piped."""
     if not enabled or not sys.stderr.isatty():
@@ -207,6 +218,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "cite-check": ("_cli_cite", "Check every quotation in BRIEF against the archive."),
     "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
     "state": ("_cli_state", "Show or forget the releases remembered per origin by verify."),
+    "log": ("_cli_log", "Show what each release added, or what changed between two releases."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("_cli_proofs", "Export the public key (C2SP verifier key, or --minisign)."),
@@ -543,6 +555,32 @@ def _writer_verifier(ctx: Ctx, key_path: Path | None, origin: str, *, dry_run: b
             raise
         return keys[0]
     return VerifierKey.from_public_key(sealed.name, sealed.public_key)
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    obj = ctx.find_object(Ctx)
+    if value and obj is not None:
+        obj.quiet = True
+
+
+def quiet_option(verdicts: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """-q/--quiet: print only the verdict (*verdicts* says which words), for scripts; the exit
+    code is unchanged and errors still go to standard error."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_quiet,
+        help=f"Print only the verdict: {verdicts}. Errors still go to standard error.",
+    )
+
+
+def quiet(ctx: Ctx) -> bool:
+    """Whether to print only the verdict; -q with --json is a usage error."""
+    if ctx.quiet and ctx.as_json:
+        raise MalformedError("give --json or -q, not both")
+    return ctx.quiet
 
 
 def _passphrase_source(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -897,12 +935,17 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
 @trusted_key_option
 @pass_ctx
 def list_(ctx: Ctx, kind: str | None, trusted: tuple[str, ...]) -> None:
-    """List the archived documents (entries verified against the trusted keys)."""
-    from .status import listed_documents
+    """List the archived documents with their status, in aligned columns.
+
+    Every entry is verified against the trusted keys; the status (in force, amended,
+    superseded, rescinded, corrected) comes from the relations in the signed entries, as
+    'orderarchive show' gives it, counting acts not yet released.
+    """
+    from .status import listed_with_status
 
     with errors_handled(ctx):
         archive = ctx.archive()
-        docs, last = listed_documents(archive, _trusted(ctx, trusted), kind=kind)
+        docs, last = listed_with_status(archive, _trusted(ctx, trusted), kind=kind)
     if ctx.as_json:
         emit_json(
             {
@@ -918,17 +961,38 @@ def list_(ctx: Ctx, kind: str | None, trusted: tuple[str, ...]) -> None:
                         "issued": d.issued,
                         "sha256": d.sha256,
                         "released": d.seq < last,
+                        "status": status,
                     }
-                    for d in docs
+                    for d, status in docs
                 ],
             }
         )
         return
-    for d in docs:
-        flag = "" if d.seq < last else "  (unreleased)"
-        echo(f"{d.seq:>6}  {d.doc:<40}  {d.kind:<16} {d.issued or '':<10}  {d.title}{flag}")
     if not docs:
         echo("the archive holds no documents")
+        return
+    rows = [("SEQ", "DOC", "KIND", "ISSUED", "STATUS", "TITLE")]
+    for d, status in docs:
+        flag = "" if d.seq < last else "  (unreleased)"
+        rows.append((str(d.seq), d.doc, d.kind, d.issued or "-", status.replace("-", " "),
+                     d.title + flag))
+    for line in _columns(rows, right=(0,)):
+        echo(line)
+
+
+def _columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
+    """*rows* as aligned columns, two spaces apart; widths measured on the text as printed
+    (escaped), so that a hostile value cannot shift the columns after it."""
+    cells = [[terminal_safe(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = []
+    for row in cells:
+        padded = [
+            (c.rjust(w) if i in right else c.ljust(w)) if i < len(row) - 1 else c
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(padded).rstrip())
+    return lines
 
 
 @cli.command()
@@ -1013,15 +1077,18 @@ def search(
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@quiet_option("'verified' or 'failed'")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
     """Verify the whole archive: entries, signatures, objects, tree, releases."""
     with errors_handled(ctx):
+        terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
         report = archive.audit(
-            keys, progress=_progress("verifying", not ctx.as_json), check_objects=not no_objects
+            keys, progress=_progress("verifying", not (ctx.as_json or terse)),
+            check_objects=not no_objects,
         )
         extra: dict[str, Any] = {}
         if since is not None or report.ok:
@@ -1035,6 +1102,8 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         out["ok"] = not problems
         out.update({k: v for k, v in extra.items() if k != "problems"})
         emit_json(out)
+    elif terse:
+        echo("failed" if problems else "verified")
     else:
         for p in problems:
             echo(f"FAIL {p.message}", fg="red")

@@ -170,12 +170,7 @@ def document_status(
         relates_to.append(
             RelatedDocument(rel.type, rel.target, title, entry.seq, issued, entry.recorded)
         )
-    status = "in-force"
-    kinds = {r.relation for r in changed_by}
-    for relation, name in _STANDING:
-        if relation in kinds:
-            status = name
-            break
+    status = standing([r.relation for r in changed_by])
     released, release_size = _release_covering(archive, entry.seq, cp, verifiers)
     return DocumentStatus(
         entry=entry,
@@ -226,24 +221,52 @@ def listed_documents(
 ) -> tuple[list[Any], int]:
     """The documents in log order (optionally of one *kind*), each re-read from the log and its
     signature checked, and the size of the latest signed release (0 if none)."""
+    docs, last = listed_with_status(archive, verifiers, kind=kind)
+    return [d for d, _ in docs], last
+
+
+def standing(relations: Sequence[str]) -> str:
+    """in-force, or what the strongest of *relations* acting on a document makes it."""
+    for relation, name in _STANDING:
+        if relation in relations:
+            return name
+    return "in-force"
+
+
+def listed_with_status(
+    archive: Archive, verifiers: Sequence[VerifierKey], *, kind: str | None = None
+) -> tuple[list[tuple[Any, str]], int]:
+    """:func:`listed_documents` with each document's status (in-force, amended, superseded,
+    rescinded, corrected), as ``show`` gives it.
+
+    The status comes from the relations in the signed entries re-read here, never from the
+    index's relation rows: every document entry is re-read and its signature checked (with
+    *kind*, the others too, since an act of any kind may change a document's standing).
+    """
     from .index import IndexedDoc
 
     with archive.index(verifiers) as idx:
-        rows = idx.documents(kind=kind)
+        rows = idx.documents()
         cp: Checkpoint = idx.checkpoint
     out: list[IndexedDoc] = []
+    acting: dict[str, set[str]] = {}
     for row in rows:
         entry = _verified_row(archive, row.seq, cp.size, verifiers)
         d = entry.document
         assert d is not None
-        if d.doc != row.doc or (kind is not None and d.kind != kind):
+        if d.doc != row.doc or d.kind != row.kind:
             raise VerificationError(f"the index does not match signed entry {row.seq}")
-        out.append(IndexedDoc(
-            seq=entry.seq, doc=d.doc, kind=d.kind, title=d.title, issuer=d.issuer,
-            issued=d.issued, sha256=d.sha256, text_sha256=d.text.sha256 if d.text else None,
-            source_url=d.source_url, media_type=d.media_type, recorded=entry.recorded,
-        ))
-    return out, _extension(cp, RELEASE_EXT) or 0
+        for rel in d.relations:
+            if rel.type != "reports-on":
+                acting.setdefault(rel.target, set()).add(rel.type)
+        if kind is None or d.kind == kind:
+            out.append(IndexedDoc(
+                seq=entry.seq, doc=d.doc, kind=d.kind, title=d.title, issuer=d.issuer,
+                issued=d.issued, sha256=d.sha256, text_sha256=d.text.sha256 if d.text else None,
+                source_url=d.source_url, media_type=d.media_type, recorded=entry.recorded,
+            ))
+    listed = [(d, standing(sorted(acting.get(d.doc, ())))) for d in out]
+    return listed, _extension(cp, RELEASE_EXT) or 0
 
 
 def _plain(text: str, marks: tuple[str, str]) -> str:
