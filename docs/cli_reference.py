@@ -15,8 +15,10 @@ HEADER = """# orderarchive command reference
 
 Generated from the commands' `--help` by `docs/cli_reference.py`; a test keeps it current.
 
-Options that every command shares go before the command:
-`orderarchive [--archive DIR] [--keys DIR] [--json] [--max-size SIZE] COMMAND ...`.
+Options that every command shares go before or after the command:
+`orderarchive [--archive DIR] [--keys DIR] [--json] [--max-size SIZE] COMMAND ...`. Without
+`--archive`, the archive is found from the working directory upwards (as git finds a
+repository) and the trusted keys are `keys/` beside it.
 Exit codes: 0 success, 1 verification failed (not official, needs review, misquoted, bad proof), 2 usage
 error or bad input, 3 the archive cannot be read. Errors are one line on standard error.
 Colour is used only on a terminal and never when `NO_COLOR` is set; progress bars appear only

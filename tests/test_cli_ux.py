@@ -397,3 +397,17 @@ def test_quiet_and_json_together_are_a_usage_error(project: Path) -> None:
     for args in (["verify"], ["quote", QUOTE], ["check", "eo-1.txt"]):
         r = run("--json", *args, "-q")
         assert r.exit_code == 2 and "give --json or -q, not both" in r.stderr
+
+
+def test_quiet_says_failed_when_a_verification_raises(project: Path) -> None:
+    """An entry whose signature no longer verifies: the verdict is 'failed', with the error
+    on standard error, for quote, check and cite-check alike."""
+    other = project.parent / "other.vkey"
+    from orderarchive.note import Signer
+
+    other.write_text(Signer.generate(ORIGIN).verifier().to_string() + "\n")
+    for args in (["quote", QUOTE], ["check", "eo-1.txt"], ["verify"]):
+        r = run(*args, "-q", "--trusted-key", str(other))
+        assert (r.exit_code, r.stdout) == (1, "failed\n" if args[0] != "check"
+                                           else "failed eo-1.txt\n"), (args, r.output)
+        assert r.stderr.startswith("error: ") or args[0] == "verify"

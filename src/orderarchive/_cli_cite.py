@@ -119,7 +119,8 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
 @click.argument("text")
 @click.option("--doc", metavar="DOC", help="Look only in this document.")
 @trusted_key_option
-@quiet_option("exact, normalised, altered, needs-review, misquoted or not-found")
+@quiet_option("exact, normalised, altered, needs-review, misquoted, not-found, or 'failed' "
+              "(a verification failed)")
 @pass_ctx
 def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]) -> None:
     """Check the quotation TEXT against the archive's signed text layers.
@@ -138,7 +139,9 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()
-        report = check_quote(archive, text, doc=doc, verifiers=_trusted(ctx, trusted))
+        keys = _trusted(ctx, trusted)
+        with failed_verdict(terse):
+            report = check_quote(archive, text, doc=doc, verifiers=keys)
     if ctx.as_json:
         emit_json({"ok": report.is_match, **report.to_dict()})
     elif terse:
@@ -263,9 +266,10 @@ def cite_check(ctx: Ctx, *, brief: Path, doc: str | None, max_size: int, max_quo
         terse = quiet(ctx)
         data = _read_brief(brief, max_size)
         archive = ctx.archive()
-        report = check_brief(archive, data, brief.name, doc,
-                             verifiers=_trusted(ctx, trusted),
-                             max_bytes=max_size, max_quotations=max_quotations)
+        keys = _trusted(ctx, trusted)
+        with failed_verdict(terse):
+            report = check_brief(archive, data, brief.name, doc, verifiers=keys,
+                                 max_bytes=max_size, max_quotations=max_quotations)
     if ctx.as_json:
         emit_json(report.to_dict())
     elif terse:

@@ -33,7 +33,7 @@ from .cli import (
     trusted_key_option,
 )
 from .entry import Entry
-from .errors import KeyFileError, MalformedError, OrderArchiveError
+from .errors import KeyFileError, MalformedError, OrderArchiveError, VerificationError
 from .keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
 from .note import VerifierKey
 from .proofs import check_copy, export_minisig, minisign_public_key
@@ -113,7 +113,8 @@ DEFAULT_TIMEOUT = 60.0
               help="Time budget for reading and comparing each copy; over it: exit 2, "
               "no verdict.")
 @quiet_option("one line per file, its status (official, official-unreleased, same-text, "
-              "modified-copy, not-official, or error) and the file name")
+              "modified-copy, not-official; failed if its verification failed, error if it "
+              "could not be checked) and the file name")
 @pass_ctx
 def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words: int,
           timeout: float) -> None:
@@ -154,7 +155,9 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
         for path, r in results:
             if isinstance(r, OrderArchiveError):
                 _echo_error(r)
-            echo(f"{'error' if isinstance(r, OrderArchiveError) else r.status} {path}")
+            verdict = (r.status if not isinstance(r, OrderArchiveError)
+                       else "failed" if isinstance(r, VerificationError) else "error")
+            echo(f"{verdict} {path}")
     else:
         for path, r in results:
             if isinstance(r, OrderArchiveError):

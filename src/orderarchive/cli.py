@@ -1086,15 +1086,16 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
-        report = archive.audit(
-            keys, progress=_progress("verifying", not (ctx.as_json or terse)),
-            check_objects=not no_objects,
-        )
-        extra: dict[str, Any] = {}
-        if since is not None or report.ok:
-            from .history import check_history
+        with failed_verdict(terse):
+            report = archive.audit(
+                keys, progress=_progress("verifying", not (ctx.as_json or terse)),
+                check_objects=not no_objects,
+            )
+            extra: dict[str, Any] = {}
+            if since is not None or report.ok:
+                from .history import check_history
 
-            extra = check_history(archive, keys, report, since=since)
+                extra = check_history(archive, keys, report, since=since)
     problems = list(report.problems) + list(extra.get("problems", ()))
     if ctx.as_json:
         out = report.to_dict()
