@@ -411,3 +411,21 @@ def test_quiet_says_failed_when_a_verification_raises(project: Path) -> None:
         assert (r.exit_code, r.stdout) == (1, "failed\n" if args[0] != "check"
                                            else "failed eo-1.txt\n"), (args, r.output)
         assert r.stderr.startswith("error: ") or args[0] == "verify"
+
+
+def test_log_refuses_a_signed_release_whose_root_the_entries_do_not_give(project: Path) -> None:
+    """A fork: release 1 re-signed by the publisher's own key over another root. Every
+    signature verifies; only the recomputed root shows it, and log answers nothing."""
+    from orderarchive.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+    from orderarchive.keys import load_verifiers, read_secret_key
+
+    signer = read_secret_key(project.parent / "k.key").unlock(None)
+    release = project / "archive" / "releases" / "1"
+    cp, _ = open_checkpoint(release.read_bytes(), load_verifiers([project / "keys"]))
+    forked = Checkpoint(cp.origin, cp.size, bytes(32), cp.extensions)
+    release.chmod(0o644)
+    release.write_bytes(sign_checkpoint(forked, signer))
+    r = run("log")
+    assert r.exit_code == 1 and r.stdout == ""
+    assert "do not hash to the signed root" in r.stderr
+    assert "do not hash to the signed root" in one_line_error(run("log", "1", "3"), 1)
