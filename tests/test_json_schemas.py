@@ -209,7 +209,7 @@ def test_every_registered_command_is_listed() -> None:
     from click import Context, Group
 
     found = []
-    ctx = Context(cli)
+    ctx = Context(cli, **cli.context_settings)  # as cli.main makes it (help options cached)
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)
         if isinstance(command, Group):
@@ -291,3 +291,39 @@ def test_usage_errors_answer_in_json(
     assert doc["command"] == command
     assert doc["error"]["type"] == "UsageError" and doc["error"]["exit_code"] == 2
     assert "Traceback" not in r.stderr
+
+
+def test_an_error_in_the_shared_options_names_the_command(
+    place: Path, registry: Registry
+) -> None:
+    r = CliRunner().invoke(cli, ["--archive", str(place / "archive"), "--json",
+                                 "--max-size", "lots", "verify"])
+    assert r.exit_code == 2
+    doc = json.loads(r.stdout)
+    validate(registry, "verify", doc)
+    assert doc["command"] == "verify" and doc["error"]["exit_code"] == 2
+
+
+@pytest.mark.parametrize(("raised", "code"), [("abort", 2), ("interrupt", 130)])
+def test_an_abort_or_interrupt_answers_in_json(
+    raised: str, code: int, registry: Registry, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C or an aborted prompt mid-command: still one JSON document (command unknown)."""
+    import click
+
+    from orderarchive import cli as cli_module
+
+    def stop(*args: Any, **kwargs: Any) -> None:
+        raise click.Abort if raised == "abort" else KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module.cli, "main", stop)
+    monkeypatch.setattr(sys, "argv", ["orderarchive", "--json", "release"])
+    with pytest.raises(SystemExit) as stopped:
+        cli_module.main()
+    assert stopped.value.code == code
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    validate(registry, None, doc)
+    assert doc["error"]["exit_code"] == code
+    assert out.err.startswith("error: ")

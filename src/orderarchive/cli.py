@@ -252,7 +252,13 @@ class LazyGroup(click.Group):
     help="Directory of trusted verifier keys (*.vkey); env ORDERARCHIVE_KEYS. Keys inside the "
     "archive are never trusted.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Machine-readable output: one JSON object per run, errors included (schemas in "
+    "docs/schemas/).",
+)
 @click.option(
     "--max-size",
     "max_size",
