@@ -199,7 +199,9 @@ def answers(place: Path) -> dict[int, tuple[int, str, str]]:
 
 def test_every_command_has_a_schema(registry: Registry) -> None:
     names = {p.name for p in SCHEMAS.glob("*.schema.json")}
-    assert {schema_file(c).name for c in COMMANDS} | {"orderarchive.schema.json"} <= names
+    groups = {"orderarchive.schema.json", "key.schema.json", "state.schema.json",
+              "defs.schema.json"}
+    assert {schema_file(c).name for c in COMMANDS} | groups == names
     assert {c for _, c, _, _ in CASES} == set(COMMANDS)
     # every command is run on success, and each with an archive on an unreadable one
     assert {c for k, c, _, _ in CASES if k.startswith("ok")} == set(COMMANDS)
@@ -273,6 +275,8 @@ USAGE = [
     ("missing-argument", "verify-proof", ("--json", "verify-proof")),
     ("bad-value", "search", ("--json", "search", "x", "--limit", "0")),
     ("subgroup", "key export", ("--json", "key", "export", "--bogus")),
+    ("group-without-command", "key", ("--json", "key")),
+    ("unknown-subcommand", "state", ("--json", "state", "bogus")),
 ]
 
 
