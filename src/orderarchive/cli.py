@@ -256,7 +256,7 @@ class LazyGroup(click.Group):
     "--json",
     "as_json",
     is_flag=True,
-    help="Machine-readable output: one JSON object per run, errors included (schemas in "
+    help="Machine-readable output: one JSON object per run, failures too (schemas in "
     "docs/schemas/).",
 )
 @click.option(
