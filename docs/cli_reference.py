@@ -20,7 +20,9 @@ Options that every command shares go before or after the command:
 `--archive`, the archive is found from the working directory upwards (as git finds a
 repository) and the trusted keys are `keys/` beside it.
 Exit codes: 0 success, 1 verification failed (not official, needs review, misquoted, bad proof), 2 usage
-error or bad input, 3 the archive cannot be read. Errors are one line on standard error.
+error or bad input, 3 the archive cannot be read. Errors are one line on standard error; with
+`--json`, every answer (errors included) is one JSON object on standard output, described by a
+schema per command in docs/schemas/ (docs/FORMAT.md §21).
 Colour is used only on a terminal and never when `NO_COLOR` is set; progress bars appear only
 on a terminal.
 
@@ -50,8 +52,12 @@ def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], clic
 def render() -> str:
     parts = [HEADER]
     for path, command in _walk(cli, ["orderarchive"]):
+        # The help option names the real CLI gives every command (-h too): click caches a
+        # command's help option on first use, so rendering with other names would depend on
+        # whether a test already ran the command in this process.
         ctx = click.Context(command, info_name=" ".join(path), terminal_width=100,
-                            max_content_width=100)
+                            max_content_width=100,
+                            help_option_names=cli.context_settings["help_option_names"])
         title = " ".join(path)
         parts.append(f"## `{title}`\n\n```\n{command.get_help(ctx).rstrip()}\n```\n\n")
     return "".join(parts).rstrip() + "\n"

@@ -154,7 +154,7 @@ def test_quote_with_the_wrong_key(lawyer: Lawyer) -> None:
 def test_quote_json_error(lawyer: Lawyer) -> None:
     r = lawyer.run("--json", "quote", "too short")
     assert r.exit_code == 2
-    assert json.loads(r.stdout)["error"] == "QuoteTooShortError"
+    assert json.loads(r.stdout)["error"]["type"] == "QuoteTooShortError"
 
 
 # -- cite and verify-evidence ------------------------------------------------------------------

@@ -57,7 +57,9 @@ def test_check_json_names_each_files_outcome(tmp_path: Path, stranger: str) -> N
     assert doc["ok"] is False
     first, second, third = doc["files"]
     assert first["file"] == missing and first["ok"] is False
-    assert first["error"] == "MalformedError" and "no such file" in first["message"]
+    error = first["error"]
+    assert error["type"] == "MalformedError" and "no such file" in error["message"]
+    assert error["exit_code"] == 2
     assert second["official"] is True and third["official"] is False
 
 

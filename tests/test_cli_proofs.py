@@ -153,8 +153,8 @@ def test_prove_a_file_and_to_stdout(clerk: Clerk) -> None:
     r = clerk.run("prove", "eo-2", "-o", "-")
     assert ok(r).encode() == Path(f"{clerk.docs[2]}.tlog-proof").read_bytes()
     r = clerk.run("--json", "prove", "eo-0", "-o", "zero.proof")
-    assert json.loads(ok(r)) == {"ok": True, "proof": "zero.proof", "doc": "eo-0", "seq": 0,
-                                 "release": 3}
+    assert json.loads(ok(r)) == {"ok": True, "command": "prove", "proof": "zero.proof",
+                                 "doc": "eo-0", "seq": 0, "release": 3}
 
 
 @pytest.mark.parametrize("ref", ["eo-3", "no-such-doc", "forged"])

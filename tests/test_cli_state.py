@@ -58,7 +58,8 @@ def test_an_older_copy_fails_saying_what_to_do_then_forget_lets_it_pass(copies: 
 def test_state_show_and_forget_edge_cases(copies: Path) -> None:
     assert "nothing remembered for other.gov/x" in ok(run("state", "forget", "other.gov/x"))
     doc = json.loads(ok(run("--json", "state", "forget", "other.gov/x")))
-    assert doc == {"ok": True, "origin": "other.gov/x", "forgot": None}
+    assert doc == {"ok": True, "command": "state forget", "origin": "other.gov/x",
+                   "forgot": None}
     ok(run("verify"))
     assert "nothing remembered for other.gov/x" in ok(run("state", "show", "other.gov/x"))
     # A damaged remembered file is shown as such, and can be forgotten.

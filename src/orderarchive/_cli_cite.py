@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_proofs import _read, _write
+from ._cli_proofs import _content, _read, _write
 from .cite import (
     MAX_BRIEF_BYTES,
     MAX_BRIEF_QUOTATIONS,
@@ -193,13 +193,15 @@ def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None
         keys = _trusted(ctx, trusted)
         citation = cite(archive, doc, quote=quote_text, page=page, verifiers=keys,
                         accept_review=accept_review)
-        where = None
+        where, evidence = None, b""
         if output is not None:
-            where = _write(output, make_evidence(archive, citation, keys))
-    if where == "standard output":
-        return
+            evidence = make_evidence(archive, citation, keys)
+            where = _write(output, evidence, as_json=ctx.as_json)
     if ctx.as_json:
-        emit_json({"ok": True, **citation.to_dict(), "evidence": where})
+        emit_json({"ok": True, **citation.to_dict(), "evidence": where,
+                   **_content(where or "", evidence)})
+        return
+    if where == "standard output":
         return
     _render_citation(citation)
     if where is not None:

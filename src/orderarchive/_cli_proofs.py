@@ -22,6 +22,7 @@ from .cli import (
     cli,
     echo,
     emit_json,
+    error_json,
     errors_handled,
     failed_verdict,
     key,
@@ -56,8 +57,14 @@ def _read(path: Path, limit: int | None = None) -> bytes:
     return read_user_file(path, limit)
 
 
-def _write(path: Path, data: bytes) -> str:
-    """Write *data* to *path* (``-``: standard output); return where it went, for messages."""
+def _write(path: Path, data: bytes, *, as_json: bool = False) -> str:
+    """Write *data* to *path* (``-``: standard output); return where it went, for messages.
+
+    With *as_json* and ``-``, nothing is written and ``-`` is returned: the caller puts the
+    text in its JSON document (``content``), so that standard output stays one JSON document.
+    """
+    if str(path) == "-" and as_json:
+        return "-"
     if str(path) == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -67,6 +74,11 @@ def _write(path: Path, data: bytes) -> str:
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror}") from e
     return str(path)
+
+
+def _content(where: str, data: bytes) -> dict[str, str]:
+    """The ``content`` field of a --json answer whose output went to ``-``."""
+    return {"content": data.decode("utf-8")} if where == "-" else {}
 
 
 def _ref(argument: str) -> tuple[str, Path | None]:
@@ -187,8 +199,9 @@ def _echo_error(error: OrderArchiveError) -> None:
 
 def _file_json(path: Path, r: Any) -> dict[str, Any]:
     if isinstance(r, OrderArchiveError):
-        return {"file": str(path), "ok": False, "error": type(r).__name__,
-                "message": " ".join(str(r).split()), "hint": r.hint}
+        return {"file": str(path), "ok": False,
+                "error": error_json(type(r).__name__, " ".join(str(r).split()), r.hint,
+                                    _exit_code(r))}
     return {"file": str(path), **r.to_dict()}
 
 
@@ -244,10 +257,10 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
         tp = TlogProof.parse(proof)
         entry = Entry.from_bytes(tp.extra or b"")
         target = output or Path(f"{path if path else entry.doc}.tlog-proof")
-        where = _write(target, proof)
-    if ctx.as_json and where != "standard output":
+        where = _write(target, proof, as_json=ctx.as_json)
+    if ctx.as_json:
         emit_json({"ok": True, "proof": where, "doc": entry.doc, "seq": entry.seq,
-                   "release": tp.parsed_checkpoint()[0].size})
+                   "release": tp.parsed_checkpoint()[0].size, **_content(where, proof)})
     elif where != "standard output":
         echo(f"wrote {where}: proof that {entry.doc} (entry {entry.seq}) is in release "
              f"{tp.parsed_checkpoint()[0].size}")
@@ -339,12 +352,12 @@ def export_sig(ctx: Ctx, document: str, output: Path | None, key_path: Path | No
         signer = _load_signer(ctx, key_path, archive.origin)
         text, entry = export_minisig(archive, ref, signer, _optional_trusted(ctx, trusted) or [])
         target = output or Path(f"{path if path else entry.doc}.minisig")
-        where = _write(target, text.encode("utf-8"))
-    if where == "standard output":
-        return
+        where = _write(target, text.encode("utf-8"), as_json=ctx.as_json)
     if ctx.as_json:
-        emit_json({"ok": True, "signature": where, "doc": entry.doc, "seq": entry.seq})
-    else:
+        emit_json({"ok": True, "signature": where, "doc": entry.doc, "seq": entry.seq,
+                   **_content(where, text.encode("utf-8"))})
+        return
+    if where != "standard output":
         echo(f"wrote {where}: minisign signature of {entry.doc} (entry {entry.seq})")
 
 
@@ -399,10 +412,11 @@ def key_export(ctx: Ctx, as_minisign: bool, output: Path, key_path: Path | None,
             )
         vkey = keys[0]
         text = minisign_public_key(vkey) if as_minisign else vkey.to_string() + "\n"
-        where = _write(output, text.encode("ascii"))
-    if where == "standard output":
-        return
+        where = _write(output, text.encode("ascii"), as_json=ctx.as_json)
     if ctx.as_json:
-        emit_json({"ok": True, "public_key": where, "verifier_key": vkey.to_string()})
-    else:
+        emit_json({"ok": True, "public_key": where, "verifier_key": vkey.to_string(),
+                   "format": "minisign" if as_minisign else "c2sp-vkey",
+                   **_content(where, text.encode("ascii"))})
+        return
+    if where != "standard output":
         echo(f"wrote {where}: public key of {vkey.name}")

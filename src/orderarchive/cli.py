@@ -128,8 +128,39 @@ def echo(
     click.echo(text, err=err)
 
 
-def emit_json(obj: Any) -> None:
-    click.echo(json_safe(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)))
+def _command_name(ctx: click.Context | None) -> str | None:
+    """The command a JSON document answers ("verify", "key export"), without the program's
+    name; None when no command was named (a usage error before it)."""
+    if ctx is None:
+        return None
+    words = ctx.command_path.split()[1:]
+    if ctx.invoked_subcommand:
+        words.append(ctx.invoked_subcommand)
+    return " ".join(words) or None
+
+
+def emit_json(obj: Any, *, command: str | None = None) -> None:
+    """Print one JSON document in the envelope every command shares (docs/FORMAT.md, "JSON
+    output"; a schema per command in docs/schemas/): ``ok``, ``command``, then the command's
+    result fields or an ``error`` object."""
+    if command is None:
+        command = _command_name(click.get_current_context(silent=True))
+    doc = {"command": command, **obj}
+    click.echo(json_safe(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True)))
+
+
+def error_json(
+    error_type: str, message: str, hint: str | None, exit_code: int
+) -> dict[str, Any]:
+    """The ``error`` object of a JSON document: {type, message, hint, exit_code}."""
+    return {"type": error_type, "message": message, "hint": hint, "exit_code": exit_code}
+
+
+def _error_document(error: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"ok": False, "error": error}
+    if error["exit_code"] == EXIT_FAILED:
+        doc["verified"] = False  # a check failed: nothing in this answer was verified
+    return doc
 
 
 def _exit_code(error: OrderArchiveError) -> int:
@@ -146,9 +177,8 @@ def fail(error: OrderArchiveError, *, as_json: bool = False) -> NoReturn:
     """The one place errors become a one-line message and an exit code."""
     message = " ".join(str(error).split()) or type(error).__name__
     if as_json:
-        emit_json(
-            {"ok": False, "error": type(error).__name__, "message": message, "hint": error.hint}
-        )
+        emit_json(_error_document(error_json(type(error).__name__, message, error.hint,
+                                             _exit_code(error))))
     line = f"error: {message}"
     if error.hint:
         line += f" (hint: {error.hint})"
@@ -272,7 +302,9 @@ _KEYS_HELP = (
     "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
     "upwards (./keys with --archive). Keys inside the archive are never trusted."
 )
-_JSON_HELP = "Machine-readable output."
+_JSON_HELP = (
+    "Machine-readable output: one JSON object per run, failures too (schemas in docs/schemas/)."
+)
 _MAX_SIZE_HELP = (
     "Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  [default: 512M]"
 )
@@ -1100,7 +1132,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     if ctx.as_json:
         out = report.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
-        out["ok"] = not problems
+        out["ok"] = out["verified"] = not problems
         out.update({k: v for k, v in extra.items() if k != "problems"})
         emit_json(out)
     elif terse:
@@ -1155,27 +1187,53 @@ def repair(ctx: Ctx, discard_uncheckpointed: bool) -> None:
         echo("nothing to repair")
 
 
+def _wants_json(ctx: click.Context | None, argv: Sequence[str]) -> bool:
+    """Whether --json was asked for, also when click stopped before the group ran (a usage
+    error in the shared options or the command's name)."""
+    obj = ctx.find_object(Ctx) if ctx is not None else None
+    words = list(argv)
+    if "--" in words:
+        words = words[: words.index("--")]
+    return bool(obj is not None and obj.as_json) or "--json" in words
+
+
+def _usage_failure(
+    ctx: click.Context | None, argv: Sequence[str], error_type: str, message: str,
+    hint: str | None, code: int,
+) -> NoReturn:
+    if _wants_json(ctx, argv):
+        emit_json(_error_document(error_json(error_type, message, hint, code)),
+                  command=_command_name(ctx))
+    line = f"error: {message}" + (f" (hint: {hint})" if hint else "")
+    echo(line, fg="red", err=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Entry point: run the CLI with every error as one line (click's usage errors included)."""
+    """Entry point: run the CLI with every error as one line (click's usage errors included),
+    and, with --json, as one JSON document on standard output."""
+    argv = sys.argv[1:]
     try:
-        cli.main(prog_name="orderarchive", standalone_mode=False)
+        cli.main(args=argv, prog_name="orderarchive", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.NoArgsIsHelpError as e:
         # A bare command is a usage error (exit 2, as the README's table says), but its help
         # is the answer, not an error message: print it as help, without "error:".
+        if _wants_json(e.ctx, argv):
+            where = e.ctx.command_path if e.ctx else "orderarchive"
+            emit_json(_error_document(error_json(
+                "UsageError", "no command given", f"see '{where} --help'", EXIT_USAGE)),
+                command=_command_name(e.ctx))
         click.echo(e.format_message(), err=True)
         sys.exit(EXIT_USAGE)
     except click.UsageError as e:
         where = e.ctx.command_path if e.ctx else "orderarchive"
-        echo(f"error: {e.format_message()} (hint: see '{where} --help')", fg="red", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage_failure(e.ctx, argv, "UsageError", e.format_message(),
+                       f"see '{where} --help'", EXIT_USAGE)
     except click.Abort:
-        echo("error: aborted", err=True)
-        sys.exit(EXIT_USAGE)
+        _usage_failure(None, argv, "Aborted", "aborted", None, EXIT_USAGE)
     except click.ClickException as e:
-        echo(f"error: {e.format_message()}", fg="red", err=True)
-        sys.exit(e.exit_code)
+        _usage_failure(None, argv, type(e).__name__, e.format_message(), None, e.exit_code)
     except KeyboardInterrupt:
-        echo("error: interrupted", err=True)
-        sys.exit(130)
+        _usage_failure(None, argv, "Interrupted", "interrupted", None, 130)
