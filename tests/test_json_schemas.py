@@ -31,7 +31,8 @@ DEMO_KEY = "keys/DEMO-ONLY-NOT-SECRET.sample-archive.key"
 
 #: Every command and the schema file that describes its --json output.
 COMMANDS = [
-    "init", "key generate", "key export", "add", "release", "list", "show", "search", "verify",
+    "init", "key generate", "key export", "add", "release", "list", "log", "show", "search",
+    "verify",
     "repair", "check", "prove", "verify-proof", "consistency", "export-sig", "quote", "cite",
     "cite-check", "verify-evidence", "state show", "state forget",
 ]
@@ -90,6 +91,8 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("ok", "add", ("new.txt", "--issuer", "A paper", "--key", DEMO_KEY), 0),
     ("ok", "release", ("--key", DEMO_KEY), 0),
     ("ok", "list", (), 0),
+    ("ok", "log", (), 0),
+    ("ok-range", "log", ("3", "4"), 0),
     ("ok", "show", (ORDER_ID,), 0),
     ("ok", "search", ("executive",), 0),
     ("ok", "verify", (), 0),
@@ -117,6 +120,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("failed", "cite-check", ("bad.md",), 1),
     ("failed", "verify", ("--no-objects",), 1),
     ("failed", "list", (), 1),
+    ("failed", "log", (), 1),
     ("failed", "show", (ORDER_ID,), 1),
     ("failed", "search", ("executive",), 1),
     ("failed", "prove", (ORDER_ID, "-o", "tampered.proof"), 1),
@@ -128,6 +132,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("bad", "add", ("missing.txt", "--key", DEMO_KEY), 2),
     ("bad", "release", ("--key", "missing.key"), 2),
     ("bad", "list", ("--trusted-key", "notes.txt"), 2),
+    ("bad", "log", ("three",), 2),
     ("bad", "show", ("no-such-doc",), 2),
     ("bad", "search", ("executive", "--trusted-key", "notes.txt"), 2),
     ("bad", "verify", ("--trusted-key", "notes.txt"), 2),
@@ -143,7 +148,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     # -- the archive cannot be read (exit 3) -----------------------------------------------
     *[("unreadable", c, a, 3) for c, a in [
         ("add", ("new.txt", "--key", DEMO_KEY)), ("release", ("--key", DEMO_KEY)),
-        ("list", ()), ("show", (ORDER_ID,)), ("search", ("executive",)), ("verify", ()),
+        ("list", ()), ("log", ()), ("show", (ORDER_ID,)), ("search", ("executive",)), ("verify", ()),
         ("repair", ()), ("check", ("order.pdf",)), ("prove", (ORDER_ID,)),
         ("consistency", ("3",)), ("export-sig", (ORDER_ID, "--key", DEMO_KEY)),
         ("quote", (QUOTE,)), ("cite", (ORDER_ID,)), ("cite-check", ("good.md",)),
@@ -151,7 +156,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
 ]
 
 #: Cases run against the tampered copy of the archive (a signed title changed).
-TAMPERED = {"list", "show", "search", "verify", "prove", "consistency"}
+TAMPERED = {"list", "log", "show", "search", "verify", "prove", "consistency"}
 
 
 def _archive_for(case: str, command: str) -> str:
