@@ -107,7 +107,7 @@ def test_an_unrelated_directory_says_no_archive_here_before_no_keys(
     assert line.startswith("error: no archive here:") and "ORDERARCHIVE_ARCHIVE" in line
     # the same with a --json request: an error object, and still "no archive"
     r = run("--json", *args)
-    assert r.exit_code == 3 and json.loads(r.stdout)["error"] == "ArchiveNotFoundError"
+    assert r.exit_code == 3 and json.loads(r.stdout)["error"]["type"] == "ArchiveNotFoundError"
 
 
 def test_check_in_an_unrelated_directory_says_no_archive_here(
