@@ -13,12 +13,19 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ORIGIN, text_request
-from orderarchive.archive import Archive
+from orderarchive.archive import Archive, document_fields
 from orderarchive.cli import cli
-from orderarchive.note import Signer
+from orderarchive.note import Signer, VerifierKey
+from orderarchive.proofs import check_copy
+from orderarchive.textlayer import TextLayer
 
 FORGED = "The City agrees to assist federal agents in every case.\n"
 FORGED_QUOTE = "The City agrees to assist federal agents in every case"
+BODY = (
+    "Executive Order 2026-01: protecting residents.\n\n"
+    "Section 1. The City shall not assist the federal commandeering of local resources.\n\n"
+    "Section 2. City personnel shall prioritize de-escalation in every encounter.\n"
+)
 
 
 @pytest.fixture
@@ -58,3 +65,83 @@ def test_a_key_beside_the_archive_is_still_trusted(attackers_repo: Path) -> None
     shutil.copy(attackers_repo / "archive" / "origin.vkey", attackers_repo / "keys")
     r = CliRunner().invoke(cli, ["quote", FORGED_QUOTE])
     assert r.exit_code == 0, r.output
+
+
+# -- HTML copies: hiding CSS the merged detector did not read (issue 11 item 6) ---------------
+
+#: Each hides "not" from a browser's reader; each was answered SAME TEXT, "exactly the signed
+#: text". The second member is a <style> for the head.
+HIDING = {
+    "comment-in-value": ('<span style="display:/**/none">not</span>', ""),
+    "escape-in-value": ('<span style="display:no\\ne">not</span>', ""),
+    "escape-in-name": ('<span style="displ\\61y:none">not</span>', ""),
+    "custom-property-inline": ('<span style="--x:none;display:var(--x)">not</span>', ""),
+    "custom-property-rule": ('<span class="h">not</span>',
+                             "<style>:root{--h:none} .h{display:var(--h)}</style>"),
+    "calc-font-size": ('<span style="font-size:calc(0px)">not</span>', ""),
+    "hsla-transparent": ('<span style="color:hsla(0,0%,0%,0)">not</span>', ""),
+    "hsl-slash-transparent": ('<span style="color:hsl(0 0% 0% / 0)">not</span>', ""),
+    "filter-opacity": ('<span style="filter:opacity(0)">not</span>', ""),
+    "text-fill-transparent": ('<span style="-webkit-text-fill-color:transparent">not</span>', ""),
+    "content-visibility": ('<span style="display:inline-block;content-visibility:hidden">'
+                           "not</span>", ""),
+    "scale-tiny": ('<span style="display:inline-block;transform:scale(0.001)">not</span>', ""),
+    "translate-off-screen": ('<span style="display:inline-block;transform:translateX(-9999px)">'
+                             "not</span>", ""),
+    "closed-details": ("<details><summary></summary>not</details>", ""),
+    "ruby-rp": ("<ruby><rp>not</rp></ruby>", ""),
+    "letter-spacing-overlap": ('<span style="letter-spacing:-1em">not</span>', ""),
+}
+
+
+@pytest.fixture
+def html_archive(tmp_path: Path) -> tuple[Archive, list[VerifierKey]]:
+    signer = Signer(name=ORIGIN, seed=bytes(range(32)))
+    archive = Archive.init(tmp_path / "a", ORIGIN)
+    archive.add([document_fields(
+        BODY.encode(), doc="eo-1", kind="executive-order", title="Order 1", issuer="City",
+        issued=None, media_type="text/plain", text=TextLayer.from_text(BODY),
+        extractor="orderarchive-text/1")], signer)
+    archive.release(signer)
+    return archive, [signer.verifier()]
+
+
+def _page(span: str, head: str) -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in BODY.split("\n\n"))
+    assert "shall not assist" in body
+    body = body.replace("shall not assist", f"shall {span} assist")
+    return (f"<!doctype html><html><head><title>Order</title>{head}</head><body><article>"
+            f"{body}</article></body></html>").encode()
+
+
+@pytest.mark.parametrize("name", sorted(HIDING))
+def test_html_hidden_by_unlisted_css_is_never_same_text(
+    html_archive: tuple[Archive, list[VerifierKey]], name: str
+) -> None:
+    archive, verifiers = html_archive
+    result = check_copy(archive, _page(*HIDING[name]), verifiers, filename="c.html")
+    assert result.status == "modified-copy", (name, result.status)
+    assert result.text is not None and result.text.hidden, name
+
+
+@pytest.mark.parametrize("span", [
+    '<span style="display:/**/inline">not</span>',
+    '<span style="color:hsl(0 0% 0%)">not</span>',
+    '<span style="display:inline-block;transform:scale(1.1)">not</span>',
+    '<span style="filter:opacity(1)">not</span>',
+    '<span style="letter-spacing:0.1em">not</span>',
+    "<details open><summary></summary>not</details>",
+    '<span style="font-size:calc(1em + 2px)">not</span>',
+])
+def test_html_shown_by_the_same_css_is_still_same_text(
+    html_archive: tuple[Archive, list[VerifierKey]], span: str
+) -> None:
+    """The controls: the same properties with values that show the text (no false alarm),
+    except that values computed at run time (calc, var) are not evaluated and say so."""
+    archive, verifiers = html_archive
+    result = check_copy(archive, _page(span, ""), verifiers, filename="c.html")
+    if "calc(" in span:
+        assert result.status == "modified-copy"
+        assert result.text is not None and result.text.hidden[0].kind == "unchecked"
+    else:
+        assert result.status == "same-text", (span, result)

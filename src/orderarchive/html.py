@@ -38,6 +38,7 @@ import codecs
 import datetime
 import re
 from collections import Counter
+from collections.abc import Sequence
 from html.parser import HTMLParser
 
 from attrs import frozen as attrs_frozen
@@ -686,12 +687,90 @@ def _declarations(block: str) -> tuple[tuple[str, str], ...]:
         elif ch == ";":
             name, colon, value = "".join(current).partition(":")
             current.clear()
-            if colon and name.strip():
+            name = _css_plain(name).strip().lower()
+            if colon and name:
+                if name != "content":  # content's strings keep their escapes for _content
+                    value = _css_plain(value)
                 value = re.sub(r"!\s*important\s*$", "", value.strip(), flags=re.I).strip()
-                out.append((name.strip().lower(), value))
+                out.append((name, value))
         else:
             current.append(ch)
     return tuple(out)
+
+
+def _css_plain(text: str) -> str:
+    """*text* as CSS reads it: comments removed (``display:/**/none``, also in inline styles)
+    and escapes decoded (``no\\ne`` is ``none``, ``\\61`` is ``a``; CSS Syntax §4.3.7)."""
+    text = _strip_comments(text)
+    if "\\" not in text:
+        return text
+
+    def hex_escape(m: re.Match[str]) -> str:
+        code = int(m.group(1), 16)
+        return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+    text = re.sub(r"\\([0-9a-fA-F]{1,6})[ \t\n\r\f]?", hex_escape, text)
+    return re.sub(r"\\(.)", r"\1", text, flags=re.S)
+
+
+#: Properties that can hide text or change its colour: a value computed at display time
+#: (``var()``, ``calc()``, ...) is not evaluated here, so such a value is reported unchecked.
+_HIDING_PROPERTIES = frozenset({
+    "display", "visibility", "opacity", "font-size", "font", "color", "background",
+    "background-color", "-webkit-text-fill-color", "text-indent", "left", "top", "right",
+    "margin-left", "margin-top", "margin", "clip", "clip-path", "transform", "translate",
+    "scale", "width", "height", "max-width", "max-height", "filter", "content-visibility",
+    "position", "overflow", "letter-spacing", "mask", "mask-image",
+})
+_COMPUTED = re.compile(r"\b(?:var|calc|env|attr|min|max|clamp|if)\(", re.I)
+
+
+def computed_declaration(declarations: Sequence[tuple[str, str]]) -> str | None:
+    """The first declaration of a property that can hide text whose value is computed at
+    display time (so not evaluated here), as ``name:value``; None if there is none."""
+    for name, value in declarations:
+        if name in _HIDING_PROPERTIES and _COMPUTED.search(value):
+            return f"{name}:{value}"
+    return None
+
+
+def _alpha(args: str) -> float | None:
+    """The alpha of a colour function's arguments (after ``/``, or a fourth comma value)."""
+    if "/" in args:
+        alpha = args.rsplit("/", 1)[1].strip()
+    else:
+        parts = [p.strip() for p in args.split(",")]
+        if len(parts) != 4:
+            return None
+        alpha = parts[3]
+    try:
+        return float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
+    except ValueError:
+        return None
+
+
+def _numbers(args: str) -> list[tuple[float, str]]:
+    found = []
+    for part in re.split(r"[\s,]+", args.strip()):
+        length = _length(part)
+        if length is not None:
+            found.append(length)
+    return found
+
+
+def _transform_hides(v: str) -> bool:
+    """A transform that shrinks its text to nothing or moves it far off the page."""
+    for fn, args in re.findall(r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?)\(([^)]*)\)", v):
+        values = _numbers(args)
+        if fn.startswith("scale") and any(
+            (u == "" and abs(n) <= 0.05) or (u == "%" and abs(n) <= 5) for n, u in values
+        ):
+            return True
+        if fn.startswith("translate") and any(
+            _far_off(f"{n}{u}") for n, u in values
+        ):
+            return True
+    return False
 
 
 def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | None:
@@ -720,7 +799,9 @@ def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | N
                 pseudo = name
             # other pseudo-classes are ignored: the rule applies as if always in effect
     if pseudo is None and not any(_hides_by(name, value) for name, value in declarations) \
-            and not any(name in ("color", "background", "background-color")
+            and computed_declaration(declarations) is None \
+            and not any(name in ("color", "background", "background-color",
+                                 "-webkit-text-fill-color")
                         for name, _ in declarations):
         return None  # a rule that neither hides nor colours nothing matters here
     return _Rule(None if tag in (None, "*") else tag.lower(), tuple(ids), tuple(classes),
@@ -775,8 +856,25 @@ def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule p
         return f"clip:{v}"
     if name == "clip-path" and re.search(r"inset\(\s*50%|circle\(\s*0", v):
         return f"clip-path:{v}"
-    if name == "transform" and re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v):
+    if name == "transform" and (re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v)
+                                or _transform_hides(v)):
         return f"transform:{v}"
+    if name in ("scale", "translate") and _transform_hides(f"{name}({v})"):
+        return f"{name}:{v}"
+    if name == "filter":
+        for args in re.findall(r"\bopacity\(([^)]*)\)", v):
+            length = _length(args)
+            if length is not None and length[0] <= (5 if length[1] == "%" else 0.05):
+                return f"filter:{v}"
+    if name == "letter-spacing":  # glyphs drawn over each other: unreadable
+        length = _length(v)
+        if length is not None and length[0] <= {"em": -0.3, "rem": -0.3, "ch": -0.3,
+                                                 "ex": -0.6}.get(length[1], -4.0):
+            return f"letter-spacing:{v}"
+    if name == "content-visibility" and v == "hidden":
+        return "content-visibility:hidden"
+    if name == "-webkit-text-fill-color" and _colour(v) is None:
+        return f"-webkit-text-fill-color:{v}"
     if name in ("width", "height", "max-width", "max-height"):
         length = _length(v)
         if length is not None and length[0] <= 1 and length[1] in ("", "px"):
@@ -812,6 +910,11 @@ def _colour(value: str) -> _Colour | str:  # noqa: PLR0911 (one return per notat
             return v
         if len(rgb) == 3:
             return None if a <= 0.05 else (round(rgb[0]), round(rgb[1]), round(rgb[2]))
+    other = re.fullmatch(r"(?:hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
+    if other:  # not converted to RGB: only a transparent one is recognised
+        alpha = _alpha(other.group(1))
+        if alpha is not None and alpha <= 0.05:
+            return None
     return v
 
 
@@ -944,11 +1047,18 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
                     add_finding(UNCHECKED, _text_of(node),
                                 f"text shown in <{node.tag}> is left out of the comparison")
                 continue
+        if node.tag == "rp" and _has_ancestor(node, "ruby"):
+            add_finding(HIDDEN, _text_of(node), "<rp> in <ruby> (browsers do not show it)")
+            continue
         declarations, pseudo = _styled(node, sheet)
         reason, colour, background = _hidden(declarations, colour, background)
         if reason is not None:
             add_finding(HIDDEN, _text_of(node), reason)
             continue
+        computed = computed_declaration(declarations)
+        if computed is not None:
+            add_finding(UNCHECKED, _text_of(node) or node.tag,
+                        f"{computed}: a value computed by the browser is not evaluated")
         if node.tag == "br":
             current.append("\n")
             continue
@@ -967,9 +1077,18 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
         if after:
             stack.append((after, pre, in_article, False, colour, background))
             add_finding(GENERATED, after, f"CSS ::after on <{node.tag}>")
+        children = node.children
+        if node.tag == "details" and "open" not in node.attrs:
+            # A closed <details> shows only its first <summary>.
+            summary = next((c for c in children
+                            if not isinstance(c, str) and c.tag == "summary"), None)
+            children = [summary] if summary is not None else []
+            folded = " ".join(c if isinstance(c, str) else _text_of(c)
+                              for c in node.children if c is not summary)
+            add_finding(HIDDEN, " ".join(folded.split()), "inside a closed <details>")
         stack.extend(
             (child, inner_pre, inner_article, False, colour, background)
-            for child in reversed(node.children)
+            for child in reversed(children)
         )
     flush()
     return blocks, findings
