@@ -6,6 +6,7 @@ code, with the smallest input that shows it.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -145,3 +146,38 @@ def test_html_shown_by_the_same_css_is_still_same_text(
         assert result.text is not None and result.text.hidden[0].kind == "unchecked"
     else:
         assert result.status == "same-text", (span, result)
+
+
+# -- evidence: an act left out of the file (issue 11 item 1) -----------------------------------
+
+
+def test_evidence_stripped_of_its_amendment_does_not_say_plainly_in_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence for an amended order, its ``status`` edited to ``in-force`` with no act: every
+    signed part still verifies, so the file is VERIFIED, but "in force" is only the absence of
+    an act in the file and must say so (was: a plain "status in release 2: in force")."""
+    signer = Signer(name=ORIGIN, seed=bytes(range(32)))
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive.add([
+        text_request(1, doc="eo-1", body=BODY),
+        text_request(2, doc="eo-2", relations=(("amends", "eo-1"),)),
+    ], signer)
+    archive.release(signer)
+    vkey = tmp_path / "origin.vkey"
+    vkey.write_text(signer.verifier().to_string() + "\n")
+    monkeypatch.chdir(tmp_path)
+    base = ["--archive", "archive", "--keys", str(tmp_path / "nokeys")]
+    quote = "City personnel shall prioritize de-escalation in every encounter"
+    made = CliRunner().invoke(cli, [*base, "cite", "eo-1", "--quote", quote, "-o", "ev",
+                                    "--trusted-key", str(vkey)])
+    assert made.exit_code == 0, made.output
+    evidence = json.loads((tmp_path / "ev").read_text())
+    assert evidence["status"]["status"] == "amended"
+    evidence["status"] = {"changed_by": [], "status": "in-force"}
+    (tmp_path / "ev").write_text(json.dumps(evidence))
+    r = CliRunner().invoke(cli, [*base, "verify-evidence", "ev", "--trusted-key", str(vkey)])
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.stdout.splitlines() if "status in release" in x]
+    assert "in force as far as this evidence shows" in line, line
+    assert "cannot be detected" in line
