@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,43 @@ def test_evidence_stripped_of_its_amendment_does_not_say_plainly_in_force(
     (line,) = [x for x in r.stdout.splitlines() if "status in release" in x]
     assert "in force as far as this evidence shows" in line, line
     assert "cannot be detected" in line
+
+
+# -- the cache directory itself (issue 11 item 1) ----------------------------------------------
+
+
+def _amended_archive(tmp_path: Path) -> tuple[Path, Path]:
+    signer = Signer(name=ORIGIN, seed=bytes(range(32)))
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive.add([
+        text_request(1, doc="eo-1", body=BODY),
+        text_request(2, doc="eo-2", relations=(("amends", "eo-1"),)),
+    ], signer)
+    archive.release(signer)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "origin.vkey").write_text(signer.verifier().to_string() + "\n")
+    return tmp_path / "archive", keys
+
+
+def test_an_index_in_a_cache_directory_others_can_write_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache directory writable by others (a shared ``$ORDERARCHIVE_CACHE``, a directory
+    another user made): whoever can write the directory can swap the index file between our
+    checks and SQLite's open, or plant its -wal; an index there whose relations were deleted
+    made ``show`` say "in force" for an amended order. Such a directory is not used: the index
+    is built in memory for the command."""
+    archive, keys = _amended_archive(tmp_path)
+    shared = tmp_path / "shared-cache"
+    monkeypatch.setenv("ORDERARCHIVE_CACHE", str(shared))
+    base = ["--archive", str(archive), "--keys", str(keys)]
+    first = CliRunner().invoke(cli, [*base, "--json", "show", "eo-1"])
+    assert first.exit_code == 0 and json.loads(first.stdout)["status"] == "amended"
+    (cached,) = shared.glob("*.sqlite")
+    with sqlite3.connect(cached) as conn:
+        conn.execute("DELETE FROM relations")
+    shared.chmod(0o777)
+    r = CliRunner().invoke(cli, [*base, "--json", "show", "eo-1"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["status"] == "amended"
