@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import ORIGIN, text_request
+from conftest import ORIGIN, REPO, text_request
 from orderarchive.archive import Archive, document_fields
 from orderarchive.cli import cli
 from orderarchive.note import Signer, VerifierKey
@@ -222,3 +222,114 @@ def test_an_index_in_a_cache_directory_others_can_write_is_not_used(
     r = CliRunner().invoke(cli, [*base, "--json", "show", "eo-1"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["status"] == "amended"
+
+
+# -- PDF copies: annotations and optional content (issue 11 item 6) ----------------------------
+
+SPECIMEN = REPO / "docs" / "sample" / "sources" / "boston-eo-2026-02-05-SPECIMEN.pdf"
+
+
+def _specimen_archive(tmp_path: Path) -> tuple[Archive, list[VerifierKey]]:
+    from orderarchive.documents import read_document
+
+    signer = Signer(name=ORIGIN, seed=bytes(range(32)))
+    archive = Archive.init(tmp_path / "a", ORIGIN)
+    data = SPECIMEN.read_bytes()
+    read = read_document(data, media_type="application/pdf", isolate=False)
+    assert read.text is not None
+    archive.add([document_fields(
+        data, doc="eo-1", kind="executive-order", title="Order 1", issuer="City", issued=None,
+        media_type="application/pdf", text=read.text, extractor=read.extractor)], signer)
+    archive.release(signer)
+    return archive, [signer.verifier()]
+
+
+def _form_stream(writer: object, content: bytes) -> object:
+    from pypdf.generic import ArrayObject, DecodedStreamObject, FloatObject, NameObject
+
+    ap = DecodedStreamObject()
+    ap.set_data(content)
+    ap.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+        NameObject("/BBox"): ArrayObject([FloatObject(v) for v in (0, 0, 612, 792)]),
+    })
+    return writer._add_object(ap)  # type: ignore[attr-defined]
+
+
+def _with_annotation(subtype: str, content: bytes, flags: int = 4) -> bytes:
+    """The specimen with one annotation over the whole page, drawn by *content*."""
+    import io
+
+    import pypdf
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, NumberObject
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(SPECIMEN))
+    annot = DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(subtype),
+        NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (0, 0, 612, 792)]),
+        NameObject("/F"): NumberObject(flags),
+        NameObject("/AP"): DictionaryObject({NameObject("/N"): _form_stream(writer, content)}),
+    })
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(annot)])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _with_layer_off() -> bytes:
+    """The specimen with page 1's content in an optional content group that is off."""
+    import io
+
+    import pypdf
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+        TextStringObject,
+    )
+
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(SPECIMEN))
+    ocg = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/OCG"), NameObject("/Name"): TextStringObject("L")}))
+    writer._root_object[NameObject("/OCProperties")] = DictionaryObject({
+        NameObject("/OCGs"): ArrayObject([ocg]),
+        NameObject("/D"): DictionaryObject({NameObject("/OFF"): ArrayObject([ocg])}),
+    })
+    page = writer.pages[0]
+    page["/Resources"][NameObject("/Properties")] = DictionaryObject({NameObject("/L1"): ocg})
+    contents = page.get_contents()
+    assert contents is not None
+    stream = DecodedStreamObject()
+    stream.set_data(b"/OC /L1 BDC\n" + contents.get_data() + b"\nEMC\n")
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["free-text-annotation", "white-square-annotation", "layer-off"])
+def test_pdf_annotations_and_hidden_layers_are_never_same_text(tmp_path: Path, name: str) -> None:
+    """Text an annotation draws over the page (or a white box it draws over the text) and text
+    in an optional content group that is off are not in what the extractor reads: each was
+    SAME TEXT, "exactly the signed text"."""
+    archive, verifiers = _specimen_archive(tmp_path)
+    data = {
+        "free-text-annotation": lambda: _with_annotation(
+            "/FreeText", b"BT /Helv 40 Tf 0 0 0 rg 50 400 Td (NOT) Tj ET"),
+        "white-square-annotation": lambda: _with_annotation(
+            "/Square", b"1 1 1 rg 0 0 612 792 re f"),
+        "layer-off": _with_layer_off,
+    }[name]()
+    result = check_copy(archive, data, verifiers, filename="c.pdf")
+    assert result.status == "modified-copy", (name, result.status)
+    assert result.text is not None and result.text.hidden, name
+
+
+def test_pdf_hidden_or_link_annotations_are_still_same_text(tmp_path: Path) -> None:
+    """The controls: an annotation flagged hidden, and a link, draw nothing over the text."""
+    archive, verifiers = _specimen_archive(tmp_path)
+    for subtype, flags in (("/Square", 2 | 4), ("/Link", 4)):
+        data = _with_annotation(subtype, b"" if subtype == "/Link" else b"0 0 0 rg 0 0 9 9 re f",
+                                flags)
+        assert check_copy(archive, data, verifiers, filename="c.pdf").status == "same-text"

@@ -143,10 +143,15 @@ def _read(
     pages: list[list[str]] = []
     chars = 0
     numbered = 0
+    layers_off = _layers_off(reader) if hidden is not None else None
     for page_no, page in enumerate(reader.pages, start=1):
         paragraphs = page_paragraphs(page)
         if hidden is not None:
             found = _page_hidden(reader, page, page_no, paragraphs, numbered)
+            unchecked = _page_unchecked(page, page_no, layers_off)
+            if unchecked:
+                visible, findings = (found[1], found[2]) if found else (paragraphs, [])
+                found = (page_no, visible, [*findings, *unchecked])
             if found is not None:
                 hidden.append(found)
         numbered += len([p for p in paragraphs if p.strip()])
@@ -642,6 +647,72 @@ def _why_hidden(  # noqa: PLR0911 (one return per way of hiding)
             return "transparent text (ExtGState alpha)"
         return "white text on the white page"
     return None
+
+
+#: Annotation subtypes that draw nothing over the page text (a link is an area to click).
+_HARMLESS_ANNOTATIONS = frozenset({"/Link", "/Popup"})
+_ANNOTATION_HIDDEN = 2  # annotation flags (PDF 32000-1 §12.5.3): Hidden
+_ANNOTATION_NO_VIEW = 32  # NoView
+
+
+def _layers_off(reader: Any) -> str | None:
+    """Why the document may hide content in optional content groups (PDF 32000-1 §8.11), or
+    None: a default configuration that turns any group off."""
+    catalog = _get(reader.trailer, "/Root")
+    properties = _get(catalog, "/OCProperties") if catalog is not None else None
+    if properties is None:
+        return None
+    default = _get(properties, "/D")
+    if default is None:
+        return None
+    off = _get(default, "/OFF")
+    base = _get(default, "/BaseState")
+    try:
+        any_off = off is not None and len(off) > 0
+    except TypeError:  # not an array: read conservatively, as if something were off
+        any_off = True
+    if any_off or str(base) == "/OFF":
+        return "optional content (layers) turned off: what they hide cannot be checked"
+    return None
+
+
+def _page_unchecked(page: Any, page_no: int, layers_off: str | None) -> list[HiddenText]:
+    """What a viewer draws on *page* that the text extractor does not read, as findings:
+    annotations other than links (PDF 32000-1 §12.5: their appearance can show words or cover
+    the text) and, when some optional content is off, the page's marked optional content."""
+    findings: list[HiddenText] = []
+    annotations = _get(page, "/Annots")
+    shown: list[str] = []
+    for ref in annotations if annotations is not None else ():
+        try:
+            annotation = ref.get_object()
+            subtype = str(annotation.get("/Subtype"))
+            flags = int(annotation.get("/F", 0))
+        except Exception:  # a broken annotation: a viewer may still draw something
+            subtype, flags = "(unreadable)", 0
+        if subtype in _HARMLESS_ANNOTATIONS or flags & (_ANNOTATION_HIDDEN | _ANNOTATION_NO_VIEW):
+            continue
+        shown.append(subtype.lstrip("/"))
+    if shown:
+        names = ", ".join(dict.fromkeys(shown))
+        findings.append(finding(
+            UNCHECKED, "", f"annotations drawn over the page ({names}): what they show or "
+            "cover cannot be checked", page_no))
+    if layers_off is not None and _uses_optional_content(page):
+        findings.append(finding(UNCHECKED, "", layers_off, page_no))
+    return findings
+
+
+def _uses_optional_content(page: Any) -> bool:
+    resources = _get(page, "/Resources")
+    if resources is not None and _get(resources, "/Properties") is not None:
+        return True
+    xobjects = _get(resources, "/XObject") if resources is not None else None
+    for name in xobjects if xobjects is not None else ():
+        xobject = _get(xobjects, name)
+        if xobject is not None and _get(xobject, "/OC") is not None:
+            return True
+    return False
 
 
 def _page_hidden(
