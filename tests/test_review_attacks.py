@@ -93,6 +93,18 @@ HIDING = {
     "closed-details": ("<details><summary></summary>not</details>", ""),
     "ruby-rp": ("<ruby><rp>not</rp></ruby>", ""),
     "letter-spacing-overlap": ('<span style="letter-spacing:-1em">not</span>', ""),
+    "attribute-prefix": ('<span class="hx">not</span>',
+                         "<style>span[class^=h]{display:none}</style>"),
+    "attribute-contains": ('<span data-k="zhz">not</span>',
+                           '<style>[data-k*="h"]{display:none}</style>'),
+    "attribute-case-flag": ('<span data-k="H">not</span>',
+                            '<style>[data-k="h" i]{display:none}</style>'),
+    "is-list": ('<span class="a">not</span>', "<style>:is(.a,.b){display:none}</style>"),
+    "where-list": ('<span class="a">not</span>', "<style>span:where(.a, .b){display:none}</style>"),
+    "escaped-class-selector": ('<span class="h">not</span>', "<style>.\\68 {display:none}</style>"),
+    "nested-rule": ('<span class="s"><b>not</b></span>', "<style>.s{ & b {display:none} }</style>"),
+    "scope-rule": ('<span class="s">not</span>',
+                   "<style>@scope (article){.s{display:none}}</style>"),
 }
 
 

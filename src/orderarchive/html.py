@@ -607,17 +607,61 @@ def stylesheet(root: _Element) -> tuple[StyleSheet, list[HiddenText]]:
             findings.append(finding(UNCHECKED, "", "stylesheet imported with @import not read: "
                                     "what it hides or adds cannot be checked"))
             continue
-        declarations = _declarations(block)
-        if not declarations:
-            continue
-        for selector in prelude.split(","):
-            rule = _rule(selector, declarations)
-            if rule is not None:
-                sheet.add(rule)
+        _add_rules(sheet, findings, prelude, block, 0)
         if sheet.count > MAX_CSS_RULES:
             findings.append(finding(UNCHECKED, "", "style sheet has too many rules to check"))
             break
     return sheet, findings
+
+
+_MAX_NESTING = 8
+_NESTED = re.compile(r"[^;{}]*\{[^{}]*\}")
+
+
+def _add_rules(
+    sheet: StyleSheet, findings: list[HiddenText], prelude: str, block: str, depth: int
+) -> None:
+    """The rules of one style rule, nested rules (CSS Nesting: ``.a { & b {...} }``)
+    included. A selector that cannot be read, on a rule that hides or colours text, is a
+    finding: the rule cannot be matched, so what it hides cannot be checked."""
+    selectors = _split_selectors(prelude)
+    if "{" in block and depth < _MAX_NESTING:
+        for inner, inner_block in _css_rules(block):
+            if inner.startswith("@"):
+                continue
+            for parent in selectors:
+                nested = (inner.replace("&", f":is({parent})") if "&" in inner
+                          else f"{parent} {inner}")
+                _add_rules(sheet, findings, nested, inner_block, depth + 1)
+        block = _NESTED.sub("", block)
+    declarations = _declarations(block)
+    if not declarations:
+        return
+    for selector in selectors:
+        rule = _rule(selector, declarations)
+        if rule is not None:
+            sheet.add(rule)
+        elif (any(_hides_by(n, v) for n, v in declarations)
+              or computed_declaration(declarations) is not None):
+            findings.append(finding(
+                UNCHECKED, "", f"a style rule whose selector cannot be read ({selector.strip()}) "
+                "hides text: what it hides cannot be checked"))
+
+
+def _split_selectors(prelude: str) -> list[str]:
+    """A selector list split at its top-level commas (not inside ``:is(.a, .b)``)."""
+    out: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(prelude):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            out.append(prelude[start:i])
+            start = i + 1
+    out.append(prelude[start:])
+    return [s for s in out if s.strip()]
 
 
 def _strip_comments(css: str) -> str:
@@ -649,7 +693,7 @@ def _css_rules(css: str) -> list[tuple[str, str]]:
         elif ch == "{":
             prelude = css[start:i].strip()
             if prelude.lower().startswith(("@media", "@supports", "@layer", "@container",
-                                           "@document")):
+                                           "@document", "@scope", "@starting-style")):
                 start = i + 1  # flattened: its rules follow
             else:
                 depth, j = 1, i + 1
@@ -791,8 +835,13 @@ def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | N
         elif part.startswith("."):
             classes.append(part[1:])
         elif part.startswith("["):
-            name, eq, value = part[1:-1].partition("=")
-            attributes.append((name.strip().lower(), value.strip().strip("\"'") if eq else None))
+            inner = part[1:-1].strip()
+            exact = re.fullmatch(r"([\w-]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w-]+)", inner)
+            if exact:
+                attributes.append((exact.group(1).lower(), exact.group(2).strip("\"'")))
+            else:  # ^= *= $= ~= |=, a case flag, ...: read as presence only (conservative)
+                name_match = re.match(r"[\w-]+", inner)
+                attributes.append(((name_match.group(0) if name_match else inner).lower(), None))
         else:
             name = part.lstrip(":").lower()
             if name in ("before", "after"):
