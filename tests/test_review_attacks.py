@@ -345,3 +345,64 @@ def test_pdf_hidden_or_link_annotations_are_still_same_text(tmp_path: Path) -> N
         data = _with_annotation(subtype, b"" if subtype == "/Link" else b"0 0 0 rg 0 0 9 9 re f",
                                 flags)
         assert check_copy(archive, data, verifiers, filename="c.pdf").status == "same-text"
+
+
+# -- briefs: the quotation a reader sees is the one checked (issue 12) -------------------------
+
+QUOTED = "The City shall not assist the federal commandeering of local resources"
+
+
+def _brief_pdf(hidden_not: bool) -> bytes:
+    from pdfgen import single_page_pdf
+
+    pre = 'The brief says "The City shall '
+    post = 'assist the federal commandeering of local resources."'
+    mode = b"3 Tr " if hidden_not else b""
+    return single_page_pdf(
+        b"BT /F1 12 Tf 72 720 Td (" + pre.encode() + b") Tj ET "
+        b"BT /F1 12 Tf " + mode + b"250 720 Td (not ) Tj ET "
+        b"BT /F1 12 Tf 272 720 Td (" + post.encode() + b") Tj ET"
+    )
+
+
+@pytest.mark.parametrize("kind", ["html-inline-style", "html-style-rule", "html-generated",
+                                  "pdf-invisible"])
+def test_a_brief_that_hides_text_in_a_quotation_is_not_certified(
+    html_archive: tuple[Archive, list[VerifierKey]], kind: str
+) -> None:
+    """An opponent's brief shows "The City shall assist ..." (a reversal) while its text holds
+    "not": cite-check answered EXACT, exit 0, for a quotation no reader of the brief sees."""
+    from orderarchive.cite import check_brief
+    from orderarchive.errors import DocumentError
+
+    archive, verifiers = html_archive
+    page = ("<!doctype html><html><head><title>Brief</title>{head}</head><body><article>"
+            "<p>The order says <q>The City shall {span} assist the federal commandeering of "
+            "local resources</q>.</p></article></body></html>")
+    if kind == "pdf-invisible":
+        data, name = _brief_pdf(hidden_not=True), "brief.pdf"
+    else:
+        head, span = {
+            "html-inline-style": ("", '<span style="display:none">not</span>'),
+            "html-style-rule": ("<style>.x{visibility:hidden}</style>",
+                                '<span class="x">not</span>'),
+            "html-generated": ('<style>.y::before{content:"never "}</style>',
+                               '<span class="y">not</span>'),
+        }[kind]
+        data, name = page.format(head=head, span=span).encode(), "brief.html"
+    with pytest.raises(DocumentError, match="hides or adds text"):
+        check_brief(archive, data, name, verifiers=verifiers)
+
+
+def test_a_brief_without_hidden_text_is_still_checked(
+    html_archive: tuple[Archive, list[VerifierKey]]
+) -> None:
+    from orderarchive.cite import check_brief
+
+    archive, verifiers = html_archive
+    page = ("<!doctype html><html><head><title>Brief</title></head><body><article>"
+            f"<p>The order says <q>{QUOTED}</q>.</p></article></body></html>")
+    report = check_brief(archive, page.encode(), "brief.html", verifiers=verifiers)
+    assert [i.status for i in report.items] == ["exact"] and report.ok
+    report = check_brief(archive, _brief_pdf(hidden_not=False), "brief.pdf", verifiers=verifiers)
+    assert [i.status for i in report.items] == ["exact"] and report.ok
