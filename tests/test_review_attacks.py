@@ -103,6 +103,12 @@ HIDING = {
     "where-list": ('<span class="a">not</span>', "<style>span:where(.a, .b){display:none}</style>"),
     "escaped-class-selector": ('<span class="h">not</span>', "<style>.\\68 {display:none}</style>"),
     "nested-rule": ('<span class="s"><b>not</b></span>', "<style>.s{ & b {display:none} }</style>"),
+    "input-value": ('not <input value="ever">', ""),
+    "input-placeholder": ('not <input placeholder="ever">', ""),
+    "image-alt-without-source": ('not <img alt="ever">', ""),
+    "marker-content": ("not", "<style>p::marker{content:'NEVER: '}</style>"),
+    "list-style-string": ("not", "<style>p{display:list-item;list-style-type:'NEVER: '}</style>"),
+    "quotes-property": ('not <q class="w"></q>', '<style>q.w{quotes:"ever" ""}</style>'),
     "scope-rule": ('<span class="s">not</span>',
                    "<style>@scope (article){.s{display:none}}</style>"),
 }

@@ -844,13 +844,13 @@ def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | N
                 attributes.append(((name_match.group(0) if name_match else inner).lower(), None))
         else:
             name = part.lstrip(":").lower()
-            if name in ("before", "after"):
+            if name in ("before", "after", "marker"):
                 pseudo = name
             # other pseudo-classes are ignored: the rule applies as if always in effect
     if pseudo is None and not any(_hides_by(name, value) for name, value in declarations) \
             and computed_declaration(declarations) is None \
             and not any(name in ("color", "background", "background-color",
-                                 "-webkit-text-fill-color")
+                                 "-webkit-text-fill-color", *_STRING_PROPERTIES)
                         for name, _ in declarations):
         return None  # a rule that neither hides nor colours nothing matters here
     return _Rule(None if tag in (None, "*") else tag.lower(), tuple(ids), tuple(classes),
@@ -1032,6 +1032,30 @@ def _hidden(
     return None, colour, background
 
 
+#: Properties whose string values a browser shows as text: list markers and ``<q>`` marks.
+_STRING_PROPERTIES = ("list-style-type", "list-style", "quotes")
+_INPUT_SHOWS_NO_TEXT = frozenset({"hidden", "checkbox", "radio", "image", "file", "color",
+                                  "range"})
+
+
+def _shown_attributes(element: _Element, declarations: Sequence[tuple[str, str]]) -> str:
+    """Text a browser shows for *element* that is not its content: an ``<input>``'s value
+    or placeholder, the ``alt`` of an image with no source (shown in its place), and the
+    strings of ``list-style-type`` and ``quotes``."""
+    shown: list[str] = []
+    if element.tag == "input" and (
+        element.attrs.get("type", "text").strip().lower() not in _INPUT_SHOWS_NO_TEXT
+    ):
+        shown.append(element.attrs.get("value") or element.attrs.get("placeholder") or "")
+    if element.tag == "img" and not element.attrs.get("src", "").strip():
+        shown.append(element.attrs.get("alt", ""))
+    for name, value in declarations:
+        if name in _STRING_PROPERTIES:
+            shown.extend(a or b for a, b in
+                         re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', value))
+    return " ".join(t for t in shown if t.strip())
+
+
 def _content(rule: _Rule) -> str:
     """The text a ``::before``/``::after`` rule's ``content`` adds (strings only)."""
     for name, value in reversed(rule.declarations):
@@ -1115,10 +1139,15 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
             flush()
         elif node.tag in _CELLS or node.tag == "img":
             current.append(" ")
-        before = "".join(_content(r) for r in pseudo if r.pseudo == "before")
+        attributes_shown = _shown_attributes(node, declarations)
+        if attributes_shown:
+            add_finding(GENERATED, attributes_shown,
+                        f"shown by <{node.tag}> (attribute or list/quote style), not in the text")
+            current.append(f" {attributes_shown} ")
+        before = "".join(_content(r) for r in pseudo if r.pseudo in ("before", "marker"))
         after = "".join(_content(r) for r in pseudo if r.pseudo == "after")
         if before:
-            add_finding(GENERATED, before, f"CSS ::before on <{node.tag}>")
+            add_finding(GENERATED, before, f"CSS ::before or ::marker on <{node.tag}>")
             current.append(before)
         inner_pre = pre or node.tag in ("pre", "listing", "textarea")
         inner_article = in_article or node.tag == "article"
