@@ -412,3 +412,37 @@ def test_a_brief_without_hidden_text_is_still_checked(
     assert [i.status for i in report.items] == ["exact"] and report.ok
     report = check_brief(archive, _brief_pdf(hidden_not=False), "brief.pdf", verifiers=verifiers)
     assert [i.status for i in report.items] == ["exact"] and report.ok
+
+
+def _pdf_copy(clip: bytes) -> bytes:
+    """BODY drawn one paragraph a line, "not" in its own text object under *clip*."""
+    from pdfgen import single_page_pdf
+
+    lines, y = [], 720
+    for p in BODY.strip().split("\n\n"):
+        if "shall not " in p:
+            pre, post = p.split("not ", 1)
+            lines.append(b"BT /F1 12 Tf 72 %d Td (%s) Tj ET" % (y, pre.encode()))
+            lines.append(b"q %s BT /F1 12 Tf 260 %d Td (not ) Tj ET Q" % (clip, y))
+            lines.append(b"BT /F1 12 Tf 282 %d Td (%s) Tj ET" % (y, post.encode()))
+        else:
+            lines.append(b"BT /F1 12 Tf 72 %d Td (%s) Tj ET" % (y, p.encode()))
+        y -= 40
+    return single_page_pdf(b"\n".join(lines))
+
+
+@pytest.mark.parametrize(("clip", "same"), [
+    (b"0 0 10 10 re W n", False),  # a real clipping rectangle far from the word
+    (b"300 0 200 792 re W n", False),  # beside it
+    (b"2 0 0 2 0 0 cm 0 0 5 5 re W n 0.5 0 0 0.5 0 0 cm", False),  # scaled, then undone
+    (b"0 0 612 792 re W n", True),  # the whole page: shown
+    (b"250 670 100 40 re W n", True),  # around the word (y = 680): shown
+])
+def test_pdf_text_outside_its_clipping_rectangle(
+    html_archive: tuple[Archive, list[VerifierKey]], clip: bytes, same: bool
+) -> None:
+    """Only an *empty* clipping rectangle was read as hiding: "not" clipped by a rectangle
+    elsewhere on the page was SAME TEXT, "exactly the signed text"."""
+    archive, verifiers = html_archive
+    result = check_copy(archive, _pdf_copy(clip), verifiers, filename="c.pdf")
+    assert result.status == ("same-text" if same else "modified-copy"), (clip, result.status)

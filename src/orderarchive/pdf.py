@@ -391,6 +391,8 @@ class _GState:
     char_spacing: float = 0.0
     word_spacing: float = 0.0
     clipped_away: bool = False
+    #: The clipping rectangles' intersection in device space (x0, y0, x1, y1), if any.
+    clip: tuple[float, float, float, float] | None = None
 
 
 def _box(page: Any) -> tuple[float, float, float, float] | None:
@@ -545,6 +547,7 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
                             path_rect[1] + path_rect[3]), gs.ctm)
                 if abs(far[4] - corner[4]) < 1 or abs(far[5] - corner[5]) < 1:
                     gs.clipped_away = True
+                gs.clip = _intersect(gs.clip, _device_box(path_rect, gs.ctm))
         elif op in (b"n", b"f", b"F", b"f*", b"S", b"s", b"B", b"B*", b"b", b"b*"):
             path_parts, path_rect = 0, None
         if op in _SHOW:
@@ -552,6 +555,24 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
             if reason is not None:
                 found[n] = reason
     return found
+
+
+def _device_box(rect: list[float], ctm: _Matrix) -> tuple[float, float, float, float]:
+    """The device-space bounding box of the user-space rectangle *rect* (x, y, w, h)."""
+    x, y, w, h = rect
+    points = [_mul((1.0, 0.0, 0.0, 1.0, px, py), ctm)[4:] for px, py in
+              ((x, y), (x + w, y), (x, y + h), (x + w, y + h))]
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _intersect(
+    a: tuple[float, float, float, float] | None, b: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    if a is None:
+        return b
+    return max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
 
 
 def _ext_gstate(gs: _GState, resources: Any, name: Any) -> None:
@@ -635,6 +656,14 @@ def _why_hidden(  # noqa: PLR0911 (one return per way of hiding)
         t = _BOX_TOLERANCE
         if not (x0 - t <= x <= x1 + t and y0 - t <= y <= y1 + t):
             return f"outside the page box at ({x:.0f}, {y:.0f})"
+    if gs.clip is not None:
+        # A glyph starting up to one em outside may still show in part: only text whose
+        # origin lies farther out than that is clipped away (conservative the other way).
+        x, y = trm[4], trm[5]
+        x0, y0, x1, y1 = gs.clip
+        t = max(_BOX_TOLERANCE, size)
+        if not (x0 - t <= x <= x1 + t and y0 - t <= y <= y1 + t):
+            return f"outside its clipping rectangle at ({x:.0f}, {y:.0f})"
     fills = gs.mode in (0, 2, 4, 6)
     strokes = gs.mode in (1, 2, 5, 6)
     fill_white = _white(gs.fill_space, gs.fill) or gs.fill_alpha <= _TRANSPARENT
