@@ -446,3 +446,26 @@ def test_pdf_text_outside_its_clipping_rectangle(
     archive, verifiers = html_archive
     result = check_copy(archive, _pdf_copy(clip), verifiers, filename="c.pdf")
     assert result.status == ("same-text" if same else "modified-copy"), (clip, result.status)
+
+
+# -- add --dry-run promises what add does (issue 11 item 7, issue 14 item 4) -------------------
+
+
+def test_dry_run_refuses_a_title_with_control_characters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``add --dry-run`` said "1 document(s) would be added" for an HTML page whose <title>
+    paints a green OFFICIAL with escape sequences; the add itself refuses it."""
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    vkey = tmp_path / "keys" / "origin.vkey"
+    vkey.parent.mkdir()
+    vkey.write_text(Signer(name=ORIGIN, seed=bytes(range(32))).verifier().to_string() + "\n")
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<html><head><title>\x1b[2K\x1b[32mOFFICIAL</title></head><body>"
+                     b"<p>Some words of an article about the order.</p></body></html>")
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["--archive", str(archive.path), "--keys", str(vkey.parent),
+                                 "add", str(page), "--kind", "article", "--issuer", "X",
+                                 "--dry-run"])
+    assert r.exit_code == 2, r.output
+    assert "control" in r.stderr and "would add" not in r.stdout
