@@ -469,3 +469,23 @@ def test_dry_run_refuses_a_title_with_control_characters(
                                  "--dry-run"])
     assert r.exit_code == 2, r.output
     assert "control" in r.stderr and "would add" not in r.stdout
+
+
+# -- briefs: quotations in guillemets are found (issue 12 item 5) ------------------------------
+
+
+def test_a_quotation_in_guillemets_is_checked(
+    html_archive: tuple[Archive, list[VerifierKey]]
+) -> None:
+    """A brief quoting only in « » (French, and many European courts) had "0 quotation(s)",
+    exit 0: its reversed quotation was never checked."""
+    from orderarchive.cite import check_brief
+
+    archive, verifiers = html_archive
+    brief = ("La Ville écrit : «The City shall assist the federal commandeering of local "
+             "resources».\n")
+    report = check_brief(archive, brief.encode(), "brief.txt", verifiers=verifiers)
+    assert [i.status for i in report.items] == ["misquoted"] and not report.ok
+    spaced = f"Elle écrit : « {QUOTED} ».\n"
+    report = check_brief(archive, spaced.encode(), "brief.txt", verifiers=verifiers)
+    assert [i.status for i in report.items] == ["exact"] and report.ok
