@@ -489,3 +489,42 @@ def test_a_quotation_in_guillemets_is_checked(
     spaced = f"Elle écrit : « {QUOTED} ».\n"
     report = check_brief(archive, spaced.encode(), "brief.txt", verifiers=verifiers)
     assert [i.status for i in report.items] == ["exact"] and report.ok
+
+
+# -- the remembered release (issue 14 item 9) --------------------------------------------------
+
+
+def test_a_remembered_release_others_could_replace_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state directory writable by others (a shared ``$ORDERARCHIVE_STATE_DIR``): whoever
+    can write it can put back an older genuine release, and a rolled-back mirror then
+    verified, exit 0. Such a directory is refused with one line, before anything is
+    verified against it."""
+    signer = Signer(name=ORIGIN, seed=bytes(range(32)))
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive.add([text_request(1, doc="eo-1")], signer)
+    archive.release(signer)
+    older = tmp_path / "older"
+    shutil.copytree(tmp_path / "archive", older)
+    archive.add([text_request(2, doc="eo-2", relations=(("rescinds", "eo-1"),))], signer)
+    archive.release(signer)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "origin.vkey").write_text(signer.verifier().to_string() + "\n")
+    state = tmp_path / "shared-state"
+    monkeypatch.setenv("ORDERARCHIVE_STATE_DIR", str(state))
+
+    def verify(path: Path) -> tuple[int, str]:
+        r = CliRunner().invoke(cli, ["--archive", str(path), "--keys", str(keys), "verify"])
+        return r.exit_code, r.output
+
+    assert verify(tmp_path / "archive")[0] == 0
+    assert verify(older)[0] == 1  # the rollback is caught
+    (remembered,) = (state / "checkpoints").glob("*.checkpoint")
+    remembered.write_bytes((older / "releases" / "1").read_bytes())  # put back by another user
+    for d in (state, state / "checkpoints"):
+        d.chmod(0o777)
+    code, output = verify(older)
+    assert code != 0, output
+    assert "writable by others" in output and "Traceback" not in output
