@@ -38,7 +38,7 @@ import codecs
 import datetime
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 
 from attrs import frozen as attrs_frozen
@@ -557,6 +557,15 @@ class StyleSheet:
     def __init__(self) -> None:
         self.by_key: dict[str, list[_Rule]] = {}
         self.count = 0
+        #: Every value each custom property (``--name``) is given anywhere on the page.
+        self.custom: dict[str, list[str]] = {}
+
+    def define(self, declarations: Sequence[tuple[str, str]]) -> None:
+        for name, value in declarations:
+            if name.startswith("--"):
+                values = self.custom.setdefault(name, [])
+                if len(values) < _MAX_CUSTOM_VALUES and value not in values:
+                    values.append(value)
 
     def add(self, rule: _Rule) -> None:
         key = (f"#{rule.ids[0]}" if rule.ids else f".{rule.classes[0]}" if rule.classes
@@ -582,6 +591,8 @@ def stylesheet(root: _Element) -> tuple[StyleSheet, list[HiddenText]]:
     css: list[str] = []
     scripts = 0
     for element in root.iter():
+        if "--" in element.attrs.get("style", ""):
+            sheet.define(_declarations(element.attrs["style"]))
         if element.tag == "style":
             css.append("".join(c for c in element.children if isinstance(c, str)))
         elif element.tag == "script":
@@ -637,12 +648,13 @@ def _add_rules(
     declarations = _declarations(block)
     if not declarations:
         return
+    sheet.define(declarations)
     for selector in selectors:
         rule = _rule(selector, declarations)
         if rule is not None:
             sheet.add(rule)
         elif (any(_hides_by(n, v) for n, v in declarations)
-              or computed_declaration(declarations) is not None):
+              or computed_declaration(declarations, sheet.custom) is not None):
             findings.append(finding(
                 UNCHECKED, "", f"a style rule whose selector cannot be read ({selector.strip()}) "
                 "hides text: what it hides cannot be checked"))
@@ -769,12 +781,55 @@ _HIDING_PROPERTIES = frozenset({
 _COMPUTED = re.compile(r"\b(?:var|calc|env|attr|min|max|clamp|if)\(", re.I)
 
 
-def computed_declaration(declarations: Sequence[tuple[str, str]]) -> str | None:
-    """The first declaration of a property that can hide text whose value is computed at
-    display time (so not evaluated here), as ``name:value``; None if there is none."""
+_VAR = re.compile(r"var\(\s*(--[\w-]+)\s*(?:,([^()]*(?:\([^()]*\)[^()]*)*))?\)", re.I)
+_MAX_CUSTOM_VALUES = 16
+_MAX_CANDIDATES = 64
+_SIZES = frozenset({"width", "height", "max-width", "max-height"})
+_COLOURS = frozenset({"color", "-webkit-text-fill-color"})
+
+
+def _candidates(value: str, custom: Mapping[str, Sequence[str]], depth: int = 0) -> list[str]:
+    """*value* with each ``var(--x, fallback)`` replaced by every value ``--x`` is given on
+    the page (and the fallback); which one applies depends on the cascade, so each counts."""
+    match = _VAR.search(value)
+    if match is None or depth > 4:
+        return [value]
+    name, fallback = match.group(1).lower(), match.group(2)
+    options = list(custom.get(name, ()))
+    if fallback is not None or not options:
+        options.append(fallback.strip() if fallback is not None else "")
+    out: list[str] = []
+    for option in options:
+        replaced = value[: match.start()] + option + value[match.end():]
+        out.extend(_candidates(replaced, custom, depth + 1))
+        if len(out) >= _MAX_CANDIDATES:
+            break
+    return out[:_MAX_CANDIDATES]
+
+
+def computed_declaration(
+    declarations: Sequence[tuple[str, str]], custom: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, str] | None:
+    """A declaration of a property that can hide text whose value is computed at display
+    time: ``(HIDDEN, reason)`` if a value its ``var()`` references can take hides the text,
+    ``(UNCHECKED, reason)`` if a value cannot be evaluated here (``calc()``, ``env()``, an
+    unresolved ``var()``...), None if there is none. Sizes count only with ``overflow``
+    hidden, as in :func:`_hidden`."""
+    overflow_hidden = any(n == "overflow" and v.strip().lower() in ("hidden", "clip")
+                          for n, v in declarations)
     for name, value in declarations:
-        if name in _HIDING_PROPERTIES and _COMPUTED.search(value):
-            return f"{name}:{value}"
+        if name not in _HIDING_PROPERTIES or not _COMPUTED.search(value):
+            continue
+        if name in _SIZES and not overflow_hidden:
+            continue
+        for candidate in _candidates(value, custom or {}):
+            if not candidate.strip():
+                continue  # an undefined variable: the declaration is invalid, so ignored
+            if _COMPUTED.search(candidate):
+                return UNCHECKED, (f"{name}:{value}: a value computed by the browser is "
+                                   "not evaluated")
+            if _hides_by(name, candidate) or (name in _COLOURS and _colour(candidate) is None):
+                return HIDDEN, f"{name}:{value} (can be {candidate.strip()})"
     return None
 
 
@@ -1128,10 +1183,12 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
         if reason is not None:
             add_finding(HIDDEN, _text_of(node), reason)
             continue
-        computed = computed_declaration(declarations)
+        computed = computed_declaration(declarations, sheet.custom)
+        if computed is not None and computed[0] == HIDDEN:
+            add_finding(HIDDEN, _text_of(node), computed[1])
+            continue
         if computed is not None:
-            add_finding(UNCHECKED, _text_of(node) or node.tag,
-                        f"{computed}: a value computed by the browser is not evaluated")
+            add_finding(UNCHECKED, _text_of(node) or node.tag, computed[1])
         if node.tag == "br":
             current.append("\n")
             continue
