@@ -318,7 +318,15 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
                  f'"{_short(diff.source, 120)}" (paragraph {diff.paragraph})'
                  + (f"; {diff.reversal}" if diff.reversal else ""), fg="red")
     echo(f"  citation: {result.citation}")
-    status = "in force" if result.status == "in-force" else result.status
+    # A standing other than in force is proven by the signed acts the file carries; "in
+    # force" is only their absence, and an act left out of the file cannot be detected
+    # offline (docs/FORMAT.md, evidence `status`).
+    status = (
+        "in force as far as this evidence shows (it carries no amending, superseding or "
+        "rescinding act; one left out cannot be detected offline: 'orderarchive show' asks "
+        "the archive)"
+        if result.status == "in-force" else result.status
+    )
     echo(f"  status in release {result.checkpoint.size}: {status}")
     for e in result.changed_by:
         if e.document is not None:

@@ -790,11 +790,14 @@ class Archive:
         self._check_new(requests, verifier)
 
     def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
+        from .entry import refuse_unsafe_text  # looked up at call time, as make_entry does
+
         seen: set[str] = set()
         idx = self.index([verifier]) if self.path is not None else None
         try:
             for req in requests:
                 f = req.fields
+                refuse_unsafe_text(f.to_dict())  # as signing will: dry runs refuse it too
                 if f.doc in seen:
                     raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
                 seen.add(f.doc)

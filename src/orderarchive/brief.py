@@ -4,17 +4,18 @@ Two kinds are found:
 
 * ``inline``: a span in double quotation marks, straight (") or typographic (“ ”), also when it
   runs across lines or pages. A straight mark opens when it follows whitespace or an opening
-  bracket, dash or quotation mark and precedes a non-space, and closes otherwise; “ always
-  opens and ” always closes. Quotations nest as people write them: single quotation marks
-  inside a quotation are part of it, and a double quotation of the *other* kind inside one
-  ("the order, titled “An Executive Order …”, says …" or “… the "Order" …”) is part of the
-  outer quotation, which is the one reported. A second opening mark of the kind already open
-  abandons the first (a stray mark, or a new paragraph of a quotation that the writer did not
-  close); a closing mark that was never opened is skipped; an opening mark that is never closed
-  is dropped and the quotations inside it are kept. Single quotation marks are never
-  quotations of their own: they are apostrophes ('twas, the City's) as often as marks. Running
-  heads and footers that repeat at the top or bottom of several pages ("Case 1:25-cv-01234
-  Document 12 Page 3 of 20") are dropped from a quotation that runs across a page break.
+  bracket, dash or quotation mark and precedes a non-space, and closes otherwise; “ always opens
+  and ” always closes; guillemets are a third kind, « opening and » closing (French usage; the
+  reversed German »…« is not found). Quotations nest as people write them: single quotation
+  marks inside a quotation are part of it, and a double quotation of the *other* kind inside one
+  ("the order, titled “An Executive Order …”, says …" or “… the "Order" …”) is part of the outer
+  quotation, which is the one reported. A second opening mark of the kind already open abandons
+  the first (a stray mark, or a new paragraph of a quotation that the writer did not close); a
+  closing mark that was never opened is skipped; an opening mark that is never closed is dropped
+  and the quotations inside it are kept. Single quotation marks are never quotations of their
+  own: they are apostrophes ('twas, the City's) as often as marks. Running heads and footers
+  that repeat at the top or bottom of several pages ("Case 1:25-cv-01234 Document 12 Page 3 of
+  20") are dropped from a quotation that runs across a page break.
 * ``block``: consecutive lines beginning with ``>`` (Markdown; an HTML brief's
   ``<blockquote>`` is rendered so by :func:`.html.brief_text`) or, in a plain ``str`` only,
   indented by four or more spaces or a tab. A :class:`TextLayer` strips the leading spaces of
@@ -79,7 +80,7 @@ class FoundQuotation:
 
 _WORDS = re.compile(r"\w+(?:[-'’]\w+)*")
 _MARKER = re.compile(r"[ \t]*(?:>[ \t]?)+")
-_MARKS = re.compile('["“”]')
+_MARKS = re.compile('["“”«»]')
 _OPENING_CONTEXT = frozenset("([{—–-/\f\n \t\u00a0\"“'‘")
 
 # Markdown markup inside a quotation. Each body excludes its own delimiter, so a failed match
@@ -164,7 +165,7 @@ def _block(text: str, group: list[_Line]) -> tuple[int, int, str] | None:
     if not content:
         return None
     body = "\n".join(text[line.content_start : line.end].rstrip() for line in group).strip()
-    if len(body) > 1 and body[0] in '"“' and body[-1] in '"”':
+    if len(body) > 1 and body[0] in '"“«' and body[-1] in '"”»':
         body = body[1:-1].strip()
     last = content[-1]
     end = last.start + len(text[last.start : last.end].rstrip())
@@ -213,9 +214,9 @@ def _blocks(text: str, *, indented: bool) -> Iterator[tuple[int, int, str]]:
 def _role(text: str, pos: int, lo: int, hi: int) -> str | None:
     """Whether the quotation mark at *pos* opens, closes, or neither."""
     mark = text[pos]
-    if mark == "“":
+    if mark in "“«":  # guillemets as in French: « opens, » closes
         return "open"
-    if mark == "”":
+    if mark in "”»":
         return "close"
     before = text[pos - 1] if pos > lo else "\n"
     after = text[pos + 1] if pos + 1 < hi else "\n"
@@ -239,7 +240,7 @@ class _Open:
 def _inline(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     """(start, end) inside the marks of each outermost double-quoted span of text[lo:hi].
 
-    At most one quotation of each kind is open at a time (the stack is at most two deep), so
+    At most one quotation of each kind is open at a time (the stack is at most three deep), so
     every mark costs constant work and a run of 100 KB of unclosed marks is one pass.
     """
     spans: list[tuple[int, int]] = []
@@ -253,7 +254,7 @@ def _inline(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
     for m in _MARKS.finditer(text, lo, hi):
         role = _role(text, m.start(), lo, hi)
-        kind = "straight" if m.group() == '"' else "curly"
+        kind = {'"': "straight", "«": "guillemet", "»": "guillemet"}.get(m.group(), "curly")
         depth = next((i for i, frame in enumerate(stack) if frame.kind == kind), None)
         if role == "open":
             if depth is not None:

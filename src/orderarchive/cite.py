@@ -1278,6 +1278,26 @@ class BriefReport:
         }
 
 
+def _refuse_hidden_text(data: bytes, filename: str | None, limits: Any) -> None:
+    """Refuse an HTML or PDF brief whose reader sees other text than its text layer.
+
+    A quotation is checked as the brief's text holds it; a brief that hides a word of it
+    (CSS, invisible PDF text) or adds one (CSS ``::before``) shows its reader another
+    quotation than the one checked, so no answer about it can be given. The same detection
+    as ``check``'s (:func:`.visible.read_copy`); plain text and Markdown show what they hold.
+    """
+    from .visible import read_copy
+
+    reading = read_copy(data, filename=filename, limits=limits)
+    if reading.hidden:
+        raise DocumentError(
+            f"the brief hides or adds text that its reader does not see as its text "
+            f"({reading.hidden_count} finding(s); first: {reading.hidden[0].describe()}); "
+            "its quotations cannot be checked as a reader sees them",
+            hint="check the text as shown: copy it from the viewer into a .txt file",
+        )
+
+
 def _brief_source(
     data: bytes, filename: str | None, max_bytes: int
 ) -> tuple[str | TextLayer, bool, bool]:
@@ -1311,6 +1331,8 @@ def _brief_source(
         if not text.strip():
             raise DocumentError("the brief has no text to check (only whitespace)")
         return text.replace("\r\n", "\n").replace("\r", "\n"), media_type == MARKDOWN, True
+    if media_type in (HTML, _PDF):
+        _refuse_hidden_text(data, filename, limits)
     if media_type == HTML:
         from . import _sandbox
         from .html import brief_text

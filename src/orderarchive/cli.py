@@ -446,12 +446,15 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
         )
     for source in sources:
         path = Path(source)
-        if os.path.lexists(path) and _inside(path, ctx.archive_path):
-            raise KeyFileError(
-                f"{path} is inside the archive {ctx.archive_path}: keys found in the archive "
-                "under test are never trusted",
-                hint=_NO_KEYS_HINT,
-            )
+        # A key file in the directory may be a symlink into the archive: each is resolved.
+        files = sorted(path.glob("*.vkey")) if path.is_dir() else []
+        for found in (path, *files):
+            if os.path.lexists(found) and _inside(found, ctx.archive_path):
+                raise KeyFileError(
+                    f"{found} is inside the archive {ctx.archive_path}: keys found in the archive "
+                    "under test are never trusted",
+                    hint=_NO_KEYS_HINT,
+                )
     keys = load_verifiers(sources)
     if not keys:
         raise KeyFileError(

@@ -31,6 +31,7 @@ import fcntl
 import hashlib
 import hmac
 import os
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -187,11 +188,35 @@ def last_seen(
 ) -> SeenCheckpoint | None:
     """The last checkpoint remembered for *origin* (verified with *verifiers* if given)."""
     path = remembered_path(origin, state)
+    _refuse_writable_by_others(path, state or state_dir())
     try:
         note = read_checkpoint_file(path, "remembered checkpoint")
     except NotFoundError:
         return None
     return SeenCheckpoint(_open(note, verifiers, origin), note, path)
+
+
+def _refuse_writable_by_others(path: Path, top: Path) -> None:
+    """Refuse a remembered checkpoint that someone else could have replaced: the file, or a
+    directory from *top* down to it, owned by another user or writable by others. Another
+    user could put back an older genuine release there, and a rolled-back mirror would then
+    verify (every remembered checkpoint is signed, so only a rollback is open). Group write
+    is allowed: with user private groups (umask 002) the group is the user's own."""
+    chain = [top, *[p for p in reversed(path.parents) if p.is_relative_to(top) and p != top],
+             path]
+    for item in chain:
+        try:
+            st = os.lstat(item)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise StateError(f"cannot inspect {item}: {e.strerror}") from e
+        if st.st_uid != os.geteuid() or st.st_mode & stat.S_IWOTH:
+            raise StateError(
+                f"{item} is another user's or writable by others: the release remembered "
+                "there cannot be trusted to detect a rollback",
+                hint=f"chmod o-w {item}, or set {STATE_ENV} to a directory of your own",
+            )
 
 
 def remember(

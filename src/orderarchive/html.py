@@ -38,6 +38,7 @@ import codecs
 import datetime
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 
 from attrs import frozen as attrs_frozen
@@ -556,6 +557,15 @@ class StyleSheet:
     def __init__(self) -> None:
         self.by_key: dict[str, list[_Rule]] = {}
         self.count = 0
+        #: Every value each custom property (``--name``) is given anywhere on the page.
+        self.custom: dict[str, list[str]] = {}
+
+    def define(self, declarations: Sequence[tuple[str, str]]) -> None:
+        for name, value in declarations:
+            if name.startswith("--"):
+                values = self.custom.setdefault(name, [])
+                if len(values) < _MAX_CUSTOM_VALUES and value not in values:
+                    values.append(value)
 
     def add(self, rule: _Rule) -> None:
         key = (f"#{rule.ids[0]}" if rule.ids else f".{rule.classes[0]}" if rule.classes
@@ -581,6 +591,8 @@ def stylesheet(root: _Element) -> tuple[StyleSheet, list[HiddenText]]:
     css: list[str] = []
     scripts = 0
     for element in root.iter():
+        if "--" in element.attrs.get("style", ""):
+            sheet.define(_declarations(element.attrs["style"]))
         if element.tag == "style":
             css.append("".join(c for c in element.children if isinstance(c, str)))
         elif element.tag == "script":
@@ -606,17 +618,62 @@ def stylesheet(root: _Element) -> tuple[StyleSheet, list[HiddenText]]:
             findings.append(finding(UNCHECKED, "", "stylesheet imported with @import not read: "
                                     "what it hides or adds cannot be checked"))
             continue
-        declarations = _declarations(block)
-        if not declarations:
-            continue
-        for selector in prelude.split(","):
-            rule = _rule(selector, declarations)
-            if rule is not None:
-                sheet.add(rule)
+        _add_rules(sheet, findings, prelude, block, 0)
         if sheet.count > MAX_CSS_RULES:
             findings.append(finding(UNCHECKED, "", "style sheet has too many rules to check"))
             break
     return sheet, findings
+
+
+_MAX_NESTING = 8
+_NESTED = re.compile(r"[^;{}]*\{[^{}]*\}")
+
+
+def _add_rules(
+    sheet: StyleSheet, findings: list[HiddenText], prelude: str, block: str, depth: int
+) -> None:
+    """The rules of one style rule, nested rules (CSS Nesting: ``.a { & b {...} }``)
+    included. A selector that cannot be read, on a rule that hides or colours text, is a
+    finding: the rule cannot be matched, so what it hides cannot be checked."""
+    selectors = _split_selectors(prelude)
+    if "{" in block and depth < _MAX_NESTING:
+        for inner, inner_block in _css_rules(block):
+            if inner.startswith("@"):
+                continue
+            for parent in selectors:
+                nested = (inner.replace("&", f":is({parent})") if "&" in inner
+                          else f"{parent} {inner}")
+                _add_rules(sheet, findings, nested, inner_block, depth + 1)
+        block = _NESTED.sub("", block)
+    declarations = _declarations(block)
+    if not declarations:
+        return
+    sheet.define(declarations)
+    for selector in selectors:
+        rule = _rule(selector, declarations)
+        if rule is not None:
+            sheet.add(rule)
+        elif (any(_hides_by(n, v) for n, v in declarations)
+              or computed_declaration(declarations, sheet.custom) is not None):
+            findings.append(finding(
+                UNCHECKED, "", f"a style rule whose selector cannot be read ({selector.strip()}) "
+                "hides text: what it hides cannot be checked"))
+
+
+def _split_selectors(prelude: str) -> list[str]:
+    """A selector list split at its top-level commas (not inside ``:is(.a, .b)``)."""
+    out: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(prelude):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            out.append(prelude[start:i])
+            start = i + 1
+    out.append(prelude[start:])
+    return [s for s in out if s.strip()]
 
 
 def _strip_comments(css: str) -> str:
@@ -648,7 +705,7 @@ def _css_rules(css: str) -> list[tuple[str, str]]:
         elif ch == "{":
             prelude = css[start:i].strip()
             if prelude.lower().startswith(("@media", "@supports", "@layer", "@container",
-                                           "@document")):
+                                           "@document", "@scope", "@starting-style")):
                 start = i + 1  # flattened: its rules follow
             else:
                 depth, j = 1, i + 1
@@ -686,12 +743,133 @@ def _declarations(block: str) -> tuple[tuple[str, str], ...]:
         elif ch == ";":
             name, colon, value = "".join(current).partition(":")
             current.clear()
-            if colon and name.strip():
+            name = _css_plain(name).strip().lower()
+            if colon and name:
+                if name != "content":  # content's strings keep their escapes for _content
+                    value = _css_plain(value)
                 value = re.sub(r"!\s*important\s*$", "", value.strip(), flags=re.I).strip()
-                out.append((name.strip().lower(), value))
+                out.append((name, value))
         else:
             current.append(ch)
     return tuple(out)
+
+
+def _css_plain(text: str) -> str:
+    """*text* as CSS reads it: comments removed (``display:/**/none``, also in inline styles)
+    and escapes decoded (``no\\ne`` is ``none``, ``\\61`` is ``a``; CSS Syntax §4.3.7)."""
+    text = _strip_comments(text)
+    if "\\" not in text:
+        return text
+
+    def hex_escape(m: re.Match[str]) -> str:
+        code = int(m.group(1), 16)
+        return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+    text = re.sub(r"\\([0-9a-fA-F]{1,6})[ \t\n\r\f]?", hex_escape, text)
+    return re.sub(r"\\(.)", r"\1", text, flags=re.S)
+
+
+#: Properties that can hide text or change its colour: a value computed at display time
+#: (``var()``, ``calc()``, ...) is not evaluated here, so such a value is reported unchecked.
+_HIDING_PROPERTIES = frozenset({
+    "display", "visibility", "opacity", "font-size", "font", "color", "background",
+    "background-color", "-webkit-text-fill-color", "text-indent", "left", "top", "right",
+    "margin-left", "margin-top", "margin", "clip", "clip-path", "transform", "translate",
+    "scale", "width", "height", "max-width", "max-height", "filter", "content-visibility",
+    "position", "overflow", "letter-spacing", "mask", "mask-image",
+})
+_COMPUTED = re.compile(r"\b(?:var|calc|env|attr|min|max|clamp|if)\(", re.I)
+
+
+_VAR = re.compile(r"var\(\s*(--[\w-]+)\s*(?:,([^()]*(?:\([^()]*\)[^()]*)*))?\)", re.I)
+_MAX_CUSTOM_VALUES = 16
+_MAX_CANDIDATES = 64
+_SIZES = frozenset({"width", "height", "max-width", "max-height"})
+_COLOURS = frozenset({"color", "-webkit-text-fill-color"})
+
+
+def _candidates(value: str, custom: Mapping[str, Sequence[str]], depth: int = 0) -> list[str]:
+    """*value* with each ``var(--x, fallback)`` replaced by every value ``--x`` is given on
+    the page (and the fallback); which one applies depends on the cascade, so each counts."""
+    match = _VAR.search(value)
+    if match is None or depth > 4:
+        return [value]
+    name, fallback = match.group(1).lower(), match.group(2)
+    options = list(custom.get(name, ()))
+    if fallback is not None or not options:
+        options.append(fallback.strip() if fallback is not None else "")
+    out: list[str] = []
+    for option in options:
+        replaced = value[: match.start()] + option + value[match.end():]
+        out.extend(_candidates(replaced, custom, depth + 1))
+        if len(out) >= _MAX_CANDIDATES:
+            break
+    return out[:_MAX_CANDIDATES]
+
+
+def computed_declaration(
+    declarations: Sequence[tuple[str, str]], custom: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, str] | None:
+    """A declaration of a property that can hide text whose value is computed at display
+    time: ``(HIDDEN, reason)`` if a value its ``var()`` references can take hides the text,
+    ``(UNCHECKED, reason)`` if a value cannot be evaluated here (``calc()``, ``env()``, an
+    unresolved ``var()``...), None if there is none. Sizes count only with ``overflow``
+    hidden, as in :func:`_hidden`."""
+    overflow_hidden = any(n == "overflow" and v.strip().lower() in ("hidden", "clip")
+                          for n, v in declarations)
+    for name, value in declarations:
+        if name not in _HIDING_PROPERTIES or not _COMPUTED.search(value):
+            continue
+        if name in _SIZES and not overflow_hidden:
+            continue
+        for candidate in _candidates(value, custom or {}):
+            if not candidate.strip():
+                continue  # an undefined variable: the declaration is invalid, so ignored
+            if _COMPUTED.search(candidate):
+                return UNCHECKED, (f"{name}:{value}: a value computed by the browser is "
+                                   "not evaluated")
+            if _hides_by(name, candidate) or (name in _COLOURS and _colour(candidate) is None):
+                return HIDDEN, f"{name}:{value} (can be {candidate.strip()})"
+    return None
+
+
+def _alpha(args: str) -> float | None:
+    """The alpha of a colour function's arguments (after ``/``, or a fourth comma value)."""
+    if "/" in args:
+        alpha = args.rsplit("/", 1)[1].strip()
+    else:
+        parts = [p.strip() for p in args.split(",")]
+        if len(parts) != 4:
+            return None
+        alpha = parts[3]
+    try:
+        return float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
+    except ValueError:
+        return None
+
+
+def _numbers(args: str) -> list[tuple[float, str]]:
+    found = []
+    for part in re.split(r"[\s,]+", args.strip()):
+        length = _length(part)
+        if length is not None:
+            found.append(length)
+    return found
+
+
+def _transform_hides(v: str) -> bool:
+    """A transform that shrinks its text to nothing or moves it far off the page."""
+    for fn, args in re.findall(r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?)\(([^)]*)\)", v):
+        values = _numbers(args)
+        if fn.startswith("scale") and any(
+            (u == "" and abs(n) <= 0.05) or (u == "%" and abs(n) <= 5) for n, u in values
+        ):
+            return True
+        if fn.startswith("translate") and any(
+            _far_off(f"{n}{u}") for n, u in values
+        ):
+            return True
+    return False
 
 
 def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | None:
@@ -712,15 +890,22 @@ def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | N
         elif part.startswith("."):
             classes.append(part[1:])
         elif part.startswith("["):
-            name, eq, value = part[1:-1].partition("=")
-            attributes.append((name.strip().lower(), value.strip().strip("\"'") if eq else None))
+            inner = part[1:-1].strip()
+            exact = re.fullmatch(r"([\w-]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w-]+)", inner)
+            if exact:
+                attributes.append((exact.group(1).lower(), exact.group(2).strip("\"'")))
+            else:  # ^= *= $= ~= |=, a case flag, ...: read as presence only (conservative)
+                name_match = re.match(r"[\w-]+", inner)
+                attributes.append(((name_match.group(0) if name_match else inner).lower(), None))
         else:
             name = part.lstrip(":").lower()
-            if name in ("before", "after"):
+            if name in ("before", "after", "marker"):
                 pseudo = name
             # other pseudo-classes are ignored: the rule applies as if always in effect
     if pseudo is None and not any(_hides_by(name, value) for name, value in declarations) \
-            and not any(name in ("color", "background", "background-color")
+            and computed_declaration(declarations) is None \
+            and not any(name in ("color", "background", "background-color",
+                                 "-webkit-text-fill-color", *_STRING_PROPERTIES)
                         for name, _ in declarations):
         return None  # a rule that neither hides nor colours nothing matters here
     return _Rule(None if tag in (None, "*") else tag.lower(), tuple(ids), tuple(classes),
@@ -775,8 +960,25 @@ def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule p
         return f"clip:{v}"
     if name == "clip-path" and re.search(r"inset\(\s*50%|circle\(\s*0", v):
         return f"clip-path:{v}"
-    if name == "transform" and re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v):
+    if name == "transform" and (re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v)
+                                or _transform_hides(v)):
         return f"transform:{v}"
+    if name in ("scale", "translate") and _transform_hides(f"{name}({v})"):
+        return f"{name}:{v}"
+    if name == "filter":
+        for args in re.findall(r"\bopacity\(([^)]*)\)", v):
+            length = _length(args)
+            if length is not None and length[0] <= (5 if length[1] == "%" else 0.05):
+                return f"filter:{v}"
+    if name == "letter-spacing":  # glyphs drawn over each other: unreadable
+        length = _length(v)
+        if length is not None and length[0] <= {"em": -0.3, "rem": -0.3, "ch": -0.3,
+                                                 "ex": -0.6}.get(length[1], -4.0):
+            return f"letter-spacing:{v}"
+    if name == "content-visibility" and v == "hidden":
+        return "content-visibility:hidden"
+    if name == "-webkit-text-fill-color" and _colour(v) is None:
+        return f"-webkit-text-fill-color:{v}"
     if name in ("width", "height", "max-width", "max-height"):
         length = _length(v)
         if length is not None and length[0] <= 1 and length[1] in ("", "px"):
@@ -812,6 +1014,11 @@ def _colour(value: str) -> _Colour | str:  # noqa: PLR0911 (one return per notat
             return v
         if len(rgb) == 3:
             return None if a <= 0.05 else (round(rgb[0]), round(rgb[1]), round(rgb[2]))
+    other = re.fullmatch(r"(?:hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
+    if other:  # not converted to RGB: only a transparent one is recognised
+        alpha = _alpha(other.group(1))
+        if alpha is not None and alpha <= 0.05:
+            return None
     return v
 
 
@@ -880,6 +1087,30 @@ def _hidden(
     return None, colour, background
 
 
+#: Properties whose string values a browser shows as text: list markers and ``<q>`` marks.
+_STRING_PROPERTIES = ("list-style-type", "list-style", "quotes")
+_INPUT_SHOWS_NO_TEXT = frozenset({"hidden", "checkbox", "radio", "image", "file", "color",
+                                  "range"})
+
+
+def _shown_attributes(element: _Element, declarations: Sequence[tuple[str, str]]) -> str:
+    """Text a browser shows for *element* that is not its content: an ``<input>``'s value
+    or placeholder, the ``alt`` of an image with no source (shown in its place), and the
+    strings of ``list-style-type`` and ``quotes``."""
+    shown: list[str] = []
+    if element.tag == "input" and (
+        element.attrs.get("type", "text").strip().lower() not in _INPUT_SHOWS_NO_TEXT
+    ):
+        shown.append(element.attrs.get("value") or element.attrs.get("placeholder") or "")
+    if element.tag == "img" and not element.attrs.get("src", "").strip():
+        shown.append(element.attrs.get("alt", ""))
+    for name, value in declarations:
+        if name in _STRING_PROPERTIES:
+            shown.extend(a or b for a, b in
+                         re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', value))
+    return " ".join(t for t in shown if t.strip())
+
+
 def _content(rule: _Rule) -> str:
     """The text a ``::before``/``::after`` rule's ``content`` adds (strings only)."""
     for name, value in reversed(rule.declarations):
@@ -944,11 +1175,20 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
                     add_finding(UNCHECKED, _text_of(node),
                                 f"text shown in <{node.tag}> is left out of the comparison")
                 continue
+        if node.tag == "rp" and _has_ancestor(node, "ruby"):
+            add_finding(HIDDEN, _text_of(node), "<rp> in <ruby> (browsers do not show it)")
+            continue
         declarations, pseudo = _styled(node, sheet)
         reason, colour, background = _hidden(declarations, colour, background)
         if reason is not None:
             add_finding(HIDDEN, _text_of(node), reason)
             continue
+        computed = computed_declaration(declarations, sheet.custom)
+        if computed is not None and computed[0] == HIDDEN:
+            add_finding(HIDDEN, _text_of(node), computed[1])
+            continue
+        if computed is not None:
+            add_finding(UNCHECKED, _text_of(node) or node.tag, computed[1])
         if node.tag == "br":
             current.append("\n")
             continue
@@ -956,10 +1196,15 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
             flush()
         elif node.tag in _CELLS or node.tag == "img":
             current.append(" ")
-        before = "".join(_content(r) for r in pseudo if r.pseudo == "before")
+        attributes_shown = _shown_attributes(node, declarations)
+        if attributes_shown:
+            add_finding(GENERATED, attributes_shown,
+                        f"shown by <{node.tag}> (attribute or list/quote style), not in the text")
+            current.append(f" {attributes_shown} ")
+        before = "".join(_content(r) for r in pseudo if r.pseudo in ("before", "marker"))
         after = "".join(_content(r) for r in pseudo if r.pseudo == "after")
         if before:
-            add_finding(GENERATED, before, f"CSS ::before on <{node.tag}>")
+            add_finding(GENERATED, before, f"CSS ::before or ::marker on <{node.tag}>")
             current.append(before)
         inner_pre = pre or node.tag in ("pre", "listing", "textarea")
         inner_article = in_article or node.tag == "article"
@@ -967,9 +1212,18 @@ def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
         if after:
             stack.append((after, pre, in_article, False, colour, background))
             add_finding(GENERATED, after, f"CSS ::after on <{node.tag}>")
+        children = node.children
+        if node.tag == "details" and "open" not in node.attrs:
+            # A closed <details> shows only its first <summary>.
+            summary = next((c for c in children
+                            if not isinstance(c, str) and c.tag == "summary"), None)
+            children = [summary] if summary is not None else []
+            folded = " ".join(c if isinstance(c, str) else _text_of(c)
+                              for c in node.children if c is not summary)
+            add_finding(HIDDEN, " ".join(folded.split()), "inside a closed <details>")
         stack.extend(
             (child, inner_pre, inner_article, False, colour, background)
-            for child in reversed(node.children)
+            for child in reversed(children)
         )
     flush()
     return blocks, findings

@@ -347,6 +347,14 @@ def _make_private_dir(directory: Path) -> None:
             f"index: {directory} is not a directory (a symlink is not followed)",
             hint=f"remove it, or set {CACHE_ENV} to another directory",
         )
+    # Whoever can write the directory can swap the index (or plant its -wal) between our
+    # checks of the file and SQLite's open: another user's directory, or one that group or
+    # others may write, is not used (the caller builds the index in memory instead).
+    if st.st_uid != os.geteuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StorageError(
+            f"index: {directory} is another user's or writable by others; not used",
+            hint=f"set {CACHE_ENV} to a directory of your own (mode 0700)",
+        )
 
 
 def _claim_file(path: Path) -> None:

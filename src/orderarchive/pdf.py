@@ -143,10 +143,15 @@ def _read(
     pages: list[list[str]] = []
     chars = 0
     numbered = 0
+    layers_off = _layers_off(reader) if hidden is not None else None
     for page_no, page in enumerate(reader.pages, start=1):
         paragraphs = page_paragraphs(page)
         if hidden is not None:
             found = _page_hidden(reader, page, page_no, paragraphs, numbered)
+            unchecked = _page_unchecked(page, page_no, layers_off)
+            if unchecked:
+                visible, findings = (found[1], found[2]) if found else (paragraphs, [])
+                found = (page_no, visible, [*findings, *unchecked])
             if found is not None:
                 hidden.append(found)
         numbered += len([p for p in paragraphs if p.strip()])
@@ -386,6 +391,8 @@ class _GState:
     char_spacing: float = 0.0
     word_spacing: float = 0.0
     clipped_away: bool = False
+    #: The clipping rectangles' intersection in device space (x0, y0, x1, y1), if any.
+    clip: tuple[float, float, float, float] | None = None
 
 
 def _box(page: Any) -> tuple[float, float, float, float] | None:
@@ -540,6 +547,7 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
                             path_rect[1] + path_rect[3]), gs.ctm)
                 if abs(far[4] - corner[4]) < 1 or abs(far[5] - corner[5]) < 1:
                     gs.clipped_away = True
+                gs.clip = _intersect(gs.clip, _device_box(path_rect, gs.ctm))
         elif op in (b"n", b"f", b"F", b"f*", b"S", b"s", b"B", b"B*", b"b", b"b*"):
             path_parts, path_rect = 0, None
         if op in _SHOW:
@@ -547,6 +555,24 @@ def hidden_runs(  # noqa: PLR0915 (one branch per PDF operator)
             if reason is not None:
                 found[n] = reason
     return found
+
+
+def _device_box(rect: list[float], ctm: _Matrix) -> tuple[float, float, float, float]:
+    """The device-space bounding box of the user-space rectangle *rect* (x, y, w, h)."""
+    x, y, w, h = rect
+    points = [_mul((1.0, 0.0, 0.0, 1.0, px, py), ctm)[4:] for px, py in
+              ((x, y), (x + w, y), (x, y + h), (x + w, y + h))]
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _intersect(
+    a: tuple[float, float, float, float] | None, b: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    if a is None:
+        return b
+    return max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
 
 
 def _ext_gstate(gs: _GState, resources: Any, name: Any) -> None:
@@ -630,6 +656,14 @@ def _why_hidden(  # noqa: PLR0911 (one return per way of hiding)
         t = _BOX_TOLERANCE
         if not (x0 - t <= x <= x1 + t and y0 - t <= y <= y1 + t):
             return f"outside the page box at ({x:.0f}, {y:.0f})"
+    if gs.clip is not None:
+        # A glyph starting up to one em outside may still show in part: only text whose
+        # origin lies farther out than that is clipped away (conservative the other way).
+        x, y = trm[4], trm[5]
+        x0, y0, x1, y1 = gs.clip
+        t = max(_BOX_TOLERANCE, size)
+        if not (x0 - t <= x <= x1 + t and y0 - t <= y <= y1 + t):
+            return f"outside its clipping rectangle at ({x:.0f}, {y:.0f})"
     fills = gs.mode in (0, 2, 4, 6)
     strokes = gs.mode in (1, 2, 5, 6)
     fill_white = _white(gs.fill_space, gs.fill) or gs.fill_alpha <= _TRANSPARENT
@@ -642,6 +676,72 @@ def _why_hidden(  # noqa: PLR0911 (one return per way of hiding)
             return "transparent text (ExtGState alpha)"
         return "white text on the white page"
     return None
+
+
+#: Annotation subtypes that draw nothing over the page text (a link is an area to click).
+_HARMLESS_ANNOTATIONS = frozenset({"/Link", "/Popup"})
+_ANNOTATION_HIDDEN = 2  # annotation flags (PDF 32000-1 §12.5.3): Hidden
+_ANNOTATION_NO_VIEW = 32  # NoView
+
+
+def _layers_off(reader: Any) -> str | None:
+    """Why the document may hide content in optional content groups (PDF 32000-1 §8.11), or
+    None: a default configuration that turns any group off."""
+    catalog = _get(reader.trailer, "/Root")
+    properties = _get(catalog, "/OCProperties") if catalog is not None else None
+    if properties is None:
+        return None
+    default = _get(properties, "/D")
+    if default is None:
+        return None
+    off = _get(default, "/OFF")
+    base = _get(default, "/BaseState")
+    try:
+        any_off = off is not None and len(off) > 0
+    except TypeError:  # not an array: read conservatively, as if something were off
+        any_off = True
+    if any_off or str(base) == "/OFF":
+        return "optional content (layers) turned off: what they hide cannot be checked"
+    return None
+
+
+def _page_unchecked(page: Any, page_no: int, layers_off: str | None) -> list[HiddenText]:
+    """What a viewer draws on *page* that the text extractor does not read, as findings:
+    annotations other than links (PDF 32000-1 §12.5: their appearance can show words or cover
+    the text) and, when some optional content is off, the page's marked optional content."""
+    findings: list[HiddenText] = []
+    annotations = _get(page, "/Annots")
+    shown: list[str] = []
+    for ref in annotations if annotations is not None else ():
+        try:
+            annotation = ref.get_object()
+            subtype = str(annotation.get("/Subtype"))
+            flags = int(annotation.get("/F", 0))
+        except Exception:  # a broken annotation: a viewer may still draw something
+            subtype, flags = "(unreadable)", 0
+        if subtype in _HARMLESS_ANNOTATIONS or flags & (_ANNOTATION_HIDDEN | _ANNOTATION_NO_VIEW):
+            continue
+        shown.append(subtype.lstrip("/"))
+    if shown:
+        names = ", ".join(dict.fromkeys(shown))
+        findings.append(finding(
+            UNCHECKED, "", f"annotations drawn over the page ({names}): what they show or "
+            "cover cannot be checked", page_no))
+    if layers_off is not None and _uses_optional_content(page):
+        findings.append(finding(UNCHECKED, "", layers_off, page_no))
+    return findings
+
+
+def _uses_optional_content(page: Any) -> bool:
+    resources = _get(page, "/Resources")
+    if resources is not None and _get(resources, "/Properties") is not None:
+        return True
+    xobjects = _get(resources, "/XObject") if resources is not None else None
+    for name in xobjects if xobjects is not None else ():
+        xobject = _get(xobjects, name)
+        if xobject is not None and _get(xobject, "/OC") is not None:
+            return True
+    return False
 
 
 def _page_hidden(
