@@ -47,8 +47,8 @@ def test_log_bytes_are_the_merkle_leaves(make_archive: Callable[..., Archive]) -
     lines = archive.store.read(ENTRIES).split(b"\n")[:-1]
     assert len(lines) == 7
     assert merkle.root_of([merkle.leaf_hash(line) for line in lines]) == archive.tree_hash(7)
-    assert archive.store.size(HASHES) == merkle.stored_hash_count(7) * 32
-    assert archive.store.size(OFFSETS) == 7 * 8
+    assert archive.store.record_size(HASHES) == merkle.stored_hash_count(7) * 32
+    assert archive.store.record_size(OFFSETS) == 7 * 8
 
 
 def test_release_is_idempotent_and_extends(

@@ -140,9 +140,9 @@ class CountingStore(FileStore):
             self.entry_bytes += length
         return super().read_range(name, offset, length)
 
-    def open_stream(self, name: str) -> Any:
+    def stream_record(self, name: str) -> Any:
         self.streams.append(name)
-        return super().open_stream(name)
+        return super().stream_record(name)
 
 
 def test_check_copy_does_not_scan_the_log(make_archive: MakeArchive, signer: Signer,

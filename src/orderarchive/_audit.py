@@ -69,7 +69,7 @@ from .errors import (
     StorageError,
 )
 from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, VerifierKey
-from .store import FileStore, Store
+from .store import Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
@@ -82,7 +82,6 @@ RANGES_PER_WORKER = 16
 #: At most this many entries a range: at a million entries, the last range to finish (one core
 #: busy, the other idle) is ~0.4 s of work rather than ~1.8 s.
 MAX_RANGE = 4096
-_PROBE = 512  # the read that finds the end of an object: small, so cheap to allocate
 _MAX_LINE = MAX_ENTRY_BYTES + 1  # a longer line is not an entry; stop rather than buffer it
 _LEAF = b"\x00"
 _NODE = b"\x01"
@@ -373,11 +372,6 @@ class _EntryChecker:
         self.check_objects = check_objects
         self.key = key
         self.result = _RangeResult(0)
-        # Objects of a local archive are read with FileStore.open_fd and os.read: the generic
-        # Store.open_stream (a buffered file) cost more than hashing a typical object.
-        self.objects_dir = (
-            os.fspath(store.root) + os.sep if isinstance(store, FileStore) else None
-        )
 
     def start(self, seq: int) -> _RangeResult:
         self.result = _RangeResult(seq)
@@ -435,30 +429,11 @@ class _EntryChecker:
         are never used).
         """
         total = 0
-        want = min(size + 1, CHUNK)
-        if self.objects_dir is None:
-            with self.store.open_stream(name) as f:
-                while chunk := f.read(want):
-                    h.update(chunk)
-                    total += len(chunk)
-                    if pieces is not None and total <= size:
-                        pieces.append(chunk)
-                    want = CHUNK if len(chunk) == want else _PROBE
-            return total
-        assert isinstance(self.store, FileStore)
-        # No link followed, no FIFO or device opened (FileStore.open_fd).
-        fd = self.store.open_fd(name)
-        try:
-            while chunk := os.read(fd, want):
-                h.update(chunk)
-                total += len(chunk)
-                if pieces is not None and total <= size:
-                    pieces.append(chunk)
-                want = CHUNK if len(chunk) == want else _PROBE
-        except OSError as e:
-            raise StorageError(f"cannot read {name}: {e.strerror}") from e
-        finally:
-            os.close(fd)
+        for chunk in self.store.read_chunks(name, size + 1):
+            h.update(chunk)
+            total += len(chunk)
+            if pieces is not None and total <= size:
+                pieces.append(chunk)
         return total
 
     def _check_object(
@@ -539,7 +514,7 @@ def _check_range(start: int, count: int, offset: int) -> _RangeResult:
     assert checker is not None, "worker not initialised"
     result = checker.start(start)
     try:
-        with checker.store.open_stream(ENTRIES) as f:
+        with checker.store.stream_record(ENTRIES) as f:
             f.seek(offset)
             for seq, line in enumerate(_lines(f, count), start=start):
                 checker.check(seq, line)
@@ -606,7 +581,7 @@ class Auditor:
             except OrderArchiveError:
                 head = Head(None, None)
                 size, root = self._count_entries(), None
-        if head.checkpoint is None and a.store.size(ENTRIES):
+        if head.checkpoint is None and a.store.record_size(ENTRIES):
             self.problem(
                 "checkpoint-missing",
                 "the log holds entries but there is no checkpoint (deleted, or the first add "
@@ -639,7 +614,7 @@ class Auditor:
         )
 
     def _count_entries(self) -> int:
-        return self.a.store.size(OFFSETS) // OFFSET_SIZE
+        return self.a.store.record_size(OFFSETS) // OFFSET_SIZE
 
     # -- the log --------------------------------------------------------------------------------
 
@@ -651,7 +626,7 @@ class Auditor:
             (OFFSETS, size * OFFSET_SIZE, "entries"),
             (HASHES, hash_count * HASH, "stored hashes"),
         ):
-            have = store.size(name)
+            have = store.record_size(name)
             if have > want:
                 extra = (have - want) // (OFFSET_SIZE if name == OFFSETS else HASH)
                 self.problem(
@@ -688,7 +663,7 @@ class Auditor:
         if self.workers is None and size < PARALLEL_MIN_ENTRIES:
             return []
         store = self.a.store
-        if size == 0 or store.size(OFFSETS) < size * OFFSET_SIZE:
+        if size == 0 or store.record_size(OFFSETS) < size * OFFSET_SIZE:
             return []  # no complete offsets to find the ranges by: one sequential pass
         count = max(workers * RANGES_PER_WORKER, -(-size // MAX_RANGE))
         step = -(-size // count)
@@ -734,7 +709,7 @@ class Auditor:
         stored hashes against the recomputed tree. Returns the root. *on_line* checks each
         entry here (the sequential mode); *checked* counts the workers' progress."""
         store = self.a.store
-        entries_size = store.size(ENTRIES)
+        entries_size = store.record_size(ENTRIES)
         sha256 = hashlib.sha256
         compare = hmac.compare_digest
         stack: list[tuple[int, bytes]] = []  # compact range: (height, hash) — RFC 9162 §2.1.1
@@ -743,8 +718,8 @@ class Auditor:
         pos = 0
         last_end = 0
         with (
-            store.open_stream(ENTRIES) as ef,
-            store.open_stream(OFFSETS) as of,
+            store.stream_record(ENTRIES) as ef,
+            store.stream_record(OFFSETS) as of,
             _maybe_stream(store, HASHES) as hf,
         ):
             ends = _offsets(of, size)
@@ -1019,5 +994,5 @@ class _NullCtx:
 
 def _maybe_stream(store: Store, name: str) -> Any:
     if store.exists(name):
-        return store.open_stream(name)
+        return store.stream_record(name)
     return _NullCtx()

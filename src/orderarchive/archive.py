@@ -54,7 +54,7 @@ from .errors import (
     VerificationError,
 )
 from .note import MAX_NOTE_BYTES, Signer, VerifierKey
-from .store import FileStore, Store
+from .store import FileStore, Store, Versioned, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .textlayer import TextLayer
@@ -175,6 +175,8 @@ class Head:
 
     checkpoint: Checkpoint | None
     note: bytes | None
+    #: The checkpoint as read from the store, with the version a compare-and-swap names.
+    stored: Versioned | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -338,7 +340,13 @@ class _Rebuild(Exception):
 
 
 class Archive:
-    """An archive on a :class:`Store`. Open with :meth:`open` or create with :meth:`init`."""
+    """An archive on a :class:`Store`.
+
+    Open a directory with :meth:`open` or create one with :meth:`init`; any other store
+    (:class:`~orderarchive.store.MemoryStore`, ...) with :meth:`from_store` and
+    :meth:`init_store`. *path* only names the directory the user gave, for messages; the
+    archive reaches its data through *store* alone.
+    """
 
     def __init__(self, store: Store, config: Config, path: Path | None = None) -> None:
         self.store = store
@@ -388,14 +396,34 @@ class Archive:
         store.create(CONFIG, config.to_bytes())
         return cls(store, config, root)
 
+    @classmethod
+    def from_store(cls, store: Store) -> Archive:
+        """The archive kept in *store* (its config read and checked)."""
+        try:
+            data = store.read(CONFIG, MAX_CONFIG_BYTES)
+        except NotFoundError as e:
+            raise ArchiveNotFoundError(
+                f"the store holds no orderarchive archive (no {CONFIG})"
+            ) from e
+        return cls(store, Config.from_bytes(data))
+
+    @classmethod
+    def init_store(cls, store: Store, origin: str) -> Archive:
+        """A new, empty archive for *origin* in the empty *store*."""
+        if not valid_origin(origin):
+            raise MalformedError(f"invalid origin {origin!r}")
+        config = Config(origin=origin)
+        store.create(CONFIG, config.to_bytes())
+        return cls(store, config)
+
     # -- reading ----------------------------------------------------------------------------
 
     def head(self, verifiers: Sequence[VerifierKey] | None = None) -> Head:
         """The latest checkpoint. With *verifiers*, its signature must verify by one of them."""
-        try:
-            note = self.store.read(CHECKPOINT, MAX_NOTE_BYTES)
-        except NotFoundError:
-            return Head(None, None)
+        stored = self.store.read_checkpoint(MAX_NOTE_BYTES)
+        note = stored.data
+        if note is None:
+            return Head(None, None, stored)
         if verifiers is None:
             cp = _parse_unverified_checkpoint(note)
         else:
@@ -404,7 +432,7 @@ class Archive:
             raise VerificationError(
                 f"checkpoint origin {cp.origin!r} differs from the archive's {self.origin!r}"
             )
-        return Head(cp, note)
+        return Head(cp, note, stored)
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored hashes by index (a :data:`merkle.HashReader`), read in one batch."""
@@ -457,7 +485,7 @@ class Archive:
             return
         begin = self.entry_span(start)[0]
         finish = self.entry_span(stop - 1)[1]
-        with self.store.open_stream(ENTRIES) as f:
+        with self.store.stream_record(ENTRIES) as f:
             f.seek(begin)
             remaining = finish - begin
             seq = start
@@ -559,19 +587,23 @@ class Archive:
                 "no trusted keys: the index is built only from entries verified by trusted keys",
                 hint="pass --trusted-key FILE with the publisher's verifier key",
             )
-        if self.path is None:
-            raise StorageError("this archive has no local index")
         head = self.head(verifiers)
-        path = index_path(self.path, self.origin)
-        try:
-            idx = Index.open(path)
-            lock: contextlib.AbstractContextManager[None] = FileStore(path.parent).lock(
-                name=path.name + ".lock"
-            )
-        except StorageError:
-            # No writable cache (a read-only home, a full disk): build the index in memory for
-            # this command. Slower for a large archive, never wrong.
+        location = self.store.location()
+        idx: Any
+        lock: contextlib.AbstractContextManager[None]
+        if location is None:
+            # A store that lives only in this process (MemoryStore): its index does too, built
+            # from the verified log for this call.
             idx, lock = Index.memory(), contextlib.nullcontext()
+        else:
+            path = index_path(Path(location), self.origin)
+            try:
+                idx = Index.open(path)
+                lock = file_lock(path.parent, path.name + ".lock")
+            except StorageError:
+                # No writable cache (a read-only home, a full disk): build the index in memory
+                # for this command. Slower for a large archive, never wrong.
+                idx, lock = Index.memory(), contextlib.nullcontext()
         try:
             with lock:
                 self._sync_index(idx, head, verifiers, appended)
@@ -701,8 +733,8 @@ class Archive:
         if head.checkpoint is not None:
             count = merkle.stored_hash_count(size)
             if (
-                self.store.size(HASHES) < count * HASH
-                or self.store.size(OFFSETS) < size * OFFSET_SIZE
+                self.store.record_size(HASHES) < count * HASH
+                or self.store.record_size(OFFSETS) < size * OFFSET_SIZE
             ):
                 raise StorageError(
                     "the log is shorter than its checkpoint",
@@ -730,7 +762,7 @@ class Archive:
         if not requests:
             return []
         signer = _BatchSigner.of(signer)
-        with self.store.lock():
+        with self.store.writer():
             head = self._writer_head(signer)
             size = head.size
             self._check_new(requests, signer.verifier())
@@ -768,19 +800,19 @@ class Archive:
             # Commit protocol step 1 (docs/FORMAT.md §1): every object durable before the log
             # that names it.
             self.store.create_many(objects)
-            self.store.append(ENTRIES, b"".join(lines), at=entries_at)
-            self.store.append(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
-            self.store.append(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
+            self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
+            self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
+            self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
             note = sign_checkpoint(
                 Checkpoint(self.origin, new_size, root, head.extensions()), signer
             )
-            self.store.swap(CHECKPOINT, head.note, note)
+            self.store.swap_checkpoint(_stored(head), note)
         self._index_quietly([signer.verifier()], _Appended(size, tuple(entries), texts, root))
         return entries
 
     def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
-        if self.path is None:
-            return
+        if self.store.location() is None:
+            return  # an in-memory index is built when asked for: nothing to keep warm
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
             self._open_index(verifiers, appended).close()
 
@@ -791,15 +823,13 @@ class Archive:
 
     def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
         seen: set[str] = set()
-        idx = self.index([verifier]) if self.path is not None else None
+        idx = self.index([verifier])
         try:
             for req in requests:
                 f = req.fields
                 if f.doc in seen:
                     raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
                 seen.add(f.doc)
-                if idx is None:
-                    continue
                 if idx.by_doc(f.doc) is not None:
                     raise ConflictError(
                         f"document id {f.doc!r} is already in the archive",
@@ -815,12 +845,11 @@ class Archive:
                             f"related document {rel.target!r} is not in the archive"
                         )
         finally:
-            if idx is not None:
-                idx.close()
+            idx.close()
 
     def release(self, signer: Signer) -> Release:
         """Sign the current tree as a release; it must extend the last release."""
-        with self.store.lock():
+        with self.store.writer():
             head = self._writer_head(signer)
             if head.checkpoint is None:
                 raise NotFoundError("the archive is empty; add documents before releasing")
@@ -846,7 +875,7 @@ class Archive:
             latest = sign_checkpoint(
                 Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
             )
-            self.store.swap(CHECKPOINT, head.note, latest)
+            self.store.swap_checkpoint(_stored(head), latest)
             return Release(size, root, note, created=True)
 
     def repair(self, *, discard_uncheckpointed: bool = False) -> dict[str, int]:
@@ -856,9 +885,10 @@ class Archive:
         first append or a committed log whose checkpoint was deleted; only the user can tell,
         so that case needs *discard_uncheckpointed*.
         """
-        with self.store.lock():
+        with self.store.writer():
             head = self.head()
-            if head.checkpoint is None and self.store.size(ENTRIES) and not discard_uncheckpointed:
+            logged = self.store.record_size(ENTRIES)
+            if head.checkpoint is None and logged and not discard_uncheckpointed:
                 raise StorageError(
                     "the log holds entries but there is no checkpoint; refusing to discard them",
                     hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
@@ -872,14 +902,14 @@ class Archive:
                 (OFFSETS, size * OFFSET_SIZE),
                 (HASHES, merkle.stored_hash_count(size) * HASH),
             ):
-                have = self.store.size(name)
+                have = self.store.record_size(name)
                 if have < keep:
                     raise StorageError(
                         f"{name} is shorter than the committed checkpoint; repair cannot help",
                         hint="restore the archive from a copy",
                     )
                 if have > keep:
-                    self.store.truncate(name, keep)
+                    self.store.truncate_record(name, keep)
                     cut[name] = have - keep
             return cut
 
@@ -907,6 +937,12 @@ class Archive:
         if not report.ok:
             raise ArchiveVerificationError(report)
         return report
+
+
+def _stored(head: Head) -> Versioned:
+    if head.stored is None:  # a Head built by hand, not read from this store
+        raise ConflictError("the checkpoint was not read from this archive's store")
+    return head.stored
 
 
 def keyset_fingerprint(verifiers: Sequence[VerifierKey]) -> str:
