@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ORIGIN, text_request
+from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
 from orderarchive import _audit
 from orderarchive.archive import ENTRIES, Archive
 from orderarchive.entry import Entry, make_entry
@@ -33,6 +33,13 @@ from orderarchive.note import Signer, VerifierKey
 from orderarchive.store import BATCH_SYNC_MIN, FileStore
 from orderarchive.textlayer import TextLayer
 from test_tamper import FLIP_ALL, build, restore, snapshot, structural
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
 
 needs_fork = pytest.mark.skipif(not _audit._can_fork(), reason="parallel verify needs fork")
 
@@ -112,6 +119,7 @@ def test_tamper_sweep_through_the_parallel_verifier(
 
 
 @needs_fork
+@directory_only
 def test_parallel_verify_reports_a_damaged_log(
     make_archive: Callable[..., Archive], verifiers: list[VerifierKey]
 ) -> None:
@@ -282,6 +290,7 @@ def test_batched_add_is_durable_and_reindexed(
         assert idx.search("item 17")[0].doc == "eo-17"
 
 
+@directory_only
 def test_check_and_help_do_not_import_pypdf(
     make_archive: Callable[..., Archive], verifiers: list[VerifierKey], tmp_path: Path
 ) -> None:
