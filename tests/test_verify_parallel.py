@@ -211,17 +211,15 @@ def test_signed_message_is_the_entrys(
     fake_twin = Entry.from_bytes(entries[1].raw.replace(b"}", b',"zz":{"a":1,"sig":"'
                                                        + entries[1].members["sig"].encode()
                                                        + b'"}}'))
+    # The message cut from the stored bytes is the one encoded afresh (docs/FORMAT.md §4).
     for entry in [*entries, twin, fake_twin]:
-        assert _audit.signed_message(entry) == entry.signed_message()
+        assert entry.signed_message() == entry.encoded_message()
     for entry in entries:
-        assert _audit.verify_entry(entry, verifiers) == entry.verify(verifiers)
+        assert entry.verify(verifiers) == verifiers[0]
     other = Signer.generate(ORIGIN).verifier()
     for keys in ([other], [], [Signer.generate("other.example/log").verifier()]):
-        with pytest.raises(SignatureError) as ours:
-            _audit.verify_entry(entries[0], keys)
-        with pytest.raises(SignatureError) as theirs:
+        with pytest.raises(SignatureError):
             entries[0].verify(keys)
-        assert str(ours.value) == str(theirs.value)
 
 
 def test_text_layer_scan_passes_ordinary_layers() -> None:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from conftest import ORIGIN, STORE_KINDS, directory_only
 from orderarchive import _audit
+from orderarchive import entry as entry_module
 from orderarchive import store as store_module
 from orderarchive.archive import Archive, object_name
 from orderarchive.entry import Entry, make_entry
@@ -191,11 +192,11 @@ def test_verifies_agrees_with_verifier_key(
                       seq=1, signer=signer, recorded=entries[1].recorded)
     for entry in [*entries, *forged, twin]:
         for key in (verifiers[0], other, cosigner):
-            assert _audit._verifies(key, entry) == key.verify(
-                entry.signed_message(), entry.signature
+            assert entry_module._verifies(key, entry) == key.verify(
+                entry.encoded_message(), entry.signature
             )
-    assert all(_audit._verifies(verifiers[0], e) for e in [*entries, twin])
-    assert not any(_audit._verifies(verifiers[0], e) for e in forged)
+    assert all(entry_module._verifies(verifiers[0], e) for e in [*entries, twin])
+    assert not any(entry_module._verifies(verifiers[0], e) for e in forged)
 
 
 # -- objects -----------------------------------------------------------------------------------

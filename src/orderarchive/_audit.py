@@ -37,9 +37,6 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-import nacl.exceptions
-from nacl.bindings import crypto_sign_open
-
 from . import merkle
 from .archive import (
     CHUNK,
@@ -59,7 +56,7 @@ from .archive import (
     previous_release,
 )
 from .checkpoint import open_checkpoint
-from .entry import MAX_ENTRY_BYTES, SIGNATURE_CONTEXT, Entry
+from .entry import MAX_ENTRY_BYTES, Entry
 from .errors import (
     EntryFormatError,
     MalformedError,
@@ -68,7 +65,7 @@ from .errors import (
     SignatureError,
     StorageError,
 )
-from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, VerifierKey
+from .note import VerifierKey
 from .store import Store
 from .textlayer import TextLayer
 
@@ -289,71 +286,6 @@ class _RangeResult:
             setattr(self, name, value)
 
 
-def _member_cut(entry: Entry) -> tuple[bytes, bytes] | None:
-    """The stored bytes before and after the text ``,"sig":"<base64>"`` of the ``sig`` member.
-
-    The stored bytes are the canonical JSON of the entry (``Entry.from_bytes`` checked it),
-    and the signed message is the canonical JSON of the same members without ``sig``
-    (docs/FORMAT.md §4): the stored bytes less that text (never the first member:
-    ``recorded`` and ``seq`` sort before it; base64 needs no escaping). If the text occurs
-    exactly once it is the member; otherwise (None) the message must be encoded afresh.
-    """
-    member = b',"sig":"' + str(entry.members["sig"]).encode("ascii") + b'"'
-    raw = entry.raw
-    if raw.count(member) != 1:
-        return None
-    at = raw.index(member)
-    return raw[:at], raw[at + len(member) :]
-
-
-def signed_message(entry: Entry) -> bytes:
-    """``entry.signed_message()``, cut from the stored bytes when that is unambiguous."""
-    cut = _member_cut(entry)
-    if cut is None:
-        return entry.signed_message()
-    return SIGNATURE_CONTEXT + cut[0] + cut[1]
-
-
-def verify_entry(entry: Entry, trusted: Sequence[VerifierKey]) -> VerifierKey:
-    """:meth:`Entry.verify`, with the message from :func:`signed_message`."""
-    for key in trusted:
-        if key.name == entry.signer_name and key.key_hash_hex == entry.signer_id:
-            if _verifies(key, entry):
-                return key
-            raise SignatureError(f"entry {entry.seq}: signature does not verify")
-    raise SignatureError(
-        f"entry {entry.seq}: signed by {entry.signer_name}+{entry.signer_id}, not a trusted key"
-    )
-
-
-def _verifies(key: VerifierKey, entry: Entry) -> bool:
-    """``key.verify(entry.signed_message(), entry.signature)``, at less cost.
-
-    For a plain Ed25519 key that runs libsodium's crypto_sign_open on ``signature || message``
-    (note._ed25519_verify) behind a nacl VerifyKey built per call, encoders and another copy
-    of the message: ~10% of a verification here. The same call, made directly on a message
-    assembled once, gives the same verdicts. Other keys (cosignature keys) and anything
-    unusual go through ``key.verify``.
-    """
-    signature = entry.signature
-    if (
-        key.key_type != ALG_ED25519
-        or len(signature) != ED25519_SIGNATURE_SIZE
-        or len(key.public_key) != ED25519_KEY_SIZE
-    ):
-        return key.verify(signed_message(entry), signature)
-    cut = _member_cut(entry)
-    if cut is None:
-        signed = signature + entry.signed_message()
-    else:
-        signed = b"".join((signature, SIGNATURE_CONTEXT, cut[0], cut[1]))
-    try:
-        crypto_sign_open(signed, key.public_key)
-    except nacl.exceptions.CryptoError:
-        return False
-    return True
-
-
 def _id_hash(key: bytes, doc: str) -> int:
     # Keyed with a secret chosen per verification, so nobody can choose document ids that
     # collide; 0 is reserved for "no document".
@@ -394,7 +326,7 @@ class _EntryChecker:
         if entry.seq != seq:
             self.problem("sequence", f"entry at position {seq} says it is entry {entry.seq}", seq)
         try:
-            verify_entry(entry, self.verifiers)
+            entry.verify(self.verifiers)
             r.signatures += 1
         except SignatureError as e:
             self.problem("signature", str(e), seq)

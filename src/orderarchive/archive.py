@@ -38,7 +38,14 @@ import attrs
 
 from . import canonical, merkle
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from .entry import MAX_ENTRY_BYTES, DocumentFields, Entry, make_entry, utc_timestamp
+from .entry import (
+    MAX_ENTRY_BYTES,
+    DocumentFields,
+    Entry,
+    make_entry,
+    utc_timestamp,
+    verify_included,
+)
 from .errors import (
     ArchiveNotFoundError,
     CanonicalJSONError,
@@ -570,11 +577,8 @@ class Archive:
         entry = Entry.from_bytes(raw)
         if entry.seq != seq:
             raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        entry.verify(verifiers)
         path = merkle.inclusion_proof(seq, checkpoint.size, self.read_hashes)
-        merkle.verify_inclusion(
-            seq, checkpoint.size, merkle.leaf_hash(raw), path, checkpoint.root_hash
-        )
+        verify_included(entry, checkpoint, path, verifiers)
         return entry
 
     def _open_index(
