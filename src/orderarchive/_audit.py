@@ -38,23 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from . import merkle
-from .archive import (
-    CHUNK,
-    ENTRIES,
-    HASH,
-    HASHES,
-    OFFSET_SIZE,
-    OFFSETS,
-    RELEASES,
-    Archive,
-    Head,
-    Problem,
-    ProgressFn,
-    VerifyReport,
-    decimal_size,
-    object_name,
-    previous_release,
-)
+from .archive import Archive, Head, Problem, ProgressFn, VerifyReport
 from .checkpoint import open_checkpoint
 from .entry import MAX_ENTRY_BYTES, Entry
 from .errors import (
@@ -65,11 +49,23 @@ from .errors import (
     SignatureError,
     StorageError,
 )
+from .layout import (
+    ENTRIES,
+    HASH,
+    HASHES,
+    OFFSET_SIZE,
+    OFFSETS,
+    RELEASES,
+    decimal_size,
+    object_name,
+    previous_release,
+)
 from .note import VerifierKey
 from .store import Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
+CHUNK = 1 << 20  # bytes per read of a log record
 #: Below this many entries, starting worker processes costs more than it saves.
 PARALLEL_MIN_ENTRIES = 2048
 #: Ranges per worker: more, smaller ranges even out the load and make progress visible. The

@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import re
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -60,35 +59,34 @@ from .errors import (
     StorageError,
     VerificationError,
 )
+from .layout import (
+    ARCHIVE_FORMAT,
+    CONFIG,
+    ENTRIES,
+    HASH,
+    HASHES,
+    MAX_CONFIG_BYTES,
+    OFFSET_SIZE,
+    OFFSETS,
+    RELEASE_EXT,
+    RELEASES,
+    decimal_size,
+    extension_size,
+    object_name,
+    release_extensions,
+)
+from .layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
+from .layout import previous_release as previous_release  # noqa: PLC0414
 from .note import MAX_NOTE_BYTES, Signer, VerifierKey
 from .store import FileStore, Store, Versioned, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .textlayer import TextLayer
 
-ARCHIVE_FORMAT = "orderarchive-archive/v1"
-CONFIG = "orderarchive.json"
-ENTRIES = "log/entries"
-OFFSETS = "log/offsets"
-HASHES = "log/hashes"
-CHECKPOINT = "checkpoint"
-RELEASES = "releases"
-OFFSET_SIZE = 8
-# Checkpoint extension lines (C2SP tlog-checkpoint allows extension lines after the root):
-# the latest checkpoint names the newest release, and each release names the one before it,
-# so a deleted or withheld release file is detected (docs/FORMAT.md §7).
-RELEASE_EXT = "orderarchive.release "
-PREVIOUS_RELEASE_EXT = "orderarchive.previous-release "
-HASH = merkle.HASH_SIZE
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
-MAX_CONFIG_BYTES = 64 * 1024  # orderarchive.json holds a format name and an origin
 
 ProgressFn = Callable[[int, int], None]
-
-
-def object_name(sha256_hex: str) -> str:
-    return f"objects/sha256/{sha256_hex[:2]}/{sha256_hex[2:]}"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -139,43 +137,6 @@ class AddRequest:
     text: TextLayer | None = None
 
 
-def _extension(cp: Checkpoint | None, prefix: str) -> int | None:
-    """The size named by a ``<prefix> <size>`` checkpoint extension line, if present."""
-    if cp is None:
-        return None
-    values = [line[len(prefix) :] for line in cp.extensions if line.startswith(prefix)]
-    if not values:
-        return None
-    size = decimal_size(values[0]) if len(values) == 1 else None
-    if size is None:
-        raise CorruptArchiveError(f"checkpoint extension {prefix.strip()!r} is malformed")
-    return size
-
-
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
-
-
-def decimal_size(text: str) -> int | None:
-    """*text* as a tree size if it is one in canonical ASCII decimal (0..2**64-1), else None.
-
-    ``str.isdigit`` accepts '²' and other Unicode digits that ``int`` refuses or reads
-    differently: a release file named ``releases/²`` is an unexpected file, not a crash.
-    """
-    if _DECIMAL.fullmatch(text) is None:
-        return None
-    value = int(text)
-    return value if value <= merkle.MAX_TREE_SIZE else None
-
-
-def release_extensions(previous: int | None) -> tuple[str, ...]:
-    return () if previous is None else (f"{PREVIOUS_RELEASE_EXT}{previous}",)
-
-
-def previous_release(cp: Checkpoint) -> int | None:
-    """The release before the one *cp* is (from its signed extension line)."""
-    return _extension(cp, PREVIOUS_RELEASE_EXT)
-
-
 @attrs.frozen
 class Head:
     """The archive's committed state: the latest checkpoint, parsed."""
@@ -192,7 +153,7 @@ class Head:
     @property
     def latest_release(self) -> int | None:
         """The newest release, as recorded (and signed) in the latest checkpoint."""
-        return _extension(self.checkpoint, RELEASE_EXT)
+        return extension_size(self.checkpoint, RELEASE_EXT)
 
     def extensions(self) -> tuple[str, ...]:
         latest = self.latest_release
