@@ -12,6 +12,7 @@ from click.testing import Result
 
 from orderarchive.archive import AddRequest, Archive, document_fields
 from orderarchive.note import Signer, VerifierKey
+from orderarchive.store import MemoryStore
 from orderarchive.textlayer import TextLayer
 
 ORIGIN = "example.gov/orders"
@@ -104,12 +105,36 @@ def text_request(
     )
 
 
+#: The storage implementations the archive suite runs against (issue 13 item 2).
+STORE_KINDS = ("directory", "memory")
+
+
 @pytest.fixture
-def make_archive(tmp_path: Path, signer: Signer) -> Callable[..., Archive]:
+def store_kind() -> str:
+    """Which store ``make_archive`` builds on: the directory store, unless a test module
+    overrides this fixture with ``params=STORE_KINDS`` to run against every implementation."""
+    return "directory"
+
+
+#: A test that reads or damages the archive's files itself runs on the directory store only
+#: (in a module that overrides ``store_kind`` to run on every store).
+directory_only = pytest.mark.parametrize("store_kind", ["directory"])
+
+
+def new_archive(kind: str, root: Path, origin: str = ORIGIN) -> Archive:
+    """An empty archive on the store *kind* (a directory at *root*, or in memory)."""
+    if kind == "memory":
+        return Archive.init_store(MemoryStore(), origin)
+    assert kind == "directory", kind
+    return Archive.init(root, origin)
+
+
+@pytest.fixture
+def make_archive(tmp_path: Path, signer: Signer, store_kind: str) -> Callable[..., Archive]:
     counter = iter(range(1000))
 
     def make(n: int = 3, *, release: bool = True, origin: str = ORIGIN) -> Archive:
-        archive = Archive.init(tmp_path / f"archive{next(counter)}", origin)
+        archive = new_archive(store_kind, tmp_path / f"archive{next(counter)}", origin)
         if n:
             archive.add([text_request(i) for i in range(n)], signer)
         if release and n:

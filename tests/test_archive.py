@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ORIGIN, text_request
+from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
 from orderarchive import merkle
 from orderarchive.archive import (
     CHECKPOINT,
@@ -28,6 +28,12 @@ from orderarchive.errors import (
 from orderarchive.note import Signer, VerifierKey
 
 
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
+
 def test_add_release_verify(
     make_archive: Callable[..., Archive], signer: Signer, verifiers: list[VerifierKey]
 ) -> None:
@@ -47,8 +53,8 @@ def test_log_bytes_are_the_merkle_leaves(make_archive: Callable[..., Archive]) -
     lines = archive.store.read(ENTRIES).split(b"\n")[:-1]
     assert len(lines) == 7
     assert merkle.root_of([merkle.leaf_hash(line) for line in lines]) == archive.tree_hash(7)
-    assert archive.store.size(HASHES) == merkle.stored_hash_count(7) * 32
-    assert archive.store.size(OFFSETS) == 7 * 8
+    assert archive.store.record_size(HASHES) == merkle.stored_hash_count(7) * 32
+    assert archive.store.record_size(OFFSETS) == 7 * 8
 
 
 def test_release_is_idempotent_and_extends(
@@ -62,6 +68,7 @@ def test_release_is_idempotent_and_extends(
     assert archive.releases() == [2, 3]
 
 
+@directory_only
 def test_release_refuses_a_fork(make_archive: Callable[..., Archive], signer: Signer) -> None:
     archive = make_archive(2)
     other = make_archive(0)
@@ -74,6 +81,7 @@ def test_release_refuses_a_fork(make_archive: Callable[..., Archive], signer: Si
         archive.release(signer)
 
 
+@directory_only
 def test_release_chain_detects_deleted_and_unrecorded_releases(
     make_archive: Callable[..., Archive], signer: Signer, verifiers: list[VerifierKey]
 ) -> None:
@@ -126,6 +134,7 @@ def test_untrusted_verifier_fails(archive: Archive) -> None:
         archive.verify([])
 
 
+@directory_only
 def test_uncommitted_tail_is_reported_and_repaired(
     archive: Archive, signer: Signer, verifiers: list[VerifierKey]
 ) -> None:
@@ -145,6 +154,7 @@ def test_uncommitted_tail_is_reported_and_repaired(
     assert archive.verify(verifiers).size == 4
 
 
+@directory_only
 def test_append_overwrites_debris(
     archive: Archive, signer: Signer, verifiers: list[VerifierKey]
 ) -> None:
@@ -170,6 +180,7 @@ def test_init_and_open_errors(tmp_path: Path) -> None:
         Archive.open(tmp_path / "ok")
 
 
+@directory_only
 def test_entry_lookup_checks_leaf_hash(archive: Archive) -> None:
     assert archive.entry(1).doc == "eo-1"
     with pytest.raises(NotFoundError):

@@ -21,7 +21,7 @@ import attrs
 import pytest
 
 import orderarchive.cite
-from conftest import ORIGIN
+from conftest import ORIGIN, STORE_KINDS, new_archive
 from orderarchive import canonical
 from orderarchive.archive import Archive, document_fields
 from orderarchive.cite import (
@@ -55,6 +55,13 @@ from orderarchive.proofs import UnreleasedError
 from orderarchive.quote import QuoteStatus, QuoteTooShortError
 from orderarchive.textlayer import TextLayer
 from pdfgen import make_pdf
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
 
 #: The key every corpus in this module is signed with (the same seed as conftest's signer).
 TRUSTED = [Signer(name=ORIGIN, seed=bytes(range(32))).verifier()]
@@ -136,8 +143,8 @@ class Corpus:
         return layer
 
 
-def build_corpus(path: Path, signer: Signer) -> Corpus:
-    archive = Archive.init(path, ORIGIN)
+def build_corpus(path: Path, signer: Signer, kind: str = "directory") -> Corpus:
+    archive = new_archive(kind, path)
     pdf = make_pdf(ORDER_PAGES, title="Executive Order 2025-7", author="Mayor of Boston")
     read = read_document(pdf, isolate=False)
     scan = make_pdf([["EXECUTIVE ORDER 2025-9", "A scanned order."]], image_only=True)
@@ -172,10 +179,10 @@ def build_corpus(path: Path, signer: Signer) -> Corpus:
     return Corpus(archive, signer, pdf)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def corpus(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Corpus:
     return build_corpus(tmp_path_factory.mktemp("corpus") / "archive",
-                        Signer(name=ORIGIN, seed=bytes(range(32))))
+                        Signer(name=ORIGIN, seed=bytes(range(32))), request.param)
 
 
 def check(corpus: Corpus, quote: str, **kwargs: Any) -> QuoteReport:
@@ -607,8 +614,10 @@ def test_evidence_of_a_rescinded_order_carries_the_rescission(corpus: Corpus) ->
         verify_evidence(dump(body), corpus.verifiers)
 
 
-def test_evidence_with_several_acts_in_order(tmp_path: Path, signer: Signer) -> None:
-    archive = Archive.init(tmp_path / "a", ORIGIN)
+def test_evidence_with_several_acts_in_order(
+    tmp_path: Path, signer: Signer, store_kind: str
+) -> None:
+    archive = new_archive(store_kind, tmp_path / "a")
     archive.add([_text(IDLING, "eo-2024-5", "Anti-Idling")], signer)
     archive.add([
         _text(IDLING_AMENDED, "eo-2025-8", "Amendment",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ORIGIN, REPO, need_tool
+from conftest import REPO, STORE_KINDS, directory_only, need_tool, new_archive
 from orderarchive.archive import Archive, document_fields
 from orderarchive.copies import TextComparison, WordChange
 from orderarchive.documents import read_document
@@ -16,14 +16,21 @@ from orderarchive.note import Signer, VerifierKey
 from orderarchive.proofs import CopyResult, check_copy
 from pdfgen import make_pdf, sample_order
 
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
+
 PAGES = sample_order(2)
 
 
 @pytest.fixture
-def pdf_archive(tmp_path: Path, signer: Signer) -> tuple[Archive, bytes]:
+def pdf_archive(tmp_path: Path, signer: Signer, store_kind: str) -> tuple[Archive, bytes]:
     data = make_pdf(PAGES, title="Executive Order 7", author="City of Example")
     read = read_document(data, filename="eo7.pdf")
-    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive = new_archive(store_kind, tmp_path / "archive")
     archive.add([document_fields(
         data, doc="eo-7", kind="executive-order", title="Executive Order 7", issuer="City",
         issued="2026-02-05", media_type="application/pdf", text=read.text,
@@ -85,9 +92,9 @@ def test_edited_copy_is_modified_with_located_differences(
 
 
 def test_pasted_text_is_same_text(tmp_path: Path, signer: Signer,
-                                  verifiers: list[VerifierKey]) -> None:
+                                  verifiers: list[VerifierKey], store_kind: str) -> None:
     body = "An order about things.\n\nSection 1. The City shall not assist anyone.\n"
-    archive = Archive.init(tmp_path / "a", ORIGIN)
+    archive = new_archive(store_kind, tmp_path / "a")
     from orderarchive.textlayer import TextLayer
     archive.add([document_fields(body.encode(), doc="o", kind="article", title="t", issuer="i",
                                  issued=None, media_type="text/plain",
@@ -121,11 +128,11 @@ SEED = REPO / "tests" / "data" / "seeds" / "gbh-2026-02-05-wu-executive-order.tx
 
 
 @pytest.fixture
-def article(tmp_path: Path, signer: Signer) -> tuple[Archive, str]:
+def article(tmp_path: Path, signer: Signer, store_kind: str) -> tuple[Archive, str]:
     from orderarchive.textlayer import TextLayer
 
     body = SEED.read_text(encoding="utf-8")
-    archive = Archive.init(tmp_path / "art", ORIGIN)
+    archive = new_archive(store_kind, tmp_path / "art")
     archive.add([document_fields(body.encode(), doc="gbh", kind="article", title="GBH",
                                  issuer="GBH News", issued=None, media_type="text/plain",
                                  text=TextLayer.from_text(body), extractor="x")], signer)
@@ -208,6 +215,7 @@ def test_article_printed_to_pdf_is_same_text(article: tuple[Archive, str],
     assert result.status == "same-text", result.text and result.text.changes[:5]
 
 
+@directory_only  # the CLI runs on the directory store
 def test_cli_check_says_what_changed(article: tuple[Archive, str], tmp_path: Path,
                                      signer: Signer) -> None:
     from click.testing import CliRunner

@@ -15,7 +15,7 @@ from fpdf import FPDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ORIGIN, REPO
+from conftest import ORIGIN, REPO, STORE_KINDS, directory_only, new_archive
 from orderarchive.archive import Archive, document_fields
 from orderarchive.documents import read_document
 from orderarchive.errors import DocumentError
@@ -25,6 +25,13 @@ from orderarchive.pdf import hidden_runs
 from orderarchive.proofs import CopyResult, check_copy
 from orderarchive.textlayer import TextLayer
 from pdfgen import single_page_pdf
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
 
 PARAS = [
     "Executive Order 2026-01: protecting residents.",
@@ -37,8 +44,8 @@ SPECIMEN = REPO / "docs" / "sample" / "sources" / "boston-eo-2026-02-05-SPECIMEN
 
 
 @pytest.fixture
-def archive(tmp_path: Path, signer: Signer) -> Archive:
-    archive = Archive.init(tmp_path / "a", ORIGIN)
+def archive(tmp_path: Path, signer: Signer, store_kind: str) -> Archive:
+    archive = new_archive(store_kind, tmp_path / "a")
     archive.add([document_fields(
         BODY.encode(), doc="eo-1", kind="executive-order", title="Order 1", issuer="City",
         issued=None, media_type="text/plain", text=TextLayer.from_text(BODY),
@@ -376,6 +383,7 @@ def test_html_words_in_page_furniture_inside_the_article(
     assert "<aside>" in result.text.hidden[0].describe()
 
 
+@directory_only  # the CLI runs on the directory store
 def test_cli_check_shows_hidden_text(archive: Archive, verifiers: list[VerifierKey],
                                      tmp_path: Path, signer: Signer) -> None:
     import json

@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from conftest import ORIGIN, text_request
+from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
 from orderarchive import merkle
 from orderarchive.archive import Archive
 from orderarchive.checkpoint import Checkpoint, sign_checkpoint
@@ -34,6 +34,13 @@ from orderarchive.history import (
     state_dir,
 )
 from orderarchive.note import Signer, VerifierKey
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
 
 MakeArchive = Callable[..., Archive]
 
@@ -101,6 +108,7 @@ def test_remember_round_trip_and_never_backwards(
     assert [p.name for p in kept.path.parent.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@directory_only
 def test_remember_refuses_another_root_at_the_same_size(
     make_archive: MakeArchive, signer: Signer, verifiers: list[VerifierKey], tmp_path: Path
 ) -> None:
@@ -139,6 +147,7 @@ def test_extends(make_archive: MakeArchive, signer: Signer, verifiers: list[Veri
     assert len(ext.proof) > 0
 
 
+@directory_only
 def test_rollback(make_archive: MakeArchive, signer: Signer, verifiers: list[VerifierKey],
                   tmp_path: Path) -> None:
     archive = make_archive(3)
@@ -155,6 +164,7 @@ def test_rollback(make_archive: MakeArchive, signer: Signer, verifiers: list[Ver
 
 
 @pytest.mark.parametrize("extra", [2, 3], ids=["same-size", "larger"])
+@directory_only
 def test_fork_is_proven(extra: int, make_archive: MakeArchive, signer: Signer,
                         verifiers: list[VerifierKey], tmp_path: Path) -> None:
     a, b = forked_pair(make_archive, signer, tmp_path, extra)
@@ -174,6 +184,7 @@ def test_fork_is_proven(extra: int, make_archive: MakeArchive, signer: Signer,
     assert evidence.write() != where  # a second report never overwrites the first
 
 
+@directory_only
 def test_fork_evidence_cannot_be_faked(make_archive: MakeArchive, signer: Signer,
                                        verifiers: list[VerifierKey], tmp_path: Path) -> None:
     a, b = forked_pair(make_archive, signer, tmp_path, 3)
@@ -192,6 +203,7 @@ def test_fork_evidence_cannot_be_faked(make_archive: MakeArchive, signer: Signer
         evidence.verify([Signer.generate(ORIGIN).verifier()])
 
 
+@directory_only
 def test_damaged_hashes_are_not_called_a_fork(make_archive: MakeArchive, signer: Signer,
                                               verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)
@@ -245,6 +257,7 @@ def test_history_before_the_first_release_remembers_the_checkpoint(
     assert result["history"]["remembered_size"] == 2
 
 
+@directory_only
 def test_history_reports_a_fork_and_keeps_state(
     make_archive: MakeArchive, signer: Signer, verifiers: list[VerifierKey], tmp_path: Path
 ) -> None:
@@ -288,6 +301,7 @@ def test_history_with_bad_since_files(make_archive: MakeArchive, verifiers: list
         check_history(archive, verifiers, report, since=tmp_path)
 
 
+@directory_only
 def test_history_skips_a_failed_report(make_archive: MakeArchive,
                                        verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)

@@ -148,7 +148,8 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     # -- the archive cannot be read (exit 3) -----------------------------------------------
     *[("unreadable", c, a, 3) for c, a in [
         ("add", ("new.txt", "--key", DEMO_KEY)), ("release", ("--key", DEMO_KEY)),
-        ("list", ()), ("log", ()), ("show", (ORDER_ID,)), ("search", ("executive",)), ("verify", ()),
+        ("list", ()), ("log", ()), ("show", (ORDER_ID,)), ("search", ("executive",)),
+        ("verify", ()),
         ("repair", ()), ("check", ("order.pdf",)), ("prove", (ORDER_ID,)),
         ("consistency", ("3",)), ("export-sig", (ORDER_ID, "--key", DEMO_KEY)),
         ("quote", (QUOTE,)), ("cite", (ORDER_ID,)), ("cite-check", ("good.md",)),

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 
-from conftest import ORIGIN, text_request
+from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
 from orderarchive import merkle, minisign
 from orderarchive.archive import ENTRIES, Archive
 from orderarchive.checkpoint import Checkpoint, sign_checkpoint
@@ -42,6 +42,13 @@ from orderarchive.proofs import (
 )
 from orderarchive.store import FileStore
 from orderarchive.tlogproof import TlogProof
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
+
 
 MakeArchive = Callable[..., Archive]
 
@@ -100,6 +107,7 @@ def test_check_copy_needs_the_right_key(make_archive: MakeArchive) -> None:
         check_copy(archive, data(1), [])
 
 
+@directory_only
 def test_check_copy_does_not_trust_the_index(make_archive: MakeArchive,
                                              verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)
@@ -115,6 +123,7 @@ def test_check_copy_does_not_trust_the_index(make_archive: MakeArchive,
         check_copy(archive, forged, verifiers)
 
 
+@directory_only
 def test_check_copy_refuses_a_damaged_log(make_archive: MakeArchive,
                                           verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)
@@ -140,11 +149,12 @@ class CountingStore(FileStore):
             self.entry_bytes += length
         return super().read_range(name, offset, length)
 
-    def open_stream(self, name: str) -> Any:
+    def stream_record(self, name: str) -> Any:
         self.streams.append(name)
-        return super().open_stream(name)
+        return super().stream_record(name)
 
 
+@directory_only
 def test_check_copy_does_not_scan_the_log(make_archive: MakeArchive, signer: Signer,
                                           verifiers: list[VerifierKey]) -> None:
     archive = make_archive(0)
@@ -171,6 +181,7 @@ def proved(make_archive: MakeArchive, signer: Signer,
     return archive, prove(archive, "eo-2", verifiers)
 
 
+@directory_only
 def test_prove_and_verify_offline(proved: tuple[Archive, bytes], verifiers: list[VerifierKey],
                                   tmp_path: Path) -> None:
     archive, proof = proved

@@ -21,14 +21,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ORIGIN
+from conftest import ORIGIN, STORE_KINDS, directory_only
 from orderarchive import _audit
+from orderarchive import entry as entry_module
+from orderarchive import store as store_module
 from orderarchive.archive import Archive, object_name
 from orderarchive.entry import Entry, make_entry
 from orderarchive.errors import MalformedError
 from orderarchive.note import Signer, VerifierKey
 from orderarchive.store import FileStore
 from orderarchive.textlayer import TextLayer
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on each storage implementation (issue 13 item 2)."""
+    return str(request.param)
 
 
 def accepted(data: bytes) -> bool:
@@ -184,24 +192,26 @@ def test_verifies_agrees_with_verifier_key(
                       seq=1, signer=signer, recorded=entries[1].recorded)
     for entry in [*entries, *forged, twin]:
         for key in (verifiers[0], other, cosigner):
-            assert _audit._verifies(key, entry) == key.verify(
-                entry.signed_message(), entry.signature
+            assert entry_module._verifies(key, entry) == key.verify(
+                entry.encoded_message(), entry.signature
             )
-    assert all(_audit._verifies(verifiers[0], e) for e in [*entries, twin])
-    assert not any(_audit._verifies(verifiers[0], e) for e in forged)
+    assert all(entry_module._verifies(verifiers[0], e) for e in [*entries, twin])
+    assert not any(entry_module._verifies(verifiers[0], e) for e in forged)
 
 
 # -- objects -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("chunk", [None, 7])
+@directory_only
 def test_object_reads_report_the_same_problems(
     make_archive: Callable[..., Archive], verifiers: list[VerifierKey],
     monkeypatch: pytest.MonkeyPatch, chunk: int | None,
 ) -> None:
     if chunk is not None:  # objects read in many small pieces
         monkeypatch.setattr(_audit, "CHUNK", chunk)
-        monkeypatch.setattr(_audit, "_PROBE", 3)
+        monkeypatch.setattr(store_module, "_PROBE", 3)
+        monkeypatch.setattr(store_module, "CHUNK_BYTES", chunk)
     archive = make_archive(4)
     assert archive.path is not None
     assert archive.audit(verifiers, workers=1).ok
@@ -228,7 +238,8 @@ def test_object_size_and_text_layer_problems(
 ) -> None:
     if chunk is not None:
         monkeypatch.setattr(_audit, "CHUNK", chunk)
-        monkeypatch.setattr(_audit, "_PROBE", 2)
+        monkeypatch.setattr(store_module, "_PROBE", 2)
+        monkeypatch.setattr(store_module, "CHUNK_BYTES", chunk)
     store = FileStore(tmp_path)
     layers = {
         "good": TextLayer.from_pages([["One.", "Two\nlines."], ["Three."]]).to_bytes(),
@@ -269,7 +280,8 @@ def test_an_oversized_object_is_hashed_whole_but_not_kept(
     # it to its end (the digest is wrong) but keeps no more bytes than the entry states.
     if chunk is not None:
         monkeypatch.setattr(_audit, "CHUNK", chunk)
-        monkeypatch.setattr(_audit, "_PROBE", 2)
+        monkeypatch.setattr(store_module, "_PROBE", 2)
+        monkeypatch.setattr(store_module, "CHUNK_BYTES", chunk)
     store = FileStore(tmp_path)
     data = b"y" * 10_000
     name = object_name(hashlib.sha256(b"small").hexdigest())

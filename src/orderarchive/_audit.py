@@ -37,29 +37,10 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-import nacl.exceptions
-from nacl.bindings import crypto_sign_open
-
 from . import merkle
-from .archive import (
-    CHUNK,
-    ENTRIES,
-    HASH,
-    HASHES,
-    OFFSET_SIZE,
-    OFFSETS,
-    RELEASES,
-    Archive,
-    Head,
-    Problem,
-    ProgressFn,
-    VerifyReport,
-    decimal_size,
-    object_name,
-    previous_release,
-)
+from .archive import Archive, Head, Problem, ProgressFn, VerifyReport
 from .checkpoint import open_checkpoint
-from .entry import MAX_ENTRY_BYTES, SIGNATURE_CONTEXT, Entry
+from .entry import MAX_ENTRY_BYTES, Entry
 from .errors import (
     EntryFormatError,
     MalformedError,
@@ -68,11 +49,23 @@ from .errors import (
     SignatureError,
     StorageError,
 )
-from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, VerifierKey
-from .store import FileStore, Store
+from .layout import (
+    ENTRIES,
+    HASH,
+    HASHES,
+    OFFSET_SIZE,
+    OFFSETS,
+    RELEASES,
+    decimal_size,
+    object_name,
+    previous_release,
+)
+from .note import VerifierKey
+from .store import Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
+CHUNK = 1 << 20  # bytes per read of a log record
 #: Below this many entries, starting worker processes costs more than it saves.
 PARALLEL_MIN_ENTRIES = 2048
 #: Ranges per worker: more, smaller ranges even out the load and make progress visible. The
@@ -82,7 +75,6 @@ RANGES_PER_WORKER = 16
 #: At most this many entries a range: at a million entries, the last range to finish (one core
 #: busy, the other idle) is ~0.4 s of work rather than ~1.8 s.
 MAX_RANGE = 4096
-_PROBE = 512  # the read that finds the end of an object: small, so cheap to allocate
 _MAX_LINE = MAX_ENTRY_BYTES + 1  # a longer line is not an entry; stop rather than buffer it
 _LEAF = b"\x00"
 _NODE = b"\x01"
@@ -290,71 +282,6 @@ class _RangeResult:
             setattr(self, name, value)
 
 
-def _member_cut(entry: Entry) -> tuple[bytes, bytes] | None:
-    """The stored bytes before and after the text ``,"sig":"<base64>"`` of the ``sig`` member.
-
-    The stored bytes are the canonical JSON of the entry (``Entry.from_bytes`` checked it),
-    and the signed message is the canonical JSON of the same members without ``sig``
-    (docs/FORMAT.md §4): the stored bytes less that text (never the first member:
-    ``recorded`` and ``seq`` sort before it; base64 needs no escaping). If the text occurs
-    exactly once it is the member; otherwise (None) the message must be encoded afresh.
-    """
-    member = b',"sig":"' + str(entry.members["sig"]).encode("ascii") + b'"'
-    raw = entry.raw
-    if raw.count(member) != 1:
-        return None
-    at = raw.index(member)
-    return raw[:at], raw[at + len(member) :]
-
-
-def signed_message(entry: Entry) -> bytes:
-    """``entry.signed_message()``, cut from the stored bytes when that is unambiguous."""
-    cut = _member_cut(entry)
-    if cut is None:
-        return entry.signed_message()
-    return SIGNATURE_CONTEXT + cut[0] + cut[1]
-
-
-def verify_entry(entry: Entry, trusted: Sequence[VerifierKey]) -> VerifierKey:
-    """:meth:`Entry.verify`, with the message from :func:`signed_message`."""
-    for key in trusted:
-        if key.name == entry.signer_name and key.key_hash_hex == entry.signer_id:
-            if _verifies(key, entry):
-                return key
-            raise SignatureError(f"entry {entry.seq}: signature does not verify")
-    raise SignatureError(
-        f"entry {entry.seq}: signed by {entry.signer_name}+{entry.signer_id}, not a trusted key"
-    )
-
-
-def _verifies(key: VerifierKey, entry: Entry) -> bool:
-    """``key.verify(entry.signed_message(), entry.signature)``, at less cost.
-
-    For a plain Ed25519 key that runs libsodium's crypto_sign_open on ``signature || message``
-    (note._ed25519_verify) behind a nacl VerifyKey built per call, encoders and another copy
-    of the message: ~10% of a verification here. The same call, made directly on a message
-    assembled once, gives the same verdicts. Other keys (cosignature keys) and anything
-    unusual go through ``key.verify``.
-    """
-    signature = entry.signature
-    if (
-        key.key_type != ALG_ED25519
-        or len(signature) != ED25519_SIGNATURE_SIZE
-        or len(key.public_key) != ED25519_KEY_SIZE
-    ):
-        return key.verify(signed_message(entry), signature)
-    cut = _member_cut(entry)
-    if cut is None:
-        signed = signature + entry.signed_message()
-    else:
-        signed = b"".join((signature, SIGNATURE_CONTEXT, cut[0], cut[1]))
-    try:
-        crypto_sign_open(signed, key.public_key)
-    except nacl.exceptions.CryptoError:
-        return False
-    return True
-
-
 def _id_hash(key: bytes, doc: str) -> int:
     # Keyed with a secret chosen per verification, so nobody can choose document ids that
     # collide; 0 is reserved for "no document".
@@ -373,11 +300,6 @@ class _EntryChecker:
         self.check_objects = check_objects
         self.key = key
         self.result = _RangeResult(0)
-        # Objects of a local archive are read with FileStore.open_fd and os.read: the generic
-        # Store.open_stream (a buffered file) cost more than hashing a typical object.
-        self.objects_dir = (
-            os.fspath(store.root) + os.sep if isinstance(store, FileStore) else None
-        )
 
     def start(self, seq: int) -> _RangeResult:
         self.result = _RangeResult(seq)
@@ -400,7 +322,7 @@ class _EntryChecker:
         if entry.seq != seq:
             self.problem("sequence", f"entry at position {seq} says it is entry {entry.seq}", seq)
         try:
-            verify_entry(entry, self.verifiers)
+            entry.verify(self.verifiers)
             r.signatures += 1
         except SignatureError as e:
             self.problem("signature", str(e), seq)
@@ -435,30 +357,11 @@ class _EntryChecker:
         are never used).
         """
         total = 0
-        want = min(size + 1, CHUNK)
-        if self.objects_dir is None:
-            with self.store.open_stream(name) as f:
-                while chunk := f.read(want):
-                    h.update(chunk)
-                    total += len(chunk)
-                    if pieces is not None and total <= size:
-                        pieces.append(chunk)
-                    want = CHUNK if len(chunk) == want else _PROBE
-            return total
-        assert isinstance(self.store, FileStore)
-        # No link followed, no FIFO or device opened (FileStore.open_fd).
-        fd = self.store.open_fd(name)
-        try:
-            while chunk := os.read(fd, want):
-                h.update(chunk)
-                total += len(chunk)
-                if pieces is not None and total <= size:
-                    pieces.append(chunk)
-                want = CHUNK if len(chunk) == want else _PROBE
-        except OSError as e:
-            raise StorageError(f"cannot read {name}: {e.strerror}") from e
-        finally:
-            os.close(fd)
+        for chunk in self.store.read_chunks(name, size + 1):
+            h.update(chunk)
+            total += len(chunk)
+            if pieces is not None and total <= size:
+                pieces.append(chunk)
         return total
 
     def _check_object(
@@ -539,7 +442,7 @@ def _check_range(start: int, count: int, offset: int) -> _RangeResult:
     assert checker is not None, "worker not initialised"
     result = checker.start(start)
     try:
-        with checker.store.open_stream(ENTRIES) as f:
+        with checker.store.stream_record(ENTRIES) as f:
             f.seek(offset)
             for seq, line in enumerate(_lines(f, count), start=start):
                 checker.check(seq, line)
@@ -606,7 +509,7 @@ class Auditor:
             except OrderArchiveError:
                 head = Head(None, None)
                 size, root = self._count_entries(), None
-        if head.checkpoint is None and a.store.size(ENTRIES):
+        if head.checkpoint is None and a.store.record_size(ENTRIES):
             self.problem(
                 "checkpoint-missing",
                 "the log holds entries but there is no checkpoint (deleted, or the first add "
@@ -639,7 +542,7 @@ class Auditor:
         )
 
     def _count_entries(self) -> int:
-        return self.a.store.size(OFFSETS) // OFFSET_SIZE
+        return self.a.store.record_size(OFFSETS) // OFFSET_SIZE
 
     # -- the log --------------------------------------------------------------------------------
 
@@ -651,7 +554,7 @@ class Auditor:
             (OFFSETS, size * OFFSET_SIZE, "entries"),
             (HASHES, hash_count * HASH, "stored hashes"),
         ):
-            have = store.size(name)
+            have = store.record_size(name)
             if have > want:
                 extra = (have - want) // (OFFSET_SIZE if name == OFFSETS else HASH)
                 self.problem(
@@ -688,7 +591,7 @@ class Auditor:
         if self.workers is None and size < PARALLEL_MIN_ENTRIES:
             return []
         store = self.a.store
-        if size == 0 or store.size(OFFSETS) < size * OFFSET_SIZE:
+        if size == 0 or store.record_size(OFFSETS) < size * OFFSET_SIZE:
             return []  # no complete offsets to find the ranges by: one sequential pass
         count = max(workers * RANGES_PER_WORKER, -(-size // MAX_RANGE))
         step = -(-size // count)
@@ -734,7 +637,7 @@ class Auditor:
         stored hashes against the recomputed tree. Returns the root. *on_line* checks each
         entry here (the sequential mode); *checked* counts the workers' progress."""
         store = self.a.store
-        entries_size = store.size(ENTRIES)
+        entries_size = store.record_size(ENTRIES)
         sha256 = hashlib.sha256
         compare = hmac.compare_digest
         stack: list[tuple[int, bytes]] = []  # compact range: (height, hash) — RFC 9162 §2.1.1
@@ -743,8 +646,8 @@ class Auditor:
         pos = 0
         last_end = 0
         with (
-            store.open_stream(ENTRIES) as ef,
-            store.open_stream(OFFSETS) as of,
+            store.stream_record(ENTRIES) as ef,
+            store.stream_record(OFFSETS) as of,
             _maybe_stream(store, HASHES) as hf,
         ):
             ends = _offsets(of, size)
@@ -1019,5 +922,5 @@ class _NullCtx:
 
 def _maybe_stream(store: Store, name: str) -> Any:
     if store.exists(name):
-        return store.open_stream(name)
+        return store.stream_record(name)
     return _NullCtx()

@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import re
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -38,7 +37,14 @@ import attrs
 
 from . import canonical, merkle
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from .entry import MAX_ENTRY_BYTES, DocumentFields, Entry, make_entry, utc_timestamp
+from .entry import (
+    MAX_ENTRY_BYTES,
+    DocumentFields,
+    Entry,
+    make_entry,
+    utc_timestamp,
+    verify_included,
+)
 from .errors import (
     ArchiveNotFoundError,
     CanonicalJSONError,
@@ -53,35 +59,34 @@ from .errors import (
     StorageError,
     VerificationError,
 )
+from .layout import (
+    ARCHIVE_FORMAT,
+    CONFIG,
+    ENTRIES,
+    HASH,
+    HASHES,
+    MAX_CONFIG_BYTES,
+    OFFSET_SIZE,
+    OFFSETS,
+    RELEASE_EXT,
+    RELEASES,
+    decimal_size,
+    extension_size,
+    object_name,
+    release_extensions,
+)
+from .layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
+from .layout import previous_release as previous_release  # noqa: PLC0414
 from .note import MAX_NOTE_BYTES, Signer, VerifierKey
-from .store import FileStore, Store
+from .store import FileStore, Store, Versioned, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .textlayer import TextLayer
 
-ARCHIVE_FORMAT = "orderarchive-archive/v1"
-CONFIG = "orderarchive.json"
-ENTRIES = "log/entries"
-OFFSETS = "log/offsets"
-HASHES = "log/hashes"
-CHECKPOINT = "checkpoint"
-RELEASES = "releases"
-OFFSET_SIZE = 8
-# Checkpoint extension lines (C2SP tlog-checkpoint allows extension lines after the root):
-# the latest checkpoint names the newest release, and each release names the one before it,
-# so a deleted or withheld release file is detected (docs/FORMAT.md §7).
-RELEASE_EXT = "orderarchive.release "
-PREVIOUS_RELEASE_EXT = "orderarchive.previous-release "
-HASH = merkle.HASH_SIZE
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
-MAX_CONFIG_BYTES = 64 * 1024  # orderarchive.json holds a format name and an origin
 
 ProgressFn = Callable[[int, int], None]
-
-
-def object_name(sha256_hex: str) -> str:
-    return f"objects/sha256/{sha256_hex[:2]}/{sha256_hex[2:]}"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -132,49 +137,14 @@ class AddRequest:
     text: TextLayer | None = None
 
 
-def _extension(cp: Checkpoint | None, prefix: str) -> int | None:
-    """The size named by a ``<prefix> <size>`` checkpoint extension line, if present."""
-    if cp is None:
-        return None
-    values = [line[len(prefix) :] for line in cp.extensions if line.startswith(prefix)]
-    if not values:
-        return None
-    size = decimal_size(values[0]) if len(values) == 1 else None
-    if size is None:
-        raise CorruptArchiveError(f"checkpoint extension {prefix.strip()!r} is malformed")
-    return size
-
-
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
-
-
-def decimal_size(text: str) -> int | None:
-    """*text* as a tree size if it is one in canonical ASCII decimal (0..2**64-1), else None.
-
-    ``str.isdigit`` accepts '²' and other Unicode digits that ``int`` refuses or reads
-    differently: a release file named ``releases/²`` is an unexpected file, not a crash.
-    """
-    if _DECIMAL.fullmatch(text) is None:
-        return None
-    value = int(text)
-    return value if value <= merkle.MAX_TREE_SIZE else None
-
-
-def release_extensions(previous: int | None) -> tuple[str, ...]:
-    return () if previous is None else (f"{PREVIOUS_RELEASE_EXT}{previous}",)
-
-
-def previous_release(cp: Checkpoint) -> int | None:
-    """The release before the one *cp* is (from its signed extension line)."""
-    return _extension(cp, PREVIOUS_RELEASE_EXT)
-
-
 @attrs.frozen
 class Head:
     """The archive's committed state: the latest checkpoint, parsed."""
 
     checkpoint: Checkpoint | None
     note: bytes | None
+    #: The checkpoint as read from the store, with the version a compare-and-swap names.
+    stored: Versioned | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -183,7 +153,7 @@ class Head:
     @property
     def latest_release(self) -> int | None:
         """The newest release, as recorded (and signed) in the latest checkpoint."""
-        return _extension(self.checkpoint, RELEASE_EXT)
+        return extension_size(self.checkpoint, RELEASE_EXT)
 
     def extensions(self) -> tuple[str, ...]:
         latest = self.latest_release
@@ -338,7 +308,13 @@ class _Rebuild(Exception):
 
 
 class Archive:
-    """An archive on a :class:`Store`. Open with :meth:`open` or create with :meth:`init`."""
+    """An archive on a :class:`Store`.
+
+    Open a directory with :meth:`open` or create one with :meth:`init`; any other store
+    (:class:`~orderarchive.store.MemoryStore`, ...) with :meth:`from_store` and
+    :meth:`init_store`. *path* only names the directory the user gave, for messages; the
+    archive reaches its data through *store* alone.
+    """
 
     def __init__(self, store: Store, config: Config, path: Path | None = None) -> None:
         self.store = store
@@ -388,14 +364,34 @@ class Archive:
         store.create(CONFIG, config.to_bytes())
         return cls(store, config, root)
 
+    @classmethod
+    def from_store(cls, store: Store) -> Archive:
+        """The archive kept in *store* (its config read and checked)."""
+        try:
+            data = store.read(CONFIG, MAX_CONFIG_BYTES)
+        except NotFoundError as e:
+            raise ArchiveNotFoundError(
+                f"the store holds no orderarchive archive (no {CONFIG})"
+            ) from e
+        return cls(store, Config.from_bytes(data))
+
+    @classmethod
+    def init_store(cls, store: Store, origin: str) -> Archive:
+        """A new, empty archive for *origin* in the empty *store*."""
+        if not valid_origin(origin):
+            raise MalformedError(f"invalid origin {origin!r}")
+        config = Config(origin=origin)
+        store.create(CONFIG, config.to_bytes())
+        return cls(store, config)
+
     # -- reading ----------------------------------------------------------------------------
 
     def head(self, verifiers: Sequence[VerifierKey] | None = None) -> Head:
         """The latest checkpoint. With *verifiers*, its signature must verify by one of them."""
-        try:
-            note = self.store.read(CHECKPOINT, MAX_NOTE_BYTES)
-        except NotFoundError:
-            return Head(None, None)
+        stored = self.store.read_checkpoint(MAX_NOTE_BYTES)
+        note = stored.data
+        if note is None:
+            return Head(None, None, stored)
         if verifiers is None:
             cp = _parse_unverified_checkpoint(note)
         else:
@@ -404,7 +400,7 @@ class Archive:
             raise VerificationError(
                 f"checkpoint origin {cp.origin!r} differs from the archive's {self.origin!r}"
             )
-        return Head(cp, note)
+        return Head(cp, note, stored)
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored hashes by index (a :data:`merkle.HashReader`), read in one batch."""
@@ -457,7 +453,7 @@ class Archive:
             return
         begin = self.entry_span(start)[0]
         finish = self.entry_span(stop - 1)[1]
-        with self.store.open_stream(ENTRIES) as f:
+        with self.store.stream_record(ENTRIES) as f:
             f.seek(begin)
             remaining = finish - begin
             seq = start
@@ -542,11 +538,8 @@ class Archive:
         entry = Entry.from_bytes(raw)
         if entry.seq != seq:
             raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        entry.verify(verifiers)
         path = merkle.inclusion_proof(seq, checkpoint.size, self.read_hashes)
-        merkle.verify_inclusion(
-            seq, checkpoint.size, merkle.leaf_hash(raw), path, checkpoint.root_hash
-        )
+        verify_included(entry, checkpoint, path, verifiers)
         return entry
 
     def _open_index(
@@ -559,19 +552,23 @@ class Archive:
                 "no trusted keys: the index is built only from entries verified by trusted keys",
                 hint="pass --trusted-key FILE with the publisher's verifier key",
             )
-        if self.path is None:
-            raise StorageError("this archive has no local index")
         head = self.head(verifiers)
-        path = index_path(self.path, self.origin)
-        try:
-            idx = Index.open(path)
-            lock: contextlib.AbstractContextManager[None] = FileStore(path.parent).lock(
-                name=path.name + ".lock"
-            )
-        except StorageError:
-            # No writable cache (a read-only home, a full disk): build the index in memory for
-            # this command. Slower for a large archive, never wrong.
+        location = self.store.location()
+        idx: Any
+        lock: contextlib.AbstractContextManager[None]
+        if location is None:
+            # A store that lives only in this process (MemoryStore): its index does too, built
+            # from the verified log for this call.
             idx, lock = Index.memory(), contextlib.nullcontext()
+        else:
+            path = index_path(Path(location), self.origin)
+            try:
+                idx = Index.open(path)
+                lock = file_lock(path.parent, path.name + ".lock")
+            except StorageError:
+                # No writable cache (a read-only home, a full disk): build the index in memory
+                # for this command. Slower for a large archive, never wrong.
+                idx, lock = Index.memory(), contextlib.nullcontext()
         try:
             with lock:
                 self._sync_index(idx, head, verifiers, appended)
@@ -701,8 +698,8 @@ class Archive:
         if head.checkpoint is not None:
             count = merkle.stored_hash_count(size)
             if (
-                self.store.size(HASHES) < count * HASH
-                or self.store.size(OFFSETS) < size * OFFSET_SIZE
+                self.store.record_size(HASHES) < count * HASH
+                or self.store.record_size(OFFSETS) < size * OFFSET_SIZE
             ):
                 raise StorageError(
                     "the log is shorter than its checkpoint",
@@ -730,7 +727,7 @@ class Archive:
         if not requests:
             return []
         signer = _BatchSigner.of(signer)
-        with self.store.lock():
+        with self.store.writer():
             head = self._writer_head(signer)
             size = head.size
             self._check_new(requests, signer.verifier())
@@ -768,19 +765,19 @@ class Archive:
             # Commit protocol step 1 (docs/FORMAT.md §1): every object durable before the log
             # that names it.
             self.store.create_many(objects)
-            self.store.append(ENTRIES, b"".join(lines), at=entries_at)
-            self.store.append(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
-            self.store.append(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
+            self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
+            self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
+            self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
             note = sign_checkpoint(
                 Checkpoint(self.origin, new_size, root, head.extensions()), signer
             )
-            self.store.swap(CHECKPOINT, head.note, note)
+            self.store.swap_checkpoint(_stored(head), note)
         self._index_quietly([signer.verifier()], _Appended(size, tuple(entries), texts, root))
         return entries
 
     def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
-        if self.path is None:
-            return
+        if self.store.location() is None:
+            return  # an in-memory index is built when asked for: nothing to keep warm
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
             self._open_index(verifiers, appended).close()
 
@@ -793,7 +790,7 @@ class Archive:
         from .entry import refuse_unsafe_text  # looked up at call time, as make_entry does
 
         seen: set[str] = set()
-        idx = self.index([verifier]) if self.path is not None else None
+        idx = self.index([verifier])
         try:
             for req in requests:
                 f = req.fields
@@ -801,8 +798,6 @@ class Archive:
                 if f.doc in seen:
                     raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
                 seen.add(f.doc)
-                if idx is None:
-                    continue
                 if idx.by_doc(f.doc) is not None:
                     raise ConflictError(
                         f"document id {f.doc!r} is already in the archive",
@@ -818,12 +813,11 @@ class Archive:
                             f"related document {rel.target!r} is not in the archive"
                         )
         finally:
-            if idx is not None:
-                idx.close()
+            idx.close()
 
     def release(self, signer: Signer) -> Release:
         """Sign the current tree as a release; it must extend the last release."""
-        with self.store.lock():
+        with self.store.writer():
             head = self._writer_head(signer)
             if head.checkpoint is None:
                 raise NotFoundError("the archive is empty; add documents before releasing")
@@ -849,7 +843,7 @@ class Archive:
             latest = sign_checkpoint(
                 Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
             )
-            self.store.swap(CHECKPOINT, head.note, latest)
+            self.store.swap_checkpoint(_stored(head), latest)
             return Release(size, root, note, created=True)
 
     def repair(self, *, discard_uncheckpointed: bool = False) -> dict[str, int]:
@@ -859,9 +853,10 @@ class Archive:
         first append or a committed log whose checkpoint was deleted; only the user can tell,
         so that case needs *discard_uncheckpointed*.
         """
-        with self.store.lock():
+        with self.store.writer():
             head = self.head()
-            if head.checkpoint is None and self.store.size(ENTRIES) and not discard_uncheckpointed:
+            logged = self.store.record_size(ENTRIES)
+            if head.checkpoint is None and logged and not discard_uncheckpointed:
                 raise StorageError(
                     "the log holds entries but there is no checkpoint; refusing to discard them",
                     hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
@@ -875,14 +870,14 @@ class Archive:
                 (OFFSETS, size * OFFSET_SIZE),
                 (HASHES, merkle.stored_hash_count(size) * HASH),
             ):
-                have = self.store.size(name)
+                have = self.store.record_size(name)
                 if have < keep:
                     raise StorageError(
                         f"{name} is shorter than the committed checkpoint; repair cannot help",
                         hint="restore the archive from a copy",
                     )
                 if have > keep:
-                    self.store.truncate(name, keep)
+                    self.store.truncate_record(name, keep)
                     cut[name] = have - keep
             return cut
 
@@ -910,6 +905,12 @@ class Archive:
         if not report.ok:
             raise ArchiveVerificationError(report)
         return report
+
+
+def _stored(head: Head) -> Versioned:
+    if head.stored is None:  # a Head built by hand, not read from this store
+        raise ConflictError("the checkpoint was not read from this archive's store")
+    return head.stored
 
 
 def keyset_fingerprint(verifiers: Sequence[VerifierKey]) -> str:

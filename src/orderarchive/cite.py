@@ -72,7 +72,7 @@ from . import canonical, merkle
 from .archive import Archive
 from .brief import FoundQuotation, find_quotations
 from .checkpoint import Checkpoint
-from .entry import DocumentFields, Entry
+from .entry import DocumentFields, Entry, verify_included
 from .errors import (
     CanonicalJSONError,
     ConflictError,
@@ -397,10 +397,8 @@ class _Checker:
         cp = self._checkpoint
         if entry.seq >= cp.size:
             raise VerificationError(f"entry {entry.seq} is beyond the signed tree (size {cp.size})")
-        signer = entry.verify(self.verifiers)
         path = merkle.inclusion_proof(entry.seq, cp.size, self.archive.read_hashes)
-        merkle.verify_inclusion(entry.seq, cp.size, merkle.leaf_hash(entry.raw), path, cp.root_hash)
-        return signer
+        return verify_included(entry, cp, path, self.verifiers)
 
     def title(self, idx: Any, text: str, doc: str | None) -> TitleMatch | None:
         """The document whose signed title *text* is, if any. The index only proposes

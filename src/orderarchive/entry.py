@@ -23,16 +23,27 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import nacl.exceptions
+from nacl.bindings import crypto_sign_open
 
-from . import canonical
+from . import canonical, merkle
 from ._display import terminal_safe, unsafe_characters
-from .errors import CanonicalJSONError, EntryFormatError, MalformedError, SignatureError
-from .note import Signer, VerifierKey
+from .errors import (
+    CanonicalJSONError,
+    EntryFormatError,
+    InclusionError,
+    MalformedError,
+    SignatureError,
+)
+from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, Signer, VerifierKey
 
 ENTRY_VERSION = 1
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
+
 SIGNATURE_CONTEXT = b"orderarchive/entry/v1\n"
 MAX_ENTRY_BYTES = 64 * 1024
 
@@ -270,19 +281,108 @@ class Entry:
         )
 
     def signed_message(self) -> bytes:
+        """The message the signature covers (docs/FORMAT.md §4), cut from the stored bytes
+        when that is unambiguous (:func:`_member_cut`), else encoded afresh."""
+        cut = _member_cut(self)
+        if cut is None:
+            return self.encoded_message()
+        return SIGNATURE_CONTEXT + cut[0] + cut[1]
+
+    def encoded_message(self) -> bytes:
+        """The signed message encoded afresh from the members (the definition that
+        :meth:`signed_message` is held to)."""
         body = {k: v for k, v in self.members.items() if k != "sig"}
         return SIGNATURE_CONTEXT + canonical.dumps(body)
 
     def verify(self, trusted: Sequence[VerifierKey]) -> VerifierKey:
-        """Check the signature with a trusted key; return that key."""
+        """Check the signature with a trusted key; return that key.
+
+        The one implementation of an entry's signature check: ``verify`` (every entry),
+        the index build, ``check``, ``prove``, ``cite`` and the proof and evidence files all
+        call it.
+        """
         for key in trusted:
             if key.name == self.signer_name and key.key_hash_hex == self.signer_id:
-                if key.verify(self.signed_message(), self.signature):
+                if _verifies(key, self):
                     return key
                 raise SignatureError(f"entry {self.seq}: signature does not verify")
         raise SignatureError(
             f"entry {self.seq}: signed by {self.signer_name}+{self.signer_id}, not a trusted key"
         )
+
+
+def _member_cut(entry: Entry) -> tuple[bytes, bytes] | None:
+    """The stored bytes before and after the text ``,"sig":"<base64>"`` of the ``sig`` member.
+
+    The stored bytes are the canonical JSON of the entry (``Entry.from_bytes`` checked it),
+    and the signed message is the canonical JSON of the same members without ``sig``
+    (docs/FORMAT.md §4): the stored bytes less that text (never the first member:
+    ``recorded`` and ``seq`` sort before it; base64 needs no escaping). If the text occurs
+    exactly once it is the member; otherwise (None) the message must be encoded afresh.
+    """
+    member = b',"sig":"' + str(entry.members["sig"]).encode("ascii") + b'"'
+    raw = entry.raw
+    if raw.count(member) != 1:
+        return None
+    at = raw.index(member)
+    return raw[:at], raw[at + len(member) :]
+
+
+def _verifies(key: VerifierKey, entry: Entry) -> bool:
+    """``key.verify(entry.signed_message(), entry.signature)``, at less cost.
+
+    For a plain Ed25519 key that runs libsodium's crypto_sign_open on ``signature || message``
+    (note._ed25519_verify) behind a nacl VerifyKey built per call, encoders and another copy
+    of the message: ~10% of ``verify``'s time per entry. The same call, made directly on a
+    message assembled once, gives the same verdicts. Other keys (cosignature keys) and
+    anything unusual go through ``key.verify``.
+    """
+    signature = entry.signature
+    if (
+        key.key_type != ALG_ED25519
+        or len(signature) != ED25519_SIGNATURE_SIZE
+        or len(key.public_key) != ED25519_KEY_SIZE
+    ):
+        return key.verify(entry.signed_message(), signature)
+    try:
+        crypto_sign_open(signature + entry.signed_message(), key.public_key)
+    except nacl.exceptions.CryptoError:
+        return False
+    return True
+
+
+def verify_included(
+    entry: Entry,
+    checkpoint: Checkpoint,
+    proof: Sequence[bytes],
+    verifiers: Sequence[VerifierKey] | None,
+) -> VerifierKey | None:
+    """This entry is signed by a trusted key of the checkpoint's log and *proof* leads from
+    its exact bytes to the root of *checkpoint* (RFC 9162 §2.1.3.2); returns the signing key.
+
+    The one implementation of that check, used by ``check``, ``prove``, ``verify-proof``,
+    ``cite``, ``verify-evidence`` and :meth:`Archive.verified_entry`. The checkpoint must
+    already be verified (its signature) by the caller. With *verifiers* None the signature is
+    not checked (None is returned): a caller that says so in its result.
+    """
+    if not 0 <= entry.seq < checkpoint.size:
+        raise InclusionError(
+            f"entry {entry.seq} is not in the signed tree (size {checkpoint.size})"
+        )
+    signer = None
+    if verifiers is not None:
+        signer = entry.verify(verifiers)
+        if signer.name != checkpoint.origin:
+            # The archive signs entries with its log key; an entry signed by another trusted
+            # key (another log's) must not pass for one of this log's.
+            raise SignatureError(
+                f"entry is signed by {signer.name!r}, not the log {checkpoint.origin!r}"
+            )
+    merkle.verify_inclusion(
+        entry.seq, checkpoint.size, merkle.leaf_hash(entry.raw), list(proof),
+        checkpoint.root_hash,
+    )
+    return signer
 
 
 def refuse_unsafe_text(fields: Mapping[str, Any], where: str = "") -> None:

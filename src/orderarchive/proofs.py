@@ -31,7 +31,7 @@ import attrs
 
 from . import merkle
 from .checkpoint import Checkpoint, open_checkpoint
-from .entry import DocumentFields, Entry
+from .entry import DocumentFields, Entry, verify_included
 from .errors import (
     DigestMismatchError,
     EntryFormatError,
@@ -335,10 +335,8 @@ def _verify_read_entry(
     """
     if not 0 <= entry.seq < cp.size:
         raise InclusionError(f"entry {entry.seq} is not in the signed tree (size {cp.size})")
-    signer = entry.verify(verifiers) if verifiers is not None else None
     path = merkle.inclusion_proof(entry.seq, cp.size, archive.read_hashes)
-    merkle.verify_inclusion(entry.seq, cp.size, merkle.leaf_hash(entry.raw), path, cp.root_hash)
-    return signer, path
+    return verify_included(entry, cp, path, verifiers), path
 
 
 # -- check a copy ------------------------------------------------------------------------------
@@ -512,12 +510,9 @@ def open_proof(
     document = entry.document
     if document is None:
         raise ProofFormatError(f"entry {entry.seq} in {what} is not a document")
-    entry_signer = entry.verify(verifiers)
-    if entry_signer.name != cp.origin:
-        # The archive signs entries with its log key; an entry signed by another trusted key
-        # (another log's) must not pass for one of this log's.
-        raise SignatureError(f"entry is signed by {entry_signer.name!r}, not the log {cp.origin!r}")
-    merkle.verify_inclusion(tp.index, cp.size, merkle.leaf_hash(tp.extra), tp.proof, cp.root_hash)
+    entry_signer = verify_included(entry, cp, tp.proof, verifiers)
+    if entry_signer is None:  # only without keys, which open_checkpoint has already refused
+        raise SignatureError("no trusted key to check the entry's signature")
     return OpenedProof(tp, entry, document, cp, note, entry_signer, cp_signers)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import attrs
 
-from .archive import RELEASE_EXT, Archive, _extension
+from .archive import Archive
 from .checkpoint import Checkpoint, open_checkpoint
 from .entry import Entry
 from .errors import NotFoundError, OrderArchiveError, VerificationError
+from .layout import RELEASE_EXT, extension_size
 from .note import VerifierKey
 
 #: Relations that change the standing of their target, in order of precedence.
@@ -192,7 +193,7 @@ def _release_covering(
     its file holds a checkpoint of its size signed by a trusted key (release file names are
     not signed).
     """
-    latest = _extension(cp, RELEASE_EXT)
+    latest = extension_size(cp, RELEASE_EXT)
     if latest is None or seq >= latest:
         return False, None
     for size in archive.releases():
@@ -266,7 +267,7 @@ def listed_with_status(
                 source_url=d.source_url, media_type=d.media_type, recorded=entry.recorded,
             ))
     listed = [(d, standing(sorted(acting.get(d.doc, ())))) for d in out]
-    return listed, _extension(cp, RELEASE_EXT) or 0
+    return listed, extension_size(cp, RELEASE_EXT) or 0
 
 
 def _plain(text: str, marks: tuple[str, str]) -> str:

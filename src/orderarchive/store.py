@@ -1,20 +1,34 @@
-"""Storage: the only module that touches the archive's files.
+"""Storage: the interface the log is kept behind, and its two implementations.
 
-The interface is deliberately small so that other back ends (a C2SP static tiled log, S3-style
-object storage with conditional writes) can stand behind it later:
+The interface is shaped by the log, not by a file system, so that a local directory, an
+S3-compatible bucket with conditional writes and a read-only HTTP mirror all fit it:
 
-* **create-only objects** — written once, never changed (:meth:`Store.create`, or
-  :meth:`Store.create_many` for a batch with one durability barrier);
-* **append-only files** — the entry log, its offsets and the stored tree hashes, appended at a
-  known length (:meth:`Store.append`); bytes past the committed length are crash debris;
-* **one mutable pointer** — the latest signed checkpoint, replaced by compare-and-swap
-  (:meth:`Store.swap`) and written last, so it is the commit point of every append.
+* **create-only immutable members** — the config, the releases and the content-addressed
+  objects: written once, never changed (:meth:`Store.create`, or :meth:`Store.create_many` for
+  a batch with one durability barrier). Creating a member that exists with the same bytes is
+  success; with different bytes it is :class:`ConflictError` (corruption, never overwritten);
+* **the log's records** — the entry log, its offsets and the stored tree hashes
+  (:data:`RECORDS`), each read by ranges or streamed, and extended at the committed length
+  (:meth:`Store.append_record`); bytes past the committed length are crash debris;
+* **one checkpoint** — the latest signed checkpoint, read with a version
+  (:meth:`Store.read_checkpoint`) and replaced only by compare-and-swap on that version
+  (:meth:`Store.swap_checkpoint`), written last so that it is the commit point of every append.
+  A lost swap is :class:`ConflictError`: two writers never both commit, so the log never forks.
 
-:class:`FileStore` implements it on a POSIX file system: every write goes to a temporary file
-or is appended, then ``fsync`` of the data and of the directory, then (for replacements)
-``rename``; writers are serialised by ``flock`` on a lock file. A batch of objects
-(:meth:`FileStore.create_many`) is made durable with two file-system-wide flushes instead of
-two ``fsync`` calls per object, with the same guarantee (see there).
+Names are ``/``-separated keys in the store's own namespace (docs/FORMAT.md §1), never file
+paths: nothing above this module knows where or how a store keeps them.
+
+Locking is not part of the contract: the checkpoint's compare-and-swap is what makes a commit
+safe. :meth:`Store.writer` is where a store may serialise its writers to avoid wasted work or,
+for the directory store, to keep two appends from interleaving in one file.
+
+:class:`FileStore` implements it in a local directory (today's layout, byte for byte): every
+write goes to a temporary file or is appended, then ``fsync`` of the data and of the
+directory, then (for replacements) ``rename``; writers are serialised by ``flock`` on a lock
+file. A batch of objects (:meth:`FileStore.create_many`) is made durable with two
+file-system-wide flushes instead of two ``fsync`` calls per object, with the same guarantee
+(see there). :class:`MemoryStore` keeps everything in this process, with the same contract and
+the same read bounds: the test double the archive suite also runs against.
 """
 
 from __future__ import annotations
@@ -27,10 +41,13 @@ import hmac
 import os
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+import attrs
 
 from .errors import (
     ArchiveNotFoundError,
@@ -40,27 +57,61 @@ from .errors import (
     StorageError,
 )
 
+#: The log's records (docs/FORMAT.md §1): append-only, extended at their committed length.
+ENTRIES_RECORD = "log/entries"
+OFFSETS_RECORD = "log/offsets"
+HASHES_RECORD = "log/hashes"
+RECORDS = (ENTRIES_RECORD, OFFSETS_RECORD, HASHES_RECORD)
+#: The one mutable member: the latest signed checkpoint.
+CHECKPOINT_NAME = "checkpoint"
+
+
+@attrs.frozen
+class Versioned:
+    """The checkpoint as read, with the version a compare-and-swap must name.
+
+    *version* is opaque to callers: the bytes themselves for the directory store, a counter
+    for the in-memory store (an ETag for an object store). *data* is None when there is no
+    checkpoint yet.
+    """
+
+    data: bytes | None
+    version: object = attrs.field(eq=False, repr=False)
+
 
 class Store(Protocol):
-    """What the archive needs from storage. Names are ``/``-separated relative paths."""
+    """What the log needs from storage (see the module documentation for the contract)."""
 
+    # -- create-only members: config, releases, objects ---------------------------------------
     def read(self, name: str, limit: int | None = None) -> bytes: ...
-    def read_range(self, name: str, offset: int, length: int) -> bytes: ...
-    def read_ranges(
-        self, name: str, ranges: Sequence[tuple[int, int]]
-    ) -> builtins.list[bytes]: ...
-    def size(self, name: str) -> int: ...
+    def read_chunks(self, name: str, first: int) -> Iterator[bytes]: ...
     def exists(self, name: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def create(self, name: str, data: bytes) -> bool: ...
     def create_many(self, items: Sequence[tuple[str, bytes]]) -> builtins.list[bool]: ...
-    def append(self, name: str, data: bytes, *, at: int) -> None: ...
-    def truncate(self, name: str, length: int) -> None: ...
-    def swap(self, name: str, expected: bytes | None, new: bytes) -> None: ...
-    def lock(
-        self, timeout: float = ..., name: str = ...
-    ) -> contextlib.AbstractContextManager[None]: ...
-    def open_stream(self, name: str) -> contextlib.AbstractContextManager[BinaryIO]: ...
+
+    # -- the log's records --------------------------------------------------------------------
+    def record_size(self, name: str) -> int: ...
+    def read_range(self, name: str, offset: int, length: int) -> bytes: ...
+    def read_ranges(
+        self, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> builtins.list[bytes]: ...
+    def stream_record(self, name: str) -> contextlib.AbstractContextManager[BinaryIO]: ...
+    def append_record(self, name: str, data: bytes, *, at: int) -> None: ...
+    def truncate_record(self, name: str, length: int) -> None: ...
+
+    # -- the checkpoint -----------------------------------------------------------------------
+    def read_checkpoint(self, limit: int) -> Versioned: ...
+    def swap_checkpoint(self, expected: Versioned, new: bytes) -> None: ...
+
+    # -- an optimisation, not the contract ----------------------------------------------------
+    def writer(self) -> contextlib.AbstractContextManager[None]: ...
+    def location(self) -> str | None: ...
+
+
+#: The first read of an object asks for its stated size plus one byte; after a full chunk the
+#: next asks for CHUNK_BYTES, after a short one for _PROBE bytes (the end of the file).
+_PROBE = 512
 
 
 def _fsync_dir(path: Path) -> None:
@@ -192,6 +243,51 @@ def read_fd(name: str, fd: int, limit: int) -> bytes:
 CHUNK_BYTES = 1 << 20
 
 
+def _next_want(got: int, want: int) -> int:
+    return CHUNK_BYTES if got == want else _PROBE
+
+
+@contextlib.contextmanager
+def file_lock(directory: Path, name: str, timeout: float = 120.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file *name* in *directory*: the archive's writers
+    (``lock``), and in the cache directory the updates of an index (``<index>.lock``)."""
+    if not directory.is_dir():
+        raise ArchiveNotFoundError(f"no archive at {directory}")
+    path = directory / name
+    # O_NOFOLLOW: a (dangling) symlink planted at the lock's name must not make a writer
+    # create or open a file outside the archive (issue 11 item 5).
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LockError(
+                f"the lock file {name} is a symlink; refusing to follow it",
+                hint=f"remove {path}",
+            ) from e
+        raise LockError(f"cannot open the archive lock: {e.strerror}") from e
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise LockError(f"cannot lock the archive: {e.strerror}") from e
+                if time.monotonic() > deadline:
+                    raise LockError(
+                        "another orderarchive process holds the archive lock",
+                        hint="wait for it to finish, then try again",
+                    ) from e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
 class FileStore:
     """A :class:`Store` in a local directory.
 
@@ -269,6 +365,23 @@ class FileStore:
         finally:
             os.close(fd)
 
+    def read_chunks(self, name: str, first: int) -> Iterator[bytes]:
+        """*name* in chunks, the first asking for *first* bytes (the size its entry states, plus
+        one: an object of that size arrives in one piece, and a small read after a short one
+        shows its end). ``verify`` hashes every object through here: a descriptor and
+        ``os.read`` cost less than a buffered stream, which cost more than hashing a typical
+        object. No link followed, no FIFO or device opened (:meth:`open_fd`)."""
+        fd = self.open_fd(name)
+        try:
+            want = max(1, min(first, CHUNK_BYTES))
+            while chunk := os.read(fd, want):
+                yield chunk
+                want = _next_want(len(chunk), want)
+        except OSError as e:
+            raise StorageError(f"cannot read {name}: {e.strerror}") from e
+        finally:
+            os.close(fd)
+
     def read_range(self, name: str, offset: int, length: int) -> bytes:
         return self.read_ranges(name, [(offset, length)])[0]
 
@@ -306,7 +419,7 @@ class FileStore:
         return out
 
     @contextlib.contextmanager
-    def open_stream(self, name: str) -> Iterator[BinaryIO]:
+    def stream_record(self, name: str) -> Iterator[BinaryIO]:
         """*name* as a buffered stream; its readers bound how much they read."""
         fd = self.open_fd(name)
         try:
@@ -317,7 +430,7 @@ class FileStore:
         with f:
             yield f
 
-    def size(self, name: str) -> int:
+    def record_size(self, name: str) -> int:
         """The size of *name* (0 if missing); a link or special file is refused."""
         parts = self._parts(name)
         if not self._check_dirs(parts):
@@ -539,7 +652,7 @@ class FileStore:
             raise StorageError(f"cannot write objects: {e.strerror}") from e
         return created
 
-    def append(self, name: str, data: bytes, *, at: int) -> None:
+    def append_record(self, name: str, data: bytes, *, at: int) -> None:
         """Write *data* at offset *at* (the committed length) and fsync.
 
         Anything past *at* is debris from an interrupted append and is overwritten/cut.
@@ -570,7 +683,7 @@ class FileStore:
         except OSError as e:
             raise StorageError(f"cannot append to {name}: {e.strerror}") from e
 
-    def truncate(self, name: str, length: int) -> None:
+    def truncate_record(self, name: str, length: int) -> None:
         try:
             path = self._parent(name) / self._parts(name)[-1]
             fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -586,23 +699,33 @@ class FileStore:
         except OSError as e:
             raise StorageError(f"cannot truncate {name}: {e.strerror}") from e
 
-    def swap(self, name: str, expected: bytes | None, new: bytes) -> None:
-        """Replace *name* with *new* if it still holds *expected* (None: must not exist).
+    def read_checkpoint(self, limit: int) -> Versioned:
+        """The checkpoint (None if there is none yet); its version is its bytes."""
+        try:
+            data: bytes | None = self.read(CHECKPOINT_NAME, limit)
+        except NotFoundError:
+            data = None
+        return Versioned(data, data)
 
-        Atomic on POSIX (write temporary, fsync, rename, fsync directory). Callers hold
-        :meth:`lock`; the comparison guards against a writer that ignored the lock and is the
-        contract an object store's conditional write (If-Match) will provide.
+    def swap_checkpoint(self, expected: Versioned, new: bytes) -> None:
+        """Replace the checkpoint with *new* if it still holds what *expected* read.
+
+        Atomic on POSIX (write temporary, fsync, rename, fsync directory). Writers hold
+        :meth:`writer`; the comparison guards against a writer that ignored the lock and is the
+        contract an object store's conditional write (If-Match) provides. A lost swap is
+        :class:`ConflictError` and changes nothing.
         """
+        name = CHECKPOINT_NAME
         try:
             current: bytes | None = self.read(name)
         except NotFoundError:
             current = None
-        if (current is None) != (expected is None) or (
-            current is not None
-            and expected is not None
-            and not hmac.compare_digest(current, expected)
-        ):
-            raise ConflictError(f"{name} changed underneath this writer")
+        version = expected.version
+        if not isinstance(version, bytes | None) or not _same(current, version):
+            raise ConflictError(
+                "the checkpoint changed underneath this writer: another writer committed "
+                "first; nothing was committed"
+            )
         try:
             # rename() replaces a link at *name* itself, never its target.
             path = self._parent(name) / self._parts(name)[-1]
@@ -612,41 +735,213 @@ class FileStore:
         except OSError as e:
             raise StorageError(f"cannot write {name}: {e.strerror}") from e
 
+    def writer(self) -> contextlib.AbstractContextManager[None]:
+        """Serialise this archive's writers (``flock`` on ``lock``): two appends to the same
+        log file must not interleave. The checkpoint's compare-and-swap still decides."""
+        return file_lock(self.root, "lock")
+
+    def location(self) -> str | None:
+        """The resolved directory, which names this archive's derived index in the cache."""
+        try:
+            return str(self.root.resolve())
+        except (OSError, RuntimeError) as e:
+            raise StorageError(f"cannot resolve {self.root}: {e}") from e
+
+
+def _same(current: bytes | None, expected: bytes | None) -> bool:
+    if current is None or expected is None:
+        return current is None and expected is None
+    return hmac.compare_digest(current, expected)
+
+
+def _check_name(name: str) -> None:
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise StorageError(f"invalid storage name {name!r}")
+
+
+class MemoryStore:
+    """A :class:`Store` held in this process: the same contract and read bounds as
+    :class:`FileStore`, no durability. The test double of the storage interface, and an
+    archive for a program that builds one only to publish it elsewhere.
+
+    Thread-safe: every operation holds one lock, and :meth:`writer` serialises writers.
+    """
+
+    def __init__(self) -> None:
+        self._members: dict[str, bytes] = {}
+        self._records: dict[str, bytearray] = {}
+        self._checkpoint: bytes | None = None
+        self._version = 0
+        self._mutex = threading.RLock()
+        self._writers = threading.Lock()
+
+    def location(self) -> str | None:
+        return None  # nothing outside this process: its index is kept in memory too
+
     @contextlib.contextmanager
-    def lock(self, timeout: float = 120.0, name: str = "lock") -> Iterator[None]:
-        """Hold an exclusive lock (``flock`` on the file *name*): ``lock`` serialises the
-        archive's writers; in the cache directory, ``<index>.lock`` the updates of an index."""
-        if not self.root.is_dir():
-            raise ArchiveNotFoundError(f"no archive at {self.root}")
-        # O_NOFOLLOW: a (dangling) symlink planted at the lock's name must not make a writer
-        # create or open a file outside the archive (issue 11 item 5).
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(self._path(name), flags, 0o644)
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise LockError(
-                    f"the lock file {name} is a symlink; refusing to follow it",
-                    hint=f"remove {self._path(name)}",
-                ) from e
-            raise LockError(f"cannot open the archive lock: {e.strerror}") from e
-        try:
-            deadline = time.monotonic() + timeout
-            delay = 0.001
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as e:
-                    if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise LockError(f"cannot lock the archive: {e.strerror}") from e
-                    if time.monotonic() > deadline:
-                        raise LockError(
-                            "another orderarchive process holds the archive lock",
-                            hint="wait for it to finish, then try again",
-                        ) from e
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.05)
+    def writer(self) -> Iterator[None]:
+        with self._writers:
             yield
-        finally:
-            os.close(fd)  # closing releases the flock
+
+    # -- members ------------------------------------------------------------------------------
+
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        _check_name(name)
+        if limit is None:
+            limit = MAX_OBJECT_BYTES if name.startswith("objects/") else MAX_MEMBER_BYTES
+        with self._mutex:
+            data = self._member(name)
+        if len(data) > limit:
+            raise StorageError(f"{name} is {len(data)} bytes, more than its limit of {limit}")
+        return data
+
+    def _member(self, name: str) -> bytes:
+        if name == CHECKPOINT_NAME:
+            data = self._checkpoint
+        elif name in self._records:
+            data = bytes(self._records[name])
+        else:
+            data = self._members.get(name)
+        if data is None:
+            raise NotFoundError(f"{name} is missing from the archive")
+        return data
+
+    def read_chunks(self, name: str, first: int) -> Iterator[bytes]:
+        data = self.read(name, MAX_OBJECT_BYTES)
+        want = max(1, min(first, CHUNK_BYTES))
+        at = 0
+        while chunk := data[at : at + want]:
+            yield chunk
+            at += len(chunk)
+            want = _next_want(len(chunk), want)
+
+    def exists(self, name: str) -> bool:
+        _check_name(name)
+        with self._mutex:
+            return (
+                name in self._members
+                or name in self._records
+                or (name == CHECKPOINT_NAME and self._checkpoint is not None)
+            )
+
+    def list(self, prefix: str) -> builtins.list[str]:
+        _check_name(prefix)
+        with self._mutex:
+            names = [*self._members, *self._records]
+            if self._checkpoint is not None:
+                names.append(CHECKPOINT_NAME)
+        return sorted(n for n in names if n.startswith(prefix + "/"))
+
+    def create(self, name: str, data: bytes) -> bool:
+        _check_name(name)
+        if name == CHECKPOINT_NAME or name in RECORDS:
+            raise StorageError(f"{name} is not a create-only member")
+        with self._mutex:
+            current = self._members.get(name)
+            if current is None:
+                self._members[name] = bytes(data)
+                return True
+        if hmac.compare_digest(current, data):
+            return False
+        raise ConflictError(f"{name} already exists with different content")
+
+    def create_many(self, items: Sequence[tuple[str, bytes]]) -> builtins.list[bool]:
+        given: dict[str, bytes] = {}
+        for name, data in items:
+            if name in given and not hmac.compare_digest(given[name], data):
+                raise ConflictError(f"{name} is given twice with different content")
+            given[name] = data
+        with self._mutex:
+            for name, data in given.items():  # all refused or none written
+                current = self._members.get(name)
+                if current is not None and not hmac.compare_digest(current, data):
+                    raise ConflictError(f"{name} already exists with different content")
+            done: set[str] = set()
+            out: builtins.list[bool] = []
+            for name, data in items:
+                out.append(name not in done and self.create(name, data))
+                done.add(name)
+        return out
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _record(self, name: str) -> bytearray:
+        if name not in RECORDS:
+            raise StorageError(f"{name} is not one of the log's records")
+        return self._records.setdefault(name, bytearray())
+
+    def record_size(self, name: str) -> int:
+        with self._mutex:
+            return len(self._record(name)) if name in self._records else 0
+
+    def read_range(self, name: str, offset: int, length: int) -> bytes:
+        return self.read_ranges(name, [(offset, length)])[0]
+
+    def read_ranges(
+        self, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> builtins.list[bytes]:
+        if not ranges:
+            return []
+        with self._mutex:
+            if name not in self._records:
+                raise NotFoundError(f"{name} is missing from the archive")
+            record = self._records[name]
+            out: builtins.list[bytes] = []
+            for offset, length in ranges:
+                if offset < 0 or not 0 <= length <= MAX_RANGE_BYTES:
+                    raise StorageError(f"invalid range {offset}+{length} of {name}")
+                if offset + length > len(record):
+                    raise StorageError(f"{name} is shorter than expected ({len(record)} bytes)")
+                out.append(bytes(record[offset : offset + length]))
+        return out
+
+    @contextlib.contextmanager
+    def stream_record(self, name: str) -> Iterator[BinaryIO]:
+        import io
+
+        with self._mutex:
+            if name not in self._records:
+                raise NotFoundError(f"{name} is missing from the archive")
+            data = bytes(self._records[name])
+        with io.BytesIO(data) as f:
+            yield f
+
+    def append_record(self, name: str, data: bytes, *, at: int) -> None:
+        with self._mutex:
+            record = self._record(name)
+            if len(record) < at:
+                raise StorageError(
+                    f"{name} is shorter ({len(record)}) than its committed length {at}"
+                )
+            del record[at:]  # debris of an interrupted append
+            record += data
+
+    def truncate_record(self, name: str, length: int) -> None:
+        with self._mutex:
+            if name not in self._records:
+                if length:
+                    raise StorageError(f"cannot truncate missing {name}")
+                return
+            del self._records[name][length:]
+
+    # -- the checkpoint -----------------------------------------------------------------------
+
+    def read_checkpoint(self, limit: int) -> Versioned:
+        with self._mutex:
+            data, version = self._checkpoint, self._version
+        if data is not None and len(data) > limit:
+            raise StorageError(
+                f"{CHECKPOINT_NAME} is {len(data)} bytes, more than its limit of {limit}"
+            )
+        return Versioned(data, version)
+
+    def swap_checkpoint(self, expected: Versioned, new: bytes) -> None:
+        with self._mutex:
+            if expected.version != self._version:
+                raise ConflictError(
+                    "the checkpoint changed underneath this writer: another writer committed "
+                    "first; nothing was committed"
+                )
+            self._checkpoint = bytes(new)
+            self._version += 1
