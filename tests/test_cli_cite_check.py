@@ -134,6 +134,17 @@ def test_the_brief_size_is_capped(sample: Path, tmp_path: Path) -> None:
         check_brief(Archive.open(sample), brief.read_bytes(), "b.txt", max_bytes=1000)
 
 
+def test_the_brief_size_takes_the_global_units(sample: Path, tmp_path: Path) -> None:
+    """cite-check --max-size accepts 64M as the global --max-size does (was: not an integer)."""
+    brief = write(tmp_path, "b.txt", 'It says "the city refuses to assist federal '
+                  'commandeering of local resources" plainly.\n' + "x" * 1100)
+    assert run(sample, "cite-check", str(brief), "--max-size", "64M").exit_code == 0
+    line = one_line_error(run(sample, "cite-check", str(brief), "--max-size", "1K"), 2)
+    assert "over the limit of 1024 bytes" in line
+    r = run(sample, "cite-check", str(brief), "--max-size", "12Q")
+    assert r.exit_code == 2 and "invalid size '12Q'" in r.stderr
+
+
 def test_the_number_of_quotations_is_capped(sample: Path, tmp_path: Path) -> None:
     brief = write(tmp_path, "b.txt", 'It says "the city refuses to assist federal '
                   'commandeering of local resources" plainly.\n' * 3)

@@ -28,6 +28,7 @@ from .cli import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
+    SizeType,
     _trusted,
     cli,
     echo,
@@ -245,8 +246,9 @@ def _render_brief(report: BriefReport, doc: str | None) -> None:
 @cli.command("cite-check")
 @click.argument("brief", type=click.Path(path_type=Path))
 @click.option("--doc", metavar="DOC", help="Check every quotation against this document only.")
-@click.option("--max-size", type=click.IntRange(min=1), default=MAX_BRIEF_BYTES,
-              show_default=True, metavar="BYTES", help="Refuse a brief larger than this.")
+@click.option("--max-size", type=SizeType(), default=MAX_BRIEF_BYTES,
+              show_default=True, metavar="SIZE",
+              help="Refuse a brief larger than this (bytes, or e.g. 64K, 200M, 2G).")
 @click.option("--max-quotations", type=click.IntRange(min=1), default=MAX_BRIEF_QUOTATIONS,
               show_default=True, metavar="N", help="Refuse a brief with more quotations.")
 @trusted_key_option

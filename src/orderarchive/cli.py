@@ -373,6 +373,23 @@ def _set_max_size(obj: Ctx, value: str) -> None:
         set_max_file_size(parse_size(value))
 
 
+class SizeType(click.ParamType[int]):
+    """A size such as 1048576, 64K, 200M or 2G: the units the global --max-size accepts."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        from .userfiles import parse_size
+
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except MalformedError as e:
+            self.fail(f"{e} ({e.hint})" if e.hint else str(e), param, ctx)
+
+
 def _shared_after(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """A shared option given after the command: it overrides the one before."""
     obj = ctx.find_object(Ctx)
