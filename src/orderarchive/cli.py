@@ -39,6 +39,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
+EXIT_READER_GONE = 141  # standard output closed by its reader (128 + SIGPIPE)
 
 PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
 KEY_ENV = "ORDERARCHIVE_KEY"
@@ -255,8 +256,30 @@ _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _ReaderGone(Exception):
+    """Standard output was closed by its reader (orderarchive log | head -1)."""
+
+
+@contextmanager
+def _reader_gone() -> Iterator[None]:
+    # click turns EPIPE into exit 1, which is this CLI's "verification failed": take it
+    # before click does, for main() to answer once.
+    try:
+        yield
+    except BrokenPipeError as e:
+        raise _ReaderGone from e
+
+
 class LazyGroup(click.Group):
     """A group some of whose commands live in modules imported on first use."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _reader_gone():  # --help and --version print while the context is made
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _reader_gone():
+            return super().invoke(ctx)
 
     def __init__(
         self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
@@ -1257,3 +1280,9 @@ def main() -> None:
         _usage_failure(None, argv, type(e).__name__, e.format_message(), None, e.exit_code)
     except KeyboardInterrupt:
         _usage_failure(None, argv, "Interrupted", "interrupted", None, 130)
+    except _ReaderGone:
+        # Nothing more can be said on standard output: exit quietly as a process killed by
+        # SIGPIPE does (128 + 13), neither 1 (a failed verification) nor 0 (an unread "no"
+        # must not become a yes). Output still buffered goes to /dev/null, not to a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_READER_GONE)
