@@ -400,8 +400,10 @@ def test_a_brief_that_hides_text_in_a_quotation_is_not_certified(
                                '<span class="y">not</span>'),
         }[kind]
         data, name = page.format(head=head, span=span).encode(), "brief.html"
-    with pytest.raises(DocumentError, match="hides or adds text"):
+    with pytest.raises(DocumentError, match="hides or adds text") as refused:
         check_brief(archive, data, name, verifiers=verifiers)
+    assert "copy" not in str(refused.value)  # a brief, not a copy (was: "of the copy")
+    assert "of the brief:" in str(refused.value)
 
 
 def test_a_brief_without_hidden_text_is_still_checked(

@@ -1288,9 +1288,10 @@ def _refuse_hidden_text(data: bytes, filename: str | None, limits: Any) -> None:
 
     reading = read_copy(data, filename=filename, limits=limits)
     if reading.hidden:
+        first = reading.hidden[0].describe("the brief")
         raise DocumentError(
             f"the brief hides or adds text that its reader does not see as its text "
-            f"({reading.hidden_count} finding(s); first: {reading.hidden[0].describe()}); "
+            f"({reading.hidden_count} finding(s); first: {first}); "
             "its quotations cannot be checked as a reader sees them",
             hint="check the text as shown: copy it from the viewer into a .txt file",
         )

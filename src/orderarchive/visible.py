@@ -64,13 +64,14 @@ class HiddenText:
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
-    def describe(self) -> str:
+    def describe(self, of: str = "the copy") -> str:
+        """One line for the user; *of* names the document the finding is in."""
         where = []
         if self.page is not None:
             where.append(f"page {self.page}")
         if self.paragraph is not None:
             where.append(f"paragraph {self.paragraph}")
-        place = f"{', '.join(where)} of the copy" if where else "the copy"
+        place = f"{', '.join(where)} of {of}" if where else of
         if self.kind == GENERATED:
             return (f"{place}: generated text \u201c{self.text}\u201d shown, not in the text "
                     f"({self.reason})")
