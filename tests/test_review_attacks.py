@@ -534,3 +534,6 @@ def test_a_remembered_release_others_could_replace_is_not_trusted(
     code, output = verify(older)
     assert code != 0, output
     assert "writable by others" in output and "Traceback" not in output
+    # its own way out, not the unrelated "if the log's key changed ... delete that file"
+    assert "key changed" not in output and "delete that file" not in output
+    assert "chmod o-w" in output and "ORDERARCHIVE_STATE_DIR" in output

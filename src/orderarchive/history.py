@@ -619,6 +619,13 @@ class _History:
         self.info["remembered"] = str(path)
         try:
             seen = last_seen(origin, self.keys, state=self.state)
+        except StateError as e:
+            # The directory itself is the trouble (another user's, or writable by others):
+            # deleting the file would not help, so its own way out, not the key-change one.
+            self.problems.append(Problem(
+                "history", f"the state directory cannot be used: {e}"
+                + (f" ({e.hint})" if e.hint else "")))
+            return
         except OrderArchiveError as e:
             self.problems.append(Problem(
                 "history", f"the checkpoint remembered in {path} is unusable: {e}; if the log's "
