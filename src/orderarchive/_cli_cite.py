@@ -82,6 +82,8 @@ def _where(report: QuoteReport) -> str:
 def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, str | None]]:
     """(line, colour) pairs describing one quotation's result."""
     label, colour = _LABELS[report.status]
+    if report.is_match and report.released is False:
+        label, colour = f"{label} (unreleased)", "yellow"  # exit 1, as check's UNRELEASED
     entry = report.entry
     if report.status is QuoteStatus.NOT_FOUND or entry is None or entry.document is None:
         scope = f"in {doc}" if doc else (
@@ -90,7 +92,7 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
         yield f"{label:<11}not {scope}", colour
         return
     d = entry.document
-    yield f'{label:<11}{d.doc} "{d.title}" (entry {entry.seq}), {_where(report)}', colour
+    yield f'{label:<10} {d.doc} "{d.title}" (entry {entry.seq}), {_where(report)}', colour
     if report.normalisations:
         yield f"  after normalising: {', '.join(report.normalisations)}", None
     for alteration in report.alterations:
@@ -120,8 +122,8 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
 @click.argument("text")
 @click.option("--doc", metavar="DOC", help="Look only in this document.")
 @trusted_key_option
-@quiet_option("exact, normalised, altered, needs-review, misquoted, not-found, or 'failed' "
-              "(a verification failed)")
+@quiet_option("exact, normalised, altered, needs-review, misquoted, not-found (a match in an "
+              "entry not yet released: exact-unreleased...), or 'failed' (a verification failed)")
 @pass_ctx
 def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]) -> None:
     """Check the quotation TEXT against the archive's signed text layers.
@@ -133,7 +135,9 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
     (with each word-level difference; also any alteration that reverses the source) or NOT
     FOUND, where it is (document, page, paragraph, characters) and whether the document has
     since been amended, superseded or rescinded; the policy is docs/CITATIONS.md.
-    Exit 0 only for exact, normalised or altered; 1 otherwise (needs-review included). With
+    Exit 0 only for exact, normalised or altered in a released entry; 1 otherwise
+    (needs-review included, and a match in an entry no signed release covers yet, shown as
+    e.g. EXACT (unreleased), as 'check' says UNRELEASED of its file). With
     trusted keys (--trusted-key or the --keys directory), the entry's signature and inclusion
     are checked too.
     """
@@ -144,13 +148,13 @@ def quote_command(ctx: Ctx, text: str, doc: str | None, trusted: tuple[str, ...]
         with failed_verdict(terse):
             report = check_quote(archive, text, doc=doc, verifiers=keys)
     if ctx.as_json:
-        emit_json({"ok": report.is_match, **report.to_dict()})
+        emit_json({"ok": report.ok, **report.to_dict()})
     elif terse:
-        echo(report.status.value)
+        echo(report.verdict)
     else:
         for line, colour in _report_lines(report, doc):
             echo(line, fg=colour)
-    sys.exit(EXIT_OK if report.is_match else EXIT_FAILED)
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
 def _render_citation(citation: Citation) -> None:

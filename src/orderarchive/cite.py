@@ -115,6 +115,7 @@ __all__ = [
     "QuotationMismatchError",
     "QuoteReport",
     "TitleMatch",
+    "UnreleasedQuotationError",
     "VerifiedEvidence",
     "canonical_quote",
     "check_brief",
@@ -160,6 +161,15 @@ class QuotationMismatchError(VerificationError):
 
     def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
         super().__init__(message, hint="run 'orderarchive quote' to see the differences")
+        self.report = report
+
+
+class UnreleasedQuotationError(VerificationError):
+    """A quotation found in an entry that no signed release covers yet: no citation for it."""
+
+    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
+        super().__init__(message, hint="cite it after the archive's next release "
+                         "('orderarchive release')")
         self.report = report
 
 
@@ -260,6 +270,25 @@ class QuoteReport:
         return self.match.is_match
 
     @property
+    def released(self) -> bool | None:
+        """Whether the source entry is covered by a signed release (None: nothing found)."""
+        return self.standing.released if self.standing else None
+
+    @property
+    def ok(self) -> bool:
+        """A plain yes: a match in an entry a signed release covers. A match in an entry not
+        yet released is not one, as ``check`` says ``official-unreleased`` (exit 1) of the
+        same document's file: only the publisher's head, not a release, vouches for it."""
+        return self.is_match and self.released is True
+
+    @property
+    def verdict(self) -> str:
+        """The status, with ``-unreleased`` after a match in an unreleased entry."""
+        if self.is_match and self.released is False:
+            return f"{self.status.value}-unreleased"
+        return self.status.value
+
+    @property
     def quote(self) -> str:
         return self.match.quote
 
@@ -316,6 +345,8 @@ class QuoteReport:
         return {
             "status": m.status.value,
             "match": m.is_match,
+            "released": self.released,
+            "verdict": self.verdict,
             "quote": m.quote,
             "doc": m.doc,
             "seq": entry.seq if entry else None,
@@ -699,6 +730,10 @@ def cite(
             report=report,
         )
     standing = report.standing
+    if not standing.released:
+        raise UnreleasedQuotationError(
+            f"the quotation is {report.status.value} in {doc}, but entry {standing.entry.seq} is "
+            "not yet covered by a signed release: no citation for it", report=report)
     pin = _pin_for(report, _paged(standing.entry))
     if page is not None:
         _check_page(standing.entry, None, page)
@@ -1218,12 +1253,12 @@ class BriefItem:
         """The quotation's status (see :mod:`.quote`), ``title`` or ``too-short``."""
         if self.title is not None:
             return "title"
-        return self.report.status.value if self.report else "too-short"
+        return self.report.verdict if self.report else "too-short"
 
     @property
     def accepted(self) -> bool:
         """Checked and found faithful: a matching quotation or a signed title."""
-        return self.title is not None or (self.report is not None and self.report.is_match)
+        return self.title is not None or (self.report is not None and self.report.ok)
 
     def to_dict(self) -> dict[str, Any]:
         f = self.found
