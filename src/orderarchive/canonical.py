@@ -156,10 +156,13 @@ def loads(data: bytes) -> Any:
     return _checked_value(data, text)
 
 
-def _checked_value(data: bytes, text: str) -> Any:
-    """The full path: every rule checked on its own, with a message for the first broken."""
+def loads_strict(text: str) -> Any:
+    """Decode JSON in any serialisation (whitespace, key order), refusing what would allow
+    two readings of one file: duplicate keys, floating-point numbers, NaN and infinities.
+    Raises :class:`CanonicalJSONError`. Evidence files are read this way (their signed parts
+    are checked byte for byte inside them); canonical JSON additionally re-encodes exactly."""
     try:
-        value = json.loads(
+        return json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_no_float,
@@ -171,6 +174,11 @@ def _checked_value(data: bytes, text: str) -> Any:
         raise CanonicalJSONError(f"not acceptable JSON: {e}") from e
     except RecursionError as e:
         raise CanonicalJSONError("JSON nested too deeply") from e
+
+
+def _checked_value(data: bytes, text: str) -> Any:
+    """The full path: every rule checked on its own, with a message for the first broken."""
+    value = loads_strict(text)
     if dumps(value) != data:
         raise CanonicalJSONError("JSON is not in canonical form")
     return value

@@ -59,7 +59,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -968,19 +967,6 @@ def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[Verifi
     return tuple(v for v in verifiers if (v.name, v.id) in lines)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise CanonicalJSONError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _refuse(text: str) -> Any:
-    raise CanonicalJSONError(f"{text} is not allowed (integers only)")
-
-
 def _load(data: bytes) -> dict[str, Any]:
     """Parse an evidence file written in any JSON serialisation (whitespace, key order, final
     newline): every signed part inside it is checked byte for byte, so re-saving the file in
@@ -989,16 +975,11 @@ def _load(data: bytes) -> dict[str, Any]:
     if len(data) > MAX_EVIDENCE_BYTES:
         raise ProofFormatError(f"evidence is larger than {MAX_EVIDENCE_BYTES} bytes")
     try:
-        text = data.decode("utf-8")
-        body = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_float=_refuse, parse_constant=_refuse
-        )
+        body = canonical.loads_strict(data.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise ProofFormatError(f"evidence is not UTF-8 (byte {e.start})") from e
     except CanonicalJSONError as e:
         raise ProofFormatError(f"evidence is not valid: {e}") from e
-    except (ValueError, RecursionError) as e:  # json.JSONDecodeError, int too long, nesting
-        raise ProofFormatError(f"evidence is not JSON: {e}") from e
     if not isinstance(body, dict) or body.get("format") not in (
         EVIDENCE_FORMAT, EVIDENCE_FORMAT_V1
     ):
