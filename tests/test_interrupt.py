@@ -3,6 +3,7 @@ and `repair` removes the tool's own leftovers only (issue 14, item 6)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -166,6 +167,10 @@ def test_verify_reports_and_repair_removes_only_the_tools_own_leftovers(clerk: P
     os.rmdir(archive / "objects" / "sha256" / "zz")
     ok(run("verify"))
     assert ok(run("repair")).strip() == "nothing to repair"
+    temporary.write_bytes(b"again")
+    doc = json.loads(ok(run("--json", "repair")))
+    assert doc["removed_leftovers"] == [temporary.relative_to(archive).as_posix()]
+    assert doc["unknown_kept"] == [] and doc["removed_bytes"] == {}
 
 
 def test_ctrl_c_inside_the_write_phase_is_held_until_the_commit(
