@@ -224,7 +224,10 @@ def test_object_reads_report_the_same_problems(
     paths[1].write_bytes(paths[1].read_bytes()[:-1])  # shorter
     paths[2].unlink()
     texts[3].write_bytes(texts[3].read_bytes().replace(b"\n", b"\n\n\n", 1))
-    got = [(p.code, p.seq) for p in archive.audit(verifiers, workers=1).problems]
+    problems = archive.audit(verifiers, workers=1).problems
+    # The deleted object's fan-out directory, if it is now empty, is reported as debris too.
+    got = [(p.code, p.seq) for p in problems if p.code != "unknown-file"]
+    assert all(paths[2].parent.name in p.message for p in problems if p.code == "unknown-file")
     # Text documents: the document and its text layer are one object.
     assert got == [(code, seq) for code, seq in [("object-digest", 0), ("object-digest", 1),
                                                  ("object-missing", 2), ("object-digest", 3)]

@@ -56,12 +56,14 @@ from .layout import (
     OFFSET_SIZE,
     OFFSETS,
     RELEASES,
+    debris,
     decimal_size,
+    named,
     object_name,
     previous_release,
 )
 from .note import VerifierKey
-from .store import Store
+from .store import FileStore, Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
@@ -524,6 +526,7 @@ class Auditor:
             self.problem("checkpoint", f"latest checkpoint: {e}")
             latest_release = None
         releases = self._check_releases(size, latest_release)
+        self._check_members()
         problems = self.problems
         if len(problems) > MAX_PROBLEMS:
             problems = [
@@ -809,6 +812,33 @@ class Auditor:
             return []
         names = [r.target for r in entry.document.relations]
         return [n for n in dict.fromkeys(names) if _id_hash(self.key, n) == target]
+
+    # -- the archive's members ------------------------------------------------------------------
+
+    def _check_members(self) -> None:
+        """Report every file or directory the format does not name (docs/FORMAT.md §1): a
+        leftover of an interrupted writer, or anything else a copy would carry along."""
+        store = self.a.store
+        if not isinstance(store, FileStore):
+            return  # another store holds only the keys it was given
+        try:
+            members = store.members()
+        except OrderArchiveError as e:
+            self.problem("storage", str(e))
+            return
+        for name, is_dir, empty in members:
+            if named(name, is_dir=is_dir) and not (is_dir and empty and debris(
+                name, is_dir=True, empty=True
+            )):
+                continue  # a name the format gives (an empty fan-out directory is debris)
+            if not is_dir and name.startswith(f"{RELEASES}/") and name.count("/") == 1:
+                continue  # reported by _check_releases
+            what = "directory" if is_dir else "file"
+            if debris(name, is_dir=is_dir, empty=empty):
+                why = "a leftover of an interrupted write; 'orderarchive repair' removes it"
+            else:
+                why = "not part of the archive format; remove it by hand if it is not needed"
+            self.problem("unknown-file", f"unexpected {what} {name!a} ({why})")
 
     # -- releases -------------------------------------------------------------------------------
 

@@ -107,7 +107,10 @@ def worker_main(fd: int) -> None:
     for name in _PRELOAD:
         importlib.import_module(name)
     sock = socket.socket(fileno=fd)
-    _send(sock, _READY)
+    try:
+        _send(sock, _READY)
+    except OSError:  # the parent is gone (e.g. Ctrl-C): leave quietly, no traceback
+        return
     memory_limit: int | None = None
     while True:
         try:

@@ -70,15 +70,17 @@ from .layout import (
     OFFSETS,
     RELEASE_EXT,
     RELEASES,
+    debris,
     decimal_size,
     extension_size,
+    named,
     object_name,
     release_extensions,
 )
 from .layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
 from .layout import previous_release as previous_release  # noqa: PLC0414
 from .note import MAX_NOTE_BYTES, Signer, VerifierKey
-from .store import FileStore, Store, Versioned, file_lock
+from .store import FileStore, Store, Versioned, deferred_interrupts, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .textlayer import TextLayer
@@ -762,17 +764,24 @@ class Archive:
                 entries.append(entry)
             new_size = size + len(entries)
             root = merkle.tree_hash(new_size, overlay.read)
-            # Commit protocol step 1 (docs/FORMAT.md §1): every object durable before the log
-            # that names it.
-            self.store.create_many(objects)
-            self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
-            self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
-            self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
             note = sign_checkpoint(
                 Checkpoint(self.origin, new_size, root, head.extensions()), signer
             )
-            self.store.swap_checkpoint(_stored(head), note)
-        self._index_quietly([signer.verifier()], _Appended(size, tuple(entries), texts, root))
+            # Ctrl-C before this point leaves nothing written; from here to the commit point
+            # it is held back, so the archive is either as before or committed, never debris.
+            with deferred_interrupts() as interrupts:
+                # Commit protocol step 1 (docs/FORMAT.md §1): every object durable before
+                # the log that names it.
+                self.store.create_many(objects)
+                self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
+                self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
+                self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
+                self.store.swap_checkpoint(_stored(head), note)
+        if not interrupts.interrupted:  # committed; the derived index is rebuilt on next use
+            with contextlib.suppress(KeyboardInterrupt):
+                self._index_quietly(
+                    [signer.verifier()], _Appended(size, tuple(entries), texts, root)
+                )
         return entries
 
     def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
@@ -839,12 +848,45 @@ class Archive:
             # Release file first, then the latest checkpoint naming it (the commit point).
             # Ed25519 is deterministic, so re-running an interrupted release recreates the
             # same bytes and completes it.
-            self.store.create(f"{RELEASES}/{size}", note)
             latest = sign_checkpoint(
                 Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
             )
-            self.store.swap_checkpoint(_stored(head), latest)
+            with deferred_interrupts():  # Ctrl-C: released, or as before; no temporary file
+                self.store.create(f"{RELEASES}/{size}", note)
+                self.store.swap_checkpoint(_stored(head), latest)
             return Release(size, root, note, created=True)
+
+    def leftovers(self) -> list[tuple[str, bool, bool]]:
+        """The files and directories of a directory archive that the format does not name,
+        as ``(name, is_dir, debris)``: *debris* is the tool's own (a temporary file, an empty
+        object fan-out directory), which :meth:`remove_debris` removes."""
+        if not isinstance(self.store, FileStore):
+            return []
+        out = []
+        for name, is_dir, empty in self.store.members():
+            mine = debris(name, is_dir=is_dir, empty=empty)
+            if mine or not named(name, is_dir=is_dir):
+                out.append((name, is_dir, mine))
+        return out
+
+    def remove_debris(self) -> tuple[list[str], list[str]]:
+        """Remove the tool's own leftovers (see :meth:`leftovers`), holding the writers' lock;
+        returns the names removed and the unknown names kept (reported, never deleted)."""
+        removed: list[str] = []
+        kept: list[str] = []
+        if not isinstance(self.store, FileStore):
+            return removed, kept
+        with self.store.writer():
+            # Deepest first: a fan-out directory emptied by removing a temporary file goes too.
+            for name, is_dir, mine in sorted(self.leftovers(), key=lambda m: -m[0].count("/")):
+                if not mine:
+                    kept.append(name)
+                elif self.store.remove_debris(name, is_dir=is_dir):
+                    removed.append(name)
+            for name, is_dir, mine in self.leftovers():
+                if mine and is_dir and self.store.remove_debris(name, is_dir=True):
+                    removed.append(name)
+        return sorted(removed), sorted(kept)
 
     def repair(self, *, discard_uncheckpointed: bool = False) -> dict[str, int]:
         """Cut debris left past the committed checkpoint by an interrupted append.

@@ -40,6 +40,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 EXIT_READER_GONE = 141  # standard output closed by its reader (128 + SIGPIPE)
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C), as a shell reports 128 + 2
 
 PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
 KEY_ENV = "ORDERARCHIVE_KEY"
@@ -1220,13 +1221,20 @@ def repair(ctx: Ctx, discard_uncheckpointed: bool) -> None:
     Only bytes that no signed checkpoint covers are removed: nothing committed is lost.
     """
     with errors_handled(ctx):
-        cut = ctx.archive().repair(discard_uncheckpointed=discard_uncheckpointed)
+        archive = ctx.archive()
+        cut = archive.repair(discard_uncheckpointed=discard_uncheckpointed)
+        removed, kept = archive.remove_debris()
     if ctx.as_json:
-        emit_json({"ok": True, "removed_bytes": cut})
-    elif cut:
-        for name, n in cut.items():
-            echo(f"removed {n} uncommitted bytes from {name}")
-    else:
+        emit_json({"ok": True, "removed_bytes": cut, "removed_leftovers": removed,
+                   "unknown_kept": kept})
+        return
+    for name, n in cut.items():
+        echo(f"removed {n} uncommitted bytes from {name}")
+    for name in removed:
+        echo(f"removed leftover {name}")
+    for name in kept:
+        echo(f"kept unknown {name} (not the tool's own; remove it by hand if not needed)")
+    if not (cut or removed or kept):
         echo("nothing to repair")
 
 
@@ -1256,8 +1264,11 @@ def main() -> None:
     """Entry point: run the CLI with every error as one line (click's usage errors included),
     and, with --json, as one JSON document on standard output."""
     argv = sys.argv[1:]
+    from .store import interrupts_until_commit
+
     try:
-        cli.main(args=argv, prog_name="orderarchive", standalone_mode=False)
+        with interrupts_until_commit():  # Ctrl-C after a write phase began lets it finish
+            cli.main(args=argv, prog_name="orderarchive", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.NoArgsIsHelpError as e:
@@ -1274,12 +1285,14 @@ def main() -> None:
         where = e.ctx.command_path if e.ctx else "orderarchive"
         _usage_failure(e.ctx, argv, "UsageError", e.format_message(),
                        f"see '{where} --help'", EXIT_USAGE)
-    except click.Abort:
+    except click.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            _usage_failure(None, argv, "Interrupted", "interrupted", None, EXIT_INTERRUPTED)
         _usage_failure(None, argv, "Aborted", "aborted", None, EXIT_USAGE)
     except click.ClickException as e:
         _usage_failure(None, argv, type(e).__name__, e.format_message(), None, e.exit_code)
     except KeyboardInterrupt:
-        _usage_failure(None, argv, "Interrupted", "interrupted", None, 130)
+        _usage_failure(None, argv, "Interrupted", "interrupted", None, EXIT_INTERRUPTED)
     except _ReaderGone:
         # Nothing more can be said on standard output: exit quietly as a process killed by
         # SIGPIPE does (128 + 13), neither 1 (a failed verification) nor 0 (an unread "no"

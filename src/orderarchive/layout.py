@@ -70,3 +70,46 @@ def release_extensions(previous: int | None) -> tuple[str, ...]:
 def previous_release(cp: Checkpoint) -> int | None:
     """The release before the one *cp* is (from its signed extension line)."""
     return extension_size(cp, PREVIOUS_RELEASE_EXT)
+
+
+# What a directory store may hold beside the names above: the writers' lock, and the derived
+# index a mirror may carry (docs/FORMAT.md §1 and §12: never read, not part of the format).
+LOCK = "lock"
+TOLERATED = frozenset({LOCK, "index.sqlite", "index.sqlite-journal", "index.sqlite-wal",
+                       "index.sqlite-shm", "index.lock"})
+_DIRECTORIES = frozenset({"log", RELEASES, "objects", "objects/sha256"})
+_HEX2 = re.compile(r"[0-9a-f]{2}", re.ASCII)
+_HEX62 = re.compile(r"[0-9a-f]{62}", re.ASCII)
+#: The temporary files the directory store writes beside a final name (store._write_new).
+_TEMPORARY = re.compile(r"\.[^/]+\.[0-9]+\.[0-9]+\.tmp", re.ASCII)
+
+
+def named(name: str, *, is_dir: bool) -> bool:
+    """Whether the format names the file or directory *name* (docs/FORMAT.md §1)."""
+    parts = name.split("/")
+    if is_dir:
+        return name in _DIRECTORIES or (
+            len(parts) == 3 and name.startswith("objects/sha256/")
+            and _HEX2.fullmatch(parts[2]) is not None
+        )
+    if name in (CONFIG, ENTRIES, OFFSETS, HASHES, CHECKPOINT) or name in TOLERATED:
+        return True
+    if len(parts) == 2 and parts[0] == RELEASES:
+        return decimal_size(parts[1]) is not None
+    return (
+        len(parts) == 4 and name.startswith("objects/sha256/")
+        and _HEX2.fullmatch(parts[2]) is not None and _HEX62.fullmatch(parts[3]) is not None
+    )
+
+
+def debris(name: str, *, is_dir: bool, empty: bool) -> bool:
+    """Whether *name* is clearly the tool's own leftover, safe for ``repair`` to remove: a
+    temporary file by its naming pattern beside a name the format gives, or an empty object
+    fan-out directory. Anything else unnamed is reported, never deleted."""
+    parts = name.split("/")
+    if is_dir:
+        return empty and len(parts) == 3 and named(name, is_dir=True)
+    if _TEMPORARY.fullmatch(parts[-1]) is None:
+        return False
+    parent = "/".join(parts[:-1])
+    return parent == "" or named(parent, is_dir=True)

@@ -288,6 +288,66 @@ def file_lock(directory: Path, name: str, timeout: float = 120.0) -> Iterator[No
         os.close(fd)  # closing releases the flock
 
 
+class Interrupts:
+    """Whether SIGINT arrived while it was held back (see :func:`deferred_interrupts`)."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self.holding = False
+
+
+#: The scope of :func:`interrupts_until_commit` now running, if any (main thread only).
+_SCOPE: builtins.list[Interrupts] = []
+
+
+@contextlib.contextmanager
+def interrupts_until_commit() -> Iterator[Interrupts]:
+    """For a command's whole run: SIGINT (Ctrl-C) raises KeyboardInterrupt as usual until a
+    write phase starts (:func:`deferred_interrupts`); from then on to the end of the scope it
+    is only recorded, so a command that reached its commit point finishes (its report
+    included) and one interrupted earlier wrote nothing. Off the main thread, or when SIGINT
+    is not Python's default handler, nothing is changed."""
+    import signal
+
+    state = Interrupts()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        or _SCOPE
+    ):
+        yield state
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if not state.holding:
+            raise KeyboardInterrupt
+        state.interrupted = True
+
+    signal.signal(signal.SIGINT, handler)
+    _SCOPE.append(state)
+    try:
+        yield state
+    finally:
+        _SCOPE.clear()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[Interrupts]:
+    """Hold SIGINT (Ctrl-C) back for a write phase, which then runs to its end and never
+    leaves a temporary file, an empty directory or a half-appended log behind. The signal is
+    recorded, not lost. Inside :func:`interrupts_until_commit` it stays held to the end of
+    that scope (the command has committed: it finishes); else the default handler is back
+    after the block."""
+    if _SCOPE:
+        _SCOPE[0].holding = True
+        yield _SCOPE[0]
+        return
+    with interrupts_until_commit() as state:
+        state.holding = True
+        yield state
+
+
 class FileStore:
     """A :class:`Store` in a local directory.
 
@@ -480,6 +540,49 @@ class FileStore:
             except OSError as e:
                 raise StorageError(f"cannot list {'/'.join(current)}: {e.strerror}") from e
         return sorted(out)
+
+    def members(self) -> builtins.list[tuple[str, bool, bool]]:
+        """Every file and directory under the root as ``(name, is_dir, is_empty_dir)``, never
+        following a link (a link is listed as a file): what :mod:`._audit` compares with the
+        names the format gives (docs/FORMAT.md §1)."""
+        out: builtins.list[tuple[str, bool, bool]] = []
+        pending: builtins.list[builtins.list[str]] = [[]]
+        while pending:
+            current = pending.pop()
+            try:
+                with os.scandir(self.root.joinpath(*current)) as it:
+                    items = builtins.list(it)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                where = "/".join(current) or "the archive"
+                raise StorageError(f"cannot list {where}: {e.strerror}") from e
+            if current:
+                out.append(("/".join(current), True, not items))
+            for item in items:
+                if item.is_dir(follow_symlinks=False):
+                    pending.append([*current, item.name])
+                else:
+                    out.append(("/".join([*current, item.name]), False, False))
+        return sorted(out)
+
+    def remove_debris(self, name: str, *, is_dir: bool) -> bool:
+        """Remove the leftover file, or the empty directory, *name*; False if it is gone or
+        (a directory) no longer empty. Only for what :mod:`.layout` calls the tool's debris."""
+        path = self._path(name)
+        try:
+            if is_dir:
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+            _fsync_dir(path.parent)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise StorageError(f"cannot remove {name}: {e.strerror}") from e
+        return True
 
     # -- writing ----------------------------------------------------------------------------
 
