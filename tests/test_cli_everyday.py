@@ -94,6 +94,8 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("--archive", str(REPO / "archive"), "--keys", str(REPO / "keys"), "prove",
          "boston-eo-2026-02-05-specimen",
          "-o", "order.tlog-proof"),
+        ("--archive", str(REPO / "archive"), "--keys", str(REPO / "keys"), "cite",
+         "boston-eo-2026-02-05-specimen", "--quote", QUOTE, "-o", "quote.evidence"),
     ):
         r = real(*args, cwd=root, env=env)
         assert r.returncode == 0, r.stderr
@@ -134,6 +136,11 @@ ROWS = [
                                    "--trusted-key", "other"), {}),
     ("proof-key-for-another-origin", 2, ("verify-proof", ORDER, "order.tlog-proof",
                                          "--trusted-key", "other"), {}),
+    ("evidence-key-for-another-origin", 2, ("verify-evidence", "quote.evidence",
+                                            "--trusted-key", "other"), {}),
+    ("cite-key-for-another-origin", 2, ("--archive", str(REPO / "archive"), "cite",
+                                        "boston-eo-2026-02-05-specimen", "--trusted-key",
+                                        "other"), {}),
     ("key-file", 2, (*S, "verify", "--trusted-key", "forged.txt"), {}),
     ("passphrase", 2, ("add", "--key", "clerk.key", "forged.txt", "--issued", "2026-01-01"),
      {"ORDERARCHIVE_PASSPHRASE": "wrong passphrase"}),

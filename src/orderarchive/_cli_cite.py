@@ -29,6 +29,7 @@ from .cli import (
     EXIT_OK,
     Ctx,
     SizeType,
+    _require_origin_key,
     _trusted,
     cli,
     echo,
@@ -196,6 +197,7 @@ def cite_command(ctx: Ctx, *, doc: str, quote_text: str | None, page: int | None
     with errors_handled(ctx):
         archive = ctx.archive()
         keys = _trusted(ctx, trusted)
+        _require_origin_key(keys, archive.origin)
         citation = cite(archive, doc, quote=quote_text, page=page, verifiers=keys,
                         accept_review=accept_review)
         where, evidence = None, b""
@@ -301,6 +303,24 @@ def _read_brief(path: Path, max_size: int) -> bytes:
     return _read(path)
 
 
+def _claimed_origin(data: bytes) -> str | None:
+    """The origin an evidence file's proof claims (unverified: it only tells a wrong key,
+    exit 2, from a failed verification, exit 1), or None when the file cannot say; then
+    :func:`.cite.verify_evidence` reports what is wrong with it."""
+    from .canonical import loads_strict
+    from .errors import OrderArchiveError
+    from .tlogproof import TlogProof
+
+    try:
+        body = loads_strict(data.decode("utf-8"))
+        proof = body.get("proof") if isinstance(body, dict) else None
+        if not isinstance(proof, str):
+            return None
+        return TlogProof.parse(proof.encode("utf-8")).parsed_checkpoint()[0].origin
+    except (OrderArchiveError, UnicodeError):
+        return None
+
+
 def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
     d = result.fields
     echo(f'VERIFIED  {path}: {d.doc} "{d.title}", entry {result.entry.seq} in release '
@@ -358,6 +378,9 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) 
         terse = quiet(ctx)
         keys = _trusted(ctx, trusted)
         data = _read(evidence, MAX_EVIDENCE_BYTES)
+        claimed = _claimed_origin(data)
+        if claimed is not None:
+            _require_origin_key(keys, claimed, "the evidence")
         with failed_verdict(terse):
             result = verify_evidence(data, keys)
     if ctx.as_json:
