@@ -77,6 +77,15 @@ def test_main_job_runs(scratch: Path, tmp_path: Path) -> None:
     run_shell(steps, scratch, tmp_path)
 
 
+def test_main_job_runs_from_a_subdirectory(scratch: Path, tmp_path: Path) -> None:
+    """The same three commands from docs/sample (file paths made relative to it): the archive
+    and its trusted keys are found upwards, as git finds a repository (issue 14, item 3)."""
+    main = blocks("sh")[0].strip()
+    steps = [s.strip().replace(".venv/bin/", "").replace("docs/sample/", "")
+             for s in main.split("&&") if s.strip().startswith(".venv/bin/orderarchive")]
+    run_shell(steps, scratch / "docs" / "sample", tmp_path)
+
+
 def test_walkthroughs_run(scratch: Path, tmp_path: Path) -> None:
     shell = blocks("sh")[2:]
     assert len(shell) >= 5
