@@ -1326,7 +1326,7 @@ def _brief_source(
         TEXT,
         EmptyDocumentError,
         Limits,
-        UnicodeDocumentError,
+        decode_utf8_text,
         read_document,
         sniff_media_type,
     )
@@ -1336,13 +1336,7 @@ def _brief_source(
     media_type = sniff_media_type(data, filename)
     limits = Limits(max_bytes=max_bytes, max_text_chars=max_bytes)
     if media_type in (TEXT, MARKDOWN):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise UnicodeDocumentError(
-                f"text is not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})",
-                hint="convert it first, e.g. iconv -f windows-1252 -t UTF-8",
-            ) from e
+        text = decode_utf8_text(data)
         if not text.strip():
             raise DocumentError("the brief has no text to check (only whitespace)")
         return text.replace("\r\n", "\n").replace("\r", "\n"), media_type == MARKDOWN, True

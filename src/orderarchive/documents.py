@@ -357,6 +357,18 @@ _ATX_H1_OPEN = re.compile(r"[ ]{0,3}#[ \t]+")
 _FENCE = re.compile(r"[ ]{0,3}(```|~~~)")
 
 
+def decode_utf8_text(data: bytes) -> str:
+    """*data* as UTF-8 text, a leading byte-order mark dropped; :class:`UnicodeDocumentError`
+    (naming the first bad byte) otherwise: orderarchive does not guess legacy encodings."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UnicodeDocumentError(
+            f"text is not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})",
+            hint="convert it first, e.g. iconv -f windows-1252 -t UTF-8",
+        ) from e
+
+
 def read_text(
     data: bytes,
     *,
@@ -380,13 +392,7 @@ def read_text(
             f"text declared as {charset}: only UTF-8 text is read",
             hint="convert it first, e.g. iconv -f <charset> -t UTF-8",
         )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UnicodeDocumentError(
-            f"text is not UTF-8 (invalid byte 0x{data[e.start]:02x} at offset {e.start})",
-            hint="convert it first, e.g. iconv -f windows-1252 -t UTF-8",
-        ) from e
+    text = decode_utf8_text(data)
     if len(text) > limits.max_text_chars:
         raise DocumentTooLargeError(
             f"text of {len(text)} characters is over the limit of {limits.max_text_chars}"
