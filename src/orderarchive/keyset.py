@@ -1,0 +1,434 @@
+"""Key sets: who may sign what for a log, versioned, each version signed into force by the last.
+
+A key set is a C2SP signed note (:mod:`.note`) whose text is a header line and one line of
+canonical JSON (:mod:`.canonical`)::
+
+    orderarchive/keyset/v1
+    {"keys":[{"key":"<vkey>","roles":["entry","log","release","root"]}, ...],
+     "origin":"<origin>","prev":"<hex SHA-256 of version N-1's text>"|null,
+     "revoked":[{"index":<log index>,"key":"<vkey>","reason":"<text>"}, ...],
+     "thresholds":{"entry":1,"log":1,"release":2,"root":2},"version":<N>}
+
+followed by the blank line and signature lines (``— <key name> base64(key ID || sig)``), one
+per root key that signed it. docs/FORMAT.md §22 gives every byte.
+
+Roles: ``root`` changes the key set, ``entry`` signs documents, ``release`` signs releases,
+``log`` signs checkpoints. ``entry`` and ``log`` keys are named after the origin, because an
+entry names its signer and a checkpoint's log signature is by the key named as the origin
+(tlog-checkpoint).
+
+The rules are TUF's root rotation (specification 1.0.x §5.3.4-5.3.5 "Update the root role"),
+with the lessons of its implementations' failures built in:
+
+* version N+1 is valid only when signed by a threshold of version N's root keys *and* a
+  threshold of its own root keys;
+* its version must be *exactly* N+1 (tough CVE-2025-2885 accepted any version >= N);
+* ``prev`` names the SHA-256 of version N's text, so a version cannot be grafted on another
+  history;
+* a key counts once toward a threshold however many lines it signed (a signature repeated to
+  reach a threshold; tough's delegated-role threshold bug);
+* there is no default trusted version: a walk starts from a key set the caller holds (go-tuf
+  CVE-2022-29173 compared against version 0 when its trusted state was not loaded), and the
+  result is returned, never stored, so a caller persists only after every check passed
+  (:class:`TrustFile` writes once, at the end);
+* revocations are cumulative: a later version cannot silently drop one (un-revoking a stolen
+  key would let it sign again).
+
+Version 1 is signed by a threshold of its own root keys only; it is what a verifier pins
+(the trust file). The signature on the note text is domain-separated from every other
+signature of the same key by its header line: no checkpoint, entry or release text begins
+with ``orderarchive/keyset/v1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from . import canonical
+from .errors import (
+    CanonicalJSONError,
+    MalformedError,
+    NoteFormatError,
+    RollbackError,
+    SignatureError,
+)
+from .note import ALG_ED25519, NoteSignature, SignedNote, Signer, VerifierKey
+
+__all__ = [
+    "HEADER",
+    "ROLES",
+    "KeyRecord",
+    "KeySet",
+    "KeySetFormatError",
+    "Revocation",
+    "SignedKeySet",
+    "ThresholdError",
+    "signers_among",
+    "verify_first",
+    "verify_successor",
+    "walk",
+]
+
+HEADER = "orderarchive/keyset/v1"
+ROOT, ENTRY, RELEASE, LOG = "root", "entry", "release", "log"
+ROLES = (ROOT, ENTRY, RELEASE, LOG)
+#: A key set names at most this many keys and revocations (a hostile file stays small).
+MAX_KEYS = 64
+MAX_REVOKED = 1024
+MAX_REASON = 200
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class KeySetFormatError(MalformedError):
+    """A key set whose bytes are not a well-formed key set statement."""
+
+
+class ThresholdError(SignatureError):
+    """Too few distinct keys of a role signed."""
+
+
+def _hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@attrs.frozen
+class KeyRecord:
+    """One key of a key set and the roles it holds."""
+
+    key: VerifierKey
+    roles: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key.to_string(), "roles": list(self.roles)}
+
+
+@attrs.frozen
+class Revocation:
+    """A key that signs nothing valid at or after log index *index*."""
+
+    key: VerifierKey
+    index: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "key": self.key.to_string(), "reason": self.reason}
+
+
+def _vkey(text: object, where: str) -> VerifierKey:
+    if not isinstance(text, str):
+        raise KeySetFormatError(f"key set: {where} is not a verifier key string")
+    try:
+        key = VerifierKey.parse(text)
+    except NoteFormatError as e:
+        raise KeySetFormatError(f"key set: {where}: {e}") from e
+    if key.key_type != ALG_ED25519:
+        raise KeySetFormatError(f"key set: {where} is not a plain Ed25519 key (type 0x01)")
+    return key
+
+
+def _int(value: object, where: str, low: int = 0) -> int:
+    if type(value) is not int or value < low:
+        raise KeySetFormatError(f"key set: {where} is not an integer >= {low}")
+    return value
+
+
+def _records(raw_keys: object, origin: str) -> list[KeyRecord]:
+    if not isinstance(raw_keys, list) or not raw_keys or len(raw_keys) > MAX_KEYS:
+        raise KeySetFormatError(f"key set: keys is not a list of 1 to {MAX_KEYS} keys")
+    records: list[KeyRecord] = []
+    seen: set[bytes] = set()
+    for i, k in enumerate(raw_keys):
+        if not isinstance(k, dict) or set(k) != {"key", "roles"}:
+            raise KeySetFormatError(f"key set: keys[{i}] is not {{key, roles}}")
+        key = _vkey(k["key"], f"keys[{i}]")
+        roles = k["roles"]
+        if (
+            not isinstance(roles, list)
+            or not roles
+            or any(r not in ROLES for r in roles)
+            or roles != sorted(set(roles))
+        ):
+            raise KeySetFormatError(
+                f"key set: keys[{i}] roles are not a sorted list of {', '.join(ROLES)}"
+            )
+        if (ENTRY in roles or LOG in roles) and key.name != origin:
+            raise KeySetFormatError(
+                f"key set: {key.name!r} holds the entry or log role but is not named "
+                f"as the origin {origin!r}"
+            )
+        # A public key counts once whatever name it is listed under: two names for one
+        # key would let one signer count twice toward a threshold.
+        if key.public_key in seen:
+            raise KeySetFormatError(f"key set: key {key} is listed twice")
+        seen.add(key.public_key)
+        records.append(KeyRecord(key, tuple(roles)))
+    if [r.key.to_string() for r in records] != sorted(r.key.to_string() for r in records):
+        raise KeySetFormatError("key set: keys are not sorted")
+    return records
+
+
+def _revocations(raw_revoked: object, seen: set[bytes]) -> list[Revocation]:
+    if not isinstance(raw_revoked, list) or len(raw_revoked) > MAX_REVOKED:
+        raise KeySetFormatError("key set: revoked is not a list")
+    revoked: list[Revocation] = []
+    for i, r in enumerate(raw_revoked):
+        if not isinstance(r, dict) or set(r) != {"index", "key", "reason"}:
+            raise KeySetFormatError(f"key set: revoked[{i}] is not {{index, key, reason}}")
+        key = _vkey(r["key"], f"revoked[{i}]")
+        reason = r["reason"]
+        if not isinstance(reason, str) or len(reason) > MAX_REASON:
+            raise KeySetFormatError(f"key set: revoked[{i}] reason is not a short string")
+        if key.public_key in seen:
+            raise KeySetFormatError(f"key set: revoked key {key} is still listed")
+        revoked.append(Revocation(key, _int(r["index"], f"revoked[{i}] index"), reason))
+    if len({r.key.public_key for r in revoked}) != len(revoked):
+        raise KeySetFormatError("key set: a key is revoked twice")
+    return revoked
+
+
+@attrs.frozen
+class KeySet:
+    """The statement of one key set version (unsigned). Build with :meth:`build` or
+    :meth:`from_text`; :attr:`text` is the exact note text that its signatures cover."""
+
+    origin: str
+    version: int
+    prev: str | None
+    keys: tuple[KeyRecord, ...]
+    thresholds: Mapping[str, int] = attrs.field(eq=False)
+    revoked: tuple[Revocation, ...]
+    text: str
+
+    @classmethod
+    def build(
+        cls,
+        origin: str,
+        *,
+        version: int,
+        prev: str | None,
+        keys: Iterable[KeyRecord],
+        thresholds: Mapping[str, int],
+        revoked: Iterable[Revocation] = (),
+    ) -> KeySet:
+        """A key set from its parts, checked as :meth:`from_text` checks stored ones."""
+        body = {
+            "keys": [k.to_dict() for k in sorted(keys, key=lambda k: k.key.to_string())],
+            "origin": origin,
+            "prev": prev,
+            "revoked": [r.to_dict() for r in revoked],
+            "thresholds": dict(thresholds),
+            "version": version,
+        }
+        try:
+            line = canonical.dumps(body).decode("utf-8")
+        except CanonicalJSONError as e:
+            raise KeySetFormatError(f"key set: {e}") from e
+        return cls.from_text(f"{HEADER}\n{line}\n")
+
+    @classmethod
+    def from_text(cls, text: str) -> KeySet:
+        """Parse and check a key set statement (no signature check)."""
+        header, sep, rest = text.partition("\n")
+        if header != HEADER or not sep:
+            raise KeySetFormatError(f"not a key set (first line is not {HEADER!r})")
+        if not rest.endswith("\n") or "\n" in rest[:-1]:
+            raise KeySetFormatError("key set: the statement is not one line of JSON")
+        try:
+            d = canonical.loads(rest[:-1].encode("utf-8"))
+        except CanonicalJSONError as e:
+            raise KeySetFormatError(f"key set is not canonical JSON: {e}") from e
+        if not isinstance(d, dict):
+            raise KeySetFormatError("key set is not a JSON object")
+        extra = set(d) - {"keys", "origin", "prev", "revoked", "thresholds", "version"}
+        if extra:
+            raise KeySetFormatError(f"key set: unknown members {sorted(extra)}")
+        origin = d.get("origin")
+        if not isinstance(origin, str) or not origin:
+            raise KeySetFormatError("key set: origin missing")
+        version = _int(d.get("version"), "version", 1)
+        prev = d.get("prev")
+        if version == 1 and prev is not None:
+            raise KeySetFormatError("key set: version 1 names a previous version")
+        if version > 1 and (not isinstance(prev, str) or _HEX64.fullmatch(prev) is None):
+            raise KeySetFormatError("key set: prev is not the hex SHA-256 of version N-1")
+        records = _records(d.get("keys"), origin)
+        seen = {r.key.public_key for r in records}
+        thresholds = d.get("thresholds")
+        if not isinstance(thresholds, dict) or set(thresholds) - set(ROLES):
+            raise KeySetFormatError("key set: thresholds is not an object of roles")
+        for role in ROLES:
+            holders = sum(role in r.roles for r in records)
+            if holders == 0:
+                if role == ROOT:
+                    raise KeySetFormatError("key set: no root key")
+                if role in thresholds:
+                    raise KeySetFormatError(f"key set: threshold for {role}, which no key holds")
+                continue
+            t = _int(thresholds.get(role), f"threshold of {role}", 1)
+            if t > holders:
+                raise KeySetFormatError(
+                    f"key set: threshold {t} of {role} is more than its {holders} keys"
+                )
+        revoked = _revocations(d.get("revoked"), seen)
+        return cls(origin, version, prev, tuple(records), thresholds, tuple(revoked), text)
+
+    @property
+    def digest(self) -> str:
+        """The hex SHA-256 of the statement text: what version N+1's ``prev`` names."""
+        return _hex(self.text.encode("utf-8"))
+
+    def keys_for(self, role: str) -> tuple[VerifierKey, ...]:
+        return tuple(r.key for r in self.keys if role in r.roles)
+
+    def threshold(self, role: str) -> int:
+        """The number of distinct keys of *role* that must sign (0: the role has no keys)."""
+        return int(self.thresholds.get(role, 0))
+
+    def roles_of(self, key: VerifierKey) -> tuple[str, ...]:
+        for r in self.keys:
+            if r.key == key:
+                return r.roles
+        return ()
+
+    def revocation_of(self, key: VerifierKey) -> Revocation | None:
+        for r in self.revoked:
+            if r.key.public_key == key.public_key:
+                return r
+        return None
+
+
+@attrs.frozen
+class SignedKeySet:
+    """A key set statement with its signature lines (parsing verifies nothing)."""
+
+    keyset: KeySet
+    note: SignedNote
+
+    @classmethod
+    def parse(cls, data: bytes) -> SignedKeySet:
+        try:
+            note = SignedNote.parse(data)
+        except NoteFormatError as e:
+            raise KeySetFormatError(f"key set is not a signed note: {e}") from e
+        return cls(KeySet.from_text(note.text), note)
+
+    @classmethod
+    def sign(cls, keyset: KeySet, signers: Sequence[Signer]) -> SignedKeySet:
+        note = SignedNote(keyset.text, (_sig(keyset.text, signers[0]),))
+        return cls(keyset, note).cosign(signers[1:]) if len(signers) > 1 else cls(keyset, note)
+
+    def cosign(self, signers: Sequence[Signer]) -> SignedKeySet:
+        """This key set with a signature line by each of *signers* added (or replaced)."""
+        return SignedKeySet(self.keyset, self.note.add_signatures(signers))
+
+    def to_bytes(self) -> bytes:
+        return self.note.to_bytes()
+
+
+def _sig(text: str, signer: Signer) -> NoteSignature:
+    return NoteSignature(signer.name, signer.key_id, signer.sign(text.encode("utf-8")))
+
+
+def signers_among(note: SignedNote, keys: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
+    """The distinct keys of *keys* that signed *note*.
+
+    Every line by one of *keys* (name and key ID match) must verify, else the whole note is
+    refused (signed-note "Signatures"); lines by other keys are ignored. A key that signed on
+    several lines appears once: thresholds count keys, not lines.
+    """
+    known = {(k.name, k.id): k for k in keys}
+    message = note.text.encode("utf-8")
+    found: list[VerifierKey] = []
+    seen: set[bytes] = set()
+    for sig in note.signatures:
+        key = known.get((sig.name, sig.key_id))
+        if key is None:
+            continue
+        if not key.verify(message, sig.signature):
+            raise SignatureError(f"invalid signature by {key.name}+{key.key_hash_hex}")
+        if key.public_key not in seen:
+            seen.add(key.public_key)
+            found.append(key)
+    return tuple(found)
+
+
+def check_threshold(
+    note: SignedNote, keys: Sequence[VerifierKey], threshold: int, what: str
+) -> tuple[VerifierKey, ...]:
+    """The distinct signers of *note* among *keys*; :class:`ThresholdError` below *threshold*."""
+    found = signers_among(note, keys)
+    if threshold < 1 or len(found) < threshold:
+        raise ThresholdError(
+            f"{what}: signed by {len(found)} of the {len(keys)} keys, {threshold} needed"
+        )
+    return found
+
+
+def verify_first(signed: SignedKeySet, origin: str | None = None) -> KeySet:
+    """Version 1, signed by a threshold of its own root keys: what a verifier pins."""
+    ks = signed.keyset
+    if origin is not None and ks.origin != origin:
+        raise SignatureError(f"key set is for {ks.origin!r}, not {origin!r}")
+    if ks.version != 1:
+        raise RollbackError(f"a pinned key set must be version 1, not {ks.version}")
+    check_threshold(signed.note, ks.keys_for(ROOT), ks.threshold(ROOT), "key set version 1")
+    return ks
+
+
+def verify_successor(trusted: KeySet, candidate: SignedKeySet) -> KeySet:
+    """*candidate*, if it is exactly the next version after *trusted* and signed into force
+    (TUF §5.3.4-5.3.5); raises otherwise. Nothing is stored: the caller persists the result
+    only after the whole walk passed."""
+    ks = candidate.keyset
+    if ks.origin != trusted.origin:
+        raise SignatureError(f"key set is for {ks.origin!r}, not {trusted.origin!r}")
+    if ks.version <= trusted.version:
+        raise RollbackError(
+            f"key set version {ks.version} is not newer than the trusted version "
+            f"{trusted.version} (rollback)"
+        )
+    if ks.version != trusted.version + 1:
+        raise RollbackError(
+            f"key set version {ks.version} skips versions: the next must be exactly "
+            f"{trusted.version + 1}"
+        )
+    if ks.prev is None or not hmac.compare_digest(ks.prev, trusted.digest):
+        raise RollbackError(
+            f"key set version {ks.version} does not name version {trusted.version} "
+            f"(prev {ks.prev}, want {trusted.digest})"
+        )
+    for old in trusted.revoked:
+        new = ks.revocation_of(old.key)
+        if new is None or new.index > old.index:
+            raise SignatureError(
+                f"key set version {ks.version} drops or postpones the revocation of {old.key}"
+            )
+    what = f"key set version {ks.version}"
+    check_threshold(
+        candidate.note, trusted.keys_for(ROOT), trusted.threshold(ROOT),
+        f"{what} (root keys of version {trusted.version})",
+    )
+    check_threshold(candidate.note, ks.keys_for(ROOT), ks.threshold(ROOT), f"{what} (own root)")
+    return ks
+
+
+def walk(trusted: KeySet, chain: Sequence[SignedKeySet]) -> KeySet:
+    """The newest key set reached from *trusted* through *chain* (each exactly the next);
+    *trusted* itself when *chain* is empty. Any failure raises and nothing is returned."""
+    current = trusted
+    for signed in chain:
+        current = verify_successor(current, signed)
+    return current
+
+
+def read_trust(data: bytes, origin: str | None = None) -> KeySet:
+    """The pinned key set of a trust file: the exact bytes of a version-1 key set, signed by
+    a threshold of its own root keys (docs/FORMAT.md §22). A trust file that is missing,
+    unreadable or of another version is an error, never a default (go-tuf CVE-2022-29173)."""
+    return verify_first(SignedKeySet.parse(data), origin)
