@@ -49,6 +49,7 @@ from .errors import (
     SignatureError,
     StorageError,
 )
+from .keyset import KeyHistory
 from .layout import (
     ENTRIES,
     HASH,
@@ -298,7 +299,8 @@ class _EntryChecker:
         self, store: Store, verifiers: Sequence[VerifierKey], check_objects: bool, key: bytes
     ) -> None:
         self.store = store
-        self.verifiers = list(verifiers)
+        # A KeyHistory is kept whole: its per-index answers are what entry.verify asks.
+        self.verifiers = verifiers if isinstance(verifiers, KeyHistory) else list(verifiers)
         self.check_objects = check_objects
         self.key = key
         self.result = _RangeResult(0)
@@ -470,7 +472,8 @@ class Auditor:
         workers: int | None = None,
     ) -> None:
         self.a = archive
-        self.verifiers = list(verifiers)
+        # A KeyHistory is kept whole: its per-index answers are what entry.verify asks.
+        self.verifiers = verifiers if isinstance(verifiers, KeyHistory) else list(verifiers)
         self.progress = progress
         self.check_objects = check_objects
         self.workers = workers

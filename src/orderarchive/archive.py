@@ -41,6 +41,7 @@ from .entry import (
     MAX_ENTRY_BYTES,
     DocumentFields,
     Entry,
+    keyset_fields,
     make_entry,
     utc_timestamp,
     verify_included,
@@ -57,8 +58,10 @@ from .errors import (
     RootMismatchError,
     SignatureError,
     StorageError,
+    UntrustedKeyError,
     VerificationError,
 )
+from .keyset import ENTRY, LOG, KeyHistory, KeySet, SignedKeySet, verify_first
 from .layout import (
     ARCHIVE_FORMAT,
     CONFIG,
@@ -89,6 +92,9 @@ CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
 
 ProgressFn = Callable[[int, int], None]
+
+
+KEYSET_MARK = b',"type":"keyset"'
 
 
 def sha256_hex(data: bytes) -> str:
@@ -450,6 +456,11 @@ class Archive:
 
     def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
         """Entries start..end-1 read sequentially (for rebuilding the index)."""
+        for line in self.iter_lines(start, end):
+            yield Entry.from_bytes(line)
+
+    def iter_lines(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The stored bytes of entries start..end-1, read sequentially (not checked)."""
         stop = self.head().size if end is None else end
         if start >= stop:
             return
@@ -469,7 +480,7 @@ class Archive:
                     buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
-                    yield Entry.from_bytes(line)
+                    yield line
                     seq += 1
                 if len(buffer) > MAX_ENTRY_BYTES:
                     raise StorageError(f"entry {seq} is longer than {MAX_ENTRY_BYTES} bytes")
@@ -479,6 +490,115 @@ class Archive:
             raise StorageError(
                 f"entry log holds {seq - start} entries where {stop - start} were expected"
             )
+
+    # -- key sets (docs/FORMAT.md §22) ----------------------------------------------------------
+
+    def keyset_entries(self, size: int, root: bytes | None = None) -> list[Entry]:
+        """The key-set entries among the first *size* entries, in log order.
+
+        With *root*, every entry's leaf is hashed and the tree they make must have that root,
+        so that no key-set entry (a revocation) can be hidden by a copy that rewrote its
+        bytes: the log is read once, without parsing what is not a key-set entry.
+        """
+        found: list[Entry] = []
+        leaves: list[bytes] = []
+        for seq, line in enumerate(self.iter_lines(0, size)):
+            if root is not None:
+                leaves.append(merkle.leaf_hash(line))
+            # A key-set entry's top-level type member always reads so (members are sorted
+            # and "signer" comes before "type"); other lines holding it are parsed and dropped.
+            if KEYSET_MARK in line:
+                entry = Entry.from_bytes(line)
+                if entry.keyset is not None:
+                    if entry.seq != seq:
+                        raise VerificationError(
+                            f"the entry at position {seq} says it is entry {entry.seq}"
+                        )
+                    found.append(entry)
+        if root is not None and not hmac.compare_digest(merkle.root_of(leaves), root):
+            raise VerificationError(
+                "the log's entries do not hash to the signed root: key sets cannot be read"
+            )
+        return found
+
+    def _has_keysets(self, size: int) -> bool:
+        """Whether the first *size* entries may hold a key-set entry (a cheap scan)."""
+        end = self.entry_span(size - 1)[1]
+        with self.store.stream_record(ENTRIES) as f:
+            tail = b""
+            done = 0
+            while done < end:
+                chunk = f.read(min(CHUNK, end - done))
+                if not chunk:
+                    return False
+                done += len(chunk)
+                if KEYSET_MARK in tail + chunk:
+                    return True
+                tail = chunk[-len(KEYSET_MARK):]
+        return False
+
+    def recorded_history(self) -> KeyHistory | None:
+        """The key sets recorded in this log, walked from the log's own version 1 (None:
+        none recorded). Only the writer uses it (it trusts its own storage); verifiers pin
+        version 1 with a trust file (:meth:`key_history`)."""
+        found = self.keyset_entries(self.head().size)
+        if not found or found[0].keyset is None:
+            return None
+        return KeyHistory.from_log(
+            verify_first(found[0].keyset), [(e.seq, e.keyset) for e in found if e.keyset]
+        )
+
+    def key_history(self, pinned: KeySet) -> KeyHistory:
+        """Who may sign what in this log, from the *pinned* key set (a trust file) and the
+        key sets recorded in the log up to its signed checkpoint: every recorded key set is
+        walked from the pinned version (exactly N+1 each, root thresholds of old and new),
+        the key-set entries are themselves checked as entries, and the checkpoint must be
+        signed by a log key of those key sets."""
+        if pinned.origin != self.origin:
+            raise SignatureError(
+                f"the trust file is for {pinned.origin!r}, not this archive's {self.origin!r}"
+            )
+        head = self.head()
+        if head.checkpoint is None:
+            return KeyHistory(pinned)
+        found = self.keyset_entries(head.size, head.checkpoint.root_hash)
+        history = KeyHistory.from_log(pinned, [(e.seq, e.keyset) for e in found if e.keyset])
+        for entry in found:
+            entry.verify(history)
+        # The latest checkpoint by a log key of the key set in force for its last entry (the
+        # one that let its writer append): a key rotated out keeps its past releases, not
+        # the power to sign the log's head.
+        in_force = history.in_force(head.size - 1)
+        self.head([k for k in in_force.keys_for(LOG) if k in history])
+        return history
+
+    def append_keyset(
+        self, signed: SignedKeySet, signer: Signer, *, now: datetime | None = None
+    ) -> Entry:
+        """Record key set *signed* as the next entry, signed by the writer *signer*.
+
+        It must be version 1 (signed by its own root threshold) when the log holds none, else
+        exactly the next version after the log's newest, signed by the root thresholds of
+        both; its revocations may not take effect after its own index; and the writer must
+        hold the ``entry`` role in the key set in force at that index.
+        """
+        def before(head: Head) -> None:
+            history = self.recorded_history()
+            found = []
+            if history is None:
+                pinned = verify_first(signed)
+            else:
+                pinned = history.pinned
+                found = [(e.seq, e.keyset) for e in self.keyset_entries(head.size) if e.keyset]
+            prospective = KeyHistory.from_log(pinned, [*found, (head.size, signed)])
+            prospective.check_signer(head.size, signer.verifier(), ENTRY)
+
+        if signed.keyset.origin != self.origin:
+            raise SignatureError(
+                f"key set is for {signed.keyset.origin!r}, not this archive's {self.origin!r}"
+            )
+        entries = self._append([keyset_fields(signed)], signer, (), {}, now, before=before)
+        return entries[0]
 
     def read_object(self, sha256: str, size: int | None = None) -> bytes:
         """The object *sha256*, checked against its name; with *size* (what the signed entry
@@ -689,13 +809,30 @@ class Archive:
     # -- writing ------------------------------------------------------------------------------
 
     def _writer_head(self, signer: Signer) -> Head:
+        """The head a writer extends: signed by the writer's own key or, after a key set
+        handed the log role to it, by a log key of the log's key sets."""
         verifier = signer.verifier()
         if verifier.name != self.origin:
             raise SignatureError(
                 f"key {verifier.name!r} cannot sign for origin {self.origin!r}",
                 hint="generate a key whose name is the archive's origin",
             )
-        head = self.head([verifier])
+        self._writer_trust: Sequence[VerifierKey] | KeyHistory = [verifier]
+        try:
+            head = self.head([verifier])
+        except UntrustedKeyError:
+            # Signed by another key: after a rotation, the predecessor's log key. The log's
+            # own key sets say who that may be (a writer trusts its own storage).
+            history = self.recorded_history()
+            if history is None:
+                raise
+            head = self.head(history)
+            self._writer_trust = history
+        else:
+            if head.size and self.store.record_size(ENTRIES) and self._has_keysets(head.size):
+                history = self.recorded_history()
+                if history is not None:
+                    self._writer_trust = history
         size = head.size
         if head.checkpoint is not None:
             count = merkle.stored_hash_count(size)
@@ -728,34 +865,59 @@ class Archive:
         """
         if not requests:
             return []
+        objects: list[tuple[str, bytes]] = []
+        texts: dict[str, TextLayer] = {}
+        for i, req in enumerate(requests):
+            sha = sha256_hex(req.data)
+            if sha != req.fields.sha256 or len(req.data) != req.fields.size:
+                raise MalformedError(f"request {i}: sha256/size do not describe its data")
+            objects.append((object_name(sha), req.data))
+            if req.text is not None:
+                blob = req.text.to_bytes()
+                text_sha = sha256_hex(blob)
+                objects.append((object_name(text_sha), blob))
+                texts[text_sha] = req.text
+        return self._append(
+            [req.fields.to_dict() for req in requests], signer, objects, texts, now,
+            check=lambda verifier: self._check_new(requests, verifier),
+        )
+
+    def _append(
+        self,
+        bodies: Sequence[Mapping[str, Any]],
+        signer: Signer,
+        objects: Sequence[tuple[str, bytes]],
+        texts: Mapping[str, TextLayer],
+        now: datetime | None,
+        *,
+        check: Callable[[VerifierKey], None] | None = None,
+        before: Callable[[Head], None] | None = None,
+    ) -> list[Entry]:
+        """Append *bodies* as signed entries and commit a new signed checkpoint (see add)."""
         signer = _BatchSigner.of(signer)
         with self.store.writer():
             head = self._writer_head(signer)
             size = head.size
-            self._check_new(requests, signer.verifier())
+            trust = getattr(self, "_writer_trust", None)
+            if isinstance(trust, KeyHistory):
+                # Refuse to write what no verifier would accept: a revoked key, or one the
+                # key set in force does not give the entry and log roles.
+                trust.check_signer(size, signer.verifier(), ENTRY)
+                trust.check_signer(size, signer.verifier(), LOG)
+            if check is not None:
+                check(signer.verifier())
+            if before is not None:
+                before(head)
             recorded = utc_timestamp(now)
             entries_at = self.entry_span(size - 1)[1] if size else 0
             hashes_at = merkle.stored_hash_count(size)
             overlay = _Overlay(self.store, hashes_at)
-            objects: list[tuple[str, bytes]] = []
-            texts: dict[str, TextLayer] = {}
             lines: list[bytes] = []
             offsets: list[bytes] = []
             entries: list[Entry] = []
             end = entries_at
-            for i, req in enumerate(requests):
-                sha = sha256_hex(req.data)
-                if sha != req.fields.sha256 or len(req.data) != req.fields.size:
-                    raise MalformedError(f"request {i}: sha256/size do not describe its data")
-                objects.append((object_name(sha), req.data))
-                if req.text is not None:
-                    blob = req.text.to_bytes()
-                    text_sha = sha256_hex(blob)
-                    objects.append((object_name(text_sha), blob))
-                    texts[text_sha] = req.text
-                entry = make_entry(
-                    req.fields.to_dict(), seq=size + i, signer=signer, recorded=recorded
-                )
+            for i, body in enumerate(bodies):
+                entry = make_entry(body, seq=size + i, signer=signer, recorded=recorded)
                 leaf = merkle.leaf_hash(entry.raw)
                 overlay.new.extend(merkle.stored_hashes_for_record(size + i, leaf, overlay.read))
                 lines.append(entry.raw + b"\n")
@@ -772,15 +934,15 @@ class Archive:
             with deferred_interrupts() as interrupts:
                 # Commit protocol step 1 (docs/FORMAT.md §1): every object durable before
                 # the log that names it.
-                self.store.create_many(objects)
+                self.store.create_many(list(objects))
                 self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
                 self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
                 self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
                 self.store.swap_checkpoint(_stored(head), note)
-        if not interrupts.interrupted:  # committed; the derived index is rebuilt on next use
+        if not interrupts.interrupted and objects:  # the derived index is rebuilt on next use
             with contextlib.suppress(KeyboardInterrupt):
                 self._index_quietly(
-                    [signer.verifier()], _Appended(size, tuple(entries), texts, root)
+                    [signer.verifier()], _Appended(size, tuple(entries), dict(texts), root)
                 )
         return entries
 
@@ -799,7 +961,8 @@ class Archive:
         from .entry import refuse_unsafe_text  # looked up at call time, as make_entry does
 
         seen: set[str] = set()
-        idx = self.index([verifier])
+        trust = getattr(self, "_writer_trust", None)
+        idx = self.index(trust if isinstance(trust, KeyHistory) else [verifier])
         try:
             for req in requests:
                 f = req.fields
@@ -836,8 +999,11 @@ class Archive:
             if last == size:
                 return Release(size, root, self.release_note(size), created=False)
             if last is not None:
+                trust = getattr(self, "_writer_trust", None)
                 old_cp, _ = open_checkpoint(
-                    self.release_note(last), [signer.verifier()], origin=self.origin
+                    self.release_note(last),
+                    trust if isinstance(trust, KeyHistory) else [signer.verifier()],
+                    origin=self.origin,
                 )
                 if last > size or not hmac.compare_digest(self.tree_hash(last), old_cp.root_hash):
                     raise VerificationError(

@@ -38,6 +38,7 @@ from .errors import (
     MalformedError,
     SignatureError,
 )
+from .keyset import KeyHistory, KeySetFormatError, SignedKeySet
 from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, Signer, VerifierKey
 
 ENTRY_VERSION = 1
@@ -48,6 +49,7 @@ SIGNATURE_CONTEXT = b"orderarchive/entry/v1\n"
 MAX_ENTRY_BYTES = 64 * 1024
 
 DOCUMENT = "document"
+KEYSET = "keyset"
 KINDS = ("executive-order", "article", "press-release", "ordinance", "memorandum", "other")
 RELATION_TYPES = ("amends", "supersedes", "rescinds", "corrects", "reports-on")
 
@@ -217,6 +219,33 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:
     )
 
 
+def _check_keyset(d: Mapping[str, Any]) -> SignedKeySet:
+    """A key-set entry (docs/FORMAT.md §22): ``keyset`` is the statement's JSON object,
+    ``keyset_sigs`` its signature lines; together they rebuild the signed note exactly."""
+    statement = _req(d, "keyset", dict)
+    lines = _req(d, "keyset_sigs", list)
+    if not lines or not all(isinstance(line, str) for line in lines):
+        raise EntryFormatError("entry: keyset_sigs is not a list of signature lines")
+    try:
+        text = keyset_note_text(statement)
+        return SignedKeySet.parse(f"{text}\n{''.join(line + chr(10) for line in lines)}".encode())
+    except (KeySetFormatError, CanonicalJSONError) as e:
+        raise EntryFormatError(f"entry: {e}") from e
+
+
+def keyset_note_text(statement: Mapping[str, Any]) -> str:
+    from .keyset import HEADER
+
+    return f"{HEADER}\n{canonical.dumps(statement).decode('utf-8')}\n"
+
+
+def keyset_fields(signed: SignedKeySet) -> dict[str, Any]:
+    """The members of a key-set entry recording *signed* (to sign with :func:`make_entry`)."""
+    statement = canonical.loads(signed.keyset.text.split("\n")[1].encode("utf-8"))
+    lines = [sig.to_line()[:-1] for sig in signed.note.signatures]
+    return {"type": KEYSET, "keyset": statement, "keyset_sigs": lines}
+
+
 @attrs.frozen
 class Entry:
     """A stored entry: its exact bytes and what they say. Build with :meth:`from_bytes`."""
@@ -230,6 +259,7 @@ class Entry:
     signature: bytes = attrs.field(repr=False)
     document: DocumentFields | None
     members: Mapping[str, Any] = attrs.field(eq=False, repr=False)
+    keyset: SignedKeySet | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def doc(self) -> str | None:
@@ -268,6 +298,7 @@ class Entry:
         if len(sig) != 64:
             raise EntryFormatError("entry: signature is not 64 bytes")
         document = _check_document(d) if etype == DOCUMENT else None
+        keyset = _check_keyset(d) if etype == KEYSET else None
         return cls(
             raw=raw,
             seq=seq,
@@ -278,6 +309,7 @@ class Entry:
             signature=sig,
             document=document,
             members=d,
+            keyset=keyset,
         )
 
     def signed_message(self) -> bytes:
@@ -294,13 +326,18 @@ class Entry:
         body = {k: v for k, v in self.members.items() if k != "sig"}
         return SIGNATURE_CONTEXT + canonical.dumps(body)
 
-    def verify(self, trusted: Sequence[VerifierKey]) -> VerifierKey:
+    def verify(self, trusted: Sequence[VerifierKey] | KeyHistory) -> VerifierKey:
         """Check the signature with a trusted key; return that key.
 
         The one implementation of an entry's signature check: ``verify`` (every entry),
         the index build, ``check``, ``prove``, ``cite`` and the proof and evidence files all
-        call it.
+        call it. With a :class:`~orderarchive.keyset.KeyHistory` (a pinned trust file and the
+        key sets recorded in the log), the signer must hold the ``entry`` role in the key set
+        in force at this entry's index and not be revoked from an index at or before it
+        (:class:`~orderarchive.keyset.RevokedKeyError`, :class:`~orderarchive.keyset.RoleError`).
         """
+        if isinstance(trusted, KeyHistory):
+            trusted = trusted.entry_keys(self.seq, self.signer_name, self.signer_id)
         for key in trusted:
             if key.name == self.signer_name and key.key_hash_hex == self.signer_id:
                 if _verifies(key, self):

@@ -432,3 +432,146 @@ def read_trust(data: bytes, origin: str | None = None) -> KeySet:
     a threshold of its own root keys (docs/FORMAT.md §22). A trust file that is missing,
     unreadable or of another version is an error, never a default (go-tuf CVE-2022-29173)."""
     return verify_first(SignedKeySet.parse(data), origin)
+
+
+class RevokedKeyError(SignatureError):
+    """A signature by a key at or after the log index from which it is revoked."""
+
+
+class RoleError(SignatureError):
+    """A signature by a key that does not hold the role it acted in at that log index."""
+
+
+class KeyHistory(Sequence[VerifierKey]):
+    """The key sets of one log in log order, walked from a pinned version 1: who held which
+    role at each log index, and which keys are revoked from which index on.
+
+    Time is log position, not a signer's clock (Sigstore's trusted root ties validity to log
+    integration): the key set *in force* at index i is the newest one recorded at an index
+    below i (the pinned version 1 before any is recorded); an entry at i is valid when its
+    signer holds ``entry`` in that key set and no key set up to the verified checkpoint
+    revokes the signer from an index <= i. A key dropped from a later key set (rotated out)
+    keeps what it signed before; a revoked key keeps only what it signed before its index.
+
+    As a sequence it holds the log keys of the newest key set and of earlier ones (checkpoints
+    and releases are checked with them), revoked keys excluded; :meth:`entry_keys` gives
+    the precise per-index answer that :meth:`Entry.verify` asks for.
+    """
+
+    def __init__(
+        self,
+        pinned: KeySet,
+        steps: Sequence[tuple[int, KeySet]] = (),
+        pinned_index: int | None = None,
+    ) -> None:
+        self.pinned = pinned
+        self.pinned_index = pinned_index
+        self.steps = tuple(steps)
+        newest = self.newest
+        revoked = {r.key.public_key for r in newest.revoked}
+        keys: list[VerifierKey] = []
+        for ks in (pinned, *(k for _, k in self.steps)):
+            keys.extend(
+                k for k in ks.keys_for(LOG) if k.public_key not in revoked and k not in keys
+            )
+        self._log_keys = tuple(keys)
+
+    @classmethod
+    def from_log(
+        cls, pinned: KeySet, found: Sequence[tuple[int, SignedKeySet]]
+    ) -> KeyHistory:
+        """The history of the key sets *found* in a log at their indexes (ascending), walked
+        from *pinned*. The log's version 1, if recorded, must be the pinned one; each later
+        one exactly the next (:func:`verify_successor`); a revocation may date back to any
+        index but never forward past the key set's own index (a revocation cannot be
+        prepared to take effect later, unseen)."""
+        steps: list[tuple[int, KeySet]] = []
+        current = pinned
+        last = -1
+        pinned_index = None
+        for index, signed in found:
+            ks = signed.keyset
+            if index <= last:
+                raise KeySetFormatError("key set entries are not in log order")
+            last = index
+            if ks.version == 1 and not steps and pinned_index is None:
+                if ks.text != pinned.text:
+                    raise SignatureError(
+                        f"the log's key set version 1 (entry {index}) is not the pinned one "
+                        f"(sha256:{ks.digest}, pinned sha256:{pinned.digest})"
+                    )
+                verify_first(signed, pinned.origin)
+                pinned_index = index
+                continue
+            current = verify_successor(current, signed)
+            for r in ks.revoked:
+                if r.index > index:
+                    raise SignatureError(
+                        f"key set version {ks.version} (entry {index}) revokes {r.key} from "
+                        f"index {r.index}, after its own"
+                    )
+            steps.append((index, ks))
+        return cls(pinned, steps, pinned_index)
+
+    @property
+    def newest(self) -> KeySet:
+        return self.steps[-1][1] if self.steps else self.pinned
+
+    @property
+    def origin(self) -> str:
+        return self.pinned.origin
+
+    def in_force(self, index: int) -> KeySet:
+        """The key set in force for a signature recorded at log *index*."""
+        current = self.pinned
+        for at, ks in self.steps:
+            if at >= index:
+                break
+            current = ks
+        return current
+
+    def find(self, name: str, key_id_hex: str) -> VerifierKey | None:
+        for ks in (self.pinned, *(k for _, k in self.steps)):
+            for r in ks.keys:
+                if r.key.name == name and r.key.key_hash_hex == key_id_hex:
+                    return r.key
+            for rev in ks.revoked:
+                if rev.key.name == name and rev.key.key_hash_hex == key_id_hex:
+                    return rev.key
+        return None
+
+    def check_signer(self, index: int, key: VerifierKey, role: str) -> None:
+        """Raise unless *key* may sign in *role* at log *index*."""
+        revocation = self.newest.revocation_of(key)
+        if revocation is not None and revocation.index <= index:
+            raise RevokedKeyError(
+                f"entry {index}: signed by {key.name}+{key.key_hash_hex}, revoked from index "
+                f"{revocation.index} ({revocation.reason})"
+            )
+        ks = self.in_force(index)
+        roles = ks.roles_of(key)
+        if role not in roles:
+            held = f"holds {', '.join(roles)}" if roles else "is not in it"
+            raise RoleError(
+                f"entry {index}: signed by {key.name}+{key.key_hash_hex}, which {held} in key "
+                f"set version {ks.version}, not {role}"
+            )
+
+    def entry_keys(self, index: int, name: str, key_id_hex: str) -> tuple[VerifierKey, ...]:
+        """The key that may have signed the entry at *index* as *name*+*key_id_hex*: () when
+        no key set knows it; raises when it is known but revoked or out of its role."""
+        key = self.find(name, key_id_hex)
+        if key is None:
+            return ()
+        self.check_signer(index, key, ENTRY)
+        return (key,)
+
+    def holders(self) -> list[tuple[int | None, KeySet]]:
+        """(log index or None for the pinned version not recorded, key set), oldest first."""
+        return [(self.pinned_index, self.pinned), *self.steps]
+
+    def __len__(self) -> int:
+        return len(self._log_keys)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._log_keys[i]
