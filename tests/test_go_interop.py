@@ -82,3 +82,35 @@ def test_every_proof_and_release_pair_with_go(gocheck: Path, tmp_path: Path, sig
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
+
+
+def test_k_of_n_releases_with_go_note_open(gocheck: Path, tmp_path: Path) -> None:
+    """Go's note.Open, given the release holders' verifiers, accepts every co-signed release
+    and, counting the keys that verified, refuses one short of its threshold."""
+    from orderarchive.keyset import cosign
+    from test_keyset_log import ATTORNEY, CLERK, DEPUTY, NOW, S1, WRITER
+
+    a = Archive.init(tmp_path / "a", WRITER.name)
+    a.append_keyset(S1, WRITER, now=NOW)
+    a.add([text_request(1)], WRITER, now=NOW)
+    prepared = a.prepare_release(WRITER)
+    vkeys = []
+    for holder in (CLERK, DEPUTY, ATTORNEY):
+        path = tmp_path / f"{file_stem(holder.name)}.vkey"
+        path.write_text(holder.verifier().to_string() + "\n")
+        vkeys.append(path)
+    for pair in ((CLERK, DEPUTY), (CLERK, ATTORNEY), (DEPUTY, ATTORNEY)):
+        note = prepared
+        for holder in pair:
+            note = cosign(note, holder)
+        path = tmp_path / "release.note"
+        path.write_bytes(note)
+        r = go(gocheck, "threshold", "2", path, *vkeys)
+        assert r.returncode == 0 and "2 keys signed" in r.stdout, r.stderr
+        a_copy = tmp_path / "one.note"
+        a_copy.write_bytes(cosign(prepared, pair[0]))
+        r = go(gocheck, "threshold", "2", a_copy, *vkeys)
+        assert r.returncode != 0 and "1 of the holders' keys signed" in r.stderr
+    a.publish_release(note, WRITER)
+    r = go(gocheck, "threshold", "2", a.path / "releases" / "2", *vkeys)
+    assert r.returncode == 0, r.stderr

@@ -16,7 +16,12 @@ import pytest
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive
 from orderarchive.checkpoint import sign_checkpoint
-from orderarchive.errors import OrderArchiveError, RollbackError, SignatureError
+from orderarchive.errors import (
+    OrderArchiveError,
+    RollbackError,
+    SignatureError,
+    VerificationError,
+)
 from orderarchive.keyset import (
     ENTRY,
     LOG,
@@ -30,9 +35,10 @@ from orderarchive.keyset import (
     RoleError,
     SignedKeySet,
     ThresholdError,
+    cosign,
     read_trust,
 )
-from orderarchive.note import Signer
+from orderarchive.note import SignedNote, Signer
 
 NOW = datetime(2026, 2, 5, 12, 0, 0, tzinfo=UTC)
 
@@ -70,17 +76,26 @@ def v2(revoke_at: int) -> SignedKeySet:
     return SignedKeySet.sign(ks, [CLERK, ATTORNEY])
 
 
+def release_2_of_3(a: Archive, writer: Signer, holders: list[Signer]) -> bytes:
+    """Prepare on the writer's machine, co-sign on each holder's, publish."""
+    note = a.prepare_release(writer)
+    for holder in holders:
+        note = cosign(note, holder)
+    a.publish_release(note, writer)
+    return note
+
+
 def scenario(root: Path) -> tuple[Archive, dict[str, int]]:
     """Returns the archive and the log index of each step."""
     a = Archive.init(root, ORIGIN)
     a.add([text_request(0)], WRITER, now=NOW)  # before any key set: adopted by version 1
     at = {"v1": a.append_keyset(S1, WRITER, now=NOW).seq}
     at["deputy"] = a.add([text_request(1)], DEPUTY_W, now=NOW)[0].seq
-    a.release(WRITER)
+    release_2_of_3(a, WRITER, [CLERK, ATTORNEY])
     at["theft"] = a.head().size
     at["v2"] = a.append_keyset(v2(at["theft"]), WRITER, now=NOW).seq
     at["successor"] = a.add([text_request(2)], SUCCESSOR, now=NOW)[0].seq
-    a.release(SUCCESSOR)
+    release_2_of_3(a, SUCCESSOR, [DEPUTY, PRESS])
     return a, at
 
 
@@ -236,3 +251,53 @@ def test_every_bit_flip_of_a_key_set_entry_is_caught(tmp_path: Path) -> None:
     path.write_bytes(pristine)
     verified(a)
     assert flips == 2 * sum(hi - lo for lo, hi in spans)
+
+
+def test_release_needs_the_threshold_of_distinct_release_keys(tmp_path: Path) -> None:
+    a = Archive.init(tmp_path / "a", ORIGIN)
+    a.append_keyset(S1, WRITER, now=NOW)
+    a.add([text_request(1)], WRITER, now=NOW)
+    before = sorted(p.name for p in (tmp_path / "a").rglob("*"))
+    with pytest.raises(ThresholdError, match="signed by 0"):
+        a.release(WRITER)  # the writer alone: no release key
+    note = a.prepare_release(WRITER)
+    one = cosign(note, CLERK)
+    with pytest.raises(ThresholdError, match="signed by 1"):
+        a.publish_release(one, WRITER)
+    # the same holder twice (a copied line) is one key
+    sig = SignedNote.parse(one).signatures[-1]
+    doubled = SignedNote.parse(one)
+    doubled = SignedNote(doubled.text, (*doubled.signatures, sig))
+    with pytest.raises(ThresholdError, match="signed by 1"):
+        a.publish_release(doubled.to_bytes(), WRITER)
+    # a revoked or foreign key does not count
+    with pytest.raises(ThresholdError):
+        a.publish_release(cosign(one, key("stranger")), WRITER)
+    assert sorted(p.name for p in (tmp_path / "a").rglob("*")) == before
+    assert cosign(one, CLERK) == one  # re-signing replaces the holder's line
+    release = a.publish_release(cosign(one, ATTORNEY), WRITER)
+    assert release.created
+    verified(a)
+
+
+def test_a_release_file_short_of_the_threshold_fails_verify(tmp_path: Path) -> None:
+    a = Archive.init(tmp_path / "a", ORIGIN)
+    a.append_keyset(S1, WRITER, now=NOW)
+    a.add([text_request(1)], WRITER, now=NOW)
+    note = release_2_of_3(a, WRITER, [CLERK, ATTORNEY])
+    verified(a)
+    parsed = SignedNote.parse(note)
+    short = SignedNote(parsed.text, parsed.signatures[:2])  # the writer's and the clerk's
+    (tmp_path / "a/releases/2").write_bytes(short.to_bytes())
+    report = a.audit(a.key_history(read_trust(TRUST, ORIGIN)), workers=1)
+    assert not report.ok
+    assert any("release 2" in p.message and "needed" in p.message for p in report.problems)
+
+
+def test_a_stale_prepared_release_is_refused(tmp_path: Path) -> None:
+    a = Archive.init(tmp_path / "a", ORIGIN)
+    a.append_keyset(S1, WRITER, now=NOW)
+    note = cosign(cosign(a.prepare_release(WRITER), CLERK), DEPUTY)
+    a.add([text_request(1)], WRITER, now=NOW)
+    with pytest.raises(VerificationError, match="not the release of the current tree"):
+        a.publish_release(note, WRITER)

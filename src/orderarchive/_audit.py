@@ -39,7 +39,6 @@ from typing import Any, BinaryIO
 
 from . import merkle
 from .archive import Archive, Head, Problem, ProgressFn, VerifyReport
-from .checkpoint import open_checkpoint
 from .entry import MAX_ENTRY_BYTES, Entry
 from .errors import (
     EntryFormatError,
@@ -49,7 +48,7 @@ from .errors import (
     SignatureError,
     StorageError,
 )
-from .keyset import KeyHistory
+from .keyset import KeyHistory, open_release
 from .layout import (
     ENTRIES,
     HASH,
@@ -857,7 +856,7 @@ class Auditor:
                 continue
             rsize = parsed
             try:
-                cp, _ = open_checkpoint(a.store.read(name), self.verifiers, origin=a.origin)
+                cp, _ = open_release(a.store.read(name), self.verifiers, origin=a.origin)
             except OrderArchiveError as e:
                 self.problem("release", f"release {rsize}: {e}")
                 continue

@@ -61,7 +61,7 @@ from .errors import (
     UntrustedKeyError,
     VerificationError,
 )
-from .keyset import ENTRY, LOG, KeyHistory, KeySet, SignedKeySet, verify_first
+from .keyset import ENTRY, LOG, KeyHistory, KeySet, SignedKeySet, open_release, verify_first
 from .layout import (
     ARCHIVE_FORMAT,
     CONFIG,
@@ -82,7 +82,7 @@ from .layout import (
 )
 from .layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
 from .layout import previous_release as previous_release  # noqa: PLC0414
-from .note import MAX_NOTE_BYTES, Signer, VerifierKey
+from .note import MAX_NOTE_BYTES, SignedNote, Signer, VerifierKey
 from .store import FileStore, Store, Versioned, deferred_interrupts, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
@@ -988,39 +988,91 @@ class Archive:
             idx.close()
 
     def release(self, signer: Signer) -> Release:
-        """Sign the current tree as a release; it must extend the last release."""
+        """Sign the current tree as a release; it must extend the last release. Where the
+        log's key sets ask for more than the writer's signature (a release threshold), use
+        :meth:`prepare_release`, :func:`~orderarchive.keyset.cosign` and
+        :meth:`publish_release`."""
         with self.store.writer():
             head = self._writer_head(signer)
-            if head.checkpoint is None:
-                raise NotFoundError("the archive is empty; add documents before releasing")
-            size = head.size
-            root = head.checkpoint.root_hash
-            last = head.latest_release
-            if last == size:
+            size = self._releasable(head)
+            root = self._head_root(head)
+            if head.latest_release == size:
                 return Release(size, root, self.release_note(size), created=False)
-            if last is not None:
-                trust = getattr(self, "_writer_trust", None)
-                old_cp, _ = open_checkpoint(
-                    self.release_note(last),
-                    trust if isinstance(trust, KeyHistory) else [signer.verifier()],
-                    origin=self.origin,
-                )
-                if last > size or not hmac.compare_digest(self.tree_hash(last), old_cp.root_hash):
-                    raise VerificationError(
-                        f"the current tree does not extend release {last}; refusing to sign a fork"
-                    )
-            cp = Checkpoint(self.origin, size, root, release_extensions(last))
-            note = sign_checkpoint(cp, signer)
-            # Release file first, then the latest checkpoint naming it (the commit point).
-            # Ed25519 is deterministic, so re-running an interrupted release recreates the
-            # same bytes and completes it.
-            latest = sign_checkpoint(
-                Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
+            return self._publish(head, self._release_note(head, signer), signer)
+
+    def prepare_release(self, signer: Signer) -> bytes:
+        """The release of the current tree, signed by the writer's log key only: the note
+        each release holder co-signs (k-of-n releases, docs/FORMAT.md §22). Writes nothing."""
+        with self.store.writer():
+            head = self._writer_head(signer)
+            size = self._releasable(head)
+            if head.latest_release == size:
+                raise ConflictError(f"the tree of size {size} is already released")
+            return self._release_note(head, signer)
+
+    def publish_release(self, note: bytes, signer: Signer) -> Release:
+        """Publish a prepared and co-signed release *note*: it must be the release of the
+        current tree and carry the release threshold of the key set in force."""
+        with self.store.writer():
+            head = self._writer_head(signer)
+            size = self._releasable(head)
+            trust = getattr(self, "_writer_trust", None)
+            keys = trust if isinstance(trust, KeyHistory) else [signer.verifier()]
+            cp, _ = open_release(note, keys, origin=self.origin)
+            want = Checkpoint(
+                self.origin, size, self._head_root(head), release_extensions(head.latest_release)
             )
-            with deferred_interrupts():  # Ctrl-C: released, or as before; no temporary file
-                self.store.create(f"{RELEASES}/{size}", note)
-                self.store.swap_checkpoint(_stored(head), latest)
-            return Release(size, root, note, created=True)
+            if cp != want:
+                raise VerificationError(
+                    f"the prepared release (size {cp.size}) is not the release of the current "
+                    f"tree (size {size})",
+                    hint="prepare the release again: the log moved on",
+                )
+            return self._publish(head, note, signer)
+
+    @staticmethod
+    def _head_root(head: Head) -> bytes:
+        if head.checkpoint is None:
+            raise NotFoundError("the archive is empty; add documents before releasing")
+        return head.checkpoint.root_hash
+
+    @staticmethod
+    def _releasable(head: Head) -> int:
+        if head.checkpoint is None:
+            raise NotFoundError("the archive is empty; add documents before releasing")
+        return head.size
+
+    def _release_note(self, head: Head, signer: Signer) -> bytes:
+        size, root, last = head.size, self._head_root(head), head.latest_release
+        if last is not None:
+            trust = getattr(self, "_writer_trust", None)
+            old_cp, _ = open_checkpoint(
+                self.release_note(last),
+                trust if isinstance(trust, KeyHistory) else [signer.verifier()],
+                origin=self.origin,
+            )
+            if last > size or not hmac.compare_digest(self.tree_hash(last), old_cp.root_hash):
+                raise VerificationError(
+                    f"the current tree does not extend release {last}; refusing to sign a fork"
+                )
+        return sign_checkpoint(Checkpoint(self.origin, size, root, release_extensions(last)),
+                               signer)
+
+    def _publish(self, head: Head, note: bytes, signer: Signer) -> Release:
+        size, root = head.size, self._head_root(head)
+        trust = getattr(self, "_writer_trust", None)
+        if isinstance(trust, KeyHistory):
+            trust.check_release(SignedNote.parse(note), size)
+        # Release file first, then the latest checkpoint naming it (the commit point).
+        # Ed25519 is deterministic, so re-running an interrupted release recreates the
+        # same bytes and completes it.
+        latest = sign_checkpoint(
+            Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
+        )
+        with deferred_interrupts():  # Ctrl-C: released, or as before; no temporary file
+            self.store.create(f"{RELEASES}/{size}", note)
+            self.store.swap_checkpoint(_stored(head), latest)
+        return Release(size, root, note, created=True)
 
     def leftovers(self) -> list[tuple[str, bool, bool]]:
         """The files and directories of a directory archive that the format does not name,

@@ -51,6 +51,7 @@ from typing import Any
 import attrs
 
 from . import canonical
+from .checkpoint import Checkpoint, open_checkpoint
 from .errors import (
     CanonicalJSONError,
     MalformedError,
@@ -566,6 +567,30 @@ class KeyHistory(Sequence[VerifierKey]):
         self.check_signer(index, key, ENTRY)
         return (key,)
 
+    @property
+    def first_index(self) -> int | None:
+        """The log index of the first recorded key set (None: none recorded)."""
+        if self.pinned_index is not None:
+            return self.pinned_index
+        return self.steps[0][0] if self.steps else None
+
+    def check_release(self, note: SignedNote, size: int) -> tuple[VerifierKey, ...]:
+        """Raise unless the release of tree *size* carries the release threshold of the key
+        set in force for it (the newest recorded below *size*), counting distinct release
+        keys not revoked at its last entry; returns those keys. Releases of a tree that holds
+        no recorded key set (made before the log adopted key sets) and key sets with no
+        release role need only the log signature the caller checked."""
+        first = self.first_index
+        ks = self.in_force(size)
+        if first is None or size <= first or ks.threshold(RELEASE) == 0:
+            return ()
+        keys = [k for k in ks.keys_for(RELEASE) if not self._revoked_at(k, size - 1)]
+        return check_threshold(note, keys, ks.threshold(RELEASE), f"release {size}")
+
+    def _revoked_at(self, key: VerifierKey, index: int) -> bool:
+        r = self.newest.revocation_of(key)
+        return r is not None and r.index <= index
+
     def holders(self) -> list[tuple[int | None, KeySet]]:
         """(log index or None for the pinned version not recorded, key set), oldest first."""
         return [(self.pinned_index, self.pinned), *self.steps]
@@ -575,3 +600,23 @@ class KeyHistory(Sequence[VerifierKey]):
 
     def __getitem__(self, i: Any) -> Any:
         return self._log_keys[i]
+
+
+def cosign(note: bytes, signer: Signer) -> bytes:
+    """*note* (a prepared release) with a signature line by *signer* added: what a release
+    holder runs on their own machine. Re-signing replaces the holder's line, never doubles it."""
+    try:
+        return SignedNote.parse(note).add_signatures([signer]).to_bytes()
+    except NoteFormatError as e:
+        raise MalformedError(f"not a prepared release: {e}") from e
+
+
+def open_release(
+    note: bytes, verifiers: Sequence[VerifierKey], *, origin: str
+) -> tuple[Checkpoint, SignedNote]:
+    """The one check of a release note: a checkpoint of *origin* signed by its log key and,
+    with a :class:`KeyHistory`, by the release threshold of the key set in force for it."""
+    cp, signed = open_checkpoint(note, verifiers, origin=origin)
+    if isinstance(verifiers, KeyHistory):
+        verifiers.check_release(signed, cp.size)
+    return cp, signed

@@ -41,6 +41,7 @@ from .errors import (
     SignatureError,
     VerificationError,
 )
+from .keyset import KeyHistory
 from .note import SignedNote, Signer, VerifierKey
 from .tlogproof import TlogProof
 
@@ -269,6 +270,8 @@ def _open_release(
 ) -> _Release:
     note = archive.release_note(size)
     cp, signers = _open(archive, note, verifiers, f"release {size}", size)
+    if isinstance(verifiers, KeyHistory):  # the release threshold (keyset.open_release)
+        verifiers.check_release(SignedNote.parse(note), size)
     return cp, note, signers
 
 

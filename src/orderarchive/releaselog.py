@@ -19,8 +19,9 @@ import attrs
 
 from . import merkle
 from .archive import Archive, previous_release
-from .checkpoint import Checkpoint, open_checkpoint
+from .checkpoint import Checkpoint
 from .errors import NotFoundError, RootMismatchError, VerificationError
+from .keyset import open_release
 from .note import VerifierKey
 from .status import standing
 
@@ -102,7 +103,7 @@ def signed_releases(
                 f"release {size}, named by a signed checkpoint, is missing",
                 hint="run 'orderarchive verify'",
             ) from e
-        release, _ = open_checkpoint(note, verifiers, origin=archive.origin)
+        release, _ = open_release(note, verifiers, origin=archive.origin)
         if release.size != size or (chain and release.size >= chain[-1].size):
             raise VerificationError(f"the file of release {size} holds a release of size "
                                     f"{release.size}")

@@ -10,9 +10,10 @@ from typing import Any
 import attrs
 
 from .archive import Archive
-from .checkpoint import Checkpoint, open_checkpoint
+from .checkpoint import Checkpoint
 from .entry import Entry
 from .errors import NotFoundError, OrderArchiveError, VerificationError
+from .keyset import open_release
 from .layout import RELEASE_EXT, extension_size
 from .note import VerifierKey
 
@@ -200,7 +201,7 @@ def _release_covering(
         if seq < size < latest:
             try:
                 note = archive.release_note(size)
-                old, _ = open_checkpoint(note, verifiers, origin=archive.origin)
+                old, _ = open_release(note, verifiers, origin=archive.origin)
             except OrderArchiveError:
                 continue
             if old.size == size:

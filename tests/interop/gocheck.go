@@ -8,6 +8,8 @@
 //                                            CheckRecord, ProveTree, CheckTree over log/hashes
 //   gocheck proof VKEY PROOF_FILE            check a c2sp tlog-proof with note.Open + CheckRecord
 //   gocheck consistency VKEY OLD_CP NEW_CP PROOF_FILE   check a consistency proof with CheckTree
+//   gocheck threshold K NOTE VKEY...         note.Open with the holders' verifiers; at least K
+//                                            distinct keys among them must have signed
 package main
 
 import (
@@ -201,7 +203,38 @@ func checkConsistency(vs note.Verifiers, oldPath, newPath, proofPath string) {
 	fmt.Printf("ok consistency: %d -> %d\n", old.size, cur.size)
 }
 
+// checkThreshold opens a multi-signed note (a k-of-n release) with every holder's verifier,
+// as a Go client would, and counts the distinct keys whose signatures verified.
+func checkThreshold(k string, path string, vkeys []string) {
+	need, err := strconv.Atoi(k)
+	must(err, "threshold")
+	var list []note.Verifier
+	for _, p := range vkeys {
+		raw, err := os.ReadFile(p)
+		must(err, "read vkey")
+		v, err := note.NewVerifier(strings.TrimSpace(string(raw)))
+		must(err, "note.NewVerifier")
+		list = append(list, v)
+	}
+	data, err := os.ReadFile(path)
+	must(err, "read note")
+	n, err := note.Open(data, note.VerifierList(list...))
+	must(err, "note.Open")
+	seen := map[string]bool{}
+	for _, sig := range n.Sigs {
+		seen[fmt.Sprintf("%s+%08x", sig.Name, sig.Hash)] = true
+	}
+	if len(seen) < need {
+		fail("threshold: %d of the holders' keys signed, %d needed", len(seen), need)
+	}
+	fmt.Printf("ok threshold: %d keys signed, %d needed\n", len(seen), need)
+}
+
 func main() {
+	if len(os.Args) >= 4 && os.Args[1] == "threshold" {
+		checkThreshold(os.Args[2], os.Args[3], os.Args[4:])
+		return
+	}
 	if len(os.Args) < 4 {
 		fail("usage: gocheck archive|proof|consistency VKEY ...")
 	}
