@@ -16,8 +16,8 @@ import pytest
 
 from conftest import GOPATH, need_tool, text_request
 from orderarchive.archive import Archive
-from orderarchive.keys import file_stem
-from orderarchive.note import Signer
+from orderarchive.log.keys import file_stem
+from orderarchive.log.note import Signer
 from orderarchive.proofs import consistency, prove
 
 HERE = Path(__file__).resolve().parent
@@ -87,7 +87,7 @@ def _b64(raw: bytes) -> str:
 def test_k_of_n_releases_with_go_note_open(gocheck: Path, tmp_path: Path) -> None:
     """Go's note.Open, given the release holders' verifiers, accepts every co-signed release
     and, counting the keys that verified, refuses one short of its threshold."""
-    from orderarchive.keyset import cosign
+    from orderarchive.log.keyset import cosign
     from test_keyset_log import ATTORNEY, CLERK, DEPUTY, NOW, S1, WRITER
 
     a = Archive.init(tmp_path / "a", WRITER.name)

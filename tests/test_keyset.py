@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orderarchive.errors import MalformedError, RollbackError, SignatureError
-from orderarchive.keyset import (
+from orderarchive.log.keyset import (
     ENTRY,
     LOG,
     RELEASE,
@@ -20,7 +20,7 @@ from orderarchive.keyset import (
     verify_successor,
     walk,
 )
-from orderarchive.note import NoteSignature, SignedNote, Signer
+from orderarchive.log.note import NoteSignature, SignedNote, Signer
 
 ORIGIN = "example.org/orders"
 

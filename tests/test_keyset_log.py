@@ -15,14 +15,14 @@ import pytest
 
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive
-from orderarchive.checkpoint import sign_checkpoint
 from orderarchive.errors import (
     OrderArchiveError,
     RollbackError,
     SignatureError,
     VerificationError,
 )
-from orderarchive.keyset import (
+from orderarchive.log.checkpoint import sign_checkpoint
+from orderarchive.log.keyset import (
     ENTRY,
     LOG,
     RELEASE,
@@ -38,7 +38,7 @@ from orderarchive.keyset import (
     cosign,
     read_trust,
 )
-from orderarchive.note import SignedNote, Signer
+from orderarchive.log.note import SignedNote, Signer
 
 NOW = datetime(2026, 2, 5, 12, 0, 0, tzinfo=UTC)
 

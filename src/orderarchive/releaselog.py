@@ -17,12 +17,12 @@ from typing import Any
 
 import attrs
 
-from . import merkle
 from .archive import Archive, previous_release
-from .checkpoint import Checkpoint
 from .errors import NotFoundError, RootMismatchError, VerificationError
-from .keyset import open_release
-from .note import VerifierKey
+from .log import merkle
+from .log.checkpoint import Checkpoint
+from .log.keyset import open_release
+from .log.note import VerifierKey
 from .status import standing
 
 

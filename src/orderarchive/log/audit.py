@@ -37,10 +37,8 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from . import merkle
-from .archive import Archive, Head, Problem, ProgressFn, VerifyReport
-from .entry import MAX_ENTRY_BYTES, Entry
-from .errors import (
+from ..archive import Archive, Head, Problem, ProgressFn, VerifyReport
+from ..errors import (
     EntryFormatError,
     MalformedError,
     NotFoundError,
@@ -48,6 +46,8 @@ from .errors import (
     SignatureError,
     StorageError,
 )
+from . import merkle
+from .entry import MAX_ENTRY_BYTES, Entry
 from .keyset import KeyHistory, open_release
 from .layout import (
     ENTRIES,

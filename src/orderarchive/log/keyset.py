@@ -50,15 +50,15 @@ from typing import Any
 
 import attrs
 
-from . import canonical
-from .checkpoint import Checkpoint, open_checkpoint
-from .errors import (
+from .. import canonical
+from ..errors import (
     CanonicalJSONError,
     MalformedError,
     NoteFormatError,
     RollbackError,
     SignatureError,
 )
+from .checkpoint import Checkpoint, open_checkpoint
 from .note import ALG_ED25519, NoteSignature, SignedNote, Signer, VerifierKey
 
 __all__ = [
