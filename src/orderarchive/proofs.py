@@ -33,6 +33,7 @@ from .errors import (
     DigestMismatchError,
     EntryFormatError,
     InclusionError,
+    KeyFileError,
     NotFoundError,
     ProofFormatError,
     SignatureError,
@@ -629,6 +630,14 @@ def export_minisig(
     comment = (
         f"orderarchive doc:{doc.doc} sha256:{doc.sha256} seq:{entry.seq} origin:{archive.origin}"
     )
+    from .log.agent import AgentSigner
+
+    if isinstance(signer, AgentSigner):  # its seed is a placeholder: never sign with it
+        raise KeyFileError(
+            "export-sig signs with the key file itself; a key held by ssh-agent cannot "
+            "make minisign signatures here",
+            hint="pass --key FILE",
+        )
     text = minisign.sign_prehashed(
         signer.seed,
         minisign.key_id_for(signer.public_key),

@@ -609,10 +609,24 @@ def _secret_key_file(key_path: Path | None, origin: str) -> tuple[Path, Any]:
 
 
 def _load_signer(ctx: Ctx, key_path: Path | None, origin: str) -> Any:
+    if key_path is not None and str(key_path).split(":", 1)[0] == "ssh-agent":
+        return _agent_signer(str(key_path), origin)
     path, sealed = _secret_key_file(key_path, origin)
     if sealed.is_demo:
         echo(f"warning: {path} is the published demo key: anyone can sign with it", err=True)
     return sealed.unlock(_passphrase(ctx) if sealed.encrypted else None)
+
+
+def _agent_signer(spec: str, origin: str) -> Any:
+    """``--key ssh-agent`` (the agent's only Ed25519 key, named as the origin) or
+    ``--key ssh-agent:VKEY`` (that key, under that verifier key's name)."""
+    from ..log.agent import AgentSigner
+    from ..log.keys import parse_verifier
+
+    _, _, vkey = spec.partition(":")
+    if vkey:
+        return AgentSigner.for_verifier(parse_verifier(vkey, "--key ssh-agent:"))
+    return AgentSigner.find(origin)
 
 
 def _writer_verifier(ctx: Ctx, key_path: Path | None, origin: str, *, dry_run: bool) -> Any:
@@ -621,6 +635,8 @@ def _writer_verifier(ctx: Ctx, key_path: Path | None, origin: str, *, dry_run: b
     verifier key for the origin."""
     from ..log.note import VerifierKey
 
+    if key_path is not None and str(key_path).split(":", 1)[0] == "ssh-agent":
+        return _agent_signer(str(key_path), origin).verifier()
     try:
         _, sealed = _secret_key_file(key_path, origin)
     except KeyFileError:
@@ -695,7 +711,8 @@ key_file_option = click.option(
     "key_path",
     type=click.Path(path_type=Path),
     envvar=KEY_ENV,
-    help="The private key file (default: the user's config dir, named after the origin).",
+    help="The private key file (default: the user's config dir, named after the origin), "
+    "or ssh-agent[:VKEY] for an Ed25519 key held by ssh-agent ($SSH_AUTH_SOCK).",
 )
 
 
