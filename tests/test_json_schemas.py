@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from orderarchive.cli import cli
+from orderarchive.log.note import Signer
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "docs" / "schemas"
@@ -28,6 +29,8 @@ ORDER_ID = "boston-eo-2026-02-05-specimen"
 QUOTE = "City personnel shall prioritize de-escalation"
 MISQUOTE = "City personnel shall never prioritize de-escalation"
 DEMO_KEY = "keys/DEMO-ONLY-NOT-SECRET.sample-archive.key"
+SAMPLE_ORIGIN = "sample.orderarchive.example/boston-executive-orders"
+SAMPLE_VKEY = "keys/sample.orderarchive.example_boston-executive-orders.vkey"
 
 #: Every command and the schema file that describes its --json output.
 COMMANDS = [
@@ -35,6 +38,8 @@ COMMANDS = [
     "verify",
     "repair", "check", "prove", "verify-proof", "consistency", "export-sig", "quote", "cite",
     "cite-check", "verify-evidence", "state show", "state forget",
+    "key add", "key rotate", "key revoke", "key sign", "key record", "keys", "trust init",
+    "trust show",
 ]
 
 
@@ -70,6 +75,8 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "good.md").write_text(f'The order says "{QUOTE}" in plain words.\n', "utf-8")
     (root / "bad.md").write_text(f'The order says "{MISQUOTE}" in plain words.\n', "utf-8")
     (root / "notes.txt").write_text("not a proof\n", "utf-8")
+    successor = Signer(SAMPLE_ORIGIN, bytes(range(32)))  # a writer key to rotate to
+    (root / "successor.vkey").write_text(successor.verifier().to_string() + "\n", "ascii")
     shutil.copytree(REPO / "archive", root / "tampered")
     entries = root / "tampered" / "log" / "entries"
     entries.write_bytes(entries.read_bytes().replace(b"SPECIMEN of An", b"SPECIMEN of A ", 1))
@@ -112,6 +119,16 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("ok", "verify-evidence", ("evidence.json",), 0),
     ("ok", "state show", (), 0),
     ("ok", "state forget", ("example.gov/none",), 0),
+    # key sets (issue 16): version 1 with the demo key, recorded; version 2 rotating it
+    ("ok", "key add", (SAMPLE_VKEY, "--role", "root", "--role", "entry", "--role", "log",
+                       "-f", "ks1"), 0),
+    ("ok", "key sign", ("ks1", "--key", DEMO_KEY), 0),
+    ("ok", "key record", ("ks1", "--key", DEMO_KEY), 0),
+    ("ok", "trust init", ("-o", "sample.trust"), 0),
+    ("ok", "trust show", ("sample.trust",), 0),
+    ("ok", "keys", (), 0),
+    ("ok", "key rotate", (SAMPLE_VKEY, "successor.vkey", "-f", "ks2"), 0),
+    ("ok", "key revoke", ("newkeys/example.gov_fresh.vkey", "--from-index", "0", "-f", "ks2"), 0),
     # -- failed verification (exit 1) ------------------------------------------------------
     ("failed", "check", ("forged.txt",), 1),
     ("failed", "verify-proof", ("forged.txt", "order.proof"), 1),
@@ -145,6 +162,10 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("bad", "cite", ("no-such-doc",), 2),
     ("bad", "cite-check", ("missing.md",), 2),
     ("bad", "verify-evidence", ("notes.txt",), 2),
+    ("bad", "key sign", ("notes.txt",), 2),
+    ("bad", "key record", ("notes.txt",), 2),
+    ("bad", "trust show", ("notes.txt",), 2),
+    ("bad", "key add", ("notes.txt", "--role", "root", "-f", "ks3"), 2),
     # -- the archive cannot be read (exit 3) -----------------------------------------------
     *[("unreadable", c, a, 3) for c, a in [
         ("add", ("new.txt", "--key", DEMO_KEY)), ("release", ("--key", DEMO_KEY)),
@@ -206,7 +227,7 @@ def answers(place: Path) -> dict[int, tuple[int, str, str]]:
 def test_every_command_has_a_schema(registry: Registry) -> None:
     names = {p.name for p in SCHEMAS.glob("*.schema.json")}
     groups = {"orderarchive.schema.json", "key.schema.json", "state.schema.json",
-              "defs.schema.json"}
+              "trust.schema.json", "defs.schema.json"}
     assert {schema_file(c).name for c in COMMANDS} | groups == names
     assert {c for _, c, _, _ in CASES} == set(COMMANDS)
     # every command is run on success, and each with an archive on an unreadable one

@@ -963,7 +963,18 @@ class Archive:
 
         seen: set[str] = set()
         trust = getattr(self, "_writer_trust", None)
-        idx = self.index(trust if isinstance(trust, KeyHistory) else [verifier])
+        if isinstance(trust, KeyHistory):
+            idx = self.index(trust)
+        else:
+            try:
+                idx = self.index([verifier])
+            except SignatureError:
+                # Entries or a checkpoint by other keys: a log with key sets and several
+                # writers. Its own key sets say whose (a writer trusts its own storage).
+                history = self.recorded_history()
+                if history is None:
+                    raise
+                idx = self.index(history)
         try:
             for req in requests:
                 f = req.fields

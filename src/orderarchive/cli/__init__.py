@@ -30,6 +30,7 @@ from ..errors import (
     ConflictError,
     KeyFileError,
     MalformedError,
+    NotFoundError,
     OrderArchiveError,
     StorageError,
     VerificationError,
@@ -251,9 +252,16 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "verify-evidence": ("cite", "Check an EVIDENCE file with only the public key."),
     "state": ("state", "Show or forget the releases remembered per origin by verify."),
     "log": ("log", "Show what each release added, or what changed between two releases."),
+    "keys": ("keysets", "Show the key-set history recorded in the log, with its log positions."),
+    "trust": ("keysets", "Write or show the trust file: the pinned key set verifiers trust."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("proofs", "Export the public key (C2SP verifier key, or --minisign)."),
+    "add": ("keysets", "Propose the next key set with a key holding roles."),
+    "rotate": ("keysets", "Propose the next key set with a new key taking over an old one."),
+    "revoke": ("keysets", "Propose the next key set revoking a key from a log index on."),
+    "sign": ("keysets", "Add your signature line to a key set proposal."),
+    "record": ("keysets", "Record a signed key set proposal in the log."),
 }
 
 
@@ -471,7 +479,7 @@ def _inside(path: Path, directory: Path) -> bool:
         return False
 
 
-def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
+def _trusted(ctx: Ctx, trusted: Sequence[str]) -> Any:
     """The user's trusted verifier keys, or a one-line error (exit 2): never none.
 
     A key file or directory inside the archive under test is refused: whoever wrote the
@@ -496,6 +504,13 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
                     "under test are never trusted",
                     hint=_NO_KEYS_HINT,
                 )
+    trust_files = [
+        f for s in sources
+        for f in (sorted(Path(s).glob("*.trust")) if Path(s).is_dir() else [Path(s)])
+        if f.suffix == ".trust"
+    ]
+    if trust_files:
+        return _key_history(ctx, trust_files)
     keys = load_verifiers(sources)
     if not keys:
         raise KeyFileError(
@@ -503,6 +518,31 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
             hint=_NO_KEYS_HINT,
         )
     return keys
+
+
+def _key_history(ctx: Ctx, trust_files: Sequence[Path]) -> Any:
+    """The archive's key history walked from the pinned trust file (docs/FORMAT.md §22): a
+    sequence of the log keys whose per-index answers every entry check asks for. A trust
+    file replaces the *.vkey files beside it; two trust files are ambiguous."""
+    from ..log.keyset import read_trust
+    from ..userfiles import read_bounded
+
+    if len(trust_files) != 1:
+        raise KeyFileError(
+            f"{len(trust_files)} trust files given ({', '.join(map(str, trust_files))}); "
+            "name the one to pin",
+            hint="pass --trusted-key FILE.trust",
+        )
+    if _inside(trust_files[0], ctx.archive_path):
+        raise KeyFileError(
+            f"{trust_files[0]} is inside the archive {ctx.archive_path}: a trust file found "
+            "in the archive under test is never trusted",
+            hint=_NO_KEYS_HINT,
+        )
+    data = read_bounded(trust_files[0], 1 << 20, what="trust file", error=KeyFileError,
+                        missing=KeyFileError)
+    archive = ctx.archive()
+    return archive.key_history(read_trust(data, archive.origin))
 
 
 def _require_origin_key(keys: Sequence[Any], origin: str, what: str = "this archive") -> None:
@@ -996,14 +1036,36 @@ def _entry_summary(e: Any) -> dict[str, Any]:
 
 
 @cli.command()
+@click.option("--prepare", "prepare", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the release of the current tree, signed by the writer only, to FILE "
+              "for the release key holders to co-sign (k-of-n releases).")
+@click.option("--cosign", "cosign_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="Add your signature line (--key: your release key) to the prepared FILE.")
+@click.option("--publish", "publish", type=click.Path(path_type=Path), metavar="FILE",
+              help="Publish the co-signed FILE once it carries the release threshold.")
 @key_option
 @pass_ctx
-def release(ctx: Ctx, key_path: Path | None) -> None:
-    """Sign a release checkpoint of the current tree (it must extend the last release)."""
+def release(ctx: Ctx, prepare: Path | None, cosign_file: Path | None, publish: Path | None,
+            key_path: Path | None) -> None:
+    """Sign a release checkpoint of the current tree (it must extend the last release).
+
+    Where the log's key sets require several release keys: --prepare FILE on the writer's
+    machine, --cosign FILE on each holder's, then --publish FILE."""
+    if sum(x is not None for x in (prepare, cosign_file, publish)) > 1:
+        raise click.UsageError("give one of --prepare, --cosign and --publish")
+    if prepare or cosign_file:
+        _release_step(ctx, prepare, cosign_file, key_path)
+        return
     with errors_handled(ctx):
         archive = ctx.archive()
         signer = _load_signer(ctx, key_path, archive.origin)
-        rel = archive.release(signer)
+        if publish is not None:
+            from ..userfiles import read_bounded
+
+            note = read_bounded(publish, 1 << 20, what="prepared release", missing=NotFoundError)
+            rel = archive.publish_release(note, signer)
+        else:
+            rel = archive.release(signer)
     if ctx.as_json:
         emit_json(
             {
@@ -1018,6 +1080,41 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
         state = "released" if rel.created else "already released"
         echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
         echo(rel.note.decode().rstrip("\n"), multiline=True)
+
+
+def _release_step(
+    ctx: Ctx, prepare: Path | None, cosign_file: Path | None, key_path: Path | None
+) -> None:
+    """release --prepare FILE / --cosign FILE: write the note; nothing in the archive."""
+    from ..log.checkpoint import Checkpoint
+    from ..log.keyset import cosign
+    from ..log.note import SignedNote
+    from ..userfiles import read_bounded
+    from .keysets import _write
+
+    with errors_handled(ctx):
+        if prepare is not None:
+            archive = ctx.archive()
+            note = archive.prepare_release(_load_signer(ctx, key_path, archive.origin))
+            path = prepare
+            _write(path, note, exclusive=True)
+        elif cosign_file is not None:
+            path = cosign_file
+            note = read_bounded(path, 1 << 20, what="prepared release", missing=NotFoundError)
+            cp = Checkpoint.parse(SignedNote.parse(note).text)
+            note = cosign(note, _load_signer(ctx, key_path, cp.origin))
+            _write(path, note)
+        else:
+            raise click.UsageError("give --prepare FILE or --cosign FILE")
+        cp = Checkpoint.parse(SignedNote.parse(note).text)
+        count = len(SignedNote.parse(note).signatures)
+    if ctx.as_json:
+        emit_json({"ok": True, "prepared": str(path), "size": cp.size,
+                   "root": cp.root_hash.hex(), "signatures": count})
+    else:
+        what = "prepared" if prepare is not None else "co-signed"
+        echo(f"{what} {path}: release of tree size {cp.size}, root sha256:"
+             f"{cp.root_hash.hex()}, {count} signature{'s' if count != 1 else ''}")
 
 
 # -- list / show -------------------------------------------------------------------------------

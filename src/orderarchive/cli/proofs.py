@@ -89,7 +89,7 @@ def _ref(argument: str) -> tuple[str, Path | None]:
     return argument, None
 
 
-def _optional_trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any] | None:
+def _optional_trusted(ctx: Ctx, trusted: Sequence[str]) -> Any:
     """Trusted keys if the user has any (given, or a --keys directory); else None."""
     if trusted or ctx.keys_dir.is_dir():
         return _trusted(ctx, trusted)

@@ -620,3 +620,89 @@ def open_release(
     if isinstance(verifiers, KeyHistory):
         verifiers.check_release(signed, cp.size)
     return cp, signed
+
+
+# -- proposals: the next key set, built by `key add/rotate/revoke`, signed by `key sign` --------
+
+
+def read_proposal(data: bytes) -> tuple[KeySet, SignedKeySet | None]:
+    """A proposal file: a key set statement, unsigned (its two lines) or signed (a note)."""
+    if b"\n\n" in data:
+        signed = SignedKeySet.parse(data)
+        return signed.keyset, signed
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise KeySetFormatError(f"key set proposal is not UTF-8 (byte {e.start})") from e
+    return KeySet.from_text(text), None
+
+
+def next_of(base: KeySet | None, origin: str) -> tuple[int, str | None, list[KeyRecord],
+                                                      dict[str, int], list[Revocation]]:
+    """The parts of the version after *base* (version 1 when None), to change and build."""
+    if base is None:
+        return 1, None, [], {}, []
+    return (base.version + 1, base.digest, list(base.keys), dict(base.thresholds),
+            list(base.revoked))
+
+
+_Parts = tuple[int, str | None, list[KeyRecord], dict[str, int], list[Revocation]]
+
+
+def _build(origin: str, parts: _Parts) -> KeySet:
+    version, prev, keys, thresholds, revoked = parts
+    held = {role for r in keys for role in r.roles}
+    thresholds = {r: t for r, t in thresholds.items() if r in held}
+    for role in held:
+        thresholds.setdefault(role, 1)
+    return KeySet.build(origin, version=version, prev=prev, keys=keys, thresholds=thresholds,
+                        revoked=revoked)
+
+
+def propose_add(
+    parts: tuple[int, str | None, list[KeyRecord], dict[str, int], list[Revocation]],
+    origin: str, key: VerifierKey, roles: Sequence[str], thresholds: Mapping[str, int],
+) -> KeySet:
+    """The proposal *parts* with *key* holding *roles* (added, or its roles replaced)."""
+    version, prev, keys, old_thresholds, revoked = parts
+    keys = [r for r in keys if r.key.public_key != key.public_key]
+    keys.append(KeyRecord(key, tuple(sorted(set(roles)))))
+    return _build(origin, (version, prev, keys, {**old_thresholds, **thresholds}, revoked))
+
+
+def propose_rotate(
+    parts: tuple[int, str | None, list[KeyRecord], dict[str, int], list[Revocation]],
+    origin: str, old: VerifierKey, new: VerifierKey,
+) -> KeySet:
+    """The proposal *parts* with *new* taking over every role of *old*, which leaves the set:
+    what *old* signed stays valid, it signs nothing after this key set is recorded."""
+    version, prev, keys, thresholds, revoked = parts
+    found = [r for r in keys if r.key == old]
+    if not found:
+        raise KeySetFormatError(f"{old} is not in the key set")
+    if any(r.key.public_key == new.public_key for r in keys):
+        raise KeySetFormatError(f"{new} is already in the key set")
+    keys = [r for r in keys if r.key != old] + [KeyRecord(new, found[0].roles)]
+    return _build(origin, (version, prev, keys, thresholds, revoked))
+
+
+def propose_revoke(
+    parts: tuple[int, str | None, list[KeyRecord], dict[str, int], list[Revocation]],
+    origin: str, key: VerifierKey, index: int, reason: str,
+) -> KeySet:
+    """The proposal *parts* with *key* revoked from log index *index* (and out of the set)."""
+    version, prev, keys, thresholds, revoked = parts
+    if version == 1:
+        raise KeySetFormatError("version 1 cannot revoke: revoke in a later key set")
+    keys = [r for r in keys if r.key.public_key != key.public_key]
+    revoked = [r for r in revoked if r.key.public_key != key.public_key]
+    revoked.append(Revocation(key, index, reason))
+    return _build(origin, (version, prev, keys, thresholds, revoked))
+
+
+def sign_proposal(keyset: KeySet, signed: SignedKeySet | None, signer: Signer) -> SignedKeySet:
+    """The proposal with *signer*'s signature line added (a root key holder, on their own
+    machine); re-signing replaces the line, never doubles it."""
+    if signed is None:
+        return SignedKeySet.sign(keyset, [signer])
+    return signed.cosign([signer])
