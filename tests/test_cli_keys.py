@@ -118,9 +118,19 @@ def test_key_lifecycle_scenario(tmp_path: Path) -> None:
     # by a verifier of its own (one who remembers the newer release refuses the old copy as
     # a rollback: history.py)
     shutil.copytree(w / "archive", w / "mirror")
+    vkey = {label: (w / path).read_text().strip() for label, path in keys.items()}
     for copy in ("archive", "old-copy", "mirror"):
         env = {"ORDERARCHIVE_STATE_DIR": str(w / f"state-{copy}")}
-        ok("--archive", copy, "verify", cwd=w, env=env)
+        said = ok("--archive", copy, "verify", cwd=w, env=env)
+        # which key signed what
+        assert f"signed by {vkey['writer']} [" in said
+        roles = "entry, log" if copy == "old-copy" else "not in the newest key set"
+        assert f"signed by {vkey['deputyw']} [{roles}]: entries 2-2 (1)" in said
+        assert f"signed by {vkey['clerk']} [release, root]: no entries; releases 3" in said
+    said = ok("verify", cwd=w, env={"ORDERARCHIVE_STATE_DIR": str(w / "state-archive")})
+    assert f"signed by {vkey['successor']} [entry, log]: entries 4-4 (1); releases" in said
+    for copy in ("archive", "old-copy", "mirror"):
+        env = {"ORDERARCHIVE_STATE_DIR": str(w / f"state-{copy}")}
         ok("--archive", copy, "check", "order-2.txt", cwd=w, env=env)
     # a copy whose key-set entry was cut out (the revocation hidden) does not verify
     forged = w / "forged"

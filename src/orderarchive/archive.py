@@ -573,6 +573,35 @@ class Archive:
         self.head([k for k in in_force.keys_for(LOG) if k in history])
         return history
 
+    def signers(self, history: KeyHistory, size: int) -> list[dict[str, Any]]:
+        """Which key signed what among the first *size* entries and the releases up to it:
+        per key (in order of first use), its entries (count, first and last index) and the
+        releases it co-signed. Reports; the checks are :meth:`audit`'s (run it first)."""
+        out: dict[str, dict[str, Any]] = {}
+
+        def slot(key: VerifierKey) -> dict[str, Any]:
+            return out.setdefault(key.to_string(), {
+                "key": key.to_string(), "roles": list(history.newest.roles_of(key)),
+                "entries": 0, "first": None, "last": None, "releases": [],
+            })
+
+        for seq, line in enumerate(self.iter_lines(0, size)):
+            entry = Entry.from_bytes(line)
+            key = history.find(entry.signer_name, entry.signer_id)
+            if key is None:
+                continue
+            item = slot(key)
+            item["entries"] += 1
+            item["last"] = seq
+            if item["first"] is None:
+                item["first"] = seq
+        for rsize in self.releases():
+            if rsize > size:
+                continue
+            for key in history.check_release(SignedNote.parse(self.release_note(rsize)), rsize):
+                slot(key)["releases"].append(rsize)
+        return list(out.values())
+
     def append_keyset(
         self, signed: SignedKeySet, signer: Signer, *, now: datetime | None = None
     ) -> Entry:

@@ -1286,12 +1286,15 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 from ..history import check_history
 
                 extra = check_history(archive, keys, report, since=since)
+            signers = _signers(archive, keys, report)
     problems = list(report.problems) + list(extra.get("problems", ()))
     if ctx.as_json:
         out = report.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
         out["ok"] = out["verified"] = not problems
         out.update({k: v for k, v in extra.items() if k != "problems"})
+        if signers is not None:
+            out["signers"] = signers
         emit_json(out)
     elif terse:
         echo("failed" if problems else "verified")
@@ -1317,9 +1320,25 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 )
             else:
                 echo("no release yet: every entry is unreleased")
+            for item in signers or ():
+                entries = (f"entries {item['first']}-{item['last']} ({item['entries']})"
+                           if item["entries"] else "no entries")
+                releases = ", ".join(map(str, item["releases"])) or "none"
+                roles = ", ".join(item["roles"]) or "not in the newest key set"
+                echo(f"signed by {item['key']} [{roles}]: {entries}; releases {releases}")
         else:
             echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _signers(archive: Any, keys: Any, report: Any) -> list[dict[str, Any]] | None:
+    """With a trust file and a verified archive: which key signed what (verify's report)."""
+    from ..log.keyset import KeyHistory
+
+    if not isinstance(keys, KeyHistory) or not report.ok:
+        return None
+    result: list[dict[str, Any]] = archive.signers(keys, report.size)
+    return result
 
 
 @cli.command()
