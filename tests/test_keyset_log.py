@@ -137,9 +137,17 @@ def test_revoked_key_signs_nothing_valid_after_its_index(
     history = a.key_history(read_trust(TRUST, ORIGIN))
     with pytest.raises(RevokedKeyError, match="revoked from index"):
         stolen.verify(history)
+    # verify lists it as refused, apart: the key set records the theft, the archive is sound
     report = a.audit(history, workers=1)
-    assert not report.ok
-    assert any("revoked" in p.message and p.seq == stolen.seq for p in report.problems)
+    assert report.ok, report.problems
+    assert [(p.code, p.seq) for p in report.refused] == [("revoked-key", stolen.seq)]
+    # and the index (check, quote, list, search) never holds it
+    idx = a.index(history)
+    try:
+        assert idx.by_doc("eo-3") is None
+        assert idx.by_doc("eo-1") is not None
+    finally:
+        idx.close()
     # what the deputy signed before the theft stays valid
     assert a.entry(at["deputy"]).verify(history) == DEPUTY_W.verifier()
 
@@ -148,9 +156,20 @@ def test_backdated_revocation_covers_entries_since_the_theft(tmp_path: Path) -> 
     a = Archive.init(tmp_path / "a", ORIGIN)
     a.append_keyset(S1, WRITER, now=NOW)
     theft = a.add([text_request(1)], DEPUTY_W, now=NOW)[0].seq  # signed by the thief
+    idx = a.index(a.key_history(read_trust(TRUST, ORIGIN)))  # before the revocation
+    try:
+        assert idx.by_doc("eo-1") is not None
+    finally:
+        idx.close()
     a.append_keyset(v2(theft), WRITER, now=NOW)
+    history = a.key_history(read_trust(TRUST, ORIGIN))
     with pytest.raises(RevokedKeyError):
-        a.entry(theft).verify(a.key_history(read_trust(TRUST, ORIGIN)))
+        a.entry(theft).verify(history)
+    idx = a.index(history)  # rebuilt: the revocation changed what it may hold
+    try:
+        assert idx.by_doc("eo-1") is None
+    finally:
+        idx.close()
 
 
 def test_forward_dated_revocation_refused(tmp_path: Path) -> None:

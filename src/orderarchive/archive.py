@@ -62,7 +62,16 @@ from .log.entry import (
     utc_timestamp,
     verify_included,
 )
-from .log.keyset import ENTRY, LOG, KeyHistory, KeySet, SignedKeySet, open_release, verify_first
+from .log.keyset import (
+    ENTRY,
+    LOG,
+    KeyHistory,
+    KeySet,
+    RevokedKeyError,
+    SignedKeySet,
+    open_release,
+    verify_first,
+)
 from .log.layout import (
     ARCHIVE_FORMAT,
     CONFIG,
@@ -191,6 +200,9 @@ class VerifyReport:
     objects_checked: int
     signatures_checked: int
     problems: tuple[Problem, ...]
+    #: Entries refused because the log's key sets revoke their signing key from an earlier
+    #: index (a stolen key's writing, docs/THREATS.md issue 16): not valid, not a fault.
+    refused: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -217,6 +229,7 @@ class VerifyReport:
             "objects_checked": self.objects_checked,
             "signatures_checked": self.signatures_checked,
             "problems": [p.to_dict() for p in self.problems],
+            "refused": [p.to_dict() for p in self.refused],
         }
 
 
@@ -807,12 +820,15 @@ class Archive:
             done = appended.end
         batch: list[Entry] = []
         texts: dict[str, TextLayer] = {}
+        refused: set[int] = set()
 
         def flush() -> None:
             nonlocal hashes, done, batch, texts
             hashes = merkle.compact_append(done, hashes, [merkle.leaf_hash(e.raw) for e in batch])
             done += len(batch)
-            idx.add(batch, texts, size=done, root=None, paged=_paged, frontier=hashes)
+            # A refused entry keeps its place in the tree; the index holds it as no document.
+            shown = [attrs.evolve(e, document=None) if e.seq in refused else e for e in batch]
+            idx.add(shown, texts, size=done, root=None, paged=_paged, frontier=hashes)
             batch, texts = [], {}
 
         if done < size:
@@ -821,13 +837,16 @@ class Archive:
                     raise VerificationError(
                         f"the entry at position {done + len(batch)} says it is entry {entry.seq}"
                     )
-                entry.verify(verifiers)  # only entries signed by a trusted key are indexed
+                try:
+                    entry.verify(verifiers)  # only entries signed by a trusted key are indexed
+                except RevokedKeyError:
+                    refused.add(entry.seq)  # in the tree, never in the index (a stolen key's)
                 batch.append(entry)
                 # Checked against the signed sha256. An unreadable or altered text layer stops
                 # the build: indexing the entry without its text would make quote and search
                 # answer as if the passage did not exist, and the index would remember that
                 # answer after the object was repaired.
-                layer = self.text_layer(entry)
+                layer = None if entry.seq in refused else self.text_layer(entry)
                 if layer is not None and entry.document and entry.document.text:
                     texts[entry.document.text.sha256] = layer
                 if len(batch) >= INDEX_BATCH:
@@ -1215,8 +1234,12 @@ def _stored(head: Head) -> Versioned:
 
 
 def keyset_fingerprint(verifiers: Sequence[VerifierKey]) -> str:
-    """A name for a set of trusted keys (order and repetition do not matter)."""
+    """A name for a set of trusted keys (order and repetition do not matter). For a key
+    history, also its pinned and newest key sets: a new revocation changes what the index may
+    hold even when the log keys stay the same, so the index is rebuilt."""
     keys = sorted({v.to_string() for v in verifiers})
+    if isinstance(verifiers, KeyHistory):
+        keys += [f"keyset:{verifiers.pinned.digest}", f"keyset:{verifiers.newest.digest}"]
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 

@@ -1301,6 +1301,8 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     else:
         for p in problems:
             echo(f"FAIL {p.message}", fg="red")
+        for p in report.refused:
+            echo(f"REFUSED {p.message}: not valid (the key set revokes it)", fg="yellow")
         for line in extra.get("lines", ()):
             echo(line)
         if not problems:

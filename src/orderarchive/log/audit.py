@@ -48,7 +48,7 @@ from ..errors import (
 )
 from . import merkle
 from .entry import MAX_ENTRY_BYTES, Entry
-from .keyset import KeyHistory, open_release
+from .keyset import KeyHistory, RevokedKeyError, open_release
 from .layout import (
     ENTRIES,
     HASH,
@@ -67,6 +67,7 @@ from .store import FileStore, Store
 from .textlayer import TextLayer
 
 MAX_PROBLEMS = 1000
+REFUSED = "revoked-key"  # an entry signed after its key's revocation (listed apart)
 CHUNK = 1 << 20  # bytes per read of a log record
 #: Below this many entries, starting worker processes costs more than it saves.
 PARALLEL_MIN_ENTRIES = 2048
@@ -327,6 +328,10 @@ class _EntryChecker:
         try:
             entry.verify(self.verifiers)
             r.signatures += 1
+        except RevokedKeyError as e:
+            # Signed by a key the log's key sets revoke from an earlier index: refused and
+            # listed, not a fault of the archive (the key set records the theft).
+            self.problem(REFUSED, str(e), seq)
         except SignatureError as e:
             self.problem("signature", str(e), seq)
         doc = entry.document
@@ -529,7 +534,8 @@ class Auditor:
             latest_release = None
         releases = self._check_releases(size, latest_release)
         self._check_members()
-        problems = self.problems
+        refused = [p for p in self.problems if p.code == REFUSED]
+        problems = [p for p in self.problems if p.code != REFUSED]
         if len(problems) > MAX_PROBLEMS:
             problems = [
                 *problems[:MAX_PROBLEMS],
@@ -544,6 +550,7 @@ class Auditor:
             objects_checked=self.objects,
             signatures_checked=self.signatures,
             problems=tuple(problems),
+            refused=tuple(refused),
         )
 
     def _count_entries(self) -> int:
