@@ -36,6 +36,19 @@ def _seen(cwd: Path) -> set[str]:
     return {"clerk", "deputy", "attorney", "writer", "deputyw", "successor"}
 
 
+def _validate(command: str, doc: object) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    schemas = Path(__file__).resolve().parents[1] / "docs" / "schemas"
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s))
+        for s in (json.loads(p.read_text("utf-8")) for p in schemas.glob("*.schema.json"))
+    )
+    schema = json.loads((schemas / f"{command}.schema.json").read_text("utf-8"))
+    Draft202012Validator(schema, registry=registry).validate(doc)
+
+
 def doc(cwd: Path, n: int) -> str:
     (cwd / f"order-{n}.txt").write_text(f"Executive Order {n}\n\nSection 1. Act on {n}.\n")
     return f"order-{n}.txt"
@@ -127,6 +140,10 @@ def test_key_lifecycle_scenario(tmp_path: Path) -> None:
         roles = "entry, log" if copy == "old-copy" else "not in the newest key set"
         assert f"signed by {vkey['deputyw']} [{roles}]: entries 2-2 (1)" in said
         assert f"signed by {vkey['clerk']} [release, root]: no entries; releases 3" in said
+    answer = json.loads(ok("--json", "verify", cwd=w,
+                           env={"ORDERARCHIVE_STATE_DIR": str(w / "state-json")}))
+    _validate("verify", answer)
+    assert {item["key"]: item["releases"] for item in answer["signers"]}[vkey["clerk"]] == [3]
     said = ok("verify", cwd=w, env={"ORDERARCHIVE_STATE_DIR": str(w / "state-archive")})
     assert f"signed by {vkey['successor']} [entry, log]: entries 4-4 (1); releases" in said
     for copy in ("archive", "old-copy", "mirror"):
