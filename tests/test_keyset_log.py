@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
 from conftest import ORIGIN, text_request
@@ -27,9 +28,11 @@ from orderarchive.log.keyset import (
     LOG,
     RELEASE,
     ROOT,
+    ExpiredKeyError,
     KeyHistory,
     KeyRecord,
     KeySet,
+    KeySetFormatError,
     Revocation,
     RevokedKeyError,
     RoleError,
@@ -320,3 +323,25 @@ def test_a_stale_prepared_release_is_refused(tmp_path: Path) -> None:
     a.add([text_request(1)], WRITER, now=NOW)
     with pytest.raises(VerificationError, match="not the release of the current tree"):
         a.publish_release(note, WRITER)
+
+
+def test_expiry_applies_to_entries_recorded_after_it(tmp_path: Path) -> None:
+    expiring = KeySet.build(
+        ORIGIN, version=1, prev=None, thresholds=THRESHOLDS,
+        keys=[*(r for r in records([WRITER]) if r.key != WRITER.verifier()),
+              KeyRecord(WRITER.verifier(), (ENTRY, LOG), "2026-03-01T00:00:00Z")],
+    )
+    signed = SignedKeySet.sign(expiring, [CLERK, DEPUTY])
+    a = Archive.init(tmp_path / "a", ORIGIN)
+    a.append_keyset(signed, WRITER, now=NOW)
+    before = a.add([text_request(1)], WRITER, now=NOW)[0]
+    late = datetime(2026, 3, 1, tzinfo=UTC)
+    with pytest.raises(ExpiredKeyError):  # the writer refuses
+        a.add([text_request(2)], WRITER, now=late)
+    history = a.key_history(read_trust(signed.to_bytes(), ORIGIN))
+    assert before.verify(history) == WRITER.verifier()
+    forged = attrs.evolve(before, recorded="2026-03-01T00:00:00Z")
+    with pytest.raises(ExpiredKeyError, match="expired 2026-03-01"):
+        forged.verify(history)
+    with pytest.raises(KeySetFormatError, match="expires"):
+        KeySet.from_text(expiring.text.replace("2026-03-01T00:00:00Z", "2026-03-01"))

@@ -951,7 +951,7 @@ class Archive:
             if isinstance(trust, KeyHistory):
                 # Refuse to write what no verifier would accept: a revoked key, or one the
                 # key set in force does not give the entry and log roles.
-                trust.check_signer(size, signer.verifier(), ENTRY)
+                trust.check_signer(size, signer.verifier(), ENTRY, utc_timestamp(now))
                 trust.check_signer(size, signer.verifier(), LOG)
             if check is not None:
                 check(signer.verifier())

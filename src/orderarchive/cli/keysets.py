@@ -141,11 +141,13 @@ _ROLE_CHOICE = click.Choice(["root", "entry", "release", "log"])
 @click.option("--threshold", "thresholds", multiple=True, metavar="ROLE=N",
               help="How many distinct keys of ROLE must sign (repeatable; default 1, or as "
               "before).")
+@click.option("--expires", metavar="YYYY-MM-DDTHH:MM:SSZ",
+              help="The key signs no entry recorded at or after this UTC time.")
 @click.option("-f", "--file", "proposal", type=click.Path(path_type=Path), required=True,
               help=_FILE_HELP)
 @pass_ctx
 def key_add(ctx: Ctx, vkey: str, roles: tuple[str, ...], thresholds: tuple[str, ...],
-            proposal: Path) -> None:
+            expires: str | None, proposal: Path) -> None:
     """Propose the next key set with VKEY (a .vkey file or name+hash+key) holding --role.
 
     Without key sets in the log yet, this builds version 1 (add every root key first)."""
@@ -153,7 +155,8 @@ def key_add(ctx: Ctx, vkey: str, roles: tuple[str, ...], thresholds: tuple[str, 
 
     with errors_handled(ctx):
         archive, parts = _parts(ctx, proposal)
-        ks = propose_add(parts, archive.origin, _vkey(vkey), roles, _thresholds(thresholds))
+        ks = propose_add(parts, archive.origin, _vkey(vkey), roles, _thresholds(thresholds),
+                         expires=expires)
     _proposed(ctx, proposal, ks, f"added {vkey if '+' in vkey else Path(vkey).name}")
 
 

@@ -338,7 +338,7 @@ class Entry:
         (:class:`~orderarchive.keyset.RevokedKeyError`, :class:`~orderarchive.keyset.RoleError`).
         """
         if isinstance(trusted, KeyHistory):
-            trusted = trusted.entry_keys(self.seq, self.signer_name, self.signer_id)
+            trusted = trusted.entry_keys(self.seq, self.signer_name, self.signer_id, self.recorded)
         for key in trusted:
             if key.name == self.signer_name and key.key_hash_hex == self.signer_id:
                 if _verifies(key, self):

@@ -84,6 +84,7 @@ MAX_KEYS = 64
 MAX_REVOKED = 1024
 MAX_REASON = 200
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 class KeySetFormatError(MalformedError):
@@ -100,13 +101,18 @@ def _hex(data: bytes) -> str:
 
 @attrs.frozen
 class KeyRecord:
-    """One key of a key set and the roles it holds."""
+    """One key of a key set, the roles it holds and, optionally, when it expires: it signs no
+    entry recorded (the entry's ``recorded`` time) at or after *expires*."""
 
     key: VerifierKey
     roles: tuple[str, ...]
+    expires: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key.to_string(), "roles": list(self.roles)}
+        d: dict[str, Any] = {"key": self.key.to_string(), "roles": list(self.roles)}
+        if self.expires is not None:
+            d["expires"] = self.expires
+        return d
 
 
 @attrs.frozen
@@ -145,8 +151,15 @@ def _records(raw_keys: object, origin: str) -> list[KeyRecord]:
     records: list[KeyRecord] = []
     seen: set[bytes] = set()
     for i, k in enumerate(raw_keys):
-        if not isinstance(k, dict) or set(k) != {"key", "roles"}:
-            raise KeySetFormatError(f"key set: keys[{i}] is not {{key, roles}}")
+        if not isinstance(k, dict) or not {"key", "roles"} <= set(k) <= {
+            "key", "roles", "expires"
+        }:
+            raise KeySetFormatError(f"key set: keys[{i}] is not {{key, roles[, expires]}}")
+        expires = k.get("expires")
+        if expires is not None and (
+            not isinstance(expires, str) or _TIME.fullmatch(expires) is None
+        ):
+            raise KeySetFormatError(f"key set: keys[{i}] expires is not YYYY-MM-DDTHH:MM:SSZ")
         key = _vkey(k["key"], f"keys[{i}]")
         roles = k["roles"]
         if (
@@ -168,7 +181,7 @@ def _records(raw_keys: object, origin: str) -> list[KeyRecord]:
         if key.public_key in seen:
             raise KeySetFormatError(f"key set: key {key} is listed twice")
         seen.add(key.public_key)
-        records.append(KeyRecord(key, tuple(roles)))
+        records.append(KeyRecord(key, tuple(roles), expires))
     if [r.key.to_string() for r in records] != sorted(r.key.to_string() for r in records):
         raise KeySetFormatError("key set: keys are not sorted")
     return records
@@ -439,6 +452,10 @@ class RevokedKeyError(SignatureError):
     """A signature by a key at or after the log index from which it is revoked."""
 
 
+class ExpiredKeyError(SignatureError):
+    """An entry recorded at or after its signing key's expiry."""
+
+
 class RoleError(SignatureError):
     """A signature by a key that does not hold the role it acted in at that log index."""
 
@@ -541,8 +558,12 @@ class KeyHistory(Sequence[VerifierKey]):
                     return rev.key
         return None
 
-    def check_signer(self, index: int, key: VerifierKey, role: str) -> None:
-        """Raise unless *key* may sign in *role* at log *index*."""
+    def check_signer(
+        self, index: int, key: VerifierKey, role: str, recorded: str | None = None
+    ) -> None:
+        """Raise unless *key* may sign in *role* at log *index* (an entry recorded at
+        *recorded*: a key's expiry applies to the time recorded in the log, which its writer
+        states; it is signer hygiene, not a security boundary — revocation is)."""
         revocation = self.newest.revocation_of(key)
         if revocation is not None and revocation.index <= index:
             raise RevokedKeyError(
@@ -557,14 +578,23 @@ class KeyHistory(Sequence[VerifierKey]):
                 f"entry {index}: signed by {key.name}+{key.key_hash_hex}, which {held} in key "
                 f"set version {ks.version}, not {role}"
             )
+        expires = next((r.expires for r in ks.keys if r.key == key), None)
+        if expires is not None and recorded is not None and recorded >= expires:
+            raise ExpiredKeyError(
+                f"entry {index}: recorded {recorded}, signed by {key.name}+{key.key_hash_hex}, "
+                f"which expired {expires} (key set version {ks.version})"
+            )
 
-    def entry_keys(self, index: int, name: str, key_id_hex: str) -> tuple[VerifierKey, ...]:
+    def entry_keys(
+        self, index: int, name: str, key_id_hex: str, recorded: str | None = None
+    ) -> tuple[VerifierKey, ...]:
         """The key that may have signed the entry at *index* as *name*+*key_id_hex*: () when
-        no key set knows it; raises when it is known but revoked or out of its role."""
+        no key set knows it; raises when it is known but revoked, out of its role or (for an
+        entry *recorded* at or after it) expired."""
         key = self.find(name, key_id_hex)
         if key is None:
             return ()
-        self.check_signer(index, key, ENTRY)
+        self.check_signer(index, key, ENTRY, recorded)
         return (key,)
 
     @property
@@ -662,11 +692,12 @@ def _build(origin: str, parts: _Parts) -> KeySet:
 def propose_add(
     parts: tuple[int, str | None, list[KeyRecord], dict[str, int], list[Revocation]],
     origin: str, key: VerifierKey, roles: Sequence[str], thresholds: Mapping[str, int],
+    *, expires: str | None = None,
 ) -> KeySet:
     """The proposal *parts* with *key* holding *roles* (added, or its roles replaced)."""
     version, prev, keys, old_thresholds, revoked = parts
     keys = [r for r in keys if r.key.public_key != key.public_key]
-    keys.append(KeyRecord(key, tuple(sorted(set(roles)))))
+    keys.append(KeyRecord(key, tuple(sorted(set(roles))), expires))
     return _build(origin, (version, prev, keys, {**old_thresholds, **thresholds}, revoked))
 
 
