@@ -990,9 +990,11 @@ class Archive:
                 self.store.swap_checkpoint(_stored(head), note)
         if not interrupts.interrupted and objects:  # the derived index is rebuilt on next use
             with contextlib.suppress(KeyboardInterrupt):
-                self._index_quietly(
-                    [signer.verifier()], _Appended(size, tuple(entries), dict(texts), root)
-                )
+                # The index of the keys this writer checked against (its key history, with
+                # key sets): the one the next add looks up, kept warm.
+                trust = getattr(self, "_writer_trust", None)
+                keys = trust if isinstance(trust, KeyHistory) else [signer.verifier()]
+                self._index_quietly(keys, _Appended(size, tuple(entries), dict(texts), root))
         return entries
 
     def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
