@@ -318,7 +318,7 @@ class Archive:
             # from the verified log for this call.
             idx, lock = Index.memory(), contextlib.nullcontext()
         else:
-            path = index_path(Path(location), self.origin)
+            path = index_path(location, self.origin)
             try:
                 idx = Index.open(path)
                 lock = file_lock(path.parent, path.name + ".lock")
