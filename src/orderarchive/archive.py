@@ -27,8 +27,7 @@ import contextlib
 import hashlib
 import hmac
 import os
-import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,52 +47,32 @@ from .errors import (
     RootMismatchError,
     SignatureError,
     StorageError,
-    UntrustedKeyError,
     VerificationError,
 )
+from .log import entry as entry_rules
 from .log import merkle
-from .log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from .log.entry import (
-    MAX_ENTRY_BYTES,
-    DocumentFields,
-    Entry,
-    keyset_fields,
-    make_entry,
-    utc_timestamp,
-    verify_included,
-)
-from .log.keyset import (
-    ENTRY,
-    LOG,
-    KeyHistory,
-    KeySet,
-    RevokedKeyError,
-    SignedKeySet,
-    open_release,
-    verify_first,
-)
-from .log.layout import (
-    ARCHIVE_FORMAT,
-    CONFIG,
-    ENTRIES,
-    HASH,
-    HASHES,
-    MAX_CONFIG_BYTES,
-    OFFSET_SIZE,
-    OFFSETS,
-    RELEASE_EXT,
-    RELEASES,
-    debris,
-    decimal_size,
-    extension_size,
-    named,
-    object_name,
-    release_extensions,
-)
+from .log.checkpoint import Checkpoint
+from .log.entry import AddRequest as AddRequest  # noqa: PLC0414 (still importable from here)
+from .log.entry import Entry, utc_timestamp
+from .log.entry import document_fields as document_fields  # noqa: PLC0414
+from .log.keyset import KeyHistory, KeySet, RevokedKeyError, SignedKeySet
+from .log.layout import ARCHIVE_FORMAT, CONFIG, MAX_CONFIG_BYTES, object_name
 from .log.layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
+from .log.layout import ENTRIES as ENTRIES  # noqa: PLC0414
+from .log.layout import HASHES as HASHES  # noqa: PLC0414
+from .log.layout import OFFSETS as OFFSETS  # noqa: PLC0414
+from .log.layout import RELEASE_EXT as RELEASE_EXT  # noqa: PLC0414
+from .log.layout import RELEASES as RELEASES  # noqa: PLC0414
+from .log.layout import decimal_size as decimal_size  # noqa: PLC0414
 from .log.layout import previous_release as previous_release  # noqa: PLC0414
-from .log.note import MAX_NOTE_BYTES, SignedNote, Signer, VerifierKey
-from .log.store import FileStore, Store, Versioned, deferred_interrupts, file_lock
+from .log.log import Head as Head  # noqa: PLC0414 (the log's types, importable from here)
+from .log.log import Log
+from .log.log import Problem as Problem  # noqa: PLC0414
+from .log.log import ProgressFn as ProgressFn  # noqa: PLC0414
+from .log.log import Release as Release  # noqa: PLC0414
+from .log.log import VerifyReport as VerifyReport  # noqa: PLC0414
+from .log.note import BatchSigner, Signer, VerifierKey
+from .log.store import FileStore, Store, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .log.textlayer import TextLayer
@@ -101,10 +80,6 @@ if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy 
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
 
-ProgressFn = Callable[[int, int], None]
-
-
-KEYSET_MARK = b',"type":"keyset"'
 
 
 def sha256_hex(data: bytes) -> str:
@@ -146,93 +121,6 @@ def valid_origin(origin: str) -> bool:
     )
 
 
-@attrs.frozen
-class AddRequest:
-    """One document to add: its bytes, what the clerk states, and its text layer if read."""
-
-    data: bytes
-    fields: DocumentFields
-    text: TextLayer | None = None
-
-
-@attrs.frozen
-class Head:
-    """The archive's committed state: the latest checkpoint, parsed."""
-
-    checkpoint: Checkpoint | None
-    note: bytes | None
-    #: The checkpoint as read from the store, with the version a compare-and-swap names.
-    stored: Versioned | None = attrs.field(default=None, eq=False, repr=False)
-
-    @property
-    def size(self) -> int:
-        return self.checkpoint.size if self.checkpoint else 0
-
-    @property
-    def latest_release(self) -> int | None:
-        """The newest release, as recorded (and signed) in the latest checkpoint."""
-        return extension_size(self.checkpoint, RELEASE_EXT)
-
-    def extensions(self) -> tuple[str, ...]:
-        latest = self.latest_release
-        return () if latest is None else (f"{RELEASE_EXT}{latest}",)
-
-
-@attrs.frozen
-class Problem:
-    """One thing ``verify`` found wrong."""
-
-    code: str
-    message: str
-    seq: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "seq": self.seq}
-
-
-@attrs.frozen
-class VerifyReport:
-    origin: str
-    size: int
-    root: bytes | None
-    releases: tuple[int, ...]
-    documents: int
-    objects_checked: int
-    signatures_checked: int
-    problems: tuple[Problem, ...]
-    #: Entries refused because the log's key sets revoke their signing key from an earlier
-    #: index (a stolen key's writing, docs/THREATS.md issue 16): not valid, not a fault.
-    refused: tuple[Problem, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def released_size(self) -> int:
-        return self.releases[-1] if self.releases else 0
-
-    @property
-    def unreleased(self) -> int:
-        return self.size - self.released_size
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "origin": self.origin,
-            "size": self.size,
-            "root": self.root.hex() if self.root else None,
-            "releases": list(self.releases),
-            "released_size": self.released_size,
-            "unreleased": self.unreleased,
-            "documents": self.documents,
-            "objects_checked": self.objects_checked,
-            "signatures_checked": self.signatures_checked,
-            "problems": [p.to_dict() for p in self.problems],
-            "refused": [p.to_dict() for p in self.refused],
-        }
-
-
 class ArchiveVerificationError(VerificationError):
     """``verify`` found problems; the full report is attached."""
 
@@ -241,40 +129,6 @@ class ArchiveVerificationError(VerificationError):
         more = len(report.problems) - 1
         super().__init__(first + (f" (and {more} more problems)" if more else ""))
         self.report = report
-
-
-@attrs.frozen
-class Release:
-    size: int
-    root: bytes
-    note: bytes
-    created: bool
-
-
-class _Overlay:
-    """Stored hashes: the committed file plus hashes computed in this append, not yet written."""
-
-    def __init__(self, store: Store, base_count: int) -> None:
-        self.store = store
-        self.base_count = base_count
-        self.new: list[bytes] = []
-
-    def read(self, indexes: Sequence[int]) -> list[bytes]:
-        stored = iter(
-            self.store.read_ranges(
-                HASHES, [(i * HASH, HASH) for i in indexes if i < self.base_count]
-            )
-        )
-        out: list[bytes] = []
-        for i in indexes:
-            if i < self.base_count:
-                out.append(next(stored))
-            else:
-                try:
-                    out.append(self.new[i - self.base_count])
-                except IndexError:
-                    raise StorageError(f"stored hash {i} is not available") from None
-        return out
 
 
 @attrs.frozen
@@ -289,40 +143,6 @@ class _Appended:
     @property
     def end(self) -> int:
         return self.start + len(self.entries)
-
-
-@attrs.frozen
-class _BatchSigner(Signer):
-    """A :class:`Signer` that derives its Ed25519 key and verifier key once per append.
-
-    ``Signer.sign`` re-derives the key pair from the seed for every signature (a scalar
-    multiplication, as long as the signature itself), and ``make_entry`` asks for the
-    verifier key once per entry; for an append of many documents that doubled the cost of
-    signing. The signatures are the same bytes (Ed25519 is deterministic).
-    """
-
-    _key: Any = attrs.field(init=False, repr=False, eq=False)
-    _verifier: VerifierKey = attrs.field(init=False, repr=False, eq=False)
-
-    def __attrs_post_init__(self) -> None:
-        import nacl.signing
-
-        key = nacl.signing.SigningKey(self.seed)
-        object.__setattr__(self, "_key", key)
-        verifier = VerifierKey.from_public_key(self.name, bytes(key.verify_key))
-        object.__setattr__(self, "_verifier", verifier)
-
-    @classmethod
-    def of(cls, signer: Signer) -> Signer:
-        if type(signer) is not Signer:  # a caller's own subclass keeps its behaviour
-            return signer
-        return cls(signer.name, signer.seed)
-
-    def verifier(self) -> VerifierKey:
-        return self._verifier
-
-    def sign(self, msg: bytes) -> bytes:
-        return bytes(self._key.sign(msg).signature)
 
 
 class _Rebuild(Exception):
@@ -342,6 +162,7 @@ class Archive:
         self.store = store
         self.config = config
         self.path = path
+        self.log = Log(store, config.origin)
 
     @property
     def origin(self) -> str:
@@ -410,238 +231,53 @@ class Archive:
 
     def head(self, verifiers: Sequence[VerifierKey] | None = None) -> Head:
         """The latest checkpoint. With *verifiers*, its signature must verify by one of them."""
-        stored = self.store.read_checkpoint(MAX_NOTE_BYTES)
-        note = stored.data
-        if note is None:
-            return Head(None, None, stored)
-        if verifiers is None:
-            cp = _parse_unverified_checkpoint(note)
-        else:
-            cp, _ = open_checkpoint(note, verifiers, origin=self.origin)
-        if cp.origin != self.origin:
-            raise VerificationError(
-                f"checkpoint origin {cp.origin!r} differs from the archive's {self.origin!r}"
-            )
-        return Head(cp, note, stored)
+        return self.log.head(verifiers)
 
     def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
         """Stored hashes by index (a :data:`merkle.HashReader`), read in one batch."""
-        return self.store.read_ranges(HASHES, [(i * HASH, HASH) for i in indexes])
+        return self.log.read_hashes(indexes)
 
     def tree_hash(self, size: int) -> bytes:
-        return merkle.tree_hash(size, self.read_hashes)
+        return self.log.tree_hash(size)
 
     def entry_span(self, seq: int) -> tuple[int, int]:
-        if seq:
-            start, end = struct.unpack(
-                ">QQ", self.store.read_range(OFFSETS, (seq - 1) * OFFSET_SIZE, 2 * OFFSET_SIZE)
-            )
-        else:
-            start = 0
-            (end,) = struct.unpack(">Q", self.store.read_range(OFFSETS, 0, OFFSET_SIZE))
-        if end <= start:
-            raise StorageError(f"offsets of entry {seq} are corrupt")
-        if end - start > MAX_ENTRY_BYTES + 1:
-            # Refused before reading: a hostile offset (2**62, or a 200 MB line) is not an
-            # allocation or a parse.
-            raise StorageError(
-                f"entry {seq} would be {end - start} bytes, more than an entry's "
-                f"{MAX_ENTRY_BYTES} (its offsets are corrupt)"
-            )
-        return start, end
+        return self.log.entry_span(seq)
 
     def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
         """The exact stored bytes of entry *seq* (checked against the stored leaf hash)."""
-        limit = self.head().size if size is None else size
-        if not 0 <= seq < limit:
-            raise NotFoundError(f"entry {seq} is not in the log (size {limit})")
-        start, end = self.entry_span(seq)
-        line = self.store.read_range(ENTRIES, start, end - start)
-        if not line.endswith(b"\n"):
-            raise StorageError(f"entry {seq} is not a complete line")
-        raw = line[:-1]
-        stored = self.read_hashes([merkle.stored_hash_index(0, seq)])[0]
-        if not hmac.compare_digest(stored, merkle.leaf_hash(raw)):
-            raise VerificationError(f"entry {seq} does not match its stored leaf hash")
-        return raw
+        return self.log.entry_bytes(seq, size)
 
     def entry(self, seq: int, size: int | None = None) -> Entry:
-        return Entry.from_bytes(self.entry_bytes(seq, size))
+        return self.log.entry(seq, size)
 
     def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
         """Entries start..end-1 read sequentially (for rebuilding the index)."""
-        for line in self.iter_lines(start, end):
-            yield Entry.from_bytes(line)
+        return self.log.iter_entries(start, end)
 
-    def iter_lines(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """The stored bytes of entries start..end-1, read sequentially (not checked)."""
-        stop = self.head().size if end is None else end
-        if start >= stop:
-            return
-        begin = self.entry_span(start)[0]
-        finish = self.entry_span(stop - 1)[1]
-        with self.store.stream_record(ENTRIES) as f:
-            f.seek(begin)
-            remaining = finish - begin
-            seq = start
-            buffer = b""
-            while remaining > 0 or buffer:
-                if remaining > 0:
-                    chunk = f.read(min(CHUNK, remaining))
-                    if not chunk:
-                        raise StorageError("entry log ended early")
-                    remaining -= len(chunk)
-                    buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    yield line
-                    seq += 1
-                if len(buffer) > MAX_ENTRY_BYTES:
-                    raise StorageError(f"entry {seq} is longer than {MAX_ENTRY_BYTES} bytes")
-                if remaining == 0 and buffer:
-                    raise StorageError("entry log does not end with a newline")
-        if seq != stop:
-            raise StorageError(
-                f"entry log holds {seq - start} entries where {stop - start} were expected"
-            )
-
-    # -- key sets (docs/FORMAT.md §22) ----------------------------------------------------------
+    # -- key sets (docs/FORMAT.md §22; the log's, see :class:`.log.Log`) ---------------------
 
     def keyset_entries(self, size: int, root: bytes | None = None) -> list[Entry]:
-        """The key-set entries among the first *size* entries, in log order.
-
-        With *root*, every entry's leaf is hashed and the tree they make must have that root,
-        so that no key-set entry (a revocation) can be hidden by a copy that rewrote its
-        bytes: the log is read once, without parsing what is not a key-set entry.
-        """
-        found: list[Entry] = []
-        leaves: list[bytes] = []
-        for seq, line in enumerate(self.iter_lines(0, size)):
-            if root is not None:
-                leaves.append(merkle.leaf_hash(line))
-            # A key-set entry's top-level type member always reads so (members are sorted
-            # and "signer" comes before "type"); other lines holding it are parsed and dropped.
-            if KEYSET_MARK in line:
-                entry = Entry.from_bytes(line)
-                if entry.keyset is not None:
-                    if entry.seq != seq:
-                        raise VerificationError(
-                            f"the entry at position {seq} says it is entry {entry.seq}"
-                        )
-                    found.append(entry)
-        if root is not None and not hmac.compare_digest(merkle.root_of(leaves), root):
-            raise VerificationError(
-                "the log's entries do not hash to the signed root: key sets cannot be read"
-            )
-        return found
-
-    def _has_keysets(self, size: int) -> bool:
-        """Whether the first *size* entries may hold a key-set entry (a cheap scan)."""
-        end = self.entry_span(size - 1)[1]
-        with self.store.stream_record(ENTRIES) as f:
-            tail = b""
-            done = 0
-            while done < end:
-                chunk = f.read(min(CHUNK, end - done))
-                if not chunk:
-                    return False
-                done += len(chunk)
-                if KEYSET_MARK in tail + chunk:
-                    return True
-                tail = chunk[-len(KEYSET_MARK):]
-        return False
+        return self.log.keyset_entries(size, root)
 
     def recorded_history(self) -> KeyHistory | None:
-        """The key sets recorded in this log, walked from the log's own version 1 (None:
-        none recorded). Only the writer uses it (it trusts its own storage); verifiers pin
-        version 1 with a trust file (:meth:`key_history`)."""
-        found = self.keyset_entries(self.head().size)
-        if not found or found[0].keyset is None:
-            return None
-        return KeyHistory.from_log(
-            verify_first(found[0].keyset), [(e.seq, e.keyset) for e in found if e.keyset]
-        )
+        return self.log.recorded_history()
 
     def key_history(self, pinned: KeySet) -> KeyHistory:
-        """Who may sign what in this log, from the *pinned* key set (a trust file) and the
-        key sets recorded in the log up to its signed checkpoint: every recorded key set is
-        walked from the pinned version (exactly N+1 each, root thresholds of old and new),
-        the key-set entries are themselves checked as entries, and the checkpoint must be
-        signed by a log key of those key sets."""
-        if pinned.origin != self.origin:
-            raise SignatureError(
-                f"the trust file is for {pinned.origin!r}, not this archive's {self.origin!r}"
-            )
-        head = self.head()
-        if head.checkpoint is None:
-            return KeyHistory(pinned)
-        found = self.keyset_entries(head.size, head.checkpoint.root_hash)
-        history = KeyHistory.from_log(pinned, [(e.seq, e.keyset) for e in found if e.keyset])
-        for entry in found:
-            entry.verify(history)
-        # The latest checkpoint by a log key of the key set in force for its last entry (the
-        # one that let its writer append): a key rotated out keeps its past releases, not
-        # the power to sign the log's head.
-        in_force = history.in_force(head.size - 1)
-        self.head([k for k in in_force.keys_for(LOG) if k in history])
-        return history
+        return self.log.key_history(pinned)
 
     def signers(self, history: KeyHistory, size: int) -> list[dict[str, Any]]:
-        """Which key signed what among the first *size* entries and the releases up to it:
-        per key (in order of first use), its entries (count, first and last index) and the
-        releases it co-signed. Reports; the checks are :meth:`audit`'s (run it first)."""
-        out: dict[str, dict[str, Any]] = {}
-
-        def slot(key: VerifierKey) -> dict[str, Any]:
-            return out.setdefault(key.to_string(), {
-                "key": key.to_string(), "roles": list(history.newest.roles_of(key)),
-                "entries": 0, "first": None, "last": None, "releases": [],
-            })
-
-        for seq, line in enumerate(self.iter_lines(0, size)):
-            entry = Entry.from_bytes(line)
-            key = history.find(entry.signer_name, entry.signer_id)
-            if key is None:
-                continue
-            item = slot(key)
-            item["entries"] += 1
-            item["last"] = seq
-            if item["first"] is None:
-                item["first"] = seq
-        for rsize in self.releases():
-            if rsize > size:
-                continue
-            for key in history.check_release(SignedNote.parse(self.release_note(rsize)), rsize):
-                slot(key)["releases"].append(rsize)
-        return list(out.values())
+        return self.log.signers(history, size)
 
     def append_keyset(
         self, signed: SignedKeySet, signer: Signer, *, now: datetime | None = None
     ) -> Entry:
-        """Record key set *signed* as the next entry, signed by the writer *signer*.
+        return self.log.append_keyset(signed, signer, recorded=utc_timestamp(now))
 
-        It must be version 1 (signed by its own root threshold) when the log holds none, else
-        exactly the next version after the log's newest, signed by the root thresholds of
-        both; its revocations may not take effect after its own index; and the writer must
-        hold the ``entry`` role in the key set in force at that index.
-        """
-        def before(head: Head) -> None:
-            history = self.recorded_history()
-            found = []
-            if history is None:
-                pinned = verify_first(signed)
-            else:
-                pinned = history.pinned
-                found = [(e.seq, e.keyset) for e in self.keyset_entries(head.size) if e.keyset]
-            prospective = KeyHistory.from_log(pinned, [*found, (head.size, signed)])
-            prospective.check_signer(head.size, signer.verifier(), ENTRY)
+    def prepare_release(self, signer: Signer) -> bytes:
+        return self.log.prepare_release(signer)
 
-        if signed.keyset.origin != self.origin:
-            raise SignatureError(
-                f"key set is for {signed.keyset.origin!r}, not this archive's {self.origin!r}"
-            )
-        entries = self._append([keyset_fields(signed)], signer, (), {}, now, before=before)
-        return entries[0]
+    def publish_release(self, note: bytes, signer: Signer) -> Release:
+        return self.log.publish_release(note, signer)
 
     def read_object(self, sha256: str, size: int | None = None) -> bytes:
         """The object *sha256*, checked against its name; with *size* (what the signed entry
@@ -667,18 +303,10 @@ class Archive:
         return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
 
     def releases(self) -> list[int]:
-        sizes: list[int] = []
-        for name in self.store.list(RELEASES):
-            size = decimal_size(name.rsplit("/", 1)[-1])
-            if size is not None:
-                sizes.append(size)
-        return sorted(sizes)
+        return self.log.releases()
 
     def release_note(self, size: int) -> bytes:
-        try:
-            return self.store.read(f"{RELEASES}/{size}", MAX_NOTE_BYTES)
-        except NotFoundError as e:
-            raise NotFoundError(f"no release at tree size {size}") from e
+        return self.log.release_note(size)
 
     # -- index --------------------------------------------------------------------------------
 
@@ -697,15 +325,7 @@ class Archive:
     ) -> Entry:
         """Entry *seq* re-read from the log, its signature checked against *verifiers* and
         its leaf shown by an inclusion proof to be in the tree of *checkpoint* (verified)."""
-        if not 0 <= seq < checkpoint.size:
-            raise NotFoundError(f"entry {seq} is not in the signed tree (size {checkpoint.size})")
-        raw = self.entry_bytes(seq, checkpoint.size)
-        entry = Entry.from_bytes(raw)
-        if entry.seq != seq:
-            raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        path = merkle.inclusion_proof(seq, checkpoint.size, self.read_hashes)
-        verify_included(entry, checkpoint, path, verifiers)
-        return entry
+        return self.log.verified_entry(seq, checkpoint, verifiers)
 
     def _open_index(
         self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
@@ -726,7 +346,7 @@ class Archive:
             # from the verified log for this call.
             idx, lock = Index.memory(), contextlib.nullcontext()
         else:
-            path = index_path(Path(location), self.origin)
+            path = index_path(location, self.origin)
             try:
                 idx = Index.open(path)
                 lock = file_lock(path.parent, path.name + ".lock")
@@ -857,46 +477,6 @@ class Archive:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _writer_head(self, signer: Signer) -> Head:
-        """The head a writer extends: signed by the writer's own key or, after a key set
-        handed the log role to it, by a log key of the log's key sets."""
-        verifier = signer.verifier()
-        if verifier.name != self.origin:
-            raise SignatureError(
-                f"key {verifier.name!r} cannot sign for origin {self.origin!r}",
-                hint="generate a key whose name is the archive's origin",
-            )
-        self._writer_trust: Sequence[VerifierKey] | KeyHistory = [verifier]
-        try:
-            head = self.head([verifier])
-        except UntrustedKeyError:
-            # Signed by another key: after a rotation, the predecessor's log key. The log's
-            # own key sets say who that may be (a writer trusts its own storage).
-            history = self.recorded_history()
-            if history is None:
-                raise
-            head = self.head(history)
-            self._writer_trust = history
-        else:
-            if head.size and self.store.record_size(ENTRIES) and self._has_keysets(head.size):
-                history = self.recorded_history()
-                if history is not None:
-                    self._writer_trust = history
-        size = head.size
-        if head.checkpoint is not None:
-            count = merkle.stored_hash_count(size)
-            if (
-                self.store.record_size(HASHES) < count * HASH
-                or self.store.record_size(OFFSETS) < size * OFFSET_SIZE
-            ):
-                raise StorageError(
-                    "the log is shorter than its checkpoint",
-                    hint="the archive was truncated; restore it from a copy",
-                )
-            if not hmac.compare_digest(self.tree_hash(size), head.checkpoint.root_hash):
-                raise VerificationError("stored tree hashes do not match the signed checkpoint")
-        return head
-
     def add(
         self,
         requests: Sequence[AddRequest],
@@ -914,6 +494,7 @@ class Archive:
         """
         if not requests:
             return []
+        signer = BatchSigner.of(signer)
         objects: list[tuple[str, bytes]] = []
         texts: dict[str, TextLayer] = {}
         for i, req in enumerate(requests):
@@ -926,76 +507,26 @@ class Archive:
                 text_sha = sha256_hex(blob)
                 objects.append((object_name(text_sha), blob))
                 texts[text_sha] = req.text
-        return self._append(
-            [req.fields.to_dict() for req in requests], signer, objects, texts, now,
-            check=lambda verifier: self._check_new(requests, verifier),
-        )
-
-    def _append(
-        self,
-        bodies: Sequence[Mapping[str, Any]],
-        signer: Signer,
-        objects: Sequence[tuple[str, bytes]],
-        texts: Mapping[str, TextLayer],
-        now: datetime | None,
-        *,
-        check: Callable[[VerifierKey], None] | None = None,
-        before: Callable[[Head], None] | None = None,
-    ) -> list[Entry]:
-        """Append *bodies* as signed entries and commit a new signed checkpoint (see add)."""
-        signer = _BatchSigner.of(signer)
-        with self.store.writer():
-            head = self._writer_head(signer)
-            size = head.size
-            trust = getattr(self, "_writer_trust", None)
-            if isinstance(trust, KeyHistory):
-                # Refuse to write what no verifier would accept: a revoked key, or one the
-                # key set in force does not give the entry and log roles.
-                trust.check_signer(size, signer.verifier(), ENTRY, utc_timestamp(now))
-                trust.check_signer(size, signer.verifier(), LOG)
-            if check is not None:
-                check(signer.verifier())
-            if before is not None:
-                before(head)
-            recorded = utc_timestamp(now)
-            entries_at = self.entry_span(size - 1)[1] if size else 0
-            hashes_at = merkle.stored_hash_count(size)
-            overlay = _Overlay(self.store, hashes_at)
-            lines: list[bytes] = []
-            offsets: list[bytes] = []
-            entries: list[Entry] = []
-            end = entries_at
-            for i, body in enumerate(bodies):
-                entry = make_entry(body, seq=size + i, signer=signer, recorded=recorded)
-                leaf = merkle.leaf_hash(entry.raw)
-                overlay.new.extend(merkle.stored_hashes_for_record(size + i, leaf, overlay.read))
-                lines.append(entry.raw + b"\n")
-                end += len(entry.raw) + 1
-                offsets.append(struct.pack(">Q", end))
-                entries.append(entry)
-            new_size = size + len(entries)
-            root = merkle.tree_hash(new_size, overlay.read)
-            note = sign_checkpoint(
-                Checkpoint(self.origin, new_size, root, head.extensions()), signer
+        with self.log.writer(signer) as head:
+            self.log.check_writer(head, signer, utc_timestamp(now))
+            self._check_new(requests, signer.verifier())
+            appended = self.log.append(
+                head,
+                [req.fields.to_dict() for req in requests],
+                signer,
+                recorded=utc_timestamp(now),
+                objects=objects,
             )
-            # Ctrl-C before this point leaves nothing written; from here to the commit point
-            # it is held back, so the archive is either as before or committed, never debris.
-            with deferred_interrupts() as interrupts:
-                # Commit protocol step 1 (docs/FORMAT.md §1): every object durable before
-                # the log that names it.
-                self.store.create_many(list(objects))
-                self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
-                self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
-                self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
-                self.store.swap_checkpoint(_stored(head), note)
-        if not interrupts.interrupted and objects:  # the derived index is rebuilt on next use
+        if appended.committed:  # the derived index is rebuilt on next use
             with contextlib.suppress(KeyboardInterrupt):
                 # The index of the keys this writer checked against (its key history, with
                 # key sets): the one the next add looks up, kept warm.
-                trust = getattr(self, "_writer_trust", None)
-                keys = trust if isinstance(trust, KeyHistory) else [signer.verifier()]
-                self._index_quietly(keys, _Appended(size, tuple(entries), dict(texts), root))
-        return entries
+                trust = self.log.trust
+                self._index_quietly(
+                    trust if isinstance(trust, KeyHistory) else [signer.verifier()],
+                    _Appended(appended.start, appended.entries, texts, appended.root),
+                )
+        return list(appended.entries)
 
     def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
         if self.store.location() is None:
@@ -1009,10 +540,8 @@ class Archive:
         self._check_new(requests, verifier)
 
     def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
-        from .log.entry import refuse_unsafe_text  # looked up at call time, as make_entry does
-
         seen: set[str] = set()
-        trust = getattr(self, "_writer_trust", None)
+        trust = self.log.trust
         if isinstance(trust, KeyHistory):
             idx = self.index(trust)
         else:
@@ -1028,7 +557,9 @@ class Archive:
         try:
             for req in requests:
                 f = req.fields
-                refuse_unsafe_text(f.to_dict())  # as signing will: dry runs refuse it too
+                # As signing will (looked up at call time, as make_entry does): dry runs
+                # refuse it too.
+                entry_rules.refuse_unsafe_text(f.to_dict())
                 if f.doc in seen:
                     raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
                 seen.add(f.doc)
@@ -1050,158 +581,21 @@ class Archive:
             idx.close()
 
     def release(self, signer: Signer) -> Release:
-        """Sign the current tree as a release; it must extend the last release. Where the
-        log's key sets ask for more than the writer's signature (a release threshold), use
-        :meth:`prepare_release`, :func:`~orderarchive.keyset.cosign` and
-        :meth:`publish_release`."""
-        with self.store.writer():
-            head = self._writer_head(signer)
-            size = self._releasable(head)
-            root = self._head_root(head)
-            if head.latest_release == size:
-                return Release(size, root, self.release_note(size), created=False)
-            return self._publish(head, self._release_note(head, signer), signer)
-
-    def prepare_release(self, signer: Signer) -> bytes:
-        """The release of the current tree, signed by the writer's log key only: the note
-        each release holder co-signs (k-of-n releases, docs/FORMAT.md §22). Writes nothing."""
-        with self.store.writer():
-            head = self._writer_head(signer)
-            size = self._releasable(head)
-            if head.latest_release == size:
-                raise ConflictError(f"the tree of size {size} is already released")
-            return self._release_note(head, signer)
-
-    def publish_release(self, note: bytes, signer: Signer) -> Release:
-        """Publish a prepared and co-signed release *note*: it must be the release of the
-        current tree and carry the release threshold of the key set in force."""
-        with self.store.writer():
-            head = self._writer_head(signer)
-            size = self._releasable(head)
-            trust = getattr(self, "_writer_trust", None)
-            keys = trust if isinstance(trust, KeyHistory) else [signer.verifier()]
-            cp, _ = open_release(note, keys, origin=self.origin)
-            want = Checkpoint(
-                self.origin, size, self._head_root(head), release_extensions(head.latest_release)
-            )
-            if cp != want:
-                raise VerificationError(
-                    f"the prepared release (size {cp.size}) is not the release of the current "
-                    f"tree (size {size})",
-                    hint="prepare the release again: the log moved on",
-                )
-            return self._publish(head, note, signer)
-
-    @staticmethod
-    def _head_root(head: Head) -> bytes:
-        if head.checkpoint is None:
-            raise NotFoundError("the archive is empty; add documents before releasing")
-        return head.checkpoint.root_hash
-
-    @staticmethod
-    def _releasable(head: Head) -> int:
-        if head.checkpoint is None:
-            raise NotFoundError("the archive is empty; add documents before releasing")
-        return head.size
-
-    def _release_note(self, head: Head, signer: Signer) -> bytes:
-        size, root, last = head.size, self._head_root(head), head.latest_release
-        if last is not None:
-            trust = getattr(self, "_writer_trust", None)
-            old_cp, _ = open_checkpoint(
-                self.release_note(last),
-                trust if isinstance(trust, KeyHistory) else [signer.verifier()],
-                origin=self.origin,
-            )
-            if last > size or not hmac.compare_digest(self.tree_hash(last), old_cp.root_hash):
-                raise VerificationError(
-                    f"the current tree does not extend release {last}; refusing to sign a fork"
-                )
-        return sign_checkpoint(Checkpoint(self.origin, size, root, release_extensions(last)),
-                               signer)
-
-    def _publish(self, head: Head, note: bytes, signer: Signer) -> Release:
-        size, root = head.size, self._head_root(head)
-        trust = getattr(self, "_writer_trust", None)
-        if isinstance(trust, KeyHistory):
-            trust.check_release(SignedNote.parse(note), size)
-        # Release file first, then the latest checkpoint naming it (the commit point).
-        # Ed25519 is deterministic, so re-running an interrupted release recreates the
-        # same bytes and completes it.
-        latest = sign_checkpoint(
-            Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
-        )
-        with deferred_interrupts():  # Ctrl-C: released, or as before; no temporary file
-            self.store.create(f"{RELEASES}/{size}", note)
-            self.store.swap_checkpoint(_stored(head), latest)
-        return Release(size, root, note, created=True)
+        """Sign the current tree as a release; it must extend the last release."""
+        return self.log.release(signer)
 
     def leftovers(self) -> list[tuple[str, bool, bool]]:
         """The files and directories of a directory archive that the format does not name,
-        as ``(name, is_dir, debris)``: *debris* is the tool's own (a temporary file, an empty
-        object fan-out directory), which :meth:`remove_debris` removes."""
-        if not isinstance(self.store, FileStore):
-            return []
-        out = []
-        for name, is_dir, empty in self.store.members():
-            mine = debris(name, is_dir=is_dir, empty=empty)
-            if mine or not named(name, is_dir=is_dir):
-                out.append((name, is_dir, mine))
-        return out
+        as ``(name, is_dir, debris)`` (see :meth:`.log.Log.leftovers`)."""
+        return self.log.leftovers()
 
     def remove_debris(self) -> tuple[list[str], list[str]]:
-        """Remove the tool's own leftovers (see :meth:`leftovers`), holding the writers' lock;
-        returns the names removed and the unknown names kept (reported, never deleted)."""
-        removed: list[str] = []
-        kept: list[str] = []
-        if not isinstance(self.store, FileStore):
-            return removed, kept
-        with self.store.writer():
-            # Deepest first: a fan-out directory emptied by removing a temporary file goes too.
-            for name, is_dir, mine in sorted(self.leftovers(), key=lambda m: -m[0].count("/")):
-                if not mine:
-                    kept.append(name)
-                elif self.store.remove_debris(name, is_dir=is_dir):
-                    removed.append(name)
-            for name, is_dir, mine in self.leftovers():
-                if mine and is_dir and self.store.remove_debris(name, is_dir=True):
-                    removed.append(name)
-        return sorted(removed), sorted(kept)
+        """Remove the tool's own leftovers; the names removed and the unknown names kept."""
+        return self.log.remove_debris()
 
     def repair(self, *, discard_uncheckpointed: bool = False) -> dict[str, int]:
-        """Cut debris left past the committed checkpoint by an interrupted append.
-
-        With no checkpoint at all, entries in the log are either debris of an interrupted
-        first append or a committed log whose checkpoint was deleted; only the user can tell,
-        so that case needs *discard_uncheckpointed*.
-        """
-        with self.store.writer():
-            head = self.head()
-            logged = self.store.record_size(ENTRIES)
-            if head.checkpoint is None and logged and not discard_uncheckpointed:
-                raise StorageError(
-                    "the log holds entries but there is no checkpoint; refusing to discard them",
-                    hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
-                    "run 'orderarchive repair --discard-uncheckpointed'",
-                )
-            size = head.size
-            keep_entries = self.entry_span(size - 1)[1] if size else 0
-            cut: dict[str, int] = {}
-            for name, keep in (
-                (ENTRIES, keep_entries),
-                (OFFSETS, size * OFFSET_SIZE),
-                (HASHES, merkle.stored_hash_count(size) * HASH),
-            ):
-                have = self.store.record_size(name)
-                if have < keep:
-                    raise StorageError(
-                        f"{name} is shorter than the committed checkpoint; repair cannot help",
-                        hint="restore the archive from a copy",
-                    )
-                if have > keep:
-                    self.store.truncate_record(name, keep)
-                    cut[name] = have - keep
-            return cut
+        """Cut debris left past the committed checkpoint by an interrupted append."""
+        return self.log.repair(discard_uncheckpointed=discard_uncheckpointed)
 
     # -- verification -------------------------------------------------------------------------
 
@@ -1220,19 +614,13 @@ class Archive:
         """
         from .log.audit import Auditor  # multiprocessing is only needed by verify
 
-        return Auditor(self, verifiers, progress, check_objects, workers).run()
+        return Auditor(self.log, verifiers, progress, check_objects, workers).run()
 
     def verify(self, verifiers: Sequence[VerifierKey], **kwargs: Any) -> VerifyReport:
         report = self.audit(verifiers, **kwargs)
         if not report.ok:
             raise ArchiveVerificationError(report)
         return report
-
-
-def _stored(head: Head) -> Versioned:
-    if head.stored is None:  # a Head built by hand, not read from this store
-        raise ConflictError("the checkpoint was not read from this archive's store")
-    return head.stored
 
 
 def keyset_fingerprint(verifiers: Sequence[VerifierKey]) -> str:
@@ -1249,55 +637,7 @@ def _paged(entry: Entry) -> bool:
     return entry.document is not None and entry.document.media_type == "application/pdf"
 
 
-def _parse_unverified_checkpoint(note: bytes) -> Checkpoint:
-    from .log.note import SignedNote
-
-    return Checkpoint.parse(SignedNote.parse(note).text)
-
-
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def document_fields(
-    data: bytes,
-    *,
-    doc: str,
-    kind: str,
-    title: str,
-    issuer: str,
-    issued: str | None,
-    media_type: str,
-    source_url: str | None = None,
-    text: TextLayer | None = None,
-    extractor: str | None = None,
-    no_text_reason: str | None = None,
-    relations: Sequence[tuple[str, str]] = (),
-    meta: Mapping[str, str | int] | None = None,
-) -> AddRequest:
-    """Build an :class:`AddRequest` from a document's bytes and what the clerk states."""
-    from .log.entry import Relation, TextRef
-
-    text_ref = None
-    if text is not None and not text.is_empty:
-        blob = text.to_bytes()
-        text_ref = TextRef(sha256_hex(blob), len(blob), extractor or "unknown")
-    elif text is not None:
-        text = None
-        no_text_reason = no_text_reason or "no text could be extracted"
-    fields = DocumentFields(
-        doc=doc,
-        kind=kind,
-        title=title,
-        issuer=issuer,
-        issued=issued,
-        media_type=media_type,
-        size=len(data),
-        sha256=sha256_hex(data),
-        source_url=source_url,
-        text=text_ref,
-        no_text_reason=no_text_reason,
-        relations=tuple(Relation(t, target) for t, target in relations),
-        meta=dict(meta or {}),
-    )
-    return AddRequest(data=data, fields=fields, text=text)
