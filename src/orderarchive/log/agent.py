@@ -26,11 +26,10 @@ import socket
 import struct
 
 import attrs
-import nacl.exceptions
-import nacl.signing
 
 from ..errors import KeyFileError
 from .note import ALG_ED25519, Signer, VerifierKey, key_id
+from .signing import ed25519_verify
 
 __all__ = ["AGENT_ENV", "AgentSigner", "agent_keys"]
 
@@ -108,7 +107,7 @@ def _recv(s: socket.socket, n: int) -> bytes:
     return out
 
 
-def _ed25519_public(blob: bytes) -> bytes | None:
+def _public_of_blob(blob: bytes) -> bytes | None:
     r = _Reader(blob)
     try:
         if r.string() != _ED25519:
@@ -127,7 +126,7 @@ def agent_keys(path: str | None = None) -> list[tuple[bytes, str]]:
     out = []
     for _ in range(r.uint32()):
         blob, comment = r.string(), r.string()
-        public = _ed25519_public(blob)
+        public = _public_of_blob(blob)
         if public is not None:
             out.append((public, comment.decode("utf-8", "replace")))
     return out
@@ -197,8 +196,6 @@ class AgentSigner(Signer):
         if sig_blob.string() != _ED25519:
             raise AgentError("ssh-agent answered with a signature that is not ssh-ed25519")
         signature = sig_blob.string()
-        try:
-            nacl.signing.VerifyKey(self.public).verify(msg, signature)
-        except (nacl.exceptions.CryptoError, ValueError, TypeError) as e:
-            raise AgentError("ssh-agent returned a signature that does not verify") from e
+        if not ed25519_verify(self.public, msg, signature):
+            raise AgentError("ssh-agent returned a signature that does not verify")
         return signature
