@@ -1286,7 +1286,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 from ..history import check_history
 
                 extra = check_history(archive, keys, report, since=since)
-            signers = _signers(archive, keys, report)
+            signers = _who_signed(archive, keys, report)
     problems = list(report.problems) + list(extra.get("problems", ()))
     if ctx.as_json:
         out = report.to_dict()
@@ -1333,7 +1333,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
 
 
-def _signers(archive: Any, keys: Any, report: Any) -> list[dict[str, Any]] | None:
+def _who_signed(archive: Any, keys: Any, report: Any) -> list[dict[str, Any]] | None:
     """With a trust file and a verified archive: which key signed what (verify's report)."""
     from ..log.keyset import KeyHistory
 
