@@ -196,3 +196,18 @@ def test_the_checker_sees_an_upward_and_a_cyclic_import(tmp_path: Path) -> None:
     assert ("orderarchive.log.archive", True, 3) in found
     assert ("orderarchive.log", False, 5) in found    # `cli` is no module of orderarchive.log
     assert ("orderarchive.errors", False, 6) in found
+
+
+def test_offline_checks_load_no_recipe_module() -> None:
+    # verify-evidence and verify-proof need only the file and the public key: the modules
+    # holding those checks load nothing of the recipe layer (nor the CLI).
+    import subprocess
+    import sys
+
+    code = ("import sys, orderarchive.citations.cite, orderarchive.log.tlogproof; "
+            "print(' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    loaded = {m for m in out.stdout.split() if m.startswith(f"{PACKAGE}.")}
+    above = sorted(m for m in loaded if LAYERS.index(layer_of(m)) >= LAYERS.index("recipe"))
+    assert above == []
