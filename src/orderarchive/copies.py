@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import hashlib
 import re
 import time
 from collections import Counter
@@ -40,6 +39,7 @@ import attrs
 from .archive import Archive
 from .documents.visible import HiddenText
 from .errors import DocumentError, OrderArchiveError
+from .log.digest import Digest
 from .log.entry import Entry
 from .log.textlayer import TextLayer
 
@@ -146,7 +146,7 @@ class TextComparison:
     words_removed: int
     words_changed: int
     changes: tuple[WordChange, ...]
-    text_sha256: str
+    text_sha256: Digest
     exact: bool = False
     hidden: tuple[HiddenText, ...] = ()
     hidden_count: int = 0
@@ -164,7 +164,7 @@ class TextComparison:
             "words_changed": self.words_changed,
             "changes": [c.to_dict() for c in self.changes],
             "changes_listed": len(self.changes),
-            "text_sha256": self.text_sha256,
+            "text_sha256": self.text_sha256.hex(),
             "exact_text": self.exact,
             "whitespace_only": self.status == "same-text" and not self.exact,
             "hidden_text": [h.to_dict() for h in self.hidden],
@@ -556,10 +556,10 @@ def compare_text(
     if deadline is None:
         deadline = time.monotonic() + limits.timeout_seconds
     blob = layer.to_bytes()
-    text_sha = hashlib.sha256(blob).hexdigest()
+    text_sha = Digest.of(blob)
     hidden = copy.hidden
     if not hidden:
-        for hit in sorted(idx.by_text_sha256(text_sha), key=lambda h: h.seq):
+        for hit in sorted(idx.by_text_sha256(text_sha.hex()), key=lambda h: h.seq):
             entry = archive.entry(hit.seq)
             official = _signed_layer(archive, entry)
             if official is not None and official.to_bytes() == blob:
@@ -568,7 +568,7 @@ def compare_text(
                 )
     tokens = _Tokens.of(shown, limits.max_words, "the copy")
     extracted = _Tokens.of(layer, limits.max_words, "the copy") if hidden else tokens
-    seqs = [int(h.seq) for h in sorted(idx.by_text_sha256(text_sha), key=lambda h: h.seq)]
+    seqs = [int(h.seq) for h in sorted(idx.by_text_sha256(text_sha.hex()), key=lambda h: h.seq)]
     seqs += idx.near_duplicates(_casefolded_words(shown, 50_000), limit=MAX_CANDIDATES)
     if hidden:  # a copy that hides most of an archived text is still a copy of it
         seqs += idx.near_duplicates(_casefolded_words(layer, 50_000), limit=MAX_CANDIDATES)

@@ -21,7 +21,6 @@ Queries return frozen results; verification raises (:mod:`.errors`) or returns w
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from .errors import (
 )
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.digest import Digest
 from .log.entry import DocumentFields, Entry, verify_included
 from .log.note import SignedNote, Signer, VerifierKey
 from .log.tlogproof import TlogProof
@@ -97,7 +97,7 @@ class CopyResult:
     """
 
     status: str
-    sha256: str
+    sha256: Digest
     size: int
     entry: Entry | None = None
     checkpoint: Checkpoint | None = None
@@ -122,7 +122,7 @@ class CopyResult:
         out: dict[str, Any] = {
             "status": self.status,
             "official": self.official,
-            "sha256": self.sha256,
+            "sha256": self.sha256.hex(),
             "size": self.size,
         }
         if self.text is not None:
@@ -155,7 +155,7 @@ class VerifiedProof:
     checkpoint: Checkpoint
     entry_signer: VerifierKey
     checkpoint_signers: tuple[VerifierKey, ...]
-    sha256: str
+    sha256: Digest
 
     def to_dict(self) -> dict[str, Any]:
         d = self.entry.document
@@ -163,7 +163,7 @@ class VerifiedProof:
         return {
             "status": "official",
             "official": True,
-            "sha256": self.sha256,
+            "sha256": self.sha256.hex(),
             "size": d.size,
             "doc": d.doc,
             "title": d.title,
@@ -364,9 +364,9 @@ def check_copy(
     """
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
-    sha = hashlib.sha256(data).hexdigest()
+    sha = Digest.of(data)
     with archive.index(verifiers) as idx:
-        hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
+        hits = sorted(idx.by_sha256(sha.hex()), key=lambda h: h.seq)
         if not hits:
             if not compare_text:
                 return CopyResult("not-official", sha, len(data))
@@ -383,15 +383,15 @@ def check_copy(
         head = archive.head()  # parsed only: _open verifies it
         if head.checkpoint is None or head.note is None or seq >= head.size:
             raise IndexMismatchError(
-                f"the index lists entry {seq} for sha256:{sha}, but the signed log is shorter"
+                f"the index lists entry {seq} for {sha}, but the signed log is shorter"
             )
         cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
         status = "official-unreleased"
     entry, _, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
     doc = entry.document
-    if doc is None or not hmac.compare_digest(doc.sha256, sha) or doc.size != len(data):
+    if doc is None or doc.digest != sha or doc.size != len(data):
         raise IndexMismatchError(
-            f"the index lists entry {seq} for sha256:{sha}, but that entry is another document"
+            f"the index lists entry {seq} for {sha}, but that entry is another document"
         )
     return CopyResult(status, sha, len(data), entry, cp, entry_signer, cp_signers)
 
@@ -400,7 +400,7 @@ def _check_text(
     archive: Archive,
     data: bytes,
     *,
-    sha: str,
+    sha: Digest,
     filename: str | None,
     verifiers: Sequence[VerifierKey],
     idx: Any,
@@ -432,7 +432,7 @@ def _check_text(
     entry = comparison.entry
     entry_signer, _ = _verify_read_entry(archive, entry, cp, verifiers)
     d = entry.document
-    if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
+    if d is not None and d.digest == sha and d.size == len(data):
         # The copy is the signed file itself: an index that missed it by its hash is damaged,
         # and the verdict comes from the verified entry, not from the index.
         status = "official" if released else "official-unreleased"
@@ -533,12 +533,10 @@ def verify_proof(
     entry, cp = opened.entry, opened.checkpoint
     entry_signer, cp_signers = opened.entry_signer, opened.checkpoint_signers
     doc = opened.document
-    actual = hashlib.sha256(data).hexdigest()
-    if not hmac.compare_digest(actual, doc.sha256):
+    actual = Digest.of(data)
+    if actual != doc.digest:
         raise DigestMismatchError(
-            f"the file is not {doc.doc!r}",
-            expected=f"sha256:{doc.sha256}",
-            actual=f"sha256:{actual}",
+            f"the file is not {doc.doc!r}", expected=str(doc.digest), actual=str(actual)
         )
     if len(data) != doc.size:  # same hash, other size: impossible short of a SHA-256 break
         raise VerificationError(f"the file is {len(data)} bytes, the entry says {doc.size}")

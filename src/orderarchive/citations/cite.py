@@ -57,8 +57,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 import unicodedata
 from collections import Counter
@@ -82,6 +80,7 @@ from ..errors import (
 )
 from ..log import merkle
 from ..log.checkpoint import Checkpoint
+from ..log.digest import Digest
 from ..log.entry import DocumentFields, Entry, verify_included
 from ..log.note import SignedNote, VerifierKey
 from ..log.textlayer import TextLayer
@@ -1135,12 +1134,12 @@ def verify_evidence(
     if d.text is None:
         raise VerificationError(f"the signed entry of {d.doc} has no text layer")
     raw = _strict_b64(_string(body, "text_layer", ""), "text_layer")
-    actual = hashlib.sha256(raw).hexdigest()
-    if not hmac.compare_digest(actual, d.text.sha256):
+    actual = Digest.of(raw)
+    if actual != d.text.digest:
         raise DigestMismatchError(
             f"the text layer is not the one signed for {d.doc}",
-            expected=f"sha256:{d.text.sha256}",
-            actual=f"sha256:{actual}",
+            expected=str(d.text.digest),
+            actual=str(actual),
         )
     if len(raw) != d.text.size:
         raise VerificationError(f"the text layer is {len(raw)} bytes, the entry says {d.text.size}")

@@ -186,7 +186,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
                      "archived but not yet in a signed release", fg="yellow")
             else:
                 why = f" ({r.text_reason})" if r.text_reason else ""
-                echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
+                echo(f"NOT OFFICIAL  {path}: {r.sha256} is not an archived document, "
                      f"and its text matches none{why}", fg="red")
     sys.exit(code)
 

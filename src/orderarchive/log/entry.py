@@ -39,6 +39,7 @@ from ..errors import (
     SignatureError,
 )
 from . import merkle
+from .digest import Digest
 from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, Signer, VerifierKey
 
 ENTRY_VERSION = 1
@@ -80,6 +81,11 @@ class TextRef:
     size: int
     extractor: str
 
+    @property
+    def digest(self) -> Digest:
+        """:attr:`sha256` as a :class:`~.digest.Digest`."""
+        return Digest.from_hex(self.sha256, "text sha256")
+
     def to_dict(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "size": self.size, "extractor": self.extractor}
 
@@ -112,6 +118,11 @@ class DocumentFields:
     no_text_reason: str | None = None
     relations: tuple[Relation, ...] = ()
     meta: Mapping[str, str | int] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def digest(self) -> Digest:
+        """:attr:`sha256` (the document's bytes) as a :class:`~.digest.Digest`."""
+        return Digest.from_hex(self.sha256, "sha256")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
