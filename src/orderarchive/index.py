@@ -48,6 +48,7 @@ from .log.entry import Entry
 from .log.merkle import HASH_SIZE
 
 if TYPE_CHECKING:
+    from .log.checkpoint import Checkpoint
     from .log.textlayer import TextLayer
 
 SCHEMA_VERSION = 3
@@ -490,7 +491,7 @@ class Index:
         self.path = path
         self._probe_ready = False
         #: The verified checkpoint the index was last brought up to (set by ``Archive.index``).
-        self.checkpoint: Any = None
+        self.checkpoint: Checkpoint | None = None
 
     @classmethod
     def open(cls, path: Path) -> Index:
