@@ -54,12 +54,13 @@ from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from .log.entry import (
     MAX_ENTRY_BYTES,
-    DocumentFields,
     Entry,
     make_entry,
+    read_verified_entry,
     utc_timestamp,
-    verify_included,
 )
+from .log.entry import AddRequest as AddRequest  # noqa: PLC0414 (still importable from here)
+from .log.entry import document_fields as document_fields  # noqa: PLC0414
 from .log.layout import (
     ARCHIVE_FORMAT,
     CONFIG,
@@ -129,15 +130,6 @@ def valid_origin(origin: str) -> bool:
         and "+" not in origin
         and "://" not in origin
     )
-
-
-@attrs.frozen
-class AddRequest:
-    """One document to add: its bytes, what the clerk states, and its text layer if read."""
-
-    data: bytes
-    fields: DocumentFields
-    text: TextLayer | None = None
 
 
 @attrs.frozen
@@ -535,15 +527,7 @@ class Archive:
     ) -> Entry:
         """Entry *seq* re-read from the log, its signature checked against *verifiers* and
         its leaf shown by an inclusion proof to be in the tree of *checkpoint* (verified)."""
-        if not 0 <= seq < checkpoint.size:
-            raise NotFoundError(f"entry {seq} is not in the signed tree (size {checkpoint.size})")
-        raw = self.entry_bytes(seq, checkpoint.size)
-        entry = Entry.from_bytes(raw)
-        if entry.seq != seq:
-            raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        path = merkle.inclusion_proof(seq, checkpoint.size, self.read_hashes)
-        verify_included(entry, checkpoint, path, verifiers)
-        return entry
+        return read_verified_entry(self, seq, checkpoint, verifiers)[0]
 
     def _open_index(
         self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
@@ -976,45 +960,3 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def document_fields(
-    data: bytes,
-    *,
-    doc: str,
-    kind: str,
-    title: str,
-    issuer: str,
-    issued: str | None,
-    media_type: str,
-    source_url: str | None = None,
-    text: TextLayer | None = None,
-    extractor: str | None = None,
-    no_text_reason: str | None = None,
-    relations: Sequence[tuple[str, str]] = (),
-    meta: Mapping[str, str | int] | None = None,
-) -> AddRequest:
-    """Build an :class:`AddRequest` from a document's bytes and what the clerk states."""
-    from .log.entry import Relation, TextRef
-
-    text_ref = None
-    if text is not None and not text.is_empty:
-        blob = text.to_bytes()
-        text_ref = TextRef(sha256_hex(blob), len(blob), extractor or "unknown")
-    elif text is not None:
-        text = None
-        no_text_reason = no_text_reason or "no text could be extracted"
-    fields = DocumentFields(
-        doc=doc,
-        kind=kind,
-        title=title,
-        issuer=issuer,
-        issued=issued,
-        media_type=media_type,
-        size=len(data),
-        sha256=sha256_hex(data),
-        source_url=source_url,
-        text=text_ref,
-        no_text_reason=no_text_reason,
-        relations=tuple(Relation(t, target) for t, target in relations),
-        meta=dict(meta or {}),
-    )
-    return AddRequest(data=data, fields=fields, text=text)

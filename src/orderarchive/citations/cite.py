@@ -78,14 +78,12 @@ from ..errors import (
     SignatureError,
     VerificationError,
 )
-from ..log import merkle
-from ..log.checkpoint import Checkpoint
+from ..log.checkpoint import Checkpoint, signers_of
 from ..log.digest import Digest
-from ..log.entry import DocumentFields, Entry, verify_included
+from ..log.entry import DocumentFields, Entry, verify_read_entry
 from ..log.note import SignedNote, VerifierKey
 from ..log.textlayer import TextLayer
-from ..log.tlogproof import TlogProof
-from ..proofs import open_proof
+from ..log.tlogproof import TlogProof, open_proof
 from ..status import DocumentStatus, document_status
 from .brief import FoundQuotation, find_quotations
 from .quote import (
@@ -424,11 +422,7 @@ class _Checker:
             if head.checkpoint is None:
                 raise VerificationError("the archive has no signed checkpoint")
             self._checkpoint = head.checkpoint
-        cp = self._checkpoint
-        if entry.seq >= cp.size:
-            raise VerificationError(f"entry {entry.seq} is beyond the signed tree (size {cp.size})")
-        path = merkle.inclusion_proof(entry.seq, cp.size, self.archive.read_hashes)
-        return verify_included(entry, cp, path, self.verifiers)
+        return verify_read_entry(self.archive, entry, self._checkpoint, self.verifiers)[0]
 
     def title(self, idx: Any, text: str, doc: str | None) -> TitleMatch | None:
         """The document whose signed title *text* is, if any. The index only proposes
@@ -961,12 +955,6 @@ def _open_proof(
     return opened.proof, opened.entry, opened.checkpoint, opened.note, opened.entry_signer
 
 
-def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
-    """The supplied keys that signed an opened note (every line by a supplied key verified)."""
-    lines = {(s.name, s.key_id) for s in note.signatures}
-    return tuple(v for v in verifiers if (v.name, v.id) in lines)
-
-
 def _load(data: bytes) -> dict[str, Any]:
     """Parse an evidence file written in any JSON serialisation (whitespace, key order, final
     newline): every signed part inside it is checked byte for byte, so re-saving the file in
@@ -1161,7 +1149,7 @@ def verify_evidence(
         entry=entry,
         checkpoint=cp,
         entry_signer=signer,
-        checkpoint_signers=_signers(note, verifiers),
+        checkpoint_signers=signers_of(note, verifiers),
         layer=layer,
         quotation=quotation,
         pin=pin,

@@ -20,22 +20,23 @@ from ..proofs import check_copy, export_minisig, minisign_public_key
 from ..proofs import consistency as prove_consistency
 from ..proofs import prove as make_proof
 from ..proofs import verify_proof as check_proof
-from ..userfiles import read_user_file
-from . import (
+from ._common import (
+    _OUTPUT_HELP,
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
+    _content,
     _exit_code,
     _load_signer,
+    _read,
     _require_origin_key,
     _trusted,
-    cli,
+    _write,
     echo,
     emit_json,
     error_json,
     errors_handled,
     failed_verdict,
-    key,
     key_file_option,
     key_option,
     pass_ctx,
@@ -43,42 +44,6 @@ from . import (
     quiet_option,
     trusted_key_option,
 )
-
-_OUTPUT_HELP = "Where to write it ('-' for standard output)."
-
-
-class OutputError(OrderArchiveError):
-    """An output file that cannot be written."""
-
-
-def _read(path: Path, limit: int | None = None) -> bytes:
-    """One-line errors for missing, special (FIFO, device), unreadable or oversized files;
-    *limit* for a format's own limit, else the user's --max-size."""
-    return read_user_file(path, limit)
-
-
-def _write(path: Path, data: bytes, *, as_json: bool = False) -> str:
-    """Write *data* to *path* (``-``: standard output); return where it went, for messages.
-
-    With *as_json* and ``-``, nothing is written and ``-`` is returned: the caller puts the
-    text in its JSON document (``content``), so that standard output stays one JSON document.
-    """
-    if str(path) == "-" and as_json:
-        return "-"
-    if str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return "standard output"
-    try:
-        path.write_bytes(data)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}") from e
-    return str(path)
-
-
-def _content(where: str, data: bytes) -> dict[str, str]:
-    """The ``content`` field of a --json answer whose output went to ``-``."""
-    return {"content": data.decode("utf-8")} if where == "-" else {}
 
 
 def _ref(argument: str) -> tuple[str, Path | None]:
@@ -114,7 +79,7 @@ DEFAULT_MAX_WORDS = 500_000
 DEFAULT_TIMEOUT = 60.0
 
 
-@cli.command()
+@click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @trusted_key_option
 @click.option("--max-words", type=click.IntRange(min=1), default=DEFAULT_MAX_WORDS,
@@ -235,7 +200,7 @@ def _render_text_match(path: Path, text: Any, d: Any) -> None:
 # -- offline proofs ----------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("document")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help=_OUTPUT_HELP + "  [default: FILE.tlog-proof or DOC.tlog-proof]")
@@ -266,7 +231,7 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
              f"{tp.parsed_checkpoint()[0].size}")
 
 
-@cli.command("verify-proof")
+@click.command("verify-proof")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("proof", type=click.Path(path_type=Path))
 @trusted_key_option
@@ -301,7 +266,7 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
 # -- append-only proofs ------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("old")
 @click.argument("new", required=False)
 @trusted_key_option
@@ -332,7 +297,7 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
 # -- minisign ----------------------------------------------------------------------------------
 
 
-@cli.command("export-sig")
+@click.command("export-sig")
 @click.argument("document")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help=_OUTPUT_HELP + "  [default: FILE.minisig or DOC.minisig]")
@@ -381,7 +346,7 @@ def _export_candidates(ctx: Ctx, trusted: Sequence[str], key_path: Path | None) 
     return [VerifierKey.from_public_key(sealed.name, sealed.public_key)]
 
 
-@key.command("export")
+@click.command("export")
 @click.option("--minisign", "as_minisign", is_flag=True,
               help="Write a minisign public key file (for 'minisign -V -p').")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("-"),

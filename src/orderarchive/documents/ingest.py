@@ -16,13 +16,19 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-from ..archive import AddRequest, Archive, document_fields
 from ..errors import DocumentError, MalformedError, OrderArchiveError
-from ..log.entry import KINDS, RELATION_TYPES, Entry, valid_doc_id
+from ..log.entry import (
+    KINDS,
+    RELATION_TYPES,
+    AddRequest,
+    Entry,
+    document_fields,
+    valid_doc_id,
+)
 from ..log.note import Signer
 from ..userfiles import read_user_file
 
@@ -248,8 +254,17 @@ def build_requests(
     return [p.request for p in plan_items(items, progress=progress)]
 
 
+class Appender(Protocol):
+    """What :func:`add_files` needs of an archive (:meth:`.archive.Archive.add`): this layer
+    reads documents into add requests and never imports the recipe layer above it."""
+
+    def add(
+        self, requests: Sequence[AddRequest], signer: Signer, *, now: datetime | None = None
+    ) -> list[Entry]: ...
+
+
 def add_files(
-    archive: Archive,
+    archive: Appender,
     paths: Sequence[Path],
     options: AddOptions,
     signer: Signer,

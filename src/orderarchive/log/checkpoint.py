@@ -136,3 +136,13 @@ def open_checkpoint(
             hint="pass the log's verifier key (its name is the log's origin)",
         )
     return cp, opened.note
+
+
+def signers_of(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
+    """The supplied keys that signed a note already opened by :func:`open_checkpoint`.
+
+    After ``open_checkpoint`` succeeded, every line by a supplied key has verified (signed-note
+    "Signatures": one bad line rejects the note), so matching names and key IDs suffices.
+    """
+    lines = {(s.name, s.key_id) for s in note.signatures}
+    return tuple(v for v in verifiers if (v.name, v.id) in lines)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import nacl.exceptions
@@ -36,7 +37,9 @@ from ..errors import (
     EntryFormatError,
     InclusionError,
     MalformedError,
+    NotFoundError,
     SignatureError,
+    VerificationError,
 )
 from . import merkle
 from .digest import Digest
@@ -45,6 +48,7 @@ from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, Signer,
 ENTRY_VERSION = 1
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
+    from .textlayer import TextLayer
 
 SIGNATURE_CONTEXT = b"orderarchive/entry/v1\n"
 MAX_ENTRY_BYTES = 64 * 1024
@@ -397,6 +401,59 @@ def verify_included(
     return signer
 
 
+class EntryReader(Protocol):
+    """Where entries and stored hashes are read from (a :class:`~orderarchive.log.Log`)."""
+
+    def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
+        """The exact stored bytes of entry *seq*, checked against the stored leaf hash."""
+        ...
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored Merkle hashes by index (a :data:`merkle.HashReader`)."""
+        ...
+
+
+def verify_read_entry(
+    reader: EntryReader,
+    entry: Entry,
+    checkpoint: Checkpoint,
+    verifiers: Sequence[VerifierKey] | None,
+) -> tuple[VerifierKey | None, list[bytes]]:
+    """Verify an entry already read (its exact bytes, ``entry.raw``) without reading it again:
+    its signature, and an inclusion proof from its leaf to the root of *checkpoint* (already
+    verified) at its signed seq; returns the signing key and the proof.
+
+    Whatever was derived from this one read (its text layer, checked against the sha256 it
+    signs) is then vouched for; a second read could return other bytes from a changing mirror.
+    """
+    if not 0 <= entry.seq < checkpoint.size:
+        raise InclusionError(
+            f"entry {entry.seq} is not in the signed tree (size {checkpoint.size})"
+        )
+    path = merkle.inclusion_proof(entry.seq, checkpoint.size, reader.read_hashes)
+    return verify_included(entry, checkpoint, path, verifiers), path
+
+
+def read_verified_entry(
+    reader: EntryReader,
+    seq: int,
+    checkpoint: Checkpoint,
+    verifiers: Sequence[VerifierKey] | None,
+) -> tuple[Entry, VerifierKey | None, list[bytes]]:
+    """Entry *seq* re-read from the log and shown to be in the tree of *checkpoint*.
+
+    ``entry_bytes`` compares the bytes with the stored leaf hash; the inclusion proof then ties
+    that leaf to the checkpoint's root. Both are needed: the stored hashes alone are not signed.
+    """
+    if not 0 <= seq < checkpoint.size:
+        raise NotFoundError(f"entry {seq} is not in the signed tree (size {checkpoint.size})")
+    entry = Entry.from_bytes(reader.entry_bytes(seq, checkpoint.size))
+    if entry.seq != seq:
+        raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
+    signer, path = verify_read_entry(reader, entry, checkpoint, verifiers)
+    return entry, signer, path
+
+
 def refuse_unsafe_text(fields: Mapping[str, Any], where: str = "") -> None:
     """Refuse control characters, bidi overrides and line separators anywhere in the text
     of *fields* (member names and values, nested): a signed title holding ``ESC [ 32 m``
@@ -454,3 +511,54 @@ def make_entry(
 
 def parse_recorded(recorded: str) -> datetime:
     return datetime.strptime(recorded, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@attrs.frozen
+class AddRequest:
+    """One document to add: its bytes, what the clerk states, and its text layer if read."""
+
+    data: bytes
+    fields: DocumentFields
+    text: TextLayer | None = None
+
+
+def document_fields(
+    data: bytes,
+    *,
+    doc: str,
+    kind: str,
+    title: str,
+    issuer: str,
+    issued: str | None,
+    media_type: str,
+    source_url: str | None = None,
+    text: TextLayer | None = None,
+    extractor: str | None = None,
+    no_text_reason: str | None = None,
+    relations: Sequence[tuple[str, str]] = (),
+    meta: Mapping[str, str | int] | None = None,
+) -> AddRequest:
+    """Build an :class:`AddRequest` from a document's bytes and what the clerk states."""
+    text_ref = None
+    if text is not None and not text.is_empty:
+        blob = text.to_bytes()
+        text_ref = TextRef(hashlib.sha256(blob).hexdigest(), len(blob), extractor or "unknown")
+    elif text is not None:
+        text = None
+        no_text_reason = no_text_reason or "no text could be extracted"
+    fields = DocumentFields(
+        doc=doc,
+        kind=kind,
+        title=title,
+        issuer=issuer,
+        issued=issued,
+        media_type=media_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        source_url=source_url,
+        text=text_ref,
+        no_text_reason=no_text_reason,
+        relations=tuple(Relation(t, target) for t, target in relations),
+        meta=dict(meta or {}),
+    )
+    return AddRequest(data=data, fields=fields, text=text)
