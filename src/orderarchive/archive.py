@@ -85,7 +85,9 @@ from .log.note import MAX_NOTE_BYTES, Signer, VerifierKey
 from .log.store import FileStore, Store, Versioned, deferred_interrupts, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
+    from .index import Index
     from .log.textlayer import TextLayer
+    from .status import ListedDocument
 
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
@@ -512,7 +514,7 @@ class Archive:
 
     # -- index --------------------------------------------------------------------------------
 
-    def index(self, verifiers: Sequence[VerifierKey]) -> Any:
+    def index(self, verifiers: Sequence[VerifierKey]) -> Index:
         """The derived index, brought up to date with the log as signed by *verifiers*.
 
         The index holds only entries whose signatures verify against *verifiers* and whose
@@ -531,7 +533,7 @@ class Archive:
 
     def _open_index(
         self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
-    ) -> Any:
+    ) -> Index:
         from .index import Index, index_path  # sqlite3 is only needed by commands that look up
 
         if not verifiers:
@@ -541,7 +543,7 @@ class Archive:
             )
         head = self.head(verifiers)
         location = self.store.location()
-        idx: Any
+        idx: Index
         lock: contextlib.AbstractContextManager[None]
         if location is None:
             # A store that lives only in this process (MemoryStore): its index does too, built
@@ -567,7 +569,7 @@ class Archive:
 
     def _sync_index(
         self,
-        idx: Any,
+        idx: Index,
         head: Head,
         verifiers: Sequence[VerifierKey],
         appended: _Appended | None = None,
@@ -927,11 +929,40 @@ class Archive:
 
         return Auditor(self, verifiers, progress, check_objects, workers).run()
 
-    def verify(self, verifiers: Sequence[VerifierKey], **kwargs: Any) -> VerifyReport:
-        report = self.audit(verifiers, **kwargs)
+    def verify(
+        self,
+        verifiers: Sequence[VerifierKey],
+        *,
+        progress: ProgressFn | None = None,
+        check_objects: bool = True,
+        workers: int | None = None,
+    ) -> VerifyReport:
+        """Check everything, as :meth:`audit` does, and raise if anything is wrong.
+
+        Returns the clean report; raises :class:`ArchiveVerificationError` (carrying the full
+        report) when any problem was found.
+        """
+        report = self.audit(verifiers, progress=progress, check_objects=check_objects,
+                            workers=workers)
         if not report.ok:
             raise ArchiveVerificationError(report)
         return report
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def documents(
+        self, verifiers: Sequence[VerifierKey], *, kind: str | None = None
+    ) -> tuple[ListedDocument, ...]:
+        """Every document (optionally of one *kind*) in log order, with its status.
+
+        Each entry is re-read from the log and its signature checked against *verifiers*; the
+        status (in-force, amended, superseded, rescinded, corrected) comes from the relations
+        in those verified entries, never from the derived index (see
+        :func:`~orderarchive.status.list_documents`).
+        """
+        from .status import list_documents  # status imports this module for types only
+
+        return list_documents(self, verifiers, kind=kind)
 
 
 def _stored(head: Head) -> Versioned:

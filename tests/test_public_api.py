@@ -1,0 +1,95 @@
+"""The public API as type checkers see it, and its documentation (issue 13 item 4)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import pytest
+
+from conftest import STORE_KINDS, text_request
+from orderarchive import Archive
+from orderarchive.errors import KeyFileError, VerificationError
+from orderarchive.log.digest import Digest
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.status import ListedDocument
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tests" / "data" / "public_api_usage.py"
+REVEALED = ("check_copy", "check_quote", "document_status", "archive.documents")
+
+
+def test_mypy_strict_sees_real_types_through_the_lazy_package() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
+         "--cache-dir", str(ROOT / ".mypy_cache"), str(SCRIPT)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    ).stdout
+    notes = re.findall(r"^.*:(\d+): note: Revealed type is \"(.*)\"$", out, re.MULTILINE)
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert not errors, out
+    lines = SCRIPT.read_text().splitlines()
+    revealed = {lines[int(n) - 1].strip(): t for n, t in notes}
+    for name in REVEALED:
+        (call, kind), = [(c, t) for c, t in revealed.items() if f"reveal_type({name}(" in c]
+        assert "Any" not in kind, (call, kind)
+        assert kind.startswith(("orderarchive.", "tuple[orderarchive.")), (call, kind)
+    assert all("Any" not in t for t in revealed.values()), revealed
+
+
+# -- Archive.documents: each document from its verified entry, with its status ----------------
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_archive_documents_lists_each_with_its_status(
+    make_archive: Callable[..., Archive], signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    archive = make_archive(3)
+    archive.add([text_request(10, relations=(("rescinds", "eo-1"),)),
+                 text_request(11, relations=(("amends", "eo-2"),))], signer)
+    listed = archive.documents(verifiers)
+    assert [d.doc for d in listed] == ["eo-0", "eo-1", "eo-2", "eo-10", "eo-11"]
+    assert [d.status for d in listed] == ["in-force", "rescinded", "amended", "in-force",
+                                          "in-force"]
+    assert [d.released for d in listed] == [True, True, True, False, False]
+    first = listed[0]
+    assert isinstance(first, ListedDocument) and isinstance(first.sha256, Digest)
+    assert first.entry == archive.entry(0) and first.sha256 == Digest.of(text_request(0).data)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        first.status = "rescinded"  # type: ignore[misc]
+    assert first.to_dict() == {
+        "seq": 0, "doc": "eo-0", "kind": "executive-order", "title": "Order 0",
+        "issuer": "City of Example", "issued": "2026-02-05",
+        "sha256": Digest.of(text_request(0).data).hex(), "released": True, "status": "in-force",
+    }
+    assert [d.doc for d in archive.documents(verifiers, kind="article")] == []
+
+
+def test_archive_documents_needs_trusted_keys(
+    make_archive: Callable[..., Archive], signer: Signer
+) -> None:
+    archive = make_archive(2)
+    with pytest.raises(KeyFileError):
+        archive.documents([])
+    other = Signer.generate("example.gov/orders")
+    with pytest.raises(VerificationError):  # entries signed by another key are not listed
+        archive.documents([other.verifier()])
+
+
+def test_status_does_not_import_the_archive_at_run_time() -> None:
+    # Archive.documents imports status inside the method: status must import Archive for
+    # types only, or the run-time import graph has a cycle archive <-> status.
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, orderarchive.status; "
+         "print('orderarchive.archive' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.strip() == "False"
