@@ -96,18 +96,23 @@ ProgressFn = Callable[[int, int], None]
 
 
 def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of *data* as 64 lower-case hex digits (the form entries store)."""
     return hashlib.sha256(data).hexdigest()
 
 
 @attrs.frozen
 class Config:
+    """The archive's configuration file (``config.json``): its format and origin."""
+
     origin: str
 
     def to_bytes(self) -> bytes:
+        """The canonical bytes of the configuration file, newline-terminated."""
         return canonical.dumps({"format": ARCHIVE_FORMAT, "origin": self.origin}) + b"\n"
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Config:
+        """Parse a configuration file; raises :class:`CorruptArchiveError` if malformed."""
         try:
             if not data.endswith(b"\n"):
                 raise MalformedError("does not end with a newline")
@@ -145,6 +150,7 @@ class Head:
 
     @property
     def size(self) -> int:
+        """The tree size of the latest checkpoint (0 before the first)."""
         return self.checkpoint.size if self.checkpoint else 0
 
     @property
@@ -153,6 +159,7 @@ class Head:
         return extension_size(self.checkpoint, RELEASE_EXT)
 
     def extensions(self) -> tuple[str, ...]:
+        """The checkpoint extension lines that carry the latest release forward."""
         latest = self.latest_release
         return () if latest is None else (f"{RELEASE_EXT}{latest}",)
 
@@ -166,11 +173,14 @@ class Problem:
     seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``verify --json`` prints for the problem."""
         return {"code": self.code, "message": self.message, "seq": self.seq}
 
 
 @attrs.frozen
 class VerifyReport:
+    """What :meth:`Archive.audit` found: the archive's size, releases and problems."""
+
     origin: str
     size: int
     root: bytes | None
@@ -182,17 +192,21 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when no problem was found."""
         return not self.problems
 
     @property
     def released_size(self) -> int:
+        """The tree size of the newest verified release (0 if none)."""
         return self.releases[-1] if self.releases else 0
 
     @property
     def unreleased(self) -> int:
+        """How many entries no release covers yet."""
         return self.size - self.released_size
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``verify --json`` prints."""
         return {
             "ok": self.ok,
             "origin": self.origin,
@@ -220,6 +234,8 @@ class ArchiveVerificationError(VerificationError):
 
 @attrs.frozen
 class Release:
+    """A signed release: its tree size and root, the signed checkpoint, and whether it was new."""
+
     size: int
     root: bytes
     note: bytes
@@ -320,12 +336,19 @@ class Archive:
 
     @property
     def origin(self) -> str:
+        """The log's origin (the first line of every checkpoint it signs)."""
         return self.config.origin
 
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path | str) -> Archive:
+        """Open the archive in the directory *path*.
+
+        Raises :class:`ArchiveNotFoundError` when there is no archive there and
+        :class:`CorruptArchiveError` when its configuration cannot be parsed. Nothing is
+        verified yet: see :meth:`verify` and :meth:`head`.
+        """
         root = Path(path)
         if not root.is_dir():
             raise ArchiveNotFoundError(
@@ -344,6 +367,7 @@ class Archive:
 
     @classmethod
     def init(cls, path: Path | str, origin: str) -> Archive:
+        """Create an empty archive for the log *origin* in the directory *path*."""
         if not valid_origin(origin):
             raise MalformedError(
                 f"invalid origin {origin!r}",
@@ -404,9 +428,11 @@ class Archive:
         return self.store.read_ranges(HASHES, [(i * HASH, HASH) for i in indexes])
 
     def tree_hash(self, size: int) -> bytes:
+        """The RFC 9162 Merkle tree hash of the first *size* entries, from the stored hashes."""
         return merkle.tree_hash(size, self.read_hashes)
 
     def entry_span(self, seq: int) -> tuple[int, int]:
+        """Where entry *seq* lies in the entries record (start, end), from the offsets record."""
         if seq:
             start, end = struct.unpack(
                 ">QQ", self.store.read_range(OFFSETS, (seq - 1) * OFFSET_SIZE, 2 * OFFSET_SIZE)
@@ -441,6 +467,12 @@ class Archive:
         return raw
 
     def entry(self, seq: int, size: int | None = None) -> Entry:
+        """Entry *seq*, parsed from its stored bytes (checked against the stored leaf hash).
+
+        Its signature is not checked: :meth:`verified_entry` also checks the signature and
+        the inclusion in a signed checkpoint. *size* bounds the log (default: the latest
+        checkpoint's); :class:`NotFoundError` beyond it.
+        """
         return Entry.from_bytes(self.entry_bytes(seq, size))
 
     def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
@@ -491,6 +523,7 @@ class Archive:
         return data
 
     def text_layer(self, entry: Entry) -> TextLayer | None:
+        """The signed text layer of *entry* (checked against its digest), or None if it has none."""
         if entry.document is None or entry.document.text is None:
             return None
         from .log.textlayer import TextLayer
@@ -499,6 +532,7 @@ class Archive:
         return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
 
     def releases(self) -> list[int]:
+        """The tree sizes of the stored releases, ascending (their signatures unchecked)."""
         sizes: list[int] = []
         for name in self.store.list(RELEASES):
             size = decimal_size(name.rsplit("/", 1)[-1])
@@ -507,6 +541,7 @@ class Archive:
         return sorted(sizes)
 
     def release_note(self, size: int) -> bytes:
+        """The signed checkpoint of the release at tree size *size*, as stored (unchecked)."""
         try:
             return self.store.read(f"{RELEASES}/{size}", MAX_NOTE_BYTES)
         except NotFoundError as e:
@@ -988,6 +1023,7 @@ def _parse_unverified_checkpoint(note: bytes) -> Checkpoint:
 
 
 def default_workers() -> int:
+    """How many processes ``verify`` uses by default: one per CPU, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))
 
 

@@ -106,9 +106,11 @@ class WordChange:
     offset: int  # character offset in the official text layer
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``check --json`` prints for the change."""
         return attrs.asdict(self)
 
     def describe(self) -> str:
+        """One line saying what changed."""
         where = []
         if self.page is not None:
             where.append(f"page {self.page}")
@@ -153,9 +155,11 @@ class TextComparison:
 
     @property
     def total_changes(self) -> int:
+        """Words added, removed and changed, together."""
         return self.words_added + self.words_removed + self.words_changed
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``check --json`` prints under ``text``."""
         return {
             "status": self.status,
             "similarity": round(self.similarity, 4),

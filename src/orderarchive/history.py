@@ -351,6 +351,7 @@ class ForkEvidence:
         *,
         now: datetime | None = None,
     ) -> ForkEvidence:
+        """Evidence from the two signed checkpoints (*new_note* None: the log shows none)."""
         old = _open(old_note, None, _origin_of(old_note))
         new = _open(new_note, None, old.origin) if new_note is not None else None
         kind = ROLLBACK if new is None or new.size < old.size else FORK
@@ -359,17 +360,21 @@ class ForkEvidence:
 
     @property
     def old(self) -> Checkpoint:
+        """The checkpoint seen before, parsed (its signature was checked when it was kept)."""
         return _open(self.old_note, None, _origin_of(self.old_note))
 
     @property
     def new(self) -> Checkpoint | None:
+        """The checkpoint that contradicts it, parsed, or None if the log showed none."""
         return _open(self.new_note, None, self.old.origin) if self.new_note is not None else None
 
     @property
     def origin(self) -> str:
+        """The log's origin."""
         return self.old.origin
 
     def describe(self) -> str:
+        """One line saying what the two checkpoints show."""
         old, new = self.old, self.new
         if new is None:
             return (f"the log shows no checkpoint, but a signed checkpoint of size {old.size} "
@@ -403,6 +408,7 @@ class ForkEvidence:
             raise VerificationError("the checkpoints are consistent: no fork")
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object written to ``evidence.json``."""
         old, new = self.old, self.new
         return {
             "format": EVIDENCE_FORMAT,

@@ -534,6 +534,7 @@ class Index:
         return cls(conn, Path(":memory:"))
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()
 
     def __enter__(self) -> Index:
@@ -753,10 +754,12 @@ class Index:
         return [_indexed_doc(row) for row in rows]
 
     def by_doc(self, doc: str) -> IndexedDoc | None:
+        """The indexed document *doc* (unverified: re-read the log), or None."""
         found = self._docs("WHERE d.doc = ?", (doc,), "look up a document id")
         return found[0] if found else None
 
     def by_seq(self, seq: int) -> IndexedDoc | None:
+        """The indexed document of entry *seq* (unverified: re-read the log), or None."""
         found = self._docs("WHERE d.seq = ?", (seq,), "look up an entry")
         return found[0] if found else None
 
@@ -777,6 +780,7 @@ class Index:
         )
 
     def by_source_url(self, url: str) -> list[IndexedDoc]:
+        """The indexed documents fetched from *url* (unverified: re-read the log)."""
         return self._docs("WHERE d.source_url = ? ORDER BY d.seq", (url,),
                           "look up a source URL")
 

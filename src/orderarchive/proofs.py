@@ -117,6 +117,7 @@ class CopyResult:
         return self.checkpoint.size if self.checkpoint and self.official else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``check --json`` prints for the copy."""
         out: dict[str, Any] = {
             "status": self.status,
             "official": self.official,
@@ -156,6 +157,7 @@ class VerifiedProof:
     sha256: Digest
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``verify-proof --json`` prints."""
         d = self.entry.document
         assert d is not None  # verify_proof refuses entries that are not documents
         return {
@@ -205,6 +207,7 @@ class ConsistencyProof:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``consistency --json`` prints."""
         return {
             "origin": self.origin,
             "old_size": self.old_size,

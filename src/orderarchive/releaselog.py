@@ -37,6 +37,7 @@ class AddedDocument:
     relations: tuple[tuple[str, str], ...]  # (type, target doc)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``log --json`` prints for the document."""
         return {
             "seq": self.seq,
             "doc": self.doc,
@@ -57,6 +58,7 @@ class StatusChange:
     after: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``log --json`` prints for the change."""
         return attrs.asdict(self)
 
 
@@ -73,6 +75,7 @@ class Changes:
     status_changes: tuple[StatusChange, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``log --json`` prints for the release."""
         return {
             "from": self.start,
             "to": self.end,

@@ -31,6 +31,8 @@ _STANDING = (
 
 @attrs.frozen
 class RelatedDocument:
+    """A document related to another: the relation, and what its verified entry says."""
+
     relation: str
     doc: str
     title: str
@@ -39,11 +41,14 @@ class RelatedDocument:
     recorded: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``show --json`` prints for the related document."""
         return attrs.asdict(self)
 
 
 @attrs.frozen
 class DocumentStatus:
+    """A document's standing (:func:`document_status`), from verified entries only."""
+
     entry: Entry
     released: bool
     release_size: int | None
@@ -54,9 +59,11 @@ class DocumentStatus:
 
     @property
     def in_force(self) -> bool:
+        """Neither rescinded nor superseded."""
         return self.status not in ("rescinded", "superseded")
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``show --json`` prints."""
         d = self.entry.document
         assert d is not None
         return {
@@ -75,6 +82,7 @@ class DocumentStatus:
         }
 
     def render(self) -> list[str]:
+        """The lines ``show`` prints."""
         d = self.entry.document
         assert d is not None
         lines = [
