@@ -59,6 +59,23 @@ def _public_api() -> dict[str, object]:
     return found
 
 
+def _annotations(obj: object) -> dict[str, object]:
+    function = obj.__init__ if inspect.isclass(obj) else obj  # type: ignore[misc]
+    return dict(getattr(function, "__annotations__", None) or {})
+
+
+def test_no_any_in_a_public_signature() -> None:
+    api = _public_api()
+    assert "orderarchive.Archive.index" in api and "orderarchive.copies.compare_text" in api
+    with_any = sorted(
+        f"{qualname}({name}: {annotation})"
+        for qualname, obj in api.items()
+        for name, annotation in _annotations(obj).items()
+        if re.search(r"\bAny\b", str(annotation))
+    )
+    assert not with_any, with_any
+
+
 def test_every_public_class_function_and_method_has_a_docstring() -> None:
     api = _public_api()
     assert "orderarchive.Archive.open" in api and "orderarchive.Archive.documents" in api

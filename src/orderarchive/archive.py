@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import canonical
+from .canonical import JSONObject
 from .errors import (
     ArchiveNotFoundError,
     CanonicalJSONError,
@@ -172,7 +173,7 @@ class Problem:
     message: str
     seq: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``verify --json`` prints for the problem."""
         return {"code": self.code, "message": self.message, "seq": self.seq}
 
@@ -205,7 +206,7 @@ class VerifyReport:
         """How many entries no release covers yet."""
         return self.size - self.released_size
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``verify --json`` prints."""
         return {
             "ok": self.ok,

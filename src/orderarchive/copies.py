@@ -32,16 +32,20 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .archive import Archive
+from .canonical import JSONObject
 from .documents.visible import HiddenText
 from .errors import DocumentError, OrderArchiveError
 from .log.digest import Digest
 from .log.entry import Entry
 from .log.textlayer import TextLayer
+
+if TYPE_CHECKING:  # sqlite3 is loaded only when an index is opened
+    from .index import Index
 
 #: Share of the official document's tokens (in order) a copy must keep to be a modified copy.
 MODIFIED_MIN_SIMILARITY = 0.6
@@ -105,7 +109,7 @@ class WordChange:
     paragraph: int | None
     offset: int  # character offset in the official text layer
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``check --json`` prints for the change."""
         return attrs.asdict(self)
 
@@ -158,7 +162,7 @@ class TextComparison:
         """Words added, removed and changed, together."""
         return self.words_added + self.words_removed + self.words_changed
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``check --json`` prints under ``text``."""
         return {
             "status": self.status,
@@ -541,7 +545,7 @@ def compare_text(
     archive: Archive,
     copy: CopyText | TextLayer,
     *,
-    idx: Any,
+    idx: Index,
     exclude: Sequence[int] = (),
     limits: CompareLimits = DEFAULT_COMPARE_LIMITS,
     deadline: float | None = None,

@@ -36,12 +36,12 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 from . import canonical
 from .archive import Archive, Problem, VerifyReport
+from .canonical import JSONObject
 from .errors import (
     CanonicalJSONError,
     ForkError,
@@ -407,7 +407,7 @@ class ForkEvidence:
         if hmac.compare_digest(self.prefix_root, old.root_hash):
             raise VerificationError("the checkpoints are consistent: no fork")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object written to ``evidence.json``."""
         old, new = self.old, self.new
         return {

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .canonical import JSONObject
 from .errors import (
     DigestMismatchError,
     NotFoundError,
@@ -116,9 +117,9 @@ class CopyResult:
         """The size of the release that covers the entry (None if unreleased or not found)."""
         return self.checkpoint.size if self.checkpoint and self.official else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``check --json`` prints for the copy."""
-        out: dict[str, Any] = {
+        out: JSONObject = {
             "status": self.status,
             "official": self.official,
             "sha256": self.sha256.hex(),
@@ -156,7 +157,7 @@ class VerifiedProof:
     checkpoint_signers: tuple[VerifierKey, ...]
     sha256: Digest
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``verify-proof --json`` prints."""
         d = self.entry.document
         assert d is not None  # verify_proof refuses entries that are not documents
@@ -206,7 +207,7 @@ class ConsistencyProof:
             self.old_size, self.new_size, self.old_root, self.new_root, self.proof
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``consistency --json`` prints."""
         return {
             "origin": self.origin,

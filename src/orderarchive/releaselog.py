@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
 from .archive import Archive, previous_release
+from .canonical import JSONObject
 from .errors import NotFoundError, RootMismatchError, VerificationError
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
@@ -36,7 +36,7 @@ class AddedDocument:
     issued: str | None
     relations: tuple[tuple[str, str], ...]  # (type, target doc)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``log --json`` prints for the document."""
         return {
             "seq": self.seq,
@@ -57,7 +57,7 @@ class StatusChange:
     before: str
     after: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``log --json`` prints for the change."""
         return attrs.asdict(self)
 
@@ -74,7 +74,7 @@ class Changes:
     added: tuple[AddedDocument, ...]
     status_changes: tuple[StatusChange, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``log --json`` prints for the release."""
         return {
             "from": self.start,

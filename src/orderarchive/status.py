@@ -5,10 +5,11 @@ re-read from the signed log and verified."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
+from .canonical import JSONObject
 from .errors import NotFoundError, OrderArchiveError, VerificationError
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.digest import Digest
@@ -40,7 +41,7 @@ class RelatedDocument:
     issued: str | None
     recorded: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``show --json`` prints for the related document."""
         return attrs.asdict(self)
 
@@ -62,7 +63,7 @@ class DocumentStatus:
         """Neither rescinded nor superseded."""
         return self.status not in ("rescinded", "superseded")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON object ``show --json`` prints."""
         d = self.entry.document
         assert d is not None

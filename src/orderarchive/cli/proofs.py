@@ -3,6 +3,7 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import sys
 from collections.abc import Sequence
@@ -285,13 +286,15 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return
-    body = result.to_dict()
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode("ascii")
+
     echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
          f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
-    echo(f"# old root {body['old_root']}")
-    echo(f"# new root {body['new_root']}")
-    for line in body["proof"]:
-        echo(line)
+    echo(f"# old root {b64(result.old_root)}")
+    echo(f"# new root {b64(result.new_root)}")
+    for h in result.proof:
+        echo(b64(h))
 
 
 # -- minisign ----------------------------------------------------------------------------------
