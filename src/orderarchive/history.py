@@ -54,7 +54,7 @@ from .errors import (
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.keys import file_stem
-from .log.note import SignedNote, VerifierKey
+from .log.note import SignedNote, VerifierKey, b64encode
 
 __all__ = [
     "EVIDENCE_FORMAT",
@@ -308,10 +308,6 @@ def forget(origin: str, *, state: Path | None = None) -> RememberedFile | None:
 # -- evidence ----------------------------------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
 def _unb64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise MalformedError(f"evidence: {what} is not a string")
@@ -416,11 +412,11 @@ class ForkEvidence:
             "origin": old.origin,
             "detected": self.detected,
             "old_size": old.size,
-            "old_root": _b64(old.root_hash),
+            "old_root": b64encode(old.root_hash),
             "new_size": new.size if new else None,
-            "new_root": _b64(new.root_hash) if new else None,
-            "prefix_root": _b64(self.prefix_root) if self.prefix_root is not None else None,
-            "proof": [_b64(h) for h in self.proof],
+            "new_root": b64encode(new.root_hash) if new else None,
+            "prefix_root": b64encode(self.prefix_root) if self.prefix_root is not None else None,
+            "proof": [b64encode(h) for h in self.proof],
             "message": self.describe(),
         }
 

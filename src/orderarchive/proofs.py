@@ -20,7 +20,6 @@ Queries return frozen results; verification raises (:mod:`.errors`) or returns w
 
 from __future__ import annotations
 
-import base64
 import hmac
 import re
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint, signers_of
 from .log.digest import Digest
 from .log.entry import Entry, read_verified_entry, verify_read_entry
-from .log.note import SignedNote, Signer, VerifierKey
+from .log.note import SignedNote, Signer, VerifierKey, b64encode
 from .log.tlogproof import OpenedProof as OpenedProof  # noqa: PLC0414 (public from here too)
 from .log.tlogproof import TlogProof, open_proof
 
@@ -175,7 +174,7 @@ class VerifiedProof:
             "recorded": self.entry.recorded,
             "origin": self.checkpoint.origin,
             "release": self.checkpoint.size,
-            "root": _b64(self.checkpoint.root_hash),
+            "root": b64encode(self.checkpoint.root_hash),
             "signer": str(self.entry_signer),
             "checkpoint_signers": [str(k) for k in self.checkpoint_signers],
         }
@@ -213,16 +212,12 @@ class ConsistencyProof:
             "origin": self.origin,
             "old_size": self.old_size,
             "new_size": self.new_size,
-            "old_root": _b64(self.old_root),
-            "new_root": _b64(self.new_root),
-            "proof": [_b64(h) for h in self.proof],
+            "old_root": b64encode(self.old_root),
+            "new_root": b64encode(self.new_root),
+            "proof": [b64encode(h) for h in self.proof],
             "old_checkpoint": self.old_note.decode("utf-8"),
             "new_checkpoint": self.new_note.decode("utf-8"),
         }
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 # -- finding an entry --------------------------------------------------------------------------

@@ -81,7 +81,7 @@ from ..errors import (
 from ..log.checkpoint import Checkpoint, signers_of
 from ..log.digest import Digest
 from ..log.entry import DocumentFields, Entry, verify_read_entry
-from ..log.note import SignedNote, VerifierKey
+from ..log.note import SignedNote, VerifierKey, b64encode
 from ..log.textlayer import TextLayer
 from ..log.tlogproof import TlogProof, open_proof
 from ..status import DocumentStatus, document_status
@@ -750,10 +750,6 @@ _PIN_MEMBERS = frozenset(["page", "last_page", "paragraph", "last_paragraph"])
 _STATUS_MEMBERS = frozenset(["status", "changed_by"])
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
 def _quotation_dict(report: QuoteMatch) -> dict[str, Any]:
     return {
         "text": report.quote,
@@ -822,7 +818,7 @@ def make_evidence(
         "citation": citation.text,
         "quotation": _quotation_dict(citation.quote.match) if citation.quote else None,
         "pin": citation.pin.to_dict() if citation.pin else None,
-        "text_layer": _b64(layer_bytes),
+        "text_layer": b64encode(layer_bytes),
         "proof": proof.decode("utf-8"),
         "status": {"status": _standing_from(entries, d.doc), "changed_by": changed},
     }
@@ -932,12 +928,12 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _strict_b64(text: str, what: str) -> bytes:
+def _strictb64encode(text: str, what: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
         raise ProofFormatError(f"evidence: {what} is not base64") from e
-    if _b64(raw) != text:  # one encoding only: no stray padding bits
+    if b64encode(raw) != text:  # one encoding only: no stray padding bits
         raise ProofFormatError(f"evidence: {what} is not canonical base64")
     return raw
 
@@ -1121,7 +1117,7 @@ def verify_evidence(
         raise VerificationError(f"the evidence names {doc!r}, its signed entry is {d.doc!r}")
     if d.text is None:
         raise VerificationError(f"the signed entry of {d.doc} has no text layer")
-    raw = _strict_b64(_string(body, "text_layer", ""), "text_layer")
+    raw = _strictb64encode(_string(body, "text_layer", ""), "text_layer")
     actual = Digest.of(raw)
     if actual != d.text.digest:
         raise DigestMismatchError(

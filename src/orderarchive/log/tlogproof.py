@@ -32,7 +32,7 @@ from ..errors import (
 )
 from .checkpoint import Checkpoint, open_checkpoint, signers_of
 from .entry import DocumentFields, Entry, verify_included
-from .note import SignedNote, VerifierKey, _b64encode, _strict_b64decode
+from .note import SignedNote, VerifierKey, _strict_b64decode, b64encode
 
 __all__ = ["HEADER", "MAX_PROOF_BYTES", "MAX_PROOF_HASHES", "TlogProof"]
 
@@ -126,9 +126,9 @@ class TlogProof:
         """The ``.tlog-proof`` file."""
         lines = [HEADER]
         if self.extra is not None:
-            lines.append(_EXTRA_PREFIX + _b64encode(self.extra))
+            lines.append(_EXTRA_PREFIX + b64encode(self.extra))
         lines.append(f"{_INDEX_PREFIX}{self.index}")
-        lines.extend(_b64encode(h) for h in self.proof)
+        lines.extend(b64encode(h) for h in self.proof)
         lines.append("")
         return "".join(f"{line}\n" for line in lines).encode("ascii") + self.checkpoint
 
