@@ -23,7 +23,8 @@ from .errors import OrderArchiveError, VerificationError
 
 if TYPE_CHECKING:  # every lazily exported name, for type checkers (start-up stays lazy)
     from .archive import AddRequest, Archive, ArchiveVerificationError, Release, VerifyReport
-    from .citations.cite import check_brief, check_quote, verify_evidence
+    from .citations.cite import verify_evidence
+    from .citing import check_brief, check_quote
     from .documents import read_document
     from .history import check_history
     from .log.keys import load_verifiers
@@ -45,8 +46,8 @@ _LAZY = {
     "verify_proof": "proofs",
     "consistency": "proofs",
     "check_history": "history",
-    "check_quote": "citations.cite",
-    "check_brief": "citations.cite",
+    "check_quote": "citing",
+    "check_brief": "citing",
     "verify_evidence": "citations.cite",
     "read_document": "documents",
     "document_status": "status",

@@ -17,13 +17,10 @@ from ..citations.cite import (
     Citation,
     QuoteReport,
     VerifiedEvidence,
-    check_brief,
-    check_quote,
-    cite,
-    make_evidence,
     verify_evidence,
 )
 from ..citations.quote import QuoteStatus
+from ..citing import check_brief, check_quote, cite, make_evidence
 from ..documents import DocumentTooLargeError
 from ._common import (
     EXIT_FAILED,
