@@ -169,3 +169,45 @@ def test_status_does_not_import_the_archive_at_run_time() -> None:
         capture_output=True, text=True, check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+# -- one error tree, defined in errors.py -----------------------------------------------------
+
+#: Where users imported each error before it moved to errors.py: still importable from there.
+MOVED_ERRORS = {
+    "log.minisign": ["MinisignFormatError"],
+    "log.checkpoint": ["OriginMismatchError"],
+    "log.merkle": ["TreeRangeError"],
+    "log.note": ["InvalidSignatureError", "UnverifiedNoteError"],
+    "history": ["StateError", "LogForkedError", "LogRolledBackError"],
+    "citations.quote": ["QuoteTooShortError"],
+    "citations.cite": ["QuotationMismatchError", "UnreleasedQuotationError", "NoTextLayerError"],
+    "citations.brief": ["TooManyQuotationsError"],
+    "copies": ["CopyTooLargeError", "CompareTimeoutError"],
+    "proofs": ["UnreleasedError", "IndexMismatchError"],
+    "archive": ["ArchiveVerificationError"],
+    "documents": ["EmptyDocumentError", "UnsupportedDocumentError", "UnicodeDocumentError",
+                  "EncryptedDocumentError", "BrokenDocumentError", "DocumentTooLargeError",
+                  "DocumentTimeoutError", "ReaderCrashError", "DocumentFileError"],
+}
+
+
+def test_every_error_class_is_defined_in_errors_py() -> None:
+    from orderarchive import errors
+
+    src = Path(orderarchive.__file__).parent
+    defined_elsewhere = []
+    for path in sorted(src.rglob("*.py")):
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            # (a private exception used for control flow inside one module never leaves it)
+            if (isinstance(node, ast.ClassDef) and node.name.endswith("Error")
+                    and not node.name.startswith("_")):
+                defined_elsewhere.append(f"{path.relative_to(src)}:{node.name}")
+    assert not defined_elsewhere
+    for module_name, names in MOVED_ERRORS.items():
+        module = importlib.import_module(f"orderarchive.{module_name}")
+        for name in names:
+            assert getattr(module, name) is getattr(errors, name), (module_name, name)
+            assert issubclass(getattr(errors, name), errors.OrderArchiveError)

@@ -48,6 +48,7 @@ from .errors import (
     StorageError,
     VerificationError,
 )
+from .errors import ArchiveVerificationError as ArchiveVerificationError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint
 from .log.entry import AddRequest as AddRequest  # noqa: PLC0414 (still importable from here)
@@ -123,16 +124,6 @@ def valid_origin(origin: str) -> bool:
         and "+" not in origin
         and "://" not in origin
     )
-
-
-class ArchiveVerificationError(VerificationError):
-    """``verify`` found problems; the full report is attached."""
-
-    def __init__(self, report: VerifyReport) -> None:
-        first = report.problems[0].message
-        more = len(report.problems) - 1
-        super().__init__(first + (f" (and {more} more problems)" if more else ""))
-        self.report = report
 
 
 @attrs.frozen

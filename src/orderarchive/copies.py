@@ -39,6 +39,8 @@ import attrs
 from .archive import Archive
 from .canonical import JSONObject
 from .documents.visible import HiddenText
+from .errors import CompareTimeoutError as CompareTimeoutError  # noqa: PLC0414 (defined in errors.py)
+from .errors import CopyTooLargeError as CopyTooLargeError  # noqa: PLC0414 (defined in errors.py)
 from .errors import DocumentError, OrderArchiveError
 from .log.digest import Digest
 from .log.entry import Entry
@@ -66,18 +68,6 @@ _TICK = 256
 
 _TOKEN = re.compile(r"\w+(?:[\u2019'\-]\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w+(?:[\u2019'\-]\w+)*")
-
-
-class CopyTooLargeError(DocumentError):
-    """A copy (or the text it is compared with) over the comparison's word limit."""
-
-    hint = "raise the limit with 'check --max-words N'"
-
-
-class CompareTimeoutError(DocumentError):
-    """Comparing a copy took longer than its time budget: no verdict can be given."""
-
-    hint = "raise the budget with 'check --timeout SECONDS'"
 
 
 @attrs.frozen

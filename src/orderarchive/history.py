@@ -44,13 +44,14 @@ from .archive import Archive, Problem, VerifyReport
 from .canonical import JSONObject
 from .errors import (
     CanonicalJSONError,
-    ForkError,
     MalformedError,
     NotFoundError,
     OrderArchiveError,
-    RollbackError,
     VerificationError,
 )
+from .errors import LogForkedError as LogForkedError  # noqa: PLC0414 (defined in errors.py)
+from .errors import LogRolledBackError as LogRolledBackError  # noqa: PLC0414 (defined in errors.py)
+from .errors import StateError as StateError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.keys import file_stem
@@ -84,10 +85,6 @@ MAX_CHECKPOINT_FILE = 1 << 20
 
 FORK = "fork"
 ROLLBACK = "rollback"
-
-
-class StateError(OrderArchiveError):
-    """The user's state directory (remembered checkpoints, evidence) cannot be used."""
 
 
 # -- where state lives -------------------------------------------------------------------------
@@ -471,22 +468,6 @@ class ForkEvidence:
 
 def _origin_of(note: bytes) -> str:
     return Checkpoint.parse(SignedNote.parse(note).text).origin
-
-
-class LogForkedError(ForkError):
-    """Two validly signed checkpoints of one log that are not consistent with each other."""
-
-    def __init__(self, evidence: ForkEvidence) -> None:
-        super().__init__(evidence.describe())
-        self.evidence = evidence
-
-
-class LogRolledBackError(RollbackError):
-    """The log shows a smaller tree than a signed checkpoint seen before."""
-
-    def __init__(self, evidence: ForkEvidence) -> None:
-        super().__init__(evidence.describe())
-        self.evidence = evidence
 
 
 # -- proving extension -------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from .errors import (
     SignatureError,
     VerificationError,
 )
+from .errors import IndexMismatchError as IndexMismatchError  # noqa: PLC0414 (defined in errors.py)
+from .errors import UnreleasedError as UnreleasedError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint, signers_of
 from .log.digest import Digest
@@ -68,18 +70,6 @@ __all__ = [
 COPY_STATUSES = ("official", "official-unreleased", "same-text", "modified-copy", "not-official")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-class UnreleasedError(NotFoundError):
-    """The entry exists but no signed release covers it yet, so nothing public vouches for it."""
-
-    hint = "run 'orderarchive release' to sign a release that covers it"
-
-
-class IndexMismatchError(VerificationError):
-    """The derived index points at an entry the signed log does not confirm."""
-
-    hint = "run 'orderarchive verify' against the publisher's key"
 
 
 # -- results -----------------------------------------------------------------------------------

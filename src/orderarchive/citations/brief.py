@@ -52,14 +52,10 @@ from collections.abc import Iterator
 
 import attrs
 
-from ..errors import DocumentError
+from ..errors import TooManyQuotationsError as TooManyQuotationsError  # noqa: PLC0414 (defined in errors.py)
 from ..log.textlayer import TextLayer
 
 __all__ = ["FoundQuotation", "TooManyQuotationsError", "find_quotations", "strip_markdown"]
-
-
-class TooManyQuotationsError(DocumentError):
-    """A brief with more quotations than the caller agreed to check."""
 
 
 @attrs.frozen

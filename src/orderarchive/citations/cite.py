@@ -48,6 +48,9 @@ from ..errors import (
     SignatureError,
     VerificationError,
 )
+from ..errors import NoTextLayerError as NoTextLayerError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import QuotationMismatchError as QuotationMismatchError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import UnreleasedQuotationError as UnreleasedQuotationError  # noqa: PLC0414 (defined in errors.py)
 from ..log.checkpoint import Checkpoint, signers_of
 from ..log.digest import Digest
 from ..log.entry import DocumentFields, Entry
@@ -155,27 +158,6 @@ class Standing(Protocol):
     def in_force(self) -> bool: ...
     @property
     def changed_by(self) -> Sequence[Related]: ...
-
-
-class QuotationMismatchError(VerificationError):
-    """A citation was asked for a quotation the document does not hold (or not on that page)."""
-
-    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
-        super().__init__(message, hint="run 'orderarchive quote' to see the differences")
-        self.report = report
-
-
-class UnreleasedQuotationError(VerificationError):
-    """A quotation found in an entry that no signed release covers yet: no citation for it."""
-
-    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
-        super().__init__(message, hint="cite it after the archive's next release "
-                         "('orderarchive release')")
-        self.report = report
-
-
-class NoTextLayerError(NotFoundError):
-    """A document archived without a text layer (an image-only PDF): it cannot be quoted."""
 
 
 def is_paged(entry: Entry) -> bool:

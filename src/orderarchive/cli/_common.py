@@ -28,6 +28,7 @@ from ..errors import (
     StorageError,
     VerificationError,
 )
+from ..errors import OutputError as OutputError  # noqa: PLC0414 (defined in errors.py)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -672,10 +673,6 @@ def _columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[s
 # -- files given to and written by commands --------------------------------------------------
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
-
-
-class OutputError(OrderArchiveError):
-    """An output file that cannot be written."""
 
 
 def _read(path: Path, limit: int | None = None) -> bytes:
