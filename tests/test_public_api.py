@@ -211,3 +211,52 @@ def test_every_error_class_is_defined_in_errors_py() -> None:
         for name in names:
             assert getattr(module, name) is getattr(errors, name), (module_name, name)
             assert issubclass(getattr(errors, name), errors.OrderArchiveError)
+
+
+# -- library errors carry no CLI vocabulary ------------------------------------------------------
+
+_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+#: Other tools' command lines a hint may quote (not orderarchive's options).
+_FOREIGN_COMMANDS = ("qpdf --",)
+
+
+def _strings_raised(tree: ast.AST) -> list[tuple[int, str]]:
+    """The string constants in raise statements, ``hint=`` arguments and error classes."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        scope: ast.AST | None = None
+        if isinstance(node, ast.Raise):
+            scope = node.exc
+        elif isinstance(node, ast.keyword) and node.arg == "hint":
+            scope = node.value
+        elif isinstance(node, ast.ClassDef) and node.name.endswith("Error"):
+            scope = node
+        if scope is None:
+            continue
+        for sub in ast.walk(scope):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                found.append((sub.lineno, sub.value))
+    return found
+
+
+def test_library_errors_name_no_command_line_option() -> None:
+    src = Path(orderarchive.__file__).parent
+    leaks = [
+        f"{path.relative_to(src)}:{line}: {text!r}"
+        for path in sorted(src.rglob("*.py")) if path.parent.name != "cli"
+        for line, text in _strings_raised(ast.parse(path.read_text()))
+        if _OPTION.search(text) and not any(c in text for c in _FOREIGN_COMMANDS)
+    ]
+    assert not leaks, leaks
+
+
+def test_the_cli_names_the_option_for_a_remedy(tmp_path: Path) -> None:
+    from orderarchive.cli._common import hint_for
+    from orderarchive.errors import ArchiveNotFoundError, Remedy
+
+    with pytest.raises(ArchiveNotFoundError) as caught:
+        Archive.open(tmp_path / "nowhere")
+    error = caught.value
+    assert error.remedy is Remedy.ARCHIVE and error.hint and "--" not in error.hint
+    assert hint_for(error) == "create one with 'orderarchive init' or pass --archive"
+    assert all(not _OPTION.search(member.value) for member in Remedy)  # names, not options

@@ -44,6 +44,7 @@ from .errors import (
     MalformedError,
     NotFoundError,
     OrderArchiveError,
+    Remedy,
     RootMismatchError,
     StorageError,
     VerificationError,
@@ -51,6 +52,7 @@ from .errors import (
 from .errors import ArchiveVerificationError as ArchiveVerificationError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint
+from .log.digest import Digest
 from .log.entry import AddRequest as AddRequest  # noqa: PLC0414 (still importable from here)
 from .log.entry import Entry, refuse_unsafe_text, utc_timestamp
 from .log.entry import document_fields as document_fields  # noqa: PLC0414
@@ -84,7 +86,7 @@ INDEX_BATCH = 5000  # entries per index transaction
 
 def sha256_hex(data: bytes) -> str:
     """The SHA-256 of *data* as 64 lower-case hex digits (the form entries store)."""
-    return hashlib.sha256(data).hexdigest()
+    return Digest.of(data).hex()
 
 
 @attrs.frozen
@@ -178,7 +180,8 @@ class Archive:
         if not root.is_dir():
             raise ArchiveNotFoundError(
                 f"no archive at {root}",
-                hint="create one with 'orderarchive init' or pass --archive",
+                hint="create one (Archive.init) or open the directory that holds one",
+                remedy=Remedy.ARCHIVE,
             )
         store = FileStore(root)
         try:
@@ -186,7 +189,8 @@ class Archive:
         except NotFoundError as e:
             raise ArchiveNotFoundError(
                 f"{root} is not an orderarchive archive (no {CONFIG})",
-                hint="create one with 'orderarchive init' or pass --archive",
+                hint="create one (Archive.init) or open the directory that holds one",
+                remedy=Remedy.ARCHIVE,
             ) from e
         return cls(store, Config.from_bytes(data), root)
 
@@ -273,11 +277,9 @@ class Archive:
             raise VerificationError(
                 f"object sha256:{sha256} is {len(data)} bytes, its entry says {size}"
             )
-        actual = sha256_hex(data)
-        if not hmac.compare_digest(actual, sha256):
-            raise VerificationError(
-                f"object sha256:{sha256} is corrupt (hashes to sha256:{actual})"
-            )
+        actual = Digest.of(data)
+        if not hmac.compare_digest(actual.hex(), sha256):
+            raise VerificationError(f"object sha256:{sha256} is corrupt (hashes to {actual})")
         return data
 
     def text_layer(self, entry: Entry) -> TextLayer | None:
@@ -324,7 +326,8 @@ class Archive:
         if not verifiers:
             raise KeyFileError(
                 "no trusted keys: the index is built only from entries verified by trusted keys",
-                hint="pass --trusted-key FILE with the publisher's verifier key",
+                hint="give the publisher's verifier key",
+                remedy=Remedy.TRUSTED_KEYS,
             )
         head = self.head(verifiers)
         location = self.store.location()
@@ -481,8 +484,8 @@ class Archive:
         objects: list[tuple[str, bytes]] = []
         texts: dict[str, TextLayer] = {}
         for i, req in enumerate(requests):
-            sha = sha256_hex(req.data)
-            if sha != req.fields.sha256 or len(req.data) != req.fields.size:
+            sha = Digest.of(req.data).hex()
+            if not hmac.compare_digest(sha, req.fields.sha256) or len(req.data) != req.fields.size:
                 raise MalformedError(f"request {i}: sha256/size do not describe its data")
             objects.append((object_name(sha), req.data))
             if req.text is not None:
@@ -531,7 +534,8 @@ class Archive:
                 if idx.by_doc(f.doc) is not None:
                     raise ConflictError(
                         f"document id {f.doc!r} is already in the archive",
-                        hint="choose another --id; record changes as a new document with --amends",
+                        hint="choose another id; record changes as a new document that amends it",
+                        remedy=Remedy.DOCUMENT_ID,
                     )
                 for hit in idx.by_sha256(f.sha256):
                     raise ConflictError(

@@ -91,7 +91,7 @@ from .citations.quote import (
     best_match,
     candidate_terms,
 )
-from .errors import MalformedError, NotFoundError, VerificationError
+from .errors import MalformedError, NotFoundError, Remedy, VerificationError
 from .log.checkpoint import Checkpoint
 from .log.entry import Entry, verify_read_entry
 from .log.note import SignedNote, VerifierKey
@@ -305,8 +305,8 @@ def cite(
     if not report.is_match and not accept_review:
         raise QuotationMismatchError(
             f"the quotation is {report.status.value} in {doc}: no citation unless the review is "
-            "accepted explicitly (--accept-review); the status is then recorded",
-            report=report,
+            "accepted explicitly (accept_review=True); the status is then recorded",
+            report=report, remedy=Remedy.ACCEPT_REVIEW,
         )
     source = report.standing
     if not source.released:

@@ -7,6 +7,7 @@ Every exception that leaves the library is an :class:`OrderArchiveError`. Foreig
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -81,16 +82,64 @@ class QuotationReport(Protocol):
     def verdict(self) -> str: ...
 
 
+class Remedy(enum.StrEnum):
+    """How the caller can lift an error, as a name rather than a command line.
+
+    The library's messages and hints name no command-line option; an error that a setting of
+    the caller's lifts carries one of these in :attr:`OrderArchiveError.remedy`, and the CLI
+    turns it into its own hint (``orderarchive.cli._common.hint_for``).
+    """
+
+    #: Name the directory that holds an archive (or create one).
+    ARCHIVE = "archive"
+    #: Give the publisher's verifier key.
+    TRUSTED_KEYS = "trusted-keys"
+    #: Raise the size limit of the files read.
+    MAX_SIZE = "max-size"
+    #: Raise the size limit of a brief, or check it in parts.
+    BRIEF_SIZE = "brief-size"
+    #: Raise the number of quotations a brief may hold, or check it in parts.
+    MAX_QUOTATIONS = "max-quotations"
+    #: Raise the word limit of a copy's comparison.
+    MAX_WORDS = "max-words"
+    #: Raise the time budget of a copy's comparison.
+    TIMEOUT = "timeout"
+    #: Give the passphrase of an encrypted private key.
+    PASSPHRASE = "passphrase"  # noqa: S105 (a remedy's name, not a password)
+    #: Restore the checkpoint, or discard entries no checkpoint covers.
+    DISCARD_UNCHECKPOINTED = "discard-uncheckpointed"
+    #: Verify the whole archive (not only that it extends a given checkpoint).
+    FULL_VERIFY = "full-verify"
+    #: Cite by quotation rather than by page.
+    CITE_BY_QUOTE = "cite-by-quote"
+    #: Accept a quotation that needs review explicitly.
+    ACCEPT_REVIEW = "accept-review"
+    #: Choose another document id, or record the change as a document that amends it.
+    DOCUMENT_ID = "document-id"
+    #: Give a document field without control or bidi characters.
+    FIELD_TEXT = "field-text"
+    #: State the issued date of an order (or its kind).
+    ISSUED_DATE = "issued-date"
+    #: Widen the include/exclude patterns of a directory.
+    FILE_SELECTION = "file-selection"
+
+
 class OrderArchiveError(Exception):
     """Root of every error orderarchive raises."""
 
-    #: A short hint for the user, shown after the one-line message by the CLI.
+    #: A short hint for the user, shown after the one-line message (no command-line options).
     hint: str | None = None
+    #: How a setting of the caller's lifts the error, if one does (the CLI names its option).
+    remedy: Remedy | None = None
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, remedy: Remedy | None = None
+    ) -> None:
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+        if remedy is not None:
+            self.remedy = remedy
 
 
 # -- malformed input ---------------------------------------------------------------------------
@@ -257,8 +306,15 @@ class QuotationMismatchError(VerificationError):
     :attr:`report` is the :class:`~.citations.cite.QuoteReport`, when there is one.
     """
 
-    def __init__(self, message: str, *, report: QuotationReport | None = None) -> None:
-        super().__init__(message, hint="run 'orderarchive quote' to see the differences")
+    def __init__(
+        self,
+        message: str,
+        *,
+        report: QuotationReport | None = None,
+        remedy: Remedy | None = None,
+    ) -> None:
+        super().__init__(message, hint="run 'orderarchive quote' to see the differences",
+                         remedy=remedy)
         self.report = report
 
 
@@ -371,13 +427,15 @@ class TooManyQuotationsError(DocumentError):
 class CopyTooLargeError(DocumentError):
     """A copy (or the text it is compared with) over the comparison's word limit."""
 
-    hint = "raise the limit with 'check --max-words N'"
+    hint = "raise the comparison's word limit (CompareLimits.max_words)"
+    remedy = Remedy.MAX_WORDS
 
 
 class CompareTimeoutError(DocumentError):
     """Comparing a copy took longer than its time budget: no verdict can be given."""
 
-    hint = "raise the budget with 'check --timeout SECONDS'"
+    hint = "raise the comparison's time budget (CompareLimits.timeout_seconds)"
+    remedy = Remedy.TIMEOUT
 
 
 class NotFoundError(OrderArchiveError):

@@ -47,6 +47,7 @@ from .errors import (
     MalformedError,
     NotFoundError,
     OrderArchiveError,
+    Remedy,
     VerificationError,
 )
 from .errors import LogForkedError as LogForkedError  # noqa: PLC0414 (defined in errors.py)
@@ -515,7 +516,8 @@ def check_extends(
     except VerificationError as e:
         raise VerificationError(
             f"the archive's stored hashes do not reproduce its signed checkpoint: {e}",
-            hint="run 'orderarchive verify' without --since to see what is damaged",
+            hint="verify the whole archive to see what is damaged",
+            remedy=Remedy.FULL_VERIFY,
         ) from e
     if not hmac.compare_digest(prefix_root, old.root_hash):
         raise LogForkedError(ForkEvidence.of(old_note, head.note, prefix_root, proof))

@@ -45,6 +45,7 @@ from ..errors import (
     MalformedError,
     NotFoundError,
     ProofFormatError,
+    Remedy,
     SignatureError,
     VerificationError,
 )
@@ -511,7 +512,8 @@ def check_page(entry: Entry, layer: TextLayer | None, page: int) -> None:
     if not is_paged(entry):
         raise MalformedError(
             f"{d.doc} is {d.media_type}, which has no pages",
-            hint="cite it with --quote: the citation then names the paragraph",
+            hint="cite it by a quotation: the citation then names the paragraph",
+            remedy=Remedy.CITE_BY_QUOTE,
         )
     count = _page_count(entry, layer)
     if page < 1 or (count is not None and page > count):
@@ -1119,7 +1121,8 @@ def brief_quotations(
 
         raise DocumentTooLargeError(
             f"the brief is {len(data)} bytes, over the limit of {max_bytes} bytes",
-            hint="raise the limit with --max-size, or check the brief in parts",
+            hint="raise the limit (max_bytes), or check the brief in parts",
+            remedy=Remedy.BRIEF_SIZE,
         )
     source, markdown, indented = _brief_source(data, filename, max_bytes)
     return find_quotations(source, min_words=BRIEF_MIN_WORDS, markdown=markdown,

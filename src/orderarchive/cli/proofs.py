@@ -4,7 +4,6 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 from __future__ import annotations
 
 import base64
-import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import KeyFileError, MalformedError, OrderArchiveError, VerificationError
+from ..log.digest import Digest
 from ..log.entry import Entry
 from ..log.keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
 from ..log.note import VerifierKey
@@ -38,6 +38,7 @@ from ._common import (
     error_json,
     errors_handled,
     failed_verdict,
+    hint_for,
     key_file_option,
     key_option,
     pass_ctx,
@@ -51,7 +52,7 @@ def _ref(argument: str) -> tuple[str, Path | None]:
     """A document reference from DOC-or-FILE: an existing file is looked up by its SHA-256."""
     path = Path(argument)
     if path.is_file():
-        return f"sha256:{hashlib.sha256(_read(path)).hexdigest()}", path
+        return str(Digest.of(_read(path))), path
     return argument, None
 
 
@@ -159,14 +160,14 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
 
 def _echo_error(error: OrderArchiveError) -> None:
     message = " ".join(str(error).split())
-    hint = f" (hint: {error.hint})" if error.hint else ""
+    hint = f" (hint: {hint_for(error)})" if hint_for(error) else ""
     echo(f"error: {message}{hint}", fg="red", err=True)
 
 
 def _file_json(path: Path, r: Any) -> dict[str, Any]:
     if isinstance(r, OrderArchiveError):
         return {"file": str(path), "ok": False,
-                "error": error_json(type(r).__name__, " ".join(str(r).split()), r.hint,
+                "error": error_json(type(r).__name__, " ".join(str(r).split()), hint_for(r),
                                     _exit_code(r))}
     return {"file": str(path), **r.to_dict()}
 

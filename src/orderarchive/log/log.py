@@ -26,6 +26,7 @@ from ..canonical import JSONObject
 from ..errors import (
     ConflictError,
     NotFoundError,
+    Remedy,
     SignatureError,
     StorageError,
     VerificationError,
@@ -520,7 +521,8 @@ class Log:
                 raise StorageError(
                     "the log holds entries but there is no checkpoint; refusing to discard them",
                     hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
-                    "run 'orderarchive repair --discard-uncheckpointed'",
+                    "repair with discard_uncheckpointed",
+                    remedy=Remedy.DISCARD_UNCHECKPOINTED,
                 )
             size = head.size
             keep_entries = self.entry_span(size - 1)[1] if size else 0
