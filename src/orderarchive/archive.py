@@ -50,11 +50,12 @@ from .errors import (
     VerificationError,
 )
 from .errors import ArchiveVerificationError as ArchiveVerificationError  # noqa: PLC0414 (defined in errors.py)
+from .log import entry as entry_rules
 from .log import merkle
 from .log.checkpoint import Checkpoint
 from .log.digest import Digest
 from .log.entry import AddRequest as AddRequest  # noqa: PLC0414 (still importable from here)
-from .log.entry import Entry, refuse_unsafe_text, utc_timestamp
+from .log.entry import Entry, utc_timestamp
 from .log.entry import document_fields as document_fields  # noqa: PLC0414
 from .log.layout import ARCHIVE_FORMAT, CONFIG, MAX_CONFIG_BYTES, object_name
 from .log.layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
@@ -338,7 +339,7 @@ class Archive:
             # from the verified log for this call.
             idx, lock = Index.memory(), contextlib.nullcontext()
         else:
-            path = index_path(Path(location), self.origin)
+            path = index_path(location, self.origin)
             try:
                 idx = Index.open(path)
                 lock = file_lock(path.parent, path.name + ".lock")
@@ -527,7 +528,9 @@ class Archive:
         try:
             for req in requests:
                 f = req.fields
-                refuse_unsafe_text(f.to_dict())  # as signing will: dry runs refuse it too
+                # As signing will (looked up at call time, as make_entry does): dry runs
+                # refuse it too.
+                entry_rules.refuse_unsafe_text(f.to_dict())
                 if f.doc in seen:
                     raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
                 seen.add(f.doc)

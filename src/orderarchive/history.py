@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import os
 import stat
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +46,7 @@ from .errors import (
     NotFoundError,
     OrderArchiveError,
     Remedy,
+    StorageError,
     VerificationError,
 )
 from .errors import LogForkedError as LogForkedError  # noqa: PLC0414 (defined in errors.py)
@@ -57,6 +56,7 @@ from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.keys import file_stem
 from .log.note import SignedNote, VerifierKey, b64encode
+from .log.store import file_lock, write_atomically
 
 __all__ = [
     "EVIDENCE_FORMAT",
@@ -123,41 +123,22 @@ def read_checkpoint_file(path: Path, what: str = "checkpoint file") -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise StateError(f"cannot write {path}: {e.strerror}") from e
+        write_atomically(path, data)
+    except StorageError as e:
+        raise StateError(str(e)) from e
 
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise StateError(f"cannot use the state directory {directory}: {e.strerror}") from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as stack:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(file_lock(directory, ".lock", what="the state directory's lock"))
+        except (OSError, StorageError) as e:
+            reason = e.strerror if isinstance(e, OSError) else str(e)
+            raise StateError(f"cannot use the state directory {directory}: {reason}") from e
         yield
-    finally:
-        os.close(fd)
 
 
 # -- remembered checkpoints --------------------------------------------------------------------
