@@ -55,7 +55,7 @@ verified. Example (run by the tests)::
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .archive import Archive
 from .citations.cite import (
@@ -91,13 +91,16 @@ from .citations.quote import (
     best_match,
     candidate_terms,
 )
-from .errors import MalformedError, NotFoundError, VerificationError
+from .errors import MalformedError, NotFoundError, Remedy, VerificationError
 from .log.checkpoint import Checkpoint
 from .log.entry import Entry, verify_read_entry
 from .log.note import SignedNote, VerifierKey
 from .log.textlayer import TextLayer
 from .log.tlogproof import TlogProof
 from .status import DocumentStatus, document_status
+
+if TYPE_CHECKING:  # sqlite3 is loaded only when an index is opened
+    from .index import Index
 
 __all__ = ["check_brief", "check_quote", "cite", "make_evidence"]
 
@@ -133,7 +136,7 @@ class _Checker:
             self._loaded[seq] = (entry, self.archive.text_layer(entry))  # checked by hash
         return self._loaded[seq]
 
-    def named(self, idx: Any, doc: str) -> tuple[Entry, TextLayer]:
+    def named(self, idx: Index, doc: str) -> tuple[Entry, TextLayer]:
         row = idx.by_doc(doc)
         if row is None:
             raise NotFoundError(
@@ -151,7 +154,7 @@ class _Checker:
             raise NoTextLayerError(f"{doc} has no text layer to quote from ({reason})")
         return entry, layer
 
-    def standing(self, idx: Any, doc: str) -> DocumentStatus:
+    def standing(self, idx: Index, doc: str) -> DocumentStatus:
         if doc not in self._standing:
             self._standing[doc] = document_status(
                 self.archive, doc, self.verifiers or (), index=idx
@@ -169,7 +172,7 @@ class _Checker:
             self._checkpoint = head.checkpoint
         return verify_read_entry(self.archive, entry, self._checkpoint, self.verifiers)[0]
 
-    def title(self, idx: Any, text: str, doc: str | None) -> TitleMatch | None:
+    def title(self, idx: Index, text: str, doc: str | None) -> TitleMatch | None:
         """The document whose signed title *text* is, if any. The index only proposes
         candidates (title hits of a full-text search); the title compared is the entry's."""
         key = title_key(text)
@@ -192,7 +195,7 @@ class _Checker:
                 return TitleMatch(entry, self.verify_entry(entry))
         return None
 
-    def check(self, idx: Any, text: str, doc: str | None) -> QuoteReport:
+    def check(self, idx: Index, text: str, doc: str | None) -> QuoteReport:
         best_match(text, ())  # refuses a too-short quotation before any lookup
         loaded: dict[str, tuple[Entry, TextLayer]] = {}
         if doc is not None:
@@ -302,8 +305,8 @@ def cite(
     if not report.is_match and not accept_review:
         raise QuotationMismatchError(
             f"the quotation is {report.status.value} in {doc}: no citation unless the review is "
-            "accepted explicitly (--accept-review); the status is then recorded",
-            report=report,
+            "accepted explicitly (accept_review=True); the status is then recorded",
+            report=report, remedy=Remedy.ACCEPT_REVIEW,
         )
     source = report.standing
     if not source.released:

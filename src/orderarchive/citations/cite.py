@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 import unicodedata
 from collections import Counter
@@ -47,10 +45,15 @@ from ..errors import (
     MalformedError,
     NotFoundError,
     ProofFormatError,
+    Remedy,
     SignatureError,
     VerificationError,
 )
+from ..errors import NoTextLayerError as NoTextLayerError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import QuotationMismatchError as QuotationMismatchError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import UnreleasedQuotationError as UnreleasedQuotationError  # noqa: PLC0414 (defined in errors.py)
 from ..log.checkpoint import Checkpoint, signers_of
+from ..log.digest import Digest
 from ..log.entry import DocumentFields, Entry
 from ..log.note import SignedNote, VerifierKey, b64encode
 from ..log.textlayer import TextLayer
@@ -156,27 +159,6 @@ class Standing(Protocol):
     def in_force(self) -> bool: ...
     @property
     def changed_by(self) -> Sequence[Related]: ...
-
-
-class QuotationMismatchError(VerificationError):
-    """A citation was asked for a quotation the document does not hold (or not on that page)."""
-
-    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
-        super().__init__(message, hint="run 'orderarchive quote' to see the differences")
-        self.report = report
-
-
-class UnreleasedQuotationError(VerificationError):
-    """A quotation found in an entry that no signed release covers yet: no citation for it."""
-
-    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
-        super().__init__(message, hint="cite it after the archive's next release "
-                         "('orderarchive release')")
-        self.report = report
-
-
-class NoTextLayerError(NotFoundError):
-    """A document archived without a text layer (an image-only PDF): it cannot be quoted."""
 
 
 def is_paged(entry: Entry) -> bool:
@@ -530,7 +512,8 @@ def check_page(entry: Entry, layer: TextLayer | None, page: int) -> None:
     if not is_paged(entry):
         raise MalformedError(
             f"{d.doc} is {d.media_type}, which has no pages",
-            hint="cite it with --quote: the citation then names the paragraph",
+            hint="cite it by a quotation: the citation then names the paragraph",
+            remedy=Remedy.CITE_BY_QUOTE,
         )
     count = _page_count(entry, layer)
     if page < 1 or (count is not None and page > count):
@@ -899,12 +882,12 @@ def verify_evidence(
     if d.text is None:
         raise VerificationError(f"the signed entry of {d.doc} has no text layer")
     raw = _strict_b64decode(_string(body, "text_layer", ""), "text_layer")
-    actual = hashlib.sha256(raw).hexdigest()
-    if not hmac.compare_digest(actual, d.text.sha256):
+    actual = Digest.of(raw)
+    if actual != d.text.digest:
         raise DigestMismatchError(
             f"the text layer is not the one signed for {d.doc}",
-            expected=f"sha256:{d.text.sha256}",
-            actual=f"sha256:{actual}",
+            expected=str(d.text.digest),
+            actual=str(actual),
         )
     if len(raw) != d.text.size:
         raise VerificationError(f"the text layer is {len(raw)} bytes, the entry says {d.text.size}")
@@ -1138,7 +1121,8 @@ def brief_quotations(
 
         raise DocumentTooLargeError(
             f"the brief is {len(data)} bytes, over the limit of {max_bytes} bytes",
-            hint="raise the limit with --max-size, or check the brief in parts",
+            hint="raise the limit (max_bytes), or check the brief in parts",
+            remedy=Remedy.BRIEF_SIZE,
         )
     source, markdown, indented = _brief_source(data, filename, max_bytes)
     return find_quotations(source, min_words=BRIEF_MIN_WORDS, markdown=markdown,

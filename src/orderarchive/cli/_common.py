@@ -25,9 +25,12 @@ from ..errors import (
     KeyFileError,
     MalformedError,
     OrderArchiveError,
+    Remedy,
     StorageError,
     VerificationError,
 )
+from ..errors import OutputError as OutputError  # noqa: PLC0414 (defined in errors.py)
+from ..userfiles import MAX_SIZE_ENV
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -169,15 +172,51 @@ def _exit_code(error: OrderArchiveError) -> int:
     return EXIT_USAGE
 
 
+#: The CLI's hint for each library remedy (the library names no command-line option).
+_REMEDY_HINTS: dict[Remedy, str] = {
+    Remedy.ARCHIVE: "create one with 'orderarchive init' or pass --archive",
+    Remedy.TRUSTED_KEYS: "pass --trusted-key FILE with the publisher's verifier key",
+    Remedy.MAX_SIZE: f"raise the limit with --max-size or {MAX_SIZE_ENV}",
+    Remedy.BRIEF_SIZE: "raise the limit with --max-size, or check the brief in parts",
+    Remedy.MAX_QUOTATIONS: "raise the limit with --max-quotations, or check the brief in parts",
+    Remedy.MAX_WORDS: "raise the limit with 'check --max-words N'",
+    Remedy.TIMEOUT: "raise the budget with 'check --timeout SECONDS'",
+    Remedy.PASSPHRASE: "pass --passphrase-fd N or --passphrase-file FILE, enter it at the "
+                       f"prompt, or set {PASSPHRASE_ENV}",
+    Remedy.DISCARD_UNCHECKPOINTED: "restore 'checkpoint' from a copy; if the first add was "
+                                   "interrupted, run 'orderarchive repair "
+                                   "--discard-uncheckpointed'",
+    Remedy.FULL_VERIFY: "run 'orderarchive verify' without --since to see what is damaged",
+    Remedy.CITE_BY_QUOTE: "cite it with --quote: the citation then names the paragraph",
+    Remedy.ACCEPT_REVIEW: "accept the review explicitly with --accept-review (the status is "
+                          "then recorded), or run 'orderarchive quote' to see the differences",
+    Remedy.DOCUMENT_ID: "choose another --id; record changes as a new document with --amends",
+    Remedy.FIELD_TEXT: "give the value without them (e.g. --title, --issuer)",
+    Remedy.ISSUED_DATE: "pass --issued YYYY-MM-DD (in a manifest: an issued cell), or "
+                        "--issued-from-file to sign the file's date, or --kind if it is not an "
+                        "order",
+    Remedy.FILE_SELECTION: "check --include/--exclude",
+}
+
+
+def hint_for(error: OrderArchiveError) -> str | None:
+    """The hint the CLI shows for *error*: its own words for the error's remedy (naming the
+    option that lifts it), else the library's hint."""
+    if error.remedy is not None and error.remedy in _REMEDY_HINTS:
+        return _REMEDY_HINTS[error.remedy]
+    return error.hint
+
+
 def fail(error: OrderArchiveError, *, as_json: bool = False) -> NoReturn:
     """The one place errors become a one-line message and an exit code."""
     message = " ".join(str(error).split()) or type(error).__name__
+    hint = hint_for(error)
     if as_json:
-        emit_json(_error_document(error_json(type(error).__name__, message, error.hint,
+        emit_json(_error_document(error_json(type(error).__name__, message, hint,
                                              _exit_code(error))))
     line = f"error: {message}"
-    if error.hint:
-        line += f" (hint: {error.hint})"
+    if hint:
+        line += f" (hint: {hint})"
     echo(line, fg="red", err=True)
     sys.exit(_exit_code(error))
 
@@ -342,7 +381,8 @@ class SizeType(click.ParamType[int]):
         try:
             return parse_size(str(value))
         except MalformedError as e:
-            self.fail(f"{e} ({e.hint})" if e.hint else str(e), param, ctx)
+            hint = hint_for(e)
+            self.fail(f"{e} ({hint})" if hint else str(e), param, ctx)
 
 
 def _shared_after(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -672,10 +712,6 @@ def _columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[s
 # -- files given to and written by commands --------------------------------------------------
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
-
-
-class OutputError(OrderArchiveError):
-    """An output file that cannot be written."""
 
 
 def _read(path: Path, limit: int | None = None) -> bytes:

@@ -3,7 +3,7 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import KeyFileError, MalformedError, OrderArchiveError, VerificationError
+from ..log.digest import Digest
 from ..log.entry import Entry
 from ..log.keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
 from ..log.note import VerifierKey
@@ -37,6 +38,7 @@ from ._common import (
     error_json,
     errors_handled,
     failed_verdict,
+    hint_for,
     key_file_option,
     key_option,
     pass_ctx,
@@ -50,7 +52,7 @@ def _ref(argument: str) -> tuple[str, Path | None]:
     """A document reference from DOC-or-FILE: an existing file is looked up by its SHA-256."""
     path = Path(argument)
     if path.is_file():
-        return f"sha256:{hashlib.sha256(_read(path)).hexdigest()}", path
+        return str(Digest.of(_read(path))), path
     return argument, None
 
 
@@ -151,21 +153,21 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
                      "archived but not yet in a signed release", fg="yellow")
             else:
                 why = f" ({r.text_reason})" if r.text_reason else ""
-                echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
+                echo(f"NOT OFFICIAL  {path}: {r.sha256} is not an archived document, "
                      f"and its text matches none{why}", fg="red")
     sys.exit(code)
 
 
 def _echo_error(error: OrderArchiveError) -> None:
     message = " ".join(str(error).split())
-    hint = f" (hint: {error.hint})" if error.hint else ""
+    hint = f" (hint: {hint_for(error)})" if hint_for(error) else ""
     echo(f"error: {message}{hint}", fg="red", err=True)
 
 
 def _file_json(path: Path, r: Any) -> dict[str, Any]:
     if isinstance(r, OrderArchiveError):
         return {"file": str(path), "ok": False,
-                "error": error_json(type(r).__name__, " ".join(str(r).split()), r.hint,
+                "error": error_json(type(r).__name__, " ".join(str(r).split()), hint_for(r),
                                     _exit_code(r))}
     return {"file": str(path), **r.to_dict()}
 
@@ -285,13 +287,15 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return
-    body = result.to_dict()
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode("ascii")
+
     echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
          f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
-    echo(f"# old root {body['old_root']}")
-    echo(f"# new root {body['new_root']}")
-    for line in body["proof"]:
-        echo(line)
+    echo(f"# old root {b64(result.old_root)}")
+    echo(f"# new root {b64(result.new_root)}")
+    for h in result.proof:
+        echo(b64(h))
 
 
 # -- minisign ----------------------------------------------------------------------------------

@@ -29,40 +29,21 @@ def list_(ctx: Ctx, kind: str | None, trusted: tuple[str, ...]) -> None:
     superseded, rescinded, corrected) comes from the relations in the signed entries, as
     'orderarchive show' gives it, counting acts not yet released.
     """
-    from ..status import listed_with_status
+    from ..status import list_documents
 
     with errors_handled(ctx):
         archive = ctx.archive()
-        docs, last = listed_with_status(archive, _trusted(ctx, trusted), kind=kind)
+        docs = list_documents(archive, _trusted(ctx, trusted), kind=kind)
     if ctx.as_json:
-        emit_json(
-            {
-                "ok": True,
-                "verified": True,
-                "documents": [
-                    {
-                        "seq": d.seq,
-                        "doc": d.doc,
-                        "kind": d.kind,
-                        "title": d.title,
-                        "issuer": d.issuer,
-                        "issued": d.issued,
-                        "sha256": d.sha256,
-                        "released": d.seq < last,
-                        "status": status,
-                    }
-                    for d, status in docs
-                ],
-            }
-        )
+        emit_json({"ok": True, "verified": True, "documents": [d.to_dict() for d in docs]})
         return
     if not docs:
         echo("the archive holds no documents")
         return
     rows = [("SEQ", "DOC", "KIND", "ISSUED", "STATUS", "TITLE")]
-    for d, status in docs:
-        flag = "" if d.seq < last else "  (unreleased)"
-        rows.append((str(d.seq), d.doc, d.kind, d.issued or "-", status.replace("-", " "),
+    for d in docs:
+        flag = "" if d.released else "  (unreleased)"
+        rows.append((str(d.seq), d.doc, d.kind, d.issued or "-", d.status.replace("-", " "),
                      d.title + flag))
     for line in _columns(rows, right=(0,)):
         echo(line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +24,9 @@ from ._common import (
     quiet_option,
     trusted_key_option,
 )
+
+if TYPE_CHECKING:
+    from ..history import HistoryReport
 
 # -- verify / repair ---------------------------------------------------------------------------
 
@@ -51,24 +54,30 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 keys, progress=_progress("verifying", not (ctx.as_json or terse)),
                 check_objects=not no_objects,
             )
-            extra: dict[str, Any] = {}
+            history = None
             if since is not None or report.ok:
                 from ..history import check_history
 
-                extra = check_history(archive, keys, report, since=since)
-    problems = list(report.problems) + list(extra.get("problems", ()))
+                history = check_history(archive, keys, report, since=since)
+    problems = list(report.problems)
+    lines: list[str] = []
+    if history is not None and history.checked:
+        problems += history.problems
+        lines = _history_lines(history, report.origin)
     if ctx.as_json:
         out = report.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
         out["ok"] = out["verified"] = not problems
-        out.update({k: v for k, v in extra.items() if k != "problems"})
+        if history is not None and history.checked:
+            out["lines"] = lines
+            out["history"] = history.to_dict()
         emit_json(out)
     elif terse:
         echo("failed" if problems else "verified")
     else:
         for p in problems:
             echo(f"FAIL {p.message}", fg="red")
-        for line in extra.get("lines", ()):
+        for line in lines:
             echo(line)
         if not problems:
             echo(
@@ -90,3 +99,24 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         else:
             echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _history_lines(history: HistoryReport, origin: str) -> list[str]:
+    """What verify prints about the archive's history, after its problems."""
+    lines = []
+    if history.diverged:
+        lines.append(f"evidence (both signed checkpoints) kept in {history.evidence}"
+                     if history.evidence is not None
+                     else f"could not keep the evidence: {history.evidence_error}")
+    if history.extends is not None:
+        what = ("the checkpoint seen before" if history.since is None
+                else f"the checkpoint in {history.since}")
+        ext = history.extends
+        lines.append(f"extends {what}: tree size {ext.old_size} -> {ext.new_size} "
+                     f"(consistency proof of {ext.proof_hashes} hashes verified)")
+    if history.remember_error is not None:
+        lines.append(f"warning: could not remember the checkpoint: {history.remember_error}")
+    elif history.first_check and history.remembered_size is not None:
+        lines.append(f"first check of {origin} here: remembered tree size "
+                     f"{history.remembered_size} in {history.remembered}")
+    return lines

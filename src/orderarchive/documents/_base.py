@@ -15,7 +15,15 @@ from typing import Any
 
 import attrs
 
-from ..errors import DocumentError
+from ..errors import BrokenDocumentError as BrokenDocumentError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import DocumentFileError as DocumentFileError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import DocumentTimeoutError as DocumentTimeoutError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import DocumentTooLargeError as DocumentTooLargeError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import EmptyDocumentError as EmptyDocumentError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import EncryptedDocumentError as EncryptedDocumentError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import ReaderCrashError as ReaderCrashError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import UnicodeDocumentError as UnicodeDocumentError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import UnsupportedDocumentError as UnsupportedDocumentError  # noqa: PLC0414 (defined in errors.py)
 from ..log.textlayer import TextLayer
 
 PDF = "application/pdf"
@@ -63,42 +71,6 @@ _PDF_HEADER_WINDOW = 1024  # Acrobat accepts junk before %PDF- within the first 
 
 
 # -- errors ------------------------------------------------------------------------------------
-
-
-class EmptyDocumentError(DocumentError):
-    """A document of zero bytes."""
-
-
-class UnsupportedDocumentError(DocumentError):
-    """A media type orderarchive does not read (images, office files, binary junk)."""
-
-
-class UnicodeDocumentError(DocumentError):
-    """Text that is not UTF-8, or HTML that is not in its declared charset."""
-
-
-class EncryptedDocumentError(DocumentError):
-    """A PDF that needs a password (or a decryption library that is not installed)."""
-
-
-class BrokenDocumentError(DocumentError):
-    """A truncated or corrupt document that its reader cannot make sense of."""
-
-
-class DocumentTooLargeError(DocumentError):
-    """A document over one of the :class:`Limits` (bytes, pages, text, memory, decompression)."""
-
-
-class DocumentTimeoutError(DocumentError):
-    """A document whose reading took longer than :attr:`Limits.timeout_seconds`."""
-
-
-class ReaderCrashError(DocumentError):
-    """The reader process died (a signal, the kernel's OOM killer) or failed unexpectedly."""
-
-
-class DocumentFileError(DocumentError):
-    """A document file that cannot be opened or read."""
 
 
 # -- values ------------------------------------------------------------------------------------
