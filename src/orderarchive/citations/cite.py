@@ -692,7 +692,7 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _strictb64encode(text: str, what: str) -> bytes:
+def _strict_b64decode(text: str, what: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
@@ -881,7 +881,7 @@ def verify_evidence(
         raise VerificationError(f"the evidence names {doc!r}, its signed entry is {d.doc!r}")
     if d.text is None:
         raise VerificationError(f"the signed entry of {d.doc} has no text layer")
-    raw = _strictb64encode(_string(body, "text_layer", ""), "text_layer")
+    raw = _strict_b64decode(_string(body, "text_layer", ""), "text_layer")
     actual = Digest.of(raw)
     if actual != d.text.digest:
         raise DigestMismatchError(

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import (
-    KeyFileError,
-)
+from ..errors import KeyFileError
 from ._common import (
     PASSPHRASE_ENV,
     Ctx,

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import (
-    MalformedError,
-)
+from ..errors import MalformedError
 from ._common import (
     Ctx,
     _entry_summary,
