@@ -27,6 +27,8 @@ SCRIPT = ROOT / "tests" / "data" / "public_api_usage.py"
 REVEALED = ("check_copy", "check_quote", "document_status", "archive.documents")
 #: The recipe layer: its public classes and functions are the library's API too.
 RECIPE = ("archive", "index", "status", "history", "releaselog", "proofs", "copies", "citing")
+#: Modules below the recipe layer whose result types the public functions return.
+RESULTS = ("citations.cite",)
 
 
 def _public_api() -> dict[str, object]:
@@ -35,14 +37,15 @@ def _public_api() -> dict[str, object]:
         f"orderarchive.{name}": getattr(orderarchive, name)
         for name in orderarchive.__all__ if not name.startswith("__")
     }
-    for module_name in RECIPE:
+    for module_name in (*RECIPE, *RESULTS):
         module = importlib.import_module(f"orderarchive.{module_name}")
         names = getattr(module, "__all__", None) or [n for n in vars(module)
                                                      if not n.startswith("_")]
         for name in names:
             obj = getattr(module, name)
             if ((inspect.isclass(obj) or inspect.isfunction(obj))
-                    and obj.__module__ == module.__name__):
+                    and obj.__module__ == module.__name__
+                    and not getattr(obj, "_is_protocol", False)):  # a Protocol's members: ...
                 found[f"{module.__name__}.{name}"] = obj
     for qualname, obj in list(found.items()):
         if not inspect.isclass(obj):

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import attrs
 
 from .. import canonical
+from ..canonical import JSONObject
 from ..errors import (
     CanonicalJSONError,
     ConflictError,
@@ -138,7 +139,7 @@ class Related(Protocol):
     def issued(self) -> str | None: ...
     @property
     def recorded(self) -> str: ...
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> JSONObject: ...
 
 
 class Standing(Protocol):
@@ -248,6 +249,7 @@ class QuoteReport:
 
     @property
     def status(self) -> QuoteStatus:
+        """The matcher's status for the best document."""
         return self.match.status
 
     @property
@@ -276,30 +278,37 @@ class QuoteReport:
 
     @property
     def quote(self) -> str:
+        """The quotation checked."""
         return self.match.quote
 
     @property
     def doc(self) -> str | None:
+        """The document the quotation was found in (None: nothing found)."""
         return self.match.doc
 
     @property
     def entry(self) -> Entry | None:
+        """That document's verified entry (None: nothing found)."""
         return self.standing.entry if self.standing else None
 
     @property
     def locator(self) -> Locator | None:
+        """Where the passage is in the document's text layer."""
         return self.match.locator
 
     @property
     def normalisations(self) -> tuple[str, ...]:
+        """The differences accepted as normalisation (quotes, dashes, spacing)."""
         return self.match.normalisations
 
     @property
     def alterations(self) -> tuple[str, ...]:
+        """The marked alterations of the quotation ([brackets], ellipses)."""
         return self.match.alterations
 
     @property
     def differences(self) -> tuple[Difference, ...]:
+        """The unmarked differences from the source, word by word."""
         return self.match.differences
 
     @property
@@ -314,6 +323,7 @@ class QuoteReport:
 
     @property
     def in_force(self) -> bool | None:
+        """Whether the source document is in force (None: nothing found)."""
         return self.standing.in_force if self.standing else None
 
     @property
@@ -321,7 +331,8 @@ class QuoteReport:
         """The document has been amended, superseded, rescinded, or is not yet released."""
         return _warnings(self.standing)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``quote --json`` prints."""
         m = self.match
         entry = self.entry
         d = entry.document if entry else None
@@ -365,6 +376,7 @@ class Pin:
     last_paragraph: int | None = None
 
     def render(self) -> str:
+        """The pin cite as text: "at 3", "at 3–4" (pages), "¶ 2", "¶¶ 2–3" (paragraphs)."""
         if self.page is not None:
             last = self.last_page or self.page
             return f"at {self.page}" + (f"–{last}" if last != self.page else "")
@@ -376,6 +388,7 @@ class Pin:
         return ""
 
     def to_dict(self) -> dict[str, int | None]:
+        """The JSON object an evidence file and ``--json`` carry for the pin cite."""
         return {
             "page": self.page,
             "last_page": self.last_page,
@@ -445,31 +458,38 @@ class Citation:
 
     @property
     def entry(self) -> Entry:
+        """The cited document's verified entry."""
         return self.standing.entry
 
     @property
     def fields(self) -> DocumentFields:
+        """What the cited document's signed entry states."""
         return fields_of(self.standing.entry)
 
     @property
     def doc(self) -> str:
+        """The cited document's id."""
         return self.fields.doc
 
     @property
     def identifier(self) -> str:
+        """The citation's stable identifier (origin, document id and digest prefix)."""
         return identifier(self.origin, self.fields)
 
     @property
     def text(self) -> str:
+        """The citation as text, with its quotation and pin cite if any."""
         return citation_text(
             self.origin, self.fields, quote=self.quote.quote if self.quote else None, pin=self.pin
         )
 
     @property
     def warnings(self) -> tuple[str, ...]:
+        """The document has been amended, superseded, rescinded, or is not yet released."""
         return _warnings(self.standing)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``cite --json`` prints."""
         d = self.fields
         return {
             "citation": self.text,
@@ -613,6 +633,7 @@ class VerifiedEvidence:
 
     @property
     def fields(self) -> DocumentFields:
+        """What the evidence's signed entry states."""
         return fields_of(self.entry)
 
     @property
@@ -622,7 +643,8 @@ class VerifiedEvidence:
         ``needs-review`` or ``misquoted`` quotation is not accepted."""
         return self.quotation is None or self.quotation.is_match
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``verify-evidence --json`` prints."""
         d = self.fields
         q = self.quotation
         return {
@@ -955,7 +977,8 @@ class TitleMatch:
     entry: Entry
     signer: VerifierKey | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``quote --json`` prints for a title match."""
         d = fields_of(self.entry)
         return {
             "doc": d.doc,
@@ -987,7 +1010,8 @@ class BriefItem:
         """Checked and found faithful: a matching quotation or a signed title."""
         return self.title is not None or (self.report is not None and self.report.ok)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``cite-check --json`` prints for the quotation."""
         f = self.found
         out: dict[str, Any] = {
             "text": f.text,
@@ -1027,9 +1051,11 @@ class BriefReport:
 
     @property
     def ok(self) -> bool:
+        """True when every quotation of the brief was accepted."""
         return all(item.accepted for item in self.items)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``cite-check --json`` prints."""
         return {
             "ok": self.ok,
             "brief": self.filename,
