@@ -305,7 +305,7 @@ def cite(
     if not report.is_match and not accept_review:
         raise QuotationMismatchError(
             f"the quotation is {report.status.value} in {doc}: no citation unless the review is "
-            "accepted explicitly (accept_review=True); the status is then recorded",
+            "accepted explicitly; the status is then recorded",
             report=report, remedy=Remedy.ACCEPT_REVIEW,
         )
     source = report.standing
