@@ -17,18 +17,17 @@ from typing import Any
 import click
 
 from ..errors import KeyFileError, MalformedError, NotFoundError
-from . import (
+from ._common import (
     Ctx,
     _load_signer,
     _trusted,
-    cli,
     echo,
     emit_json,
     errors_handled,
-    key,
     key_option,
     pass_ctx,
     trusted_key_option,
+    write_user_file,
 )
 
 MAX_KEYSET_FILE = 1 << 20
@@ -40,23 +39,6 @@ def _read(path: Path, what: str) -> bytes:
 
     return read_bounded(path, MAX_KEYSET_FILE, what=what, error=MalformedError,
                         missing=NotFoundError)
-
-
-def _write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
-    """Write *data* to *path* whole or not at all (temporary file, fsync, rename)."""
-    if exclusive and os.path.lexists(path):
-        raise KeyFileError(f"{path} already exists; refusing to overwrite it")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise KeyFileError(f"cannot write {path}: {e.strerror or e}") from e
 
 
 def _vkey(text: str) -> Any:
@@ -120,7 +102,7 @@ def _print_keyset(ks: Any, at: int | None = None) -> None:
 
 
 def _proposed(ctx: Ctx, proposal: Path, ks: Any, did: str) -> None:
-    _write(proposal, ks.text.encode("utf-8"))
+    write_user_file(proposal, ks.text.encode("utf-8"))
     if ctx.as_json:
         emit_json({"ok": True, "proposal": str(proposal), "keyset": _summary(ks),
                    "signatures": 0})
@@ -134,7 +116,7 @@ def _proposed(ctx: Ctx, proposal: Path, ks: Any, did: str) -> None:
 _ROLE_CHOICE = click.Choice(["root", "entry", "release", "log"])
 
 
-@key.command("add")
+@click.command("add")
 @click.argument("vkey")
 @click.option("--role", "roles", multiple=True, required=True, type=_ROLE_CHOICE,
               help="A role the key holds (repeatable).")
@@ -160,7 +142,7 @@ def key_add(ctx: Ctx, vkey: str, roles: tuple[str, ...], thresholds: tuple[str, 
     _proposed(ctx, proposal, ks, f"added {vkey if '+' in vkey else Path(vkey).name}")
 
 
-@key.command("rotate")
+@click.command("rotate")
 @click.argument("old")
 @click.argument("new")
 @click.option("-f", "--file", "proposal", type=click.Path(path_type=Path), required=True,
@@ -178,7 +160,7 @@ def key_rotate(ctx: Ctx, old: str, new: str, proposal: Path) -> None:
     _proposed(ctx, proposal, ks, "rotated")
 
 
-@key.command("revoke")
+@click.command("revoke")
 @click.argument("vkey")
 @click.option("--from-index", "index", type=click.IntRange(min=0), required=True,
               help="The first log index the key signs nothing valid at (the theft; at most "
@@ -200,7 +182,7 @@ def key_revoke(ctx: Ctx, vkey: str, index: int, reason: str, proposal: Path) -> 
     _proposed(ctx, proposal, ks, "revoked")
 
 
-@key.command("sign")
+@click.command("sign")
 @click.argument("proposal", type=click.Path(path_type=Path))
 @key_option
 @pass_ctx
@@ -212,7 +194,7 @@ def key_sign(ctx: Ctx, proposal: Path, key_path: Path | None) -> None:
         ks, signed = read_proposal(_read(proposal, "key set proposal"))
         signer = _load_signer(ctx, key_path, ks.origin)
         signed = sign_proposal(ks, signed, signer)
-        _write(proposal, signed.to_bytes())
+        write_user_file(proposal, signed.to_bytes())
     count = len(signed.note.signatures)
     if ctx.as_json:
         emit_json({"ok": True, "proposal": str(proposal), "keyset": _summary(ks),
@@ -222,7 +204,7 @@ def key_sign(ctx: Ctx, proposal: Path, key_path: Path | None) -> None:
              f"{'s' if count != 1 else ''})")
 
 
-@key.command("record")
+@click.command("record")
 @click.argument("proposal", type=click.Path(path_type=Path))
 @key_option
 @pass_ctx
@@ -253,7 +235,7 @@ def key_record(ctx: Ctx, proposal: Path, key_path: Path | None) -> None:
             echo("next: 'orderarchive trust init' writes the trust file verifiers pin")
 
 
-@cli.command("keys")
+@click.command("keys")
 @trusted_key_option
 @pass_ctx
 def keys_(ctx: Ctx, trusted: tuple[str, ...]) -> None:
@@ -294,7 +276,7 @@ def _has_trust_file(ctx: Ctx, trusted: Sequence[str]) -> bool:
                for p in sources)
 
 
-@cli.group()
+@click.group()
 def trust() -> None:
     """Write or show the trust file: the pinned key set version 1 verifiers trust."""
 
@@ -327,7 +309,7 @@ def trust_init(ctx: Ctx, source: Path | None, output: Path | None) -> None:
             data = found[0].keyset.to_bytes()
         ks = read_trust(data)
         path = output or ctx.keys_dir / f"{file_stem(ks.origin)}.trust"
-        _write(path, data, exclusive=True)
+        write_user_file(path, data, exclusive=True)
     if ctx.as_json:
         emit_json({"ok": True, "trust_file": str(path), "keyset": _summary(ks)})
     else:

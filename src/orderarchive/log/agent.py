@@ -27,11 +27,11 @@ import struct
 
 import attrs
 
-from ..errors import KeyFileError
+from ..errors import AgentError
 from .note import ALG_ED25519, Signer, VerifierKey, key_id
 from .signing import ed25519_verify
 
-__all__ = ["AGENT_ENV", "AgentSigner", "agent_keys"]
+__all__ = ["AGENT_ENV", "AgentError", "AgentSigner", "agent_keys"]
 
 AGENT_ENV = "SSH_AUTH_SOCK"
 _FAILURE = 5
@@ -42,9 +42,6 @@ MAX_MESSAGE = 256 * 1024  # OpenSSH's agent refuses messages over 256 KiB too
 TIMEOUT = 30.0  # seconds: a hardware token may ask for a touch
 _NO_SEED = bytes(32)  # AgentSigner has no seed; Signer's field holds this placeholder
 
-
-class AgentError(KeyFileError):
-    """ssh-agent is unreachable, holds no such key, refused, or answered wrongly."""
 
 
 def _string(data: bytes) -> bytes:
@@ -160,7 +157,7 @@ class AgentSigner(Signer):
         if len(keys) > 1:
             raise AgentError(
                 f"ssh-agent holds {len(keys)} Ed25519 keys; name the one to use",
-                hint="give its verifier key (name+hash+key): --key ssh-agent:VKEY",
+                hint="name the key by its verifier key (name+hash+key)",
             )
         return cls(name, _NO_SEED, public=keys[0][0], socket_path=socket_path)
 

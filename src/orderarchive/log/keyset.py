@@ -53,10 +53,15 @@ import attrs
 from .. import canonical
 from ..errors import (
     CanonicalJSONError,
+    ExpiredKeyError,
+    KeySetFormatError,
     MalformedError,
     NoteFormatError,
+    RevokedKeyError,
+    RoleError,
     RollbackError,
     SignatureError,
+    ThresholdError,
 )
 from .checkpoint import Checkpoint, open_checkpoint
 from .note import ALG_ED25519, NoteSignature, SignedNote, Signer, VerifierKey
@@ -64,10 +69,13 @@ from .note import ALG_ED25519, NoteSignature, SignedNote, Signer, VerifierKey
 __all__ = [
     "HEADER",
     "ROLES",
+    "ExpiredKeyError",
     "KeyRecord",
     "KeySet",
     "KeySetFormatError",
     "Revocation",
+    "RevokedKeyError",
+    "RoleError",
     "SignedKeySet",
     "ThresholdError",
     "signers_among",
@@ -87,12 +95,6 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
-class KeySetFormatError(MalformedError):
-    """A key set whose bytes are not a well-formed key set statement."""
-
-
-class ThresholdError(SignatureError):
-    """Too few distinct keys of a role signed."""
 
 
 def _hex(data: bytes) -> str:
@@ -448,16 +450,7 @@ def read_trust(data: bytes, origin: str | None = None) -> KeySet:
     return verify_first(SignedKeySet.parse(data), origin)
 
 
-class RevokedKeyError(SignatureError):
-    """A signature by a key at or after the log index from which it is revoked."""
 
-
-class ExpiredKeyError(SignatureError):
-    """An entry recorded at or after its signing key's expiry."""
-
-
-class RoleError(SignatureError):
-    """A signature by a key that does not hold the role it acted in at that log index."""
 
 
 class KeyHistory(Sequence[VerifierKey]):
