@@ -238,8 +238,8 @@ def test_writer_refuses_a_key_set_that_does_not_follow(tmp_path: Path) -> None:
 
 
 def test_every_bit_flip_of_a_key_set_entry_is_caught(tmp_path: Path) -> None:
-    """The tamper sweep over the key-set entries' bytes: each flipped bit is caught by
-    reading the key sets (the trust walk) or by verify."""
+    """The tamper sweep over the key-set entries' bytes: a bit flipped in any byte is caught
+    by reading the key sets (the trust walk) or by verify."""
     root = tmp_path / "a"
     a = Archive.init(root, ORIGIN)
     a.append_keyset(S1, WRITER, now=NOW)
@@ -259,20 +259,20 @@ def test_every_bit_flip_of_a_key_set_entry_is_caught(tmp_path: Path) -> None:
     flips = 0
     for lo, hi in spans:
         for offset in range(lo, hi):
-            for bit in (0x01, 0x80):
-                data = bytearray(pristine)
-                data[offset] ^= bit
-                path.write_bytes(bytes(data))
-                try:
-                    history = a.key_history(read_trust(TRUST, ORIGIN))
-                    ok = a.audit(history, workers=1, check_objects=False).ok
-                except OrderArchiveError:
-                    ok = False
-                assert not ok, f"flip {bit:#x} at byte {offset} passed"
-                flips += 1
+            # XOR 0x01, the smallest change, as tests/test_tamper.py's sweep flips each byte
+            data = bytearray(pristine)
+            data[offset] ^= 0x01
+            path.write_bytes(bytes(data))
+            try:
+                history = a.key_history(read_trust(TRUST, ORIGIN))
+                ok = a.audit(history, workers=1, check_objects=False).ok
+            except OrderArchiveError:
+                ok = False
+            assert not ok, f"flip at byte {offset} passed"
+            flips += 1
     path.write_bytes(pristine)
     verified(a)
-    assert flips == 2 * sum(hi - lo for lo, hi in spans)
+    assert flips == sum(hi - lo for lo, hi in spans)
 
 
 def test_release_needs_the_threshold_of_distinct_release_keys(tmp_path: Path) -> None:
