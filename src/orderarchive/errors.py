@@ -133,6 +133,10 @@ class PassphraseError(KeyFileError):
 # -- documents ---------------------------------------------------------------------------------
 
 
+class WitnessUnreachableError(OrderArchiveError):
+    """A witness that could not be reached or answered nonsense (network, not verification)."""
+
+
 class DocumentError(OrderArchiveError):
     """A document that cannot be read (encrypted, broken, too large, unsupported)."""
 
