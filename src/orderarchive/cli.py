@@ -247,6 +247,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "export-sig": ("_cli_proofs", "Write a minisign signature of an official file."),
     "quote": ("_cli_cite", "Check the quotation TEXT against the archive's signed text layers."),
     "cite": ("_cli_cite", "Print a ready-to-paste citation of DOC, optionally with evidence."),
+    "witness": ("_cli_witness", "Run a witness that cosigns other logs' checkpoints."),
     "cite-check": ("_cli_cite", "Check every quotation in BRIEF against the archive."),
     "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
     "state": ("_cli_state", "Show or forget the releases remembered per origin by verify."),

@@ -33,6 +33,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -40,6 +41,7 @@ from . import merkle
 from .checkpoint import Checkpoint
 from .cosignature import Cosigner
 from .errors import (
+    KeyFileError,
     MalformedError,
     NoteFormatError,
     SignatureError,
@@ -47,6 +49,9 @@ from .errors import (
     VerificationError,
 )
 from .note import ALG_ED25519, SignedNote, VerifierKey, _b64encode, _strict_b64decode
+
+if TYPE_CHECKING:
+    from .keys import SecretKeyFile
 
 __all__ = [
     "MAX_PROOF_LINES",
@@ -58,6 +63,9 @@ __all__ = [
     "Witness",
     "WitnessRequestError",
     "WitnessState",
+    "init_witness",
+    "open_state",
+    "open_witness",
 ]
 
 #: tlog-witness: "The client MUST NOT send more than 63 consistency proof lines."
@@ -324,3 +332,61 @@ def _signed_by(note: SignedNote, keys: Sequence[VerifierKey]) -> bool:
     except SignatureError:
         return False
     return bool(opened.verified_by)
+
+
+# -- the witness's directory ----------------------------------------------------------------------
+
+#: The private key, in the project's key file format (:mod:`.keys`), sealed with a passphrase.
+KEY_FILE = "witness.key"
+#: The witness's public key, ``name+<hex id>+base64(0x04 || key)`` (tlog-cosignature).
+VKEY_FILE = "witness.vkey"
+STATE_FILE = "witness.sqlite"
+
+
+def init_witness(directory: Path, name: str, passphrase: str | None) -> VerifierKey:
+    """Create a witness in *directory*: a new key sealed under *passphrase* (None: stored
+    unencrypted, for tests) and an empty state database. Nothing is overwritten."""
+    from .keys import _write_exclusive, check_new_passphrase, seal
+    from .note import Signer
+
+    if passphrase is not None:
+        check_new_passphrase(passphrase)
+    try:
+        cosigner = Cosigner.generate(name)
+    except NoteFormatError as e:
+        raise KeyFileError(f"invalid witness name {name!r}: {e}") from e
+    for member in (KEY_FILE, VKEY_FILE, STATE_FILE):
+        if (directory / member).exists():
+            raise KeyFileError(f"{directory / member} exists; refusing to overwrite a witness")
+    # The seed is sealed as any orderarchive key; the file's key_id is the seed's plain
+    # (0x01) ID, which the key file format checks on unlock. The witness never makes 0x01
+    # signatures with it: it only cosigns (0x04, a distinct domain-separated message).
+    sealed = seal(Signer(name, cosigner.seed), passphrase, comment="orderarchive witness key")
+    _write_exclusive(directory / KEY_FILE, sealed.to_bytes(), 0o600)
+    vkey = cosigner.verifier()
+    _write_exclusive(directory / VKEY_FILE, f"{vkey}\n".encode(), 0o644)
+    WitnessState(directory / STATE_FILE)
+    return vkey
+
+
+def witness_key_file(directory: Path) -> SecretKeyFile:
+    from .keys import read_secret_key
+
+    return read_secret_key(directory / KEY_FILE)
+
+
+def open_witness(directory: Path, passphrase: str | None) -> Witness:
+    """The witness kept in *directory* (made by :func:`init_witness`), its key unlocked."""
+    sealed = witness_key_file(directory)
+    signer = sealed.unlock(passphrase)
+    return Witness(Cosigner(signer.name, signer.seed), open_state(directory))
+
+
+def open_state(directory: Path) -> WitnessState:
+    path = directory / STATE_FILE
+    if not path.is_file():
+        raise StorageError(
+            f"no witness in {directory} (no {STATE_FILE})",
+            hint="create one with 'orderarchive witness keygen NAME --dir DIR'",
+        )
+    return WitnessState(path)

@@ -46,7 +46,7 @@ class WitnessServer(ThreadingHTTPServer):
 
     def serve_in_thread(self) -> threading.Thread:
         """Serve on a daemon thread (tests, embedding); stop with :meth:`shutdown`."""
-        thread = threading.Thread(target=self.serve_forever, daemon=True)
+        thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         return thread
 
