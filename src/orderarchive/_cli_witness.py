@@ -3,6 +3,7 @@ list. Each parses, makes one library call, renders."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -99,10 +100,17 @@ def witness_add_log(ctx: Ctx, origin: str, key: str, directory: Path) -> None:
 @click.option("--listen", default="127.0.0.1:0", show_default=True, metavar="HOST:PORT",
               help="Where to listen (port 0: a free port, printed).")
 @click.option("--prefix", default="", help="URL path prefix (submission prefix).")
+@click.option("--max-requests", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Stop after N requests (0: check the key and state, print, exit).")
 @passphrase_options
 @pass_ctx
-def witness_serve(ctx: Ctx, directory: Path, listen: str, prefix: str) -> None:
-    """Answer POST <prefix>/add-checkpoint and show what was cosigned at GET <prefix>/."""
+def witness_serve(ctx: Ctx, directory: Path, listen: str, prefix: str,
+                  max_requests: int | None) -> None:
+    """Answer POST <prefix>/add-checkpoint and show what was cosigned at GET <prefix>/.
+
+    Prints where it listens (with --json, one JSON line) once the port is open, then serves
+    until interrupted. Every cosigned checkpoint is committed to the state database before
+    the answer is sent."""
     from .errors import MalformedError, StorageError
     from .witness import open_witness, witness_key_file
     from .witness_http import make_server
@@ -117,9 +125,16 @@ def witness_serve(ctx: Ctx, directory: Path, listen: str, prefix: str) -> None:
             server = make_server(w, host or "127.0.0.1", int(port_text), prefix)
         except OSError as e:
             raise StorageError(f"cannot listen on {listen}: {e.strerror}") from e
-    echo(f"witness {w.cosigner.verifier()} listening on {server.url}", err=True)
+    if ctx.as_json:
+        emit_json({"ok": True, "witness_key": str(w.cosigner.verifier()), "url": server.url})
+    else:
+        echo(f"witness {w.cosigner.verifier()} listening on {server.url}")
+    sys.stdout.flush()
     try:
-        server.serve_forever()
+        if max_requests is None:
+            server.serve_forever()
+        for _ in range(max_requests or 0):
+            server.handle_request()
     finally:
         server.server_close()
 

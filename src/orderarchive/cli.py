@@ -705,6 +705,59 @@ def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return key_file_option(passphrase_options(f))
 
 
+witnesses_option = click.option(
+    "--witnesses",
+    "witnesses_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="ORDERARCHIVE_WITNESSES",
+    show_envvar=True,
+    help="The clerk's witness file ('witness <vkey> <url>' lines, 'quorum <k>'): send the new "
+    "checkpoint to each witness and keep the cosignatures. Default: "
+    "<config dir>/orderarchive/witnesses/<origin>.txt if it exists.",
+)
+
+
+def _witness_round(ctx: Ctx, archive: Any, note: bytes, kind: str,
+                   witnesses_file: Path | None) -> Any:
+    """Send *note* to the clerk's witnesses (none configured: None); print who cosigned.
+    Too few cosignatures is an error (exit 1) after the report: never silent."""
+    from .witnessing import clerk_policy, send_to_witnesses
+
+    policy = clerk_policy(witnesses_file, archive.origin)
+    if policy is None:
+        return None
+    report = send_to_witnesses(archive, note, policy, kind=kind)
+    if not ctx.as_json:
+        for o in report.outcomes:
+            state = "cosigned by" if o.cosigned else "NOT cosigned by"
+            echo(f"{state} witness {o.witness}: {o.detail}", err=not o.cosigned)
+    report.check()
+    return report
+
+
+witness_policy_option = click.option(
+    "--witness-policy",
+    "policy_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="ORDERARCHIVE_WITNESS_POLICY",
+    show_envvar=True,
+    help="Your witness policy file ('witness <vkey>' lines, 'quorum <k>'): also require that "
+    "many witness cosignatures on the checkpoint relied on (never read from the archive).",
+)
+
+
+def _witness_policy(policy_file: Path | None) -> Any:
+    if policy_file is None:
+        return None
+    from .witnessing import read_policy
+
+    return read_policy(policy_file)
+
+
+def _witness_lines(cosigned: Any) -> list[str]:
+    return [f"cosigned by witness {key.name} at {ts}" for key, ts in cosigned.cosigned_by]
+
+
 # -- init --------------------------------------------------------------------------------------
 
 
@@ -850,6 +903,7 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be signed; write nothing.")
 @key_option
+@witnesses_option
 @pass_ctx
 def add(
     ctx: Ctx,
@@ -868,6 +922,7 @@ def add(
     manifest: Path | None,
     dry_run: bool,
     key_path: Path | None,
+    witnesses_file: Path | None,
     **relations: tuple[str, ...],
 ) -> None:
     """Archive FILES (documents or directories) as signed entries, all or none.
@@ -918,6 +973,9 @@ def add(
         else:
             signer = _load_signer(ctx, key_path, archive.origin)
             entries = archive.add(requests, signer)
+            head = archive.head()
+            if entries and head.note is not None:
+                _witness_round(ctx, archive, head.note, "checkpoint", witnesses_file)
     if ctx.as_json:
         docs = [
             {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
@@ -981,27 +1039,33 @@ def _entry_summary(e: Any) -> dict[str, Any]:
 
 @cli.command()
 @key_option
+@witnesses_option
 @pass_ctx
-def release(ctx: Ctx, key_path: Path | None) -> None:
-    """Sign a release checkpoint of the current tree (it must extend the last release)."""
+def release(ctx: Ctx, key_path: Path | None, witnesses_file: Path | None) -> None:
+    """Sign a release checkpoint of the current tree (it must extend the last release).
+
+    With a witness file, the release is sent to each witness; fewer cosignatures than its
+    quorum exits 1 (the release stays; run release again to resend)."""
     with errors_handled(ctx):
         archive = ctx.archive()
         signer = _load_signer(ctx, key_path, archive.origin)
         rel = archive.release(signer)
+        if not ctx.as_json:
+            state = "released" if rel.created else "already released"
+            echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
+            echo(rel.note.decode().rstrip("\n"), multiline=True)
+        report = _witness_round(ctx, archive, rel.note, "release", witnesses_file)
     if ctx.as_json:
-        emit_json(
-            {
-                "ok": True,
-                "size": rel.size,
-                "root": rel.root.hex(),
-                "new": rel.created,
-                "checkpoint": rel.note.decode(),
-            }
-        )
-    else:
-        state = "released" if rel.created else "already released"
-        echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
-        echo(rel.note.decode().rstrip("\n"), multiline=True)
+        doc = {
+            "ok": True,
+            "size": rel.size,
+            "root": rel.root.hex(),
+            "new": rel.created,
+            "checkpoint": rel.note.decode(),
+        }
+        if report is not None:
+            doc["witnesses"] = report.to_dict()
+        emit_json(doc)
 
 
 # -- list / show -------------------------------------------------------------------------------
@@ -1154,15 +1218,20 @@ def search(
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
-def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
-    """Verify the whole archive: entries, signatures, objects, tree, releases."""
+def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
+           policy_file: Path | None) -> None:
+    """Verify the whole archive: entries, signatures, objects, tree, releases.
+
+    With --witness-policy, the latest release must carry the policy's cosignatures."""
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             report = archive.audit(
                 keys, progress=_progress("verifying", not (ctx.as_json or terse)),
@@ -1173,6 +1242,14 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 from .history import check_history
 
                 extra = check_history(archive, keys, report, since=since)
+            if policy is not None:
+                witnessed = _verify_witnessed(archive, keys, policy, report)
+                extra = {
+                    **extra,
+                    **{k: v for k, v in witnessed.items() if k not in ("problems", "lines")},
+                    "problems": [*extra.get("problems", ()), *witnessed.get("problems", ())],
+                    "lines": [*extra.get("lines", ()), *witnessed.get("lines", ())],
+                }
     problems = list(report.problems) + list(extra.get("problems", ()))
     if ctx.as_json:
         out = report.to_dict()
@@ -1207,6 +1284,24 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         else:
             echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _verify_witnessed(archive: Any, keys: Any, policy: Any, report: Any) -> dict[str, Any]:
+    """The policy's check for verify: the latest release must be cosigned (a problem if not)."""
+    from .archive import Problem
+    from .checkpoint import open_checkpoint
+    from .witnessing import require_witnessed
+
+    if not report.releases:
+        return {"problems": [Problem("not-witnessed", "no release: nothing is cosigned")]}
+    size = report.released_size
+    try:
+        cp, _ = open_checkpoint(archive.release_note(size), keys, origin=archive.origin)
+        cosigned = require_witnessed(archive, cp, keys, policy)
+    except VerificationError as e:
+        return {"problems": [Problem("not-witnessed", f"release {size}: {e}")]}
+    return {"witnesses": cosigned.to_dict(),
+            "lines": [f"release {size} {line}" for line in _witness_lines(cosigned)]}
 
 
 @cli.command()

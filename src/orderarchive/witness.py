@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -51,6 +50,8 @@ from .errors import (
 from .note import ALG_ED25519, SignedNote, VerifierKey, _b64encode, _strict_b64decode
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from .keys import SecretKeyFile
 
 __all__ = [
@@ -197,6 +198,8 @@ class WitnessState:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        import sqlite3  # not at module level: the CLI must start without it
+
         try:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         except sqlite3.Error as e:
