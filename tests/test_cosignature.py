@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA
-from orderarchive.cosignature import (
+from orderarchive.errors import NoteFormatError, SignatureError, UntrustedKeyError
+from orderarchive.log.cosignature import (
     MAX_FUTURE_SKEW,
     Cosigner,
     TooFewCosignaturesError,
@@ -18,8 +19,7 @@ from orderarchive.cosignature import (
     add_cosignatures,
     open_cosigned,
 )
-from orderarchive.errors import NoteFormatError, SignatureError, UntrustedKeyError
-from orderarchive.note import ALG_ED25519, SignedNote, Signer, VerifierKey, sign_note
+from orderarchive.log.note import ALG_ED25519, SignedNote, Signer, VerifierKey, sign_note
 
 VEC = DATA / "vectors" / "tlog-cosignature"
 T = 1770336000

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from orderarchive.cosignature import Cosigner, WitnessPolicy, add_cosignatures, open_cosigned
-from orderarchive.note import Signer
-from orderarchive.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Witness, WitnessState
-from orderarchive.witness_http import WitnessServer, make_server, post_add_checkpoint
+from orderarchive.log.cosignature import Cosigner, WitnessPolicy, add_cosignatures, open_cosigned
+from orderarchive.log.note import Signer
+from orderarchive.log.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Witness, WitnessState
+from orderarchive.log.witness_http import WitnessServer, make_server, post_add_checkpoint
 from witnesslog import ScratchLog
 
 ORIGIN = "example.gov/witnessed"

@@ -15,11 +15,11 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, ok, one_line_error, text_request
 from orderarchive.archive import Archive
 from orderarchive.cli import cli
-from orderarchive.cosignature import Cosigner
-from orderarchive.keys import seal
-from orderarchive.note import SignedNote, Signer
-from orderarchive.witness import Witness, WitnessState
-from orderarchive.witness_http import WitnessServer, make_server
+from orderarchive.log.cosignature import Cosigner
+from orderarchive.log.keys import seal
+from orderarchive.log.note import SignedNote, Signer
+from orderarchive.log.witness import Witness, WitnessState
+from orderarchive.log.witness_http import WitnessServer, make_server
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from orderarchive import merkle
-from orderarchive.checkpoint import Checkpoint, sign_checkpoint
-from orderarchive.note import Signer
-from orderarchive.witness import AddCheckpointRequest
+from orderarchive.log import merkle
+from orderarchive.log.checkpoint import Checkpoint, sign_checkpoint
+from orderarchive.log.note import Signer
+from orderarchive.log.witness import AddCheckpointRequest
 
 
 class ScratchLog:

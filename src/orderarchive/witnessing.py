@@ -28,16 +28,7 @@ from pathlib import Path
 
 import attrs
 
-from . import merkle
 from .archive import Archive
-from .checkpoint import Checkpoint
-from .cosignature import (
-    CosignedCheckpoint,
-    WitnessEntry,
-    WitnessPolicy,
-    add_cosignatures,
-    open_cosigned,
-)
 from .errors import (
     MalformedError,
     NotFoundError,
@@ -45,9 +36,18 @@ from .errors import (
     SignatureError,
     VerificationError,
 )
-from .layout import COSIGNATURES
-from .note import MAX_NOTE_BYTES, MAX_SIGNATURES, SignedNote, VerifierKey
-from .witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Response
+from .log import merkle
+from .log.checkpoint import Checkpoint
+from .log.cosignature import (
+    CosignedCheckpoint,
+    WitnessEntry,
+    WitnessPolicy,
+    add_cosignatures,
+    open_cosigned,
+)
+from .log.layout import COSIGNATURES
+from .log.note import MAX_NOTE_BYTES, MAX_SIGNATURES, SignedNote, VerifierKey
+from .log.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Response
 
 __all__ = [
     "COSIGNATURES",
@@ -232,7 +232,7 @@ def send_to_witnesses(
     """Send the signed checkpoint *note* (a release note, or the checkpoint ``add`` wrote)
     to every witness of *policy*; keep each cosignature; report who cosigned."""
     if post is None:
-        from .witness_http import post_add_checkpoint
+        from .log.witness_http import post_add_checkpoint
 
         def post(url: str, body: bytes) -> Response:
             return post_add_checkpoint(url, body)
@@ -296,7 +296,7 @@ def require_witnessed(
 
 def default_witness_file(origin: str) -> Path:
     """Where the clerk's witness file for *origin* is looked for when none is given."""
-    from .keys import file_stem
+    from .log.keys import file_stem
 
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "orderarchive" / "witnesses" / f"{file_stem(origin)}.txt"
@@ -304,7 +304,7 @@ def default_witness_file(origin: str) -> Path:
 
 def read_policy(path: Path, what: str = "witness policy") -> WitnessPolicy:
     """A witness policy (or the clerk's witness file) from the user's file *path*."""
-    from .cosignature import MAX_POLICY_BYTES
+    from .log.cosignature import MAX_POLICY_BYTES
     from .userfiles import read_bounded
 
     data = read_bounded(path, MAX_POLICY_BYTES, what=what)
@@ -357,7 +357,7 @@ def require_cosigned_evidence(
     member, a tlog-proof), checked under *policy* as :func:`require_cosigned_note` does."""
     import json
 
-    from .tlogproof import TlogProof
+    from .log.tlogproof import TlogProof
 
     try:
         proof = json.loads(evidence)["proof"]

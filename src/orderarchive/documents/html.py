@@ -1,0 +1,1322 @@
+"""Reading news articles in HTML: the article's text without the page around it, and metadata.
+
+Built on the standard library's :mod:`html.parser` (no new dependency). The parser builds a
+small tree, closing elements the way browsers do for the common cases (``<p>`` ends at the next
+block, ``<li>`` at the next item); the article text is then taken from one element:
+
+1. the ``<article>`` with the most text (pages list teasers as articles too), else
+2. the first ``<main>`` (or ``role="main"``), else
+3. ``<body>``, else the whole document outside ``<head>``.
+
+Inside it, markup, scripts, styles, forms, navigation, asides, page headers and footers and
+hidden elements are left out; an article's own ``<header>`` (headline, byline) is kept, its
+``<footer>`` (tags, share links) is not. Each block element (``<p>``, ``<h2>``, ``<li>``,
+``<blockquote>``, table rows ...) is a paragraph; ``<br>`` is a line break inside one, two in a
+row end it. Whitespace collapses as in a browser, except inside ``<pre>``.
+
+Metadata: title from ``og:title``, ``<title>`` or the first ``<h1>``; author from ``<meta
+name=author>`` or ``article:author`` (URLs are not names and are skipped); date from
+``article:published_time``, a ``date``-like meta element or the first ``<time datetime>``,
+as the ISO date written there (not converted to UTC); canonical URL from ``<link
+rel=canonical>`` or ``og:url`` (absolute http(s) URLs only); description from ``<meta
+name=description>`` or ``og:description``.
+
+Charset: a byte-order mark, else the charset the caller declares (HTTP's ``Content-Type``),
+else ``<meta charset>`` in the first 4096 bytes, else UTF-8; only the WHATWG Encoding
+Standard's encodings count (Python's ``unicode_escape`` or ``rot13`` are no page's charset).
+Bytes that do not decode raise :class:`~orderarchive.documents.UnicodeDocumentError` rather
+than being replaced: the text layer is signed, and a replacement character in it would
+misquote the source.
+
+A page with no text in the chosen element (no body, only scripts) is read with ``text=None``
+and a reason, like an image-only PDF: its bytes may still be worth archiving.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from html.parser import HTMLParser
+
+from attrs import frozen as attrs_frozen
+
+from ..log.textlayer import TextLayer, split_paragraphs
+from . import (
+    DEFAULT_LIMITS,
+    HTML,
+    BrokenDocumentError,
+    DocumentMetadata,
+    DocumentTooLargeError,
+    Limits,
+    ReadDocument,
+    UnicodeDocumentError,
+)
+from .visible import GENERATED, HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
+
+EXTRACTOR = "orderarchive-html/1"
+NO_TEXT_REASON = "no text in the HTML page (no body, or only scripts and markup)"
+
+
+def _tags(names: str) -> frozenset[str]:
+    """A set of names from a space-separated list."""
+    return frozenset(names.split())
+
+
+_VOID = _tags("area base br col embed hr img input link meta param source track wbr")
+_SKIP = _tags(
+    "head script style noscript template svg math iframe object embed canvas audio video "
+    "button select textarea form nav aside dialog"
+)
+_SKIP_ROLES = _tags("navigation complementary search")
+_BLOCK = _tags(
+    "address article aside blockquote body caption center dd details dialog dir div dl dt "
+    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr html legend li "
+    "listing main menu nav ol p pre section summary table tbody tfoot thead tr ul"
+)
+_CELLS = _tags("td th")
+# Elements whose start closes an open <p> (WHATWG HTML §13.2.6.4.7, "in body").
+_CLOSES_P = _tags(
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption "
+    "figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr main menu nav ol p pre section "
+    "summary table ul li dd dt"
+)
+_SCOPE = _tags("html table td th caption template object applet marquee button")
+_IMPLIED = {
+    "li": ("li", frozenset({"ul", "ol"})),
+    "dt": ("dt dd", frozenset({"dl"})),
+    "dd": ("dt dd", frozenset({"dl"})),
+    "tr": ("tr td th", frozenset({"table", "thead", "tbody", "tfoot"})),
+    "td": ("td th", frozenset({"tr", "table"})),
+    "th": ("td th", frozenset({"tr", "table"})),
+    "option": ("option", frozenset({"select", "datalist"})),
+}
+_HEADINGS = _tags("h1 h2 h3 h4 h5 h6")
+# Deeper elements become siblings at this depth, as in Chromium's HTML parser
+# (kMaximumHTMLParserDOMTreeDepth): the implied-end-tag scans stay bounded on hostile pages.
+_MAX_DEPTH = 512
+_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([a-zA-Z0-9._:-]+)", re.I)
+# WHATWG Encoding: these labels mean windows-1252, which is what such pages really are.
+_WINDOWS_1252 = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "ascii", "us-ascii"})
+_WEB_ENCODINGS = _tags(
+    "utf-8 utf-16-le utf-16-be cp866 koi8-r koi8-u mac-roman mac-cyrillic cp874 gbk gb2312 "
+    "gb18030 big5 euc_jp iso2022_jp shift_jis cp932 euc_kr"
+)
+_WEB_ENCODING_FAMILIES = ("iso8859-", "cp125")
+_DATE_KEYS = (
+    "article:published_time",
+    "og:published_time",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.date",
+    "dcterms.issued",
+    "dcterms.created",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "parsely-pub-date",
+    "sailthru.date",
+)
+_AUTHOR_KEYS = ("author", "article:author", "dc.creator", "dcterms.creator", "parsely-author")
+_ISO_DATE = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})(?![\d])")
+
+
+class _Element:
+    __slots__ = ("attrs", "children", "parent", "tag")
+
+    def __init__(self, tag: str, attrs: dict[str, str], parent: _Element | None) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.parent = parent
+        self.children: list[_Element | str] = []
+
+    def iter(self) -> list[_Element]:
+        """This element and its descendants, in document order (no recursion: pages nest
+        deeply enough to exhaust Python's stack)."""
+        found: list[_Element] = []
+        stack: list[_Element] = [self]
+        while stack:
+            node = stack.pop()
+            found.append(node)
+            stack.extend(c for c in reversed(node.children) if isinstance(c, _Element))
+        return found
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Element("#document", {}, None)
+        self.stack = [self.root]
+        self.open: Counter[str] = Counter()  # tags on the stack, so absent ones cost no scan
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._open(tag, attrs, void=tag in _VOID)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._open(tag, attrs, void=True)  # XHTML's <div/>: an empty element
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "br":  # browsers read </br> as <br>
+            self._open("br", [], void=True)
+            return
+        if self.open[tag]:
+            for i in range(len(self.stack) - 1, 0, -1):
+                if self.stack[i].tag == tag:
+                    self._pop_to(i)
+                    return
+
+    def handle_data(self, data: str) -> None:
+        children = self.stack[-1].children
+        if children and isinstance(children[-1], str):
+            children[-1] += data
+        else:
+            children.append(data)
+
+    def _open(self, tag: str, attrs: list[tuple[str, str | None]], *, void: bool) -> None:
+        if tag in _CLOSES_P:
+            self._close_in_scope("p", _SCOPE)
+        if tag in _HEADINGS and self.stack[-1].tag in _HEADINGS:
+            self._pop_to(len(self.stack) - 1)
+        if tag in _IMPLIED:
+            names, boundary = _IMPLIED[tag]
+            for name in names.split():
+                self._close_in_scope(name, _SCOPE | boundary)
+        values: dict[str, str] = {}
+        for name, value in attrs:
+            values.setdefault(name, value or "")
+        element = _Element(tag, values, self.stack[-1])
+        self.stack[-1].children.append(element)
+        if not void and len(self.stack) < _MAX_DEPTH:
+            self.stack.append(element)
+            self.open[tag] += 1
+
+    def _close_in_scope(self, tag: str, boundary: frozenset[str]) -> None:
+        if not self.open[tag]:
+            return
+        for i in range(len(self.stack) - 1, 0, -1):
+            name = self.stack[i].tag
+            if name == tag:
+                self._pop_to(i)
+                return
+            if name in boundary:
+                return
+
+    def _pop_to(self, index: int) -> None:
+        for element in self.stack[index:]:
+            self.open[element.tag] -= 1
+        del self.stack[index:]
+
+
+def read_html(
+    data: bytes, *, charset: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> ReadDocument:
+    """Read an HTML page's article text and metadata (see the module docstring)."""
+    return _read(data, charset, limits)[0]
+
+
+def read_html_copy(
+    data: bytes, *, charset: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> CopyReading:
+    """Read an HTML copy under check: its text as :func:`read_html` reads it, the text a
+    browser would not show or would add (:func:`shown_paragraphs`), and the text as shown."""
+    document, root, content = _read(data, charset, limits)
+    sheet, findings = stylesheet(root)
+    shown, hidden = shown_paragraphs(content, sheet)
+    findings.extend(hidden)
+    if not findings:
+        return CopyReading(document)
+    return CopyReading(
+        document,
+        tuple(findings[:MAX_FINDINGS]),
+        len(findings),
+        TextLayer.from_pages([shown]),
+    )
+
+
+def _read(
+    data: bytes, charset: str | None, limits: Limits
+) -> tuple[ReadDocument, _Element, _Element]:
+    text = decode_html(data, charset)
+    builder = _TreeBuilder()
+    try:
+        builder.feed(text)
+        builder.close()
+    except MemoryError as e:
+        raise DocumentTooLargeError("HTML page is too large to parse") from e
+    except Exception as e:  # html.parser meets hostile input here
+        raise BrokenDocumentError(f"cannot parse HTML: {type(e).__name__}: {e}") from e
+    root = builder.root
+    content = _content_root(root)
+    paragraphs = _paragraphs(content)
+    if sum(len(p) for p in paragraphs) > limits.max_text_chars:
+        raise DocumentTooLargeError(
+            f"HTML text is over the limit of {limits.max_text_chars} characters"
+        )
+    metadata = _metadata(root, content)
+    layer = TextLayer.from_pages([paragraphs])
+    if layer.is_empty:
+        document = ReadDocument(HTML, metadata, None, EXTRACTOR, no_text_reason=NO_TEXT_REASON)
+    else:
+        document = ReadDocument(HTML, metadata, layer, EXTRACTOR)
+    return document, root, content
+
+
+def decode_html(data: bytes, declared: str | None = None) -> str:
+    """Decode by BOM, then *declared*, then ``<meta charset>``, then UTF-8; strictly."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return _decode(data[len(bom) :], encoding)
+    if declared is not None:
+        return _decode(data, _encoding(declared))
+    match = _META_CHARSET.search(data[:4096])
+    encoding = _encoding(match.group(1).decode("ascii") if match else None)
+    # A page that says UTF-16 in ASCII bytes is not UTF-16 (WHATWG HTML §13.2.3.3).
+    if encoding.startswith(("utf-16", "utf-32")):
+        encoding = "utf-8"
+    return _decode(data, encoding)
+
+
+def _encoding(label: str | None) -> str:
+    """Python's codec for a charset label; UTF-8 for a label that names no text encoding."""
+    if label is None:
+        return "utf-8"
+    label = label.strip().lower()
+    if label in _WINDOWS_1252:
+        return "cp1252"
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return "utf-8"  # an unknown label is ignored, as browsers do
+    # Python also has codecs no browser would apply to a page ("unicode_escape", "rot13",
+    # "zlib"): only the WHATWG Encoding Standard's encodings are honoured.
+    return name if name in _WEB_ENCODINGS or name.startswith(_WEB_ENCODING_FAMILIES) else "utf-8"
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise UnicodeDocumentError(
+            f"HTML is not valid {encoding} (invalid byte 0x{data[e.start]:02x} "
+            f"at offset {e.start})",
+            hint="pass the page's real charset as the media type, "
+            "e.g. 'text/html; charset=windows-1252'",
+        ) from e
+
+
+# -- choosing the article ----------------------------------------------------------------------
+
+
+def _content_root(root: _Element) -> _Element:
+    """The element holding the article text (see the module docstring); linear time."""
+    visible: list[_Element] = []
+    stack: list[tuple[_Element, bool]] = [(root, False)]
+    while stack:
+        element, in_article = stack.pop()
+        if element is not root and _skipped(element, in_article=in_article):
+            continue
+        visible.append(element)
+        inner = in_article or element.tag == "article"
+        stack.extend((c, inner) for c in reversed(element.children) if isinstance(c, _Element))
+    articles = [e for e in visible if e.tag == "article"]
+    if articles:
+        size = _text_sizes(visible)
+        # max() keeps the first of equals, so ties go to the earlier article.
+        return max(articles, key=lambda e: size[id(e)])
+    for element in visible:
+        if element.tag == "main" or element.attrs.get("role") == "main":
+            return element
+    return next((e for e in visible if e.tag == "body"), root)
+
+
+def _text_sizes(visible: list[_Element]) -> dict[int, int]:
+    """Characters of visible text under each visible element (children before parents)."""
+    size: dict[int, int] = {}
+    shown = {id(e) for e in visible}
+    for element in reversed(visible):  # document order reversed: descendants come first
+        size[id(element)] = sum(
+            len(c.strip()) if isinstance(c, str) else size.get(id(c), 0)
+            for c in element.children
+            if isinstance(c, str) or id(c) in shown
+        )
+    return size
+
+
+def _skipped(element: _Element, *, in_article: bool) -> bool:
+    if element.tag in _SKIP or element.attrs.get("role") in _SKIP_ROLES:
+        return True
+    if "hidden" in element.attrs or element.attrs.get("aria-hidden") == "true":
+        return True
+    if element.tag == "footer":
+        return True
+    return element.tag == "header" and not in_article
+
+
+def _has_ancestor(element: _Element, tag: str) -> bool:
+    node = element.parent
+    while node is not None:
+        if node.tag == tag:
+            return True
+        node = node.parent
+    return False
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def _collapse(text: str) -> str:
+    """HTML's whitespace collapsing; the substitution is skipped when it would change nothing."""
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text:
+        return _WHITESPACE.sub(" ", text)
+    return text
+
+
+def _paragraphs(root: _Element) -> list[str]:
+    """The visible text under *root*, one string per block, lines split at ``<br>``."""
+    blocks: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            blocks.extend(split_paragraphs("".join(current)))
+            current.clear()
+
+    # An explicit stack of (node, in <pre>, in <article>, leaving): deep nesting cannot
+    # overflow it as it would Python's own.
+    stack: list[tuple[_Element | str, bool, bool, bool]] = [
+        (root, False, _has_ancestor(root, "article"), False)
+    ]
+    while stack:
+        node, pre, in_article, leaving = stack.pop()
+        if isinstance(node, str):
+            current.append(node.replace("\r\n", "\n") if pre else _collapse(node))
+            continue
+        if leaving:
+            if node.tag in _BLOCK:
+                flush()
+            continue
+        if node is not root and _skipped(node, in_article=in_article):
+            continue
+        if node.tag == "br":
+            current.append("\n")
+            continue
+        if node.tag in _BLOCK:
+            flush()
+        elif node.tag in _CELLS or node.tag == "img":
+            current.append(" ")
+        inner_pre = pre or node.tag in ("pre", "listing", "textarea")
+        inner_article = in_article or node.tag == "article"
+        stack.append((node, pre, in_article, True))
+        stack.extend((child, inner_pre, inner_article, False) for child in reversed(node.children))
+    flush()
+    return blocks
+
+
+def _text(element: _Element) -> str:
+    return " ".join(" ".join(_paragraphs(element)).split())
+
+
+# -- metadata ----------------------------------------------------------------------------------
+
+
+def _metadata(root: _Element, content: _Element) -> DocumentMetadata:
+    meta: dict[str, str] = {}
+    canonical: str | None = None
+    title: str | None = None
+    for element in root.iter():
+        if element.tag == "meta":
+            key = (element.attrs.get("property") or element.attrs.get("name") or "").lower()
+            value = " ".join(element.attrs.get("content", "").split())
+            if key and value:
+                meta.setdefault(key, value)
+        elif element.tag == "link" and canonical is None:
+            if "canonical" in element.attrs.get("rel", "").lower().split():
+                canonical = _absolute_url(element.attrs.get("href"))
+        elif element.tag == "title" and title is None:
+            title = " ".join("".join(c for c in element.children if isinstance(c, str)).split())
+    if not title:
+        title = next((_text(e) for e in root.iter() if e.tag == "h1" and _text(e)), None)
+    author = next(
+        (meta[k] for k in _AUTHOR_KEYS if k in meta and _absolute_url(meta[k]) is None), None
+    )
+    date = next((d for k in _DATE_KEYS if (d := _iso_date(meta.get(k))) is not None), None)
+    if date is None:
+        for scope in (content, root):
+            date = next(
+                (d for e in scope.iter() if e.tag == "time" and (d := _iso_date(_datetime(e)))),
+                None,
+            )
+            if date is not None:
+                break
+    return DocumentMetadata(
+        title=meta.get("og:title") or title or None,
+        author=author,
+        date=date,
+        canonical_url=canonical or _absolute_url(meta.get("og:url")),
+        description=meta.get("description") or meta.get("og:description"),
+    )
+
+
+def _datetime(element: _Element) -> str | None:
+    return element.attrs.get("datetime") or _text(element)
+
+
+def _iso_date(value: str | None) -> str | None:
+    """``2026-02-05`` from ``2026-02-05T17:40:00-05:00``: the date as written there."""
+    match = _ISO_DATE.match(value or "")
+    if not match:
+        return None
+    try:
+        return datetime.date(*(int(g) for g in match.groups())).isoformat()
+    except ValueError:
+        return None
+
+
+def _absolute_url(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value if re.match(r"https?://[^\s/]+", value, re.I) else None
+
+
+# -- hidden and generated text in copies ------------------------------------------------------
+#
+# A browser shows what CSS lets it show. For a copy under check, the page's own styles (inline
+# ``style`` attributes and ``<style>`` elements) are read with a small, deliberately
+# conservative CSS reader: a rule applies to every element its last compound selector matches
+# (ancestors, pseudo-classes and specificity are ignored), and any applying declaration that
+# hides counts, even if another would show the element again. Over-reporting makes a copy
+# "modified (hidden text)"; under-reporting would make it "same text". Scripts and external
+# stylesheets can change what is shown and are not run or fetched: they are findings too.
+
+#: Rules read from a page's ``<style>`` elements; a page with more is reported as unchecked.
+MAX_CSS_RULES = 20_000
+#: Characters of CSS read from a page's ``<style>`` elements.
+MAX_CSS_CHARS = 2_000_000
+_WORDS = re.compile(r"\w")
+# Elements the extractor leaves out (page furniture) whose text a browser still shows inside
+# the article: a copy could add words there. Headers, footers and navigation are structural
+# and are not reported.
+_SHOWN_BUT_SKIPPED = _tags("aside button select textarea form svg math")
+_JS_TYPES = frozenset({"", "text/javascript", "application/javascript", "module",
+                       "text/ecmascript", "application/ecmascript"})
+_LENGTH = re.compile(r"(-?[\d.]+)\s*([a-z%]*)")
+_COMPOUND = re.compile(
+    r"(?P<tag>[a-zA-Z][\w-]*|\*)?(?P<rest>(?:[.#][\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?)*)"
+)
+_PART = re.compile(r"[.#][\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?")
+_NAMED_COLOURS = {
+    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "lime": (0, 255, 0),
+    "green": (0, 128, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0), "gray": (128, 128, 128),
+    "grey": (128, 128, 128), "silver": (192, 192, 192), "whitesmoke": (245, 245, 245),
+    "snow": (255, 250, 250), "ivory": (255, 255, 240), "ghostwhite": (248, 248, 255),
+    "navy": (0, 0, 128), "maroon": (128, 0, 0),
+}
+_ZERO_RECT = re.compile(r"rect\(\s*0[a-z]*[\s,]+0[a-z]*[\s,]+0[a-z]*[\s,]+0[a-z]*\s*\)")
+_WHITE_RGB = (255, 255, 255)
+_BLACK_RGB = (0, 0, 0)
+
+_Colour = tuple[int, int, int] | None  # None: transparent or unknown
+
+
+@attrs_frozen
+class _Rule:
+    tag: str | None
+    ids: tuple[str, ...]
+    classes: tuple[str, ...]
+    attributes: tuple[tuple[str, str | None], ...]
+    pseudo: str | None  # "before" | "after" | None
+    declarations: tuple[tuple[str, str], ...]
+
+    def matches(self, element: _Element) -> bool:
+        if self.tag is not None and self.tag != element.tag:
+            return False
+        if self.ids and element.attrs.get("id") not in self.ids:
+            return False
+        if self.classes:
+            have = set(element.attrs.get("class", "").split())
+            if not set(self.classes) <= have:
+                return False
+        for name, value in self.attributes:
+            if name not in element.attrs:
+                return False
+            if value is not None and element.attrs[name] != value:
+                return False
+        return True
+
+
+class StyleSheet:
+    """A page's ``<style>`` rules, indexed by the id, class or tag their subject names."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[_Rule]] = {}
+        self.count = 0
+        #: Every value each custom property (``--name``) is given anywhere on the page.
+        self.custom: dict[str, list[str]] = {}
+
+    def define(self, declarations: Sequence[tuple[str, str]]) -> None:
+        for name, value in declarations:
+            if name.startswith("--"):
+                values = self.custom.setdefault(name, [])
+                if len(values) < _MAX_CUSTOM_VALUES and value not in values:
+                    values.append(value)
+
+    def add(self, rule: _Rule) -> None:
+        key = (f"#{rule.ids[0]}" if rule.ids else f".{rule.classes[0]}" if rule.classes
+               else rule.tag or "*")
+        self.by_key.setdefault(key, []).append(rule)
+        self.count += 1
+
+    def rules_for(self, element: _Element) -> list[_Rule]:
+        keys = ["*", element.tag]
+        if "id" in element.attrs:
+            keys.append("#" + element.attrs["id"])
+        keys.extend("." + c for c in element.attrs.get("class", "").split())
+        found: list[_Rule] = []
+        for key in dict.fromkeys(keys):
+            found.extend(r for r in self.by_key.get(key, ()) if r.matches(element))
+        return found
+
+
+def stylesheet(root: _Element) -> tuple[StyleSheet, list[HiddenText]]:
+    """The page's ``<style>`` rules, and findings for what cannot be checked offline."""
+    sheet = StyleSheet()
+    findings: list[HiddenText] = []
+    css: list[str] = []
+    scripts = 0
+    for element in root.iter():
+        if "--" in element.attrs.get("style", ""):
+            sheet.define(_declarations(element.attrs["style"]))
+        if element.tag == "style":
+            css.append("".join(c for c in element.children if isinstance(c, str)))
+        elif element.tag == "script":
+            kind = element.attrs.get("type", "").strip().lower()
+            if kind in _JS_TYPES:
+                scripts += 1
+        elif element.tag == "link":
+            rel = element.attrs.get("rel", "").lower().split()
+            if "stylesheet" in rel:
+                findings.append(finding(
+                    UNCHECKED, "", f"external stylesheet {element.attrs.get('href', '')!r} "
+                    "not read: what it hides or adds cannot be checked"))
+    if scripts:
+        findings.append(finding(
+            UNCHECKED, "", f"{scripts} script(s) not run: they can change the text a browser "
+            "shows, which cannot be checked"))
+    text = "\n".join(css)
+    if len(text) > MAX_CSS_CHARS:
+        findings.append(finding(UNCHECKED, "", "style sheet too large to check"))
+        return sheet, findings
+    for prelude, block in _css_rules(_strip_comments(text)):
+        if prelude.startswith("@import"):
+            findings.append(finding(UNCHECKED, "", "stylesheet imported with @import not read: "
+                                    "what it hides or adds cannot be checked"))
+            continue
+        _add_rules(sheet, findings, prelude, block, 0)
+        if sheet.count > MAX_CSS_RULES:
+            findings.append(finding(UNCHECKED, "", "style sheet has too many rules to check"))
+            break
+    return sheet, findings
+
+
+_MAX_NESTING = 8
+_NESTED = re.compile(r"[^;{}]*\{[^{}]*\}")
+
+
+def _add_rules(
+    sheet: StyleSheet, findings: list[HiddenText], prelude: str, block: str, depth: int
+) -> None:
+    """The rules of one style rule, nested rules (CSS Nesting: ``.a { & b {...} }``)
+    included. A selector that cannot be read, on a rule that hides or colours text, is a
+    finding: the rule cannot be matched, so what it hides cannot be checked."""
+    selectors = _split_selectors(prelude)
+    if "{" in block and depth < _MAX_NESTING:
+        for inner, inner_block in _css_rules(block):
+            if inner.startswith("@"):
+                continue
+            for parent in selectors:
+                nested = (inner.replace("&", f":is({parent})") if "&" in inner
+                          else f"{parent} {inner}")
+                _add_rules(sheet, findings, nested, inner_block, depth + 1)
+        block = _NESTED.sub("", block)
+    declarations = _declarations(block)
+    if not declarations:
+        return
+    sheet.define(declarations)
+    for selector in selectors:
+        rule = _rule(selector, declarations)
+        if rule is not None:
+            sheet.add(rule)
+        elif (any(_hides_by(n, v) for n, v in declarations)
+              or computed_declaration(declarations, sheet.custom) is not None):
+            findings.append(finding(
+                UNCHECKED, "", f"a style rule whose selector cannot be read ({selector.strip()}) "
+                "hides text: what it hides cannot be checked"))
+
+
+def _split_selectors(prelude: str) -> list[str]:
+    """A selector list split at its top-level commas (not inside ``:is(.a, .b)``)."""
+    out: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(prelude):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            out.append(prelude[start:i])
+            start = i + 1
+    out.append(prelude[start:])
+    return [s for s in out if s.strip()]
+
+
+def _strip_comments(css: str) -> str:
+    out: list[str] = []
+    i = 0
+    while True:
+        j = css.find("/*", i)
+        if j < 0:
+            out.append(css[i:])
+            return "".join(out)
+        out.append(css[i:j])
+        k = css.find("*/", j + 2)
+        if k < 0:
+            return "".join(out)
+        i = k + 2
+
+
+def _css_rules(css: str) -> list[tuple[str, str]]:
+    """``(prelude, block)`` pairs; grouping at-rules (``@media``...) are flattened, other
+    at-rules' blocks skipped; ``@import`` comes back with an empty block. Linear time."""
+    rules: list[tuple[str, str]] = []
+    i, n = 0, len(css)
+    start = 0
+    while i < n:
+        ch = css[i]
+        if ch == ";" and css[start:i].strip().startswith("@"):
+            rules.append((css[start:i].strip().lower(), ""))
+            start = i + 1
+        elif ch == "{":
+            prelude = css[start:i].strip()
+            if prelude.lower().startswith(("@media", "@supports", "@layer", "@container",
+                                           "@document", "@scope", "@starting-style")):
+                start = i + 1  # flattened: its rules follow
+            else:
+                depth, j = 1, i + 1
+                while j < n and depth:
+                    if css[j] == "{":
+                        depth += 1
+                    elif css[j] == "}":
+                        depth -= 1
+                    j += 1
+                if not prelude.startswith("@"):
+                    rules.append((prelude, css[i + 1 : j - 1]))
+                i = j
+                start = j
+                continue
+        elif ch == "}":
+            start = i + 1
+        i += 1
+    return rules
+
+
+def _declarations(block: str) -> tuple[tuple[str, str], ...]:
+    """``property: value`` pairs (lower-cased property, ``!important`` dropped); semicolons
+    inside quoted strings do not end a declaration."""
+    out: list[tuple[str, str]] = []
+    current: list[str] = []
+    quote = ""
+    for ch in block + ";":
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            current.append(ch)
+        elif ch == ";":
+            name, colon, value = "".join(current).partition(":")
+            current.clear()
+            name = _css_plain(name).strip().lower()
+            if colon and name:
+                if name != "content":  # content's strings keep their escapes for _content
+                    value = _css_plain(value)
+                value = re.sub(r"!\s*important\s*$", "", value.strip(), flags=re.I).strip()
+                out.append((name, value))
+        else:
+            current.append(ch)
+    return tuple(out)
+
+
+def _css_plain(text: str) -> str:
+    """*text* as CSS reads it: comments removed (``display:/**/none``, also in inline styles)
+    and escapes decoded (``no\\ne`` is ``none``, ``\\61`` is ``a``; CSS Syntax §4.3.7)."""
+    text = _strip_comments(text)
+    if "\\" not in text:
+        return text
+
+    def hex_escape(m: re.Match[str]) -> str:
+        code = int(m.group(1), 16)
+        return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+    text = re.sub(r"\\([0-9a-fA-F]{1,6})[ \t\n\r\f]?", hex_escape, text)
+    return re.sub(r"\\(.)", r"\1", text, flags=re.S)
+
+
+#: Properties that can hide text or change its colour: a value computed at display time
+#: (``var()``, ``calc()``, ...) is not evaluated here, so such a value is reported unchecked.
+_HIDING_PROPERTIES = frozenset({
+    "display", "visibility", "opacity", "font-size", "font", "color", "background",
+    "background-color", "-webkit-text-fill-color", "text-indent", "left", "top", "right",
+    "margin-left", "margin-top", "margin", "clip", "clip-path", "transform", "translate",
+    "scale", "width", "height", "max-width", "max-height", "filter", "content-visibility",
+    "position", "overflow", "letter-spacing", "mask", "mask-image",
+})
+_COMPUTED = re.compile(r"\b(?:var|calc|env|attr|min|max|clamp|if)\(", re.I)
+
+
+_VAR = re.compile(r"var\(\s*(--[\w-]+)\s*(?:,([^()]*(?:\([^()]*\)[^()]*)*))?\)", re.I)
+_MAX_CUSTOM_VALUES = 16
+_MAX_CANDIDATES = 64
+_SIZES = frozenset({"width", "height", "max-width", "max-height"})
+_COLOURS = frozenset({"color", "-webkit-text-fill-color"})
+
+
+def _candidates(value: str, custom: Mapping[str, Sequence[str]], depth: int = 0) -> list[str]:
+    """*value* with each ``var(--x, fallback)`` replaced by every value ``--x`` is given on
+    the page (and the fallback); which one applies depends on the cascade, so each counts."""
+    match = _VAR.search(value)
+    if match is None or depth > 4:
+        return [value]
+    name, fallback = match.group(1).lower(), match.group(2)
+    options = list(custom.get(name, ()))
+    if fallback is not None or not options:
+        options.append(fallback.strip() if fallback is not None else "")
+    out: list[str] = []
+    for option in options:
+        replaced = value[: match.start()] + option + value[match.end():]
+        out.extend(_candidates(replaced, custom, depth + 1))
+        if len(out) >= _MAX_CANDIDATES:
+            break
+    return out[:_MAX_CANDIDATES]
+
+
+def computed_declaration(
+    declarations: Sequence[tuple[str, str]], custom: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, str] | None:
+    """A declaration of a property that can hide text whose value is computed at display
+    time: ``(HIDDEN, reason)`` if a value its ``var()`` references can take hides the text,
+    ``(UNCHECKED, reason)`` if a value cannot be evaluated here (``calc()``, ``env()``, an
+    unresolved ``var()``...), None if there is none. Sizes count only with ``overflow``
+    hidden, as in :func:`_hidden`."""
+    overflow_hidden = any(n == "overflow" and v.strip().lower() in ("hidden", "clip")
+                          for n, v in declarations)
+    for name, value in declarations:
+        if name not in _HIDING_PROPERTIES or not _COMPUTED.search(value):
+            continue
+        if name in _SIZES and not overflow_hidden:
+            continue
+        for candidate in _candidates(value, custom or {}):
+            if not candidate.strip():
+                continue  # an undefined variable: the declaration is invalid, so ignored
+            if _COMPUTED.search(candidate):
+                return UNCHECKED, (f"{name}:{value}: a value computed by the browser is "
+                                   "not evaluated")
+            if _hides_by(name, candidate) or (name in _COLOURS and _colour(candidate) is None):
+                return HIDDEN, f"{name}:{value} (can be {candidate.strip()})"
+    return None
+
+
+def _alpha(args: str) -> float | None:
+    """The alpha of a colour function's arguments (after ``/``, or a fourth comma value)."""
+    if "/" in args:
+        alpha = args.rsplit("/", 1)[1].strip()
+    else:
+        parts = [p.strip() for p in args.split(",")]
+        if len(parts) != 4:
+            return None
+        alpha = parts[3]
+    try:
+        return float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
+    except ValueError:
+        return None
+
+
+def _numbers(args: str) -> list[tuple[float, str]]:
+    found = []
+    for part in re.split(r"[\s,]+", args.strip()):
+        length = _length(part)
+        if length is not None:
+            found.append(length)
+    return found
+
+
+def _transform_hides(v: str) -> bool:
+    """A transform that shrinks its text to nothing or moves it far off the page."""
+    for fn, args in re.findall(r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?)\(([^)]*)\)", v):
+        values = _numbers(args)
+        if fn.startswith("scale") and any(
+            (u == "" and abs(n) <= 0.05) or (u == "%" and abs(n) <= 5) for n, u in values
+        ):
+            return True
+        if fn.startswith("translate") and any(
+            _far_off(f"{n}{u}") for n, u in values
+        ):
+            return True
+    return False
+
+
+def _rule(selector: str, declarations: tuple[tuple[str, str], ...]) -> _Rule | None:
+    # The subject: the last compound selector (ancestors are ignored: conservative).
+    parts = re.split(r"\s*[>+~]\s*|\s+", selector.strip())
+    compound = parts[-1] if parts else ""
+    match = _COMPOUND.fullmatch(compound)
+    if not compound or match is None:
+        return None
+    tag = match.group("tag")
+    ids: list[str] = []
+    classes: list[str] = []
+    attributes: list[tuple[str, str | None]] = []
+    pseudo: str | None = None
+    for part in _PART.findall(match.group("rest") or ""):
+        if part.startswith("#"):
+            ids.append(part[1:])
+        elif part.startswith("."):
+            classes.append(part[1:])
+        elif part.startswith("["):
+            inner = part[1:-1].strip()
+            exact = re.fullmatch(r"([\w-]+)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w-]+)", inner)
+            if exact:
+                attributes.append((exact.group(1).lower(), exact.group(2).strip("\"'")))
+            else:  # ^= *= $= ~= |=, a case flag, ...: read as presence only (conservative)
+                name_match = re.match(r"[\w-]+", inner)
+                attributes.append(((name_match.group(0) if name_match else inner).lower(), None))
+        else:
+            name = part.lstrip(":").lower()
+            if name in ("before", "after", "marker"):
+                pseudo = name
+            # other pseudo-classes are ignored: the rule applies as if always in effect
+    if pseudo is None and not any(_hides_by(name, value) for name, value in declarations) \
+            and computed_declaration(declarations) is None \
+            and not any(name in ("color", "background", "background-color",
+                                 "-webkit-text-fill-color", *_STRING_PROPERTIES)
+                        for name, _ in declarations):
+        return None  # a rule that neither hides nor colours nothing matters here
+    return _Rule(None if tag in (None, "*") else tag.lower(), tuple(ids), tuple(classes),
+                 tuple(attributes), pseudo, declarations)
+
+
+def _length(value: str) -> tuple[float, str] | None:
+    match = _LENGTH.match(value.strip().lower())
+    if not match:
+        return None
+    try:
+        return float(match.group(1)), match.group(2)
+    except ValueError:
+        return None
+
+
+def _tiny_font(value: str) -> bool:
+    length = _length(value)
+    if length is None:
+        return False
+    number, unit = length
+    limits = {"": 1.0, "px": 1.0, "pt": 0.75, "%": 10.0, "em": 0.1, "rem": 0.1, "ex": 0.2,
+              "ch": 0.2, "vw": 0.1, "vh": 0.1, "vmin": 0.1, "vmax": 0.1, "mm": 0.3, "q": 1.0,
+              "cm": 0.03, "in": 0.01, "pc": 0.06}
+    return number < limits.get(unit, 0.0)
+
+
+def _far_off(value: str) -> bool:
+    length = _length(value)
+    return length is not None and length[0] <= -500 and length[1] in ("px", "pt", "em", "rem", "")
+
+
+def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule per property)
+    """The reason one declaration hides its element's text, if it does."""
+    v = " ".join(value.lower().split())
+    if name == "display" and v == "none":
+        return "display:none"
+    if name == "visibility" and v in ("hidden", "collapse"):
+        return f"visibility:{v}"
+    if name == "opacity":
+        length = _length(v)
+        if length is not None and (length[0] <= 0.05 if length[1] != "%" else length[0] <= 5):
+            return f"opacity:{v}"
+    if name == "font-size" and _tiny_font(v):
+        return f"font-size:{v}"
+    if name == "font" and any(_tiny_font(p.split("/")[0]) for p in v.split()
+                              if p[:1].isdigit() or p.startswith(".")):
+        return f"font:{v}"
+    if name in ("text-indent", "left", "top", "margin-left", "margin-top", "right") and _far_off(v):
+        return f"{name}:{v} (off-screen)"
+    if name == "clip" and _ZERO_RECT.fullmatch(v):
+        return f"clip:{v}"
+    if name == "clip-path" and re.search(r"inset\(\s*50%|circle\(\s*0", v):
+        return f"clip-path:{v}"
+    if name == "transform" and (re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v)
+                                or _transform_hides(v)):
+        return f"transform:{v}"
+    if name in ("scale", "translate") and _transform_hides(f"{name}({v})"):
+        return f"{name}:{v}"
+    if name == "filter":
+        for args in re.findall(r"\bopacity\(([^)]*)\)", v):
+            length = _length(args)
+            if length is not None and length[0] <= (5 if length[1] == "%" else 0.05):
+                return f"filter:{v}"
+    if name == "letter-spacing":  # glyphs drawn over each other: unreadable
+        length = _length(v)
+        if length is not None and length[0] <= {"em": -0.3, "rem": -0.3, "ch": -0.3,
+                                                 "ex": -0.6}.get(length[1], -4.0):
+            return f"letter-spacing:{v}"
+    if name == "content-visibility" and v == "hidden":
+        return "content-visibility:hidden"
+    if name == "-webkit-text-fill-color" and _colour(v) is None:
+        return f"-webkit-text-fill-color:{v}"
+    if name in ("width", "height", "max-width", "max-height"):
+        length = _length(v)
+        if length is not None and length[0] <= 1 and length[1] in ("", "px"):
+            return f"{name}:{v}"  # counted as hiding only with overflow:hidden, see _hidden
+    if name == "color" and v == "transparent":
+        return "color:transparent"
+    return None
+
+
+def _colour(value: str) -> _Colour | str:  # noqa: PLR0911 (one return per notation)
+    """An RGB triple, None for transparent, or the value itself when not understood."""
+    v = " ".join(value.lower().split())
+    if v in _NAMED_COLOURS:
+        return _NAMED_COLOURS[v]
+    if v == "transparent":
+        return None
+    hex_match = re.fullmatch(r"#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})", v)
+    if hex_match:
+        digits = hex_match.group(1)
+        if len(digits) in (3, 4):
+            digits = "".join(c * 2 for c in digits)
+        if len(digits) == 8 and digits[6:] == "00":
+            return None
+        return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+    fn = re.fullmatch(r"rgba?\(([^)]*)\)", v)
+    if fn:
+        parts = [p for p in re.split(r"[\s,/]+", fn.group(1)) if p]
+        try:
+            rgb = [float(p[:-1]) * 2.55 if p.endswith("%") else float(p) for p in parts[:3]]
+            alpha = parts[3] if len(parts) > 3 else "1"
+            a = float(alpha[:-1]) / 100 if alpha.endswith("%") else float(alpha)
+        except ValueError:
+            return v
+        if len(rgb) == 3:
+            return None if a <= 0.05 else (round(rgb[0]), round(rgb[1]), round(rgb[2]))
+    other = re.fullmatch(r"(?:hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
+    if other:  # not converted to RGB: only a transparent one is recognised
+        alpha = _alpha(other.group(1))
+        if alpha is not None and alpha <= 0.05:
+            return None
+    return v
+
+
+def _background(value: str) -> _Colour | str | None:
+    """The colour in a ``background`` shorthand, if one of its words is a colour."""
+    for word in re.findall(r"#[0-9a-f]+|rgba?\([^)]*\)|[a-z]+", value.lower()):
+        colour = _colour(word)
+        if colour is None or isinstance(colour, tuple):
+            return colour
+    return "unknown"
+
+
+def _close(c1: tuple[int, int, int], c2: tuple[int, int, int]) -> bool:
+    return all(abs(x - y) <= 8 for x, y in zip(c1, c2, strict=True))
+
+
+def _styled(
+    element: _Element, sheet: StyleSheet
+) -> tuple[list[tuple[str, str]], list[_Rule]]:
+    """The element's own declarations (its rules' in order, then its inline style) and the
+    pseudo-element rules that apply to it."""
+    declarations: list[tuple[str, str]] = []
+    pseudo: list[_Rule] = []
+    for rule in sheet.rules_for(element):
+        if rule.pseudo is None:
+            declarations.extend(rule.declarations)
+        else:
+            pseudo.append(rule)
+    if element.tag == "font" and "color" in element.attrs:
+        declarations.append(("color", element.attrs["color"]))
+    if "bgcolor" in element.attrs:
+        declarations.append(("background-color", element.attrs["bgcolor"]))
+    if "style" in element.attrs:
+        declarations.extend(_declarations(element.attrs["style"]))
+    return declarations, pseudo
+
+
+def _hidden(
+    declarations: list[tuple[str, str]], colour: _Colour | str, background: _Colour | str
+) -> tuple[str | None, _Colour | str, _Colour | str]:
+    """Why the element is hidden (or None), and the colour and background its text has."""
+    overflow_hidden = any(n == "overflow" and v.strip().lower() in ("hidden", "clip")
+                          for n, v in declarations)
+    for name, value in declarations:
+        reason = _hides_by(name, value)
+        if reason is None:
+            continue
+        if name in ("width", "height", "max-width", "max-height") and not overflow_hidden:
+            continue
+        return reason, colour, background
+    for name, value in declarations:
+        if name == "color":
+            colour = _colour(value)
+        elif name == "background-color":
+            parsed = _colour(value)
+            if parsed is not None:  # a transparent background shows the one behind it
+                background = parsed
+        elif name == "background":
+            parsed_bg = _background(value)
+            if parsed_bg is not None:
+                background = parsed_bg
+    if colour is None:
+        return "transparent text colour", colour, background
+    if isinstance(colour, tuple) and isinstance(background, tuple) and _close(colour, background):
+        return "text colour the same as its background", colour, background
+    return None, colour, background
+
+
+#: Properties whose string values a browser shows as text: list markers and ``<q>`` marks.
+_STRING_PROPERTIES = ("list-style-type", "list-style", "quotes")
+_INPUT_SHOWS_NO_TEXT = frozenset({"hidden", "checkbox", "radio", "image", "file", "color",
+                                  "range"})
+
+
+def _shown_attributes(element: _Element, declarations: Sequence[tuple[str, str]]) -> str:
+    """Text a browser shows for *element* that is not its content: an ``<input>``'s value
+    or placeholder, the ``alt`` of an image with no source (shown in its place), and the
+    strings of ``list-style-type`` and ``quotes``."""
+    shown: list[str] = []
+    if element.tag == "input" and (
+        element.attrs.get("type", "text").strip().lower() not in _INPUT_SHOWS_NO_TEXT
+    ):
+        shown.append(element.attrs.get("value") or element.attrs.get("placeholder") or "")
+    if element.tag == "img" and not element.attrs.get("src", "").strip():
+        shown.append(element.attrs.get("alt", ""))
+    for name, value in declarations:
+        if name in _STRING_PROPERTIES:
+            shown.extend(a or b for a, b in
+                         re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', value))
+    return " ".join(t for t in shown if t.strip())
+
+
+def _content(rule: _Rule) -> str:
+    """The text a ``::before``/``::after`` rule's ``content`` adds (strings only)."""
+    for name, value in reversed(rule.declarations):
+        if name == "content":
+            strings = re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', value)
+            text = "".join(a or b for a, b in strings)
+            text = re.sub(r"\\([0-9a-fA-F]{1,6})\s?", lambda m: chr(int(m.group(1), 16))
+                          if int(m.group(1), 16) <= 0x10FFFF else "", text)
+            text = re.sub(r"\\(.)", r"\1", text)
+            if "attr(" in value.lower():
+                text += " [attr()]"
+            return text
+    return ""
+
+
+def shown_paragraphs(  # noqa: PLR0915 (mirrors _paragraphs, step for step)
+    root: _Element, sheet: StyleSheet
+) -> tuple[list[str], list[HiddenText]]:
+    """The text under *root* as a browser shows it, and what is hidden or generated.
+
+    Mirrors :func:`_paragraphs`: the same elements are left out for the same reasons, and in
+    addition elements hidden by the ``hidden`` or ``aria-hidden`` attribute (which extraction
+    leaves out but a page can still show) and by CSS (:func:`_hidden`) are findings; text
+    added by ``::before``/``::after`` is shown and is a finding.
+    """
+    blocks: list[str] = []
+    current: list[str] = []
+    findings: list[HiddenText] = []
+
+    def flush() -> None:
+        if current:
+            blocks.extend(split_paragraphs("".join(current)))
+            current.clear()
+
+    def add_finding(kind: str, text: str, reason: str) -> None:
+        if _WORDS.search(text):
+            findings.append(finding(kind, text, reason, None, len(blocks) + 1))
+
+    # (node, in <pre>, in <article>, leaving, colour, background)
+    Item = tuple[_Element | str, bool, bool, bool, _Colour | str, _Colour | str]
+    stack: list[Item] = [
+        (root, False, _has_ancestor(root, "article"), False, _BLACK_RGB, _WHITE_RGB)
+    ]
+    while stack:
+        node, pre, in_article, leaving, colour, background = stack.pop()
+        if isinstance(node, str):
+            current.append(node.replace("\r\n", "\n") if pre else _collapse(node))
+            continue
+        if leaving:
+            if node.tag in _BLOCK:
+                flush()
+            continue
+        if node is not root:
+            if "hidden" in node.attrs or node.attrs.get("aria-hidden") == "true":
+                why = "hidden attribute" if "hidden" in node.attrs else "aria-hidden"
+                add_finding(HIDDEN, _text_of(node), why)
+                continue
+            if _skipped(node, in_article=in_article):
+                if node.tag in _SHOWN_BUT_SKIPPED or (
+                    node.tag == "dialog" and "open" in node.attrs
+                ):
+                    add_finding(UNCHECKED, _text_of(node),
+                                f"text shown in <{node.tag}> is left out of the comparison")
+                continue
+        if node.tag == "rp" and _has_ancestor(node, "ruby"):
+            add_finding(HIDDEN, _text_of(node), "<rp> in <ruby> (browsers do not show it)")
+            continue
+        declarations, pseudo = _styled(node, sheet)
+        reason, colour, background = _hidden(declarations, colour, background)
+        if reason is not None:
+            add_finding(HIDDEN, _text_of(node), reason)
+            continue
+        computed = computed_declaration(declarations, sheet.custom)
+        if computed is not None and computed[0] == HIDDEN:
+            add_finding(HIDDEN, _text_of(node), computed[1])
+            continue
+        if computed is not None:
+            add_finding(UNCHECKED, _text_of(node) or node.tag, computed[1])
+        if node.tag == "br":
+            current.append("\n")
+            continue
+        if node.tag in _BLOCK:
+            flush()
+        elif node.tag in _CELLS or node.tag == "img":
+            current.append(" ")
+        attributes_shown = _shown_attributes(node, declarations)
+        if attributes_shown:
+            add_finding(GENERATED, attributes_shown,
+                        f"shown by <{node.tag}> (attribute or list/quote style), not in the text")
+            current.append(f" {attributes_shown} ")
+        before = "".join(_content(r) for r in pseudo if r.pseudo in ("before", "marker"))
+        after = "".join(_content(r) for r in pseudo if r.pseudo == "after")
+        if before:
+            add_finding(GENERATED, before, f"CSS ::before or ::marker on <{node.tag}>")
+            current.append(before)
+        inner_pre = pre or node.tag in ("pre", "listing", "textarea")
+        inner_article = in_article or node.tag == "article"
+        stack.append((node, pre, in_article, True, colour, background))
+        if after:
+            stack.append((after, pre, in_article, False, colour, background))
+            add_finding(GENERATED, after, f"CSS ::after on <{node.tag}>")
+        children = node.children
+        if node.tag == "details" and "open" not in node.attrs:
+            # A closed <details> shows only its first <summary>.
+            summary = next((c for c in children
+                            if not isinstance(c, str) and c.tag == "summary"), None)
+            children = [summary] if summary is not None else []
+            folded = " ".join(c if isinstance(c, str) else _text_of(c)
+                              for c in node.children if c is not summary)
+            add_finding(HIDDEN, " ".join(folded.split()), "inside a closed <details>")
+        stack.extend(
+            (child, inner_pre, inner_article, False, colour, background)
+            for child in reversed(children)
+        )
+    flush()
+    return blocks, findings
+
+
+def _text_of(element: _Element) -> str:
+    """All text under *element*, hidden or not (for reporting what is hidden)."""
+    parts: list[str] = []
+    stack: list[_Element | str] = [element]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            parts.append(node)
+        elif node.tag not in ("script", "style", "template"):
+            stack.extend(reversed(node.children))
+    return " ".join(" ".join(parts).split())
+
+
+# -- briefs ------------------------------------------------------------------------------------
+
+
+def brief_text(data: bytes, limits: Limits = DEFAULT_LIMITS) -> str:
+    """A brief's visible text, with its quotations marked as :mod:`.brief` finds them.
+
+    The article text (as :func:`read_html` chooses it), one block per paragraph separated by
+    blank lines, with what the markup says is a quotation made visible the way browsers show
+    it: ``<q>`` wrapped in “ ” (‘ ’ when nested in another ``<q>``), every line of a
+    ``<blockquote>`` prefixed with ``> `` (once per level). Raises what :func:`read_html`
+    raises; the caller runs it in the sandbox.
+    """
+    text = decode_html(data)
+    builder = _TreeBuilder()
+    try:
+        builder.feed(text)
+        builder.close()
+    except MemoryError as e:
+        raise DocumentTooLargeError("HTML page is too large to parse") from e
+    except Exception as e:  # html.parser meets hostile input here
+        raise BrokenDocumentError(f"cannot parse HTML: {type(e).__name__}: {e}") from e
+    blocks = _brief_blocks(_content_root(builder.root))
+    if sum(len(b) for b in blocks) > limits.max_text_chars:
+        raise DocumentTooLargeError(
+            f"HTML text is over the limit of {limits.max_text_chars} characters"
+        )
+    return "\n\n".join(blocks)
+
+
+def _brief_blocks(root: _Element) -> list[str]:
+    """:func:`_paragraphs` with ``<q>`` and ``<blockquote>`` rendered (see :func:`brief_text`)."""
+    blocks: list[str] = []
+    current: list[str] = []
+    quoting = 0  # open <q> elements
+    depth = 0  # open <blockquote> elements
+
+    def flush() -> None:
+        if current:
+            prefix = "> " * depth
+            for paragraph in split_paragraphs("".join(current)):
+                blocks.append("\n".join(prefix + line for line in paragraph.split("\n")))
+            current.clear()
+
+    stack: list[tuple[_Element | str, bool, bool, bool]] = [
+        (root, False, _has_ancestor(root, "article"), False)
+    ]
+    while stack:
+        node, pre, in_article, leaving = stack.pop()
+        if isinstance(node, str):
+            current.append(node.replace("\r\n", "\n") if pre else _collapse(node))
+            continue
+        if leaving:
+            if node.tag == "q":
+                quoting -= 1
+                current.append("’" if quoting % 2 else "”")
+            elif node.tag in _BLOCK:
+                flush()
+                depth -= node.tag == "blockquote"
+            continue
+        if node is not root and _skipped(node, in_article=in_article):
+            continue
+        if node.tag == "br":
+            current.append("\n")
+            continue
+        if node.tag == "q":
+            current.append("‘" if quoting % 2 else "“")
+            quoting += 1
+        elif node.tag in _BLOCK:
+            flush()
+            depth += node.tag == "blockquote"
+        elif node.tag in _CELLS or node.tag == "img":
+            current.append(" ")
+        inner_pre = pre or node.tag in ("pre", "listing", "textarea")
+        inner_article = in_article or node.tag == "article"
+        stack.append((node, pre, in_article, True))
+        stack.extend((child, inner_pre, inner_article, False) for child in reversed(node.children))
+    flush()
+    return blocks

@@ -1,0 +1,405 @@
+"""From files on disk to add requests: read each document, fill its entry fields, add them.
+
+What ``add`` signs is kept forever, so every field says where it came from (:data:`GIVEN`,
+:data:`FROM_METADATA`, :data:`FROM_NAME`, :data:`FROM_TYPE`) and the CLI prints it. An order's
+issued date is never taken from file metadata unless the clerk asks: a PDF's ``/CreationDate``
+is usually the day the file was exported, not the day the order was signed.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import os
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..archive import AddRequest, Archive, document_fields
+from ..errors import DocumentError, MalformedError, OrderArchiveError
+from ..log.entry import KINDS, RELATION_TYPES, Entry, valid_doc_id
+from ..log.note import Signer
+from ..userfiles import read_user_file
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: "$" accepts a final newline
+_SECRET_KEY_MARK = b"orderarchive-secret-key/"
+
+#: Where a signed field's value came from.
+GIVEN = "given"
+FROM_METADATA = "file metadata"
+FROM_NAME = "file name"
+FROM_TYPE = "file type"
+ABSENT = "none"
+
+#: Kinds that are acts of the issuer: their issued date is a legal fact, not a file's timestamp.
+ORDER_KINDS = frozenset({"executive-order", "ordinance", "memorandum"})
+
+#: The columns a manifest may have (docs/FORMAT.md, "Add manifest"); only ``path`` is required.
+MANIFEST_COLUMNS = (
+    "path",
+    "id",
+    "kind",
+    "title",
+    "issuer",
+    "issued",
+    "source_url",
+    "media_type",
+    *(r.replace("-", "_") for r in RELATION_TYPES),
+)
+#: The largest manifest read (a bound on memory: a manifest names files, it is not one).
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
+@attrs.frozen
+class AddOptions:
+    """What the clerk states on the command line; it overrides what the file says."""
+
+    doc_id: str | None = None
+    kind: str | None = None
+    title: str | None = None
+    issuer: str | None = None
+    issued: str | None = None
+    source_url: str | None = None
+    media_type: str | None = None
+    relations: tuple[tuple[str, str], ...] = ()
+    #: Sign an order's date found in the file's metadata (off: such a date is refused).
+    issued_from_file: bool = False
+
+
+@attrs.frozen
+class AddItem:
+    """One file to add, the options for it, and how errors name it (a path or manifest row)."""
+
+    path: Path
+    options: AddOptions
+    label: str
+
+
+@attrs.frozen
+class PlannedAdd:
+    """One add request and, for each field shown to the clerk, where its value came from."""
+
+    path: Path
+    request: AddRequest
+    sources: tuple[tuple[str, str], ...]
+
+    def source(self, field: str) -> str:
+        return dict(self.sources)[field]
+
+
+def slug(text: str) -> str:
+    value = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return value[:96] or "document"
+
+
+def _check_options(options: AddOptions) -> None:
+    if options.doc_id is not None and not valid_doc_id(options.doc_id):
+        raise MalformedError(
+            f"invalid document id {options.doc_id!r}",
+            hint="use lower-case letters, digits, '.', '_' and '-' (at most 128)",
+        )
+    if options.kind is not None and options.kind not in KINDS:
+        raise MalformedError(f"unknown kind {options.kind!r}")
+    if options.issued is not None and not _valid_date(options.issued):
+        raise MalformedError(f"--issued {options.issued!r} is not a date YYYY-MM-DD")
+    for rtype, target in options.relations:
+        if rtype not in RELATION_TYPES:
+            raise MalformedError(f"unknown relation {rtype!r}")
+        if not valid_doc_id(target):
+            raise MalformedError(f"invalid document id {target!r} in --{rtype}")
+
+
+def _valid_date(text: str) -> bool:
+    if _DATE.fullmatch(text) is None:
+        return False
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _labelled(error: OrderArchiveError, label: str) -> OrderArchiveError:
+    new = type(error)(f"{label}: {error}", hint=error.hint)
+    new.__cause__ = error
+    return new
+
+
+def plan_items(
+    items: Sequence[AddItem],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[PlannedAdd]:
+    """Read every file (in parallel, each bounded in time and memory) into planned adds.
+
+    Nothing is written. Any bad file, option or refused guess raises, naming its label.
+    """
+    from . import read_documents
+
+    for item in items:
+        try:
+            _check_options(item.options)
+        except OrderArchiveError as e:
+            raise _labelled(e, item.label) from e
+    blobs = []
+    for item in items:
+        try:
+            blob = read_user_file(item.path)
+        except OrderArchiveError as e:
+            raise (_labelled(e, item.label) if item.label != str(item.path) else e) from e
+        if blob.lstrip()[:1] == b"{" and _SECRET_KEY_MARK in blob[:4096]:
+            # A bulk add of a clerk's directory must never publish the signing key.
+            raise MalformedError(f"{item.label} is a private key file; it is never archived")
+        blobs.append(blob)
+    # Media-type overrides differ per manifest row: read each group with its own override.
+    results: list[Any] = [None] * len(items)
+    groups: dict[str | None, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.options.media_type, []).append(i)
+    for media_type, indices in groups.items():
+        read = read_documents(
+            [(blobs[i], items[i].path.name) for i in indices], media_type=media_type
+        )
+        for i, result in zip(indices, read, strict=True):
+            results[i] = result
+    planned: list[PlannedAdd] = []
+    for i, (item, blob, result) in enumerate(zip(items, blobs, results, strict=True)):
+        if isinstance(result, DocumentError):
+            raise type(result)(f"{item.label}: {result}", hint=result.hint) from result
+        planned.append(_plan_one(item, blob, result))
+        if progress:
+            progress(i + 1, len(items))
+    return planned
+
+
+def _plan_one(item: AddItem, blob: bytes, result: Any) -> PlannedAdd:
+    options, path = item.options, item.path
+    meta = result.metadata
+    media_type = options.media_type or result.media_type
+    sources: dict[str, str] = {}
+
+    def pick(field: str, given: str | None, *guesses: tuple[str | None, str]) -> str | None:
+        if given is not None:
+            sources[field] = GIVEN
+            return given
+        for value, where in guesses:
+            if value:
+                sources[field] = where
+                return value
+        sources[field] = ABSENT
+        return None
+
+    doc = pick("id", options.doc_id, (slug(path.stem), FROM_NAME)) or "document"
+    kind = (
+        pick(
+            "kind",
+            options.kind,
+            ("executive-order" if media_type == "application/pdf" else "article", FROM_TYPE),
+        )
+        or "article"
+    )
+    title = pick("title", options.title, (meta.title, FROM_METADATA), (path.stem, FROM_NAME))
+    issuer = pick("issuer", options.issuer, (meta.author, FROM_METADATA)) or ""
+    file_date = meta.date if meta.date and _valid_date(meta.date) else None
+    issued = pick("issued", options.issued, (file_date, FROM_METADATA))
+    if sources["issued"] == FROM_METADATA and kind in ORDER_KINDS and not options.issued_from_file:
+        raise MalformedError(
+            f"{item.label}: the {kind}'s issued date {issued} would come from the file's "
+            "metadata, which is often the day the file was saved, not the day it was issued",
+            hint="pass --issued YYYY-MM-DD (in a manifest: an issued cell), or "
+            "--issued-from-file to sign the file's date, or --kind if it is not an order",
+        )
+    extra: dict[str, str | int] = {"filename": path.name}
+    if meta.author:
+        extra["author"] = meta.author
+    if meta.page_count is not None:
+        extra["pages"] = meta.page_count
+    request = document_fields(
+        blob,
+        doc=doc,
+        kind=kind,
+        title=title or "",
+        issuer=issuer,
+        issued=issued,
+        media_type=media_type,
+        source_url=options.source_url or meta.canonical_url,
+        text=result.text,
+        extractor=result.extractor,
+        no_text_reason=result.no_text_reason,
+        relations=options.relations,
+        meta=extra,
+    )
+    return PlannedAdd(path, request, tuple(sources.items()))
+
+
+def build_requests(
+    paths: Sequence[Path],
+    options: AddOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[AddRequest]:
+    """Read every file with the same options into add requests."""
+    items = [AddItem(p, options, str(p)) for p in paths]
+    return [p.request for p in plan_items(items, progress=progress)]
+
+
+def add_files(
+    archive: Archive,
+    paths: Sequence[Path],
+    options: AddOptions,
+    signer: Signer,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
+) -> list[Entry]:
+    """Read and archive *paths* in one append (one lock, one checkpoint)."""
+    return archive.add(build_requests(paths, options, progress=progress), signer, now=now)
+
+
+# -- bulk: directories and manifests -----------------------------------------------------------
+
+
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def expand_paths(
+    paths: Sequence[Path],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    archive: Path | None = None,
+) -> list[Path]:
+    """Files named directly, and every file under each directory (recursively).
+
+    Under a directory, hidden files and directories (``.name``) are skipped, a file is taken
+    when it matches an *include* pattern (all files when none is given) and no *exclude*
+    pattern, matched against its path relative to the directory (``/``-separated) or its name.
+    The order is deterministic: directories expand in sorted relative-path order. Symbolic
+    links to directories are not followed (a link loop cannot make the walk endless).
+
+    A file inside the *archive* directory is refused: ``add .`` in a clerk's directory must
+    not sign the archive's own files into it.
+    """
+    out: list[Path] = []
+    inside = archive.resolve() if archive is not None else None
+    if (include or exclude) and not any(p.is_dir() for p in paths):
+        raise MalformedError("--include and --exclude select files in a directory; name one")
+    for path in paths:
+        refuse_inside_archive(path, archive, str(path))
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found: list[tuple[str, Path]] = []
+
+        def walk_error(e: OSError) -> None:
+            raise MalformedError(f"cannot read directory {e.filename}: {e.strerror}") from e
+
+        for top, dirs, files in os.walk(path, onerror=walk_error):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                if name.startswith("."):
+                    continue
+                full = Path(top) / name
+                rel = full.relative_to(path).as_posix()
+                if include and not _matches(rel, include):
+                    continue
+                if _matches(rel, exclude):
+                    continue
+                if inside is not None and inside in full.resolve().parents:
+                    continue
+                found.append((rel, full))
+        if not found:
+            raise MalformedError(
+                f"{path}: no files to add in this directory",
+                hint="check --include/--exclude" if include or exclude else None,
+            )
+        out.extend(full for _, full in sorted(found))
+    return out
+
+
+def refuse_inside_archive(path: Path, archive: Path | None, label: str) -> None:
+    """A file inside the archive directory is never a document to add."""
+    if archive is None:
+        return
+    inside, where = archive.resolve(), path.resolve()
+    if inside == where or inside in where.parents:
+        raise MalformedError(
+            f"{label} is inside the archive {archive}", hint="name the documents to add"
+        )
+
+
+def read_manifest(
+    path: Path, defaults: AddOptions, *, archive: Path | None = None
+) -> list[AddItem]:
+    """The rows of a CSV manifest (docs/FORMAT.md, "Add manifest") as add items.
+
+    Each row's cells override *defaults*; relation cells list document ids separated by
+    spaces or ``;`` and add to the default relations. A row's ``path`` is relative to the
+    manifest's directory. Any bad row raises naming its line.
+    """
+    data = read_user_file(path)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise MalformedError(f"{path}: a manifest is at most {MAX_MANIFEST_BYTES // 2**20} MiB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise MalformedError(f"{path}: the manifest is not UTF-8 (byte {e.start})") from e
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as e:
+        raise MalformedError(f"{path} line {reader.line_num}: {e}") from e
+    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise MalformedError(f"{path}: the manifest is empty", hint="its first line names columns")
+    header = [cell.strip().lower().replace("-", "_") for cell in rows[0][1]]
+    unknown = [h for h in header if h not in MANIFEST_COLUMNS]
+    if unknown:
+        raise MalformedError(
+            f"{path} line {rows[0][0]}: unknown column {unknown[0]!r}",
+            hint="columns: " + ", ".join(MANIFEST_COLUMNS),
+        )
+    if "path" not in header or len(set(header)) != len(header):
+        raise MalformedError(
+            f"{path} line {rows[0][0]}: the header must name 'path' and each column once"
+        )
+    if len(rows) == 1:
+        raise MalformedError(f"{path}: the manifest names no files")
+    base = path.parent
+    items: list[AddItem] = []
+    for line, row in rows[1:]:
+        where = f"{path} line {line}"
+        if len(row) != len(header):
+            raise MalformedError(f"{where}: {len(row)} cells, the header has {len(header)}")
+        cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+        if not cells["path"]:
+            raise MalformedError(f"{where}: the path cell is empty")
+        relations = list(defaults.relations)
+        for rtype in RELATION_TYPES:
+            for target in re.split(r"[;\s]+", cells.get(rtype.replace("-", "_"), "")):
+                if target:
+                    relations.append((rtype, target))
+        options = attrs.evolve(
+            defaults,
+            doc_id=cells.get("id") or defaults.doc_id,
+            kind=cells.get("kind") or defaults.kind,
+            title=cells.get("title") or defaults.title,
+            issuer=cells.get("issuer") or defaults.issuer,
+            issued=cells.get("issued") or defaults.issued,
+            source_url=cells.get("source_url") or defaults.source_url,
+            media_type=cells.get("media_type") or defaults.media_type,
+            relations=tuple(relations),
+        )
+        file = Path(cells["path"])
+        file = file if file.is_absolute() else base / file
+        refuse_inside_archive(file, archive, f"{where} ({cells['path']})")
+        items.append(AddItem(file, options, f"{where} ({cells['path']})"))
+    return items

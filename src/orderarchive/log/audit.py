@@ -1,0 +1,956 @@
+"""``orderarchive verify``: every check of the whole archive, on every core, in bounded memory.
+
+The work splits in two, because the tree is cheap and the entries are not:
+
+* **The tree** — the main process streams ``log/entries``, ``log/offsets`` and ``log/hashes``
+  once, recomputing every leaf and stored hash and the root over a compact range (RFC 9162
+  §2.1.1; Go ``tlog``'s stored-hash order) and checking every offset against the line it ends.
+  One SHA-256 per stored hash: a few microseconds an entry.
+* **The entries** — worker processes each take a range of entries, found through
+  ``log/offsets``, and do what costs: parse each entry (canonical JSON, fields), check its
+  position, its Ed25519 signature (~50 µs), and re-hash its objects. Each returns its problems,
+  counts, and 8 bytes per entry: a keyed hash of the entry's document id, for the checks that
+  span entries (a reused id, a relation to a document not recorded earlier), which the main
+  process does last.
+
+A range found through a corrupt offset cannot hide an entry from the workers: the main
+process checks every offset against the line boundaries it reads itself and reports any that
+differ, so verification fails either way. Small archives, stores that are not local files and
+platforms without ``fork`` are checked in one process by the same code.
+
+Memory: O(log n) for the tree, bounded read buffers (1 MiB; a line longer than any valid entry
+stops the walk), and 8 bytes per document for the id checks: about 8 MB at a million entries,
+whatever the size of the documents.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+import unicodedata
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, BinaryIO
+
+from ..archive import Archive, Head, Problem, ProgressFn, VerifyReport
+from ..errors import (
+    EntryFormatError,
+    MalformedError,
+    NotFoundError,
+    OrderArchiveError,
+    SignatureError,
+    StorageError,
+)
+from . import merkle
+from .checkpoint import open_checkpoint
+from .entry import MAX_ENTRY_BYTES, Entry
+from .layout import (
+    ENTRIES,
+    HASH,
+    HASHES,
+    OFFSET_SIZE,
+    OFFSETS,
+    RELEASES,
+    debris,
+    decimal_size,
+    named,
+    object_name,
+    previous_release,
+)
+from .note import VerifierKey
+from .store import FileStore, Store
+from .textlayer import TextLayer
+
+MAX_PROBLEMS = 1000
+CHUNK = 1 << 20  # bytes per read of a log record
+#: Below this many entries, starting worker processes costs more than it saves.
+PARALLEL_MIN_ENTRIES = 2048
+#: Ranges per worker: more, smaller ranges even out the load and make progress visible. The
+#: last range to finish keeps one core busy while the other idles, so ranges are kept short
+#: (~60 ms of work each at 10,000 entries); each costs well under a millisecond to hand out.
+RANGES_PER_WORKER = 16
+#: At most this many entries a range: at a million entries, the last range to finish (one core
+#: busy, the other idle) is ~0.4 s of work rather than ~1.8 s.
+MAX_RANGE = 4096
+_MAX_LINE = MAX_ENTRY_BYTES + 1  # a longer line is not an entry; stop rather than buffer it
+_LEAF = b"\x00"
+_NODE = b"\x01"
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (taskset, cgroup cpusets), at most 8."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    return max(1, min(cpus, 8))
+
+
+def _can_fork() -> bool:
+    # fork, not spawn: a spawned child re-imports the main module, and `python -m orderarchive`
+    # runs the CLI at import. macOS's system libraries are not fork-safe.
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+# -- text layers -------------------------------------------------------------------------------
+
+# A text layer is valid when TextLayer.from_bytes accepts it (docs/FORMAT.md §9). That splits
+# the layer and re-normalises every paragraph with regular expressions: ~0.7 ms for a 20 KB
+# layer, more than all the other checks of its entry together. verify instead scans the bytes
+# for anything normalisation could change, and asks from_bytes, whose answer is final, only
+# about layers the scan does not pass. The scan passes a layer that is
+#
+# * UTF-8 and NFC (unicodedata.is_normalized; paragraphs are separated by LF, which never
+#   composes, so the whole is NFC iff every paragraph is);
+# * free of C0/C1 controls other than LF and FF, U+2028/9, and every other character that
+#   str.strip() removes or the space-collapsing rule rewrites (tab, no-break and Unicode
+#   spaces);
+# * made of single spaces between non-space characters: no double space and no space next
+#   to a LF (so no line starts or ends with one);
+# * LF-structured: no three LFs in a row (an empty line or empty paragraph), FF only inside
+#   "\n\f\n" page separators, and no page separator next to another LF or FF (an empty page
+#   or paragraph); the body neither starts nor ends with a space, LF or FF.
+#
+# Each such layer splits into non-empty, already normalised paragraphs and joins back to the
+# same bytes, which is what from_bytes requires. ASCII characters are single bytes in UTF-8
+# and never part of a longer sequence, so byte adjacency is character adjacency.
+#
+# How the layout is scanned, cheaply: every pass over a 20 KB layer costs ~10-35 µs in this
+# interpreter (a substring test such as b"  " in data, bytes.count, a big-integer shift; a
+# regular expression with alternatives is slower still), so the space/LF rules are folded
+# into one multiplication on a class-per-byte image of the layer, and form feeds, rare and
+# only in paged documents, are checked at each FF found by memchr (_plain_pages).
+#
+# With the codes below (space 3, LF 2, anything else 0; ASCII controls are refused first),
+# multiplying the image x (byte k = code of character k) by 15 + 42·2**8 + 10·2**16 gives at
+# byte k the weighted sum 15·code(k) + 42·code(k-1) + 10·code(k-2): a window of three
+# characters ending at k. Every window that ends in a forbidden pair ("  ": at least 171,
+# " \n": 156, "\n ": 129) or is "\n\n\n" (134) reaches 128; every other window stays below
+# (at most 126, a space between two other characters), and no sum reaches 256, so no byte
+# carries into the next. One AND with 0x80 in every byte finds any forbidden window; a test
+# checks the arithmetic against the rules for every short string of the four classes.
+_SUSPECT_CHARACTER = re.compile(
+    "[\x00-\x09\x0b\x0d-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+_ASCII = bytes(range(0x80))
+_SPACE_CODE, _LF_CODE, _CONTROL_CODE = 3, 2, 0x80
+_WINDOW = 15 + (42 << 8) + (10 << 16)  # the weights of characters k, k-1 and k-2
+_CLASSES = bytes(
+    _SPACE_CODE if b == 0x20 else _LF_CODE if b == 0x0A else 0 if b == 0x0C
+    else _CONTROL_CODE if b < 0x20 or b == 0x7F else 0
+    for b in range(256)
+)
+_EDGES = (b" ", b"\n", b"\f")
+_PAGE_ENDS = (*_EDGES, b"")  # b"": the layer ends at the separator
+_FAST_SCAN_LIMIT = 1 << 22  # larger layers go to from_bytes: bounded memory for the scan
+
+
+def plainly_normalised(data: bytes) -> bool:
+    """Whether the stored layer *data* passes the scan described above."""
+    body = data[:-1]
+    return (
+        0 < len(body) <= _FAST_SCAN_LIMIT
+        and data[-1:] == b"\n"
+        and body[:1] not in _EDGES
+        and body[-1:] not in _EDGES
+        and (data.isascii() or _plain_unicode(body))
+        and _plain_layout(body)
+        and (b"\f" not in body or _plain_pages(body))
+    )
+
+
+def _plain_unicode(body: bytes) -> bool:
+    """UTF-8, NFC, and none of the non-ASCII characters normalisation rewrites."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    others = body.translate(None, _ASCII).decode("utf-8")  # the non-ASCII characters alone
+    if _SUSPECT_CHARACTER.search(others) is not None:
+        return False
+    return all(map(_nfc_inert, set(others))) or unicodedata.is_normalized("NFC", text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _nfc_inert(char: str) -> bool:
+    """Whether NFC leaves *char* alone wherever it stands (UAX #15 quick check "Yes" and
+    canonical combining class 0, like every ASCII character).
+
+    unicodedata.is_normalized walks every character of the layer (~40 µs for 20 KB); a text
+    made only of inert characters passes the quick check, so it is NFC, and a layer holds
+    few distinct non-ASCII characters. Quick check "No" characters change alone (NFC maps
+    them elsewhere). The "Maybe" characters, the second halves of canonical compositions,
+    are all combining marks (category M) or conjoining Hangul vowels and final consonants
+    (U+1161-U+11C2): both are excluded, as a test checks against the whole Unicode database.
+    """
+    return (
+        unicodedata.combining(char) == 0
+        and not unicodedata.category(char).startswith("M")
+        and not 0x1100 <= ord(char) <= 0x11FF
+        and unicodedata.is_normalized("NFC", char)
+    )
+
+
+def _plain_layout(body: bytes) -> bool:
+    """No ASCII control but LF and FF, no double space, no space next to a LF, no three LFs
+    in a row (form feeds: _plain_pages)."""
+    classes = body.translate(_CLASSES)
+    if bytes((_CONTROL_CODE,)) in classes:
+        return False
+    windows = int.from_bytes(classes, "little") * _WINDOW
+    return not windows & _high_bits(len(body) + 2)
+
+
+_high_cache = [0]
+
+
+def _high_bits(length: int) -> int:
+    """An integer with bit 7 set in each of its first *length* bytes (at least), kept for the
+    next layer; & with a shorter integer costs only the shorter one's length."""
+    mask = _high_cache[0]
+    if mask.bit_length() < 8 * length:
+        size = max(length, min(2 * length, _FAST_SCAN_LIMIT + 2), 1 << 16)
+        mask = _high_cache[0] = int.from_bytes(b"\x80" * size, "little")
+    return mask
+
+
+def _plain_pages(body: bytes) -> bool:
+    """Every FF in a LF-FF-LF page separator with a character other than space, LF or FF on
+    either side: no empty page, no empty paragraph before or after a page break."""
+    at = body.find(b"\f")  # memchr; a paged layer has one FF per page
+    while at >= 0:
+        if (
+            at < 2
+            or body[at - 1 : at + 2] != b"\n\f\n"
+            or body[at - 2 : at - 1] in _EDGES
+            or body[at + 2 : at + 3] in _PAGE_ENDS
+        ):
+            return False
+        at = body.find(b"\f", at + 1)
+    return True
+
+
+def text_layer_ok(data: bytes) -> bool:
+    """Whether *data* is a valid stored text layer (as ``TextLayer.from_bytes`` decides)."""
+    if not data or plainly_normalised(data):
+        return True  # the empty layer, or one the scan passes
+    try:
+        TextLayer.from_bytes(data)
+    except MalformedError:
+        return False
+    return True
+
+
+# -- the entries -------------------------------------------------------------------------------
+
+
+class _RangeResult:
+    """What checking entries ``start .. start + checked - 1`` found (pickled back to the parent).
+
+    ``ids[i]`` is the keyed hash of entry ``start + i``'s document id (0: no document).
+    """
+
+    __slots__ = (
+        "checked",
+        "documents",
+        "ids",
+        "objects",
+        "problems",
+        "relation_seqs",
+        "relation_targets",
+        "signatures",
+        "start",
+    )
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.checked = 0
+        self.problems: list[Problem] = []
+        self.documents = 0
+        self.objects = 0
+        self.signatures = 0
+        self.ids = array("Q")
+        self.relation_seqs = array("Q")
+        self.relation_targets = array("Q")
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+def _id_hash(key: bytes, doc: str) -> int:
+    # Keyed with a secret chosen per verification, so nobody can choose document ids that
+    # collide; 0 is reserved for "no document".
+    value = int.from_bytes(hashlib.blake2b(doc.encode("utf-8"), digest_size=8, key=key).digest())
+    return value or 1
+
+
+class _EntryChecker:
+    """The checks of one entry on its own: format, position, signature, objects."""
+
+    def __init__(
+        self, store: Store, verifiers: Sequence[VerifierKey], check_objects: bool, key: bytes
+    ) -> None:
+        self.store = store
+        self.verifiers = list(verifiers)
+        self.check_objects = check_objects
+        self.key = key
+        self.result = _RangeResult(0)
+
+    def start(self, seq: int) -> _RangeResult:
+        self.result = _RangeResult(seq)
+        return self.result
+
+    def problem(self, code: str, message: str, seq: int | None = None) -> None:
+        problems = self.result.problems
+        if len(problems) <= MAX_PROBLEMS:
+            problems.append(Problem(code, message, seq))
+
+    def check(self, seq: int, line: bytes) -> None:
+        r = self.result
+        r.checked += 1
+        try:
+            entry = Entry.from_bytes(line)
+        except (EntryFormatError, MalformedError) as e:
+            self.problem("entry", f"entry {seq}: {e}", seq)
+            r.ids.append(0)
+            return
+        if entry.seq != seq:
+            self.problem("sequence", f"entry at position {seq} says it is entry {entry.seq}", seq)
+        try:
+            entry.verify(self.verifiers)
+            r.signatures += 1
+        except SignatureError as e:
+            self.problem("signature", str(e), seq)
+        doc = entry.document
+        if doc is None:
+            r.ids.append(0)
+            return
+        r.documents += 1
+        r.ids.append(_id_hash(self.key, doc.doc))
+        for rel in doc.relations:
+            r.relation_seqs.append(seq)
+            r.relation_targets.append(_id_hash(self.key, rel.target))
+        if self.check_objects:
+            text = doc.text
+            # A plain-text document is its own text layer: one object, read and hashed once
+            # for both checks (the same bytes a second read would give).
+            shared = text is not None and text.sha256 == doc.sha256
+            read = self._check_object(seq, doc.sha256, doc.size, "document", keep=shared)
+            if text is not None:
+                self._check_object(seq, text.sha256, text.size, "text layer", text=True,
+                                   read=read if shared else None)
+
+    def _read_object(self, name: str, h: Any, size: int, pieces: list[bytes] | None) -> int:
+        """Hash object *name* into *h* (keeping its bytes in *pieces*); its size.
+
+        The first read asks for the size the entry states plus one byte: an object of that
+        size arrives in one piece (no buffer to grow and copy), and a small read after a short
+        one shows the end of the file (os.read allocates what it is asked for: a 1 MiB
+        request costs more than reading a typical object). A longer file is read on to its
+        end, in bounded chunks, and only its first *size* bytes are kept: a hostile archive's
+        oversized object costs hashing time, not memory (its size is wrong, so the bytes kept
+        are never used).
+        """
+        total = 0
+        for chunk in self.store.read_chunks(name, size + 1):
+            h.update(chunk)
+            total += len(chunk)
+            if pieces is not None and total <= size:
+                pieces.append(chunk)
+        return total
+
+    def _check_object(
+        self,
+        seq: int,
+        sha: str,
+        size: int,
+        what: str,
+        *,
+        keep: bool = False,
+        text: bool = False,
+        read: tuple[str, int, bytes] | None = None,
+    ) -> tuple[str, int, bytes] | None:
+        """Check object *sha* against the entry, and as a text layer if *text*.
+
+        With *keep*, returns what was read (hex digest, size, bytes; None if it could not be
+        read), which a second check of the same object takes as *read* instead of reading.
+        The bytes are held only for a text layer (bounded by its size, as before).
+        """
+        if read is None:
+            h = hashlib.sha256()
+            pieces: list[bytes] | None = [] if keep or text else None
+            try:
+                total = self._read_object(object_name(sha), h, size, pieces)
+            except NotFoundError:
+                self.problem(
+                    "object-missing", f"entry {seq}: {what} sha256:{sha} is missing", seq
+                )
+                return None
+            except StorageError as e:
+                self.problem("object", f"entry {seq}: {e}", seq)
+                return None
+            data = b"" if not pieces else pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            read = (h.hexdigest(), total, data)
+        digest, total, data = read
+        self.result.objects += 1
+        if not hmac.compare_digest(digest, sha):
+            self.problem("object-digest", f"entry {seq}: {what} does not hash to sha256:{sha}", seq)
+        elif total != size:
+            self.problem(
+                "object-size", f"entry {seq}: {what} is {total} bytes, entry says {size}", seq
+            )
+        elif text and not text_layer_ok(data):
+            try:
+                TextLayer.from_bytes(data)
+            except MalformedError as e:
+                self.problem("text-layer", f"entry {seq}: {e}", seq)
+        return read if keep else None
+
+
+def _lines(f: BinaryIO, limit: int) -> Iterator[bytes]:
+    """Up to *limit* LF-terminated lines from *f* (without the LF); stops early at the end of
+    the file or at a line longer than any entry may be."""
+    pending = b""
+    while limit > 0:
+        chunk = f.read(CHUNK)
+        if not chunk:
+            return
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from lines[:limit]
+        limit -= len(lines)
+        if len(pending) > _MAX_LINE:
+            return
+
+
+# Worker processes are forked with the checker's arguments (store, keys, ...) in memory:
+# nothing but the range to check and the results crosses the pipe.
+_worker: _EntryChecker | None = None
+
+
+def _init_worker(checker: _EntryChecker) -> None:
+    global _worker  # noqa: PLW0603 (one checker per worker process)
+    _worker = checker
+
+
+def _check_range(start: int, count: int, offset: int) -> _RangeResult:
+    checker = _worker
+    assert checker is not None, "worker not initialised"
+    result = checker.start(start)
+    try:
+        with checker.store.stream_record(ENTRIES) as f:
+            f.seek(offset)
+            for seq, line in enumerate(_lines(f, count), start=start):
+                checker.check(seq, line)
+    except OrderArchiveError as e:
+        checker.problem("storage", f"entries {start}..{start + count - 1}: {e}")
+    except OSError as e:
+        checker.problem("storage", f"entries {start}..{start + count - 1}: {e.strerror}")
+    return result
+
+
+# -- the auditor -------------------------------------------------------------------------------
+
+
+class Auditor:
+    """One run of :meth:`Archive.audit`: every problem found, in log order, in a report."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        verifiers: Sequence[VerifierKey],
+        progress: ProgressFn | None,
+        check_objects: bool,
+        workers: int | None = None,
+    ) -> None:
+        self.a = archive
+        self.verifiers = list(verifiers)
+        self.progress = progress
+        self.check_objects = check_objects
+        self.workers = workers
+        self.problems: list[Problem] = []
+        self.entry_problems: list[Problem] = []
+        self.documents = 0
+        self.objects = 0
+        self.signatures = 0
+        self.key = secrets.token_bytes(16)
+
+    def problem(self, code: str, message: str, seq: int | None = None) -> None:
+        self._add(self.problems, Problem(code, message, seq))
+
+    def entry_problem(self, code: str, message: str, seq: int | None = None) -> None:
+        self._add(self.entry_problems, Problem(code, message, seq))
+
+    @staticmethod
+    def _add(problems: list[Problem], problem: Problem) -> None:
+        if len(problems) <= MAX_PROBLEMS:
+            problems.append(problem)
+
+    def run(self) -> VerifyReport:
+        a = self.a
+        size = 0
+        root: bytes | None = None
+        if not self.verifiers:
+            self.problem("no-trusted-keys", "no trusted keys were given; nothing can be verified")
+        try:
+            head = a.head(self.verifiers)
+            if head.checkpoint is not None:
+                size, root = head.size, head.checkpoint.root_hash
+        except OrderArchiveError as e:
+            self.problem("checkpoint", f"latest checkpoint: {e}")
+            try:  # go on with the unverified size so that the rest is still checked
+                head = a.head()
+                size = head.size
+                root = head.checkpoint.root_hash if head.checkpoint else None
+            except OrderArchiveError:
+                head = Head(None, None)
+                size, root = self._count_entries(), None
+        if head.checkpoint is None and a.store.record_size(ENTRIES):
+            self.problem(
+                "checkpoint-missing",
+                "the log holds entries but there is no checkpoint (deleted, or the first add "
+                "was interrupted)",
+            )
+        leaf_root = self._check_log(size)
+        if root is not None and leaf_root is not None and not hmac.compare_digest(root, leaf_root):
+            self.problem("root", "the log's Merkle root differs from the signed checkpoint")
+        try:
+            latest_release = head.latest_release
+        except OrderArchiveError as e:
+            self.problem("checkpoint", f"latest checkpoint: {e}")
+            latest_release = None
+        releases = self._check_releases(size, latest_release)
+        self._check_members()
+        problems = self.problems
+        if len(problems) > MAX_PROBLEMS:
+            problems = [
+                *problems[:MAX_PROBLEMS],
+                Problem("too-many", f"more than {MAX_PROBLEMS} problems; stopped listing"),
+            ]
+        return VerifyReport(
+            origin=a.origin,
+            size=size,
+            root=root,
+            releases=tuple(releases),
+            documents=self.documents,
+            objects_checked=self.objects,
+            signatures_checked=self.signatures,
+            problems=tuple(problems),
+        )
+
+    def _count_entries(self) -> int:
+        return self.a.store.record_size(OFFSETS) // OFFSET_SIZE
+
+    # -- the log --------------------------------------------------------------------------------
+
+    def _check_log(self, size: int) -> bytes | None:
+        """Check the entries and the tree; the root the stored log yields (None: unknown)."""
+        store = self.a.store
+        hash_count = merkle.stored_hash_count(size)
+        for name, want, unit in (
+            (OFFSETS, size * OFFSET_SIZE, "entries"),
+            (HASHES, hash_count * HASH, "stored hashes"),
+        ):
+            have = store.record_size(name)
+            if have > want:
+                extra = (have - want) // (OFFSET_SIZE if name == OFFSETS else HASH)
+                self.problem(
+                    "uncommitted",
+                    f"{name} holds {extra} {unit} past the signed checkpoint (an interrupted "
+                    "append?); run 'orderarchive repair' to remove them",
+                )
+            elif have < want:
+                self.problem("truncated", f"{name} is shorter than the signed checkpoint requires")
+        try:
+            ranges = self._ranges(size)
+            if ranges:
+                return self._check_parallel(size, ranges)
+            checker = _EntryChecker(store, self.verifiers, self.check_objects, self.key)
+            result = checker.start(0)
+            leaf_root = self._walk(size, checker.check)
+            self._merge(size, [result])
+            return leaf_root
+        except NotFoundError as e:
+            if size:
+                self.problem("missing", str(e))
+            return merkle.EMPTY_ROOT if size == 0 else None
+        except StorageError as e:
+            self.problem("storage", str(e))
+            return None
+        finally:
+            self.problems.extend(self.entry_problems)
+
+    def _ranges(self, size: int) -> list[tuple[int, int, int]]:
+        """``(first entry, count, byte offset)`` per worker job; [] to check in this process."""
+        workers = self.workers or default_workers()
+        if workers < 2 or not _can_fork():
+            return []
+        if self.workers is None and size < PARALLEL_MIN_ENTRIES:
+            return []
+        store = self.a.store
+        if size == 0 or store.record_size(OFFSETS) < size * OFFSET_SIZE:
+            return []  # no complete offsets to find the ranges by: one sequential pass
+        count = max(workers * RANGES_PER_WORKER, -(-size // MAX_RANGE))
+        step = -(-size // count)
+        starts = list(range(0, size, step))
+        ends = store.read_ranges(
+            OFFSETS, [((s - 1) * OFFSET_SIZE, OFFSET_SIZE) for s in starts[1:]]
+        )
+        offsets = [0, *(int.from_bytes(e, "big") for e in ends)]
+        return [(s, min(step, size - s), o) for s, o in zip(starts, offsets, strict=True)]
+
+    def _check_parallel(self, size: int, ranges: list[tuple[int, int, int]]) -> bytes | None:
+        import multiprocessing
+
+        checker = _EntryChecker(self.a.store, self.verifiers, self.check_objects, self.key)
+        done = [0]
+
+        def finished(result: _RangeResult) -> None:  # in the pool's result thread
+            done[0] += result.checked
+
+        workers = min(self.workers or default_workers(), len(ranges))
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, initializer=_init_worker, initargs=(checker,)) as pool:
+            pending = [
+                pool.apply_async(_check_range, job, callback=finished) for job in ranges
+            ]
+            progress = self.progress
+            leaf_root = self._walk(size, None, (lambda: done[0]) if progress else None)
+            results = []
+            for job in pending:
+                results.append(job.get())
+                if progress:
+                    progress(min(done[0], size), size)
+        self._merge(size, results)
+        return leaf_root
+
+    def _walk(
+        self,
+        size: int,
+        on_line: Callable[[int, bytes], None] | None,
+        checked: Callable[[], int] | None = None,
+    ) -> bytes | None:
+        """Stream the entries, offsets and stored hashes once: offsets against line ends,
+        stored hashes against the recomputed tree. Returns the root. *on_line* checks each
+        entry here (the sequential mode); *checked* counts the workers' progress."""
+        store = self.a.store
+        entries_size = store.record_size(ENTRIES)
+        sha256 = hashlib.sha256
+        compare = hmac.compare_digest
+        stack: list[tuple[int, bytes]] = []  # compact range: (height, hash) — RFC 9162 §2.1.1
+        progress = self.progress
+        seq = 0
+        pos = 0
+        last_end = 0
+        with (
+            store.stream_record(ENTRIES) as ef,
+            store.stream_record(OFFSETS) as of,
+            _maybe_stream(store, HASHES) as hf,
+        ):
+            ends = _offsets(of, size)
+            pending = b""
+            while seq < size:
+                chunk = ef.read(CHUNK)
+                if not chunk:
+                    self.entry_problem(
+                        "truncated", f"the entry log ends after {seq} of {size} entries"
+                    )
+                    return None
+                *lines, pending = (pending + chunk).split(b"\n")
+                if len(pending) > _MAX_LINE:
+                    self.entry_problem(
+                        "entry", f"entry {seq + len(lines)} is longer than {MAX_ENTRY_BYTES} "
+                        "bytes: not an entry log", seq + len(lines)
+                    )
+                    return None
+                for line in lines[: size - seq]:
+                    pos += len(line) + 1
+                    end = next(ends, None)
+                    if end is not None:
+                        if end != pos or end <= last_end:
+                            self.entry_problem(
+                                "offsets", f"offset of entry {seq} is {end}, the entry ends at "
+                                f"{pos}", seq,
+                            )
+                        last_end = end
+                    if on_line is not None:
+                        on_line(seq, line)
+                    # The stored hashes record `seq` appends (Go tlog StoredHashesForRecordHash):
+                    # its leaf, then one node per subtree it completes.
+                    h = sha256(_LEAF + line).digest()
+                    expected = [h]
+                    height = 0
+                    while stack and stack[-1][0] == height:
+                        h = sha256(_NODE + stack.pop()[1] + h).digest()
+                        height += 1
+                        expected.append(h)
+                    stack.append((height, h))
+                    if hf is not None:
+                        got = hf.read(HASH * len(expected))
+                        if not compare(got, b"".join(expected)):
+                            self._wrong_hash(seq, got, expected)
+                    seq += 1
+                    if progress and (seq % 4096 == 0 or seq == size):
+                        progress(seq if checked is None else min(checked(), size), size)
+        trailing = entries_size - pos
+        if trailing > 0:
+            self.entry_problem(
+                "uncommitted",
+                f"{ENTRIES} holds {trailing} bytes past the signed checkpoint; "
+                "run 'orderarchive repair' to remove them",
+            )
+        if not stack:
+            return merkle.EMPTY_ROOT
+        h = stack[-1][1]
+        for _, left in reversed(stack[:-1]):
+            h = sha256(_NODE + left + h).digest()
+        return h
+
+    def _wrong_hash(self, seq: int, got: bytes, expected: list[bytes]) -> None:
+        for k, want in enumerate(expected):
+            if not hmac.compare_digest(got[k * HASH : (k + 1) * HASH], want):
+                level = "leaf hash" if k == 0 else f"level-{k} hash"
+                self.entry_problem("hashes", f"stored {level} for entry {seq} is wrong", seq)
+                return
+
+    # -- across entries -------------------------------------------------------------------------
+
+    def _merge(self, size: int, results: list[_RangeResult]) -> None:
+        """Fold the ranges' results in, then check what spans entries (ids, relations)."""
+        checked = 0
+        for r in results:
+            self.documents += r.documents
+            self.objects += r.objects
+            self.signatures += r.signatures
+            checked += r.checked
+            self.entry_problems.extend(r.problems)
+        if checked < size and not self.entry_problems:
+            # The walk reports why (a short log); this only guards against a silent gap.
+            self.entry_problem("storage", f"only {checked} of {size} entries could be checked")
+        self.entry_problems.extend(self._id_problems(results))
+        # One list in log order: each entry's problems together, as a reader expects them.
+        self.entry_problems.sort(key=lambda p: size if p.seq is None else p.seq)
+
+    def _id_problems(self, results: list[_RangeResult]) -> list[Problem]:
+        problems: list[Problem] = []
+        # Reused ids: bucket the hashes by their top bits so that no set of all of them is ever
+        # built (a million Python ints would be 60 MB); collisions are resolved by re-reading.
+        buckets = [array("Q") for _ in range(16)]
+        for r in results:
+            for h in r.ids:
+                if h:
+                    buckets[h >> 60].append(h)
+        repeated: set[int] = set()
+        for bucket in buckets:
+            if len(set(bucket)) != len(bucket):
+                seen: set[int] = set()
+                for h in bucket:
+                    if h in seen:
+                        repeated.add(h)
+                    seen.add(h)
+        del buckets
+        targets = {t for r in results for t in r.relation_targets}
+        first: dict[int, int] = {}
+        holders: dict[int, list[int]] = {}
+        if repeated or targets:
+            for r in results:
+                for i, h in enumerate(r.ids):
+                    if h in targets and h not in first:
+                        first[h] = r.start + i
+                    if h in repeated:
+                        holders.setdefault(h, []).append(r.start + i)
+        for seqs in holders.values():
+            earliest: dict[str, int] = {}
+            for seq in seqs:
+                if len(problems) > MAX_PROBLEMS:
+                    break
+                doc = self._doc_of(seq)
+                if doc is None:
+                    continue
+                if doc in earliest:
+                    problems.append(Problem(
+                        "duplicate-id",
+                        f"entry {seq}: document id {doc!r} reused (entry {earliest[doc]})",
+                        seq,
+                    ))
+                else:
+                    earliest[doc] = seq
+        # A relation is to a document recorded at or before it. Targets are matched by keyed
+        # hash only: a false match needs a 64-bit collision under a key chosen for this run.
+        for r in results:
+            for seq, target in zip(r.relation_seqs, r.relation_targets, strict=True):
+                if first.get(target, seq + 1) <= seq or len(problems) > MAX_PROBLEMS:
+                    continue
+                for name in self._relation_targets(seq, target):
+                    problems.append(Problem(
+                        "relation",
+                        f"entry {seq}: relation to unknown earlier document {name!r}",
+                        seq,
+                    ))
+        return problems
+
+    def _entry(self, seq: int) -> Entry | None:
+        try:
+            start, end = self.a.entry_span(seq)
+            return Entry.from_bytes(self.a.store.read_range(ENTRIES, start, end - start)[:-1])
+        except OrderArchiveError:
+            return None
+
+    def _doc_of(self, seq: int) -> str | None:
+        entry = self._entry(seq)
+        return entry.doc if entry is not None else None
+
+    def _relation_targets(self, seq: int, target: int) -> list[str]:
+        entry = self._entry(seq)
+        if entry is None or entry.document is None:
+            return []
+        names = [r.target for r in entry.document.relations]
+        return [n for n in dict.fromkeys(names) if _id_hash(self.key, n) == target]
+
+    # -- the archive's members ------------------------------------------------------------------
+
+    def _check_members(self) -> None:
+        """Report every file or directory the format does not name (docs/FORMAT.md §1): a
+        leftover of an interrupted writer, or anything else a copy would carry along."""
+        store = self.a.store
+        if not isinstance(store, FileStore):
+            return  # another store holds only the keys it was given
+        try:
+            members = store.members()
+        except OrderArchiveError as e:
+            self.problem("storage", str(e))
+            return
+        for name, is_dir, empty in members:
+            if named(name, is_dir=is_dir) and not (is_dir and empty and debris(
+                name, is_dir=True, empty=True
+            )):
+                continue  # a name the format gives (an empty fan-out directory is debris)
+            if not is_dir and name.startswith(f"{RELEASES}/") and name.count("/") == 1:
+                continue  # reported by _check_releases
+            what = "directory" if is_dir else "file"
+            if debris(name, is_dir=is_dir, empty=empty):
+                why = "a leftover of an interrupted write; 'orderarchive repair' removes it"
+            else:
+                why = "not part of the archive format; remove it by hand if it is not needed"
+            self.problem("unknown-file", f"unexpected {what} {name!a} ({why})")
+
+    # -- releases -------------------------------------------------------------------------------
+
+    def _check_releases(self, size: int, latest: int | None) -> list[int]:
+        a = self.a
+        good: list[int] = []
+        previous: dict[int, int | None] = {}
+        names = a.store.list(RELEASES)
+        for name in names:
+            parsed = decimal_size(name.rsplit("/", 1)[-1])
+            if parsed is None:
+                self.problem("release", f"unexpected file {name!a} among releases")
+                continue
+            rsize = parsed
+            try:
+                cp, _ = open_checkpoint(a.store.read(name), self.verifiers, origin=a.origin)
+            except OrderArchiveError as e:
+                self.problem("release", f"release {rsize}: {e}")
+                continue
+            if cp.size != rsize:
+                self.problem(
+                    "release", f"release file {rsize} holds a checkpoint of size {cp.size}"
+                )
+                continue
+            if rsize > size:
+                self.problem(
+                    "release", f"release {rsize} is beyond the log (size {size}): rollback?"
+                )
+                continue
+            try:
+                actual = a.tree_hash(rsize)
+            except OrderArchiveError as e:
+                self.problem("release", f"release {rsize}: cannot compute the tree: {e}")
+                continue
+            if not hmac.compare_digest(actual, cp.root_hash):
+                self.problem(
+                    "release", f"release {rsize}: its root is not the log's tree at that size"
+                )
+                continue
+            try:
+                previous[rsize] = previous_release(cp)
+            except OrderArchiveError as e:
+                self.problem("release", f"release {rsize}: {e}")
+                continue
+            good.append(rsize)
+        self._check_release_chain(names, previous, latest)
+        return sorted(good)
+
+    def _check_release_chain(
+        self, names: list[str], previous: dict[int, int | None], latest: int | None
+    ) -> None:
+        """Every release must be on the signed chain latest → previous → … (none deleted)."""
+        sizes = (decimal_size(n.rsplit("/", 1)[-1]) for n in names)
+        present = {n for n in sizes if n is not None}
+        chained: set[int] = set()
+        unreachable_below = 0  # releases under a broken link cannot be placed on the chain
+        current = latest
+        while current is not None and current not in chained:
+            chained.add(current)
+            if current not in present:
+                self.problem(
+                    "release-missing", f"release {current} is recorded but its file is missing"
+                )
+                unreachable_below = current
+                break
+            if current not in previous:
+                unreachable_below = current
+                break  # already reported as invalid
+            nxt = previous[current]
+            if nxt is not None and nxt >= current:
+                self.problem("release", f"release {current} names a later release {nxt}")
+                break
+            current = nxt
+        for extra in sorted(present - chained):
+            if extra < unreachable_below:
+                continue
+            self.problem(
+                "release-unrecorded",
+                f"release {extra} is not on the signed release chain (an interrupted release? "
+                "run 'orderarchive release' again)",
+            )
+
+
+def _offsets(f: BinaryIO | None, size: int) -> Iterator[int]:
+    """The end offsets of entries 0 .. size-1 as stored (fewer if the file is short)."""
+    if f is None:
+        return
+    remaining = size
+    while remaining > 0:
+        block = f.read(min(remaining, 8192) * OFFSET_SIZE)
+        usable = len(block) - len(block) % OFFSET_SIZE
+        if not usable:
+            return
+        values = array("Q")
+        values.frombytes(block[:usable])
+        if sys.byteorder == "little":
+            values.byteswap()  # stored big-endian (docs/FORMAT.md §5)
+        yield from values
+        remaining -= len(values)
+        if usable < len(block):
+            return
+
+
+class _NullCtx:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _maybe_stream(store: Store, name: str) -> Any:
+    if store.exists(name):
+        return store.stream_record(name)
+    return _NullCtx()
