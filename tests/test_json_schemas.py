@@ -118,7 +118,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
                                "keys/sample.orderarchive.example_boston-executive-orders.vkey",
                                "--dir", "wdir"), 0),
     ("ok", "witness list", ("--dir", "wdir"), 0),
-    ("ok", "witness serve", ("--dir", "wdir", "--max-requests", "0"), 0),
+    ("ok", "witness serve", ("--dir", "wdir", "--max-connections", "0"), 0),
     # -- failed verification (exit 1) ------------------------------------------------------
     ("failed", "check", ("forged.txt",), 1),
     ("failed", "verify-proof", ("forged.txt", "order.proof"), 1),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -248,3 +249,17 @@ def test_go_opens_every_cosignature_the_witness_produced(
     r = subprocess.run([str(gocosig), str(tmp_path / "log.vkey"), str(tmp_path / "w.vkey"),
                         str(files[-1])], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode != 0 and "note.Open" in r.stderr
+
+
+def test_the_load_test_runs_and_loses_no_update(tmp_path: Path) -> None:
+    """benchmarks/witness_load.py in a small run (no timing asserted): its own checks of the
+    witness's history (every 200 recorded, strictly increasing, state = last) must pass."""
+    from conftest import REPO
+
+    r = subprocess.run([sys.executable, "-m", "benchmarks.witness_load", "--clients", "3",
+                        "--requests", "15", "--json"], cwd=REPO, capture_output=True,
+                       text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    doc = json.loads(r.stdout)
+    assert doc["failures"] == []
+    assert doc["phases"]["own logs"]["ok"] == 15

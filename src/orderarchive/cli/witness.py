@@ -100,12 +100,12 @@ def witness_add_log(ctx: Ctx, origin: str, key: str, directory: Path) -> None:
 @click.option("--listen", default="127.0.0.1:0", show_default=True, metavar="HOST:PORT",
               help="Where to listen (port 0: a free port, printed).")
 @click.option("--prefix", default="", help="URL path prefix (submission prefix).")
-@click.option("--max-requests", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Stop after N requests (0: check the key and state, print, exit).")
+@click.option("--max-connections", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Stop after N connections (0: check the key and state, print, exit).")
 @passphrase_options
 @pass_ctx
 def witness_serve(ctx: Ctx, directory: Path, listen: str, prefix: str,
-                  max_requests: int | None) -> None:
+                  max_connections: int | None) -> None:
     """Answer POST <prefix>/add-checkpoint and show what was cosigned at GET <prefix>/.
 
     Prints where it listens (with --json, one JSON line) once the port is open, then serves
@@ -131,9 +131,10 @@ def witness_serve(ctx: Ctx, directory: Path, listen: str, prefix: str,
         echo(f"witness {w.cosigner.verifier()} listening on {server.url}")
     sys.stdout.flush()
     try:
-        if max_requests is None:
+        if max_connections is None:
             server.serve_forever()
-        for _ in range(max_requests or 0):
+        server.daemon_threads = False  # server_close then waits for the answers being sent
+        for _ in range(max_connections or 0):
             server.handle_request()
     finally:
         server.server_close()
