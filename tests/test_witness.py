@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from orderarchive.errors import StorageError
 from orderarchive.log.cosignature import Cosigner, WitnessPolicy, add_cosignatures, open_cosigned
 from orderarchive.log.note import Signer
 from orderarchive.log.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Witness, WitnessState
@@ -263,3 +264,16 @@ def test_the_load_test_runs_and_loses_no_update(tmp_path: Path) -> None:
     doc = json.loads(r.stdout)
     assert doc["failures"] == []
     assert doc["phases"]["own logs"]["ok"] == 15
+
+
+def test_a_failure_before_the_commit_answers_500_and_changes_nothing(
+    server: WitnessServer, log: ScratchLog, state: WitnessState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert post(server, log.request(0, 3))[0] == 200
+
+    def broken(*args: object) -> None:
+        raise StorageError("disk full")
+
+    monkeypatch.setattr(Cosigner, "cosign", broken)
+    assert post(server, log.request(3, 8))[0] == 500
+    assert state.latest(ORIGIN) == (3, log.root(3)) and state.count(ORIGIN) == 1

@@ -223,3 +223,39 @@ def test_bad_policy_files_are_bad_input(tmp_path: Path, signer: Signer) -> None:
         pub.run("verify", "--witness-policy", str(bad)), 2)
     assert "not found" in one_line_error(
         pub.run("check", str(pub.docs[0]), "--witness-policy", str(tmp_path / "missing")), 2)
+
+
+@pytest.mark.parametrize("attack", ["forged-line", "other-checkpoints-line", "unknown-name"])
+def test_kept_cosignature_files_are_untrusted(
+    tmp_path: Path, signer: Signer, files: tuple[Path, Path], cosigner: Cosigner, attack: str
+) -> None:
+    """A hostile archive's cosignature files never make a checkpoint pass a policy: a forged
+    line by the policy's witness, or its genuine line for another checkpoint, rejects it (one
+    bad line by a known key rejects the note); a file the format does not name is not read."""
+    _clerk_file, policy = files
+    pub = Publisher(tmp_path / "pub", signer, tmp_path / "none", range(2))
+    ok(pub.run("add", str(pub.docs[0]), "--key", str(pub.secret)))
+    ok(pub.run("release", "--key", str(pub.secret)))
+    ok(pub.run("add", str(pub.docs[1]), "--key", str(pub.secret)))
+    ok(pub.run("release", "--key", str(pub.secret)))
+    release2 = (pub.archive_path / "releases" / "2").read_bytes()
+    text = SignedNote.parse(release2).text
+    kid = cosigner.key_id.hex()
+    (pub.archive_path / "cosignatures" / "2").mkdir(parents=True)
+    target = pub.archive_path / "cosignatures" / "2" / f"release.{kid}"
+    if attack == "forged-line":
+        line = bytearray(cosigner.cosign(text, 1780000000).to_line().encode())
+        line[-10] = ord("A") if line[-10] != ord("A") else ord("B")
+        target.write_bytes(release2 + bytes(line))
+    elif attack == "other-checkpoints-line":
+        release1 = (pub.archive_path / "releases" / "1").read_bytes()
+        other = cosigner.cosign(SignedNote.parse(release1).text, 1780000000).to_line()
+        target.write_bytes(release2 + other.encode())
+    else:
+        good = cosigner.cosign(text, 1780000000).to_line().encode()
+        target.with_name("stolen.note").write_bytes(release2 + good)
+    r = pub.run("verify", "--witness-policy", str(policy))
+    assert r.exit_code == 1
+    assert ("0 of the 1" if attack == "unknown-name" else "invalid signature") in r.output
+    if attack == "unknown-name":
+        assert "unexpected file" in r.output  # the file itself is reported too

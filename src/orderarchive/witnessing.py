@@ -45,7 +45,7 @@ from .log.cosignature import (
     add_cosignatures,
     open_cosigned,
 )
-from .log.layout import COSIGNATURES
+from .log.layout import COSIGNATURES, named
 from .log.note import MAX_NOTE_BYTES, MAX_SIGNATURES, SignedNote, VerifierKey
 from .log.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Response
 
@@ -268,6 +268,8 @@ def cosigned_note(archive: Archive, cp: Checkpoint) -> bytes:
     signatures = list(notes[0].signatures)
     extra = [s for n in notes[1:] for s in n.signatures]
     for name in archive.store.list(f"{COSIGNATURES}/{cp.size}"):
+        if not named(name, is_dir=False):  # reported by verify, never read
+            continue
         try:
             kept = SignedNote.parse(archive.store.read(name, MAX_NOTE_BYTES))
         except (MalformedError, NotFoundError):

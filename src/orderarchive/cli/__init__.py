@@ -1289,6 +1289,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
 def _verify_witnessed(archive: Any, keys: Any, policy: Any, report: Any) -> dict[str, Any]:
     """The policy's check for verify: the latest release must be cosigned (a problem if not)."""
     from ..archive import Problem
+    from ..errors import NotFoundError
     from ..log.checkpoint import open_checkpoint
     from ..witnessing import require_witnessed
 
@@ -1298,7 +1299,7 @@ def _verify_witnessed(archive: Any, keys: Any, policy: Any, report: Any) -> dict
     try:
         cp, _ = open_checkpoint(archive.release_note(size), keys, origin=archive.origin)
         cosigned = require_witnessed(archive, cp, keys, policy)
-    except VerificationError as e:
+    except (VerificationError, NotFoundError) as e:
         return {"problems": [Problem("not-witnessed", f"release {size}: {e}")]}
     return {"witnesses": cosigned.to_dict(),
             "lines": [f"release {size} {line}" for line in _witness_lines(cosigned)]}
