@@ -259,3 +259,28 @@ def test_kept_cosignature_files_are_untrusted(
     assert ("0 of the 1" if attack == "unknown-name" else "invalid signature") in r.output
     if attack == "unknown-name":
         assert "unexpected file" in r.output  # the file itself is reported too
+
+
+def test_add_and_release_answer_the_witness_report_in_json(
+    tmp_path: Path, signer: Signer, files: tuple[Path, Path]
+) -> None:
+    clerk_file, _ = files
+    pub = Publisher(tmp_path / "pub", signer, clerk_file, range(1))
+    from referencing import Registry, Resource
+
+    from test_json_schemas import SCHEMAS, validate
+
+    registry = Registry().with_resources(
+        (json.loads(p.read_text())["$id"], Resource.from_contents(json.loads(p.read_text())))
+        for p in SCHEMAS.glob("*.schema.json"))
+    r = pub.run("--json", "add", str(pub.docs[0]), "--key", str(pub.secret), "--witnesses",
+                str(clerk_file))
+    validate(registry, "add", json.loads(r.stdout))
+    report = json.loads(ok(r))["witnesses"]
+    assert (report["kind"], report["size"], report["ok"]) == ("checkpoint", 1, True)
+    r = pub.run("--json", "release", "--key", str(pub.secret), "--witnesses", str(clerk_file))
+    validate(registry, "release", json.loads(r.stdout))
+    report = json.loads(ok(r))["witnesses"]
+    r = pub.run("--json", "verify", "--witness-policy", str(files[1]))
+    validate(registry, "verify", json.loads(ok(r)))
+    assert report["kind"] == "release" and report["witnesses"][0]["cosigned"] is True

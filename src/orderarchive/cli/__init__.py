@@ -968,6 +968,7 @@ def add(
         # Before the passphrase prompt; add checks again with the unlocked key.
         archive.check_new(requests, _writer_verifier(ctx, key_path, archive.origin,
                                                      dry_run=dry_run))
+        witnessed = None
         if dry_run:
             entries = []
         else:
@@ -975,7 +976,8 @@ def add(
             entries = archive.add(requests, signer)
             head = archive.head()
             if entries and head.note is not None:
-                _witness_round(ctx, archive, head.note, "checkpoint", witnesses_file)
+                witnessed = _witness_round(ctx, archive, head.note, "checkpoint",
+                                           witnesses_file)
     if ctx.as_json:
         docs = [
             {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
@@ -991,6 +993,7 @@ def add(
                         {**_entry_summary(e), "sources": d["sources"], "file": d["file"]}
                         for e, d in zip(entries, docs, strict=True)
                     ],
+                    **({} if witnessed is None else {"witnesses": witnessed.to_dict()}),
                 }
             )
         return
