@@ -133,6 +133,11 @@ def test_an_unwitnessed_archive_fails_every_policy_check(
     r = CliRunner().invoke(cli, ["verify-proof", str(pub.docs[0]), str(proof), "--trusted-key",
                                  str(pub.keys / "origin.vkey"), "--witness-policy", str(policy)])
     assert "0 of the 1" in one_line_error(r, 1)
+    evidence = tmp_path / "e.json"
+    ok(pub.run("cite", "order-0", "-o", str(evidence)))
+    r = CliRunner().invoke(cli, ["verify-evidence", str(evidence), "--trusted-key",
+                                 str(pub.keys / "origin.vkey"), "--witness-policy", str(policy)])
+    assert "0 of the 1" in one_line_error(r, 1)
 
 
 def test_split_view(tmp_path: Path, signer: Signer, files: tuple[Path, Path],
