@@ -289,3 +289,15 @@ def test_add_and_release_answer_the_witness_report_in_json(
     r = pub.run("--json", "verify", "--witness-policy", str(files[1]))
     validate(registry, "verify", json.loads(ok(r)))
     assert report["kind"] == "release" and report["witnesses"][0]["cosigned"] is True
+
+
+def test_add_with_a_witness_down_keeps_the_documents_and_says_so(
+    tmp_path: Path, signer: Signer, cosigner: Cosigner
+) -> None:
+    wfile = tmp_path / "w.txt"
+    wfile.write_text(f"witness {cosigner.verifier()} http://127.0.0.1:1\n")
+    pub = Publisher(tmp_path / "pub", signer, wfile, range(1))
+    r = pub.add(pub.docs[0])
+    msg = one_line_error(r, 1)
+    assert "checkpoint 1 is signed and stored" in msg and "the documents are added" in msg
+    assert pub.archive.head().size == 1

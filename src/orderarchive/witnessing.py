@@ -114,11 +114,16 @@ class WitnessReport:
         """Raise :class:`TooFewWitnessesError` if the quorum was not met."""
         if not self.ok:
             failed = "; ".join(f"{o.witness}: {o.detail}" for o in self.outcomes if not o.cosigned)
+            if self.kind == RELEASE_KIND:
+                hint = ("the release stands; fix the witnesses named and run 'orderarchive "
+                        "release' again: it resends the release and keeps every cosignature")
+            else:
+                hint = ("the documents are added; fix the witnesses named: the next 'add' or "
+                        "'release' sends the newer checkpoint with its consistency proof")
             raise TooFewWitnessesError(
                 f"{self.kind} {self.size} is signed and stored, but only {self.cosigned} of the "
                 f"{self.quorum} required witnesses cosigned it ({failed})",
-                hint="fix the witnesses named and run the command again: it resends the "
-                "checkpoint and keeps every cosignature",
+                hint=hint,
             )
 
 

@@ -730,7 +730,7 @@ def _witness_round(ctx: Ctx, archive: Any, note: bytes, kind: str,
     if not ctx.as_json:
         for o in report.outcomes:
             state = "cosigned by" if o.cosigned else "NOT cosigned by"
-            echo(f"{state} witness {o.witness}: {o.detail}", err=not o.cosigned)
+            echo(f"{state} witness {o.witness}: {o.detail}")
     report.check()
     return report
 
