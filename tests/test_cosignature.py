@@ -174,3 +174,27 @@ def test_go_note_open_accepts_the_vector_and_ours_and_refuses_a_flipped_bit(
     files[0].write_bytes(bytes(data))
     r = _go(gocosig, tmp_path / "log.vkey", tmp_path / "w.vkey", files[0])
     assert r.returncode != 0 and "note.Open" in r.stderr
+
+
+@pytest.mark.parametrize("case", ["timestamp-2^63", "short-by-one", "long-by-one"])
+def test_malformed_cosignatures_by_a_policy_key_reject_the_note(case: str) -> None:
+    """tlog-cosignature "Format": the timestamp is at most 2^63-1 and the signature is exactly
+    8 + 64 bytes; a line by a policy key that breaks either is a bad signature."""
+    import nacl.signing
+
+    note, log, wit = _vector()
+    parsed = SignedNote.parse(note)
+    cosigner = Cosigner("witness.example.org/w1", bytes([0x22]) + bytes(31))
+    if case == "timestamp-2^63":
+        ts = 2**63
+        msg = b"cosignature/v1\ntime %d\n" % ts + parsed.text.encode()
+        sig = nacl.signing.SigningKey(cosigner.seed).sign(msg).signature
+        raw = ts.to_bytes(8, "big") + sig
+    else:
+        good = parsed.signatures[1].signature
+        raw = good[:-1] if case == "short-by-one" else good + b"\0"
+    sigs = (parsed.signatures[0], type(parsed.signatures[1])(cosigner.name, cosigner.key_id, raw))
+    with pytest.raises(SignatureError):
+        open_cosigned(SignedNote(parsed.text, sigs).to_bytes(), [log], _policy(wit), now=T)
+    with pytest.raises(NoteFormatError):
+        cosigner.cosign(parsed.text, 2**63)
