@@ -25,10 +25,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from .archive import Archive
 from .errors import (
     MalformedError,
     NotFoundError,
@@ -48,6 +48,9 @@ from .log.cosignature import (
 from .log.layout import COSIGNATURES, named
 from .log.note import MAX_NOTE_BYTES, MAX_SIGNATURES, SignedNote, VerifierKey
 from .log.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, Response
+
+if TYPE_CHECKING:  # verify-proof --witness-policy must not load the archive layer
+    from .archive import Archive
 
 __all__ = [
     "COSIGNATURES",
