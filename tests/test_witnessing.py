@@ -301,3 +301,16 @@ def test_add_with_a_witness_down_keeps_the_documents_and_says_so(
     msg = one_line_error(r, 1)
     assert "checkpoint 1 is signed and stored" in msg and "the documents are added" in msg
     assert pub.archive.head().size == 1
+
+
+def test_policy_checks_load_neither_the_archive_layer_nor_sqlite() -> None:
+    """verify-proof and verify-evidence with --witness-policy need no archive (as without)."""
+    import subprocess
+    import sys
+
+    script = ("import orderarchive.witnessing, orderarchive.log.cosignature, "
+              "orderarchive.log.witness, sys; print(' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    for heavy in ("orderarchive.archive", "sqlite3", "click", "pypdf"):
+        assert heavy not in out, heavy
