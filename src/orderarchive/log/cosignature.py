@@ -25,15 +25,15 @@ import time
 from collections.abc import Iterable, Sequence
 
 import attrs
-import nacl.signing
 
 from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, open_checkpoint, signers_of
 from .note import (
     ALG_COSIGNATURE_V1,
     ED25519_KEY_SIZE,
     NoteSignature,
     SignedNote,
+    Signer,
     VerifierKey,
     _check_name,
     key_id,
@@ -112,11 +112,11 @@ class Cosigner:
     @classmethod
     def generate(cls, name: str) -> Cosigner:
         _check_name(name)
-        return cls(name, bytes(nacl.signing.SigningKey.generate()))
+        return cls(name, Signer.generate(name).seed)
 
     @property
     def public_key(self) -> bytes:
-        return bytes(nacl.signing.SigningKey(self.seed).verify_key)
+        return Signer(self.name, self.seed).public_key
 
     @property
     def key_id(self) -> bytes:
@@ -129,7 +129,7 @@ class Cosigner:
     def cosign(self, note_text: str, timestamp: int) -> NoteSignature:
         """The cosignature line (as a :class:`NoteSignature`) on a checkpoint's note text."""
         message = cosignature_message(timestamp, note_text)
-        sig = nacl.signing.SigningKey(self.seed).sign(message).signature
+        sig = Signer(self.name, self.seed).sign(message)
         return NoteSignature(self.name, self.key_id, timestamp.to_bytes(8, "big") + sig)
 
 
@@ -270,23 +270,25 @@ def open_cosigned(
     :data:`MAX_FUTURE_SKEW` after *now* is refused.
     """
     log_only = [k for k in log_keys if k.key_type != ALG_COSIGNATURE_V1]
-    opened = SignedNote.parse(data).verify([*log_only, *policy.keys])
-    cp = Checkpoint.parse(opened.text)
-    if origin is not None and cp.origin != origin:
-        raise UntrustedKeyError(f"checkpoint is for log {cp.origin!r}, expected {origin!r}")
-    if not any(v.name == cp.origin and v in log_only for v in opened.verified_by):
+    # The one checkpoint check (open_checkpoint) with the witness keys supplied too: every line
+    # by a log or policy key must verify, and some verified line must be named after the origin.
+    cp, note = open_checkpoint(data, [*log_only, *policy.keys], origin=origin)
+    # ... by a *log* key: a policy witness that named itself after the origin must not stand
+    # in for the log's own signature.
+    if not any(k.name == cp.origin for k in signers_of(note, log_only)):
         raise UntrustedKeyError(
             f"checkpoint for {cp.origin!r} has no valid signature by a key named after its origin",
             hint="pass the log's verifier key (its name is the log's origin)",
         )
+    cosigners = signers_of(note, policy.keys)
     clock = int(time.time()) if now is None else now
     cosigned: list[tuple[VerifierKey, int]] = []
     for w in policy.witnesses:
-        if w.key not in opened.verified_by:
+        if w.key not in cosigners:
             continue
         stamps = [
             cosignature_timestamp(s)
-            for s in opened.note.signatures
+            for s in note.signatures
             if s.name == w.key.name and s.key_id == w.key.id
         ]
         latest = max(stamps)
@@ -303,7 +305,7 @@ def open_cosigned(
             have=len(cosigned),
             need=policy.quorum,
         )
-    return CosignedCheckpoint(cp, opened.note, tuple(cosigned), policy.quorum)
+    return CosignedCheckpoint(cp, note, tuple(cosigned), policy.quorum)
 
 
 def add_cosignatures(note: bytes, lines: bytes) -> bytes:

@@ -47,7 +47,8 @@ from ..errors import (
 from . import merkle
 from .checkpoint import Checkpoint
 from .cosignature import Cosigner
-from .note import ALG_ED25519, SignedNote, VerifierKey, _b64encode, _strict_b64decode
+from .note import ALG_ED25519, SignedNote, VerifierKey, _strict_b64decode
+from .note import b64encode as _b64encode
 
 if TYPE_CHECKING:
     import sqlite3
