@@ -36,6 +36,7 @@ from .errors import (
     SignatureError,
     VerificationError,
 )
+from .errors import TooFewWitnessesError as TooFewWitnessesError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint
 from .log.cosignature import (
@@ -73,9 +74,6 @@ MAX_RETRIES = 2
 
 Poster = Callable[[str, bytes], Response]
 
-
-class TooFewWitnessesError(VerificationError):
-    """Fewer witnesses cosigned a new checkpoint than the clerk's witness file requires."""
 
 
 @attrs.frozen

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from . import (
+from ._common import (
     Ctx,
     LazyGroup,
     _new_passphrase,
     _passphrase,
-    cli,
     echo,
     emit_json,
     errors_handled,
@@ -36,7 +35,7 @@ def _dir_option(f: click.decorators.FC) -> click.decorators.FC:
     )(f)
 
 
-@cli.group(cls=LazyGroup)
+@click.group(cls=LazyGroup)
 def witness() -> None:
     """Run a witness that cosigns other logs' checkpoints (c2sp.org/tlog-witness)."""
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
+from ..errors import TooFewCosignaturesError as TooFewCosignaturesError  # noqa: PLC0414 (defined in errors.py)
 from .checkpoint import Checkpoint, open_checkpoint, signers_of
 from .note import (
     ALG_COSIGNATURE_V1,
@@ -64,18 +65,6 @@ MAX_POLICY_WITNESSES = 64
 MAX_POLICY_BYTES = 64 * 1024
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}", re.ASCII)
 
-
-class TooFewCosignaturesError(SignatureError):
-    """A checkpoint without the cosignatures the user's witness policy requires."""
-
-    def __init__(self, message: str, *, have: int, need: int) -> None:
-        super().__init__(
-            message,
-            hint="a checkpoint not cosigned by enough independent witnesses may be a split "
-            "view; ask the publisher for the witnessed checkpoint, or check the policy file",
-        )
-        self.have = have
-        self.need = need
 
 
 def cosignature_message(timestamp: int, note_text: str) -> bytes:

@@ -44,6 +44,7 @@ from ..errors import (
     StorageError,
     VerificationError,
 )
+from ..errors import WitnessRequestError as WitnessRequestError  # noqa: PLC0414 (defined in errors.py)
 from . import merkle
 from .checkpoint import Checkpoint
 from .cosignature import Cosigner
@@ -77,9 +78,6 @@ MAX_REQUEST_BYTES = (1 << 20) + 64 * 64
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 NOTE_CONTENT_TYPE = "text/plain; charset=utf-8"
 
-
-class WitnessRequestError(MalformedError):
-    """An add-checkpoint request body that does not parse (answered 400)."""
 
 
 @attrs.frozen
@@ -391,6 +389,6 @@ def open_state(directory: Path) -> WitnessState:
     if not path.is_file():
         raise StorageError(
             f"no witness in {directory} (no {STATE_FILE})",
-            hint="create one with 'orderarchive witness keygen NAME --dir DIR'",
+            hint="create the witness first (witness keygen)",
         )
     return WitnessState(path)
