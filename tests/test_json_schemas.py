@@ -40,6 +40,7 @@ COMMANDS = [
     "cite-check", "verify-evidence", "state show", "state forget",
     "key add", "key rotate", "key revoke", "key sign", "key record", "keys", "trust init",
     "trust show",
+    "witness keygen", "witness add-log", "witness list", "witness serve",
 ]
 
 
@@ -129,6 +130,12 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("ok", "keys", (), 0),
     ("ok", "key rotate", (SAMPLE_VKEY, "successor.vkey", "-f", "ks2"), 0),
     ("ok", "key revoke", ("newkeys/example.gov_fresh.vkey", "--from-index", "0", "-f", "ks2"), 0),
+    ("ok", "witness keygen", ("witness.example/w1", "--dir", "wdir", "--unencrypted"), 0),
+    ("ok", "witness add-log", ("sample.orderarchive.example/boston-executive-orders",
+                               "keys/sample.orderarchive.example_boston-executive-orders.vkey",
+                               "--dir", "wdir"), 0),
+    ("ok", "witness list", ("--dir", "wdir"), 0),
+    ("ok", "witness serve", ("--dir", "wdir", "--max-connections", "0"), 0),
     # -- failed verification (exit 1) ------------------------------------------------------
     ("failed", "check", ("forged.txt",), 1),
     ("failed", "verify-proof", ("forged.txt", "order.proof"), 1),
@@ -166,6 +173,10 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("bad", "key record", ("notes.txt",), 2),
     ("bad", "trust show", ("notes.txt",), 2),
     ("bad", "key add", ("notes.txt", "--role", "root", "-f", "ks3"), 2),
+    ("bad", "witness keygen", ("witness.example/w1", "--dir", "wdir", "--unencrypted"), 2),
+    ("bad", "witness add-log", ("example.gov/x", "notes.txt", "--dir", "wdir"), 2),
+    ("bad", "witness serve", ("--dir", "wdir", "--listen", "nowhere"), 2),
+    ("unreadable", "witness list", ("--dir", "no-witness-here"), 3),
     # -- the archive cannot be read (exit 3) -----------------------------------------------
     *[("unreadable", c, a, 3) for c, a in [
         ("add", ("new.txt", "--key", DEMO_KEY)), ("release", ("--key", DEMO_KEY)),
@@ -227,7 +238,7 @@ def answers(place: Path) -> dict[int, tuple[int, str, str]]:
 def test_every_command_has_a_schema(registry: Registry) -> None:
     names = {p.name for p in SCHEMAS.glob("*.schema.json")}
     groups = {"orderarchive.schema.json", "key.schema.json", "state.schema.json",
-              "trust.schema.json", "defs.schema.json"}
+              "trust.schema.json", "witness.schema.json", "defs.schema.json"}
     assert {schema_file(c).name for c in COMMANDS} | groups == names
     assert {c for _, c, _, _ in CASES} == set(COMMANDS)
     # every command is run on success, and each with an archive on an unreadable one

@@ -272,7 +272,7 @@ class Archive:
         """Entries start..end-1 read sequentially (for rebuilding the index)."""
         return self.log.iter_entries(start, end)
 
-    # -- key sets (docs/FORMAT.md §22; the log's, see :class:`.log.Log`) ---------------------
+    # -- key sets (docs/FORMAT.md §23; the log's, see :class:`.log.Log`) ---------------------
 
     def keyset_entries(self, size: int, root: bytes | None = None) -> list[Entry]:
         """The key-set entries among the first *size* entries (:meth:`.log.Log.keyset_entries`)."""

@@ -69,6 +69,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("log", "Show what each release added, or what changed between two releases."),
     "keys": ("keysets", "Show the key-set history recorded in the log, with its log positions."),
     "trust": ("keysets", "Write or show the trust file: the pinned key set verifiers trust."),
+    "witness": ("witness", "Run a witness that cosigns other logs' checkpoints."),
 }
 
 

@@ -1,7 +1,7 @@
 """CLI commands for key sets (issue 16): key add / rotate / revoke / sign / record, keys,
 trust init / show.
 
-A change of the key set is a *proposal file* (docs/FORMAT.md §22): ``key add``, ``key rotate``
+A change of the key set is a *proposal file* (docs/FORMAT.md §23): ``key add``, ``key rotate``
 and ``key revoke`` write the next version (unsigned); each root key holder runs ``key sign`` on
 their own machine; ``key record`` appends it to the log once signed by the root thresholds of
 the old and the new key set. ``trust init`` writes the trust file a verifier pins.

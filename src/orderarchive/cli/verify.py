@@ -15,6 +15,8 @@ from ._common import (
     _progress,
     _require_origin_key,
     _trusted,
+    _witness_lines,
+    _witness_policy,
     echo,
     emit_json,
     errors_handled,
@@ -23,6 +25,7 @@ from ._common import (
     quiet,
     quiet_option,
     trusted_key_option,
+    witness_policy_option,
 )
 
 if TYPE_CHECKING:
@@ -40,15 +43,20 @@ if TYPE_CHECKING:
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
-def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
-    """Verify the whole archive: entries, signatures, objects, tree, releases."""
+def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
+           policy_file: Path | None) -> None:
+    """Verify the whole archive: entries, signatures, objects, tree, releases.
+
+    With --witness-policy, the latest release must carry the policy's cosignatures."""
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             report = archive.audit(
                 keys, progress=_progress("verifying", not (ctx.as_json or terse)),
@@ -60,11 +68,16 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
 
                 history = check_history(archive, keys, report, since=since)
             signers = _who_signed(archive, keys, report)
+            witnessed = (None if policy is None
+                         else _verify_witnessed(archive, keys, policy, report))
     problems = list(report.problems)
     lines: list[str] = []
     if history is not None and history.checked:
         problems += history.problems
         lines = _history_lines(history, report.origin)
+    if witnessed is not None:
+        problems += witnessed.get("problems", [])
+        lines += witnessed.get("lines", [])
     if ctx.as_json:
         out = report.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
@@ -72,16 +85,16 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         if history is not None and history.checked:
             out["lines"] = lines
             out["history"] = history.to_dict()
-        if signers is not None:
-            out["signers"] = signers
+        out.update({"signers": signers} if signers is not None else {})
+        if witnessed is not None and "witnesses" in witnessed:
+            out["witnesses"] = witnessed["witnesses"]
         emit_json(out)
     elif terse:
         echo("failed" if problems else "verified")
     else:
         for p in problems:
             echo(f"FAIL {p.message}", fg="red")
-        for p in report.refused:
-            echo(f"REFUSED {p.message}: not valid (the key set revokes it)", fg="yellow")
+        _echo_refused(report)
         for line in lines:
             echo(line)
         if not problems:
@@ -101,15 +114,24 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 )
             else:
                 echo("no release yet: every entry is unreleased")
-            for item in signers or ():
-                entries = (f"entries {item['first']}-{item['last']} ({item['entries']})"
-                           if item["entries"] else "no entries")
-                releases = ", ".join(map(str, item["releases"])) or "none"
-                roles = ", ".join(item["roles"]) or "not in the newest key set"
-                echo(f"signed by {item['key']} [{roles}]: {entries}; releases {releases}")
+            _echo_signers(signers)
         else:
             echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _echo_refused(report: Any) -> None:
+    for p in report.refused:
+        echo(f"REFUSED {p.message}: not valid (the key set revokes it)", fg="yellow")
+
+
+def _echo_signers(signers: list[dict[str, Any]] | None) -> None:
+    for item in signers or ():
+        entries = (f"entries {item['first']}-{item['last']} ({item['entries']})"
+                   if item["entries"] else "no entries")
+        releases = ", ".join(map(str, item["releases"])) or "none"
+        roles = ", ".join(item["roles"]) or "not in the newest key set"
+        echo(f"signed by {item['key']} [{roles}]: {entries}; releases {releases}")
 
 
 def _who_signed(archive: Any, keys: Any, report: Any) -> list[dict[str, Any]] | None:
@@ -120,6 +142,25 @@ def _who_signed(archive: Any, keys: Any, report: Any) -> list[dict[str, Any]] | 
         return None
     result: list[dict[str, Any]] = archive.signers(keys, report.size)
     return result
+
+
+def _verify_witnessed(archive: Any, keys: Any, policy: Any, report: Any) -> dict[str, Any]:
+    """The policy's check for verify: the latest release must be cosigned (a problem if not)."""
+    from ..archive import Problem
+    from ..errors import NotFoundError, VerificationError
+    from ..log.checkpoint import open_checkpoint
+    from ..witnessing import require_witnessed
+
+    if not report.releases:
+        return {"problems": [Problem("not-witnessed", "no release: nothing is cosigned")]}
+    size = report.released_size
+    try:
+        cp, _ = open_checkpoint(archive.release_note(size), keys, origin=archive.origin)
+        cosigned = require_witnessed(archive, cp, keys, policy)
+    except (VerificationError, NotFoundError) as e:
+        return {"problems": [Problem("not-witnessed", f"release {size}: {e}")]}
+    return {"witnesses": cosigned.to_dict(),
+            "lines": [f"release {size} {line}" for line in _witness_lines(cosigned)]}
 
 
 def _history_lines(history: HistoryReport, origin: str) -> list[str]:

@@ -235,7 +235,7 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:
 
 
 def _check_keyset(d: Mapping[str, Any]) -> SignedKeySet:
-    """A key-set entry (docs/FORMAT.md §22): ``keyset`` is the statement's JSON object,
+    """A key-set entry (docs/FORMAT.md §23): ``keyset`` is the statement's JSON object,
     ``keyset_sigs`` its signature lines; together they rebuild the signed note exactly."""
     statement = _req(d, "keyset", dict)
     lines = _req(d, "keyset_sigs", list)

@@ -10,7 +10,7 @@ canonical JSON (:mod:`.canonical`)::
      "thresholds":{"entry":1,"log":1,"release":2,"root":2},"version":<N>}
 
 followed by the blank line and signature lines (``— <key name> base64(key ID || sig)``), one
-per root key that signed it. docs/FORMAT.md §22 gives every byte.
+per root key that signed it. docs/FORMAT.md §23 gives every byte.
 
 Roles: ``root`` changes the key set, ``entry`` signs documents, ``release`` signs releases,
 ``log`` signs checkpoints. ``entry`` and ``log`` keys are named after the origin, because an
@@ -445,7 +445,7 @@ def walk(trusted: KeySet, chain: Sequence[SignedKeySet]) -> KeySet:
 
 def read_trust(data: bytes, origin: str | None = None) -> KeySet:
     """The pinned key set of a trust file: the exact bytes of a version-1 key set, signed by
-    a threshold of its own root keys (docs/FORMAT.md §22). A trust file that is missing,
+    a threshold of its own root keys (docs/FORMAT.md §23). A trust file that is missing,
     unreadable or of another version is an error, never a default (go-tuf CVE-2022-29173)."""
     return verify_first(SignedKeySet.parse(data), origin)
 

@@ -504,7 +504,7 @@ class Log:
 
     def prepare_release(self, signer: Signer) -> bytes:
         """The release of the current tree, signed by the writer's log key only: the note
-        each release holder co-signs (k-of-n releases, docs/FORMAT.md §22). Writes nothing."""
+        each release holder co-signs (k-of-n releases, docs/FORMAT.md §23). Writes nothing."""
         with self.writer(signer) as head:
             size, _ = _releasable(head)
             if head.latest_release == size:
@@ -561,7 +561,7 @@ class Log:
             self.store.swap_checkpoint(_stored(head), latest)
         return Release(size, root, note, created=True)
 
-    # -- key sets (docs/FORMAT.md §22) ----------------------------------------------------------
+    # -- key sets (docs/FORMAT.md §23) ----------------------------------------------------------
 
     def iter_lines(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The stored bytes of entries start..end-1, read sequentially (not checked)."""
