@@ -286,13 +286,14 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return
-    body = result.to_dict()  # the same base64 (log.note.b64encode) as --json
+    from ..log.note import b64encode  # the one base64 encoder, as --json prints them
+
     echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
          f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
-    echo(f"# old root {body['old_root']}")
-    echo(f"# new root {body['new_root']}")
-    for line in body["proof"]:
-        echo(line)
+    echo(f"# old root {b64encode(result.old_root)}")
+    echo(f"# new root {b64encode(result.new_root)}")
+    for h in result.proof:
+        echo(b64encode(h))
 
 
 # -- minisign ----------------------------------------------------------------------------------
