@@ -485,7 +485,7 @@ class Archive:
                         f"the entry at position {done + len(batch)} says it is entry {entry.seq}"
                     )
                 try:
-                    entry.verify(verifiers)  # only entries signed by a trusted key are indexed
+                    entry.verify(verifiers, self.origin)  # only this log's trusted key's entries
                 except RevokedKeyError:
                     refused.add(entry.seq)  # in the tree, never in the index (a stolen key's)
                 batch.append(entry)

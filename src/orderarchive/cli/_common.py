@@ -343,23 +343,6 @@ _MAX_SIZE_HELP = (
 )
 
 
-_ARCHIVE_HELP = (
-    "The archive directory. Default: found as git finds a repository, from the working "
-    "directory upwards: the first directory that is an archive (holds orderarchive.json) or "
-    "holds one in archive/."
-)
-_KEYS_HELP = (
-    "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
-    "upwards (./keys with --archive). Keys inside the archive are never trusted."
-)
-_JSON_HELP = (
-    "Machine-readable output: one JSON object per run, failures too (schemas in docs/schemas/)."
-)
-_MAX_SIZE_HELP = (
-    "Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  [default: 512M]"
-)
-
-
 def _set_max_size(obj: Ctx, value: str) -> None:
     from ..userfiles import parse_size, set_max_file_size
 

@@ -140,9 +140,15 @@ class _EntryChecker:
     """The checks of one entry on its own: format, position, signature, objects."""
 
     def __init__(
-        self, store: Store, verifiers: Sequence[VerifierKey], check_objects: bool, key: bytes
+        self,
+        store: Store,
+        origin: str,
+        verifiers: Sequence[VerifierKey],
+        check_objects: bool,
+        key: bytes,
     ) -> None:
         self.store = store
+        self.origin = origin  # entries must be signed by this log's own key
         # A KeyHistory is kept whole: its per-index answers are what entry.verify asks.
         self.verifiers = verifiers if isinstance(verifiers, KeyHistory) else list(verifiers)
         self.check_objects = check_objects
@@ -170,7 +176,7 @@ class _EntryChecker:
         if entry.seq != seq:
             self.problem("sequence", f"entry at position {seq} says it is entry {entry.seq}", seq)
         try:
-            entry.verify(self.verifiers)
+            entry.verify(self.verifiers, self.origin)
             r.signatures += 1
         except RevokedKeyError as e:
             # Signed by a key the log's key sets revoke from an earlier index: refused and
@@ -425,7 +431,9 @@ class Auditor:
             ranges = self._ranges(size)
             if ranges:
                 return self._check_parallel(size, ranges)
-            checker = _EntryChecker(store, self.verifiers, self.check_objects, self.key)
+            checker = _EntryChecker(
+                store, self.a.origin, self.verifiers, self.check_objects, self.key
+            )
             result = checker.start(0)
             leaf_root = self._walk(size, checker.check)
             self._merge(size, [result])
@@ -462,7 +470,9 @@ class Auditor:
     def _check_parallel(self, size: int, ranges: list[tuple[int, int, int]]) -> bytes | None:
         import multiprocessing
 
-        checker = _EntryChecker(self.a.store, self.verifiers, self.check_objects, self.key)
+        checker = _EntryChecker(
+            self.a.store, self.a.origin, self.verifiers, self.check_objects, self.key
+        )
         done = [0]
 
         def finished(result: _RangeResult) -> None:  # in the pool's result thread
