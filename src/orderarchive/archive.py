@@ -31,7 +31,7 @@ import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -51,6 +51,7 @@ from .errors import (
     ConflictError,
     CorruptArchiveError,
     KeyFileError,
+    LostRaceError,
     MalformedError,
     NotFoundError,
     OrderArchiveError,
@@ -81,6 +82,8 @@ from .layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable 
 from .layout import previous_release as previous_release  # noqa: PLC0414
 from .note import MAX_NOTE_BYTES, Signer, VerifierKey
 from .store import FileStore, Store, Versioned, deferred_interrupts, file_lock
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .textlayer import TextLayer
@@ -221,6 +224,22 @@ class ArchiveVerificationError(VerificationError):
         more = len(report.problems) - 1
         super().__init__(first + (f" (and {more} more problems)" if more else ""))
         self.report = report
+
+
+def _retrying(attempt: Callable[[], _T], retries: int) -> _T:
+    """*attempt*, run again after a :class:`LostRaceError` up to *retries* times, with a
+    randomised pause growing to a second (two writers that collided do not collide again)."""
+    import random
+    import time
+
+    for tries in range(retries + 1):
+        try:
+            return attempt()
+        except LostRaceError:
+            if tries >= retries:
+                raise
+            time.sleep(random.uniform(0.01, min(1.0, 0.05 * 2**tries)))  # noqa: S311
+    raise AssertionError("unreachable")
 
 
 @attrs.frozen
@@ -563,7 +582,7 @@ class Archive:
             # from the verified log for this call.
             idx, lock = Index.memory(), contextlib.nullcontext()
         else:
-            path = index_path(Path(location), self.origin)
+            path = index_path(location if "://" in location else Path(location), self.origin)
             try:
                 idx = Index.open(path)
                 lock = file_lock(path.parent, path.name + ".lock")
@@ -717,6 +736,19 @@ class Archive:
         signer: Signer,
         *,
         now: datetime | None = None,
+        retries: int = 0,
+    ) -> list[Entry]:
+        """:meth:`add_once`, tried again up to *retries* times when another writer committed
+        first (:class:`LostRaceError`: nothing of this attempt was committed), each time from
+        the new head, so the documents are checked again against what the other added."""
+        return _retrying(lambda: self.add_once(requests, signer, now=now), retries)
+
+    def add_once(
+        self,
+        requests: Sequence[AddRequest],
+        signer: Signer,
+        *,
+        now: datetime | None = None,
     ) -> list[Entry]:
         """Append documents as signed entries and commit a new signed checkpoint.
 
@@ -824,8 +856,12 @@ class Archive:
         finally:
             idx.close()
 
-    def release(self, signer: Signer) -> Release:
-        """Sign the current tree as a release; it must extend the last release."""
+    def release(self, signer: Signer, *, retries: int = 0) -> Release:
+        """Sign the current tree as a release; it must extend the last release. A release
+        that lost to another writer is tried again up to *retries* times (see :meth:`add`)."""
+        return _retrying(lambda: self._release_once(signer), retries)
+
+    def _release_once(self, signer: Signer) -> Release:
         with self.store.writer():
             head = self._writer_head(signer)
             if head.checkpoint is None:

@@ -313,18 +313,22 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "orderarchive"
 
 
-def index_path(archive_root: Path, origin: str) -> Path:
+def index_path(archive_root: Path | str, origin: str) -> Path:
     """The index file of the archive at *archive_root* for *origin*: one file per archive.
 
-    Named from a hash of the archive's resolved path and its origin, so that two archives (or
-    one directory re-initialised for another log) never share an index.
+    Named from a hash of the archive's resolved path (or a store's URL, such as an S3
+    bucket's) and its origin, so that two archives (or one directory re-initialised for
+    another log) never share an index.
     """
     import hashlib
 
-    try:
-        resolved = str(Path(archive_root).resolve())
-    except (OSError, RuntimeError) as e:
-        raise StorageError(f"cannot resolve {archive_root}: {e}") from e
+    if isinstance(archive_root, str) and "://" in archive_root:
+        resolved = archive_root
+    else:
+        try:
+            resolved = str(Path(archive_root).resolve())
+        except (OSError, RuntimeError) as e:
+            raise StorageError(f"cannot resolve {archive_root}: {e}") from e
     key = hashlib.sha256(f"{resolved}\n{origin}".encode("utf-8", "surrogateescape")).hexdigest()
     return cache_dir() / f"index-{key[:32]}.sqlite"
 

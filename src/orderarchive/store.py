@@ -53,6 +53,7 @@ from .errors import (
     ArchiveNotFoundError,
     ConflictError,
     LockError,
+    LostRaceError,
     NotFoundError,
     StorageError,
 )
@@ -825,7 +826,7 @@ class FileStore:
             current = None
         version = expected.version
         if not isinstance(version, bytes | None) or not _same(current, version):
-            raise ConflictError(
+            raise LostRaceError(
                 "the checkpoint changed underneath this writer: another writer committed "
                 "first; nothing was committed"
             )
@@ -1042,7 +1043,7 @@ class MemoryStore:
     def swap_checkpoint(self, expected: Versioned, new: bytes) -> None:
         with self._mutex:
             if expected.version != self._version:
-                raise ConflictError(
+                raise LostRaceError(
                     "the checkpoint changed underneath this writer: another writer committed "
                     "first; nothing was committed"
                 )
