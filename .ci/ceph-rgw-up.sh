@@ -47,7 +47,7 @@ keyring = $D/keyring
 mon data = $D/mon
 osd data = $D/osd0
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw data = $D/rgw
 CONF
 export CEPH_CONF=$D/ceph.conf

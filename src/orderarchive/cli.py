@@ -38,6 +38,9 @@ from .errors import (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: How often add and release start over after another writer committed first (an archive
+#: in a bucket can have several writers; a directory's lock makes this rare there).
+WRITER_RETRIES = 20
 EXIT_UNREADABLE = 3
 EXIT_READER_GONE = 141  # standard output closed by its reader (128 + SIGPIPE)
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C), as a shell reports 128 + 2
@@ -57,6 +60,7 @@ class Ctx:
         # (option name, value) of --passphrase-fd / --passphrase-file, set by their callback
         self.passphrase_from: tuple[str, Any] | None = None
         self._found: tuple[Any, ...] | None = None
+        self.s3_endpoint: str | None = None  # --s3-endpoint: the S3 server of s3:// archives
 
     def _find(self) -> Any:
         """The archive found upwards from the working directory (see _discover.py), once."""
@@ -90,9 +94,22 @@ class Ctx:
         found = self._find() if self.archive_given is None else None
         return found.keys if found is not None else Path("keys")
 
+    @property
+    def archive_url(self) -> str | None:
+        """The ``s3://bucket/prefix`` that --archive names, if it names one."""
+        return _s3_url(self.archive_given)
+
+    def s3_store(self, url: str) -> Any:
+        from .s3store import S3Store
+
+        return S3Store.open(url, endpoint=self.s3_endpoint)
+
     def archive(self) -> Any:
         from .archive import Archive
 
+        url = self.archive_url
+        if url is not None:  # an archive in an S3 bucket (issue 19)
+            return Archive.from_store(self.s3_store(url))
         if self.archive_given is None and self._find() is None:
             raise ArchiveNotFoundError(
                 f"no archive here: neither {_cwd_name()} nor any directory above it holds an "
@@ -101,6 +118,14 @@ class Ctx:
                 "ORDERARCHIVE_ARCHIVE, or create one with 'orderarchive init'",
             )
         return Archive.open(self.archive_path)
+
+
+def _s3_url(path: Path | None) -> str | None:
+    """``s3://bucket/prefix`` if *path* (as click made it a Path) is one, else None."""
+    text = str(path) if path is not None else ""
+    if text.startswith("s3:/"):
+        return "s3://" + text[len("s3:/") :].lstrip("/")
+    return None
 
 
 def _cwd_name() -> str:
@@ -329,6 +354,11 @@ _KEYS_HELP = (
 _JSON_HELP = (
     "Machine-readable output: one JSON object per run, failures too (schemas in docs/schemas/)."
 )
+_S3_ENDPOINT_HELP = (
+    "The S3 server of an --archive s3://bucket/prefix (e.g. http://127.0.0.1:7480 for Ceph "
+    "RGW); default: AWS, or AWS_ENDPOINT_URL. Credentials and region: the usual AWS "
+    "configuration (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, profiles)."
+)
 _MAX_SIZE_HELP = (
     "Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  [default: 512M]"
 )
@@ -364,6 +394,14 @@ _MAX_SIZE_HELP = (
 )
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.option(
+    "--s3-endpoint",
+    "s3_endpoint",
+    metavar="URL",
+    envvar="ORDERARCHIVE_S3_ENDPOINT",
+    show_envvar=True,
+    help=_S3_ENDPOINT_HELP,
+)
+@click.option(
     "--max-size",
     "max_size",
     metavar="SIZE",
@@ -374,7 +412,7 @@ _MAX_SIZE_HELP = (
 @click.pass_context
 def cli(
     ctx: click.Context, archive: Path | None, keys: Path | None, as_json: bool,
-    max_size: str | None
+    s3_endpoint: str | None, max_size: str | None
 ) -> None:
     """orderarchive: signed, append-only archives of official documents.
 
@@ -386,6 +424,7 @@ def cli(
     in keys/ beside it)
     """
     ctx.obj = Ctx(archive, as_json, keys)
+    ctx.obj.s3_endpoint = s3_endpoint
     if max_size is not None:
         _set_max_size(ctx.obj, max_size)
 
@@ -716,11 +755,19 @@ def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
     from .archive import Archive
 
     with errors_handled(ctx):
-        archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
+        url = _s3_url(directory) or (ctx.archive_url if directory is None else None)
+        if url is not None:  # a bucket (issue 19): it must not hold an archive already
+            store = ctx.s3_store(url)
+            if store.exists("orderarchive.json"):
+                raise ConflictError(f"{url} already holds an archive")
+            archive = Archive.init_store(store, origin)
+        else:
+            archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
+    where = url or archive.path
     if ctx.as_json:
-        emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
+        emit_json({"ok": True, "archive": str(where), "origin": origin})
     else:
-        echo(f"created archive {archive.path} for origin {origin}")
+        echo(f"created archive {where} for origin {origin}")
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -916,7 +963,7 @@ def add(
             entries = []
         else:
             signer = _load_signer(ctx, key_path, archive.origin)
-            entries = archive.add(requests, signer)
+            entries = archive.add(requests, signer, retries=WRITER_RETRIES)
     if ctx.as_json:
         docs = [
             {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
@@ -986,7 +1033,7 @@ def release(ctx: Ctx, key_path: Path | None) -> None:
     with errors_handled(ctx):
         archive = ctx.archive()
         signer = _load_signer(ctx, key_path, archive.origin)
-        rel = archive.release(signer)
+        rel = archive.release(signer, retries=WRITER_RETRIES)
     if ctx.as_json:
         emit_json(
             {
