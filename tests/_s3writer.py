@@ -2,8 +2,8 @@
 
 usage: python _s3writer.py URL ENDPOINT PREFIX COUNT [BATCH]
 Adds COUNT small documents (BATCH per append); prints each committed document id, and on
-standard error one line "lost" for every attempt that lost to the other writer and was tried
-again from the new head.
+standard error "ready" once it can write, then "lost" for every attempt that lost to the
+other writer and was tried again from the new head.
 """
 
 from __future__ import annotations
@@ -11,25 +11,35 @@ from __future__ import annotations
 import random
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import ORIGIN, text_request
-from orderarchive.archive import Archive
+from orderarchive.archive import AddRequest, Archive, document_fields
 from orderarchive.errors import LostRaceError
 from orderarchive.note import Signer
 from orderarchive.s3store import S3Store
+from orderarchive.textlayer import TextLayer
+
+ORIGIN = "example.gov/orders"  # conftest's (not imported: pytest would cost half a second)
+
+
+def text_request(doc: str, body: str) -> AddRequest:
+    return document_fields(
+        body.encode(), doc=doc, kind="executive-order", title=doc, issuer="City of Example",
+        issued="2026-02-05", media_type="text/plain", text=TextLayer.from_text(body),
+        extractor="orderarchive-text/1",
+    )
 
 
 def main() -> None:
     url, endpoint, prefix, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     batch = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     signer = Signer(name=ORIGIN, seed=bytes(range(32)))
-    archive = Archive.from_store(S3Store.open(url, endpoint=endpoint))
+    store = S3Store.open(url, endpoint=endpoint)
+    archive = Archive.from_store(store)
+    store.probe()
+    print("ready", file=sys.stderr, flush=True)
     for start in range(0, count, batch):
         reqs = [
-            text_request(i, doc=f"{prefix}-{i}", body=f"Document {prefix} {i}.\n\nText {i}.\n")
+            text_request(f"{prefix}-{i}", f"Document {prefix} {i}.\n\nText {i}.\n")
             for i in range(start, min(start + batch, count))
         ]
         for attempt in range(200):

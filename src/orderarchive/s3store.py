@@ -126,6 +126,10 @@ class S3Store:
         self._mine: builtins.list[str] = []
         self._chunks: dict[str, builtins.list[tuple[int, int]]] = {}
         self._lock = threading.Lock()
+        self._seen_etag: str | None = None  # of the checkpoint this writer last read
+        #: How long a writer that found another's chunk waits for that writer's checkpoint
+        #: before taking the chunk for an interrupted writer's debris.
+        self.commit_wait = 5.0
 
     @classmethod
     def open(cls, url: str, *, endpoint: str | None = None) -> S3Store:
@@ -536,24 +540,47 @@ class S3Store:
             for offset in past:
                 chunk = self._chunk_name(name, offset)
                 if self._owner(chunk) != self._writer_id:
-                    raise LostRaceError(
-                        f"{name} already holds bytes past its committed length, written by "
-                        "another writer (one appending now, or an interrupted one): this "
-                        "writer committed nothing",
-                        hint="try again; if no other writer runs, 'orderarchive repair' removes "
-                        "what an interrupted writer left",
-                    )
+                    self._another_writer(name)
             for offset in reversed(past):
                 self._delete(self._chunk_name(name, offset))
         if not data:
             return
         try:
             self._put_chunk(name, at, data)
-        except LostRaceError as e:
-            raise LostRaceError(
-                f"another writer is appending to {name}: this writer committed nothing",
-                hint="try again",
-            ) from e
+        except LostRaceError:
+            self._another_writer(name)
+
+    def _another_writer(self, name: str) -> None:
+        """Another writer's chunk lies at the committed length of *name*: wait (at most
+        :attr:`commit_wait` seconds) for its checkpoint, then :class:`LostRaceError` (retry
+        from the new head); if none comes, it is an interrupted writer's debris:
+        :class:`ConflictError`, for ``repair`` (a writer cannot tell a dead writer from a slow
+        one, so it never removes another's chunk itself)."""
+        import time
+
+        deadline = time.monotonic() + self.commit_wait
+        delay = 0.005
+        while True:
+            try:
+                etag = self._call("head_object", CHECKPOINT_NAME, Key=self._key(CHECKPOINT_NAME))[
+                    "ETag"
+                ]
+            except NotFoundError:
+                etag = None
+            if etag != self._seen_etag:
+                raise LostRaceError(
+                    f"another writer committed to {name} first: this writer committed nothing",
+                    hint="try again: the command starts over from the new checkpoint",
+                )
+            if time.monotonic() > deadline:
+                raise ConflictError(
+                    f"{name} holds bytes past its committed length from another writer that "
+                    f"has not committed for {self.commit_wait:g} s (an interrupted writer?); "
+                    "this writer committed nothing",
+                    hint="if no other writer runs, 'orderarchive repair' removes them",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _put_chunk(self, name: str, at: int, data: bytes) -> None:
         chunk = self._chunk_name(name, at)
@@ -602,7 +629,9 @@ class S3Store:
         try:
             response = self._call("get_object", CHECKPOINT_NAME, Key=self._key(CHECKPOINT_NAME))
         except NotFoundError:
+            self._seen_etag = None
             return Versioned(None, None)
+        self._seen_etag = str(response["ETag"])
         body = response["Body"]
         try:
             data = bytes(body.read(limit + 1))
