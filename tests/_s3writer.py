@@ -14,9 +14,9 @@ import time
 
 from orderarchive.archive import AddRequest, Archive, document_fields
 from orderarchive.errors import LostRaceError
-from orderarchive.note import Signer
-from orderarchive.s3store import S3Store
-from orderarchive.textlayer import TextLayer
+from orderarchive.log.note import Signer
+from orderarchive.log.s3store import S3Store
+from orderarchive.log.textlayer import TextLayer
 
 ORIGIN = "example.gov/orders"  # conftest's (not imported: pytest would cost half a second)
 

@@ -19,9 +19,9 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, ok, one_line_error, text_request
 from orderarchive.archive import Archive
 from orderarchive.errors import ConflictError, LostRaceError, StorageError
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.s3store import PROBE_PREFIX, S3Store
-from orderarchive.store import ENTRIES_RECORD
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.s3store import PROBE_PREFIX, S3Store
+from orderarchive.log.store import ENTRIES_RECORD
 from s3servers import free_port
 
 MakeBucket = Callable[[str], tuple[str, str]]

@@ -12,8 +12,8 @@ import pytest
 from conftest import STORE_KINDS, new_archive, text_request
 from orderarchive.archive import Archive, object_name
 from orderarchive.errors import ArchiveNotFoundError, ConflictError, NotFoundError, StorageError
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.store import (
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import (
     ENTRIES_RECORD,
     HASHES_RECORD,
     MAX_RANGE_BYTES,
@@ -29,7 +29,7 @@ S3_KINDS = ("s3-moto", "s3-rgw")
 @pytest.fixture(params=[*STORE_KINDS, *S3_KINDS])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param in S3_KINDS:
-        from orderarchive.s3store import S3Store
+        from orderarchive.log.s3store import S3Store
 
         make = request.getfixturevalue("s3_bucket_url")
         url, endpoint = make(request.param.removeprefix("s3-"))

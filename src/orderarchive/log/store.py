@@ -49,7 +49,7 @@ from typing import BinaryIO, Protocol
 
 import attrs
 
-from .errors import (
+from ..errors import (
     ArchiveNotFoundError,
     ConflictError,
     LockError,

@@ -50,7 +50,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from .errors import (
+from ..errors import (
     ArchiveNotFoundError,
     ConflictError,
     LostRaceError,
