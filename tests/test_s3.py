@@ -280,3 +280,24 @@ def test_storage_errors_are_one_line(s3_bucket_url: MakeBucket) -> None:
     store = S3Store.open(url, endpoint=endpoint)
     with pytest.raises(StorageError, match=r"^[^\n]*$"):
         store.read_range(ENTRIES_RECORD, 0, 1 << 40)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("log/entries.d/00000000000000000099", "not contiguous"),  # a gap
+        ("log/entries.d/00000000000000000003", "not contiguous"),  # an overlap
+        ("log/entries.d/junk", "unexpected object"),
+    ],
+)
+def test_a_damaged_bucket_is_refused_not_read_short(
+    s3_bucket_url: MakeBucket, key: str, message: str
+) -> None:
+    url, endpoint = s3_bucket_url("moto")
+    store = S3Store.open(url, endpoint=endpoint)
+    store.append_record(ENTRIES_RECORD, b"first\n", at=0)
+    store._client.put_object(Bucket=store.bucket, Key=store.prefix + key, Body=b"planted\n")
+    with pytest.raises(StorageError, match=message):
+        store.record_size(ENTRIES_RECORD)
+    with pytest.raises(StorageError, match=message), store.stream_record(ENTRIES_RECORD):
+        pass
