@@ -129,7 +129,7 @@ class S3Store:
         self._seen_etag: str | None = None  # of the checkpoint this writer last read
         #: How long a writer that found another's chunk waits for that writer's checkpoint
         #: before taking the chunk for an interrupted writer's debris.
-        self.commit_wait = 5.0
+        self.commit_wait = 15.0
 
     @classmethod
     def open(cls, url: str, *, endpoint: str | None = None) -> S3Store:
