@@ -197,7 +197,7 @@ class S3Store:
             if code == "NoSuchBucket":
                 raise ArchiveNotFoundError(
                     f"no bucket {self.bucket!r} at {self.endpoint or 'AWS'}",
-                    hint="create the bucket first (aws s3 mb), or check --s3-endpoint",
+                    hint="create the bucket first, or check the S3 endpoint",
                 ) from e
             if code in ("NoSuchKey", "404", "NotFound") or status == 404:
                 raise NotFoundError(f"{name} is missing from the archive") from e
@@ -206,12 +206,12 @@ class S3Store:
             message = _one_line(error.get("Message", "") or e)
             raise StorageError(
                 f"S3 {op} of {name} failed: {code or status} {message}".rstrip(),
-                hint="check the AWS credentials and --s3-endpoint",
+                hint="check the AWS credentials and the S3 endpoint",
             ) from e
         except BotoCoreError as e:
             raise StorageError(
                 f"S3 {op} of {name} failed: {_one_line(e)}",
-                hint="check --s3-endpoint and the AWS configuration (credentials, region)",
+                hint="check the S3 endpoint and the AWS configuration (credentials, region)",
             ) from e
 
     def _get(self, name: str, key: str, limit: int, byte_range: str | None = None) -> bytes:
