@@ -68,6 +68,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "verify-evidence": ("cite", "Check an EVIDENCE file with only the public key."),
     "state": ("state", "Show or forget the releases remembered per origin by verify."),
     "log": ("log", "Show what each release added, or what changed between two releases."),
+    "witness": ("witness", "Run a witness that cosigns other logs' checkpoints."),
 }
 
 

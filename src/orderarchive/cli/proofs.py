@@ -3,7 +3,6 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 
 from __future__ import annotations
 
-import base64
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,8 @@ from ._common import (
     _read,
     _require_origin_key,
     _trusted,
+    _witness_lines,
+    _witness_policy,
     _write,
     echo,
     emit_json,
@@ -45,6 +46,7 @@ from ._common import (
     quiet,
     quiet_option,
     trusted_key_option,
+    witness_policy_option,
 )
 
 
@@ -91,12 +93,13 @@ DEFAULT_TIMEOUT = 60.0
               default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time budget for reading and comparing each copy; over it: exit 2, "
               "no verdict.")
+@witness_policy_option
 @quiet_option("one line per file, its status (official, official-unreleased, same-text, "
               "modified-copy, not-official; failed if its verification failed, error if it "
               "could not be checked) and the file name")
 @pass_ctx
 def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words: int,
-          timeout: float) -> None:
+          timeout: float, policy_file: Path | None) -> None:
     """Check whether FILES are official: byte-identical to archived, released documents.
 
     Each file is looked up by its SHA-256 and confirmed from the signed log (entry signature,
@@ -106,7 +109,8 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     differ), MODIFIED COPY (every difference listed, and any hidden or generated text), or
     NOT OFFICIAL. Every file is checked and reported, even after a file that cannot be read;
     the exit code is the worst of the files' (0 official, 1 not official, 2 unreadable file,
-    3 unreadable archive).
+    3 unreadable archive). With --witness-policy, an official file's release must also carry
+    the policy's witness cosignatures (else it fails, exit 1).
     """
     with errors_handled(ctx):
         from ..copies import CompareLimits
@@ -116,11 +120,17 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
+        policy = _witness_policy(policy_file)
     results: list[tuple[Path, Any]] = []
+    witnessed: dict[Path, Any] = {}
     for path in files:
         try:
-            results.append((path, check_copy(archive, _read(path), keys, filename=path.name,
-                                             limits=limits)))
+            r = check_copy(archive, _read(path), keys, filename=path.name, limits=limits)
+            if policy is not None and r.official and r.checkpoint is not None:
+                from ..witnessing import require_witnessed
+
+                witnessed[path] = require_witnessed(archive, r.checkpoint, keys, policy)
+            results.append((path, r))
         except OrderArchiveError as e:  # this file's problem: report it, check the others
             results.append((path, e))
     code = max(
@@ -129,7 +139,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     )
     ok = code == EXIT_OK
     if ctx.as_json:
-        emit_json({"ok": ok, "files": [_file_json(p, r) for p, r in results]})
+        emit_json({"ok": ok, "files": [_file_json(p, r, witnessed.get(p)) for p, r in results]})
     elif terse:
         for path, r in results:
             if isinstance(r, OrderArchiveError):
@@ -146,6 +156,8 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
             if r.official and r.entry and d:
                 echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, "
                      f"release {r.release}, signed by {_key_name(r.entry_signer)}", fg="green")
+                for line in _witness_lines(witnessed[path]) if path in witnessed else ():
+                    echo(f"              {line}")
             elif r.text is not None and r.entry and d:
                 _render_text_match(path, r.text, d)
             elif r.entry and d:
@@ -164,12 +176,13 @@ def _echo_error(error: OrderArchiveError) -> None:
     echo(f"error: {message}{hint}", fg="red", err=True)
 
 
-def _file_json(path: Path, r: Any) -> dict[str, Any]:
+def _file_json(path: Path, r: Any, cosigned: Any = None) -> dict[str, Any]:
     if isinstance(r, OrderArchiveError):
         return {"file": str(path), "ok": False,
                 "error": error_json(type(r).__name__, " ".join(str(r).split()), hint_for(r),
                                     _exit_code(r))}
-    return {"file": str(path), **r.to_dict()}
+    witnesses = {} if cosigned is None else {"witnesses": cosigned.to_dict()}
+    return {"file": str(path), **r.to_dict(), **witnesses}
 
 
 #: Differences printed per copy; --json lists them all.
@@ -237,13 +250,16 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("proof", type=click.Path(path_type=Path))
 @trusted_key_option
+@witness_policy_option
 @quiet_option("'official' or 'failed'")
 @pass_ctx
-def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) -> None:
+def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...],
+                 policy_file: Path | None) -> None:
     """Check FILE against an offline PROOF (.tlog-proof) with only the public key.
 
     Needs no archive. Checks the file's hash against the signed entry in the proof, the entry's
-    signature, its inclusion in the signed checkpoint, and the checkpoint's signature.
+    signature, its inclusion in the signed checkpoint, and the checkpoint's signature; with
+    --witness-policy, also the policy's witness cosignatures on that checkpoint.
     """
     with errors_handled(ctx):
         terse = quiet(ctx)
@@ -251,18 +267,28 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
         proof_bytes = _read(proof, MAX_PROOF_BYTES)
         claimed = TlogProof.parse(proof_bytes).parsed_checkpoint()[0].origin
         _require_origin_key(keys, claimed, "the proof")
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             result = check_proof(_read(file), proof_bytes, keys)
+            cosigned = None
+            if policy is not None:
+                from ..witnessing import require_cosigned_note
+
+                cosigned = require_cosigned_note(TlogProof.parse(proof_bytes).checkpoint, keys,
+                                                 policy, result.checkpoint)
     d = result.entry.document
     assert d is not None
     if terse:
         echo("official")
     elif ctx.as_json:
-        emit_json({"ok": True, "file": str(file), **result.to_dict()})
+        witnesses = {} if cosigned is None else {"witnesses": cosigned.to_dict()}
+        emit_json({"ok": True, "file": str(file), **result.to_dict(), **witnesses})
     else:
         echo(f"OFFICIAL  {file}: {d.doc} \"{d.title}\", entry {result.entry.seq} in release "
              f"{result.checkpoint.size} of {result.checkpoint.origin}, signed by "
              f"{_key_name(result.entry_signer)}", fg="green")
+        for line in _witness_lines(cosigned) if cosigned is not None else ():
+            echo(f"          {line}")
 
 
 # -- append-only proofs ------------------------------------------------------------------------
@@ -287,15 +313,14 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode("ascii")
+    from ..log.note import b64encode  # the one base64 encoder, as --json prints them
 
     echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
          f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
-    echo(f"# old root {b64(result.old_root)}")
-    echo(f"# new root {b64(result.new_root)}")
+    echo(f"# old root {b64encode(result.old_root)}")
+    echo(f"# new root {b64encode(result.new_root)}")
     for h in result.proof:
-        echo(b64(h))
+        echo(b64encode(h))
 
 
 # -- minisign ----------------------------------------------------------------------------------

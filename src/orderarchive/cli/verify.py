@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,8 @@ from ._common import (
     _progress,
     _require_origin_key,
     _trusted,
+    _witness_lines,
+    _witness_policy,
     echo,
     emit_json,
     errors_handled,
@@ -23,6 +25,7 @@ from ._common import (
     quiet,
     quiet_option,
     trusted_key_option,
+    witness_policy_option,
 )
 
 if TYPE_CHECKING:
@@ -40,15 +43,20 @@ if TYPE_CHECKING:
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
-def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
-    """Verify the whole archive: entries, signatures, objects, tree, releases."""
+def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
+           policy_file: Path | None) -> None:
+    """Verify the whole archive: entries, signatures, objects, tree, releases.
+
+    With --witness-policy, the latest release must carry the policy's cosignatures."""
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             report = archive.audit(
                 keys, progress=_progress("verifying", not (ctx.as_json or terse)),
@@ -59,11 +67,16 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 from ..history import check_history
 
                 history = check_history(archive, keys, report, since=since)
+            witnessed = (None if policy is None
+                         else _verify_witnessed(archive, keys, policy, report))
     problems = list(report.problems)
     lines: list[str] = []
     if history is not None and history.checked:
         problems += history.problems
         lines = _history_lines(history, report.origin)
+    if witnessed is not None:
+        problems += witnessed.get("problems", [])
+        lines += witnessed.get("lines", [])
     if ctx.as_json:
         out = report.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
@@ -71,6 +84,8 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         if history is not None and history.checked:
             out["lines"] = lines
             out["history"] = history.to_dict()
+        if witnessed is not None and "witnesses" in witnessed:
+            out["witnesses"] = witnessed["witnesses"]
         emit_json(out)
     elif terse:
         echo("failed" if problems else "verified")
@@ -99,6 +114,25 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         else:
             echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _verify_witnessed(archive: Any, keys: Any, policy: Any, report: Any) -> dict[str, Any]:
+    """The policy's check for verify: the latest release must be cosigned (a problem if not)."""
+    from ..archive import Problem
+    from ..errors import NotFoundError, VerificationError
+    from ..log.checkpoint import open_checkpoint
+    from ..witnessing import require_witnessed
+
+    if not report.releases:
+        return {"problems": [Problem("not-witnessed", "no release: nothing is cosigned")]}
+    size = report.released_size
+    try:
+        cp, _ = open_checkpoint(archive.release_note(size), keys, origin=archive.origin)
+        cosigned = require_witnessed(archive, cp, keys, policy)
+    except (VerificationError, NotFoundError) as e:
+        return {"problems": [Problem("not-witnessed", f"release {size}: {e}")]}
+    return {"witnesses": cosigned.to_dict(),
+            "lines": [f"release {size} {line}" for line in _witness_lines(cosigned)]}
 
 
 def _history_lines(history: HistoryReport, origin: str) -> list[str]:

@@ -7,7 +7,7 @@ with the usual AWS configuration (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY
 The shape is the one every static transparency log uses (Tessera, Sunlight; C2SP
 tlog-tiles): immutable objects written once, one checkpoint replaced by compare-and-swap,
 and the checkpoint written last, so that a reader who sees a checkpoint can fetch everything
-under it. Every object name is in docs/FORMAT.md §22.
+under it. Every object name is in docs/FORMAT.md §23.
 
 * **Create-only members** (config, releases, objects): ``PutObject`` with
   ``If-None-Match: *``. A 412 means the name exists: the same bytes are success, other bytes
