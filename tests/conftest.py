@@ -14,6 +14,13 @@ from orderarchive.archive import AddRequest, Archive, document_fields
 from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.log.store import MemoryStore
 from orderarchive.log.textlayer import TextLayer
+from s3servers import (  # noqa: F401 (fixtures)
+    moto_endpoint,
+    rclone_endpoint,
+    rgw_endpoint,
+    s3_bucket_url,
+    s3_env,
+)
 
 ORIGIN = "example.gov/orders"
 REPO = Path(__file__).resolve().parents[1]

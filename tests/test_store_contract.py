@@ -22,9 +22,18 @@ from orderarchive.log.store import (
     Store,
 )
 
+#: The contract holds on S3 too: on moto (fast) and on a real Ceph RGW (issue 19).
+S3_KINDS = ("s3-moto", "s3-rgw")
 
-@pytest.fixture(params=STORE_KINDS)
+
+@pytest.fixture(params=[*STORE_KINDS, *S3_KINDS])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param in S3_KINDS:
+        from orderarchive.log.s3store import S3Store
+
+        make = request.getfixturevalue("s3_bucket_url")
+        url, endpoint = make(request.param.removeprefix("s3-"))
+        return S3Store.open(url, endpoint=endpoint)
     return FileStore(tmp_path) if request.param == "directory" else MemoryStore()
 
 

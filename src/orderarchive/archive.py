@@ -27,10 +27,10 @@ import contextlib
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -41,6 +41,7 @@ from .errors import (
     ConflictError,
     CorruptArchiveError,
     KeyFileError,
+    LostRaceError,
     MalformedError,
     NotFoundError,
     OrderArchiveError,
@@ -76,6 +77,8 @@ from .log.log import Release as Release  # noqa: PLC0414
 from .log.log import VerifyReport as VerifyReport  # noqa: PLC0414
 from .log.note import BatchSigner, Signer, VerifierKey
 from .log.store import FileStore, Store, file_lock
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
     from .index import Index
@@ -129,6 +132,22 @@ def valid_origin(origin: str) -> bool:
         and "+" not in origin
         and "://" not in origin
     )
+
+
+def _retrying(attempt: Callable[[], _T], retries: int) -> _T:
+    """*attempt*, run again after a :class:`LostRaceError` up to *retries* times, with a
+    randomised pause growing to a second (two writers that collided do not collide again)."""
+    import random
+    import time
+
+    for tries in range(retries + 1):
+        try:
+            return attempt()
+        except LostRaceError:
+            if tries >= retries:
+                raise
+            time.sleep(random.uniform(0.01, min(1.0, 0.05 * 2**tries)))  # noqa: S311
+    raise AssertionError("unreachable")
 
 
 @attrs.frozen
@@ -510,6 +529,19 @@ class Archive:
         signer: Signer,
         *,
         now: datetime | None = None,
+        retries: int = 0,
+    ) -> list[Entry]:
+        """:meth:`add_once`, tried again up to *retries* times when another writer committed
+        first (:class:`LostRaceError`: nothing of this attempt was committed), each time from
+        the new head, so the documents are checked again against what the other added."""
+        return _retrying(lambda: self.add_once(requests, signer, now=now), retries)
+
+    def add_once(
+        self,
+        requests: Sequence[AddRequest],
+        signer: Signer,
+        *,
+        now: datetime | None = None,
     ) -> list[Entry]:
         """Append documents as signed entries and commit a new signed checkpoint.
 
@@ -608,9 +640,10 @@ class Archive:
         finally:
             idx.close()
 
-    def release(self, signer: Signer) -> Release:
-        """Sign the current tree as a release; it must extend the last release."""
-        return self.log.release(signer)
+    def release(self, signer: Signer, *, retries: int = 0) -> Release:
+        """Sign the current tree as a release; it must extend the last release. A release
+        that lost to another writer is tried again up to *retries* times (see :meth:`add`)."""
+        return _retrying(lambda: self.log.release(signer), retries)
 
     def leftovers(self) -> list[tuple[str, bool, bool]]:
         """The files and directories of a directory archive that the format does not name,

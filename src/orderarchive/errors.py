@@ -349,6 +349,12 @@ class ConflictError(StorageError):
     """A create-only object exists with other bytes, or a compare-and-swap lost a race."""
 
 
+class LostRaceError(ConflictError):
+    """A write lost to another writer (a compare-and-swap of the checkpoint, or the create of
+    the log's next chunk in an object store): nothing was committed; retrying from the new
+    head is safe."""
+
+
 class LockError(StorageError):
     """The archive's writer lock could not be taken."""
 

@@ -316,7 +316,8 @@ def cache_dir() -> Path:
 
 def index_path(location: str | Path, origin: str) -> Path:
     """The index file, in the user's cache directory, of the archive whose store is at
-    *location* (``Store.location()``: a directory store's resolved directory) for *origin*.
+    *location* (``Store.location()``: a directory store's resolved directory, or a URL such
+    as an S3 bucket's ``s3://...``) for *origin*.
 
     Named from a hash of the location and the origin, so that two archives (or one directory
     re-initialised for another log) never share an index. Never beside the archive: an index
@@ -324,10 +325,13 @@ def index_path(location: str | Path, origin: str) -> Path:
     """
     import hashlib
 
-    try:
-        resolved = str(Path(location).resolve())
-    except (OSError, RuntimeError) as e:
-        raise StorageError(f"cannot resolve {location}: {e}") from e
+    if isinstance(location, str) and "://" in location:
+        resolved = location  # a URL: not a path to resolve against the working directory
+    else:
+        try:
+            resolved = str(Path(location).resolve())
+        except (OSError, RuntimeError) as e:
+            raise StorageError(f"cannot resolve {location}: {e}") from e
     key = hashlib.sha256(f"{resolved}\n{origin}".encode("utf-8", "surrogateescape")).hexdigest()
     return cache_dir() / f"index-{key[:32]}.sqlite"
 

@@ -27,6 +27,7 @@ from ._common import (
     _JSON_HELP,
     _KEYS_HELP,
     _MAX_SIZE_HELP,
+    _S3_ENDPOINT_HELP,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -103,6 +104,14 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 )
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.option(
+    "--s3-endpoint",
+    "s3_endpoint",
+    metavar="URL",
+    envvar="ORDERARCHIVE_S3_ENDPOINT",
+    show_envvar=True,
+    help=_S3_ENDPOINT_HELP,
+)
+@click.option(
     "--max-size",
     "max_size",
     metavar="SIZE",
@@ -113,7 +122,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 @click.pass_context
 def cli(
     ctx: click.Context, archive: Path | None, keys: Path | None, as_json: bool,
-    max_size: str | None
+    s3_endpoint: str | None, max_size: str | None
 ) -> None:
     """orderarchive: signed, append-only archives of official documents.
 
@@ -125,6 +134,7 @@ def cli(
     in keys/ beside it)
     """
     ctx.obj = Ctx(archive, as_json, keys)
+    ctx.obj.s3_endpoint = s3_endpoint
     if max_size is not None:
         _set_max_size(ctx.obj, max_size)
 

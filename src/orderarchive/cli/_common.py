@@ -35,6 +35,9 @@ from ..userfiles import MAX_SIZE_ENV
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+#: How often add and release start over after another writer committed first (an archive
+#: in a bucket can have several writers; a directory's lock makes this rare there).
+WRITER_RETRIES = 20
 EXIT_UNREADABLE = 3
 EXIT_READER_GONE = 141  # standard output closed by its reader (128 + SIGPIPE)
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C), as a shell reports 128 + 2
@@ -54,6 +57,7 @@ class Ctx:
         # (option name, value) of --passphrase-fd / --passphrase-file, set by their callback
         self.passphrase_from: tuple[str, Any] | None = None
         self._found: tuple[Any, ...] | None = None
+        self.s3_endpoint: str | None = None  # --s3-endpoint: the S3 server of s3:// archives
 
     def _find(self) -> Any:
         """The archive found upwards from the working directory (see _discover.py), once."""
@@ -87,9 +91,22 @@ class Ctx:
         found = self._find() if self.archive_given is None else None
         return found.keys if found is not None else Path("keys")
 
+    @property
+    def archive_url(self) -> str | None:
+        """The ``s3://bucket/prefix`` that --archive names, if it names one."""
+        return _s3_url(self.archive_given)
+
+    def s3_store(self, url: str) -> Any:
+        from ..log.s3store import S3Store
+
+        return S3Store.open(url, endpoint=self.s3_endpoint)
+
     def archive(self) -> Any:
         from ..archive import Archive
 
+        url = self.archive_url
+        if url is not None:  # an archive in an S3 bucket (issue 19)
+            return Archive.from_store(self.s3_store(url))
         if self.archive_given is None and self._find() is None:
             raise ArchiveNotFoundError(
                 f"no archive here: neither {_cwd_name()} nor any directory above it holds an "
@@ -98,6 +115,14 @@ class Ctx:
                 "ORDERARCHIVE_ARCHIVE, or create one with 'orderarchive init'",
             )
         return Archive.open(self.archive_path)
+
+
+def _s3_url(path: Path | None) -> str | None:
+    """``s3://bucket/prefix`` if *path* (as click made it a Path) is one, else None."""
+    text = str(path) if path is not None else ""
+    if text.startswith("s3:/"):
+        return "s3://" + text[len("s3:/") :].lstrip("/")
+    return None
 
 
 def _cwd_name() -> str:
@@ -334,6 +359,11 @@ _ARCHIVE_HELP = (
 _KEYS_HELP = (
     "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
     "upwards (./keys with --archive). Keys inside the archive are never trusted."
+)
+_S3_ENDPOINT_HELP = (
+    "The S3 server of an --archive s3://bucket/prefix (e.g. http://127.0.0.1:7480 for Ceph "
+    "RGW); default: AWS, or AWS_ENDPOINT_URL. Credentials and region: the usual AWS "
+    "configuration (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, profiles)."
 )
 _JSON_HELP = (
     "Machine-readable output: one JSON object per run, failures too (schemas in docs/schemas/)."

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..errors import MalformedError, NotFoundError
+from ..errors import ConflictError, MalformedError, NotFoundError
 from ._common import (
+    WRITER_RETRIES,
     Ctx,
     _entry_summary,
     _load_signer,
     _oneline,
     _progress,
+    _s3_url,
     _witness_round,
     _writer_verifier,
     echo,
@@ -36,11 +38,19 @@ def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
     from ..archive import Archive
 
     with errors_handled(ctx):
-        archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
+        url = _s3_url(directory) or (ctx.archive_url if directory is None else None)
+        if url is not None:  # a bucket (issue 19): it must not hold an archive already
+            store = ctx.s3_store(url)
+            if store.exists("orderarchive.json"):
+                raise ConflictError(f"{url} already holds an archive")
+            archive = Archive.init_store(store, origin)
+        else:
+            archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
+    where = url or archive.path
     if ctx.as_json:
-        emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
+        emit_json({"ok": True, "archive": str(where), "origin": origin})
     else:
-        echo(f"created archive {archive.path} for origin {origin}")
+        echo(f"created archive {where} for origin {origin}")
 
 
 # -- add ---------------------------------------------------------------------------------------
@@ -166,7 +176,7 @@ def add(
             entries = []
         else:
             signer = _load_signer(ctx, key_path, archive.origin)
-            entries = archive.add(requests, signer)
+            entries = archive.add(requests, signer, retries=WRITER_RETRIES)
             head = archive.head()
             if entries and head.note is not None:
                 witnessed = _witness_round(ctx, archive, head.note, "checkpoint",
@@ -248,7 +258,7 @@ def release(ctx: Ctx, prepare: Path | None, cosign_file: Path | None, publish: P
             note = read_bounded(publish, 1 << 20, what="prepared release", missing=NotFoundError)
             rel = archive.publish_release(note, signer)
         else:
-            rel = archive.release(signer)
+            rel = archive.release(signer, retries=WRITER_RETRIES)
         if not ctx.as_json:
             state = "released" if rel.created else "already released"
             echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")

@@ -49,7 +49,14 @@ from typing import BinaryIO, Protocol
 
 import attrs
 
-from ..errors import ArchiveNotFoundError, ConflictError, LockError, NotFoundError, StorageError
+from ..errors import (
+    ArchiveNotFoundError,
+    ConflictError,
+    LockError,
+    LostRaceError,
+    NotFoundError,
+    StorageError,
+)
 
 #: The log's records (docs/FORMAT.md §1): append-only, extended at their committed length.
 ENTRIES_RECORD = "log/entries"
@@ -847,7 +854,7 @@ class FileStore:
             current = None
         version = expected.version
         if not isinstance(version, bytes | None) or not _same(current, version):
-            raise ConflictError(
+            raise LostRaceError(
                 "the checkpoint changed underneath this writer: another writer committed "
                 "first; nothing was committed"
             )
@@ -1064,7 +1071,7 @@ class MemoryStore:
     def swap_checkpoint(self, expected: Versioned, new: bytes) -> None:
         with self._mutex:
             if expected.version != self._version:
-                raise ConflictError(
+                raise LostRaceError(
                     "the checkpoint changed underneath this writer: another writer committed "
                     "first; nothing was committed"
                 )

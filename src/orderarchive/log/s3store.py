@@ -1,0 +1,766 @@
+"""The archive in an S3-compatible bucket: a :class:`~.store.Store` on conditional writes.
+
+Install with ``pip install orderarchive[s3]`` (boto3). Used as ``--archive s3://bucket/prefix``
+with the usual AWS configuration (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_DEFAULT_REGION``, profiles) and ``--s3-endpoint URL`` for a server other than AWS.
+
+The shape is the one every static transparency log uses (Tessera, Sunlight; C2SP
+tlog-tiles): immutable objects written once, one checkpoint replaced by compare-and-swap,
+and the checkpoint written last, so that a reader who sees a checkpoint can fetch everything
+under it. Every object name is in docs/FORMAT.md §24.
+
+* **Create-only members** (config, releases, objects): ``PutObject`` with
+  ``If-None-Match: *``. A 412 means the name exists: the same bytes are success, other bytes
+  are :class:`~.errors.ConflictError` (never overwritten).
+* **The log's records**: S3 has no append, so each append of a record is one immutable chunk
+  object ``log/<record>.d/<offset>`` (the offset as 20 decimal digits), created with
+  ``If-None-Match: *``: the chunks of a record, in offset order and without gaps, are the
+  record's bytes, identical to the directory store's file. Two writers appending from the same
+  head both try to create the chunk at the committed length; exactly one succeeds, the other
+  gets :class:`~.errors.LostRaceError` before it wrote anything of the log and retries from
+  the new head. Each chunk carries its writer's random id (object metadata); only the writer
+  that created a chunk removes it, and only when it knows the chunk is not committed (its own
+  swap was refused, or it never reached the swap). A writer killed in between leaves chunks
+  past the committed length: ``orderarchive repair`` removes them, as it cuts a file.
+* **The checkpoint**: ``PutObject`` with ``If-Match: <ETag read>`` (``If-None-Match: *`` for
+  the first). A 412 (or AWS's 409) is :class:`~.errors.LostRaceError`: another writer
+  committed first; nothing was committed and the log never forks.
+
+**The probe.** Some S3 servers ignore preconditions and overwrite (``rclone serve s3``, the
+``juicefs`` gateway): a writer there could fork the log. Before its first write a store proves
+that the server honours both preconditions on a probe object of its own (create twice: the
+second must be refused; replace with a stale ETag: must be refused) and refuses to write,
+naming the server, when it does not. Ceph RGW 16 refuses ``If-Match`` with a quoted ETag; the
+probe finds which form the server accepts. Readers need no probe.
+
+Every boto3/botocore exception is converted here into the project's error tree with a
+one-line message (docs/THREATS.md, "S3-compatible storage").
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+from ..errors import (
+    ArchiveNotFoundError,
+    ConflictError,
+    LostRaceError,
+    MalformedError,
+    NotFoundError,
+    OrderArchiveError,
+    StorageError,
+)
+from .store import (
+    CHECKPOINT_NAME,
+    CHUNK_BYTES,
+    MAX_MEMBER_BYTES,
+    MAX_OBJECT_BYTES,
+    MAX_RANGE_BYTES,
+    RECORDS,
+    Versioned,
+    _check_name,
+    _next_want,
+)
+
+#: Cache-Control of what never changes once written (objects, releases, the config).
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: Cache-Control of the checkpoint, and of log chunks (committed ones never change, but an
+#: uncommitted one can be removed by ``repair`` and its name reused).
+NO_CACHE = "no-cache"
+#: Where a record's chunks are kept: ``<record>.d/<offset>``.
+CHUNK_SUFFIX = ".d/"
+OFFSET_DIGITS = 20
+#: The object metadata key naming the writer that created a chunk.
+WRITER_META = "orderarchive-writer"
+#: The probe objects a writer creates and removes before its first write.
+PROBE_PREFIX = "probe/"
+#: Parallel requests of one reader or writer (batched object writes, scattered range reads).
+PARALLEL_REQUESTS = 16
+_CHUNK_NAME = re.compile(r"[0-9]{20}")
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` as ``(bucket, prefix)``; the prefix is ``""`` or ends in ``/``."""
+    if not url.startswith("s3://"):
+        raise MalformedError(f"not an S3 URL: {url!r} (expected s3://bucket/prefix)")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise MalformedError(f"invalid S3 bucket name {bucket!r} in {url!r}")
+    prefix = prefix.strip("/")
+    if prefix:
+        _check_name(prefix)
+        prefix += "/"
+    return bucket, prefix
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+class S3Store:
+    """A :class:`~.store.Store` in the bucket *bucket* under *prefix* (see the module
+    documentation). *client* is a boto3 S3 client; :meth:`open` makes one."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "", *, endpoint: str | None = None,
+                 client_factory: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.endpoint = endpoint
+        self._client_obj = client
+        self._client_pid = os.getpid()
+        self._client_factory = client_factory
+        self._writer_id = secrets.token_hex(16)
+        self._probed = False
+        self._unquoted_etag = False
+        self.server = "unknown server"
+        # Chunks this writer created that no checkpoint has committed yet (see writer()).
+        self._mine: builtins.list[str] = []
+        self._chunks: dict[str, builtins.list[tuple[int, int]]] = {}
+        self._lock = threading.Lock()
+        self._seen_etag: str | None = None  # of the checkpoint this writer last read
+        #: How long a writer that found another's chunk waits for that writer's checkpoint
+        #: before taking the chunk for an interrupted writer's debris.
+        self.commit_wait = 15.0
+
+    @classmethod
+    def open(cls, url: str, *, endpoint: str | None = None) -> S3Store:
+        """The store at *url* (``s3://bucket/prefix``), with boto3's usual configuration."""
+        bucket, prefix = parse_url(url)
+        try:
+            import boto3
+            import botocore.config
+        except ImportError as e:
+            raise OrderArchiveError(
+                "S3 archives need boto3", hint="pip install 'orderarchive[s3]'"
+            ) from e
+
+        def factory() -> Any:
+            config = botocore.config.Config(
+                max_pool_connections=PARALLEL_REQUESTS * 2,
+                retries={"max_attempts": 3, "mode": "standard"},
+                s3={"addressing_style": "path"},
+                connect_timeout=10,
+                read_timeout=60,
+            )
+            try:
+                return boto3.session.Session().client(
+                    "s3", endpoint_url=endpoint or None, config=config
+                )
+            except Exception as e:  # botocore's configuration errors have no common base
+                raise StorageError(f"cannot set up the S3 client: {_one_line(e)}") from e
+
+        return cls(factory(), bucket, prefix, endpoint=endpoint, client_factory=factory)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        # A client (and its connection pool) must not cross fork(): verify's worker processes
+        # make their own.
+        if self._client_pid != os.getpid() and self._client_factory is not None:
+            self._client_obj = self._client_factory()
+            self._client_pid = os.getpid()
+        return self._client_obj
+
+    def _key(self, name: str) -> str:
+        _check_name(name)
+        return self.prefix + name
+
+    def location(self) -> str | None:
+        """``s3://bucket/prefix`` at the endpoint: names this archive's index in the cache."""
+        where = self.endpoint or "aws"
+        return f"s3://{self.bucket}/{self.prefix}@{where}"
+
+    def _call(self, op: str, name: str, **kwargs: Any) -> Any:
+        """One S3 request; its failure as the project's error (412/409 as LostRaceError)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self._client, op)(Bucket=self.bucket, **kwargs)
+        except ClientError as e:
+            error = e.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (
+                412, 409,
+            ):
+                raise LostRaceError(f"{name}: precondition failed ({code or status})") from e
+            if code == "NoSuchBucket":
+                raise ArchiveNotFoundError(
+                    f"no bucket {self.bucket!r} at {self.endpoint or 'AWS'}",
+                    hint="create the bucket first, or check the S3 endpoint",
+                ) from e
+            if code in ("NoSuchKey", "404", "NotFound") or status == 404:
+                raise NotFoundError(f"{name} is missing from the archive") from e
+            if code == "InvalidRange" or status == 416:
+                raise StorageError(f"{name} is shorter than expected") from e
+            message = _one_line(error.get("Message", "") or e)
+            raise StorageError(
+                f"S3 {op} of {name} failed: {code or status} {message}".rstrip(),
+                hint="check the AWS credentials and the S3 endpoint",
+            ) from e
+        except BotoCoreError as e:
+            raise StorageError(
+                f"S3 {op} of {name} failed: {_one_line(e)}",
+                hint="check the S3 endpoint and the AWS configuration (credentials, region)",
+            ) from e
+
+    def _get(self, name: str, key: str, limit: int, byte_range: str | None = None) -> bytes:
+        kwargs: dict[str, Any] = {"Key": key}
+        if byte_range is not None:
+            kwargs["Range"] = byte_range
+        response = self._call("get_object", name, **kwargs)
+        body = response["Body"]
+        try:
+            data = body.read(limit + 1)
+        except Exception as e:  # urllib3/botocore read errors have no common base
+            raise StorageError(f"cannot read {name} from S3: {_one_line(e)}") from e
+        finally:
+            body.close()
+        if len(data) > limit:
+            raise StorageError(f"{name} is larger than its limit of {limit} bytes")
+        return bytes(data)
+
+    def _put(self, name: str, key: str, data: bytes, *, cache: str, **conditions: Any) -> Any:
+        return self._call(
+            "put_object", name, Key=key, Body=data, CacheControl=cache, **conditions
+        )
+
+    # -- the probe --------------------------------------------------------------------------------
+
+    def probe(self) -> None:
+        """Prove the server honours ``If-None-Match: *`` and ``If-Match`` (see the module
+        documentation); :class:`~.errors.StorageError` naming the server if it does not."""
+        if self._probed:
+            return
+        name = f"{PROBE_PREFIX}{self._writer_id}"
+        key = self.prefix + name
+        try:
+            first = self._put(name, key, b"probe 1\n", cache=NO_CACHE, IfNoneMatch="*")
+            headers = first.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            self.server = _one_line(headers.get("server") or "an unnamed S3 server")
+            where = f"{self.server} at {self.endpoint or 'AWS'}"
+            try:
+                self._put(name, key, b"probe 2\n", cache=NO_CACHE, IfNoneMatch="*")
+            except LostRaceError:
+                pass
+            else:
+                raise StorageError(
+                    f"refusing to write: the S3 server ({where}) ignores If-None-Match "
+                    "(it overwrote an existing object), so two writers could fork the log",
+                    hint="use a server that honours conditional writes (AWS S3, Ceph RGW, MinIO)",
+                )
+            etag = str(self._call("head_object", name, Key=key)["ETag"])
+            try:
+                self._put(name, key, b"probe 3\n", cache=NO_CACHE, IfMatch=etag)
+            except LostRaceError:
+                # Ceph RGW 16 compares If-Match with the ETag unquoted (a quoted one always
+                # fails); a stale ETag fails either way, so the swap stays safe.
+                try:
+                    self._put(name, key, b"probe 3\n", cache=NO_CACHE, IfMatch=etag.strip('"'))
+                except LostRaceError as e:
+                    raise StorageError(
+                        f"refusing to write: the S3 server ({where}) refuses If-Match with the "
+                        "object's current ETag, so the checkpoint cannot be swapped safely"
+                    ) from e
+                self._unquoted_etag = True
+            try:
+                self._put(name, key, b"probe 4\n", cache=NO_CACHE, IfMatch=self._etag(etag))
+            except LostRaceError:
+                pass
+            else:
+                raise StorageError(
+                    f"refusing to write: the S3 server ({where}) ignores If-Match (it replaced "
+                    "an object whose ETag had changed), so two writers could fork the log",
+                    hint="use a server that honours conditional writes (AWS S3, Ceph RGW, MinIO)",
+                )
+        except LostRaceError as e:
+            raise StorageError(
+                f"refusing to write: the S3 server at {self.endpoint or 'AWS'} refused to create "
+                f"a new probe object ({e})"
+            ) from e
+        finally:
+            with contextlib.suppress(StorageError, NotFoundError):
+                self._call("delete_object", name, Key=key)
+        self._probed = True
+
+    def _etag(self, etag: str) -> str:
+        return etag.strip('"') if self._unquoted_etag else etag
+
+    # -- create-only members ----------------------------------------------------------------------
+
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        if limit is None:
+            limit = MAX_OBJECT_BYTES if name.startswith("objects/") else MAX_MEMBER_BYTES
+        if name in RECORDS:
+            with self.stream_record(name) as f:
+                data = f.read(limit + 1)
+            if len(data) > limit:
+                raise StorageError(f"{name} is larger than its limit of {limit} bytes")
+            return data
+        return self._get(name, self._key(name), limit)
+
+    def read_chunks(self, name: str, first: int) -> Iterator[bytes]:
+        """*name* streamed in pieces (at most :data:`CHUNK_BYTES` in memory), the first of
+        *first* bytes; no more than :data:`MAX_OBJECT_BYTES` read."""
+        response = self._call("get_object", name, Key=self._key(name))
+        body = response["Body"]
+        want = max(1, min(first, CHUNK_BYTES))
+        total = 0
+        try:
+            while True:
+                try:
+                    chunk = body.read(want)
+                except Exception as e:  # urllib3/botocore read errors have no common base
+                    raise StorageError(f"cannot read {name} from S3: {_one_line(e)}") from e
+                if not chunk:
+                    return
+                total += len(chunk)
+                if total > MAX_OBJECT_BYTES:
+                    raise StorageError(f"{name} is larger than its limit of {MAX_OBJECT_BYTES}")
+                yield bytes(chunk)
+                want = _next_want(len(chunk), want)
+        finally:
+            body.close()
+
+    def exists(self, name: str) -> bool:
+        if name in RECORDS:
+            return bool(self._list_chunks(name))
+        try:
+            self._call("head_object", name, Key=self._key(name))
+        except NotFoundError:
+            return False
+        return True
+
+    def _list_keys(self, prefix: str) -> builtins.list[tuple[str, int]]:
+        out: builtins.list[tuple[str, int]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Prefix": self.prefix + prefix}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self._call("list_objects_v2", prefix, **kwargs)
+            for item in page.get("Contents", ()):
+                out.append((str(item["Key"])[len(self.prefix) :], int(item["Size"])))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return out
+
+    def list(self, prefix: str) -> builtins.list[str]:
+        _check_name(prefix)
+        return sorted(name for name, _ in self._list_keys(prefix + "/"))
+
+    def create(self, name: str, data: bytes) -> bool:
+        """Create *name* (``If-None-Match: *``); False if it already holds exactly *data*."""
+        if name == CHECKPOINT_NAME or name in RECORDS:
+            raise StorageError(f"{name} is not a create-only member")
+        self.probe()
+        key = self._key(name)
+        try:
+            self._put(name, key, data, cache=IMMUTABLE, IfNoneMatch="*")
+        except LostRaceError:
+            import hmac
+
+            if hmac.compare_digest(self._get(name, key, len(data)), data):
+                return False
+            raise ConflictError(f"{name} already exists with different content") from None
+        return True
+
+    def create_many(self, items: Sequence[tuple[str, bytes]]) -> builtins.list[bool]:
+        """:meth:`create` for each item, in parallel; every one done before this returns."""
+        import hmac
+
+        given: dict[str, bytes] = {}
+        for name, data in items:
+            if name in given and not hmac.compare_digest(given[name], data):
+                raise ConflictError(f"{name} is given twice with different content")
+            given[name] = data
+        self.probe()
+        names = builtins.list(given)
+        if len(names) <= 1:
+            results = [self.create(n, given[n]) for n in names]
+        else:
+            with ThreadPoolExecutor(min(PARALLEL_REQUESTS, len(names))) as pool:
+                results = builtins.list(pool.map(lambda n: self.create(n, given[n]), names))
+        created = dict(zip(names, results, strict=True))
+        done: set[str] = set()
+        out: builtins.list[bool] = []
+        for name, _ in items:
+            out.append(name not in done and created[name])
+            done.add(name)
+        return out
+
+    # -- the log's records ----------------------------------------------------------------------
+
+    def _record(self, name: str) -> str:
+        if name not in RECORDS:
+            raise StorageError(f"{name} is not one of the log's records")
+        return name + CHUNK_SUFFIX
+
+    def _chunk_name(self, name: str, offset: int) -> str:
+        return f"{self._record(name)}{offset:0{OFFSET_DIGITS}d}"
+
+    def _list_chunks(self, name: str) -> builtins.list[tuple[int, int]]:
+        """The record's chunks as ``(offset, size)`` in order, contiguous from 0 (a chunk past
+        a gap is not the record's: only an interrupted writer leaves chunks, and only at the
+        end, so a gap means a damaged bucket and is refused)."""
+        base = self._record(name)
+        chunks: builtins.list[tuple[int, int]] = []
+        for chunk, size in self._list_keys(base):
+            tail = chunk[len(base) :]
+            if not _CHUNK_NAME.fullmatch(tail):
+                raise StorageError(f"unexpected object {chunk} among the chunks of {name}")
+            chunks.append((int(tail), size))
+        chunks.sort()
+        end = 0
+        for offset, size in chunks:
+            if offset != end or size <= 0:
+                raise StorageError(
+                    f"the chunks of {name} are not contiguous at offset {end} (a damaged bucket)"
+                )
+            end = offset + size
+        with self._lock:
+            self._chunks[name] = chunks
+        return chunks
+
+    def _cached_chunks(self, name: str, end: int) -> builtins.list[tuple[int, int]]:
+        with self._lock:
+            chunks = self._chunks.get(name)
+        if chunks and chunks[-1][0] + chunks[-1][1] >= end:
+            return chunks
+        return self._list_chunks(name)
+
+    def record_size(self, name: str) -> int:
+        chunks = self._list_chunks(name)
+        return chunks[-1][0] + chunks[-1][1] if chunks else 0
+
+    def read_range(self, name: str, offset: int, length: int) -> bytes:
+        return self.read_ranges(name, [(offset, length)])[0]
+
+    def read_ranges(
+        self, name: str, ranges: Sequence[tuple[int, int]]
+    ) -> builtins.list[bytes]:
+        """Each ``(offset, length)`` of the record, read with ranged GETs (in parallel when
+        there are several); a range past the record's end is an error, never an allocation."""
+        if not ranges:
+            return []
+        for offset, length in ranges:
+            if offset < 0 or not 0 <= length <= MAX_RANGE_BYTES:
+                raise StorageError(f"invalid range {offset}+{length} of {name}")
+        end = max(offset + length for offset, length in ranges)
+        chunks = self._cached_chunks(name, end)
+        if not chunks:
+            raise NotFoundError(f"{name} is missing from the archive")
+        if chunks[-1][0] + chunks[-1][1] < end:
+            raise StorageError(
+                f"{name} is shorter than expected ({chunks[-1][0] + chunks[-1][1]} bytes)"
+            )
+        if len(ranges) == 1:
+            return [self._read_span(name, chunks, *ranges[0])]
+        with ThreadPoolExecutor(min(PARALLEL_REQUESTS, len(ranges))) as pool:
+            return builtins.list(
+                pool.map(lambda r: self._read_span(name, chunks, r[0], r[1]), ranges)
+            )
+
+    def _read_span(
+        self, name: str, chunks: Sequence[tuple[int, int]], offset: int, length: int
+    ) -> bytes:
+        import bisect
+
+        parts: builtins.list[bytes] = []
+        at = offset
+        i = bisect.bisect_right(chunks, (at, 1 << 63)) - 1
+        while at < offset + length:
+            start, size = chunks[i]
+            stop = min(start + size, offset + length)
+            want = stop - at
+            piece = self._get(
+                name,
+                self.prefix + self._chunk_name(name, start),
+                want,
+                f"bytes={at - start}-{stop - start - 1}",
+            )
+            if len(piece) != want:
+                # A chunk listed earlier was replaced (an uncommitted one, by repair): look
+                # again once; committed chunks never change.
+                with self._lock:
+                    self._chunks.pop(name, None)
+                raise StorageError(f"{name} is shorter than expected (chunk at {start})")
+            parts.append(piece)
+            at = stop
+            i += 1
+        return b"".join(parts)
+
+    @contextlib.contextmanager
+    def stream_record(self, name: str) -> Iterator[BinaryIO]:
+        """The record as a buffered stream over its chunks, one chunk's GET at a time: memory
+        stays bounded however long the log is."""
+        chunks = self._list_chunks(name)
+        if not chunks:
+            raise NotFoundError(f"{name} is missing from the archive")
+        raw = _ChunkStream(self, name, chunks)
+        with io.BufferedReader(raw, CHUNK_BYTES) as f:
+            yield f
+
+    def append_record(self, name: str, data: bytes, *, at: int) -> None:
+        """Create the chunk at offset *at* (the committed length) holding *data*.
+
+        A chunk already there is this writer's own uncommitted one (removed and written
+        again) or another writer's: :class:`~.errors.LostRaceError`, nothing written.
+        """
+        self.probe()
+        with self._lock:
+            cached = self._chunks.get(name)
+        if cached and cached[-1][0] + cached[-1][1] == at and data:
+            # Listed at the committed length in this attempt (record_size): creating the chunk
+            # at *at* proves nothing lies past it (chunks are contiguous); a 412 means something
+            # does, and is looked at below.
+            with contextlib.suppress(LostRaceError):
+                self._put_chunk(name, at, data)
+                return
+        chunks = self._list_chunks(name)
+        size = chunks[-1][0] + chunks[-1][1] if chunks else 0
+        if size < at:
+            raise StorageError(f"{name} is shorter ({size}) than its committed length {at}")
+        if size > at:
+            past = [offset for offset, _ in chunks if offset >= at]
+            if not past or past[0] != at:
+                raise StorageError(
+                    f"{name} has a chunk across its committed length {at} (a damaged bucket)"
+                )
+            for offset in past:
+                chunk = self._chunk_name(name, offset)
+                if self._owner(chunk) != self._writer_id:
+                    self._another_writer(name)
+            for offset in reversed(past):
+                self._delete(self._chunk_name(name, offset))
+        if not data:
+            return
+        try:
+            self._put_chunk(name, at, data)
+        except LostRaceError:
+            self._another_writer(name)
+
+    def _another_writer(self, name: str) -> None:
+        """Another writer's chunk lies at the committed length of *name*: wait (at most
+        :attr:`commit_wait` seconds) for its checkpoint, then :class:`LostRaceError` (retry
+        from the new head); if none comes, it is an interrupted writer's debris:
+        :class:`ConflictError`, for ``repair`` (a writer cannot tell a dead writer from a slow
+        one, so it never removes another's chunk itself)."""
+        import time
+
+        deadline = time.monotonic() + self.commit_wait
+        delay = 0.005
+        while True:
+            try:
+                etag = self._call("head_object", CHECKPOINT_NAME, Key=self._key(CHECKPOINT_NAME))[
+                    "ETag"
+                ]
+            except NotFoundError:
+                etag = None
+            if etag != self._seen_etag:
+                raise LostRaceError(
+                    f"another writer committed to {name} first: this writer committed nothing",
+                    hint="try again: the command starts over from the new checkpoint",
+                )
+            if time.monotonic() > deadline:
+                raise ConflictError(
+                    f"{name} holds bytes past its committed length from another writer that "
+                    f"has not committed for {self.commit_wait:g} s (an interrupted writer?); "
+                    "this writer committed nothing",
+                    hint="if no other writer runs, 'orderarchive repair' removes them",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def _put_chunk(self, name: str, at: int, data: bytes) -> None:
+        chunk = self._chunk_name(name, at)
+        self._put(
+            chunk, self.prefix + chunk, data, cache=NO_CACHE, IfNoneMatch="*",
+            Metadata={WRITER_META: self._writer_id},
+        )
+        self._mine.append(chunk)
+        with self._lock:
+            self._chunks.pop(name, None)
+
+    def _owner(self, chunk: str) -> str | None:
+        try:
+            head = self._call("head_object", chunk, Key=self.prefix + chunk)
+        except NotFoundError:
+            return None
+        meta = head.get("Metadata") or {}
+        return str(meta.get(WRITER_META, "")) or None
+
+    def _delete(self, name: str) -> None:
+        self._call("delete_object", name, Key=self.prefix + name)
+
+    def truncate_record(self, name: str, length: int) -> None:
+        """Cut *name* to *length* bytes: chunks past it removed, one across it rewritten
+        (``repair``: run it only when no writer runs)."""
+        self.probe()
+        chunks = self._list_chunks(name)
+        if not chunks:
+            if length:
+                raise StorageError(f"cannot truncate missing {name}")
+            return
+        for offset, size in reversed(chunks):
+            chunk = self._chunk_name(name, offset)
+            if offset >= length:
+                self._delete(chunk)
+            elif offset + size > length:
+                keep = self._get(chunk, self.prefix + chunk, size)[: length - offset]
+                self._put(chunk, self.prefix + chunk, keep, cache=NO_CACHE)
+        with self._lock:
+            self._chunks.pop(name, None)
+
+    # -- the checkpoint ---------------------------------------------------------------------------
+
+    def read_checkpoint(self, limit: int) -> Versioned:
+        """The checkpoint and its ETag (None and None when there is none yet)."""
+        try:
+            response = self._call("get_object", CHECKPOINT_NAME, Key=self._key(CHECKPOINT_NAME))
+        except NotFoundError:
+            self._seen_etag = None
+            return Versioned(None, None)
+        self._seen_etag = str(response["ETag"])
+        body = response["Body"]
+        try:
+            data = bytes(body.read(limit + 1))
+        except Exception as e:  # urllib3/botocore read errors have no common base
+            raise StorageError(f"cannot read {CHECKPOINT_NAME} from S3: {_one_line(e)}") from e
+        finally:
+            body.close()
+        if len(data) > limit:
+            raise StorageError(
+                f"{CHECKPOINT_NAME} is more than its limit of {limit} bytes"
+            )
+        return Versioned(data, str(response["ETag"]))
+
+    def swap_checkpoint(self, expected: Versioned, new: bytes) -> None:
+        """Replace the checkpoint if its ETag is still *expected*'s (``If-Match``; the first
+        with ``If-None-Match: *``). A refused swap is :class:`~.errors.LostRaceError`."""
+        self.probe()
+        version = expected.version
+        condition = (
+            {"IfNoneMatch": "*"} if version is None else {"IfMatch": self._etag(str(version))}
+        )
+        try:
+            self._put(
+                CHECKPOINT_NAME, self._key(CHECKPOINT_NAME), new, cache=NO_CACHE, **condition
+            )
+        except LostRaceError as e:
+            raise LostRaceError(
+                "the checkpoint changed underneath this writer: another writer committed "
+                "first; nothing was committed",
+                hint="try again: the command starts over from the new checkpoint",
+            ) from e
+        except BaseException:
+            # Whether the swap happened is unknown: the chunks may be committed, keep them.
+            self._mine.clear()
+            raise
+        self._mine.clear()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        """One write attempt. No lock: the chunks' ``If-None-Match`` and the checkpoint's
+        ``If-Match`` decide. If the attempt ends without committing (its swap refused, or
+        an error before the swap), the chunks it created are removed: no checkpoint can name
+        them, as only this writer could have written them."""
+        self._mine.clear()
+        try:
+            yield
+        except BaseException:
+            for chunk in reversed(self._mine):
+                with contextlib.suppress(StorageError, NotFoundError):
+                    self._delete(chunk)
+            self._mine.clear()
+            self._chunks.clear()
+            raise
+
+
+class _ChunkStream(io.RawIOBase):
+    """A record's chunks read one after another through streaming GETs; seekable (a seek
+    starts a ranged GET of the chunk holding the new position)."""
+
+    def __init__(self, store: S3Store, name: str, chunks: Sequence[tuple[int, int]]) -> None:
+        self.store = store
+        self.name = name
+        self.chunks = builtins.list(chunks)
+        self.index = 0
+        self.body: Any = None
+        self.left = 0
+        self.skip = 0  # bytes of the current chunk to start after (set by seek)
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        import bisect
+
+        end = self.chunks[-1][0] + self.chunks[-1][1] if self.chunks else 0
+        target = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: end}[whence] + offset
+        if target < 0:
+            raise StorageError(f"invalid position {target} in {self.name}")
+        if self.body is not None:
+            self.body.close()
+            self.body = None
+        self.position = target
+        if target >= end:
+            self.index, self.skip = len(self.chunks), 0
+        else:
+            self.index = bisect.bisect_right(self.chunks, (target, 1 << 63)) - 1
+            self.skip = target - self.chunks[self.index][0]
+        return target
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            if self.body is None:
+                if self.index >= len(self.chunks):
+                    return 0
+                offset, size = self.chunks[self.index]
+                chunk = self.store._chunk_name(self.name, offset)
+                extra = {"Range": f"bytes={self.skip}-{size - 1}"} if self.skip else {}
+                response = self.store._call(
+                    "get_object", chunk, Key=self.store.prefix + chunk, **extra
+                )
+                self.body, self.left = response["Body"], size - self.skip
+                self.skip = 0
+            want = min(len(view), self.left)
+            try:
+                data = self.body.read(want) if want else b""
+            except Exception as e:  # urllib3/botocore read errors have no common base
+                raise StorageError(f"cannot read {self.name} from S3: {_one_line(e)}") from e
+            if not data:
+                if self.left:
+                    raise StorageError(f"{self.name} is shorter than expected")
+                self.body.close()
+                self.body = None
+                self.index += 1
+                continue
+            view[: len(data)] = data
+            self.left -= len(data)
+            self.position += len(data)
+            return len(data)
+
+    def close(self) -> None:
+        if self.body is not None:
+            self.body.close()
+            self.body = None
+        super().close()
