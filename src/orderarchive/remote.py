@@ -40,6 +40,7 @@ from .checkpoint import Checkpoint, open_checkpoint
 from .entry import MAX_ENTRY_BYTES, Entry, verify_included
 from .errors import (
     ConflictError,
+    KeyFileError,
     MalformedError,
     NotFoundError,
     StorageError,
@@ -235,6 +236,13 @@ class RemoteLog:
         if not verifiers:
             raise VerificationError("no trusted keys were given; nothing can be verified")
         note = site.require(CHECKPOINT, MAX_CHECKPOINT)
+        claimed = note.split(b"\n", 1)[0].decode("utf-8", "replace")
+        if not any(k.name == claimed for k in verifiers):
+            # Bad input (the wrong key given), as for a local archive; the name claimed only
+            # chooses the error, never a success.
+            raise KeyFileError(
+                f"no trusted key is for the site's origin {claimed!r}",
+                hint=f"pass the publisher's verifier key for {claimed} with --trusted-key")
         cp, _ = open_checkpoint(note, verifiers)
         if cp.size == 0:
             raise NotFoundError(f"{site.url} publishes an empty log")
@@ -369,12 +377,13 @@ def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
                  site: HttpSite | None = None) -> RemoteCheck:
     """Whether *data* is an official document of the site at *url*, from verified bytes."""
     site = site or HttpSite(url, timeout=timeout)
+    before = site.requests
     log = RemoteLog.open(site, verifiers, state=state)
     sha = hashlib.sha256(data).hexdigest()
     seq = log.lookup(sha256_lookup_path(sha))
     if seq is None:
         return RemoteCheck("not-official", sha, len(data), site.url, log.checkpoint,
-                           requests=site.requests,
+                           requests=site.requests - before,
                            reason="the site lists no document with this SHA-256; its text was "
                            "not compared (check it against a local copy or mirror)")
     if seq >= log.checkpoint.size:
@@ -386,7 +395,7 @@ def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
             f"the site's lookup for sha256:{sha} points at entry {seq}, another document")
     status = "official" if log.released else "official-unreleased"
     return RemoteCheck(status, sha, len(data), site.url, log.checkpoint, entry, signer,
-                       site.requests)
+                       site.requests - before)
 
 
 def prove_remote(url: str, ref: str, verifiers: Sequence[VerifierKey], *,
