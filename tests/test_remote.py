@@ -14,13 +14,14 @@ import pytest
 
 from _httpsite import serve
 from conftest import text_request
-from orderarchive import merkle
 from orderarchive.archive import Archive
-from orderarchive.checkpoint import Checkpoint, sign_checkpoint
-from orderarchive.entry import make_entry
 from orderarchive.errors import MalformedError, NotFoundError, SignatureError, VerificationError
 from orderarchive.history import LogForkedError, LogRolledBackError
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log import merkle
+from orderarchive.log.checkpoint import Checkpoint, sign_checkpoint
+from orderarchive.log.entry import make_entry
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.tiles import Tile, TileMismatchError, entry_bundle, tile_data
 from orderarchive.proofs import verify_proof
 from orderarchive.publish import doc_lookup_path, publish, sha256_lookup_path
 from orderarchive.remote import (
@@ -31,7 +32,6 @@ from orderarchive.remote import (
     prove_remote,
     verify_remote,
 )
-from orderarchive.tiles import Tile, TileMismatchError, entry_bundle, tile_data
 
 
 def _doc(archive: Archive, seq: int) -> bytes:

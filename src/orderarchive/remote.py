@@ -35,9 +35,7 @@ from typing import Any
 
 import attrs
 
-from . import __version__, merkle
-from .checkpoint import Checkpoint, open_checkpoint
-from .entry import MAX_ENTRY_BYTES, Entry, verify_included
+from . import __version__
 from .errors import (
     ConflictError,
     KeyFileError,
@@ -46,10 +44,12 @@ from .errors import (
     StorageError,
     VerificationError,
 )
-from .layout import RELEASE_EXT, extension_size
-from .note import VerifierKey
-from .publish import CHECKPOINT, doc_lookup_path, sha256_lookup_path
-from .tiles import (
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.entry import MAX_ENTRY_BYTES, Entry, verify_included
+from .log.layout import RELEASE_EXT, extension_size
+from .log.note import VerifierKey
+from .log.tiles import (
     MAX_BUNDLE_ENTRY,
     TILE_WIDTH,
     TileHashReader,
@@ -58,7 +58,8 @@ from .tiles import (
     entry_bundle_path,
     parse_entry_bundle,
 )
-from .tlogproof import TlogProof
+from .log.tlogproof import TlogProof
+from .publish import CHECKPOINT, doc_lookup_path, sha256_lookup_path
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -345,7 +346,7 @@ class RemoteLog:
 
 
 def _safe_id(ref: str) -> bool:
-    from .entry import valid_doc_id
+    from .log.entry import valid_doc_id
 
     return valid_doc_id(ref)
 
@@ -494,7 +495,7 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     for entry in entries[old_size - start:]:
         verify_included(entry, cp, merkle.inclusion_proof(entry.seq, cp.size, store.read),
                         verifiers)
-    from .tiles import new_tiles, tile_data
+    from .log.tiles import new_tiles, tile_data
 
     for tile in new_tiles(old_size, cp.size):
         w.write(tile.path, tile_data(tile, store.read))
@@ -532,7 +533,7 @@ def _mirror_releases(site: HttpSite, w: Any, cp: Checkpoint, verifiers: Sequence
     """The signed releases after the mirror's old tree, following the chain back from the
     checkpoint through each ``orderarchive.previous-release`` line: each signed by a trusted
     key and each root that of the verified tree at its size."""
-    from .layout import previous_release
+    from .log.layout import previous_release
 
     size: int | None = cp.size
     while size is not None and size > old_size:

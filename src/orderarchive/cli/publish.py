@@ -11,7 +11,9 @@ from typing import Any, NoReturn
 
 import click
 
-from .cli import (
+from ..errors import KeyFileError, OrderArchiveError, VerificationError
+from ..userfiles import read_user_file
+from . import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
@@ -28,8 +30,6 @@ from .cli import (
     quiet,
     trusted_key_option,
 )
-from .errors import KeyFileError, OrderArchiveError, VerificationError
-from .userfiles import read_user_file
 
 
 @cli.command()
@@ -47,8 +47,8 @@ def publish(ctx: Ctx, outdir: Path, key_files: tuple[Path, ...],
     --key-file; only what OUTDIR lacks, the checkpoint last. Serve OUTDIR with any web server;
     'orderarchive check --archive URL FILE' and 'mirror URL DIR' read it.
     """
-    from .keys import load_verifiers
-    from .publish import publish as publish_site
+    from ..log.keys import load_verifiers
+    from ..publish import publish as publish_site
 
     with errors_handled(ctx):
         archive = ctx.archive()
@@ -87,7 +87,7 @@ def mirror(ctx: Ctx, url: str, directory: Path, trusted: tuple[str, ...]) -> Non
     before (and the release remembered for its origin), verifies every file, and writes the
     checkpoint last; an interrupted mirror is resumed by running it again.
     """
-    from .remote import mirror as mirror_site
+    from ..remote import mirror as mirror_site
 
     with errors_handled(ctx):
         report = mirror_site(url, directory, _trusted(ctx, trusted))
@@ -103,7 +103,7 @@ def mirror(ctx: Ctx, url: str, directory: Path, trusted: tuple[str, ...]) -> Non
 
 
 def verify_url(ctx: Ctx, url: str, trusted: Sequence[str]) -> NoReturn:
-    from .remote import verify_remote
+    from ..remote import verify_remote
 
     with errors_handled(ctx):
         terse = quiet(ctx)
@@ -123,7 +123,7 @@ def verify_url(ctx: Ctx, url: str, trusted: Sequence[str]) -> NoReturn:
 
 
 def check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> NoReturn:
-    from .remote import HttpSite, check_remote
+    from ..remote import HttpSite, check_remote
 
     url = ctx.archive_url or ""
     with errors_handled(ctx):
