@@ -261,7 +261,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("state", "Show or forget the releases remembered per origin by verify."),
     "log": ("log", "Show what each release added, or what changed between two releases."),
     "publish": ("publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
-    "mirror": ("publish", "Copy a published site into DIR, pulling only what is new."),
+    "mirror": ("remote", "Copy a published site into DIR, pulling only what is new."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("proofs", "Export the public key (C2SP verifier key, or --minisign)."),
@@ -1186,7 +1186,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     that its tiles reproduce the signed root, and that it extends the release seen before.
     """
     if url is not None or ctx.archive_url is not None:
-        from .publish import verify_url
+        from .remote import verify_url
 
         verify_url(ctx, url or ctx.archive_url or "", trusted)
     with errors_handled(ctx):

@@ -142,7 +142,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     3 unreadable archive).
     """
     if ctx.archive_url is not None:
-        from .publish import check_url
+        from .remote import check_url
 
         check_url(ctx, files, trusted)
     with errors_handled(ctx):
