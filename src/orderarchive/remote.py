@@ -442,7 +442,7 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     to the new signed root), and the new checkpoint is written last, atomically. Every file is
     verified before it is kept; an interrupted mirror is resumed by running it again.
     """
-    from .publish import _Writer
+    from .publish import _filled_partials, _Writer
 
     site = HttpSite(url, timeout=timeout)
     log = RemoteLog.open(site, verifiers, state=state)
@@ -504,6 +504,8 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
     w.write(CHECKPOINT, log.note, replace=True)
+    for name in _filled_partials(old_size, cp.size):
+        w.remove_dir(name)
     return MirrorReport(site.url, directory, old_size, cp.size, site.requests, site.received,
                         tuple(w.written))
 
