@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import http.client
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -118,9 +119,33 @@ class HttpSite:
 
     def get(self, path: str, limit: int) -> bytes | None:
         """The bytes at *path* (None if the server says 404), at most *limit* bytes, within
-        the time limit for the whole answer."""
+        the time limit for the whole answer.
+
+        The request runs in a worker thread that the caller waits for at most the time limit
+        (and a second): socket timeouts bound each read, not a server that trickles its
+        status line and headers a byte at a time; the abandoned worker ends at its next
+        socket timeout.
+        """
         url = f"{self.url}/{path}"
         self.requests += 1
+        outcome: list[bytes | BaseException | None] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self._get(url, limit))
+            except BaseException as e:  # handed to the caller's thread
+                outcome.append(e)
+
+        worker = threading.Thread(target=work, name="orderarchive-http", daemon=True)
+        worker.start()
+        worker.join(self.timeout + 1.0)
+        if not outcome:
+            raise RemoteError(f"{url} took more than {self.timeout:g} s; cut off")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _get(self, url: str, limit: int) -> bytes | None:
         deadline = time.monotonic() + self.timeout
         # The scheme was checked in __init__ (http or https only), redirects by _Redirects.
         request = urllib.request.Request(url, headers={  # noqa: S310
@@ -145,6 +170,7 @@ class HttpSite:
                                           "file can be; cut off")
                 return bytes(data)
         except urllib.error.HTTPError as e:
+            e.close()  # it holds the response's socket
             if e.code in (404, 410):
                 return None
             raise RemoteError(f"{url}: HTTP {e.code} {e.reason}") from e
