@@ -335,11 +335,13 @@ class RemoteLog:
             raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
         except MalformedError as e:
             raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
+        # The bytes are compared with the leaf hash of an authenticated tile before they are
+        # parsed: an altered entry is a failed verification, not a malformed input.
+        leaf = self.reader.read([merkle.stored_hash_index(0, seq)])[0]
+        if not hmac.compare_digest(leaf, merkle.leaf_hash(raw)):
+            raise TileMismatchError(
+                f"entry {seq} in {entry_bundle_path(n, width)} does not match its leaf hash")
         path = merkle.inclusion_proof(seq, self.checkpoint.size, self.reader.read)
-        # The bytes are tied to the signed root before they are parsed: an altered entry is a
-        # failed verification, not a malformed input.
-        merkle.verify_inclusion(seq, self.checkpoint.size, merkle.leaf_hash(raw), path,
-                                self.checkpoint.root_hash)
         entry = Entry.from_bytes(raw)
         if entry.seq != seq:
             raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
