@@ -119,7 +119,18 @@ def test_rollback_and_fork_over_http(tmp_path: Path, signer: Signer,
     archive.release(signer)
     publish(archive, new_site, verifiers)
     with serve(new_site) as served:
-        assert verify_remote(served.url, verifiers, state=state)["size"] == 20
+        result = verify_remote(served.url, verifiers, state=state)
+        assert result["size"] == 20 and result["releases"] == [10, 20]
+        # A withheld or altered release on the chain is a failed verification.
+        release = new_site / "releases/10"
+        saved = release.read_bytes()
+        release.unlink()
+        with pytest.raises(VerificationError, match="withholds release 10"):
+            verify_remote(served.url, verifiers, state=state)
+        release.write_bytes(saved.replace(b"\n10\n", b"\n9\n"))
+        with pytest.raises(VerificationError):
+            verify_remote(served.url, verifiers, state=state)
+        release.write_bytes(saved)
     with serve(old_site) as served, pytest.raises(LogRolledBackError):
         verify_remote(served.url, verifiers, state=state)
     # Another log under the same origin and key, larger: a fork of what was seen.

@@ -384,8 +384,11 @@ def _safe_id(ref: str) -> bool:
 
 def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | None = None,
                   timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """The site's checkpoint verified, its tiles shown to reproduce the signed root, and the
-    tree shown to extend the one remembered for its origin (then remembered)."""
+    """The site's checkpoint verified, its tiles shown to reproduce the signed root, the
+    tree shown to extend the one remembered for its origin (then remembered), and the chain
+    of signed releases it names (``orderarchive.previous-release``) followed back: each
+    release present, signed by a trusted key, and a prefix of the published tree. The
+    entries themselves are checked by ``check``/``prove`` (or all of them by ``mirror``)."""
     site = HttpSite(url, timeout=timeout)
     log = RemoteLog.open(site, verifiers, state=state)
     # The tiles of the whole right edge fold to the root (the reader checks it on first use).
@@ -396,9 +399,34 @@ def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | N
         "size": log.checkpoint.size,
         "root": log.checkpoint.root_hash.hex(),
         "released": log.released,
+        "releases": _release_chain(log),
         "history": log.history,
         "requests": site.requests,
     }
+
+
+def _release_chain(log: RemoteLog) -> list[int]:
+    from .log.layout import previous_release
+
+    cp = log.checkpoint
+    size = extension_size(cp, RELEASE_EXT) if not log.released else cp.size
+    sizes: list[int] = []
+    while size is not None:
+        note = log.site.get(f"releases/{size}", MAX_CHECKPOINT)
+        if note is None:
+            raise VerificationError(f"the site withholds release {size}, which "
+                                    f"{'release ' + str(sizes[-1]) if sizes else 'its checkpoint'}"
+                                    " names")
+        rel, _ = open_checkpoint(note, log.verifiers, origin=cp.origin)
+        if rel.size != size or size > cp.size or not hmac.compare_digest(
+                merkle.tree_hash(size, log.reader.read), rel.root_hash):
+            raise VerificationError(f"the site's releases/{size} is not the log's tree there")
+        sizes.append(size)
+        previous = previous_release(rel)
+        if previous is not None and previous >= size:
+            raise VerificationError(f"releases/{size} names a later release {previous}")
+        size = previous
+    return sorted(sizes)
 
 
 def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
