@@ -80,6 +80,14 @@ def test_bad_input_and_unreadable_sites(site: Path, tmp_path: Path) -> None:
     assert r.exit_code == 3 and not (tmp_path / "m" / "checkpoint").exists()
 
 
+def test_init_does_not_take_a_url_for_a_directory(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = run("--archive", "http://127.0.0.1:9/site", "init", "--origin", "example.gov/x")
+    assert r.exit_code == 2 and "reads an archive directory" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_publish_bad_inputs(tmp_path: Path) -> None:
     shutil.copytree(REPO / "archive", tmp_path / "archive",
                     ignore=shutil.ignore_patterns("index.sqlite*", "lock", "index.lock"))

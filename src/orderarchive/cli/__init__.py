@@ -738,6 +738,8 @@ def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
     from ..archive import Archive
 
     with errors_handled(ctx):
+        if directory is None and ctx.archive_url is not None:
+            ctx.archive()  # a URL is not a directory to create: the one-line refusal
         archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
     if ctx.as_json:
         emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
