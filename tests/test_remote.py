@@ -356,3 +356,24 @@ def test_check_of_a_100k_entry_log_needs_a_few_requests(tmp_path: Path, signer: 
         result = check_remote(url, data, verifiers, state=tmp_path)
     assert result.official and result.entry is not None and result.entry.seq == target
     assert result.requests == len(served) <= 12, served
+
+
+def test_a_stale_checkpoint_reads_its_partial_tiles_from_the_full_ones(
+        tmp_path: Path, signer: Signer, verifiers: list[VerifierKey],
+        make_archive: Callable[..., Archive]) -> None:
+    # A cache serving yesterday's checkpoint after the site grew: the partial tiles of that
+    # tree were removed when their tiles filled; the client reads the full tiles' prefixes.
+    archive = make_archive(300)
+    root = tmp_path / "site"
+    publish(archive, root, verifiers)
+    stale = (root / "checkpoint").read_bytes()
+    archive.add([text_request(i) for i in range(300, 520)], signer)
+    archive.release(signer)
+    publish(archive, root, verifiers)
+    assert not (root / "tile/0/001.p").exists()
+    (root / "checkpoint").write_bytes(stale)
+    with serve(root) as served:
+        result = check_remote(served.url, _doc(archive, 261), verifiers, state=tmp_path / "s")
+    assert result.official and result.checkpoint.size == 300
+    assert "/tile/0/001.p/44" in served.paths and "/tile/0/001" in served.paths
+    assert "/tile/entries/001.p/44" in served.paths and "/tile/entries/001" in served.paths
