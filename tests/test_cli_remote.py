@@ -71,6 +71,8 @@ def test_bad_input_and_unreadable_sites(site: Path, tmp_path: Path) -> None:
         assert r.exit_code == 2 and "reads an archive directory" in r.stderr
         r = run("--archive", served.url, "prove", "no-such-doc")
         assert r.exit_code == 2 and "lists no document" in r.stderr
+    r = run("verify", "http://127.0.0.1:9", "--no-objects")
+    assert r.exit_code == 2 and "apply to an archive directory" in r.stderr
     for url in ["http://", "http://example.org/site?x=1"]:
         r = run("verify", url)
         assert r.exit_code == 2, (url, r.output)

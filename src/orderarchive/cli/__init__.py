@@ -1190,6 +1190,10 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     if url is not None or ctx.archive_url is not None:
         from .remote import verify_url
 
+        if since is not None or no_objects:
+            with errors_handled(ctx):
+                raise MalformedError("--since and --no-objects apply to an archive directory, "
+                                     "not to a URL (its remembered release is checked)")
         verify_url(ctx, url or ctx.archive_url or "", trusted)
     with errors_handled(ctx):
         terse = quiet(ctx)
