@@ -36,7 +36,6 @@ from typing import Any
 
 import attrs
 
-from . import __version__
 from .errors import (
     ConflictError,
     KeyFileError,
@@ -91,6 +90,17 @@ class RemoteError(StorageError):
 def is_url(text: str) -> bool:
     """Whether an --archive value names a published site rather than a directory."""
     return text.startswith(("http://", "https://"))
+
+
+def _user_agent() -> str:
+    # From the installed metadata: the package root (which imports the recipe layer) is not
+    # imported from here.
+    import importlib.metadata
+
+    try:
+        return f"orderarchive/{importlib.metadata.version('orderarchive')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "orderarchive"
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
@@ -149,7 +159,7 @@ class HttpSite:
         deadline = time.monotonic() + self.timeout
         # The scheme was checked in __init__ (http or https only), redirects by _Redirects.
         request = urllib.request.Request(url, headers={  # noqa: S310
-            "User-Agent": f"orderarchive/{__version__}", "Accept-Encoding": "identity"})
+            "User-Agent": _user_agent(), "Accept-Encoding": "identity"})
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 length = response.headers.get("Content-Length")
