@@ -178,6 +178,17 @@ class _Writer:
         self.written.append(name)
         return True
 
+    def sync(self) -> None:
+        """Make every file written so far durable (one syncfs(2) on Linux, else an fsync of
+        each and of their directories): done once, before the checkpoint names them."""
+        from .log.store import _sync_filesystem
+
+        paths = [self.path(name) for name in self.written]
+        try:
+            _sync_filesystem(self.outdir, paths, sorted({p.parent for p in paths}))
+        except OSError as e:
+            raise StorageError(f"cannot flush {self.outdir}: {e.strerror}") from e
+
     def remove_dir(self, name: str) -> list[str]:
         """Remove the partial widths in directory *name* (regular files only); the names."""
         directory = self.path(name)
@@ -310,6 +321,7 @@ def publish(
         ctx = PublishContext(archive, outdir, cp, note, old_size, tuple(verifiers), all_entries,
                              w.write)
         w.written.extend(pages(ctx))
+    w.sync()
     w.write(CHECKPOINT, note, replace=True)
     removed = [name for d in _filled_partials(old_size, cp.size) for name in w.remove_dir(d)]
     return PublishReport(outdir, archive.origin, old_size, cp.size, tuple(w.written),

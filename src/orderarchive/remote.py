@@ -125,6 +125,7 @@ class HttpSite:
         self.timeout = timeout
         self.requests = 0
         self.received = 0
+        self._count = threading.Lock()  # mirror fetches objects from several threads
         self._opener = urllib.request.build_opener(_Redirects())
 
     def get(self, path: str, limit: int) -> bytes | None:
@@ -137,7 +138,8 @@ class HttpSite:
         socket timeout.
         """
         url = f"{self.url}/{path}"
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         outcome: list[bytes | BaseException | None] = []
 
         def work() -> None:
@@ -174,7 +176,8 @@ class HttpSite:
                     if not chunk:
                         break
                     data += chunk
-                    self.received += len(chunk)
+                    with self._count:
+                        self.received += len(chunk)
                     if len(data) > limit:
                         raise RemoteError(f"{url} sent more than the {limit} bytes such a "
                                           "file can be; cut off")
@@ -569,6 +572,7 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
         w.write(path, data)
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
+    w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
         w.remove_dir(name)
@@ -576,21 +580,48 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
                         tuple(w.written))
 
 
+#: Objects a mirror downloads at once (each in its own connection).
+MIRROR_WORKERS = 8
+
+
 def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
-    """The objects of verified *entries* (each checked by its hash and signed size) and
-    their lookups, computed here rather than downloaded."""
+    """The objects of verified *entries* (each checked by its hash and signed size, fetched
+    :data:`MIRROR_WORKERS` at a time) and their lookups, computed here rather than
+    downloaded. Objects already in the mirror with the right hash (a resumed run) are kept."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    wanted: dict[str, int] = {}
     for entry in entries:
         d = entry.document
         if d is None:
             continue
         for sha, size in [(d.sha256, d.size)] + ([(d.text.sha256, d.text.size)] if d.text
                                                   else []):
-            name = f"objects/sha256/{sha[:2]}/{sha[2:]}"
-            target = w.path(name)
+            target = w.path(f"objects/sha256/{sha[:2]}/{sha[2:]}")
             if target.is_file() and not target.is_symlink() and target.stat().st_size == size \
                     and hashlib.sha256(target.read_bytes()).hexdigest() == sha:
                 continue  # resumed: already fetched and checked
-            w.write(name, log.read_object(sha, size), replace=True)
+            wanted[sha] = size
+    pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="mirror")
+    try:
+        futures = {pool.submit(log.read_object, sha, size): sha for sha, size in wanted.items()}
+        for future in as_completed(futures):
+            sha = futures[future]
+            name = f"objects/sha256/{sha[:2]}/{sha[2:]}"
+            data = future.result()
+            try:
+                w.path(name).unlink()  # a damaged copy from an earlier run (checked above)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StorageError(f"cannot replace {w.path(name)}: {e.strerror}") from e
+            w.write(name, data)  # made durable with the rest before the checkpoint
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for entry in entries:
+        d = entry.document
+        if d is None:
+            continue
         w.write(doc_lookup_path(d.doc), f"{entry.seq}\n".encode())
         if not w.path(sha256_lookup_path(d.sha256)).exists():
             w.write(sha256_lookup_path(d.sha256), f"{entry.seq}\n".encode())
