@@ -46,7 +46,7 @@ from .errors import (
 )
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
-from .log.entry import MAX_ENTRY_BYTES, Entry, verify_included
+from .log.entry import MAX_ENTRY_BYTES, Entry, read_verified_entry, verify_read_entry
 from .log.layout import RELEASE_EXT, extension_size
 from .log.note import VerifierKey
 from .log.tiles import (
@@ -59,7 +59,7 @@ from .log.tiles import (
     parse_entry_bundle,
 )
 from .log.tlogproof import TlogProof
-from .publish import CHECKPOINT, doc_lookup_path, sha256_lookup_path
+from .publish import CHECKPOINT, ComputedEntries, doc_lookup_path, sha256_lookup_path
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -340,26 +340,33 @@ class RemoteLog:
             raise MalformedError(f"{self.site.url}/{path} is not an entry number")
         return int(text)
 
-    def entry(self, seq: int) -> tuple[Entry, VerifierKey | None, list[bytes]]:
-        """Entry *seq* from its bundle, its signature and inclusion in the checkpoint checked."""
+    def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
+        """Entry *seq*'s bytes from its bundle, compared with the leaf hash of an
+        authenticated tile (an :class:`~orderarchive.log.entry.EntryReader`)."""
+        if not 0 <= seq < (self.checkpoint.size if size is None else size):
+            raise NotFoundError(f"entry {seq} is not in the signed tree")
         n, width = entry_bundle_for(seq, self.checkpoint.size)
         bundle = self.site.tile(entry_bundle_path(n, width), MAX_BUNDLE)
         try:
             raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
         except MalformedError as e:
             raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
-        # The bytes are compared with the leaf hash of an authenticated tile before they are
-        # parsed: an altered entry is a failed verification, not a malformed input.
+        # Compared before the bytes are parsed: an altered entry is a failed verification,
+        # not a malformed input.
         leaf = self.reader.read([merkle.stored_hash_index(0, seq)])[0]
         if not hmac.compare_digest(leaf, merkle.leaf_hash(raw)):
             raise TileMismatchError(
                 f"entry {seq} in {entry_bundle_path(n, width)} does not match its leaf hash")
-        path = merkle.inclusion_proof(seq, self.checkpoint.size, self.reader.read)
-        entry = Entry.from_bytes(raw)
-        if entry.seq != seq:
-            raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        signer = verify_included(entry, self.checkpoint, path, self.verifiers)
-        return entry, signer, path
+        return raw
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored hashes from authenticated tiles (an ``EntryReader``'s hash reader)."""
+        return self.reader.read(indexes)
+
+    def entry(self, seq: int) -> tuple[Entry, VerifierKey | None, list[bytes]]:
+        """Entry *seq* from its bundle, its signature and inclusion in the checkpoint checked
+        (the log layer's one check, :func:`~orderarchive.log.entry.read_verified_entry`)."""
+        return read_verified_entry(self, seq, self.checkpoint, self.verifiers)
 
     def document(self, ref: str) -> tuple[Entry, VerifierKey | None, list[bytes]]:
         """The verified entry of the document *ref* (an id or ``sha256:<hex>``)."""
@@ -561,9 +568,9 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
         raise TileMismatchError(
             f"the site's log does not extend the mirror's tree of size {old.size}: it forked")
     entries = [Entry.from_bytes(raw) for raw in raws]
+    computed = ComputedEntries(store.read, raws, start)
     for entry in entries[old_size - start:]:
-        verify_included(entry, cp, merkle.inclusion_proof(entry.seq, cp.size, store.read),
-                        verifiers)
+        verify_read_entry(computed, entry, cp, verifiers)
     from .log.tiles import new_tiles, tile_data
 
     for tile in new_tiles(old_size, cp.size):
