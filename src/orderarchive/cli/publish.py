@@ -9,11 +9,10 @@ import click
 
 from ..errors import KeyFileError
 from ..userfiles import read_user_file
-from . import (
+from ._common import (
     Ctx,
     _require_origin_key,
     _trusted,
-    cli,
     echo,
     emit_json,
     errors_handled,
@@ -22,7 +21,7 @@ from . import (
 )
 
 
-@cli.command()
+@click.command()
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--key-file", "key_files", multiple=True, type=click.Path(path_type=Path),
               metavar="FILE", help="A verifier key file to publish under keys/ (repeatable).")
