@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ORIGIN
+from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive
 from orderarchive.errors import InclusionError, SignatureError, VerificationError
+from orderarchive.log import log as log_module
 from orderarchive.log import merkle
 from orderarchive.log.entry import make_entry, verify_included
 from orderarchive.log.note import Signer, VerifierKey
@@ -96,3 +97,47 @@ def test_no_copy_of_the_check_remains() -> None:
         "log/merkle.py"}
     assert _where(r'sha256\((b"\\x0[01]"|_LEAF|_NODE)') == {"log/merkle.py"}
     assert _where(r"def _b64\(|def _b64encode\(") <= {"log/note.py"}
+
+
+def _archive_with_a_foreign_entry(
+    make_archive: Callable[..., Archive], signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Archive, list[VerifierKey]]:
+    """Entry 1 signed by the trusted key of another log, committed and released under this
+    log's own checkpoints (the log key signs the tree; only the entry's signer is foreign)."""
+    other = Signer(name="other.example/log", seed=bytes(range(1, 33)))
+    archive = make_archive(1, release=False)
+    with monkeypatch.context() as m:
+        m.setattr(log_module, "make_entry", lambda fields, *, seq, signer, recorded: make_entry(
+            fields, seq=seq, signer=other, recorded=recorded))
+        archive.add([text_request(1)], signer)
+    archive.release(signer)
+    return archive, [signer.verifier(), other.verifier()]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_verify_refuses_an_entry_signed_by_another_logs_trusted_key(
+    make_archive: Callable[..., Archive], signer: Signer, monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+) -> None:
+    # check/prove/cite refuse such an entry (verify_included); verify said "verified" (review of
+    # issue 13): the whole-archive verdict must not be a yes that check then contradicts.
+    archive, keys = _archive_with_a_foreign_entry(make_archive, signer, monkeypatch)
+    report = archive.audit(keys, workers=workers)
+    assert [(p.code, p.seq) for p in report.problems] == [("signature", 1)]
+    assert "not the log 'example.gov/orders'" in report.problems[0].message
+    assert report.signatures_checked == 1
+
+
+def test_index_listing_and_release_log_refuse_it_too(
+    make_archive: Callable[..., Archive], signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orderarchive.releaselog import release_log
+    from orderarchive.status import list_documents
+
+    archive, keys = _archive_with_a_foreign_entry(make_archive, signer, monkeypatch)
+    with pytest.raises(SignatureError, match="not the log"):
+        archive.index(keys).close()
+    with pytest.raises(SignatureError, match="not the log"):
+        release_log(archive, keys)
+    with pytest.raises(SignatureError, match="not the log"):
+        list_documents(archive, keys)

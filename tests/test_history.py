@@ -17,6 +17,7 @@ from orderarchive.errors import (
     NotFoundError,
     RollbackError,
     SignatureError,
+    StateError,
     VerificationError,
 )
 from orderarchive.history import (
@@ -28,6 +29,7 @@ from orderarchive.history import (
     LogRolledBackError,
     check_extends,
     check_history,
+    forget,
     last_seen,
     remember,
     remembered_path,
@@ -326,3 +328,15 @@ def test_history_reports_an_unusable_memory(make_archive: MakeArchive,
     result = check_history(archive, verifiers, archive.audit(verifiers))
     assert [p.code for p in result.problems] == ["history"]
     assert path.read_bytes() == b"garbage"
+
+
+def test_a_symlinked_state_lock_is_refused_with_its_way_out(tmp_path: Path) -> None:
+    # The state directory's lock is taken with the archive's file_lock (issue 13), which
+    # refuses a symlink planted at the lock's name; its hint (remove it) must reach the user.
+    state = tmp_path / "state"
+    (state / "checkpoints").mkdir(parents=True)
+    (state / "checkpoints" / ".lock").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StateError, match="symlink") as caught:
+        forget(ORIGIN, state=state)
+    assert caught.value.hint is not None and ".lock" in caught.value.hint
+    assert not (tmp_path / "elsewhere").exists()

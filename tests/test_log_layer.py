@@ -130,3 +130,15 @@ def test_nothing_above_the_store_names_a_file_of_it() -> None:
         assert "isinstance(self.store, FileStore)" not in code, name
         assert ".members()" not in code and "store.root" not in code, name
     assert CONFIG == "orderarchive.json"
+
+
+def test_ed25519_verify_refuses_a_signature_of_the_wrong_length(signer: Signer) -> None:
+    # crypto_sign_open reads "signature || message": without the length check, a 65-byte
+    # "signature" (a real signature of b"x" + m, then b"x") would verify m, which the key never
+    # signed; a note line's signature bytes have no fixed length (review of issue 13).
+    message = b"a message the key never signed\n"
+    shifted = signer.sign(b"x" + message) + b"x"
+    assert len(shifted) == 65
+    assert not ed25519_verify(signer.public_key, message, shifted)
+    assert not ed25519_verify(signer.public_key, message, signer.sign(message)[:63])
+    assert not signer.verifier().verify(message, shifted)  # the note path: VerifierKey.verify

@@ -251,7 +251,7 @@ def test_object_size_and_text_layer_problems(
         "bad": b"One.\n\n\nTwo.\n",
         "big": TextLayer.from_pages([["Word " * 40 + "end."] * 30] * 3).to_bytes(),
     }
-    checker = _audit._EntryChecker(store, verifiers, True, b"k" * 16)
+    checker = _audit._EntryChecker(store, verifiers[0].name, verifiers, True, b"k" * 16)
     result = checker.start(0)
     for seq, (name, layer) in enumerate(layers.items()):
         doc = f"PDF {name}".encode()
@@ -290,7 +290,7 @@ def test_an_oversized_object_is_hashed_whole_but_not_kept(
     data = b"y" * 10_000
     name = object_name(hashlib.sha256(b"small").hexdigest())
     store.create(name, data)
-    checker = _audit._EntryChecker(store, verifiers, True, b"k" * 16)
+    checker = _audit._EntryChecker(store, verifiers[0].name, verifiers, True, b"k" * 16)
     h = hashlib.sha256()
     pieces: list[bytes] = []
     assert checker._read_object(name, h, 5, pieces) == len(data)

@@ -447,7 +447,7 @@ class Archive:
                     raise VerificationError(
                         f"the entry at position {done + len(batch)} says it is entry {entry.seq}"
                     )
-                entry.verify(verifiers)  # only entries signed by a trusted key are indexed
+                entry.verify(verifiers, self.origin)  # only this log's trusted key's entries
                 batch.append(entry)
                 # Checked against the signed sha256. An unreadable or altered text layer stops
                 # the build: indexing the entry without its text would make quote and search

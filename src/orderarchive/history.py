@@ -137,7 +137,10 @@ def _locked(directory: Path) -> Iterator[None]:
             stack.enter_context(file_lock(directory, ".lock", what="the state directory's lock"))
         except (OSError, StorageError) as e:
             reason = e.strerror if isinstance(e, OSError) else str(e)
-            raise StateError(f"cannot use the state directory {directory}: {reason}") from e
+            hint = e.hint if isinstance(e, StorageError) else None  # e.g. remove a symlink
+            raise StateError(
+                f"cannot use the state directory {directory}: {reason}", hint=hint
+            ) from e
         yield
 
 

@@ -124,7 +124,7 @@ def changes(
     for seq, entry in enumerate(entries):
         if entry.seq != seq:
             raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        entry.verify(verifiers)
+        entry.verify(verifiers, archive.origin)
         frontier = merkle.compact_append(seq, frontier, [merkle.leaf_hash(entry.raw)])
         d = entry.document
         if d is not None:

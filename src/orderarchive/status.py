@@ -226,7 +226,7 @@ def _verified_row(archive: Archive, seq: int, size: int, verifiers: Sequence[Ver
     entry = archive.entry(seq, size)
     if entry.seq != seq or entry.document is None:
         raise VerificationError(f"the index names entry {seq}, which the log does not bear out")
-    entry.verify(verifiers)
+    entry.verify(verifiers, archive.origin)
     return entry
 
 

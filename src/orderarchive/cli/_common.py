@@ -353,24 +353,6 @@ _MAX_SIZE_HELP = (
 )
 
 
-_ARCHIVE_HELP = (
-    "The archive directory. Default: found as git finds a repository, from the working "
-    "directory upwards: the first directory that is an archive (holds orderarchive.json) or "
-    "holds one in archive/. Or the URL of a site 'orderarchive publish' wrote (http:// or "
-    "https://), for verify, check and prove."
-)
-_KEYS_HELP = (
-    "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
-    "upwards (./keys with --archive). Keys inside the archive are never trusted."
-)
-_JSON_HELP = (
-    "Machine-readable output: one JSON object per run, failures too (schemas in docs/schemas/)."
-)
-_MAX_SIZE_HELP = (
-    "Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  [default: 512M]"
-)
-
-
 def _set_archive(obj: Ctx, value: str) -> None:
     """--archive DIR, or --archive URL for a published site (a Path would fold its //)."""
     if value.startswith(("http://", "https://")):

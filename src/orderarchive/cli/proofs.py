@@ -3,7 +3,6 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 
 from __future__ import annotations
 
-import base64
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -362,15 +361,14 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode("ascii")
+    from ..log.note import b64encode  # the one base64 encoder, as --json prints them
 
     echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
          f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
-    echo(f"# old root {b64(result.old_root)}")
-    echo(f"# new root {b64(result.new_root)}")
+    echo(f"# old root {b64encode(result.old_root)}")
+    echo(f"# new root {b64encode(result.new_root)}")
     for h in result.proof:
-        echo(b64(h))
+        echo(b64encode(h))
 
 
 # -- minisign ----------------------------------------------------------------------------------

@@ -139,9 +139,15 @@ class _EntryChecker:
     """The checks of one entry on its own: format, position, signature, objects."""
 
     def __init__(
-        self, store: Store, verifiers: Sequence[VerifierKey], check_objects: bool, key: bytes
+        self,
+        store: Store,
+        origin: str,
+        verifiers: Sequence[VerifierKey],
+        check_objects: bool,
+        key: bytes,
     ) -> None:
         self.store = store
+        self.origin = origin  # entries must be signed by this log's own key
         self.verifiers = list(verifiers)
         self.check_objects = check_objects
         self.key = key
@@ -168,7 +174,7 @@ class _EntryChecker:
         if entry.seq != seq:
             self.problem("sequence", f"entry at position {seq} says it is entry {entry.seq}", seq)
         try:
-            entry.verify(self.verifiers)
+            entry.verify(self.verifiers, self.origin)
             r.signatures += 1
         except SignatureError as e:
             self.problem("signature", str(e), seq)
@@ -416,7 +422,9 @@ class Auditor:
             ranges = self._ranges(size)
             if ranges:
                 return self._check_parallel(size, ranges)
-            checker = _EntryChecker(store, self.verifiers, self.check_objects, self.key)
+            checker = _EntryChecker(
+                store, self.a.origin, self.verifiers, self.check_objects, self.key
+            )
             result = checker.start(0)
             leaf_root = self._walk(size, checker.check)
             self._merge(size, [result])
@@ -453,7 +461,9 @@ class Auditor:
     def _check_parallel(self, size: int, ranges: list[tuple[int, int, int]]) -> bytes | None:
         import multiprocessing
 
-        checker = _EntryChecker(self.a.store, self.verifiers, self.check_objects, self.key)
+        checker = _EntryChecker(
+            self.a.store, self.a.origin, self.verifiers, self.check_objects, self.key
+        )
         done = [0]
 
         def finished(result: _RangeResult) -> None:  # in the pool's result thread

@@ -309,8 +309,11 @@ class Entry:
         body = {k: v for k, v in self.members.items() if k != "sig"}
         return SIGNATURE_CONTEXT + canonical.dumps(body)
 
-    def verify(self, trusted: Sequence[VerifierKey]) -> VerifierKey:
+    def verify(self, trusted: Sequence[VerifierKey], log: str | None = None) -> VerifierKey:
         """Check the signature with a trusted key; return that key.
+
+        With *log* (the log's origin), the key must also be that log's own (named after it):
+        an entry signed by another log's trusted key is not one of this log's entries.
 
         The one implementation of an entry's signature check: ``verify`` (every entry),
         the index build, ``check``, ``prove``, ``cite`` and the proof and evidence files all
@@ -318,9 +321,15 @@ class Entry:
         """
         for key in trusted:
             if key.name == self.signer_name and key.key_hash_hex == self.signer_id:
-                if _verifies(key, self):
-                    return key
-                raise SignatureError(f"entry {self.seq}: signature does not verify")
+                if not _verifies(key, self):
+                    raise SignatureError(f"entry {self.seq}: signature does not verify")
+                if log is not None and key.name != log:
+                    # The archive signs entries with its log key; an entry signed by another
+                    # trusted key (another log's) must not pass for one of this log's.
+                    raise SignatureError(
+                        f"entry {self.seq} is signed by {key.name!r}, not the log {log!r}"
+                    )
+                return key
         raise SignatureError(
             f"entry {self.seq}: signed by {self.signer_name}+{self.signer_id}, not a trusted key"
         )
@@ -372,13 +381,7 @@ def verify_included(
         )
     signer = None
     if verifiers is not None:
-        signer = entry.verify(verifiers)
-        if signer.name != checkpoint.origin:
-            # The archive signs entries with its log key; an entry signed by another trusted
-            # key (another log's) must not pass for one of this log's.
-            raise SignatureError(
-                f"entry is signed by {signer.name!r}, not the log {checkpoint.origin!r}"
-            )
+        signer = entry.verify(verifiers, checkpoint.origin)
     merkle.verify_inclusion(
         entry.seq, checkpoint.size, merkle.leaf_hash(entry.raw), list(proof),
         checkpoint.root_hash,
