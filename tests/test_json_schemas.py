@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from _httpsite import serve
 from orderarchive.cli import cli
 from orderarchive.log.note import Signer
 
@@ -37,11 +38,15 @@ COMMANDS = [
     "init", "key generate", "key export", "add", "release", "list", "log", "show", "search",
     "verify",
     "repair", "check", "prove", "verify-proof", "consistency", "export-sig", "quote", "cite",
-    "cite-check", "verify-evidence", "state show", "state forget",
+    "cite-check", "verify-evidence", "state show", "state forget", "publish", "mirror",
     "key add", "key rotate", "key revoke", "key sign", "key record", "keys", "trust init",
     "trust show",
     "witness keygen", "witness add-log", "witness list", "witness serve",
 ]
+
+#: Replaced by the URL of the site the "publish" case writes, served on loopback.
+SITE = "{SITE}"
+VKEY = "keys/sample.orderarchive.example_boston-executive-orders.vkey"
 
 
 def schema_file(command: str | None) -> Path:
@@ -130,6 +135,11 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("ok", "keys", (), 0),
     ("ok", "key rotate", (SAMPLE_VKEY, "successor.vkey", "-f", "ks2"), 0),
     ("ok", "key revoke", ("newkeys/example.gov_fresh.vkey", "--from-index", "0", "-f", "ks2"), 0),
+    ("ok", "publish", ("site", "--key-file", VKEY), 0),
+    ("ok", "mirror", (SITE, "mirrored"), 0),
+    ("ok-url", "verify", (SITE,), 0),
+    ("ok-url", "check", ("--archive", SITE, "order.pdf"), 0),
+    ("ok-url", "prove", ("--archive", SITE, ORDER_ID, "-o", "url.proof"), 0),
     ("ok", "witness keygen", ("witness.example/w1", "--dir", "wdir", "--unencrypted"), 0),
     ("ok", "witness add-log", ("sample.orderarchive.example/boston-executive-orders",
                                "keys/sample.orderarchive.example_boston-executive-orders.vkey",
@@ -149,6 +159,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("failed", "search", ("executive",), 1),
     ("failed", "prove", (ORDER_ID, "-o", "tampered.proof"), 1),
     ("failed", "consistency", ("3",), 1),
+    ("failed-url", "check", ("--archive", SITE, "forged.txt"), 1),
     # -- bad input (exit 2) ----------------------------------------------------------------
     ("bad", "init", ("archive", "--origin", "example.gov/again"), 2),
     ("bad", "key generate", ("example.gov/x", "--keys-dir", "k2"), 2),
@@ -173,6 +184,9 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("bad", "key record", ("notes.txt",), 2),
     ("bad", "trust show", ("notes.txt",), 2),
     ("bad", "key add", ("notes.txt", "--role", "root", "-f", "ks3"), 2),
+    ("bad", "publish", ("site", "--trusted-key", "notes.txt"), 2),
+    ("bad", "mirror", ("ftp://example.org/site", "mirrored"), 2),
+    ("bad-url", "list", ("--archive", SITE), 2),
     ("bad", "witness keygen", ("witness.example/w1", "--dir", "wdir", "--unencrypted"), 2),
     ("bad", "witness add-log", ("example.gov/x", "notes.txt", "--dir", "wdir"), 2),
     ("bad", "witness serve", ("--dir", "wdir", "--listen", "nowhere"), 2),
@@ -185,6 +199,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
         ("repair", ()), ("check", ("order.pdf",)), ("prove", (ORDER_ID,)),
         ("consistency", ("3",)), ("export-sig", (ORDER_ID, "--key", DEMO_KEY)),
         ("quote", (QUOTE,)), ("cite", (ORDER_ID,)), ("cite-check", ("good.md",)),
+        ("publish", ("site",)), ("mirror", ("http://127.0.0.1:9", "mirrored")),
     ]],
 ]
 
@@ -217,14 +232,16 @@ def answers(place: Path) -> dict[int, tuple[int, str, str]]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    (place / "site").mkdir(exist_ok=True)
     try:
         out = {}
-        for i, (case, command, args, _) in enumerate(CASES):
-            full = ["--archive", _archive_for(case, command), "--keys", "keys", "--json",
-                    *command.split(), *args]
-            r = CliRunner().invoke(cli, full)
-            assert not isinstance(r.exception, AssertionError), r.exception
-            out[i] = (r.exit_code, r.stdout, r.stderr)
+        with serve(place / "site") as served:
+            for i, (case, command, args, _) in enumerate(CASES):
+                full = ["--archive", _archive_for(case, command), "--keys", "keys", "--json",
+                        *command.split(), *(served.url if a == SITE else a for a in args)]
+                r = CliRunner().invoke(cli, full)
+                assert not isinstance(r.exception, AssertionError), r.exception
+                out[i] = (r.exit_code, r.stdout, r.stderr)
         return out
     finally:
         os.chdir(old)

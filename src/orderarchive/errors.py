@@ -512,3 +512,17 @@ class RoleError(SignatureError):
 
 class AgentError(KeyFileError):
     """ssh-agent is unreachable, holds no such key, refused, or answered wrongly."""
+
+
+# -- published sites (issue 18) ----------------------------------------------------------------
+
+
+class TileMismatchError(VerificationError):
+    """Tiles or entry bundles that do not agree with the signed checkpoint (a tampered or
+    inconsistent server)."""
+
+    hint = "the server's tiles are not those of the signed log; do not trust this copy"
+
+
+class RemoteError(StorageError):
+    """A published site that cannot be read: network, HTTP status, oversized or slow answer."""

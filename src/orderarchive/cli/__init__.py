@@ -39,6 +39,7 @@ from ._common import (
     _command_name,
     _error_document,
     _ReaderGone,
+    _set_archive,
     _set_max_size,
     echo,
     emit_json,
@@ -70,6 +71,8 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("log", "Show what each release added, or what changed between two releases."),
     "keys": ("keysets", "Show the key-set history recorded in the log, with its log positions."),
     "trust": ("keysets", "Write or show the trust file: the pinned key set verifiers trust."),
+    "publish": ("publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
+    "mirror": ("remote", "Copy a published site into DIR, pulling only what is new."),
     "witness": ("witness", "Run a witness that cosigns other logs' checkpoints."),
 }
 
@@ -85,7 +88,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 @click.option(
     "--archive",
     "archive",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),
     default=None,
     metavar="DIR",
     envvar="ORDERARCHIVE_ARCHIVE",
@@ -121,7 +124,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, archive: Path | None, keys: Path | None, as_json: bool,
+    ctx: click.Context, archive: str | None, keys: Path | None, as_json: bool,
     s3_endpoint: str | None, max_size: str | None
 ) -> None:
     """orderarchive: signed, append-only archives of official documents.
@@ -133,7 +136,9 @@ def cli(
     Start with: orderarchive verify   (checks the archive found here or above against the keys
     in keys/ beside it)
     """
-    ctx.obj = Ctx(archive, as_json, keys)
+    ctx.obj = Ctx(None, as_json, keys)
+    if archive is not None:
+        _set_archive(ctx.obj, archive)
     ctx.obj.s3_endpoint = s3_endpoint
     if max_size is not None:
         _set_max_size(ctx.obj, max_size)

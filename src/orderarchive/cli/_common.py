@@ -50,6 +50,8 @@ class Ctx:
     def __init__(self, archive: Path | None, as_json: bool, keys: Path | None) -> None:
         # --archive / --keys as given (option or environment), None when left to the default
         self.archive_given = archive
+        #: --archive http(s)://...: a published site (orderarchive publish), read over HTTP
+        self.archive_url: str | None = None
         self.keys_given = keys
         self.as_json = as_json
         # -q/--quiet on the commands that offer it: print only the verdict
@@ -88,11 +90,12 @@ class Ctx:
         """--keys or $ORDERARCHIVE_KEYS, else keys/ beside the found archive, else ./keys."""
         if self.keys_given is not None:
             return self.keys_given
-        found = self._find() if self.archive_given is None else None
+        found = (self._find() if self.archive_given is None and self.archive_url is None
+                 else None)
         return found.keys if found is not None else Path("keys")
 
     @property
-    def archive_url(self) -> str | None:
+    def bucket_url(self) -> str | None:
         """The ``s3://bucket/prefix`` that --archive names, if it names one."""
         return _s3_url(self.archive_given)
 
@@ -104,7 +107,13 @@ class Ctx:
     def archive(self) -> Any:
         from ..archive import Archive
 
-        url = self.archive_url
+        if self.archive_url is not None:
+            raise MalformedError(
+                f"this command reads an archive directory, not a published site "
+                f"({self.archive_url})",
+                hint="over HTTP: verify, check, prove and mirror; else pass --archive DIR",
+            )
+        url = self.bucket_url
         if url is not None:  # an archive in an S3 bucket (issue 19)
             return Archive.from_store(self.s3_store(url))
         if self.archive_given is None and self._find() is None:
@@ -354,7 +363,8 @@ class LazyGroup(click.Group):
 _ARCHIVE_HELP = (
     "The archive directory. Default: found as git finds a repository, from the working "
     "directory upwards: the first directory that is an archive (holds orderarchive.json) or "
-    "holds one in archive/."
+    "holds one in archive/. Or the URL of a site 'orderarchive publish' wrote (http:// or "
+    "https://), for verify, check and prove."
 )
 _KEYS_HELP = (
     "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
@@ -371,6 +381,14 @@ _JSON_HELP = (
 _MAX_SIZE_HELP = (
     "Largest document, copy or brief to read (bytes, or e.g. 64K, 200M, 2G).  [default: 512M]"
 )
+
+
+def _set_archive(obj: Ctx, value: str) -> None:
+    """--archive DIR, or --archive URL for a published site (a Path would fold its //)."""
+    if value.startswith(("http://", "https://")):
+        obj.archive_url, obj.archive_given = value, None
+    else:
+        obj.archive_url, obj.archive_given = None, Path(value)
 
 
 def _set_max_size(obj: Ctx, value: str) -> None:
@@ -404,7 +422,7 @@ def _shared_after(ctx: click.Context, param: click.Parameter, value: Any) -> Non
     if obj is None or value is None or value is False:
         return
     if param.name == "archive":
-        obj.archive_given = value
+        _set_archive(obj, value)
     elif param.name == "keys":
         obj.keys_given = value
     elif param.name == "as_json":
@@ -417,7 +435,7 @@ def _shared_options() -> list[click.Option]:
     path = click.Path(path_type=Path)
     common: dict[str, Any] = {"expose_value": False, "callback": _shared_after}
     return [
-        click.Option(["--archive", "archive"], type=path, metavar="DIR",
+        click.Option(["--archive", "archive"], type=click.Path(path_type=str), metavar="DIR",
                      help="The archive directory (as before the command).", **common),
         click.Option(["--keys", "keys"], type=path, metavar="DIR",
                      help="Directory of trusted verifier keys (as before the command).",

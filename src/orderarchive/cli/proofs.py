@@ -112,6 +112,8 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     3 unreadable archive). With --witness-policy, an official file's release must also carry
     the policy's witness cosignatures (else it fails, exit 1).
     """
+    if ctx.archive_url is not None:
+        _check_url(ctx, files, trusted)
     with errors_handled(ctx):
         from ..copies import CompareLimits
 
@@ -185,6 +187,48 @@ def _file_json(path: Path, r: Any, cosigned: Any = None) -> dict[str, Any]:
     return {"file": str(path), **r.to_dict(), **witnesses}
 
 
+def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> None:
+    """check --archive URL: each file against a site 'orderarchive publish' wrote."""
+    from ..remote import HttpSite, check_remote
+
+    url = ctx.archive_url or ""
+    with errors_handled(ctx):
+        terse = quiet(ctx)
+        keys = _trusted(ctx, trusted)
+        site = HttpSite(url)
+    results: list[tuple[Path, Any]] = []
+    for path in files:
+        try:
+            results.append((path, check_remote(url, _read(path), keys, site=site)))
+        except OrderArchiveError as e:
+            results.append((path, e))
+    code = max(_exit_code(r) if isinstance(r, OrderArchiveError)
+               else (EXIT_OK if r.official else EXIT_FAILED) for _, r in results)
+    if ctx.as_json:
+        emit_json({"ok": code == EXIT_OK, "files": [_file_json(p, r) for p, r in results]})
+        sys.exit(code)
+    for path, r in results:
+        if isinstance(r, OrderArchiveError):
+            _echo_error(r)
+            if terse:
+                echo(f"{'failed' if isinstance(r, VerificationError) else 'error'} {path}")
+            continue
+        d = r.entry.document if r.entry else None
+        if terse:
+            echo(f"{r.status} {path}")
+        elif r.official and r.entry and d:
+            echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, release "
+                 f"{r.checkpoint.size}, signed by {r.signer.name if r.signer else '?'}; "
+                 f"checked over HTTP: SHA-256, entry signature, inclusion proof from the "
+                 f"tiles, signed checkpoint ({r.requests} requests)", fg="green")
+        elif r.entry and d:
+            echo(f"UNRELEASED    {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, is "
+                 "published but not in a signed release", fg="yellow")
+        else:
+            echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256}: {r.reason}", fg="red")
+    sys.exit(code)
+
+
 #: Differences printed per copy; --json lists them all.
 _MAX_PRINTED = 100
 
@@ -230,8 +274,12 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
     """
     with errors_handled(ctx):
         ref, path = _ref(document)
-        archive = ctx.archive()
-        proof = make_proof(archive, ref, _trusted(ctx, trusted))
+        if ctx.archive_url is not None:
+            from ..remote import prove_remote
+
+            proof = prove_remote(ctx.archive_url, ref, _trusted(ctx, trusted))
+        else:
+            proof = make_proof(ctx.archive(), ref, _trusted(ctx, trusted))
         from ..log.tlogproof import TlogProof
 
         tp = TlogProof.parse(proof)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ..errors import MalformedError
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -43,14 +45,23 @@ if TYPE_CHECKING:
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@click.argument("url", required=False)
 @witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
-           policy_file: Path | None) -> None:
+           policy_file: Path | None, url: str | None) -> None:
     """Verify the whole archive: entries, signatures, objects, tree, releases.
 
-    With --witness-policy, the latest release must carry the policy's cosignatures."""
+    With --witness-policy, the latest release must carry the policy's cosignatures.
+
+    With URL (or --archive URL), a site 'orderarchive publish' wrote: its signed checkpoint,
+    that its tiles reproduce the signed root, its chain of releases, and that it extends the
+    release seen before.
+    """
+    if url is not None or ctx.archive_url is not None:
+        _verify_url(ctx, url or ctx.archive_url or "", trusted,
+                    local_only=since is not None or no_objects or policy_file is not None)
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
@@ -92,32 +103,33 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     elif terse:
         echo("failed" if problems else "verified")
     else:
-        for p in problems:
-            echo(f"FAIL {p.message}", fg="red")
-        _echo_refused(report)
-        for line in lines:
-            echo(line)
-        if not problems:
-            echo(
-                f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
-                f"{report.signatures_checked} signatures, {report.objects_checked} objects",
-                fg="green",
-            )
-            if report.releases:
-                echo(
-                    f"released up to tree size {report.released_size}"
-                    + (
-                        f"; {report.unreleased} entries not yet released"
-                        if report.unreleased
-                        else ""
-                    )
-                )
-            else:
-                echo("no release yet: every entry is unreleased")
-            _echo_signers(signers)
-        else:
-            echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
+        _echo_verify_text(report, problems, lines, signers)
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _echo_verify_text(report: Any, problems: list[Any], lines: list[str],
+                      signers: list[dict[str, Any]] | None) -> None:
+    for p in problems:
+        echo(f"FAIL {p.message}", fg="red")
+    _echo_refused(report)
+    for line in lines:
+        echo(line)
+    if problems:
+        echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
+        return
+    echo(
+        f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
+        f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+        fg="green",
+    )
+    if report.releases:
+        echo(
+            f"released up to tree size {report.released_size}"
+            + (f"; {report.unreleased} entries not yet released" if report.unreleased else "")
+        )
+    else:
+        echo("no release yet: every entry is unreleased")
+    _echo_signers(signers)
 
 
 def _echo_refused(report: Any) -> None:
@@ -182,3 +194,29 @@ def _history_lines(history: HistoryReport, origin: str) -> list[str]:
         lines.append(f"first check of {origin} here: remembered tree size "
                      f"{history.remembered_size} in {history.remembered}")
     return lines
+
+
+def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool) -> NoReturn:
+    from ..remote import verify_remote
+
+    with errors_handled(ctx):
+        if local_only:
+            raise MalformedError("--since, --no-objects and --witness-policy apply to an "
+                                 "archive directory, not to a URL (its remembered release is "
+                                 "checked)")
+        terse = quiet(ctx)
+        with failed_verdict(terse):
+            result = verify_remote(url, _trusted(ctx, trusted))
+    if ctx.as_json:
+        emit_json({"ok": True, "verified": True, **result})
+    elif terse:
+        echo("verified")
+    else:
+        what = "release" if result["released"] else "checkpoint (not a release)"
+        echo(f"verified {result['url']}: {result['origin']}, signed {what} of tree size "
+             f"{result['size']}, its tiles reproduce the signed root", fg="green")
+        echo(f"{len(result['releases'])} signed releases on the chain, each a prefix of "
+             "the published tree")
+        if "extends" in result["history"]:
+            echo(f"extends the tree of size {result['history']['extends']} seen before")
+    sys.exit(EXIT_OK)

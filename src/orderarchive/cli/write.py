@@ -38,7 +38,9 @@ def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
     from ..archive import Archive
 
     with errors_handled(ctx):
-        url = _s3_url(directory) or (ctx.archive_url if directory is None else None)
+        if directory is None and ctx.archive_url is not None:
+            ctx.archive()  # a URL is not a directory to create: the one-line refusal
+        url = _s3_url(directory) or (ctx.bucket_url if directory is None else None)
         if url is not None:  # a bucket (issue 19): it must not hold an archive already
             store = ctx.s3_store(url)
             if store.exists("orderarchive.json"):
