@@ -11,8 +11,8 @@
 //      the file's SHA-256;
 //   5. the RFC 9162 inclusion proof of that entry, built from the hash tiles and checked
 //      against the checkpoint's root and the release's root.
-// Only when all pass does the page say OFFICIAL. search-index.json only says where to look
-// (which entry names a hash): a wrong index can hide a document, never make a file official.
+// Only when all pass does the page say OFFICIAL. lookup/sha256/... only says where to look
+// (which entry names a hash): a wrong lookup can hide a document, never make a file official.
 //
 // The same file runs in Node (module.exports) so its logic is unit-tested with node's
 // crypto.subtle (tests/browser/verify.test.js).
@@ -374,7 +374,7 @@ const OA = (() => {
   // -- the whole check ------------------------------------------------------------------------
 
   // options: fetchBytes(path, limit) -> Uint8Array | null; keys: parsed trusted keys; origin;
-  // index: the parsed search-index.json. Returns {verdict, checks[], doc?, release?, next?}.
+  // Returns {verdict, checks[], doc?, release?, next?}.
   async function verifyFile(fileBytes, options) {
     const checks = [];
     const pass = (check, text) => checks.push({ check, ok: true, text });
@@ -382,20 +382,23 @@ const OA = (() => {
     const { fetchBytes, keys, origin } = options;
     const digest = hex(await sha256(fileBytes));
     pass("sha256", "SHA-256 of the file: " + digest);
-    const candidates = (options.index.documents || []).filter((d) => d.sha256 === digest);
+    const candidates = await lookup(fetchBytes, digest);
     if (candidates.length === 0) {
       return result("unknown", {
         sha256: digest,
-        next: "No document in the published log of " + origin + " has this file's SHA-256. If it is a " +
-          "copy (re-saved, converted, printed to PDF, retyped), check its text against the " +
-          "signed text with the command line: orderarchive check --archive <this site's URL> FILE",
+        next: "No document in the published log of " + origin + " has this file's SHA-256. " +
+          "If it is a copy (re-saved, converted, printed to PDF, retyped), check its text " +
+          "against the signed text with the command line: " +
+          "orderarchive check --archive <this site's URL> FILE",
       });
     }
     try {
-      const cp = await verifiedCheckpoint(await must(fetchBytes, "checkpoint", LIMITS.note,
-        "checkpoint"), keys, origin, "the checkpoint");
+      const checkpointBytes = await must(fetchBytes, "checkpoint", LIMITS.note, "checkpoint");
+      const cp = await verifiedCheckpoint(checkpointBytes, keys, origin, "the checkpoint");
       pass("checkpoint", "signed checkpoint verified: tree size " + cp.size + ", signed by " +
         cp.key.name + "+" + cp.key.idHex);
+      // The release: the one a latest checkpoint names (orderarchive.release N), or the
+      // checkpoint itself when the site publishes a release (releases/<size> holds its bytes).
       let release = null;
       if (cp.release !== null) {
         release = await verifiedCheckpoint(await must(fetchBytes, "releases/" + cp.release,
@@ -404,6 +407,12 @@ const OA = (() => {
           throw new CheckError("release", "release " + cp.release + " does not hold a checkpoint of its size");
         }
         pass("release", "signed release " + release.size + " verified (named in the checkpoint)");
+      } else {
+        const own = await fetchBytes("releases/" + cp.size, LIMITS.note);
+        if (own !== null && equal(own, checkpointBytes)) {
+          release = cp;
+          pass("release", "the checkpoint is signed release " + cp.size);
+        }
       }
       const reader = tileReader(fetchBytes, cp.size);
       let lastError = null;
@@ -411,7 +420,7 @@ const OA = (() => {
         try {
           const seq = cand.seq;
           if (!Number.isSafeInteger(seq) || seq < 0 || seq >= cp.size) {
-            throw new CheckError("entry", "the index names entry " + seq + ", outside the signed tree");
+            throw new CheckError("entry", "the lookup names entry " + seq + ", outside the signed tree");
           }
           const raw = await reader.entry(seq);
           const e = parseEntry(raw, seq);
@@ -474,6 +483,16 @@ const OA = (() => {
     }
   }
 
+  // lookup/sha256/<2>/<62> holds "<seq>" LF: where an entry naming this hash is (unverified:
+  // the entry found there is checked; a wrong lookup can only fail the check).
+  async function lookup(fetchBytes, digest) {
+    const data = await fetchBytes("lookup/sha256/" + digest.slice(0, 2) + "/" + digest.slice(2), 64);
+    if (data === null) return [];
+    const m = /^(0|[1-9][0-9]{0,15})\n$/.exec(utf8(data, "lookup"));
+    if (!m) throw new CheckError("lookup", "the site's lookup for this hash is malformed");
+    return [{ seq: Number(m[1]) }];
+  }
+
   async function must(fetchBytes, path, limit, what) {
     const data = await fetchBytes(path, limit);
     if (data === null) throw new CheckError(what, what + " (" + path + ") is missing from the site");
@@ -505,7 +524,7 @@ if (typeof module === "object" && module.exports) {
   (() => {
     const $ = (id) => document.getElementById(id);
     const PIN_KEY = "orderarchive.pinned-key";
-    const state = { origin: null, published: [], index: null, ready: null };
+    const state = { origin: null, published: [], ready: null };
 
     // Fetch a site file with a size and time bound; null for 404.
     async function fetchBytes(path, limit) {
@@ -580,7 +599,6 @@ if (typeof module === "object" && module.exports) {
       const trust = await fetchJson("trust.json");
       state.origin = trust.origin;
       state.published = trust.verifiers || [];
-      state.index = await fetchJson("search-index.json");
       await trustedKeys();
       const pinned = localStorage.getItem(PIN_KEY);
       if (pinned) $("pin").value = pinned;
@@ -594,10 +612,10 @@ if (typeof module === "object" && module.exports) {
         await state.ready;
         const keys = await trustedKeys();
         const bytes = new Uint8Array(await file.arrayBuffer());
-        const r = await OA.verifyFile(bytes, { fetchBytes, keys, origin: state.origin, index: state.index });
+        const r = await OA.verifyFile(bytes, { fetchBytes, keys, origin: state.origin });
         list(r.checks);
         if (r.verdict === "official") {
-          say("official", "OFFICIAL: " + r.doc.title + " (" + r.doc.doc + "), in signed release " + r.release + " of " + state.origin);
+          say("official", "OFFICIAL: " + r.doc.title + " (" + r.doc.doc + "), covered by signed release " + r.release + " of " + state.origin);
         } else if (r.verdict === "unknown") {
           say("not-official", "NOT OFFICIAL: this file is not in the signed log (" + file.name + ")");
           $("next").textContent = r.next;
