@@ -251,6 +251,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
     "state": ("_cli_state", "Show or forget the releases remembered per origin by verify."),
     "log": ("_cli_log", "Show what each release added, or what changed between two releases."),
+    "publish": ("_cli_publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("_cli_proofs", "Export the public key (C2SP verifier key, or --minisign)."),

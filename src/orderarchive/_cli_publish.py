@@ -1,0 +1,62 @@
+"""CLI commands for the published site: publish (the static log) and mirror (a verified copy
+of a published site). Each parses, makes one library call and renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli import (
+    Ctx,
+    _require_origin_key,
+    _trusted,
+    cli,
+    echo,
+    emit_json,
+    errors_handled,
+    pass_ctx,
+    trusted_key_option,
+)
+from .errors import KeyFileError
+from .userfiles import read_user_file
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--key-file", "key_files", multiple=True, type=click.Path(path_type=Path),
+              metavar="FILE", help="A verifier key file to publish under keys/ (repeatable).")
+@trusted_key_option
+@pass_ctx
+def publish(ctx: Ctx, outdir: Path, key_files: tuple[Path, ...],
+            trusted: tuple[str, ...]) -> None:
+    """Publish the newest release as a static site in OUTDIR (C2SP tlog-tiles).
+
+    Writes the checkpoint, the hash tiles and entry bundles, the signed releases, the
+    documents and text layers, lookups by hash and id, and the key files named with
+    --key-file; only what OUTDIR lacks, the checkpoint last. Serve OUTDIR with any web server;
+    'orderarchive check --archive URL FILE' and 'mirror URL DIR' read it.
+    """
+    from .keys import load_verifiers
+    from .publish import publish as publish_site
+
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        keys = _trusted(ctx, trusted)
+        _require_origin_key(keys, archive.origin)
+        files = []
+        for path in key_files:
+            data = read_user_file(path, 64 * 1024)
+            if not load_verifiers([path]):
+                raise KeyFileError(f"{path} holds no verifier key")
+            files.append((path.name, data))
+        # The human pages (issue 18, the site part) plug in here as pages=<PageWriter>: a
+        # function given a publish.PublishContext before the checkpoint is replaced.
+        report = publish_site(archive, outdir, keys, key_files=files)
+    if ctx.as_json:
+        emit_json({"ok": True, **report.to_dict()})
+        return
+    what = ("published" if report.old_size == 0 else "up to date" if not report.written
+            else f"updated from tree size {report.old_size}")
+    echo(f"{what}: {report.origin}, tree size {report.size}, {len(report.written)} files "
+         f"written, {len(report.removed)} partial tiles removed, in {report.outdir}")
