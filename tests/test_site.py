@@ -10,10 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from conftest import ORIGIN, REPO, text_request
+from conftest import ORIGIN, REPO, ok, one_line_error, text_request
 from orderarchive.archive import Archive, document_fields
 from orderarchive.cite import Citation
+from orderarchive.cli import cli
 from orderarchive.errors import OrderArchiveError, StorageError, VerificationError
 from orderarchive.keys import load_verifiers
 from orderarchive.note import Signer, VerifierKey
@@ -163,3 +165,31 @@ def test_write_site_writes_only_what_changed_and_no_symlinks(
     with pytest.raises(StorageError, match="symbolic link"):
         write_site(out, site)
     assert list(victim.iterdir()) == []
+
+
+def test_publish_writes_the_pages_and_the_nginx_block(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    conf = tmp_path / "site.conf"
+    base = ["--archive", str(REPO / "archive"), "--keys", str(SAMPLE_KEYS)]
+    result = CliRunner().invoke(cli, [*base, "publish", str(out), "--nginx-conf", str(conf),
+                                       "--listen", "127.0.0.1:8080"])
+    ok(result)
+    for name in ("index.html", "verify.html", "verify.js", "trust.json", "search-index.json",
+                 "doc/boston-eo-2026-02-05-specimen.html", "checkpoint", "tile/0/000.p/4"):
+        assert (out / name).is_file(), name
+    text = conf.read_text()
+    assert f"root {out.resolve()};" in text and "listen 127.0.0.1:8080;" in text
+    # a second run has nothing to write, pages included
+    again = ok(CliRunner().invoke(cli, [*base, "publish", str(out)]))
+    assert "0 files written" in again
+
+
+@pytest.mark.parametrize("option", [["--server-name", "a;b"], ["--listen", "80 { }"],
+                                    ["--server-name", "x\ninclude /etc/passwd"]])
+def test_publish_refuses_what_cannot_go_into_nginx(tmp_path: Path, option: list[str]) -> None:
+    out = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["--archive", str(REPO / "archive"), "--keys",
+                                       str(SAMPLE_KEYS), "publish", str(out),
+                                       "--nginx-conf", str(tmp_path / "c"), *option])
+    assert "nginx configuration" in one_line_error(result, 2)
+    assert not out.exists() and not (tmp_path / "c").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ._cli_proofs import OutputError
 from .cli import (
     Ctx,
     _require_origin_key,
@@ -26,10 +27,17 @@ from .userfiles import read_user_file
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--key-file", "key_files", multiple=True, type=click.Path(path_type=Path),
               metavar="FILE", help="A verifier key file to publish under keys/ (repeatable).")
+@click.option("--nginx-conf", "nginx_conf", type=click.Path(path_type=Path), metavar="FILE",
+              help="Also write an nginx server block serving OUTDIR with its cache rules "
+              "('-': standard output).")
+@click.option("--listen", default="80", show_default=True, metavar="ADDR",
+              help="The nginx 'listen' address of --nginx-conf (e.g. 443 ssl, 127.0.0.1:8080).")
+@click.option("--server-name", default="_", show_default=True, metavar="NAME",
+              help="The nginx 'server_name' of --nginx-conf.")
 @trusted_key_option
 @pass_ctx
-def publish(ctx: Ctx, outdir: Path, key_files: tuple[Path, ...],
-            trusted: tuple[str, ...]) -> None:
+def publish(ctx: Ctx, outdir: Path, *, key_files: tuple[Path, ...], nginx_conf: Path | None,
+            listen: str, server_name: str, trusted: tuple[str, ...]) -> None:
     """Publish the newest release as a static site in OUTDIR (C2SP tlog-tiles).
 
     Writes the checkpoint, the hash tiles and entry bundles, the signed releases, the
@@ -39,6 +47,8 @@ def publish(ctx: Ctx, outdir: Path, key_files: tuple[Path, ...],
     """
     from .keys import load_verifiers
     from .publish import publish as publish_site
+    from .site import nginx_conf as server_block
+    from .site import publish_pages
 
     with errors_handled(ctx):
         archive = ctx.archive()
@@ -52,7 +62,16 @@ def publish(ctx: Ctx, outdir: Path, key_files: tuple[Path, ...],
             files.append((path.name, data))
         # The human pages (issue 18, the site part) plug in here as pages=<PageWriter>: a
         # function given a publish.PublishContext before the checkpoint is replaced.
-        report = publish_site(archive, outdir, keys, key_files=files)
+        conf = server_block(outdir.resolve(), listen=listen, server_name=server_name)
+        report = publish_site(archive, outdir, keys, key_files=files, pages=publish_pages)
+        if nginx_conf is not None and str(nginx_conf) != "-":
+            try:
+                nginx_conf.write_text(conf)
+            except OSError as e:
+                raise OutputError(f"cannot write {nginx_conf}: {e.strerror}") from e
+    if nginx_conf is not None and str(nginx_conf) == "-":
+        click.echo(conf, nl=False)
+        return
     if ctx.as_json:
         emit_json({"ok": True, **report.to_dict()})
         return

@@ -309,7 +309,7 @@ def publish(
 
         ctx = PublishContext(archive, outdir, cp, note, old_size, tuple(verifiers), all_entries,
                              w.write)
-        pages(ctx)
+        w.written.extend(pages(ctx))
     w.write(CHECKPOINT, note, replace=True)
     removed = [name for d in _filled_partials(old_size, cp.size) for name in w.remove_dir(d)]
     return PublishReport(outdir, archive.origin, old_size, cp.size, tuple(w.written),

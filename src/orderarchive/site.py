@@ -23,17 +23,20 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._display import terminal_safe
 from .archive import Archive
 from .cite import Citation
-from .errors import NotFoundError, OrderArchiveError, StorageError
+from .errors import MalformedError, NotFoundError, OrderArchiveError, StorageError
 from .layout import RELEASE_EXT, extension_size, object_name
 from .note import VerifierKey
 from .status import DocumentStatus, RelatedDocument, document_status, standing
+
+if TYPE_CHECKING:
+    from .publish import PublishContext
 
 SEARCH_FORMAT = "orderarchive-site-search/v1"
 TRUST_FORMAT = "orderarchive-site-trust/v1"
@@ -391,3 +394,102 @@ def write_site(outdir: Path, site: Site) -> list[str]:
             raise StorageError(f"cannot write {target}: {e.strerror or e}") from e
         written.append(f.name)
     return written
+
+
+def publish_pages(ctx: PublishContext) -> list[str]:
+    """The ``publish`` hook (:data:`orderarchive.publish.PageWriter`): the pages of the
+    published release, written before its checkpoint replaces the old one."""
+    site = build_site(ctx.archive, ctx.verifiers, size=ctx.checkpoint.size)
+    return write_site(ctx.outdir, site)
+
+
+#: Cache rules (docs/FORMAT.md §22): tiles, bundles, releases, objects, lookups and key files
+#: never change once written; the checkpoint and the pages do (a new release replaces them).
+_NGINX = """\
+# nginx server block for an orderarchive site published by 'orderarchive publish'
+# (docs/FORMAT.md §22). Serve it over HTTPS in production: the verify page's WebCrypto
+# needs a secure context (https, or http://localhost / 127.0.0.1).
+server {{
+    listen {listen};
+    server_name {server_name};
+    root {root};
+    index index.html;
+    charset utf-8;
+    autoindex off;
+    disable_symlinks on;
+    server_tokens off;
+
+    types {{
+        text/html                 html;
+        text/css                  css;
+        text/javascript           js;
+        application/json          json;
+    }}
+    default_type application/octet-stream;
+    # Each location sets all of its headers: nginx drops inherited add_header lines in a
+    # location that has its own.
+
+    # The latest signed checkpoint: always revalidated.
+    location = /checkpoint {{
+        default_type text/plain;
+        add_header Cache-Control "no-cache" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Access-Control-Allow-Origin "*" always;
+    }}
+    # C2SP tlog-tiles hash tiles and entry bundles, full and partial: immutable.
+    location ^~ /tile/ {{
+        types {{ }}
+        default_type application/octet-stream;
+        add_header Cache-Control "public, max-age=31536000, immutable" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Access-Control-Allow-Origin "*" always;
+    }}
+    location ^~ /releases/ {{
+        types {{ }}
+        default_type text/plain;
+        add_header Cache-Control "public, max-age=31536000, immutable" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Access-Control-Allow-Origin "*" always;
+    }}
+    location ^~ /lookup/ {{
+        types {{ }}
+        default_type text/plain;
+        add_header Cache-Control "public, max-age=31536000, immutable" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Access-Control-Allow-Origin "*" always;
+    }}
+    location ^~ /keys/ {{
+        types {{ }}
+        default_type text/plain;
+        add_header Cache-Control "public, max-age=31536000, immutable" always;
+        add_header X-Content-Type-Options nosniff always;
+    }}
+    # Archived documents are downloads, never pages of this site: an archived HTML file
+    # served as text/html here could run script on the verify page's origin.
+    location ^~ /objects/ {{
+        types {{ }}
+        default_type application/octet-stream;
+        add_header Cache-Control "public, max-age=31536000, immutable" always;
+        add_header Content-Disposition "attachment" always;
+        add_header Content-Security-Policy "sandbox; default-src 'none'" always;
+        add_header X-Content-Type-Options nosniff always;
+    }}
+    # The pages, the search index, the trust file and the site's scripts: revalidated.
+    location / {{
+        add_header Cache-Control "no-cache" always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Content-Security-Policy "{csp}" always;
+        try_files $uri $uri/ =404;
+    }}
+}}
+"""
+
+
+def nginx_conf(root: Path, *, listen: str = "80", server_name: str = "_") -> str:
+    """An nginx ``server`` block serving the site in *root* with the cache rules above."""
+    for what, value in (("root", str(root)), ("listen", listen), ("server_name", server_name)):
+        # One directive argument each: nothing that ends it, quotes it or expands in it.
+        if not value or any(c.isspace() or c in ';{}"\'#$\\' or ord(c) < 32 for c in value):
+            raise MalformedError(f"{what} {value!r} cannot be written into an nginx configuration")
+    return _NGINX.format(root=root, listen=listen, server_name=server_name, csp=_CSP)
