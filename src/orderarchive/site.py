@@ -415,6 +415,7 @@ server {{
     root {root};
     index index.html;
     charset utf-8;
+    charset_types text/html text/css text/javascript application/json text/plain;
     autoindex off;
     disable_symlinks on;
     server_tokens off;
