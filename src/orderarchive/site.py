@@ -82,8 +82,10 @@ _EXTENSIONS = {
 # no framing. A hostile title that slipped past escaping still could not run.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "object-src 'none'; base-uri 'none'; form-action 'none'"
 )
+#: What the nginx block adds to the pages' policy (frame-ancestors works only as a header).
+_CSP_HEADER = _CSP + "; frame-ancestors 'none'"
 
 
 @attrs.frozen
@@ -493,4 +495,4 @@ def nginx_conf(root: Path, *, listen: str = "80", server_name: str = "_") -> str
         # One directive argument each: nothing that ends it, quotes it or expands in it.
         if not value or any(c.isspace() or c in ';{}"\'#$\\' or ord(c) < 32 for c in value):
             raise MalformedError(f"{what} {value!r} cannot be written into an nginx configuration")
-    return _NGINX.format(root=root, listen=listen, server_name=server_name, csp=_CSP)
+    return _NGINX.format(root=root, listen=listen, server_name=server_name, csp=_CSP_HEADER)
