@@ -179,13 +179,17 @@ def test_publish_writes_the_pages_and_the_nginx_block(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     text = conf.read_text()
     assert f"root {out.resolve()};" in text and "listen 127.0.0.1:8080;" in text
+    ssl = ok(CliRunner().invoke(cli, [*base, "publish", str(out), "--nginx-conf", "-",
+                                      "--listen", "443 ssl", "--server-name", "o.example.gov"]))
+    assert "    listen 443 ssl;\n    server_name o.example.gov;\n" in ssl
     # a second run has nothing to write, pages included
     again = ok(CliRunner().invoke(cli, [*base, "publish", str(out)]))
     assert "0 files written" in again
 
 
 @pytest.mark.parametrize("option", [["--server-name", "a;b"], ["--listen", "80 { }"],
-                                    ["--server-name", "x\ninclude /etc/passwd"]])
+                                    ["--server-name", "x\ninclude /etc/passwd"],
+                                    ["--server-name", "a b"], ["--listen", "80\ninclude x"]])
 def test_publish_refuses_what_cannot_go_into_nginx(tmp_path: Path, option: list[str]) -> None:
     out = tmp_path / "site"
     result = CliRunner().invoke(cli, ["--archive", str(REPO / "archive"), "--keys",

@@ -10,7 +10,7 @@ title like ``</title><script>`` must stay text. Archived HTML documents are neve
 are downloads (and the nginx configuration serves objects as attachments, docs/THREATS.md).
 
 :func:`build_site` computes the files (no writing); :func:`write_site` is the one edge that
-writes them, each atomically and only when its bytes changed. docs/FORMAT.md §22 describes
+writes them, each atomically and only when its bytes changed. docs/FORMAT.md §23 describes
 every file.
 """
 
@@ -405,11 +405,11 @@ def publish_pages(ctx: PublishContext) -> list[str]:
     return write_site(ctx.outdir, site)
 
 
-#: Cache rules (docs/FORMAT.md §22): tiles, bundles, releases, objects, lookups and key files
+#: Cache rules (docs/FORMAT.md §22, §23): tiles, bundles, releases, objects, lookups and key files
 #: never change once written; the checkpoint and the pages do (a new release replaces them).
 _NGINX = """\
 # nginx server block for an orderarchive site published by 'orderarchive publish'
-# (docs/FORMAT.md §22). Serve it over HTTPS in production: the verify page's WebCrypto
+# (docs/FORMAT.md §22, §23). Serve it over HTTPS in production: the verify page's WebCrypto
 # needs a secure context (https, or http://localhost / 127.0.0.1).
 server {{
     listen {listen};
@@ -492,7 +492,12 @@ server {{
 def nginx_conf(root: Path, *, listen: str = "80", server_name: str = "_") -> str:
     """An nginx ``server`` block serving the site in *root* with the cache rules above."""
     for what, value in (("root", str(root)), ("listen", listen), ("server_name", server_name)):
-        # One directive argument each: nothing that ends it, quotes it or expands in it.
-        if not value or any(c.isspace() or c in ';{}"\'#$\\' or ord(c) < 32 for c in value):
+        # Nothing that ends the directive, quotes or expands in it; "listen" alone takes
+        # several space-separated parameters ("443 ssl").
+        spaces_ok = what == "listen"
+        if not value or any(
+            (c.isspace() and not (spaces_ok and c == " ")) or c in ';{}"\'#$\\' or ord(c) < 32
+            for c in value
+        ):
             raise MalformedError(f"{what} {value!r} cannot be written into an nginx configuration")
     return _NGINX.format(root=root, listen=listen, server_name=server_name, csp=_CSP_HEADER)

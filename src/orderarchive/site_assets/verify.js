@@ -574,7 +574,8 @@ if (typeof module === "object" && module.exports) {
         const k = await OA.parseVkey(pinned);
         if (k.name !== state.origin) throw new OA.CheckError("key", "the pinned key is for " + k.name + ", not this log (" + state.origin + ")");
         $("trust").textContent = "Trusting the key you pinned: " + k.name + "+" + k.idHex +
-          ". The key published on this site is not used.";
+          ". The key published on this site is not used. This page's code still comes from " +
+          "this site: for a check that does not depend on it, use the command line.";
         return [k];
       }
       const keys = [];
@@ -582,7 +583,7 @@ if (typeof module === "object" && module.exports) {
       $("trust").textContent = "Trusting the key published on this site beside the log (" +
         keys.map((k) => k.name + "+" + k.idHex).join(", ") + "). Whoever controls this site " +
         "could replace both the log and this key; to rule that out, pin the key you got from " +
-        "the clerk another way (below) or check with the command line and your own copy of the key.";
+        "the clerk another way (below), or check with the command line and your own copy of the key.";
       return keys;
     }
 
