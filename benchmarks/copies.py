@@ -27,9 +27,9 @@ from pathlib import Path
 
 from orderarchive.archive import Archive, document_fields
 from orderarchive.errors import OrderArchiveError
-from orderarchive.note import Signer
+from orderarchive.log.note import Signer
+from orderarchive.log.textlayer import TextLayer
 from orderarchive.proofs import check_copy
-from orderarchive.textlayer import TextLayer
 
 SEEDS = Path(__file__).resolve().parents[1] / "tests" / "data" / "seeds"
 ORIGIN = "example.gov/benchmark-copies"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orderarchive.archive import AddRequest, Archive, document_fields
-from orderarchive.note import Signer
-from orderarchive.textlayer import TextLayer
+from orderarchive.log.note import Signer
+from orderarchive.log.textlayer import TextLayer
 
 from .corpus import _WORDS
 

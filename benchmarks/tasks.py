@@ -28,7 +28,7 @@ def _paths(listing: str) -> list[Path]:
 
 
 def ingest(listing: str) -> None:
-    from orderarchive.ingest import AddOptions, build_requests
+    from orderarchive.documents.ingest import AddOptions, build_requests
 
     requests = build_requests(_paths(listing), AddOptions(issued_from_file=True))
     print(json.dumps({"documents": len(requests)}))
@@ -47,14 +47,14 @@ def bare_pypdf(listing: str) -> None:
 
 
 def _signer(key: str) -> object:
-    from orderarchive.keys import read_secret_key
+    from orderarchive.log.keys import read_secret_key
 
     return read_secret_key(Path(key)).unlock(None)
 
 
 def archive_add(archive: str, key: str, listing: str, index: str = "index") -> None:
     from orderarchive.archive import Archive
-    from orderarchive.ingest import AddOptions, build_requests
+    from orderarchive.documents.ingest import AddOptions, build_requests
 
     requests = build_requests(_paths(listing), AddOptions(issued_from_file=True))
     target = Archive.open(archive)
@@ -79,7 +79,7 @@ def synthetic(archive: str, key: str, size: str) -> None:
 
 def inprocess(archive: str, keys: str, copy: str, doc: str) -> None:
     from orderarchive.archive import Archive
-    from orderarchive.keys import load_verifiers
+    from orderarchive.log.keys import load_verifiers
     from orderarchive.proofs import check_copy, prove, verify_proof
 
     verifiers = load_verifiers([keys])

@@ -13,12 +13,12 @@ from typing import Any
 
 from conftest import REPO, text_request
 from orderarchive.archive import Archive
-from orderarchive.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from orderarchive.keys import load_verifiers
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from orderarchive.log.keys import load_verifiers
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.tiles import Tile
 from orderarchive.publish import publish, sha256_lookup_path
 from orderarchive.site import publish_pages
-from orderarchive.tiles import Tile
 
 SAMPLE_ORDER = "boston-eo-2026-02-05-specimen"
 

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive
-from orderarchive.note import Signer
+from orderarchive.log.note import Signer
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ import pytest
 from click.testing import Result
 
 from orderarchive.archive import AddRequest, Archive, document_fields
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.store import MemoryStore
-from orderarchive.textlayer import TextLayer
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import MemoryStore
+from orderarchive.log.textlayer import TextLayer
 
 ORIGIN = "example.gov/orders"
 REPO = Path(__file__).resolve().parents[1]

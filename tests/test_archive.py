@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
-from orderarchive import merkle
 from orderarchive.archive import (
     CHECKPOINT,
     ENTRIES,
@@ -16,7 +15,6 @@ from orderarchive.archive import (
     Archive,
     ArchiveVerificationError,
 )
-from orderarchive.checkpoint import open_checkpoint
 from orderarchive.errors import (
     ArchiveNotFoundError,
     ConflictError,
@@ -25,7 +23,9 @@ from orderarchive.errors import (
     SignatureError,
     VerificationError,
 )
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log import merkle
+from orderarchive.log.checkpoint import open_checkpoint
+from orderarchive.log.note import Signer, VerifierKey
 
 
 @pytest.fixture(params=STORE_KINDS)

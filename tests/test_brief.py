@@ -1,4 +1,5 @@
-"""Finding quotations in briefs (orderarchive.brief), then checking each (orderarchive.quote).
+"""Finding quotations in briefs (orderarchive.citations.brief), then checking each
+(orderarchive.citations.quote).
 
 The order and the brief below are invented for these tests in the style of a municipal
 executive order and a memorandum of law; they are not real documents.
@@ -13,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderarchive.brief import FoundQuotation, TooManyQuotationsError, find_quotations
-from orderarchive.html import brief_text
-from orderarchive.quote import QuoteStatus, match_quote
-from orderarchive.textlayer import TextLayer
+from orderarchive.citations.brief import FoundQuotation, TooManyQuotationsError, find_quotations
+from orderarchive.citations.quote import QuoteStatus, match_quote
+from orderarchive.documents.html import brief_text
+from orderarchive.log.textlayer import TextLayer
 
 ORDER = TextLayer.from_pages(
     [
@@ -346,7 +347,7 @@ def test_lines_and_pages_of_many_quotations() -> None:
 
 _ADVERSARIAL = r'''
 import sys
-from orderarchive.brief import find_quotations
+from orderarchive.citations.brief import find_quotations
 n = 100_000
 cases = [
     '"' * n,                          # unclosed straight marks

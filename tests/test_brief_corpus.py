@@ -25,8 +25,8 @@ import pytest
 
 from conftest import REPO
 from orderarchive.archive import Archive
-from orderarchive.cite import BriefReport, check_brief
-from orderarchive.keys import load_verifiers
+from orderarchive.citations.cite import BriefReport, check_brief
+from orderarchive.log.keys import load_verifiers
 from pdfgen import make_pdf
 
 BRIEFS = REPO / "tests" / "data" / "briefs"

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderarchive.checkpoint import (
+from orderarchive.errors import NoteFormatError, SignatureError, UntrustedKeyError
+from orderarchive.log.checkpoint import (
     MAX_TREE_SIZE,
     Checkpoint,
     OriginMismatchError,
     open_checkpoint,
     sign_checkpoint,
 )
-from orderarchive.errors import NoteFormatError, SignatureError, UntrustedKeyError
-from orderarchive.note import InvalidSignatureError, Signer, VerifierKey, sign_note
+from orderarchive.log.note import InvalidSignatureError, Signer, VerifierKey, sign_note
 
 VECTORS = Path(__file__).resolve().parent / "data" / "vectors"  # see tests/data/README.md
 STATIC = VECTORS / "static-log-300"

@@ -20,11 +20,11 @@ from typing import Any
 import attrs
 import pytest
 
-import orderarchive.cite
+import orderarchive.citations.cite
 from conftest import ORIGIN, STORE_KINDS, new_archive
 from orderarchive import canonical
 from orderarchive.archive import Archive, document_fields
-from orderarchive.cite import (
+from orderarchive.citations.cite import (
     EVIDENCE_FORMAT,
     BriefReport,
     Citation,
@@ -40,6 +40,7 @@ from orderarchive.cite import (
     make_evidence,
     verify_evidence,
 )
+from orderarchive.citations.quote import QuoteStatus, QuoteTooShortError
 from orderarchive.documents import read_document
 from orderarchive.errors import (
     DocumentError,
@@ -50,10 +51,9 @@ from orderarchive.errors import (
     SignatureError,
     VerificationError,
 )
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.textlayer import TextLayer
 from orderarchive.proofs import UnreleasedError
-from orderarchive.quote import QuoteStatus, QuoteTooShortError
-from orderarchive.textlayer import TextLayer
 from pdfgen import make_pdf
 
 
@@ -582,8 +582,8 @@ def test_evidence_needs_no_archive(corpus: Corpus, evidence: bytes, tmp_path: Pa
     path.write_bytes(evidence)
     code = (
         "import sys\n"
-        "from orderarchive.cite import verify_evidence\n"
-        "from orderarchive.note import VerifierKey\n"
+        "from orderarchive.citations.cite import verify_evidence\n"
+        "from orderarchive.log.note import VerifierKey\n"
         "r = verify_evidence(open(sys.argv[1], 'rb').read(), [VerifierKey.parse(sys.argv[2])])\n"
         "print(r.citation)\n"
     )
@@ -748,7 +748,7 @@ def test_tampered_evidence_fails(case: str, corpus: Corpus, evidence: bytes) -> 
                                          1)),
         ("truncated", lambda d: d[: len(d) // 2] + b"\n"),
         ("array", lambda d: b"[]\n"),
-        ("too-large", lambda d: b" " * (orderarchive.cite.MAX_EVIDENCE_BYTES + 1)),
+        ("too-large", lambda d: b" " * (orderarchive.citations.cite.MAX_EVIDENCE_BYTES + 1)),
     ],
 )
 def test_malformed_evidence(case: str, mutate: Callable[[bytes], bytes], evidence: bytes,
@@ -921,7 +921,7 @@ def test_unreadable_briefs(corpus: Corpus, data: bytes, name: str) -> None:
 
 def test_module_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    results = doctest.testmod(orderarchive.cite, optionflags=doctest.ELLIPSIS)
+    results = doctest.testmod(orderarchive.citations.cite, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 10
     assert results.failed == 0
 
@@ -929,7 +929,7 @@ def test_module_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_cite_module_does_no_cli_or_pdf_imports() -> None:
     import subprocess
 
-    code = ("import sys, orderarchive.cite; "
+    code = ("import sys, orderarchive.citations.cite; "
             "print(sorted(m for m in ('click', 'pypdf', 'sqlite3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, ok, one_line_error
 from orderarchive import canonical
 from orderarchive.cli import cli
-from orderarchive.note import Signer
+from orderarchive.log.note import Signer
 from pdfgen import make_pdf
 from test_cite import BRIEF, Corpus, build_corpus
 

@@ -14,12 +14,12 @@ from click.testing import CliRunner, Result
 
 from conftest import REPO, one_line_error
 from orderarchive.archive import Archive
-from orderarchive.brief import TooManyQuotationsError
-from orderarchive.cite import check_brief
+from orderarchive.citations.brief import TooManyQuotationsError
+from orderarchive.citations.cite import check_brief
 from orderarchive.cli import cli
 from orderarchive.documents import DocumentTooLargeError
 from orderarchive.index import index_path
-from orderarchive.keys import load_verifiers
+from orderarchive.log.keys import load_verifiers
 
 GBH = "gbh-2026-02-05-wu-executive-order"
 GBH_TITLE = (

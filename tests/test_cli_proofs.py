@@ -18,10 +18,10 @@ from click.testing import CliRunner, Result
 
 from conftest import ORIGIN, need_tool, ok, one_line_error, text_request
 from orderarchive.archive import Archive
-from orderarchive.checkpoint import open_checkpoint
 from orderarchive.cli import cli
-from orderarchive.keys import seal
-from orderarchive.note import Signer
+from orderarchive.log.checkpoint import open_checkpoint
+from orderarchive.log.keys import seal
+from orderarchive.log.note import Signer
 from test_proofs import named_cases
 
 

@@ -200,7 +200,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_the_prompt_allows_retries(terminal: None) -> None:
-    from orderarchive.keys import read_secret_key
+    from orderarchive.log.keys import read_secret_key
 
     good = "correct horse battery staple"
     answers = ["short", good, "a typo in it", good, good]
@@ -268,9 +268,9 @@ def test_list_and_log_escape_and_align_a_hostile_title(
     import attrs
 
     from conftest import text_request
-    from orderarchive import entry as entry_module
     from orderarchive.archive import Archive
-    from orderarchive.note import Signer
+    from orderarchive.log import entry as entry_module
+    from orderarchive.log.note import Signer
 
     signer = Signer(name=ORIGIN, seed=bytes(range(32)))
     with monkeypatch.context() as m:
@@ -403,7 +403,7 @@ def test_quiet_says_failed_when_a_verification_raises(project: Path) -> None:
     """An entry whose signature no longer verifies: the verdict is 'failed', with the error
     on standard error, for quote, check and cite-check alike."""
     other = project.parent / "other.vkey"
-    from orderarchive.note import Signer
+    from orderarchive.log.note import Signer
 
     other.write_text(Signer.generate(ORIGIN).verifier().to_string() + "\n")
     for args in (["quote", QUOTE], ["check", "eo-1.txt"], ["verify"]):
@@ -416,8 +416,8 @@ def test_quiet_says_failed_when_a_verification_raises(project: Path) -> None:
 def test_log_refuses_a_signed_release_whose_root_the_entries_do_not_give(project: Path) -> None:
     """A fork: release 1 re-signed by the publisher's own key over another root. Every
     signature verifies; only the recomputed root shows it, and log answers nothing."""
-    from orderarchive.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-    from orderarchive.keys import load_verifiers, read_secret_key
+    from orderarchive.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+    from orderarchive.log.keys import load_verifiers, read_secret_key
 
     signer = read_secret_key(project.parent / "k.key").unlock(None)
     release = project / "archive" / "releases" / "1"

@@ -12,7 +12,7 @@ from conftest import REPO, STORE_KINDS, directory_only, need_tool, new_archive
 from orderarchive.archive import Archive, document_fields
 from orderarchive.copies import TextComparison, WordChange
 from orderarchive.documents import read_document
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.proofs import CopyResult, check_copy
 from pdfgen import make_pdf, sample_order
 
@@ -95,7 +95,7 @@ def test_pasted_text_is_same_text(tmp_path: Path, signer: Signer,
                                   verifiers: list[VerifierKey], store_kind: str) -> None:
     body = "An order about things.\n\nSection 1. The City shall not assist anyone.\n"
     archive = new_archive(store_kind, tmp_path / "a")
-    from orderarchive.textlayer import TextLayer
+    from orderarchive.log.textlayer import TextLayer
     archive.add([document_fields(body.encode(), doc="o", kind="article", title="t", issuer="i",
                                  issued=None, media_type="text/plain",
                                  text=TextLayer.from_text(body), extractor="x")], signer)
@@ -129,7 +129,7 @@ SEED = REPO / "tests" / "data" / "seeds" / "gbh-2026-02-05-wu-executive-order.tx
 
 @pytest.fixture
 def article(tmp_path: Path, signer: Signer, store_kind: str) -> tuple[Archive, str]:
-    from orderarchive.textlayer import TextLayer
+    from orderarchive.log.textlayer import TextLayer
 
     body = SEED.read_text(encoding="utf-8")
     archive = new_archive(store_kind, tmp_path / "art")
@@ -241,7 +241,8 @@ def test_cli_check_says_what_changed(article: tuple[Archive, str], tmp_path: Pat
 
 
 def test_cli_defaults_match_the_library() -> None:
-    from orderarchive import _cli_proofs, copies
+    from orderarchive import copies
+    from orderarchive.cli import proofs as _cli_proofs
 
     assert _cli_proofs.DEFAULT_MAX_WORDS == copies.DEFAULT_MAX_WORDS
     assert _cli_proofs.DEFAULT_TIMEOUT == copies.DEFAULT_TIMEOUT

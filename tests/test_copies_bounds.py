@@ -16,9 +16,9 @@ from orderarchive import copies
 from orderarchive.archive import Archive, document_fields
 from orderarchive.cli import cli
 from orderarchive.copies import CompareLimits, CompareTimeoutError, CopyTooLargeError, diff_tokens
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.textlayer import TextLayer
 from orderarchive.proofs import check_copy
-from orderarchive.textlayer import TextLayer
 
 SEED = REPO / "tests" / "data" / "seeds" / "whdh-2026-02-05-wu-signs-executive-order.txt"
 

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from conftest import ORIGIN, REPO, STORE_KINDS, directory_only, new_archive
 from orderarchive.archive import Archive, document_fields
 from orderarchive.documents import read_document
+from orderarchive.documents.html import read_html, read_html_copy
+from orderarchive.documents.pdf import hidden_runs
 from orderarchive.errors import DocumentError
-from orderarchive.html import read_html, read_html_copy
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.pdf import hidden_runs
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.textlayer import TextLayer
 from orderarchive.proofs import CopyResult, check_copy
-from orderarchive.textlayer import TextLayer
 from pdfgen import single_page_pdf
 
 

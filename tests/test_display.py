@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ORIGIN, text_request
-from orderarchive import entry as entry_module
 from orderarchive._display import UNSAFE_CHARACTERS, json_safe, terminal_safe, unsafe_characters
 from orderarchive.archive import Archive
-from orderarchive.entry import refuse_unsafe_text
 from orderarchive.errors import MalformedError
-from orderarchive.keys import seal
-from orderarchive.note import Signer
+from orderarchive.log import entry as entry_module
+from orderarchive.log.entry import refuse_unsafe_text
+from orderarchive.log.keys import seal
+from orderarchive.log.note import Signer
 
 FORGED = "\x1b[2K\x1b[32mOFFICIAL"
 # What must never reach a terminal raw: ESC, CR, a C1 CSI, the bidi override and isolate.

@@ -1,4 +1,4 @@
-"""orderarchive.documents and orderarchive._sandbox: sniffing, dispatch, bounded reading.
+"""orderarchive.documents and orderarchive.documents._sandbox: sniffing, dispatch, bounded reading.
 
 Hostile inputs are built here; none may hang. Limits are small (5 s, 512 MiB) to keep it fast.
 """
@@ -24,7 +24,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderarchive import _sandbox, html, pdf
 from orderarchive.documents import (
     BrokenDocumentError,
     DocumentFileError,
@@ -39,7 +38,10 @@ from orderarchive.documents import (
     UnicodeDocumentError,
     UnsupportedDocumentError,
     _atx_heading_text,
+    _sandbox,
+    html,
     normalise_media_type,
+    pdf,
     read_document,
     read_documents,
     sniff_media_type,

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ORIGIN
 from orderarchive.archive import Archive
-from orderarchive.note import VerifierKey
+from orderarchive.log.note import VerifierKey
 
 WRITER = Path(__file__).with_name("_writer.py")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ORIGIN
-from orderarchive import merkle
 from orderarchive.archive import Archive
-from orderarchive.entry import make_entry, verify_included
 from orderarchive.errors import InclusionError, SignatureError, VerificationError
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log import merkle
+from orderarchive.log.entry import make_entry, verify_included
+from orderarchive.log.note import Signer, VerifierKey
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "orderarchive"
 
@@ -63,7 +63,7 @@ def test_each_failure_is_refused(
 def test_no_copy_of_the_check_remains() -> None:
     # The entry signature and the inclusion of an entry in a checkpoint are each checked in
     # one place: no other module verifies an inclusion proof or an Ed25519 signature itself.
-    for module in sorted(SRC.glob("*.py")):
+    for module in sorted(SRC.rglob("*.py")):
         text = module.read_text(encoding="utf-8")
         code = "\n".join(line for line in text.splitlines()
                          if not line.lstrip().startswith(("#", '"""', "``")))

@@ -22,16 +22,16 @@ from hypothesis import strategies as st
 
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive, Config
-from orderarchive.checkpoint import Checkpoint, open_checkpoint
-from orderarchive.cite import Citation, cite, make_evidence, verify_evidence
-from orderarchive.entry import Entry
+from orderarchive.citations.cite import Citation, cite, make_evidence, verify_evidence
 from orderarchive.errors import OrderArchiveError
-from orderarchive.keys import SecretKeyFile, seal
-from orderarchive.minisign import MinisignPublicKey, MinisignSignature, verify
-from orderarchive.note import SignedNote, Signer, VerifierKey
+from orderarchive.log.checkpoint import Checkpoint, open_checkpoint
+from orderarchive.log.entry import Entry
+from orderarchive.log.keys import SecretKeyFile, seal
+from orderarchive.log.minisign import MinisignPublicKey, MinisignSignature, verify
+from orderarchive.log.note import SignedNote, Signer, VerifierKey
+from orderarchive.log.textlayer import TextLayer
+from orderarchive.log.tlogproof import TlogProof
 from orderarchive.proofs import export_minisig, minisign_public_key, prove, verify_proof
-from orderarchive.textlayer import TextLayer
-from orderarchive.tlogproof import TlogProof
 
 FUZZ = settings(
     max_examples=300,
@@ -176,7 +176,7 @@ PARSERS: dict[str, tuple[Callable[[Corpus], list[bytes]], Callable[[bytes], obje
 
 
 def _prehash() -> object:
-    from orderarchive.minisign import Prehash
+    from orderarchive.log.minisign import Prehash
 
     return Prehash.of(_c().data)
 

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import GOPATH, need_tool, text_request
 from orderarchive.archive import Archive
-from orderarchive.keys import file_stem
-from orderarchive.note import Signer
+from orderarchive.log.keys import file_stem
+from orderarchive.log.note import Signer
 from orderarchive.proofs import consistency, prove
 
 HERE = Path(__file__).resolve().parent

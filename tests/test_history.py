@@ -10,9 +10,7 @@ import attrs
 import pytest
 
 from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
-from orderarchive import merkle
 from orderarchive.archive import Archive
-from orderarchive.checkpoint import Checkpoint, sign_checkpoint
 from orderarchive.errors import (
     ForkError,
     MalformedError,
@@ -33,7 +31,9 @@ from orderarchive.history import (
     remembered_path,
     state_dir,
 )
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log import merkle
+from orderarchive.log.checkpoint import Checkpoint, sign_checkpoint
+from orderarchive.log.note import Signer, VerifierKey
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive
-from orderarchive.note import Signer
+from orderarchive.log.note import Signer
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prlimit") is None, reason="prlimit (util-linux) is needed for the memory cap"

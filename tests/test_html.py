@@ -1,4 +1,4 @@
-"""orderarchive.html: article text and metadata from news pages (read in this process)."""
+"""orderarchive.documents.html: article text and metadata from news pages (read in this process)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from orderarchive.documents import DocumentTooLargeError, Limits, UnicodeDocumentError
-from orderarchive.html import EXTRACTOR, NO_TEXT_REASON, decode_html, read_html
+from orderarchive.documents.html import EXTRACTOR, NO_TEXT_REASON, decode_html, read_html
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head>

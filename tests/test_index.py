@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderarchive.entry import DocumentFields, Entry, Relation, TextRef, make_entry
 from orderarchive.errors import ConflictError, StorageError
 from orderarchive.index import MARK, Index, IndexedDoc, RelationRow, fts_query
-from orderarchive.note import Signer
-from orderarchive.textlayer import TextLayer
+from orderarchive.log.entry import DocumentFields, Entry, Relation, TextRef, make_entry
+from orderarchive.log.note import Signer
+from orderarchive.log.textlayer import TextLayer
 
 SIGNER = Signer(name="example.gov/orders", seed=bytes(range(32)))
 RECORDED = "2026-02-05T12:00:00Z"

@@ -26,9 +26,9 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, text_request
 from orderarchive.archive import ENTRIES, Archive
 from orderarchive.cli import cli
-from orderarchive.note import Signer
+from orderarchive.log.note import Signer
+from orderarchive.log.store import FileStore
 from orderarchive.proofs import check_copy
-from orderarchive.store import FileStore
 
 ORDER = "Executive order number 1.\n\nSection 1. The City shall not assist federal agents.\n"
 QUOTE = "The City shall not assist federal agents"
@@ -338,7 +338,7 @@ def test_dangling_lock_symlinks_create_nothing(mirror: Mirror) -> None:
     extra = mirror.root / "extra.txt"
     extra.write_text("Executive order number 9.\n\nSection 1. Another order.\n")
     secret = mirror.root / "clerk.key"
-    from orderarchive.keys import seal
+    from orderarchive.log.keys import seal
 
     secret.write_bytes(seal(mirror.signer, None).to_bytes())
     secret.chmod(0o600)
@@ -477,7 +477,7 @@ def test_an_entry_by_an_untrusted_key_is_never_indexed(
 ) -> None:
     """The checkpoint is signed by the trusted key, one entry by another key of the same name:
     the index refuses it (no command answers from the archive), it does not skip it."""
-    from orderarchive.checkpoint import sign_checkpoint
+    from orderarchive.log.checkpoint import sign_checkpoint
 
     stranger = Signer.generate(ORIGIN)
     monkeypatch.setattr(Archive, "_writer_head", lambda self, signer: self.head())

@@ -18,9 +18,9 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, ok, text_request
 from orderarchive.archive import Archive
 from orderarchive.cli import cli
-from orderarchive.layout import debris, named
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.store import FileStore, interrupts_until_commit
+from orderarchive.log.layout import debris, named
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import FileStore, interrupts_until_commit
 
 KEY = ("--key", "clerk.key")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ORIGIN, REPO
-from orderarchive import keys
 from orderarchive.archive import Archive
 from orderarchive.errors import KeyFileError
-from orderarchive.note import Signer
+from orderarchive.log import keys
+from orderarchive.log.note import Signer
 
 FAST = {"opslimit": 1, "memlimit": 8192}
 DEMO_KEY = REPO / "keys" / "DEMO-ONLY-NOT-SECRET.sample-archive.key"

@@ -7,9 +7,9 @@ from pathlib import Path
 import nacl.pwhash
 import pytest
 
-from orderarchive import keys
 from orderarchive.errors import KeyFileError, PassphraseError
-from orderarchive.note import Signer
+from orderarchive.log import keys
+from orderarchive.log.note import Signer
 
 FAST = {
     "opslimit": nacl.pwhash.argon2id.OPSLIMIT_MIN,

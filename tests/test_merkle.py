@@ -1,4 +1,4 @@
-"""Tests for orderarchive.merkle.
+"""Tests for orderarchive.log.merkle.
 
 * Conformance: the 196 transparency-dev/merkle probes and the CT reference tree
   (tests/data/vectors, copied from their upstreams: tests/data/README.md), and the project's
@@ -25,7 +25,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderarchive import merkle
 from orderarchive.errors import (
     ConsistencyError,
     InclusionError,
@@ -35,7 +34,8 @@ from orderarchive.errors import (
     RootMismatchError,
     StorageError,
 )
-from orderarchive.merkle import (
+from orderarchive.log import merkle
+from orderarchive.log.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     MAX_TREE_SIZE,
@@ -875,7 +875,7 @@ def test_merkle_module_is_pure() -> None:
             imported.add("." * node.level + (node.module or ""))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             assert node.func.id not in {"open", "exec", "eval", "__import__"}
-    assert imported <= {"__future__", "hashlib", "hmac", "collections.abc", "typing", ".errors"}
+    assert imported <= {"__future__", "hashlib", "hmac", "collections.abc", "typing", "..errors"}
 
 
 # -- compact ranges (the derived index's frontier) ---------------------------------------------

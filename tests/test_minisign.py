@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderarchive.errors import MalformedError, SignatureError
-from orderarchive.minisign import (
+from orderarchive.log.minisign import (
     KEY_ID_DOMAIN,
     MAX_TRUSTED_COMMENT_BYTES,
     MAX_UNTRUSTED_COMMENT_BYTES,
@@ -28,7 +28,7 @@ from orderarchive.minisign import (
     sign_prehashed,
     verify,
 )
-from orderarchive.note import Signer
+from orderarchive.log.note import Signer
 
 SEED = bytes(range(32))
 PUB = Signer("example.com/minisign-test", SEED).public_key

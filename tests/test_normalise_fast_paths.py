@@ -11,7 +11,7 @@ import random
 import re
 import unicodedata
 
-from orderarchive.textlayer import normalise_paragraph, split_paragraphs
+from orderarchive.log.textlayer import normalise_paragraph, split_paragraphs
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -56,7 +56,7 @@ def test_plain_ascii_paragraph_is_returned_unchanged() -> None:
 
 
 def test_html_whitespace_collapse_matches_the_rule() -> None:
-    from orderarchive.html import _collapse
+    from orderarchive.documents.html import _collapse
 
     rule = re.compile(r"[ \t\n\r\f]+")
     rng = random.Random(3)

@@ -19,7 +19,7 @@ from orderarchive.errors import (
     SignatureError,
     UntrustedKeyError,
 )
-from orderarchive.note import (
+from orderarchive.log.note import (
     ALG_COSIGNATURE_V1,
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,

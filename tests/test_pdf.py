@@ -1,4 +1,4 @@
-"""orderarchive.pdf: reading PDFs in this process; every hostile input is built here.
+"""orderarchive.documents.pdf: reading PDFs in this process; every hostile input is built here.
 
 The same inputs through the bounded worker path are in test_documents.py.
 """
@@ -16,15 +16,15 @@ import pypdf
 import pytest
 
 from conftest import need_tool
-from orderarchive import pdf
 from orderarchive.documents import (
     BrokenDocumentError,
     DocumentTooLargeError,
     EncryptedDocumentError,
     Limits,
     ReadDocument,
+    pdf,
 )
-from orderarchive.pdf import LineStart, paragraphs_from_lines, read_pdf
+from orderarchive.documents.pdf import LineStart, paragraphs_from_lines, read_pdf
 from pdfgen import deflate_zeros, make_pdf, raw_pdf, sample_order, single_page_pdf
 
 ORDER = sample_order(3)
@@ -294,7 +294,8 @@ def test_rotated_text_uses_its_own_up_direction() -> None:
 
 def test_importing_orderarchive_does_not_load_pypdf() -> None:
     code = (
-        "import sys, orderarchive.documents, orderarchive.pdf, orderarchive.html; "
+        "import sys, orderarchive.documents, orderarchive.documents.pdf, "
+        "orderarchive.documents.html; "
         "assert 'pypdf' not in sys.modules, 'pypdf imported at module level'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from conftest import ORIGIN, need_tool
-from orderarchive.pdf import read_pdf
+from orderarchive.documents.pdf import read_pdf
 from pdfgen import make_pdf, sample_order
 
 ORDER = sample_order(2)

@@ -14,10 +14,7 @@ import attrs
 import pytest
 
 from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
-from orderarchive import merkle, minisign
 from orderarchive.archive import ENTRIES, Archive
-from orderarchive.checkpoint import Checkpoint, sign_checkpoint
-from orderarchive.entry import make_entry
 from orderarchive.errors import (
     DigestMismatchError,
     InclusionError,
@@ -28,7 +25,12 @@ from orderarchive.errors import (
     VerificationError,
 )
 from orderarchive.index import index_path
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log import merkle, minisign
+from orderarchive.log.checkpoint import Checkpoint, sign_checkpoint
+from orderarchive.log.entry import make_entry
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import FileStore
+from orderarchive.log.tlogproof import TlogProof
 from orderarchive.proofs import (
     COPY_STATUSES,
     IndexMismatchError,
@@ -40,8 +42,6 @@ from orderarchive.proofs import (
     prove,
     verify_proof,
 )
-from orderarchive.store import FileStore
-from orderarchive.tlogproof import TlogProof
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from conftest import text_request
-from orderarchive import merkle
 from orderarchive.archive import Archive
-from orderarchive.checkpoint import open_checkpoint
 from orderarchive.errors import ConflictError, NotFoundError, RollbackError
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log import merkle
+from orderarchive.log.checkpoint import open_checkpoint
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.tiles import Tile, TileHashReader, parse_entry_bundle
 from orderarchive.publish import PublishContext, doc_lookup_path, publish, sha256_lookup_path
-from orderarchive.tiles import Tile, TileHashReader, parse_entry_bundle
 
 
 def _files(root: Path) -> dict[str, bytes]:

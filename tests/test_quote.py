@@ -1,4 +1,4 @@
-"""Quotation checking against signed text layers (orderarchive.quote).
+"""Quotation checking against signed text layers (orderarchive.citations.quote).
 
 The sample order below is invented for these tests, written in the style of a municipal
 executive order; it is not the text of any real order. Its layer has what PDF extraction
@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from orderarchive import errors
-from orderarchive.quote import (
+from orderarchive.citations.quote import (
     ELLIPSIS_MAX_GAP,
     NORMALISATIONS,
     Difference,
@@ -28,7 +28,7 @@ from orderarchive.quote import (
     candidate_terms,
     match_quote,
 )
-from orderarchive.textlayer import TextLayer
+from orderarchive.log.textlayer import TextLayer
 
 PAGE_1 = [
     "EXECUTIVE ORDER OF THE MAYOR\n"
@@ -685,7 +685,7 @@ def test_quote_modules_do_no_io() -> None:
         "unicodedata",
     }
     for module in ("quote", "brief"):
-        source = Path(__file__).parents[1] / "src" / "orderarchive" / f"{module}.py"
+        source = Path(__file__).parents[1] / "src" / "orderarchive" / "citations" / f"{module}.py"
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 assert {alias.name for alias in node.names} <= allowed

@@ -21,9 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderarchive.archive import Archive
-from orderarchive.cite import check_quote
-from orderarchive.keys import load_verifiers
-from orderarchive.quote import (
+from orderarchive.citations.cite import check_quote
+from orderarchive.citations.quote import (
     ACCEPTED,
     OMISSION_MAX_WORDS,
     REVERSING_PREFIXES,
@@ -32,7 +31,8 @@ from orderarchive.quote import (
     QuoteStatus,
     match_quote,
 )
-from orderarchive.textlayer import TextLayer
+from orderarchive.log.keys import load_verifiers
+from orderarchive.log.textlayer import TextLayer
 
 REPO = Path(__file__).resolve().parent.parent
 GBH = "gbh-2026-02-05-wu-executive-order"

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive
 from orderarchive.cli import cli
-from orderarchive.keys import Signer
+from orderarchive.log.keys import Signer
 from test_json_schemas import SCHEMAS, schema_file
 
 

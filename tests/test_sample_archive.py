@@ -11,7 +11,7 @@ import pypdf
 import pytest
 
 from orderarchive.archive import Archive
-from orderarchive.keys import load_verifiers, read_secret_key
+from orderarchive.log.keys import load_verifiers, read_secret_key
 
 REPO = Path(__file__).resolve().parents[1]
 DERIVED = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "lock", "index.lock"}

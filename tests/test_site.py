@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from conftest import ORIGIN, REPO, ok, one_line_error, text_request
 from orderarchive.archive import Archive, document_fields
-from orderarchive.cite import Citation
+from orderarchive.citations.cite import Citation
 from orderarchive.cli import cli
 from orderarchive.errors import OrderArchiveError, StorageError, VerificationError
-from orderarchive.keys import load_verifiers
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.keys import load_verifiers
+from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.site import (
     SEARCH_FORMAT,
     TRUST_FORMAT,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _sitefixtures import large_site, sample_site
 from conftest import REPO, need_tool
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.note import Signer, VerifierKey
 
 JS_TESTS = REPO / "tests" / "browser" / "verify.test.js"
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import STORE_KINDS, new_archive, text_request
 from orderarchive.archive import Archive, object_name
 from orderarchive.errors import ArchiveNotFoundError, ConflictError, NotFoundError, StorageError
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.store import (
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import (
     ENTRIES_RECORD,
     HASHES_RECORD,
     MAX_RANGE_BYTES,

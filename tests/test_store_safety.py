@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ORIGIN, text_request
-from orderarchive import store as store_module
 from orderarchive.archive import Archive, decimal_size
 from orderarchive.errors import NotFoundError, StorageError
-from orderarchive.note import Signer
-from orderarchive.store import MAX_RANGE_BYTES, FileStore
+from orderarchive.log import store as store_module
+from orderarchive.log.note import Signer
+from orderarchive.log.store import MAX_RANGE_BYTES, FileStore
 
 # -- writes never leave the archive ---------------------------------------------------------
 

@@ -25,10 +25,10 @@ import pytest
 
 from conftest import ORIGIN, text_request
 from orderarchive.archive import RELEASE_EXT, Archive
-from orderarchive.checkpoint import Checkpoint, sign_checkpoint
 from orderarchive.errors import OrderArchiveError
 from orderarchive.history import check_history
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.checkpoint import Checkpoint, sign_checkpoint
+from orderarchive.log.note import Signer, VerifierKey
 
 NOW = datetime(2026, 2, 5, 12, 0, 0, tzinfo=UTC)
 # Every byte of these is flipped (XOR 0x01: the smallest change, one bit).
@@ -254,7 +254,7 @@ def test_a_signed_trailing_newline_is_refused(
     """A publisher's (or a stolen key's) correctly signed and logged entry whose id, date,
     or media type ends in a newline: "$" accepted it, fullmatch does not. (A relation target
     "eo-0\\n" is also caught by the audit: no such document was recorded.)"""
-    from orderarchive import entry as entry_module
+    from orderarchive.log import entry as entry_module
 
     root = tmp_path / "archive"
     archive = Archive.init(root, ORIGIN)

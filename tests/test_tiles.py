@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from orderarchive import merkle
 from orderarchive.errors import MalformedError
-from orderarchive.tiles import (
+from orderarchive.log import merkle
+from orderarchive.log.tiles import (
     Tile,
     TileHashReader,
     TileMismatchError,

@@ -14,8 +14,8 @@ import pytest
 from _httpsite import serve
 from conftest import GOPATH, need_tool, text_request
 from orderarchive.archive import Archive
-from orderarchive.keys import file_stem
-from orderarchive.note import Signer, VerifierKey
+from orderarchive.log.keys import file_stem
+from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.publish import publish
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +40,7 @@ def _run(gotiles: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
 def test_the_sample_archive_published_and_read_by_go(gotiles: Path, tmp_path: Path) -> None:
     repo = HERE.parent
     vkey = repo / "keys" / "sample.orderarchive.example_boston-executive-orders.vkey"
-    from orderarchive.keys import load_verifiers
+    from orderarchive.log.keys import load_verifiers
 
     archive = Archive.open(repo / "archive")
     site = tmp_path / "site"

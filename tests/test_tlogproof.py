@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderarchive.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from orderarchive.errors import OrderArchiveError, ProofFormatError
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.tlogproof import HEADER, MAX_PROOF_BYTES, MAX_PROOF_HASHES, TlogProof
+from orderarchive.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.tlogproof import HEADER, MAX_PROOF_BYTES, MAX_PROOF_HASHES, TlogProof
 
 VECTORS = Path(__file__).resolve().parent / "data" / "vectors"  # see tests/data/README.md
 STATIC = VECTORS / "static-log-300"

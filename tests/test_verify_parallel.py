@@ -18,9 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ORIGIN, STORE_KINDS, directory_only, text_request
-from orderarchive import _audit
 from orderarchive.archive import ENTRIES, Archive
-from orderarchive.entry import Entry, make_entry
 from orderarchive.errors import (
     ConflictError,
     MalformedError,
@@ -29,9 +27,11 @@ from orderarchive.errors import (
     SignatureError,
     StorageError,
 )
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.store import BATCH_SYNC_MIN, FileStore
-from orderarchive.textlayer import TextLayer
+from orderarchive.log import audit as _audit
+from orderarchive.log.entry import Entry, make_entry
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import BATCH_SYNC_MIN, FileStore
+from orderarchive.log.textlayer import TextLayer
 from test_tamper import FLIP_ALL, build, restore, snapshot, structural
 
 
@@ -257,7 +257,7 @@ def test_create_many_is_create_for_each(tmp_path: Path, n: int) -> None:
 
 
 def test_create_many_without_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import orderarchive.store as store_module
+    import orderarchive.log.store as store_module
 
     monkeypatch.setattr(store_module, "_syncfs", None)  # the portable path: fsync each
     store = FileStore(tmp_path)
@@ -305,4 +305,4 @@ def test_check_and_help_do_not_import_pypdf(
                            text=True, env=env, timeout=60, check=False)
         assert r.returncode == 0, r.stderr
         imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()}
-        assert "pypdf" not in imported and "orderarchive.pdf" not in imported, args
+        assert "pypdf" not in imported and "orderarchive.documents.pdf" not in imported, args

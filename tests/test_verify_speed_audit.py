@@ -22,15 +22,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ORIGIN, STORE_KINDS, directory_only
-from orderarchive import _audit
-from orderarchive import entry as entry_module
-from orderarchive import store as store_module
 from orderarchive.archive import Archive, object_name
-from orderarchive.entry import Entry, make_entry
 from orderarchive.errors import MalformedError
-from orderarchive.note import Signer, VerifierKey
-from orderarchive.store import FileStore
-from orderarchive.textlayer import TextLayer
+from orderarchive.log import audit as _audit
+from orderarchive.log import entry as entry_module
+from orderarchive.log import store as store_module
+from orderarchive.log.entry import Entry, make_entry
+from orderarchive.log.note import Signer, VerifierKey
+from orderarchive.log.store import FileStore
+from orderarchive.log.textlayer import TextLayer
 
 
 @pytest.fixture(params=STORE_KINDS)

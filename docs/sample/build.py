@@ -31,9 +31,9 @@ SOURCES = HERE / "sources"
 sys.path.insert(0, str(REPO / "tests"))  # the dev-only PDF generator
 
 from orderarchive.archive import Archive  # noqa: E402
-from orderarchive.ingest import AddOptions, add_files  # noqa: E402
-from orderarchive.keys import file_stem, seal  # noqa: E402
-from orderarchive.note import Signer  # noqa: E402
+from orderarchive.documents.ingest import AddOptions, add_files  # noqa: E402
+from orderarchive.log.keys import file_stem, seal  # noqa: E402
+from orderarchive.log.note import Signer  # noqa: E402
 from pdfgen import make_pdf  # noqa: E402
 
 ORIGIN = "sample.orderarchive.example/boston-executive-orders"

@@ -9,8 +9,8 @@ Quick start::
     print(report.size, report.released_size)
 
 The recipe layer (:class:`Archive` and the functions re-exported here) is what the CLI uses;
-primitives live in :mod:`orderarchive.merkle`, :mod:`orderarchive.note`,
-:mod:`orderarchive.checkpoint`, :mod:`orderarchive.entry` and :mod:`orderarchive.canonical`.
+primitives live in :mod:`orderarchive.log.merkle`, :mod:`orderarchive.log.note`,
+:mod:`orderarchive.log.checkpoint`, :mod:`orderarchive.log.entry` and :mod:`orderarchive.canonical`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .errors import OrderArchiveError, VerificationError
 
 if TYPE_CHECKING:
     from .archive import AddRequest, Archive, ArchiveVerificationError, Release, VerifyReport
-    from .keys import load_verifiers
+    from .log.keys import load_verifiers
 
 # Re-exported lazily, so that importing the package (the CLI, and every document-reading
 # worker process) does not load nacl, sqlite3, the quotation matcher or the document readers
@@ -34,15 +34,15 @@ _LAZY = {
     "ArchiveVerificationError": "archive",
     "Release": "archive",
     "VerifyReport": "archive",
-    "load_verifiers": "keys",
+    "load_verifiers": "log.keys",
     "check_copy": "proofs",
     "prove": "proofs",
     "verify_proof": "proofs",
     "consistency": "proofs",
     "check_history": "history",
-    "check_quote": "cite",
-    "check_brief": "cite",
-    "verify_evidence": "cite",
+    "check_quote": "citations.cite",
+    "check_brief": "citations.cite",
+    "verify_evidence": "citations.cite",
     "read_document": "documents",
     "document_status": "status",
 }

@@ -35,16 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import canonical, merkle
-from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from .entry import (
-    MAX_ENTRY_BYTES,
-    DocumentFields,
-    Entry,
-    make_entry,
-    utc_timestamp,
-    verify_included,
-)
+from . import canonical
 from .errors import (
     ArchiveNotFoundError,
     CanonicalJSONError,
@@ -59,7 +50,17 @@ from .errors import (
     StorageError,
     VerificationError,
 )
-from .layout import (
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from .log.entry import (
+    MAX_ENTRY_BYTES,
+    DocumentFields,
+    Entry,
+    make_entry,
+    utc_timestamp,
+    verify_included,
+)
+from .log.layout import (
     ARCHIVE_FORMAT,
     CONFIG,
     ENTRIES,
@@ -77,13 +78,13 @@ from .layout import (
     object_name,
     release_extensions,
 )
-from .layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
-from .layout import previous_release as previous_release  # noqa: PLC0414
-from .note import MAX_NOTE_BYTES, Signer, VerifierKey
-from .store import FileStore, Store, Versioned, deferred_interrupts, file_lock
+from .log.layout import CHECKPOINT as CHECKPOINT  # noqa: PLC0414 (still importable from here)
+from .log.layout import previous_release as previous_release  # noqa: PLC0414
+from .log.note import MAX_NOTE_BYTES, Signer, VerifierKey
+from .log.store import FileStore, Store, Versioned, deferred_interrupts, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
-    from .textlayer import TextLayer
+    from .log.textlayer import TextLayer
 
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
@@ -313,7 +314,7 @@ class Archive:
     """An archive on a :class:`Store`.
 
     Open a directory with :meth:`open` or create one with :meth:`init`; any other store
-    (:class:`~orderarchive.store.MemoryStore`, ...) with :meth:`from_store` and
+    (:class:`~orderarchive.log.store.MemoryStore`, ...) with :meth:`from_store` and
     :meth:`init_store`. *path* only names the directory the user gave, for messages; the
     archive reaches its data through *store* alone.
     """
@@ -498,7 +499,7 @@ class Archive:
     def text_layer(self, entry: Entry) -> TextLayer | None:
         if entry.document is None or entry.document.text is None:
             return None
-        from .textlayer import TextLayer
+        from .log.textlayer import TextLayer
 
         text = entry.document.text
         return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
@@ -796,7 +797,7 @@ class Archive:
         self._check_new(requests, verifier)
 
     def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
-        from .entry import refuse_unsafe_text  # looked up at call time, as make_entry does
+        from .log.entry import refuse_unsafe_text  # looked up at call time, as make_entry does
 
         seen: set[str] = set()
         idx = self.index([verifier])
@@ -938,7 +939,7 @@ class Archive:
         Entries are checked in *workers* processes (default: one per CPU for archives of
         more than a few thousand entries; 1 checks in this process).
         """
-        from ._audit import Auditor  # multiprocessing is only needed by verify
+        from .log.audit import Auditor  # multiprocessing is only needed by verify
 
         return Auditor(self, verifiers, progress, check_objects, workers).run()
 
@@ -966,7 +967,7 @@ def _paged(entry: Entry) -> bool:
 
 
 def _parse_unverified_checkpoint(note: bytes) -> Checkpoint:
-    from .note import SignedNote
+    from .log.note import SignedNote
 
     return Checkpoint.parse(SignedNote.parse(note).text)
 
@@ -992,7 +993,7 @@ def document_fields(
     meta: Mapping[str, str | int] | None = None,
 ) -> AddRequest:
     """Build an :class:`AddRequest` from a document's bytes and what the clerk states."""
-    from .entry import Relation, TextRef
+    from .log.entry import Relation, TextRef
 
     text_ref = None
     if text is not None and not text.is_empty:

@@ -38,10 +38,10 @@ from typing import Any
 import attrs
 
 from .archive import Archive
-from .entry import Entry
+from .documents.visible import HiddenText
 from .errors import DocumentError, OrderArchiveError
-from .textlayer import TextLayer
-from .visible import HiddenText
+from .log.entry import Entry
+from .log.textlayer import TextLayer
 
 #: Share of the official document's tokens (in order) a copy must keep to be a modified copy.
 MODIFIED_MIN_SIMILARITY = 0.6
@@ -194,7 +194,7 @@ def read_copy_text(
     """Read a copy's text the way ingest does (bounded, in a worker for PDF/HTML), and find
     its hidden and generated text (:mod:`.visible`)."""
     from .documents import DEFAULT_LIMITS, DocumentTimeoutError
-    from .visible import read_copy
+    from .documents.visible import read_copy
 
     try:
         reading = read_copy(

@@ -40,9 +40,8 @@ from typing import Any
 
 import attrs
 
-from . import canonical, merkle
+from . import canonical
 from .archive import Archive, Problem, VerifyReport
-from .checkpoint import Checkpoint, open_checkpoint
 from .errors import (
     CanonicalJSONError,
     ForkError,
@@ -52,8 +51,10 @@ from .errors import (
     RollbackError,
     VerificationError,
 )
-from .keys import file_stem
-from .note import SignedNote, VerifierKey
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.keys import file_stem
+from .log.note import SignedNote, VerifierKey
 
 __all__ = [
     "EVIDENCE_FORMAT",

@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .entry import Entry
 from .errors import ConflictError, MalformedError, StorageError
-from .merkle import HASH_SIZE
+from .log.entry import Entry
+from .log.merkle import HASH_SIZE
 
 if TYPE_CHECKING:
-    from .textlayer import TextLayer
+    from .log.textlayer import TextLayer
 
 SCHEMA_VERSION = 3
 

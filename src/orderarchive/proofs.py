@@ -29,9 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import merkle
-from .checkpoint import Checkpoint, open_checkpoint
-from .entry import DocumentFields, Entry, verify_included
 from .errors import (
     DigestMismatchError,
     EntryFormatError,
@@ -41,8 +38,11 @@ from .errors import (
     SignatureError,
     VerificationError,
 )
-from .note import SignedNote, Signer, VerifierKey
-from .tlogproof import TlogProof
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.entry import DocumentFields, Entry, verify_included
+from .log.note import SignedNote, Signer, VerifierKey
+from .log.tlogproof import TlogProof
 
 if TYPE_CHECKING:  # imported for types only: `check` and `verify-proof` start without them
     from .archive import Archive
@@ -587,7 +587,7 @@ def consistency(
 
 def minisign_public_key(key: VerifierKey) -> str:
     """The ``minisign.pub`` file for *key*, with the key ID :func:`export_minisig` uses."""
-    from . import minisign
+    from .log import minisign
 
     key_id = minisign.key_id_for(key.public_key)
     comment = f"minisign public key {minisign.key_id_hex(key_id)} for {key.name}"
@@ -609,7 +609,7 @@ def export_minisig(
     ``signature || trusted comment``; neither can equal an entry message (which starts with
     ``orderarchive/entry/v1``) or a checkpoint text without a BLAKE2b preimage or a forgery.
     """
-    from . import minisign
+    from .log import minisign
 
     # The release must be signed by this very key (the one whose minisign public key people
     # hold); older entries may be signed by other trusted keys of the log.

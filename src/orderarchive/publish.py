@@ -38,8 +38,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import merkle
-from .checkpoint import Checkpoint, open_checkpoint
 from .errors import (
     ConflictError,
     MalformedError,
@@ -49,9 +47,11 @@ from .errors import (
     StorageError,
     VerificationError,
 )
-from .layout import RELEASES, object_name
-from .note import VerifierKey
-from .tiles import (
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.layout import RELEASES, object_name
+from .log.note import VerifierKey
+from .log.tiles import (
     TILE_WIDTH,
     Tile,
     entry_bundle,
@@ -62,7 +62,7 @@ from .tiles import (
 
 if TYPE_CHECKING:
     from .archive import Archive
-    from .entry import Entry
+    from .log.entry import Entry
 
 __all__ = [
     "CHECKPOINT",
@@ -247,7 +247,7 @@ def publish(
     check it). *key_files* are ``(file name, bytes)`` of verifier keys to publish under
     ``keys/``. *pages* writes the human pages before the checkpoint is replaced.
     """
-    from .entry import Entry, verify_included
+    from .log.entry import Entry, verify_included
 
     if not verifiers:
         raise VerificationError("no trusted keys: a publication is checked before it is written")

@@ -17,11 +17,11 @@ from typing import Any
 
 import attrs
 
-from . import merkle
 from .archive import Archive, previous_release
-from .checkpoint import Checkpoint, open_checkpoint
 from .errors import NotFoundError, RootMismatchError, VerificationError
-from .note import VerifierKey
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.note import VerifierKey
 from .status import standing
 
 

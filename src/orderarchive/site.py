@@ -29,10 +29,10 @@ import attrs
 
 from ._display import terminal_safe
 from .archive import Archive
-from .cite import Citation
+from .citations.cite import Citation
 from .errors import MalformedError, NotFoundError, OrderArchiveError, StorageError
-from .layout import RELEASE_EXT, extension_size, object_name
-from .note import VerifierKey
+from .log.layout import RELEASE_EXT, extension_size, object_name
+from .log.note import VerifierKey
 from .status import DocumentStatus, RelatedDocument, document_status, standing
 
 if TYPE_CHECKING:

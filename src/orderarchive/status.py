@@ -10,11 +10,11 @@ from typing import Any
 import attrs
 
 from .archive import Archive
-from .checkpoint import Checkpoint, open_checkpoint
-from .entry import Entry
 from .errors import NotFoundError, OrderArchiveError, VerificationError
-from .layout import RELEASE_EXT, extension_size
-from .note import VerifierKey
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.entry import Entry
+from .log.layout import RELEASE_EXT, extension_size
+from .log.note import VerifierKey
 
 #: Relations that change the standing of their target, in order of precedence.
 _STANDING = (

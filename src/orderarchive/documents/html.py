@@ -43,7 +43,8 @@ from html.parser import HTMLParser
 
 from attrs import frozen as attrs_frozen
 
-from .documents import (
+from ..log.textlayer import TextLayer, split_paragraphs
+from . import (
     DEFAULT_LIMITS,
     HTML,
     BrokenDocumentError,
@@ -53,7 +54,6 @@ from .documents import (
     ReadDocument,
     UnicodeDocumentError,
 )
-from .textlayer import TextLayer, split_paragraphs
 from .visible import GENERATED, HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 EXTRACTOR = "orderarchive-html/1"

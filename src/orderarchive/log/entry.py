@@ -29,15 +29,16 @@ import attrs
 import nacl.exceptions
 from nacl.bindings import crypto_sign_open
 
-from . import canonical, merkle
-from ._display import terminal_safe, unsafe_characters
-from .errors import (
+from .. import canonical
+from .._display import terminal_safe, unsafe_characters
+from ..errors import (
     CanonicalJSONError,
     EntryFormatError,
     InclusionError,
     MalformedError,
     SignatureError,
 )
+from . import merkle
 from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, Signer, VerifierKey
 
 ENTRY_VERSION = 1

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
+from ..errors import CorruptArchiveError
 from . import merkle
 from .checkpoint import Checkpoint
-from .errors import CorruptArchiveError
 from .store import CHECKPOINT_NAME, ENTRIES_RECORD, HASHES_RECORD, OFFSETS_RECORD
 
 ARCHIVE_FORMAT = "orderarchive-archive/v1"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import click
 
-from ._cli_proofs import _content, _read, _write
-from .cite import (
+from ..citations.cite import (
     MAX_BRIEF_BYTES,
     MAX_BRIEF_QUOTATIONS,
     MAX_EVIDENCE_BYTES,
@@ -24,7 +23,9 @@ from .cite import (
     make_evidence,
     verify_evidence,
 )
-from .cli import (
+from ..citations.quote import QuoteStatus
+from ..documents import DocumentTooLargeError
+from . import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
@@ -41,8 +42,7 @@ from .cli import (
     quiet_option,
     trusted_key_option,
 )
-from .documents import DocumentTooLargeError
-from .quote import QuoteStatus
+from .proofs import _content, _read, _write
 
 _LABELS = {
     QuoteStatus.EXACT: ("EXACT", "green"),
@@ -307,9 +307,9 @@ def _claimed_origin(data: bytes) -> str | None:
     """The origin an evidence file's proof claims (unverified: it only tells a wrong key,
     exit 2, from a failed verification, exit 1), or None when the file cannot say; then
     :func:`.cite.verify_evidence` reports what is wrong with it."""
-    from .canonical import loads_strict
-    from .errors import OrderArchiveError
-    from .tlogproof import TlogProof
+    from ..canonical import loads_strict
+    from ..errors import OrderArchiveError
+    from ..log.tlogproof import TlogProof
 
     try:
         body = loads_strict(data.decode("utf-8"))

@@ -23,9 +23,9 @@ Queries return frozen results; verification raises (:mod:`.errors`) or returns w
 verified. Example (run by the tests)::
 
     >>> from orderarchive.archive import Archive, document_fields
-    >>> from orderarchive.cite import check_quote, cite, make_evidence, verify_evidence
-    >>> from orderarchive.note import Signer
-    >>> from orderarchive.textlayer import TextLayer
+    >>> from orderarchive.citations.cite import check_quote, cite, make_evidence, verify_evidence
+    >>> from orderarchive.log.note import Signer
+    >>> from orderarchive.log.textlayer import TextLayer
     >>> signer = Signer(name="example.gov/orders", seed=bytes(32))
     >>> archive = Archive.init("demo-archive", "example.gov/orders")
     >>> text = "Section 1. No city vehicle shall idle for more than five minutes.\\n"
@@ -67,12 +67,9 @@ from typing import Any
 
 import attrs
 
-from . import canonical, merkle
-from .archive import Archive
-from .brief import FoundQuotation, find_quotations
-from .checkpoint import Checkpoint
-from .entry import DocumentFields, Entry, verify_included
-from .errors import (
+from .. import canonical
+from ..archive import Archive
+from ..errors import (
     CanonicalJSONError,
     ConflictError,
     DigestMismatchError,
@@ -83,8 +80,15 @@ from .errors import (
     SignatureError,
     VerificationError,
 )
-from .note import SignedNote, VerifierKey
-from .proofs import open_proof
+from ..log import merkle
+from ..log.checkpoint import Checkpoint
+from ..log.entry import DocumentFields, Entry, verify_included
+from ..log.note import SignedNote, VerifierKey
+from ..log.textlayer import TextLayer
+from ..log.tlogproof import TlogProof
+from ..proofs import open_proof
+from ..status import DocumentStatus, document_status
+from .brief import FoundQuotation, find_quotations
 from .quote import (
     Difference,
     Locator,
@@ -95,9 +99,6 @@ from .quote import (
     candidate_terms,
     match_quote,
 )
-from .status import DocumentStatus, document_status
-from .textlayer import TextLayer
-from .tlogproof import TlogProof
 
 __all__ = [
     "BRIEF_MIN_WORDS",
@@ -794,7 +795,7 @@ def make_evidence(
     the status is checked too. With *verifiers*, the file is verified as a stranger would
     before it is returned.
     """
-    from .proofs import prove
+    from ..proofs import prove
 
     d = citation.fields
     if d.text is None:
@@ -1300,7 +1301,7 @@ def _refuse_hidden_text(data: bytes, filename: str | None, limits: Any) -> None:
     quotation than the one checked, so no answer about it can be given. The same detection
     as ``check``'s (:func:`.visible.read_copy`); plain text and Markdown show what they hold.
     """
-    from .visible import read_copy
+    from ..documents.visible import read_copy
 
     reading = read_copy(data, filename=filename, limits=limits)
     if reading.hidden:
@@ -1320,7 +1321,7 @@ def _brief_source(
     whether indented lines are block quotations: the raw string for plain text and Markdown
     (indented block quotes survive only there), HTML rendered with its ``<q>`` and
     ``<blockquote>`` marked, a PDF's text layer."""
-    from .documents import (
+    from ..documents import (
         HTML,
         MARKDOWN,
         TEXT,
@@ -1343,8 +1344,8 @@ def _brief_source(
     if media_type in (HTML, _PDF):
         _refuse_hidden_text(data, filename, limits)
     if media_type == HTML:
-        from . import _sandbox
-        from .html import brief_text
+        from ..documents import _sandbox
+        from ..documents.html import brief_text
 
         rendered = _sandbox.shared_pool().run(
             brief_text, (data, limits),
@@ -1379,7 +1380,7 @@ def check_brief(
     (:class:`.brief.TooManyQuotationsError`).
     """
     if len(data) > max_bytes:
-        from .documents import DocumentTooLargeError
+        from ..documents import DocumentTooLargeError
 
         raise DocumentTooLargeError(
             f"the brief is {len(data)} bytes, over the limit of {max_bytes} bytes",

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from .cli import Ctx, cli, echo, emit_json, errors_handled, pass_ctx
-from .history import RememberedFile, forget, remembered_all, state_dir
+from ..history import RememberedFile, forget, remembered_all, state_dir
+from . import Ctx, cli, echo, emit_json, errors_handled, pass_ctx
 
 
 def _summary(item: RememberedFile) -> dict[str, Any]:

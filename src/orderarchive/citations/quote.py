@@ -76,8 +76,8 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from . import errors
-from .textlayer import Paragraph, TextLayer
+from .. import errors
+from ..log.textlayer import Paragraph, TextLayer
 
 __all__ = [
     "ACCEPTED",

@@ -49,13 +49,7 @@ from typing import BinaryIO, Protocol
 
 import attrs
 
-from .errors import (
-    ArchiveNotFoundError,
-    ConflictError,
-    LockError,
-    NotFoundError,
-    StorageError,
-)
+from ..errors import ArchiveNotFoundError, ConflictError, LockError, NotFoundError, StorageError
 
 #: The log's records (docs/FORMAT.md §1): append-only, extended at their committed length.
 ENTRIES_RECORD = "log/entries"

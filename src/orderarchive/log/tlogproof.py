@@ -23,8 +23,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from ..errors import NoteFormatError, ProofFormatError
 from .checkpoint import Checkpoint
-from .errors import NoteFormatError, ProofFormatError
 from .note import SignedNote, _b64encode, _strict_b64decode
 
 __all__ = ["HEADER", "MAX_PROOF_BYTES", "MAX_PROOF_HASHES", "TlogProof"]

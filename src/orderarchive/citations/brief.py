@@ -52,8 +52,8 @@ from collections.abc import Iterator
 
 import attrs
 
-from .errors import DocumentError
-from .textlayer import TextLayer
+from ..errors import DocumentError
+from ..log.textlayer import TextLayer
 
 __all__ = ["FoundQuotation", "TooManyQuotationsError", "find_quotations", "strip_markdown"]
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import attrs
 
-from .archive import AddRequest, Archive, document_fields
-from .entry import KINDS, RELATION_TYPES, Entry, valid_doc_id
-from .errors import DocumentError, MalformedError, OrderArchiveError
-from .note import Signer
-from .userfiles import read_user_file
+from ..archive import AddRequest, Archive, document_fields
+from ..errors import DocumentError, MalformedError, OrderArchiveError
+from ..log.entry import KINDS, RELATION_TYPES, Entry, valid_doc_id
+from ..log.note import Signer
+from ..userfiles import read_user_file
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: "$" accepts a final newline
 _SECRET_KEY_MARK = b"orderarchive-secret-key/"
@@ -139,7 +139,7 @@ def plan_items(
 
     Nothing is written. Any bad file, option or refused guess raises, naming its label.
     """
-    from .documents import read_documents
+    from . import read_documents
 
     for item in items:
         try:

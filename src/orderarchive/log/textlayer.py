@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from .errors import MalformedError
+from ..errors import MalformedError
 
 PAGE_SEPARATOR = "\n\f\n"
 PARAGRAPH_SEPARATOR = "\n\n"

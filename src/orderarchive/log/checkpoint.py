@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from .errors import NoteFormatError, SignatureError, UntrustedKeyError
+from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
 from .note import SignedNote, Signer, VerifierKey, _b64encode, _strict_b64decode, sign_note
 
 __all__ = [

@@ -20,7 +20,8 @@ from typing import Any
 
 import attrs
 
-from .documents import (
+from ..log.textlayer import TextLayer
+from . import (
     DEFAULT_LIMITS,
     HTML,
     MARKDOWN,
@@ -33,7 +34,6 @@ from .documents import (
     read_text,
     sniff_media_type,
 )
-from .textlayer import TextLayer
 
 #: Kinds of findings, as shown by ``check``.
 HIDDEN = "hidden"  # in the text, not shown (display:none, 3 Tr, white on white, ...)
@@ -114,7 +114,7 @@ def read_copy(
     in a worker process). Raises a :class:`~.errors.DocumentError` as reading does."""
     if not data:
         raise EmptyDocumentError("empty document (0 bytes)")
-    from .documents import _too_many_bytes
+    from . import _too_many_bytes
 
     if len(data) > limits.max_bytes:
         raise _too_many_bytes(len(data), limits)

@@ -23,9 +23,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from ._display import json_safe, terminal_safe
-from .errors import (
+from .. import __version__
+from .._display import json_safe, terminal_safe
+from ..errors import (
     ArchiveNotFoundError,
     ConflictError,
     KeyFileError,
@@ -91,7 +91,7 @@ class Ctx:
         return found.keys if found is not None else Path("keys")
 
     def archive(self) -> Any:
-        from .archive import Archive
+        from ..archive import Archive
 
         if self.archive_given is None and self._find() is None:
             raise ArchiveNotFoundError(
@@ -234,27 +234,27 @@ def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
 # that start-up stays small: name -> (module, one-line help shown by --help).
 _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "check": (
-        "_cli_proofs",
+        "proofs",
         "Check whether FILES are official: byte-identical to archived, "
         "released documents, or the same or a modified text.",
     ),
-    "prove": ("_cli_proofs", "Write an offline proof (C2SP tlog-proof) that DOCUMENT is official."),
+    "prove": ("proofs", "Write an offline proof (C2SP tlog-proof) that DOCUMENT is official."),
     "verify-proof": (
-        "_cli_proofs",
+        "proofs",
         "Check FILE against an offline PROOF with only the public key.",
     ),
-    "consistency": ("_cli_proofs", "Print the RFC 9162 consistency proof between two releases."),
-    "export-sig": ("_cli_proofs", "Write a minisign signature of an official file."),
-    "quote": ("_cli_cite", "Check the quotation TEXT against the archive's signed text layers."),
-    "cite": ("_cli_cite", "Print a ready-to-paste citation of DOC, optionally with evidence."),
-    "cite-check": ("_cli_cite", "Check every quotation in BRIEF against the archive."),
-    "verify-evidence": ("_cli_cite", "Check an EVIDENCE file with only the public key."),
-    "state": ("_cli_state", "Show or forget the releases remembered per origin by verify."),
-    "log": ("_cli_log", "Show what each release added, or what changed between two releases."),
-    "publish": ("_cli_publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
+    "consistency": ("proofs", "Print the RFC 9162 consistency proof between two releases."),
+    "export-sig": ("proofs", "Write a minisign signature of an official file."),
+    "quote": ("cite", "Check the quotation TEXT against the archive's signed text layers."),
+    "cite": ("cite", "Print a ready-to-paste citation of DOC, optionally with evidence."),
+    "cite-check": ("cite", "Check every quotation in BRIEF against the archive."),
+    "verify-evidence": ("cite", "Check an EVIDENCE file with only the public key."),
+    "state": ("state", "Show or forget the releases remembered per origin by verify."),
+    "log": ("log", "Show what each release added, or what changed between two releases."),
+    "publish": ("publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
-    "export": ("_cli_proofs", "Export the public key (C2SP verifier key, or --minisign)."),
+    "export": ("proofs", "Export the public key (C2SP verifier key, or --minisign)."),
 }
 
 
@@ -392,7 +392,7 @@ def cli(
 
 
 def _set_max_size(obj: Ctx, value: str) -> None:
-    from .userfiles import parse_size, set_max_file_size
+    from ..userfiles import parse_size, set_max_file_size
 
     with errors_handled(obj):
         set_max_file_size(parse_size(value))
@@ -405,7 +405,7 @@ class SizeType(click.ParamType[int]):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> int:
-        from .userfiles import parse_size
+        from ..userfiles import parse_size
 
         if isinstance(value, int):
             return value
@@ -478,7 +478,7 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> list[Any]:
     A key file or directory inside the archive under test is refused: whoever wrote the
     archive could have put his own key there (issue 11 item 2).
     """
-    from .keys import load_verifiers
+    from ..log.keys import load_verifiers
 
     sources: list[str | Path] = list(trusted) if trusted else [ctx.keys_dir]
     if not trusted and not ctx.keys_dir.is_dir():
@@ -546,7 +546,7 @@ def _given_passphrase(ctx: Ctx | None) -> str | None:
     processes of the user can read."""
     source = ctx.passphrase_from if ctx else None
     if source is not None:
-        from .keys import read_passphrase
+        from ..log.keys import read_passphrase
 
         option, value = source
         if option == "passphrase_fd":
@@ -572,7 +572,7 @@ NEW_PASSPHRASE_TRIES = 3
 def _new_passphrase(ctx: Ctx) -> str | None:
     """The passphrase for a new key: given, else asked twice on a terminal, with
     NEW_PASSPHRASE_TRIES tries; a given one that is too short is refused by keys.generate."""
-    from .keys import check_new_passphrase
+    from ..log.keys import check_new_passphrase
 
     value = _given_passphrase(ctx)
     if value is not None or not _interactive():
@@ -598,7 +598,7 @@ def _new_passphrase(ctx: Ctx) -> str | None:
 
 
 def _secret_key_file(key_path: Path | None, origin: str) -> tuple[Path, Any]:
-    from .keys import default_secret_dir, file_stem, read_secret_key
+    from ..log.keys import default_secret_dir, file_stem, read_secret_key
 
     path = key_path or default_secret_dir() / f"{file_stem(origin)}.key"
     if key_path is None and not path.exists():
@@ -620,7 +620,7 @@ def _writer_verifier(ctx: Ctx, key_path: Path | None, origin: str, *, dry_run: b
     """The key whose entries ``add`` checks new requests against, before any passphrase:
     the public half of the writer's key file, or (a dry run with no key file) the trusted
     verifier key for the origin."""
-    from .note import VerifierKey
+    from ..log.note import VerifierKey
 
     try:
         _, sealed = _secret_key_file(key_path, origin)
@@ -714,7 +714,7 @@ def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @pass_ctx
 def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
     """Create an empty archive in DIRECTORY (default: --archive, else ./archive)."""
-    from .archive import Archive
+    from ..archive import Archive
 
     with errors_handled(ctx):
         archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
@@ -763,7 +763,7 @@ def key_generate(
     --passphrase-fd, --passphrase-file, ORDERARCHIVE_PASSPHRASE, or typed twice at the
     prompt, with 3 tries); a shorter one is refused and nothing is written.
     """
-    from .keys import generate
+    from ..log.keys import generate
 
     with errors_handled(ctx):
         passphrase = None
@@ -876,7 +876,7 @@ def add(
     value came from: given, file metadata, file name or file type. Directories are read
     recursively in sorted order; --manifest reads files and metadata from a CSV file.
     """
-    from .ingest import AddItem, AddOptions, expand_paths, plan_items, read_manifest
+    from ..documents.ingest import AddItem, AddOptions, expand_paths, plan_items, read_manifest
 
     with errors_handled(ctx):
         if (manifest is None) == (not files):
@@ -1018,7 +1018,7 @@ def list_(ctx: Ctx, kind: str | None, trusted: tuple[str, ...]) -> None:
     superseded, rescinded, corrected) comes from the relations in the signed entries, as
     'orderarchive show' gives it, counting acts not yet released.
     """
-    from .status import listed_with_status
+    from ..status import listed_with_status
 
     with errors_handled(ctx):
         archive = ctx.archive()
@@ -1078,7 +1078,7 @@ def _columns(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[s
 @pass_ctx
 def show(ctx: Ctx, doc: str, trusted: tuple[str, ...]) -> None:
     """Show a document: its entry, versions and status, and articles reporting on it."""
-    from .status import document_status
+    from ..status import document_status
 
     with errors_handled(ctx):
         archive = ctx.archive()
@@ -1105,7 +1105,7 @@ def search(
     from entries verified against the trusted keys, and each hit is re-read from the signed
     text layer; use 'orderarchive quote' to check a passage against the signed text.
     """
-    from .status import search_documents
+    from ..status import search_documents
 
     with errors_handled(ctx):
         archive = ctx.archive()
@@ -1170,7 +1170,7 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
             )
             extra: dict[str, Any] = {}
             if since is not None or report.ok:
-                from .history import check_history
+                from ..history import check_history
 
                 extra = check_history(archive, keys, report, since=since)
     problems = list(report.problems) + list(extra.get("problems", ()))
@@ -1265,7 +1265,7 @@ def main() -> None:
     """Entry point: run the CLI with every error as one line (click's usage errors included),
     and, with --json, as one JSON document on standard output."""
     argv = sys.argv[1:]
-    from .store import interrupts_until_commit
+    from ..log.store import interrupts_until_commit
 
     try:
         with interrupts_until_commit():  # Ctrl-C after a write phase began lets it finish

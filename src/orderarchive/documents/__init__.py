@@ -2,11 +2,12 @@
 
 Recipe layer: :func:`read_document` reads one document, :func:`read_documents` reads many in
 parallel, and :func:`sniff_media_type` says what a file is. The readers themselves live in
-:mod:`orderarchive.pdf` (the only module that imports pypdf) and :mod:`orderarchive.html`.
+:mod:`orderarchive.documents.pdf` (the only module that imports pypdf) and
+:mod:`orderarchive.documents.html`.
 
 Every PDF and HTML document is untrusted input: by default it is read in a worker process of
-:mod:`orderarchive._sandbox`, bounded in wall-clock time and address space (PDF parsers meet
-decompression bombs and pathological content streams; see pypdf's "security" docs). Plain
+:mod:`orderarchive.documents._sandbox`, bounded in wall-clock time and address space (PDF parsers
+meet decompression bombs and pathological content streams; see pypdf's "security" docs). Plain
 text and Markdown are read in this process: decoding and splitting them is linear.
 
 What is an error and what is a document without text:
@@ -30,8 +31,8 @@ from typing import Any
 
 import attrs
 
-from .errors import DocumentError
-from .textlayer import TextLayer
+from ..errors import DocumentError
+from ..log.textlayer import TextLayer
 
 PDF = "application/pdf"
 HTML = "text/html"

@@ -37,11 +37,8 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from . import merkle
-from .archive import Archive, Head, Problem, ProgressFn, VerifyReport
-from .checkpoint import open_checkpoint
-from .entry import MAX_ENTRY_BYTES, Entry
-from .errors import (
+from ..archive import Archive, Head, Problem, ProgressFn, VerifyReport
+from ..errors import (
     EntryFormatError,
     MalformedError,
     NotFoundError,
@@ -49,6 +46,9 @@ from .errors import (
     SignatureError,
     StorageError,
 )
+from . import merkle
+from .checkpoint import open_checkpoint
+from .entry import MAX_ENTRY_BYTES, Entry
 from .layout import (
     ENTRIES,
     HASH,

@@ -45,8 +45,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .documents import DocumentTimeoutError, DocumentTooLargeError, ReaderCrashError
-from .errors import DocumentError, OrderArchiveError
+from ..errors import DocumentError, OrderArchiveError
+from . import DocumentTimeoutError, DocumentTooLargeError, ReaderCrashError
 
 if sys.platform != "win32":
     import resource
@@ -54,10 +54,12 @@ if sys.platform != "win32":
 T = TypeVar("T")
 
 # Imported by each worker before it says it is ready.
-_PRELOAD = ("orderarchive.documents", "orderarchive.pdf", "orderarchive.html", "pypdf")
+_PRELOAD = (
+    "orderarchive.documents", "orderarchive.documents.pdf", "orderarchive.documents.html", "pypdf",
+)
 _BOOT = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from orderarchive._sandbox import worker_main; worker_main(int(sys.argv[2]))"
+    "from orderarchive.documents._sandbox import worker_main; worker_main(int(sys.argv[2]))"
 )
 _READY = b"ready"
 _HEADER = struct.Struct("!Q")
@@ -324,7 +326,8 @@ class Pool:
             if not self._idle:
                 raise ReaderCrashError(
                     f"a reader process failed to start ({_describe_exit(code)})",
-                    hint=f"check that {sys.executable} -c 'import orderarchive.pdf' works",
+                    hint=f"check that {sys.executable} -c "
+                    "'import orderarchive.documents.pdf' works",
                 )
 
     def _checkout(self) -> _Worker:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import click
 
-from .cli import (
+from ..releaselog import Changes, between, release_log
+from . import (
     Ctx,
     _columns,
     _trusted,
@@ -17,11 +18,10 @@ from .cli import (
     pass_ctx,
     trusted_key_option,
 )
-from .releaselog import Changes, between, release_log
 
 
 def _size(text: str, what: str) -> int:
-    from .errors import MalformedError
+    from ..errors import MalformedError
 
     if not text.isascii() or not text.isdigit() or len(text) > 20:
         raise MalformedError(f"{what} {text!r} is not a release (a tree size)")
@@ -66,7 +66,7 @@ def log_command(ctx: Ctx, old: str | None, new: str | None, trusted: tuple[str, 
         else:
             old_size = _size(old, "OLD")
             if new is None:
-                from .releaselog import signed_releases
+                from ..releaselog import signed_releases
 
                 chain = signed_releases(archive, keys)[1]
                 new_size = chain[-1].size if chain else 0

@@ -32,8 +32,8 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
-from . import canonical
-from .errors import CanonicalJSONError, KeyFileError, NoteFormatError, PassphraseError
+from .. import canonical
+from ..errors import CanonicalJSONError, KeyFileError, NoteFormatError, PassphraseError
 from .note import Signer, VerifierKey
 
 SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"  # noqa: S105 (a format name)
@@ -416,7 +416,7 @@ def load_verifiers(sources: Iterable[str | Path]) -> list[VerifierKey]:
 
 
 def _read_vkey_file(path: Path) -> VerifierKey:
-    from .userfiles import read_bounded  # bounded, and never blocked by a FIFO
+    from ..userfiles import read_bounded  # bounded, and never blocked by a FIFO
 
     data = read_bounded(path, MAX_VKEY_FILE, what="verifier key", error=KeyFileError,
                         missing=KeyFileError)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from ._cli_proofs import OutputError
-from .cli import (
+from ..errors import KeyFileError
+from ..userfiles import read_user_file
+from . import (
     Ctx,
     _require_origin_key,
     _trusted,
@@ -19,8 +20,7 @@ from .cli import (
     pass_ctx,
     trusted_key_option,
 )
-from .errors import KeyFileError
-from .userfiles import read_user_file
+from .proofs import OutputError
 
 
 @cli.command()
@@ -45,10 +45,10 @@ def publish(ctx: Ctx, outdir: Path, *, key_files: tuple[Path, ...], nginx_conf: 
     --key-file; only what OUTDIR lacks, the checkpoint last. Serve OUTDIR with any web server;
     'orderarchive check --archive URL FILE' and 'mirror URL DIR' read it.
     """
-    from .keys import load_verifiers
-    from .publish import publish as publish_site
-    from .site import nginx_conf as server_block
-    from .site import publish_pages
+    from ..log.keys import load_verifiers
+    from ..publish import publish as publish_site
+    from ..site import nginx_conf as server_block
+    from ..site import publish_pages
 
     with errors_handled(ctx):
         archive = ctx.archive()

@@ -43,7 +43,9 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .documents import (
+from ..errors import DocumentError
+from ..log.textlayer import TextLayer, normalise_paragraph, split_paragraphs
+from . import (
     DEFAULT_LIMITS,
     PDF,
     BrokenDocumentError,
@@ -53,8 +55,6 @@ from .documents import (
     Limits,
     ReadDocument,
 )
-from .errors import DocumentError
-from .textlayer import TextLayer, normalise_paragraph, split_paragraphs
 from .visible import HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 NO_TEXT_REASON = "no extractable text (image-only PDF? it would need OCR)"

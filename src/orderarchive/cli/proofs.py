@@ -11,7 +11,17 @@ from typing import Any
 
 import click
 
-from .cli import (
+from ..errors import KeyFileError, MalformedError, OrderArchiveError, VerificationError
+from ..log.entry import Entry
+from ..log.keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
+from ..log.note import VerifierKey
+from ..log.tlogproof import MAX_PROOF_BYTES, TlogProof
+from ..proofs import check_copy, export_minisig, minisign_public_key
+from ..proofs import consistency as prove_consistency
+from ..proofs import prove as make_proof
+from ..proofs import verify_proof as check_proof
+from ..userfiles import read_user_file
+from . import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
@@ -33,16 +43,6 @@ from .cli import (
     quiet_option,
     trusted_key_option,
 )
-from .entry import Entry
-from .errors import KeyFileError, MalformedError, OrderArchiveError, VerificationError
-from .keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
-from .note import VerifierKey
-from .proofs import check_copy, export_minisig, minisign_public_key
-from .proofs import consistency as prove_consistency
-from .proofs import prove as make_proof
-from .proofs import verify_proof as check_proof
-from .tlogproof import MAX_PROOF_BYTES, TlogProof
-from .userfiles import read_user_file
 
 _OUTPUT_HELP = "Where to write it ('-' for standard output)."
 
@@ -142,7 +142,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     3 unreadable archive).
     """
     with errors_handled(ctx):
-        from .copies import CompareLimits
+        from ..copies import CompareLimits
 
         limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
         terse = quiet(ctx)
@@ -252,7 +252,7 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
         ref, path = _ref(document)
         archive = ctx.archive()
         proof = make_proof(archive, ref, _trusted(ctx, trusted))
-        from .tlogproof import TlogProof
+        from ..log.tlogproof import TlogProof
 
         tp = TlogProof.parse(proof)
         entry = Entry.from_bytes(tp.extra or b"")

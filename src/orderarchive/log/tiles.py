@@ -34,8 +34,8 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from ..errors import MalformedError, VerificationError
 from . import merkle
-from .errors import MalformedError, VerificationError
 
 __all__ = [
     "MAX_BUNDLE_ENTRY",

@@ -34,7 +34,7 @@ import attrs
 import nacl.exceptions
 import nacl.signing
 
-from .errors import NoteFormatError, SignatureError, UntrustedKeyError
+from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
 
 __all__ = [
     "ALG_COSIGNATURE_V1",

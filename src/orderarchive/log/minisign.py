@@ -38,7 +38,7 @@ import attrs
 import nacl.exceptions
 import nacl.signing
 
-from .errors import MalformedError, SignatureError
+from ..errors import MalformedError, SignatureError
 
 __all__ = [
     "DEFAULT_UNTRUSTED_COMMENT",

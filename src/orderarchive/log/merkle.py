@@ -31,7 +31,7 @@ import hmac
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, TypeAlias
 
-from .errors import (
+from ..errors import (
     ConsistencyError,
     InclusionError,
     MalformedError,

@@ -1,0 +1,1 @@
+"""Quotations, briefs, citations and evidence against the signed text."""

@@ -1,0 +1,1 @@
+"""The signed log: its formats, signatures, storage and audit."""
