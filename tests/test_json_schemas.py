@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from _httpsite import serve
 from orderarchive.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +35,12 @@ COMMANDS = [
     "init", "key generate", "key export", "add", "release", "list", "log", "show", "search",
     "verify",
     "repair", "check", "prove", "verify-proof", "consistency", "export-sig", "quote", "cite",
-    "cite-check", "verify-evidence", "state show", "state forget",
+    "cite-check", "verify-evidence", "state show", "state forget", "publish", "mirror",
 ]
+
+#: Replaced by the URL of the site the "publish" case writes, served on loopback.
+SITE = "{SITE}"
+VKEY = "keys/sample.orderarchive.example_boston-executive-orders.vkey"
 
 
 def schema_file(command: str | None) -> Path:
@@ -112,6 +117,11 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("ok", "verify-evidence", ("evidence.json",), 0),
     ("ok", "state show", (), 0),
     ("ok", "state forget", ("example.gov/none",), 0),
+    ("ok", "publish", ("site", "--key-file", VKEY), 0),
+    ("ok", "mirror", (SITE, "mirrored"), 0),
+    ("ok-url", "verify", (SITE,), 0),
+    ("ok-url", "check", ("--archive", SITE, "order.pdf"), 0),
+    ("ok-url", "prove", ("--archive", SITE, ORDER_ID, "-o", "url.proof"), 0),
     # -- failed verification (exit 1) ------------------------------------------------------
     ("failed", "check", ("forged.txt",), 1),
     ("failed", "verify-proof", ("forged.txt", "order.proof"), 1),
@@ -125,6 +135,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("failed", "search", ("executive",), 1),
     ("failed", "prove", (ORDER_ID, "-o", "tampered.proof"), 1),
     ("failed", "consistency", ("3",), 1),
+    ("failed-url", "check", ("--archive", SITE, "forged.txt"), 1),
     # -- bad input (exit 2) ----------------------------------------------------------------
     ("bad", "init", ("archive", "--origin", "example.gov/again"), 2),
     ("bad", "key generate", ("example.gov/x", "--keys-dir", "k2"), 2),
@@ -145,6 +156,9 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("bad", "cite", ("no-such-doc",), 2),
     ("bad", "cite-check", ("missing.md",), 2),
     ("bad", "verify-evidence", ("notes.txt",), 2),
+    ("bad", "publish", ("site", "--trusted-key", "notes.txt"), 2),
+    ("bad", "mirror", ("ftp://example.org/site", "mirrored"), 2),
+    ("bad-url", "list", ("--archive", SITE), 2),
     # -- the archive cannot be read (exit 3) -----------------------------------------------
     *[("unreadable", c, a, 3) for c, a in [
         ("add", ("new.txt", "--key", DEMO_KEY)), ("release", ("--key", DEMO_KEY)),
@@ -153,6 +167,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
         ("repair", ()), ("check", ("order.pdf",)), ("prove", (ORDER_ID,)),
         ("consistency", ("3",)), ("export-sig", (ORDER_ID, "--key", DEMO_KEY)),
         ("quote", (QUOTE,)), ("cite", (ORDER_ID,)), ("cite-check", ("good.md",)),
+        ("publish", ("site",)), ("mirror", ("http://127.0.0.1:9", "mirrored")),
     ]],
 ]
 
@@ -185,14 +200,16 @@ def answers(place: Path) -> dict[int, tuple[int, str, str]]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    (place / "site").mkdir(exist_ok=True)
     try:
         out = {}
-        for i, (case, command, args, _) in enumerate(CASES):
-            full = ["--archive", _archive_for(case, command), "--keys", "keys", "--json",
-                    *command.split(), *args]
-            r = CliRunner().invoke(cli, full)
-            assert not isinstance(r.exception, AssertionError), r.exception
-            out[i] = (r.exit_code, r.stdout, r.stderr)
+        with serve(place / "site") as served:
+            for i, (case, command, args, _) in enumerate(CASES):
+                full = ["--archive", _archive_for(case, command), "--keys", "keys", "--json",
+                        *command.split(), *(served.url if a == SITE else a for a in args)]
+                r = CliRunner().invoke(cli, full)
+                assert not isinstance(r.exception, AssertionError), r.exception
+                out[i] = (r.exit_code, r.stdout, r.stderr)
         return out
     finally:
         os.chdir(old)

@@ -259,12 +259,12 @@ def publish(
         )
     note = archive.release_note(releases[-1])
     cp, _ = open_checkpoint(note, verifiers, origin=archive.origin)
+    if outdir.exists() and not outdir.is_dir():
+        raise MalformedError(f"{outdir} is not a directory", hint="publish into a directory")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StorageError(f"cannot create {outdir}: {e.strerror}") from e
-    if not outdir.is_dir():
-        raise StorageError(f"{outdir} is not a directory")
     old = _previous(outdir, archive, verifiers)
     old_size = old.size if old else 0
     if old is not None:

@@ -50,6 +50,8 @@ class Ctx:
     def __init__(self, archive: Path | None, as_json: bool, keys: Path | None) -> None:
         # --archive / --keys as given (option or environment), None when left to the default
         self.archive_given = archive
+        #: --archive http(s)://...: a published site (orderarchive publish), read over HTTP
+        self.archive_url: str | None = None
         self.keys_given = keys
         self.as_json = as_json
         # -q/--quiet on the commands that offer it: print only the verdict
@@ -87,12 +89,19 @@ class Ctx:
         """--keys or $ORDERARCHIVE_KEYS, else keys/ beside the found archive, else ./keys."""
         if self.keys_given is not None:
             return self.keys_given
-        found = self._find() if self.archive_given is None else None
+        found = (self._find() if self.archive_given is None and self.archive_url is None
+                 else None)
         return found.keys if found is not None else Path("keys")
 
     def archive(self) -> Any:
         from ..archive import Archive
 
+        if self.archive_url is not None:
+            raise MalformedError(
+                f"this command reads an archive directory, not a published site "
+                f"({self.archive_url})",
+                hint="over HTTP: verify, check, prove and mirror; else pass --archive DIR",
+            )
         if self.archive_given is None and self._find() is None:
             raise ArchiveNotFoundError(
                 f"no archive here: neither {_cwd_name()} nor any directory above it holds an "
@@ -252,6 +261,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("state", "Show or forget the releases remembered per origin by verify."),
     "log": ("log", "Show what each release added, or what changed between two releases."),
     "publish": ("publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
+    "mirror": ("remote", "Copy a published site into DIR, pulling only what is new."),
 }
 _LAZY_KEY_COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("proofs", "Export the public key (C2SP verifier key, or --minisign)."),
@@ -321,7 +331,8 @@ class LazyGroup(click.Group):
 _ARCHIVE_HELP = (
     "The archive directory. Default: found as git finds a repository, from the working "
     "directory upwards: the first directory that is an archive (holds orderarchive.json) or "
-    "holds one in archive/."
+    "holds one in archive/. Or the URL of a site 'orderarchive publish' wrote (http:// or "
+    "https://), for verify, check and prove."
 )
 _KEYS_HELP = (
     "Directory of trusted verifier keys (*.vkey). Default: keys/ beside the archive found "
@@ -346,7 +357,7 @@ _MAX_SIZE_HELP = (
 @click.option(
     "--archive",
     "archive",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),
     default=None,
     metavar="DIR",
     envvar="ORDERARCHIVE_ARCHIVE",
@@ -374,7 +385,7 @@ _MAX_SIZE_HELP = (
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, archive: Path | None, keys: Path | None, as_json: bool,
+    ctx: click.Context, archive: str | None, keys: Path | None, as_json: bool,
     max_size: str | None
 ) -> None:
     """orderarchive: signed, append-only archives of official documents.
@@ -386,9 +397,19 @@ def cli(
     Start with: orderarchive verify   (checks the archive found here or above against the keys
     in keys/ beside it)
     """
-    ctx.obj = Ctx(archive, as_json, keys)
+    ctx.obj = Ctx(None, as_json, keys)
+    if archive is not None:
+        _set_archive(ctx.obj, archive)
     if max_size is not None:
         _set_max_size(ctx.obj, max_size)
+
+
+def _set_archive(obj: Ctx, value: str) -> None:
+    """--archive DIR, or --archive URL for a published site (a Path would fold its //)."""
+    if value.startswith(("http://", "https://")):
+        obj.archive_url, obj.archive_given = value, None
+    else:
+        obj.archive_url, obj.archive_given = None, Path(value)
 
 
 def _set_max_size(obj: Ctx, value: str) -> None:
@@ -421,7 +442,7 @@ def _shared_after(ctx: click.Context, param: click.Parameter, value: Any) -> Non
     if obj is None or value is None or value is False:
         return
     if param.name == "archive":
-        obj.archive_given = value
+        _set_archive(obj, value)
     elif param.name == "keys":
         obj.keys_given = value
     elif param.name == "as_json":
@@ -434,7 +455,7 @@ def _shared_options() -> list[click.Option]:
     path = click.Path(path_type=Path)
     common: dict[str, Any] = {"expose_value": False, "callback": _shared_after}
     return [
-        click.Option(["--archive", "archive"], type=path, metavar="DIR",
+        click.Option(["--archive", "archive"], type=click.Path(path_type=str), metavar="DIR",
                      help="The archive directory (as before the command).", **common),
         click.Option(["--keys", "keys"], type=path, metavar="DIR",
                      help="Directory of trusted verifier keys (as before the command).",
@@ -1154,10 +1175,20 @@ def search(
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@click.argument("url", required=False)
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
-def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool) -> None:
-    """Verify the whole archive: entries, signatures, objects, tree, releases."""
+def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
+           url: str | None) -> None:
+    """Verify the whole archive: entries, signatures, objects, tree, releases.
+
+    With URL (or --archive URL), a site 'orderarchive publish' wrote: its signed checkpoint,
+    that its tiles reproduce the signed root, and that it extends the release seen before.
+    """
+    if url is not None or ctx.archive_url is not None:
+        from .remote import verify_url
+
+        verify_url(ctx, url or ctx.archive_url or "", trusted)
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"

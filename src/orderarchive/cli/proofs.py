@@ -141,6 +141,10 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     the exit code is the worst of the files' (0 official, 1 not official, 2 unreadable file,
     3 unreadable archive).
     """
+    if ctx.archive_url is not None:
+        from .remote import check_url
+
+        check_url(ctx, files, trusted)
     with errors_handled(ctx):
         from ..copies import CompareLimits
 
@@ -250,8 +254,12 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
     """
     with errors_handled(ctx):
         ref, path = _ref(document)
-        archive = ctx.archive()
-        proof = make_proof(archive, ref, _trusted(ctx, trusted))
+        if ctx.archive_url is not None:
+            from ..remote import prove_remote
+
+            proof = prove_remote(ctx.archive_url, ref, _trusted(ctx, trusted))
+        else:
+            proof = make_proof(ctx.archive(), ref, _trusted(ctx, trusted))
         from ..log.tlogproof import TlogProof
 
         tp = TlogProof.parse(proof)

@@ -1,5 +1,5 @@
-"""CLI commands for the published site: publish (the static log) and mirror (a verified copy
-of a published site). Each parses, makes one library call and renders."""
+"""The publish command: the static log, the site's pages and an nginx server block. It
+parses, makes one library call and renders."""
 
 from __future__ import annotations
 
@@ -41,8 +41,10 @@ def publish(ctx: Ctx, outdir: Path, *, key_files: tuple[Path, ...], nginx_conf: 
     """Publish the newest release as a static site in OUTDIR (C2SP tlog-tiles).
 
     Writes the checkpoint, the hash tiles and entry bundles, the signed releases, the
-    documents and text layers, lookups by hash and id, and the key files named with
-    --key-file; only what OUTDIR lacks, the checkpoint last. Serve OUTDIR with any web server;
+    documents and text layers, lookups by hash and id, the key files named with --key-file,
+    and the pages: one per document, an index with a search, and verify.html, which checks a
+    file in the browser; only what changed, the checkpoint last. Serve OUTDIR with any web
+    server (--nginx-conf writes an nginx server block with the cache rules);
     'orderarchive check --archive URL FILE' and 'mirror URL DIR' read it.
     """
     from ..log.keys import load_verifiers
@@ -60,8 +62,6 @@ def publish(ctx: Ctx, outdir: Path, *, key_files: tuple[Path, ...], nginx_conf: 
             if not load_verifiers([path]):
                 raise KeyFileError(f"{path} holds no verifier key")
             files.append((path.name, data))
-        # The human pages (issue 18, the site part) plug in here as pages=<PageWriter>: a
-        # function given a publish.PublishContext before the checkpoint is replaced.
         conf = server_block(outdir.resolve(), listen=listen, server_name=server_name)
         report = publish_site(archive, outdir, keys, key_files=files, pages=publish_pages)
         if nginx_conf is not None and str(nginx_conf) != "-":

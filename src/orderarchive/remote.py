@@ -1,0 +1,604 @@
+"""Checks over HTTP against a published site (``orderarchive publish``): verify, check a copy,
+prove, and mirror, fetching O(log n) tiles instead of the archive.
+
+Nothing the server sends is believed until it is verified: the checkpoint by a trusted key
+(named for the log's origin), every tile against that checkpoint's root
+(:class:`~.tiles.TileHashReader`), every entry by its signature and an inclusion proof, every
+object by its SHA-256 and the size its signed entry states. The lookups (``lookup/...``) only
+say where to look; a lookup that lies leads to an entry that does not match, which is an error,
+never an "official". A lookup that is missing makes the answer "not official (the site lists
+no such document)": a server can withhold a document, as any server can, but never forge one.
+
+Every download is bounded in size (per kind of file) and in time (a deadline for the whole
+response, not only per read, so a server that trickles bytes is cut off), redirects are
+followed only to http and https, and every failure is one :class:`RemoteError`.
+
+The checkpoint remembered for the origin (:mod:`.history`, shared with local verification) is
+compared with the published one first: a smaller tree is a rollback, a different tree at the
+old size a fork; both are refused and their evidence kept. The newer checkpoint is then
+remembered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import http.client
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import __version__
+from .errors import (
+    ConflictError,
+    KeyFileError,
+    MalformedError,
+    NotFoundError,
+    StorageError,
+    VerificationError,
+)
+from .log import merkle
+from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.entry import MAX_ENTRY_BYTES, Entry, verify_included
+from .log.layout import RELEASE_EXT, extension_size
+from .log.note import VerifierKey
+from .log.tiles import (
+    MAX_BUNDLE_ENTRY,
+    TILE_WIDTH,
+    TileHashReader,
+    TileMismatchError,
+    entry_bundle_for,
+    entry_bundle_path,
+    parse_entry_bundle,
+)
+from .log.tlogproof import TlogProof
+from .publish import CHECKPOINT, doc_lookup_path, sha256_lookup_path
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "HttpSite",
+    "MirrorReport",
+    "RemoteCheck",
+    "RemoteError",
+    "RemoteLog",
+    "check_remote",
+    "is_url",
+    "mirror",
+    "prove_remote",
+    "verify_remote",
+]
+
+DEFAULT_TIMEOUT = 30.0
+MAX_CHECKPOINT = 1 << 20
+MAX_TILE = TILE_WIDTH * merkle.HASH_SIZE
+MAX_BUNDLE = TILE_WIDTH * (2 + min(MAX_BUNDLE_ENTRY, MAX_ENTRY_BYTES))
+MAX_LOOKUP = 32
+_CHUNK = 64 * 1024
+
+
+class RemoteError(StorageError):
+    """A published site that cannot be read: network, HTTP status, oversized or slow answer."""
+
+
+def is_url(text: str) -> bool:
+    """Whether an --archive value names a published site rather than a directory."""
+    return text.startswith(("http://", "https://"))
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(  # noqa: PLR0917 -- urllib's signature
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise RemoteError(f"{req.full_url} redirects to {newurl!r}: only http and https")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class HttpSite:
+    """A published site at *url*, read with urllib; counts its requests and bytes."""
+
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise MalformedError(f"not an http or https URL: {url!r}")
+        if parts.query or parts.fragment:
+            raise MalformedError(f"a site URL has no query or fragment: {url!r}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.requests = 0
+        self.received = 0
+        self._opener = urllib.request.build_opener(_Redirects())
+
+    def get(self, path: str, limit: int) -> bytes | None:
+        """The bytes at *path* (None if the server says 404), at most *limit* bytes, within
+        the time limit for the whole answer."""
+        url = f"{self.url}/{path}"
+        self.requests += 1
+        deadline = time.monotonic() + self.timeout
+        # The scheme was checked in __init__ (http or https only), redirects by _Redirects.
+        request = urllib.request.Request(url, headers={  # noqa: S310
+            "User-Agent": f"orderarchive/{__version__}", "Accept-Encoding": "identity"})
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                length = response.headers.get("Content-Length")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    raise RemoteError(f"{url} is {int(length)} bytes, more than the {limit} "
+                                      "such a file can be")
+                data = bytearray()
+                while True:
+                    if time.monotonic() > deadline:
+                        raise RemoteError(f"{url} took more than {self.timeout:g} s; cut off")
+                    chunk = response.read1(_CHUNK)
+                    if not chunk:
+                        break
+                    data += chunk
+                    self.received += len(chunk)
+                    if len(data) > limit:
+                        raise RemoteError(f"{url} sent more than the {limit} bytes such a "
+                                          "file can be; cut off")
+                return bytes(data)
+        except urllib.error.HTTPError as e:
+            if e.code in (404, 410):
+                return None
+            raise RemoteError(f"{url}: HTTP {e.code} {e.reason}") from e
+        except urllib.error.URLError as e:
+            raise RemoteError(f"cannot reach {url}: {e.reason}") from e
+        except (TimeoutError, OSError, http.client.HTTPException, ValueError) as e:
+            raise RemoteError(f"cannot read {url}: {e}") from e
+
+    def require(self, path: str, limit: int) -> bytes:
+        data = self.get(path, limit)
+        if data is None:
+            raise RemoteError(f"{self.url}/{path} is not on the server (HTTP 404)")
+        return data
+
+    def tile(self, path: str, limit: int) -> bytes:
+        """A tile or bundle; a partial one that is gone is read from the full tile, whose
+        prefix it is (c2sp.org/tlog-tiles)."""
+        data = self.get(path, limit)
+        if data is None and ".p/" in path:
+            data = self.get(path.split(".p/", maxsplit=1)[0], limit)
+        if data is None:
+            raise RemoteError(f"{self.url}/{path} is not on the server (HTTP 404)")
+        return data
+
+    def tiles(self, paths: Sequence[str]) -> list[bytes]:
+        return [self.tile(p, MAX_TILE) for p in paths]
+
+
+# -- the log as published -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class RemoteCheck:
+    """What a remote check found: the verdict for a file, from verified bytes only."""
+
+    status: str
+    sha256: str
+    size: int
+    url: str
+    checkpoint: Checkpoint
+    entry: Entry | None = None
+    signer: VerifierKey | None = None
+    requests: int = 0
+    #: When the site lists no entry for the file: that it could not be verified otherwise.
+    reason: str | None = None
+
+    @property
+    def official(self) -> bool:
+        return self.status == "official"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "official": self.official,
+            "sha256": self.sha256,
+            "size": self.size,
+            "url": self.url,
+            "checkpoint_size": self.checkpoint.size,
+            "requests": self.requests,
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.entry is not None and self.entry.document is not None:
+            d = self.entry.document
+            out.update(doc=d.doc, title=d.title, kind=d.kind, issuer=d.issuer, issued=d.issued,
+                       seq=self.entry.seq, recorded=self.entry.recorded,
+                       signer=str(self.signer) if self.signer else None)
+        return out
+
+
+class RemoteLog:
+    """The log a site publishes, its checkpoint verified and compared with the one remembered.
+
+    Use :meth:`open`; then :meth:`entry` returns verified entries and :attr:`reader` is a
+    :data:`.merkle.HashReader` over authenticated tiles.
+    """
+
+    def __init__(self, site: HttpSite, verifiers: Sequence[VerifierKey], note: bytes,
+                 checkpoint: Checkpoint) -> None:
+        self.site = site
+        self.verifiers = tuple(verifiers)
+        self.note = note
+        self.checkpoint = checkpoint
+        self.reader = TileHashReader(checkpoint.size, checkpoint.root_hash, site.tiles)
+        self.history: dict[str, Any] = {}
+
+    @classmethod
+    def open(cls, site: HttpSite, verifiers: Sequence[VerifierKey], *,
+             state: Path | None = None, remember: bool = True) -> RemoteLog:
+        if not verifiers:
+            raise VerificationError("no trusted keys were given; nothing can be verified")
+        note = site.require(CHECKPOINT, MAX_CHECKPOINT)
+        claimed = note.split(b"\n", 1)[0].decode("utf-8", "replace")
+        if not any(k.name == claimed for k in verifiers):
+            # Bad input (the wrong key given), as for a local archive; the name claimed only
+            # chooses the error, never a success.
+            raise KeyFileError(
+                f"no trusted key is for the site's origin {claimed!r}",
+                hint=f"pass the publisher's verifier key for {claimed} with --trusted-key")
+        cp, _ = open_checkpoint(note, verifiers)
+        if cp.size == 0:
+            raise NotFoundError(f"{site.url} publishes an empty log")
+        log = cls(site, verifiers, note, cp)
+        if remember:
+            log._compare_history(state)
+        return log
+
+    @property
+    def released(self) -> bool:
+        """Whether the published checkpoint is a release (publish writes only releases)."""
+        latest = extension_size(self.checkpoint, RELEASE_EXT)
+        return latest is None or latest == self.checkpoint.size
+
+    def _compare_history(self, state: Path | None) -> None:
+        from .history import ForkEvidence, LogForkedError, LogRolledBackError, last_seen
+        from .history import remember as remember_checkpoint
+
+        cp = self.checkpoint
+        seen = last_seen(cp.origin, self.verifiers, state=state)
+        if seen is not None:
+            old = seen.checkpoint
+            if old.size > cp.size:
+                error: Exception = LogRolledBackError(ForkEvidence.of(seen.note, self.note,
+                                                                      None, ()))
+                self._keep(error, state)
+                raise error
+            if old.size:
+                prefix = (cp.root_hash if old.size == cp.size
+                          else merkle.tree_hash(old.size, self.reader.read))
+                if not hmac.compare_digest(prefix, old.root_hash):
+                    proof = (merkle.consistency_proof(old.size, cp.size, self.reader.read)
+                             if old.size < cp.size else [])
+                    error = LogForkedError(ForkEvidence.of(seen.note, self.note, prefix, proof))
+                    self._keep(error, state)
+                    raise error
+            self.history["extends"] = old.size
+        kept = remember_checkpoint(self.note, self.verifiers, state=state)
+        self.history["remembered_size"] = kept.checkpoint.size
+
+    @staticmethod
+    def _keep(error: Any, state: Path | None) -> None:
+        from .errors import OrderArchiveError
+
+        with contextlib.suppress(OrderArchiveError):  # the refusal stands without it
+            error.evidence.write(state)
+
+    def lookup(self, path: str) -> int | None:
+        """An entry number published at *path* (a hint, verified by the caller)."""
+        data = self.site.get(path, MAX_LOOKUP)
+        if data is None:
+            return None
+        text = data.decode("ascii", "replace").strip()
+        if not text.isdigit() or len(text) > 20:
+            raise MalformedError(f"{self.site.url}/{path} is not an entry number")
+        return int(text)
+
+    def entry(self, seq: int) -> tuple[Entry, VerifierKey | None, list[bytes]]:
+        """Entry *seq* from its bundle, its signature and inclusion in the checkpoint checked."""
+        n, width = entry_bundle_for(seq, self.checkpoint.size)
+        bundle = self.site.tile(entry_bundle_path(n, width), MAX_BUNDLE)
+        try:
+            raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
+        except MalformedError as e:
+            raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
+        path = merkle.inclusion_proof(seq, self.checkpoint.size, self.reader.read)
+        # The bytes are tied to the signed root before they are parsed: an altered entry is a
+        # failed verification, not a malformed input.
+        merkle.verify_inclusion(seq, self.checkpoint.size, merkle.leaf_hash(raw), path,
+                                self.checkpoint.root_hash)
+        entry = Entry.from_bytes(raw)
+        if entry.seq != seq:
+            raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
+        signer = verify_included(entry, self.checkpoint, path, self.verifiers)
+        return entry, signer, path
+
+    def document(self, ref: str) -> tuple[Entry, VerifierKey | None, list[bytes]]:
+        """The verified entry of the document *ref* (an id or ``sha256:<hex>``)."""
+        sha = ref.removeprefix("sha256:").lower()
+        by_hash = len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
+        seq = self.lookup(sha256_lookup_path(sha) if by_hash else doc_lookup_path(ref)) if (
+            by_hash or _safe_id(ref)) else None
+        if seq is None:
+            raise NotFoundError(f"{self.site.url} lists no document {ref!r}")
+        if seq >= self.checkpoint.size:
+            raise VerificationError(f"the site's lookup for {ref!r} points past its log")
+        entry, signer, path = self.entry(seq)
+        d = entry.document
+        if d is None or not (hmac.compare_digest(d.sha256, sha) if by_hash else d.doc == ref):
+            raise VerificationError(
+                f"the site's lookup for {ref!r} points at entry {seq}, another document")
+        return entry, signer, path
+
+    def read_object(self, sha256: str, size: int) -> bytes:
+        data = self.site.require(f"objects/sha256/{sha256[:2]}/{sha256[2:]}", size)
+        actual = hashlib.sha256(data).hexdigest()
+        if len(data) != size or not hmac.compare_digest(actual, sha256):
+            raise VerificationError(f"the site's object sha256:{sha256} is not that document")
+        return data
+
+
+def _safe_id(ref: str) -> bool:
+    from .log.entry import valid_doc_id
+
+    return valid_doc_id(ref)
+
+
+# -- recipes -------------------------------------------------------------------------------------
+
+
+def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | None = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """The site's checkpoint verified, its tiles shown to reproduce the signed root, and the
+    tree shown to extend the one remembered for its origin (then remembered)."""
+    site = HttpSite(url, timeout=timeout)
+    log = RemoteLog.open(site, verifiers, state=state)
+    # The tiles of the whole right edge fold to the root (the reader checks it on first use).
+    merkle.tree_hash(log.checkpoint.size, log.reader.read)
+    return {
+        "url": site.url,
+        "origin": log.checkpoint.origin,
+        "size": log.checkpoint.size,
+        "root": log.checkpoint.root_hash.hex(),
+        "released": log.released,
+        "history": log.history,
+        "requests": site.requests,
+    }
+
+
+def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
+                 state: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 site: HttpSite | None = None) -> RemoteCheck:
+    """Whether *data* is an official document of the site at *url*, from verified bytes."""
+    site = site or HttpSite(url, timeout=timeout)
+    before = site.requests
+    log = RemoteLog.open(site, verifiers, state=state)
+    sha = hashlib.sha256(data).hexdigest()
+    seq = log.lookup(sha256_lookup_path(sha))
+    if seq is None:
+        return RemoteCheck("not-official", sha, len(data), site.url, log.checkpoint,
+                           requests=site.requests - before,
+                           reason="the site lists no document with this SHA-256; its text was "
+                           "not compared (check it against a local copy or mirror)")
+    if seq >= log.checkpoint.size:
+        raise VerificationError(f"the site's lookup for sha256:{sha} points past its log")
+    entry, signer, _ = log.entry(seq)
+    d = entry.document
+    if d is None or not hmac.compare_digest(d.sha256, sha) or d.size != len(data):
+        raise VerificationError(
+            f"the site's lookup for sha256:{sha} points at entry {seq}, another document")
+    status = "official" if log.released else "official-unreleased"
+    return RemoteCheck(status, sha, len(data), site.url, log.checkpoint, entry, signer,
+                       site.requests - before)
+
+
+def prove_remote(url: str, ref: str, verifiers: Sequence[VerifierKey], *,
+                 state: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+    """A ``.tlog-proof`` (as ``orderarchive prove`` writes) for document *ref* of the site,
+    verified as a stranger would verify it before it is returned."""
+    from .proofs import verify_proof
+
+    site = HttpSite(url, timeout=timeout)
+    log = RemoteLog.open(site, verifiers, state=state)
+    if not log.released:
+        raise NotFoundError(f"{site.url} publishes a checkpoint that is not a release")
+    entry, _, path = log.document(ref)
+    assert entry.document is not None
+    proof = TlogProof(entry.seq, tuple(path), log.note, entry.raw).to_bytes()
+    data = log.read_object(entry.document.sha256, entry.document.size)
+    verify_proof(data, proof, verifiers, origin=log.checkpoint.origin)
+    return proof
+
+
+@attrs.frozen
+class MirrorReport:
+    url: str
+    directory: Path
+    old_size: int
+    size: int
+    requests: int
+    received: int
+    written: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "directory": str(self.directory), "old_size": self.old_size,
+                "size": self.size, "requests": self.requests, "received": self.received,
+                "written": len(self.written)}
+
+
+def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
+           state: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> MirrorReport:
+    """Copy the site at *url* into *directory*, pulling only what the mirror lacks.
+
+    The mirror's own checkpoint (if any) is what it had before: the new tree must extend it
+    (its tiles, computed here from the mirror's verified tiles and the new entries, must fold
+    to the new signed root), and the new checkpoint is written last, atomically. Every file is
+    verified before it is kept; an interrupted mirror is resumed by running it again.
+    """
+    from .publish import _filled_partials, _Writer
+
+    site = HttpSite(url, timeout=timeout)
+    log = RemoteLog.open(site, verifiers, state=state)
+    cp = log.checkpoint
+    w = _Writer(directory)
+    old = _mirror_checkpoint(directory, verifiers, cp.origin)
+    old_size = old.size if old else 0
+    if old is not None and old.size > cp.size:
+        raise ConflictError(
+            f"the mirror in {directory} holds tree size {old.size}, newer than the site's "
+            f"{cp.size}: the site rolled back", hint="keep the mirror; report the site")
+    if old is not None and old.size == cp.size:
+        if not hmac.compare_digest(old.root_hash, cp.root_hash):
+            raise TileMismatchError(f"the site's tree of size {cp.size} differs from the "
+                                    "mirror's: the log forked")
+        return MirrorReport(site.url, directory, old_size, cp.size, site.requests,
+                            site.received, ())
+    start = (old_size // TILE_WIDTH) * TILE_WIDTH
+    local = _LocalTiles(directory, old) if old else None
+    store = _GrowingHashes(local, merkle.stored_hash_count(start))
+    raws: list[bytes] = []
+    bundles: list[tuple[str, bytes]] = []
+    for n in range(start // TILE_WIDTH, -(-cp.size // TILE_WIDTH)):
+        width = min(TILE_WIDTH, cp.size - n * TILE_WIDTH)
+        path = entry_bundle_path(n, width)
+        data = site.tile(path, MAX_BUNDLE)
+        try:
+            chunk = parse_entry_bundle(data, width)
+        except MalformedError as e:
+            raise TileMismatchError(f"entry bundle {path}: {e}") from e
+        bundles.append((path, data[: sum(2 + len(c) for c in chunk)]))
+        for raw in chunk:
+            seq = start + len(raws)
+            store.extra.extend(
+                merkle.stored_hashes_for_record(seq, merkle.leaf_hash(raw), store.read))
+            raws.append(raw)
+    # The mirror's old tree (authenticated when it was mirrored) plus the new entries must
+    # give the new signed root: that is the consistency check and authenticates every byte.
+    if not hmac.compare_digest(merkle.tree_hash(cp.size, store.read), cp.root_hash):
+        raise TileMismatchError(
+            f"the site's entries do not extend the mirror's tree of size {old_size} to the "
+            f"signed root of size {cp.size}")
+    # The bundles re-fetched from the mirror's last partial one must give the mirror's own
+    # tree again: a site that rewrote them (a fork) is refused.
+    if old is not None and not hmac.compare_digest(
+            merkle.tree_hash(old.size, store.read), old.root_hash):
+        raise TileMismatchError(
+            f"the site's log does not extend the mirror's tree of size {old.size}: it forked")
+    entries = [Entry.from_bytes(raw) for raw in raws]
+    for entry in entries[old_size - start:]:
+        verify_included(entry, cp, merkle.inclusion_proof(entry.seq, cp.size, store.read),
+                        verifiers)
+    from .log.tiles import new_tiles, tile_data
+
+    for tile in new_tiles(old_size, cp.size):
+        w.write(tile.path, tile_data(tile, store.read))
+    for path, data in bundles:
+        w.write(path, data)
+    _mirror_documents(log, w, entries[old_size - start:])
+    _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
+    w.write(CHECKPOINT, log.note, replace=True)
+    for name in _filled_partials(old_size, cp.size):
+        w.remove_dir(name)
+    return MirrorReport(site.url, directory, old_size, cp.size, site.requests, site.received,
+                        tuple(w.written))
+
+
+def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
+    """The objects of verified *entries* (each checked by its hash and signed size) and
+    their lookups, computed here rather than downloaded."""
+    for entry in entries:
+        d = entry.document
+        if d is None:
+            continue
+        for sha, size in [(d.sha256, d.size)] + ([(d.text.sha256, d.text.size)] if d.text
+                                                  else []):
+            name = f"objects/sha256/{sha[:2]}/{sha[2:]}"
+            target = w.path(name)
+            if target.is_file() and not target.is_symlink() and target.stat().st_size == size \
+                    and hashlib.sha256(target.read_bytes()).hexdigest() == sha:
+                continue  # resumed: already fetched and checked
+            w.write(name, log.read_object(sha, size), replace=True)
+        w.write(doc_lookup_path(d.doc), f"{entry.seq}\n".encode())
+        if not w.path(sha256_lookup_path(d.sha256)).exists():
+            w.write(sha256_lookup_path(d.sha256), f"{entry.seq}\n".encode())
+
+
+def _mirror_releases(site: HttpSite, w: Any, cp: Checkpoint, verifiers: Sequence[VerifierKey],
+                     *, old_size: int, store: _GrowingHashes) -> None:
+    """The signed releases after the mirror's old tree, following the chain back from the
+    checkpoint through each ``orderarchive.previous-release`` line: each signed by a trusted
+    key and each root that of the verified tree at its size."""
+    from .log.layout import previous_release
+
+    size: int | None = cp.size
+    while size is not None and size > old_size:
+        note = site.require(f"releases/{size}", MAX_CHECKPOINT)
+        rel, _ = open_checkpoint(note, verifiers, origin=cp.origin)
+        if rel.size != size or not hmac.compare_digest(
+                merkle.tree_hash(size, store.read), rel.root_hash):
+            raise VerificationError(f"the site's releases/{size} is not the log's tree there")
+        w.write(f"releases/{size}", note)
+        previous = previous_release(rel)
+        if previous is not None and previous >= size:
+            raise VerificationError(f"releases/{size} names a later release {previous}")
+        size = previous
+
+
+def _mirror_checkpoint(directory: Path, verifiers: Sequence[VerifierKey],
+                       origin: str) -> Checkpoint | None:
+    path = directory / CHECKPOINT
+    try:
+        with open(path, "rb") as f:
+            note = f.read(MAX_CHECKPOINT + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StorageError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        return open_checkpoint(note, verifiers, origin=origin)[0]
+    except (VerificationError, MalformedError) as e:
+        raise ConflictError(f"{path} is not a checkpoint of {origin} signed by a trusted key: "
+                            f"{e}", hint="mirror into an empty directory") from e
+
+
+class _LocalTiles:
+    """The mirror's own tiles, authenticated against its own (verified) checkpoint."""
+
+    def __init__(self, directory: Path, cp: Checkpoint) -> None:
+        self.directory = directory
+        self.reader = TileHashReader(cp.size, cp.root_hash, self._fetch)
+
+    def _fetch(self, paths: Sequence[str]) -> list[bytes]:
+        out = []
+        for p in paths:
+            target = self.directory.joinpath(*p.split("/"))
+            if not target.is_file() and ".p/" in p:
+                target = self.directory.joinpath(*p.split(".p/", maxsplit=1)[0].split("/"))
+            try:
+                with open(target, "rb") as f:
+                    out.append(f.read(MAX_TILE + 1))
+            except OSError as e:
+                raise StorageError(f"the mirror's tile {p} cannot be read: {e}") from e
+        return out
+
+
+class _GrowingHashes:
+    def __init__(self, local: _LocalTiles | None, base: int) -> None:
+        self.local = local
+        self.base = base
+        self.extra: list[bytes] = []
+
+    def read(self, indexes: Sequence[int]) -> list[bytes]:
+        old = [i for i in indexes if i < self.base]
+        got: dict[int, bytes] = {}
+        if old:
+            assert self.local is not None
+            got = dict(zip(old, self.local.reader.read(old), strict=True))
+        return [got[i] if i < self.base else self.extra[i - self.base] for i in indexes]
