@@ -197,3 +197,14 @@ def test_publish_refuses_what_cannot_go_into_nginx(tmp_path: Path, option: list[
                                        "--nginx-conf", str(tmp_path / "c"), *option])
     assert "nginx configuration" in one_line_error(result, 2)
     assert not out.exists() and not (tmp_path / "c").exists()
+
+
+def test_publish_json_with_the_nginx_block_on_stdout_is_one_document(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    result = CliRunner().invoke(cli, ["--archive", str(REPO / "archive"), "--keys",
+                                      str(SAMPLE_KEYS), "--json", "publish", str(out),
+                                      "--nginx-conf", "-"])
+    doc = json.loads(ok(result))
+    assert doc["nginx_conf"] == "-"
+    assert f"root {out.resolve()};" in doc["nginx_conf_text"]
+    assert "index.html" in doc["files"]

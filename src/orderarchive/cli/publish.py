@@ -69,11 +69,15 @@ def publish(ctx: Ctx, outdir: Path, *, key_files: tuple[Path, ...], nginx_conf: 
                 nginx_conf.write_text(conf)
             except OSError as e:
                 raise OutputError(f"cannot write {nginx_conf}: {e.strerror}") from e
-    if nginx_conf is not None and str(nginx_conf) == "-":
-        click.echo(conf, nl=False)
-        return
+    to_stdout = nginx_conf is not None and str(nginx_conf) == "-"
     if ctx.as_json:
-        emit_json({"ok": True, **report.to_dict()})
+        extra = {} if nginx_conf is None else {"nginx_conf": str(nginx_conf)}
+        if to_stdout:
+            extra["nginx_conf_text"] = conf  # standard output stays one JSON document
+        emit_json({"ok": True, **report.to_dict(), **extra})
+        return
+    if to_stdout:
+        click.echo(conf, nl=False)
         return
     what = ("published" if report.old_size == 0 else "up to date" if not report.written
             else f"updated from tree size {report.old_size}")
