@@ -7,16 +7,27 @@ tampered checkpoint, ...) and carries the verdict the verify page must give.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from conftest import REPO, text_request
 from orderarchive.archive import Archive
+from orderarchive.log import merkle
 from orderarchive.log.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from orderarchive.log.entry import make_entry
 from orderarchive.log.keys import load_verifiers
 from orderarchive.log.note import Signer, VerifierKey
-from orderarchive.log.tiles import Tile
+from orderarchive.log.tiles import (
+    TILE_WIDTH,
+    Tile,
+    entry_bundle,
+    entry_bundle_path,
+    tile_data,
+    tiles_for_size,
+)
 from orderarchive.publish import publish, sha256_lookup_path
 from orderarchive.site import publish_pages
 
@@ -137,3 +148,42 @@ def large_site(
 def checkpoint_of(site: Path, verifiers: list[VerifierKey]) -> Checkpoint:
     cp, _ = open_checkpoint((site / "checkpoint").read_bytes(), verifiers)
     return cp
+
+
+def huge_site(
+    tmp: Path, signer: Signer, size: int = 100_000, target: int = 77_777
+) -> tuple[Path, dict[str, Path], dict[str, dict[str, Any]]]:
+    """The static log of a tree of *size* records built directly (filler records around one
+    real signed document entry at *target*), with every hash tile, the target's entry bundle,
+    its lookup, and the checkpoint as a release: what the verify page reads, and no more."""
+    data = b"the official text of order %d\n" % target
+    sha = hashlib.sha256(data).hexdigest()
+    fields = {"type": "document", "doc": f"eo-{target}", "kind": "executive-order",
+              "title": "Order", "issuer": "City", "media_type": "text/plain",
+              "size": len(data), "sha256": sha}
+    raws = [b"filler %d" % i for i in range(size)]
+    raws[target] = make_entry(fields, seq=target, signer=signer,
+                              recorded="2026-01-01T00:00:00Z").raw
+    store = merkle.MemoryHashStore(merkle.leaf_hash(r) for r in raws)
+    note = sign_checkpoint(Checkpoint(signer.name, size, merkle.tree_hash(size, store.read)),
+                           signer)
+    site = tmp / "site"
+    files = {"checkpoint": note, f"releases/{size}": note,
+             sha256_lookup_path(sha): b"%d\n" % target,
+             "trust.json": json.dumps({"origin": signer.name,
+                                       "verifiers": [signer.verifier().to_string()]}).encode()}
+    n = target // TILE_WIDTH
+    files[entry_bundle_path(n)] = entry_bundle(raws[n * TILE_WIDTH:(n + 1) * TILE_WIDTH])
+    for tile in tiles_for_size(size):
+        files[tile.path] = tile_data(tile, store.read)
+    for name, body in files.items():
+        path = site.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    drop = tmp / "order.txt"
+    drop.write_bytes(data)
+    # lookup, checkpoint, release, bundle and four hash tiles (one per level and the right
+    # edge): 8 requests for 100,000 records
+    expect = {"order": {"verdict": "official", "doc": f"eo-{target}", "release": size,
+                        "maxFetches": 8}}
+    return site, {"order": drop}, expect

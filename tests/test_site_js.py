@@ -1,7 +1,8 @@
 """The verify page's logic (site_assets/verify.js) under node's crypto.subtle, against
 published sites: the official files, an altered copy, an unknown file, a tampered tile, a
 tampered and a forged checkpoint, a tampered entry bundle, a lying lookup, a missing release
-and a pinned key that is not the log's -- each with its verdict (tests/_sitefixtures.py)."""
+and a pinned key that is not the log's -- each with its verdict (tests/_sitefixtures.py); and
+an entry of a 100,000-record log checked in a bounded number of requests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from _sitefixtures import large_site, sample_site
+from _sitefixtures import huge_site, large_site, sample_site
 from conftest import REPO, need_tool
 from orderarchive.log.note import Signer, VerifierKey
 
@@ -26,6 +27,9 @@ def test_verify_js_verdicts(tmp_path: Path, signer: Signer, verifiers: list[Veri
     site, files, expect = large_site(tmp_path / "large", signer, verifiers)
     sites["large"] = {"dir": str(site), "files": {k: str(v) for k, v in files.items()},
                       "expect": expect}
+    site, files, expect = huge_site(tmp_path / "huge", signer)
+    sites["huge"] = {"dir": str(site), "files": {k: str(v) for k, v in files.items()},
+                     "expect": expect}
     env = {**os.environ, "OA_TEST_SITES": json.dumps(sites)}
     run = subprocess.run(
         [node, "--test", "--test-reporter=tap", str(JS_TESTS)],
