@@ -2,7 +2,9 @@
 (tests/browser, pinned), the published sample site served by nginx on 127.0.0.1 with the
 server block ``publish --nginx-conf`` writes. An official file (dropped and chosen), an
 altered copy, an unknown file, a tampered tile, a tampered and a forged checkpoint and a
-pinned key that is not the log's each get their verdict in words; a screenshot of each
+pinned key that is not the log's each get their verdict in words; a browser without Ed25519
+in WebCrypto and a page outside a secure context (both simulated in the page before its
+scripts run) are told so; the index page's search filters; a screenshot of each
 verdict is taken (ORDERARCHIVE_SCREENSHOTS=DIR keeps them: docs/screenshots/ holds them)."""
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
              "pin": pin, "screenshot": str(shots / f"verify-{name}.png")}
             for name, url, file, drop, pin in cases
         ]
+        spec += [
+            {"name": name, "url": f"{base}/verify.html", "file": None, "init": name,
+             "screenshot": str(shots / f"verify-{name}.png")}
+            for name in ("no-ed25519", "insecure")
+        ]
+        spec.append({"name": "search", "kind": "search", "url": f"{base}/index.html",
+                     "query": "wu executive", "screenshot": str(shots / "index-search.png")})
         run = subprocess.run(
             [node, str(BROWSER / "drive.js")],
             env={**os.environ, "OA_BROWSER_CASES": json.dumps(spec), "OA_CHROMIUM": chromium},
@@ -74,7 +83,18 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
         )
     assert run.returncode == 0, run.stderr[-4000:]
     results = {r["name"]: r for r in json.loads(run.stdout.strip().splitlines()[-1])}
-    assert set(results) == {c[0] for c in cases}
+    assert set(results) == {c["name"] for c in spec}
+    # the index page's static search: the two articles on the order, nothing else
+    found = results.pop("search")
+    assert sorted(found["shown"]) == ["gbh-2026-02-05-wu-executive-order",
+                                      "whdh-2026-02-05-wu-signs-executive-order"], found
+    assert found["count"] == "2 of 4 documents"
+    # a browser without Ed25519, a page outside a secure context: said, and nothing checked
+    r = results.pop("no-ed25519")
+    assert r["verdict"].startswith("CANNOT CHECK HERE: This browser lacks Ed25519"), r
+    assert "lacks Ed25519 in WebCrypto" in r["environment"]
+    r = results.pop("insecure")
+    assert r["verdict"].startswith("CANNOT CHECK HERE: This page is not in a secure context"), r
     for r in results.values():
         assert r["secure"] is True
         assert r["environment"] == ""
@@ -104,8 +124,9 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
         assert words in r["verdict"], r
         assert any(not c["ok"] for c in r["checks"]), r
     assert "Trusting the key you pinned" in results["pinned-other-key"]["trust"]
-    for name in results:
+    for name in [*results, "no-ed25519", "insecure"]:
         assert (shots / f"verify-{name}.png").stat().st_size > 1000
+    assert (shots / "index-search.png").stat().st_size > 1000
     keep = os.environ.get("ORDERARCHIVE_SCREENSHOTS")
     if keep:
         for shot in shots.iterdir():

@@ -10,6 +10,36 @@ const { chromium } = require("playwright-core");
 
 const FINAL = /^(OFFICIAL|NOT OFFICIAL|CANNOT CHECK)/;
 
+// Browsers this machine does not have, simulated before the page's scripts run: one whose
+// WebCrypto lacks Ed25519 (before early 2025), and a page that is not a secure context.
+const INIT = {
+  "no-ed25519": () => {
+    const subtle = crypto.subtle;
+    const importKey = subtle.importKey.bind(subtle);
+    subtle.importKey = (format, key, alg, ...rest) =>
+      ((alg && alg.name) || alg) === "Ed25519"
+        ? Promise.reject(new DOMException("Unrecognized name.", "NotSupportedError"))
+        : importKey(format, key, alg, ...rest);
+  },
+  "insecure": () => {
+    Object.defineProperty(window, "isSecureContext", { get: () => false });
+  },
+};
+
+async function search(page, c) {
+  await page.goto(c.url);
+  await page.waitForFunction(() => document.getElementById("count") !== null);
+  await page.fill("#q", c.query);
+  await page.waitForFunction(() => document.getElementById("count").textContent !== "");
+  const r = await page.evaluate(() => ({
+    count: document.getElementById("count").textContent,
+    shown: Array.from(document.querySelectorAll("#documents tbody tr"))
+      .filter((tr) => !tr.hidden).map((tr) => tr.querySelector("code").textContent),
+  }));
+  if (c.screenshot) await page.screenshot({ path: c.screenshot, fullPage: true });
+  return r;
+}
+
 async function run() {
   const cases = JSON.parse(process.env.OA_BROWSER_CASES);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "oa-chromium-"));
@@ -27,6 +57,12 @@ async function run() {
       const errors = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+      if (c.kind === "search") {
+        results.push(Object.assign({ name: c.name, errors }, await search(page, c)));
+        await page.close();
+        continue;
+      }
+      if (c.init) await page.addInitScript(INIT[c.init]);
       await page.goto(c.url);
       await page.waitForFunction(() => {
         const v = document.getElementById("verdict");
@@ -36,7 +72,9 @@ async function run() {
         await page.fill("#pin", c.pin);
         await page.click("#pin-save");
       }
-      if (c.drop) {
+      if (!c.file) {
+        // nothing to drop: the page's own answer about this browser
+      } else if (c.drop) {
         // A drop as a user makes it: a DataTransfer holding the File, dropped on the zone.
         const b64 = fs.readFileSync(c.file).toString("base64");
         await page.evaluate(([data, name]) => {

@@ -594,6 +594,7 @@ if (typeof module === "object" && module.exports) {
       else if (!(await OA.ed25519Available())) env.push("This browser lacks Ed25519 in WebCrypto (Chrome/Edge 137+, Firefox 129+, Safari 17+ have it): signatures cannot be checked here. Use a current browser or the command line (orderarchive check).");
       if (env.length) {
         $("environment").textContent = env.join(" ");
+        $("trust").textContent = "No key is used: nothing can be checked in this browser.";
         say("cannot", "CANNOT CHECK HERE: " + env[0]);
         throw new Error(env[0]);
       }
