@@ -110,6 +110,8 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
         assert words in passed, passed
     assert all(c["ok"] for c in official["checks"])
     assert "Trusting the key published on this site" in official["trust"]
+    assert "does not say whether the document is still in force" in official["next"]
+    assert "Its page shows its status" in official["next"]
     assert results["official-article"]["verdict"].startswith("OFFICIAL: ")
     for name in ("altered-copy", "unknown-file"):
         r = results[name]

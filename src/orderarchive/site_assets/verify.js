@@ -618,6 +618,15 @@ if (typeof module === "object" && module.exports) {
         list(r.checks);
         if (r.verdict === "official") {
           say("official", "OFFICIAL: " + r.doc.title + " (" + r.doc.doc + "), covered by signed release " + r.release + " of " + state.origin);
+          // Whether it is still in force depends on later acts, which this check does not read.
+          const next = $("next");
+          next.textContent = "This check says the file is the one the clerk signed; it does not say whether the document is still in force. ";
+          if (/^[a-z0-9][a-z0-9._-]{0,127}$/.test(r.doc.doc)) {
+            const a = document.createElement("a");
+            a.href = "doc/" + r.doc.doc + ".html";
+            a.textContent = "Its page shows its status, the acts that amend or rescind it, and a citation.";
+            next.appendChild(a);
+          }
         } else if (r.verdict === "unknown") {
           say("not-official", "NOT OFFICIAL: this file is not in the signed log (" + file.name + ")");
           $("next").textContent = r.next;
