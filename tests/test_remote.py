@@ -215,7 +215,7 @@ def hostile(body: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
                 body(self)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server.daemon_threads = False  # server_close() waits for the handlers to end
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -258,6 +258,24 @@ def test_a_trickling_server_is_cut_off(verifiers: list[VerifierKey]) -> None:
             time.sleep(0.05)
 
     with hostile(trickle) as url:
+        try:
+            with pytest.raises(RemoteError, match="took more than"):
+                check_remote(url, b"x", verifiers, timeout=0.5)
+        finally:
+            stop.set()
+
+
+def test_a_server_trickling_its_headers_is_cut_off(verifiers: list[VerifierKey]) -> None:
+    stop = threading.Event()
+
+    def headers(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.0 200 OK\r\n")
+        while not stop.is_set():
+            h.wfile.write(b"X")
+            h.wfile.flush()
+            time.sleep(0.05)
+
+    with hostile(headers) as url:
         try:
             with pytest.raises(RemoteError, match="took more than"):
                 check_remote(url, b"x", verifiers, timeout=0.5)

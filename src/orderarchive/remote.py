@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import http.client
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -118,9 +119,33 @@ class HttpSite:
 
     def get(self, path: str, limit: int) -> bytes | None:
         """The bytes at *path* (None if the server says 404), at most *limit* bytes, within
-        the time limit for the whole answer."""
+        the time limit for the whole answer.
+
+        The request runs in a worker thread that the caller waits for at most the time limit
+        (and a second): socket timeouts bound each read, not a server that trickles its
+        status line and headers a byte at a time; the abandoned worker ends at its next
+        socket timeout.
+        """
         url = f"{self.url}/{path}"
         self.requests += 1
+        outcome: list[bytes | BaseException | None] = []
+
+        def work() -> None:
+            try:
+                outcome.append(self._get(url, limit))
+            except BaseException as e:  # handed to the caller's thread
+                outcome.append(e)
+
+        worker = threading.Thread(target=work, name="orderarchive-http", daemon=True)
+        worker.start()
+        worker.join(self.timeout + 1.0)
+        if not outcome:
+            raise RemoteError(f"{url} took more than {self.timeout:g} s; cut off")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _get(self, url: str, limit: int) -> bytes | None:
         deadline = time.monotonic() + self.timeout
         # The scheme was checked in __init__ (http or https only), redirects by _Redirects.
         request = urllib.request.Request(url, headers={  # noqa: S310
@@ -145,6 +170,7 @@ class HttpSite:
                                           "file can be; cut off")
                 return bytes(data)
         except urllib.error.HTTPError as e:
+            e.close()  # it holds the response's socket
             if e.code in (404, 410):
                 return None
             raise RemoteError(f"{url}: HTTP {e.code} {e.reason}") from e
@@ -309,11 +335,13 @@ class RemoteLog:
             raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
         except MalformedError as e:
             raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
+        # The bytes are compared with the leaf hash of an authenticated tile before they are
+        # parsed: an altered entry is a failed verification, not a malformed input.
+        leaf = self.reader.read([merkle.stored_hash_index(0, seq)])[0]
+        if not hmac.compare_digest(leaf, merkle.leaf_hash(raw)):
+            raise TileMismatchError(
+                f"entry {seq} in {entry_bundle_path(n, width)} does not match its leaf hash")
         path = merkle.inclusion_proof(seq, self.checkpoint.size, self.reader.read)
-        # The bytes are tied to the signed root before they are parsed: an altered entry is a
-        # failed verification, not a malformed input.
-        merkle.verify_inclusion(seq, self.checkpoint.size, merkle.leaf_hash(raw), path,
-                                self.checkpoint.root_hash)
         entry = Entry.from_bytes(raw)
         if entry.seq != seq:
             raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
