@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,18 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
     if keep:
         for shot in shots.iterdir():
             shutil.copy(shot, Path(keep) / shot.name)
+
+
+def test_a_missing_playwright_fails_under_require_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # .ci/run sets ORDERARCHIVE_REQUIRE_TOOLS=1: without `npm ci`, the browser test fails
+    # instead of skipping (and skips, saying why, elsewhere).
+    monkeypatch.setattr(sys.modules[__name__], "BROWSER", tmp_path)
+    monkeypatch.setattr(shutil, "which", lambda name, **_: f"/usr/bin/{name}")
+    monkeypatch.setenv(REQUIRE_TOOLS_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="playwright-core is not installed"):
+        _need_browser()
+    monkeypatch.delenv(REQUIRE_TOOLS_ENV)
+    with pytest.raises(pytest.skip.Exception, match="npm ci"):
+        _need_browser()
