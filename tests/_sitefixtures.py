@@ -93,6 +93,10 @@ def sample_site(tmp: Path) -> tuple[Path, dict[str, Path], dict[str, dict[str, A
     (wrong_lookup / sha256_lookup_path(order.sha256)).write_bytes(b"1\n")
     no_release = _copy(site, tmp / "no-release")
     (no_release / "releases/4").unlink()
+    missing_tile = _copy(site, tmp / "missing-tile")
+    (missing_tile / Tile(0, 0, 4).path).unlink()
+    bad_lookup = _copy(site, tmp / "bad-lookup")
+    (bad_lookup / sha256_lookup_path(order.sha256)).write_bytes(b"0x1\n")
     other_release = _copy(site, tmp / "other-release")
     (other_release / "releases/4").write_bytes((site / "releases/3").read_bytes())
     other_key = Signer(name=archive.origin, seed=b"o" * 32).verifier().to_string()
@@ -114,6 +118,10 @@ def sample_site(tmp: Path) -> tuple[Path, dict[str, Path], dict[str, dict[str, A
                          "verdict": "not-official", "reason": "another file"},
         "release-missing": {"file": "official", "dir": str(no_release),
                             "verdict": "unreleased", "next": "not yet official"},
+        "missing-tile": {"file": "official", "dir": str(missing_tile),
+                         "verdict": "cannot-check", "reason": "is missing from the site"},
+        "malformed-lookup": {"file": "official", "dir": str(bad_lookup),
+                             "verdict": "not-official", "reason": "lookup"},
         "release-is-another-note": {"file": "official", "dir": str(other_release),
                                     "verdict": "unreleased"},
         "pinned-other-key": {"file": "official", "keys": [other_key],

@@ -237,7 +237,7 @@ const OA = (() => {
         tiles.set(key, (async () => {
           let data = await fetchBytes(path, limit);
           if (data === null && fullPath !== path) data = await fetchBytes(fullPath, limit);
-          if (data === null) throw new CheckError(what, what + " " + path + " is missing");
+          if (data === null) throw new CheckError("missing", what + " " + path + " is missing from the site");
           return data;
         })());
       }
@@ -382,7 +382,18 @@ const OA = (() => {
     const { fetchBytes, keys, origin } = options;
     const digest = hex(await sha256(fileBytes));
     pass("sha256", "SHA-256 of the file: " + digest);
-    const candidates = await lookup(fetchBytes, digest);
+    // Nothing could be checked (no Ed25519, a file the site does not serve, a network
+    // error): CANNOT CHECK, which is neither OFFICIAL nor a finding that the file is not.
+    const unchecked = (err) => err instanceof CheckError &&
+      (err.check === "environment" || err.check === "missing" || err.check === "fetch");
+    let candidates;
+    try {
+      candidates = await lookup(fetchBytes, digest);
+    } catch (err) {
+      if (!(err instanceof CheckError)) throw err;
+      checks.push({ check: err.check, ok: false, text: err.message });
+      return result(unchecked(err) ? "cannot-check" : "not-official", { sha256: digest, reason: err.message });
+    }
     if (candidates.length === 0) {
       return result("unknown", {
         sha256: digest,
@@ -467,19 +478,16 @@ const OA = (() => {
           }
           return result("official", { sha256: digest, doc, release: release.size });
         } catch (err) {
-          if (!(err instanceof CheckError) || err.check === "environment") throw err;
+          if (!(err instanceof CheckError) || unchecked(err)) throw err;
           lastError = err;
         }
       }
       checks.push({ check: lastError.check, ok: false, text: lastError.message });
       return result("not-official", { sha256: digest, reason: lastError.message });
     } catch (err) {
-      if (err instanceof CheckError && err.check === "environment") {
-        return result("cannot-check", { reason: err.message });
-      }
       if (!(err instanceof CheckError)) throw err;
       checks.push({ check: err.check, ok: false, text: err.message });
-      return result("not-official", { sha256: digest, reason: err.message });
+      return result(unchecked(err) ? "cannot-check" : "not-official", { sha256: digest, reason: err.message });
     }
   }
 
@@ -495,7 +503,7 @@ const OA = (() => {
 
   async function must(fetchBytes, path, limit, what) {
     const data = await fetchBytes(path, limit);
-    if (data === null) throw new CheckError(what, what + " (" + path + ") is missing from the site");
+    if (data === null) throw new CheckError("missing", what + " (" + path + ") is missing from the site");
     return data;
   }
 
@@ -634,7 +642,7 @@ if (typeof module === "object" && module.exports) {
           say("cannot", "NOT OFFICIAL YET: " + r.doc.title + " (" + r.doc.doc + ") is recorded but not in a signed release");
           $("next").textContent = r.next;
         } else if (r.verdict === "cannot-check") {
-          say("cannot", "CANNOT CHECK HERE: " + r.reason);
+          say("cannot", "CANNOT CHECK: " + r.reason);
         } else {
           say("not-official", "NOT OFFICIAL: " + r.reason);
         }
