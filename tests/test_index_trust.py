@@ -478,9 +478,10 @@ def test_an_entry_by_an_untrusted_key_is_never_indexed(
     """The checkpoint is signed by the trusted key, one entry by another key of the same name:
     the index refuses it (no command answers from the archive), it does not skip it."""
     from orderarchive.log.checkpoint import sign_checkpoint
+    from orderarchive.log.log import Log
 
     stranger = Signer.generate(ORIGIN)
-    monkeypatch.setattr(Archive, "_writer_head", lambda self, signer: self.head())
+    monkeypatch.setattr(Log, "writer_head", lambda self, signer: self.head())
     monkeypatch.setattr(Archive, "_check_new", lambda self, *args: None)
     mirror.archive.add([text_request(5, doc="eo-5", relations=(("rescinds", "eo-4"),))],
                        stranger)

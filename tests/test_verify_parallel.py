@@ -28,6 +28,7 @@ from orderarchive.errors import (
     StorageError,
 )
 from orderarchive.log import audit as _audit
+from orderarchive.log import textlayer
 from orderarchive.log.entry import Entry, make_entry
 from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.log.store import BATCH_SYNC_MIN, FileStore
@@ -177,8 +178,8 @@ def _accepted(data: bytes) -> bool:
 @given(st.lists(_TRICKY, max_size=14).map("".join))
 def test_text_layer_check_agrees_with_from_bytes(text: str) -> None:
     data = text.encode("utf-8")
-    assert _audit.text_layer_ok(data) == _accepted(data)
-    assert _audit.text_layer_ok(data + b"\n") == _accepted(data + b"\n")
+    assert textlayer.text_layer_ok(data) == _accepted(data)
+    assert textlayer.text_layer_ok(data + b"\n") == _accepted(data + b"\n")
 
 
 @settings(max_examples=5000, deadline=None)
@@ -186,7 +187,7 @@ def test_text_layer_check_agrees_with_from_bytes(text: str) -> None:
 def test_text_layer_scan_never_passes_an_invalid_layer(text: str) -> None:
     data = text.encode("utf-8")
     for candidate in (data, data + b"\n"):
-        if _audit.plainly_normalised(candidate):
+        if textlayer.plainly_normalised(candidate):
             assert _accepted(candidate)
 
 
@@ -197,7 +198,7 @@ def test_text_layer_scan_passes_layers_without_empty_pages(pages: list[list[str]
     layer = TextLayer.from_pages(pages)
     data = layer.to_bytes()
     if data and all(layer.pages):
-        assert _audit.plainly_normalised(data)
+        assert textlayer.plainly_normalised(data)
 
 
 def test_signed_message_is_the_entrys(
@@ -226,10 +227,10 @@ def test_text_layer_scan_passes_ordinary_layers() -> None:
     layer = TextLayer.from_pages([["Section 1. The City\nshall act.", "“Quoted” — text."], [],
                                   ["Page three."]])
     data = layer.to_bytes()
-    assert _accepted(data) and _audit.text_layer_ok(data)
+    assert _accepted(data) and textlayer.text_layer_ok(data)
     plain = TextLayer.from_pages([["One.", "Two\nlines."], ["Three."]]).to_bytes()
-    assert _audit.plainly_normalised(plain)
-    assert not _audit.plainly_normalised(layer.to_bytes())  # an empty page: from_bytes decides
+    assert textlayer.plainly_normalised(plain)
+    assert not textlayer.plainly_normalised(layer.to_bytes())  # an empty page: from_bytes decides
 
 
 # -- the store ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from orderarchive.errors import MalformedError
 from orderarchive.log import audit as _audit
 from orderarchive.log import entry as entry_module
 from orderarchive.log import store as store_module
+from orderarchive.log import textlayer
 from orderarchive.log.entry import Entry, make_entry
 from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.log.store import FileStore
@@ -49,9 +50,9 @@ def accepted(data: bytes) -> bool:
 
 
 def assert_scan_sound(data: bytes) -> None:
-    if _audit.plainly_normalised(data):
+    if textlayer.plainly_normalised(data):
         assert accepted(data), data
-    assert _audit.text_layer_ok(data) == accepted(data), data
+    assert textlayer.text_layer_ok(data) == accepted(data), data
 
 
 # -- the layout scan ---------------------------------------------------------------------------
@@ -94,7 +95,7 @@ def test_scan_passes_realistic_layers_and_each_one_byte_change_is_judged_right(
     rng = random.Random(pages)
     layer = TextLayer.from_pages(realistic_pages(rng, pages))
     data = layer.to_bytes()
-    assert len(data) > 100 and _audit.plainly_normalised(data) and accepted(data)
+    assert len(data) > 100 and textlayer.plainly_normalised(data) and accepted(data)
     # Every position, each byte the rules care about: the scan never passes a broken layer.
     for at in range(0, len(data), max(1, len(data) // 400)):
         for byte in b" \n\f\t\r\x00\x7fx":
@@ -108,10 +109,10 @@ def test_scan_covers_long_layers_to_their_last_byte() -> None:
     # end of a layer longer than any seen before is still found.
     for size in (70_000, 300_000):
         body = (b"word " * (size // 5))[:-1] + b"s"
-        assert _audit.plainly_normalised(body + b"\n")
+        assert textlayer.plainly_normalised(body + b"\n")
         for bad in (b"  ", b" \n", b"\n ", b"\n\n\n"):
-            assert not _audit._plain_layout(body[:-4] + bad + b"end")
-            assert not _audit._plain_layout(body[:-3] + bad)
+            assert not textlayer._plain_layout(body[:-4] + bad + b"end")
+            assert not textlayer._plain_layout(body[:-3] + bad)
             assert_scan_sound(body[:-4] + bad + b"end\n")
 
 
@@ -124,16 +125,16 @@ def test_layout_arithmetic_is_the_rules_on_every_short_string() -> None:
         for chars in itertools.product(b"a \n\f\t", repeat=length):
             body = bytes(chars)
             expected = b"\t" not in body and not any(f in body for f in forbidden)
-            assert _audit._plain_layout(body) == expected, body
+            assert textlayer._plain_layout(body) == expected, body
 
 
 def test_scan_page_rules() -> None:
     for good in (b"a\n\f\nb\n", b"a\n\nb\n\f\nc d\ne\n", b"a\n\f\nb\n\f\nc\n"):
-        assert _audit.plainly_normalised(good) and accepted(good)
+        assert textlayer.plainly_normalised(good) and accepted(good)
     for bad in (b"\f\na\n", b"a\n\f\n", b"a\n\f\n\n", b"a\f\nb\n", b"a\n\fb\n", b"a\n\f\n\fb\n",
                 b"a\n\n\f\nb\n", b"a\n\f\n\nb\n", b"a\n\f\n\f\nb\n", b"a \n\f\nb\n",
                 b"a\n\f\n b\n", b"\n\f\nb\n", b"a\f\n"):
-        assert not _audit.plainly_normalised(bad), bad
+        assert not textlayer.plainly_normalised(bad), bad
         assert_scan_sound(bad)
 
 
@@ -152,13 +153,13 @@ def test_inert_characters_never_change_under_nfc() -> None:
                 second_halves.add(int(parts[1], 16))
     assert len(second_halves) > 60
     for cp in second_halves:
-        assert not _audit._nfc_inert(chr(cp)), hex(cp)
+        assert not textlayer._nfc_inert(chr(cp)), hex(cp)
     rng = random.Random(8)
     for cp in rng.sample(range(0x80, 0x30000), 20000):
         char = chr(cp)
         if unicodedata.category(char) == "Cs":
             continue
-        if _audit._nfc_inert(char):
+        if textlayer._nfc_inert(char):
             assert unicodedata.normalize("NFC", char) == char
             for before in ("e", "A", "\u1100", "\uac00", "\u0b47", "é"):
                 text = before + char

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import os
 import stat
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,12 +47,14 @@ from .errors import (
     NotFoundError,
     OrderArchiveError,
     RollbackError,
+    StorageError,
     VerificationError,
 )
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.keys import file_stem
-from .log.note import SignedNote, VerifierKey
+from .log.note import SignedNote, VerifierKey, b64encode
+from .log.store import file_lock, write_atomically
 
 __all__ = [
     "EVIDENCE_FORMAT",
@@ -123,41 +123,22 @@ def read_checkpoint_file(path: Path, what: str = "checkpoint file") -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise StateError(f"cannot write {path}: {e.strerror}") from e
+        write_atomically(path, data)
+    except StorageError as e:
+        raise StateError(str(e)) from e
 
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise StateError(f"cannot use the state directory {directory}: {e.strerror}") from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with contextlib.ExitStack() as stack:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(file_lock(directory, ".lock", what="the state directory's lock"))
+        except (OSError, StorageError) as e:
+            reason = e.strerror if isinstance(e, OSError) else str(e)
+            raise StateError(f"cannot use the state directory {directory}: {reason}") from e
         yield
-    finally:
-        os.close(fd)
 
 
 # -- remembered checkpoints --------------------------------------------------------------------
@@ -306,10 +287,6 @@ def forget(origin: str, *, state: Path | None = None) -> RememberedFile | None:
 # -- evidence ----------------------------------------------------------------------------------
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
 def _unb64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise MalformedError(f"evidence: {what} is not a string")
@@ -408,11 +385,11 @@ class ForkEvidence:
             "origin": old.origin,
             "detected": self.detected,
             "old_size": old.size,
-            "old_root": _b64(old.root_hash),
+            "old_root": b64encode(old.root_hash),
             "new_size": new.size if new else None,
-            "new_root": _b64(new.root_hash) if new else None,
-            "prefix_root": _b64(self.prefix_root) if self.prefix_root is not None else None,
-            "proof": [_b64(h) for h in self.proof],
+            "new_root": b64encode(new.root_hash) if new else None,
+            "prefix_root": b64encode(self.prefix_root) if self.prefix_root is not None else None,
+            "proof": [b64encode(h) for h in self.proof],
             "message": self.describe(),
         }
 

@@ -313,18 +313,20 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "orderarchive"
 
 
-def index_path(archive_root: Path, origin: str) -> Path:
-    """The index file of the archive at *archive_root* for *origin*: one file per archive.
+def index_path(location: str | Path, origin: str) -> Path:
+    """The index file, in the user's cache directory, of the archive whose store is at
+    *location* (``Store.location()``: a directory store's resolved directory) for *origin*.
 
-    Named from a hash of the archive's resolved path and its origin, so that two archives (or
-    one directory re-initialised for another log) never share an index.
+    Named from a hash of the location and the origin, so that two archives (or one directory
+    re-initialised for another log) never share an index. Never beside the archive: an index
+    shipped inside a mirror must not decide anything (issue 11; docs/THREATS.md).
     """
     import hashlib
 
     try:
-        resolved = str(Path(archive_root).resolve())
+        resolved = str(Path(location).resolve())
     except (OSError, RuntimeError) as e:
-        raise StorageError(f"cannot resolve {archive_root}: {e}") from e
+        raise StorageError(f"cannot resolve {location}: {e}") from e
     key = hashlib.sha256(f"{resolved}\n{origin}".encode("utf-8", "surrogateescape")).hexdigest()
     return cache_dir() / f"index-{key[:32]}.sqlite"
 

@@ -20,7 +20,6 @@ Queries return frozen results; verification raises (:mod:`.errors`) or returns w
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -31,18 +30,16 @@ import attrs
 
 from .errors import (
     DigestMismatchError,
-    EntryFormatError,
-    InclusionError,
     NotFoundError,
-    ProofFormatError,
     SignatureError,
     VerificationError,
 )
 from .log import merkle
-from .log.checkpoint import Checkpoint, open_checkpoint
-from .log.entry import DocumentFields, Entry, verify_included
-from .log.note import SignedNote, Signer, VerifierKey
-from .log.tlogproof import TlogProof
+from .log.checkpoint import Checkpoint, open_checkpoint, signers_of
+from .log.entry import Entry, read_verified_entry, verify_read_entry
+from .log.note import SignedNote, Signer, VerifierKey, b64encode
+from .log.tlogproof import OpenedProof as OpenedProof  # noqa: PLC0414 (public from here too)
+from .log.tlogproof import TlogProof, open_proof
 
 if TYPE_CHECKING:  # imported for types only: `check` and `verify-proof` start without them
     from .archive import Archive
@@ -174,7 +171,7 @@ class VerifiedProof:
             "recorded": self.entry.recorded,
             "origin": self.checkpoint.origin,
             "release": self.checkpoint.size,
-            "root": _b64(self.checkpoint.root_hash),
+            "root": b64encode(self.checkpoint.root_hash),
             "signer": str(self.entry_signer),
             "checkpoint_signers": [str(k) for k in self.checkpoint_signers],
         }
@@ -211,16 +208,12 @@ class ConsistencyProof:
             "origin": self.origin,
             "old_size": self.old_size,
             "new_size": self.new_size,
-            "old_root": _b64(self.old_root),
-            "new_root": _b64(self.new_root),
-            "proof": [_b64(h) for h in self.proof],
+            "old_root": b64encode(self.old_root),
+            "new_root": b64encode(self.new_root),
+            "proof": [b64encode(h) for h in self.proof],
             "old_checkpoint": self.old_note.decode("utf-8"),
             "new_checkpoint": self.new_note.decode("utf-8"),
         }
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 # -- finding an entry --------------------------------------------------------------------------
@@ -284,59 +277,12 @@ def _open(
         cp = Checkpoint.parse(SignedNote.parse(note).text)
     else:
         cp, signed = open_checkpoint(note, verifiers, origin=archive.origin)
-        signers = _signers(signed, verifiers)
+        signers = signers_of(signed, verifiers)
     if cp.origin != archive.origin:
         raise VerificationError(f"{what} is for log {cp.origin!r}, not {archive.origin!r}")
     if size is not None and cp.size != size:
         raise VerificationError(f"{what} holds a checkpoint of size {cp.size}")
     return cp, signers
-
-
-def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
-    """The supplied keys that signed an already opened note.
-
-    After ``open_checkpoint`` succeeded, every line by a supplied key has verified (signed-note
-    "Signatures": one bad line rejects the note), so matching names and key IDs suffices.
-    """
-    lines = {(s.name, s.key_id) for s in note.signatures}
-    return tuple(v for v in verifiers if (v.name, v.id) in lines)
-
-
-def _checked_entry(
-    archive: Archive,
-    seq: int,
-    cp: Checkpoint,
-    verifiers: Sequence[VerifierKey] | None,
-) -> tuple[Entry, bytes, VerifierKey | None, list[bytes]]:
-    """Entry *seq* re-read from the log and shown to be in the tree of *cp*.
-
-    ``entry_bytes`` compares the bytes with the stored leaf hash; the inclusion proof then ties
-    that leaf to the checkpoint's root. Both are needed: the stored hashes alone are not signed.
-    """
-    raw = archive.entry_bytes(seq, cp.size)
-    entry = Entry.from_bytes(raw)
-    if entry.seq != seq:
-        raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-    signer, path = _verify_read_entry(archive, entry, cp, verifiers)
-    return entry, raw, signer, path
-
-
-def _verify_read_entry(
-    archive: Archive,
-    entry: Entry,
-    cp: Checkpoint,
-    verifiers: Sequence[VerifierKey] | None,
-) -> tuple[VerifierKey | None, list[bytes]]:
-    """Verify an entry already read (its exact bytes, ``entry.raw``) without reading it again:
-    its signature, and an inclusion proof from its leaf to the root of *cp* at its signed seq.
-
-    Whatever was derived from this one read (its text layer, checked against the sha256 it
-    signs) is then vouched for; a second read could return other bytes from a changing mirror.
-    """
-    if not 0 <= entry.seq < cp.size:
-        raise InclusionError(f"entry {entry.seq} is not in the signed tree (size {cp.size})")
-    path = merkle.inclusion_proof(entry.seq, cp.size, archive.read_hashes)
-    return verify_included(entry, cp, path, verifiers), path
 
 
 # -- check a copy ------------------------------------------------------------------------------
@@ -387,7 +333,7 @@ def check_copy(
             )
         cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
         status = "official-unreleased"
-    entry, _, entry_signer, _ = _checked_entry(archive, seq, cp, verifiers)
+    entry, entry_signer, _ = read_verified_entry(archive, seq, cp, verifiers)
     doc = entry.document
     if doc is None or not hmac.compare_digest(doc.sha256, sha) or doc.size != len(data):
         raise IndexMismatchError(
@@ -430,7 +376,7 @@ def _check_text(
         cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
     # The entry whose text layer was compared, verified as read: not read a second time.
     entry = comparison.entry
-    entry_signer, _ = _verify_read_entry(archive, entry, cp, verifiers)
+    entry_signer, _ = verify_read_entry(archive, entry, cp, verifiers)
     d = entry.document
     if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
         # The copy is the signed file itself: an index that missed it by its hash is damaged,
@@ -459,61 +405,14 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes
     if release is None or seq >= release[0].size:
         raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")
     cp, note, _ = release
-    entry, raw, _, path = _checked_entry(archive, seq, cp, verifiers)
+    entry, _, path = read_verified_entry(archive, seq, cp, verifiers)
+    raw = entry.raw
     if entry.document is None:
         raise NotFoundError(f"entry {seq} is not a document")
     proof = TlogProof(seq, tuple(path), note, raw).to_bytes()
     data = archive.read_object(entry.document.sha256, entry.document.size)
     verify_proof(data, proof, verifiers, origin=archive.origin)
     return proof
-
-
-@attrs.frozen
-class OpenedProof:
-    """A tlog-proof whose checkpoint, entry and inclusion verified (the file not yet checked)."""
-
-    proof: TlogProof
-    entry: Entry
-    document: DocumentFields
-    checkpoint: Checkpoint
-    note: SignedNote
-    entry_signer: VerifierKey
-    checkpoint_signers: tuple[VerifierKey, ...]
-
-
-def open_proof(
-    proof: bytes,
-    verifiers: Sequence[VerifierKey],
-    *,
-    origin: str | None = None,
-    what: str = "the proof",
-) -> OpenedProof:
-    """Check a tlog-proof that carries a document entry, short of any file.
-
-    In order: the proof parses; the checkpoint is signed by a trusted key named after its
-    origin (and is for *origin*, if given); the entry in ``extra`` parses, sits at the proof's
-    index and is signed by a trusted key of that log; the inclusion proof leads from the
-    entry's leaf hash to the checkpoint's root. Raises on the first failure. Shared by
-    :func:`verify_proof` (then checks the file) and evidence files (then check the text layer).
-    """
-    tp = TlogProof.parse(proof)
-    if tp.extra is None:
-        raise ProofFormatError(f"{what} carries no entry (its 'extra' line is missing)")
-    cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
-    cp_signers = _signers(note, verifiers)
-    try:
-        entry = Entry.from_bytes(tp.extra)
-    except EntryFormatError as e:
-        raise ProofFormatError(f"the entry in {what} is malformed: {e}") from e
-    if entry.seq != tp.index:
-        raise InclusionError(f"{what} is for index {tp.index}, but its entry is entry {entry.seq}")
-    document = entry.document
-    if document is None:
-        raise ProofFormatError(f"entry {entry.seq} in {what} is not a document")
-    entry_signer = verify_included(entry, cp, tp.proof, verifiers)
-    if entry_signer is None:  # only without keys, which open_checkpoint has already refused
-        raise SignatureError("no trusted key to check the entry's signature")
-    return OpenedProof(tp, entry, document, cp, note, entry_signer, cp_signers)
 
 
 def verify_proof(
@@ -618,7 +517,7 @@ def export_minisig(
     release = _latest_release(archive, [signer.verifier()])
     if release is None or seq >= release[0].size:
         raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")
-    entry, _, _, _ = _checked_entry(archive, seq, release[0], trusted)
+    entry = read_verified_entry(archive, seq, release[0], trusted)[0]
     doc = entry.document
     if doc is None:
         raise NotFoundError(f"entry {seq} is not a document")

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from .archive import Archive, previous_release
+from .archive import Archive
 from .errors import NotFoundError, RootMismatchError, VerificationError
 from .log import merkle
-from .log.checkpoint import Checkpoint, open_checkpoint
+from .log.checkpoint import Checkpoint
 from .log.note import VerifierKey
 from .status import standing
 
@@ -87,31 +87,8 @@ def signed_releases(
     archive: Archive, verifiers: Sequence[VerifierKey]
 ) -> tuple[Checkpoint | None, list[Checkpoint]]:
     """The latest checkpoint and the chain of releases it names (oldest first), each
-    signature checked against *verifiers*."""
-    head = archive.head(verifiers)
-    cp = head.checkpoint
-    if cp is None:
-        return None, []
-    chain: list[Checkpoint] = []
-    size = head.latest_release
-    while size:
-        try:
-            note = archive.release_note(size)
-        except NotFoundError as e:
-            raise VerificationError(
-                f"release {size}, named by a signed checkpoint, is missing",
-                hint="run 'orderarchive verify'",
-            ) from e
-        release, _ = open_checkpoint(note, verifiers, origin=archive.origin)
-        if release.size != size or (chain and release.size >= chain[-1].size):
-            raise VerificationError(f"the file of release {size} holds a release of size "
-                                    f"{release.size}")
-        chain.append(release)
-        size = previous_release(release) or 0
-    chain.reverse()
-    if chain and chain[-1].size > cp.size:
-        raise VerificationError(f"release {chain[-1].size} is larger than the log ({cp.size})")
-    return cp, chain
+    signature checked against *verifiers* (:meth:`.log.Log.release_chain`)."""
+    return archive.log.release_chain(verifiers)
 
 
 def changes(

@@ -80,13 +80,11 @@ from ..errors import (
     SignatureError,
     VerificationError,
 )
-from ..log import merkle
-from ..log.checkpoint import Checkpoint
-from ..log.entry import DocumentFields, Entry, verify_included
-from ..log.note import SignedNote, VerifierKey
+from ..log.checkpoint import Checkpoint, signers_of
+from ..log.entry import DocumentFields, Entry, verify_read_entry
+from ..log.note import SignedNote, VerifierKey, b64encode
 from ..log.textlayer import TextLayer
-from ..log.tlogproof import TlogProof
-from ..proofs import open_proof
+from ..log.tlogproof import TlogProof, open_proof
 from ..status import DocumentStatus, document_status
 from .brief import FoundQuotation, find_quotations
 from .quote import (
@@ -425,11 +423,7 @@ class _Checker:
             if head.checkpoint is None:
                 raise VerificationError("the archive has no signed checkpoint")
             self._checkpoint = head.checkpoint
-        cp = self._checkpoint
-        if entry.seq >= cp.size:
-            raise VerificationError(f"entry {entry.seq} is beyond the signed tree (size {cp.size})")
-        path = merkle.inclusion_proof(entry.seq, cp.size, self.archive.read_hashes)
-        return verify_included(entry, cp, path, self.verifiers)
+        return verify_read_entry(self.archive, entry, self._checkpoint, self.verifiers)[0]
 
     def title(self, idx: Any, text: str, doc: str | None) -> TitleMatch | None:
         """The document whose signed title *text* is, if any. The index only proposes
@@ -757,10 +751,6 @@ _PIN_MEMBERS = frozenset(["page", "last_page", "paragraph", "last_paragraph"])
 _STATUS_MEMBERS = frozenset(["status", "changed_by"])
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
 def _quotation_dict(report: QuoteMatch) -> dict[str, Any]:
     return {
         "text": report.quote,
@@ -829,7 +819,7 @@ def make_evidence(
         "citation": citation.text,
         "quotation": _quotation_dict(citation.quote.match) if citation.quote else None,
         "pin": citation.pin.to_dict() if citation.pin else None,
-        "text_layer": _b64(layer_bytes),
+        "text_layer": b64encode(layer_bytes),
         "proof": proof.decode("utf-8"),
         "status": {"status": _standing_from(entries, d.doc), "changed_by": changed},
     }
@@ -939,12 +929,12 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _strict_b64(text: str, what: str) -> bytes:
+def _strictb64encode(text: str, what: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
         raise ProofFormatError(f"evidence: {what} is not base64") from e
-    if _b64(raw) != text:  # one encoding only: no stray padding bits
+    if b64encode(raw) != text:  # one encoding only: no stray padding bits
         raise ProofFormatError(f"evidence: {what} is not canonical base64")
     return raw
 
@@ -960,12 +950,6 @@ def _open_proof(
         raise ProofFormatError(f"evidence: {what} is not valid Unicode") from e
     opened = open_proof(data, verifiers, origin=origin, what=what)
     return opened.proof, opened.entry, opened.checkpoint, opened.note, opened.entry_signer
-
-
-def _signers(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
-    """The supplied keys that signed an opened note (every line by a supplied key verified)."""
-    lines = {(s.name, s.key_id) for s in note.signatures}
-    return tuple(v for v in verifiers if (v.name, v.id) in lines)
 
 
 def _load(data: bytes) -> dict[str, Any]:
@@ -1134,7 +1118,7 @@ def verify_evidence(
         raise VerificationError(f"the evidence names {doc!r}, its signed entry is {d.doc!r}")
     if d.text is None:
         raise VerificationError(f"the signed entry of {d.doc} has no text layer")
-    raw = _strict_b64(_string(body, "text_layer", ""), "text_layer")
+    raw = _strictb64encode(_string(body, "text_layer", ""), "text_layer")
     actual = hashlib.sha256(raw).hexdigest()
     if not hmac.compare_digest(actual, d.text.sha256):
         raise DigestMismatchError(
@@ -1162,7 +1146,7 @@ def verify_evidence(
         entry=entry,
         checkpoint=cp,
         entry_signer=signer,
-        checkpoint_signers=_signers(note, verifiers),
+        checkpoint_signers=signers_of(note, verifiers),
         layer=layer,
         quotation=quotation,
         pin=pin,

@@ -25,19 +25,15 @@ whatever the size of the documents.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import sys
-import unicodedata
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from ..archive import Archive, Head, Problem, ProgressFn, VerifyReport
 from ..errors import (
     EntryFormatError,
     MalformedError,
@@ -56,15 +52,14 @@ from .layout import (
     OFFSET_SIZE,
     OFFSETS,
     RELEASES,
-    debris,
     decimal_size,
-    named,
     object_name,
     previous_release,
 )
+from .log import Head, Log, Problem, ProgressFn, VerifyReport
 from .note import VerifierKey
-from .store import FileStore, Store
-from .textlayer import TextLayer
+from .store import Store
+from .textlayer import TextLayer, text_layer_ok
 
 MAX_PROBLEMS = 1000
 CHUNK = 1 << 20  # bytes per read of a log record
@@ -78,8 +73,6 @@ RANGES_PER_WORKER = 16
 #: busy, the other idle) is ~0.4 s of work rather than ~1.8 s.
 MAX_RANGE = 4096
 _MAX_LINE = MAX_ENTRY_BYTES + 1  # a longer line is not an entry; stop rather than buffer it
-_LEAF = b"\x00"
-_NODE = b"\x01"
 
 
 def default_workers() -> int:
@@ -93,155 +86,6 @@ def _can_fork() -> bool:
     # fork, not spawn: a spawned child re-imports the main module, and `python -m orderarchive`
     # runs the CLI at import. macOS's system libraries are not fork-safe.
     return hasattr(os, "fork") and sys.platform.startswith("linux")
-
-
-# -- text layers -------------------------------------------------------------------------------
-
-# A text layer is valid when TextLayer.from_bytes accepts it (docs/FORMAT.md §9). That splits
-# the layer and re-normalises every paragraph with regular expressions: ~0.7 ms for a 20 KB
-# layer, more than all the other checks of its entry together. verify instead scans the bytes
-# for anything normalisation could change, and asks from_bytes, whose answer is final, only
-# about layers the scan does not pass. The scan passes a layer that is
-#
-# * UTF-8 and NFC (unicodedata.is_normalized; paragraphs are separated by LF, which never
-#   composes, so the whole is NFC iff every paragraph is);
-# * free of C0/C1 controls other than LF and FF, U+2028/9, and every other character that
-#   str.strip() removes or the space-collapsing rule rewrites (tab, no-break and Unicode
-#   spaces);
-# * made of single spaces between non-space characters: no double space and no space next
-#   to a LF (so no line starts or ends with one);
-# * LF-structured: no three LFs in a row (an empty line or empty paragraph), FF only inside
-#   "\n\f\n" page separators, and no page separator next to another LF or FF (an empty page
-#   or paragraph); the body neither starts nor ends with a space, LF or FF.
-#
-# Each such layer splits into non-empty, already normalised paragraphs and joins back to the
-# same bytes, which is what from_bytes requires. ASCII characters are single bytes in UTF-8
-# and never part of a longer sequence, so byte adjacency is character adjacency.
-#
-# How the layout is scanned, cheaply: every pass over a 20 KB layer costs ~10-35 µs in this
-# interpreter (a substring test such as b"  " in data, bytes.count, a big-integer shift; a
-# regular expression with alternatives is slower still), so the space/LF rules are folded
-# into one multiplication on a class-per-byte image of the layer, and form feeds, rare and
-# only in paged documents, are checked at each FF found by memchr (_plain_pages).
-#
-# With the codes below (space 3, LF 2, anything else 0; ASCII controls are refused first),
-# multiplying the image x (byte k = code of character k) by 15 + 42·2**8 + 10·2**16 gives at
-# byte k the weighted sum 15·code(k) + 42·code(k-1) + 10·code(k-2): a window of three
-# characters ending at k. Every window that ends in a forbidden pair ("  ": at least 171,
-# " \n": 156, "\n ": 129) or is "\n\n\n" (134) reaches 128; every other window stays below
-# (at most 126, a space between two other characters), and no sum reaches 256, so no byte
-# carries into the next. One AND with 0x80 in every byte finds any forbidden window; a test
-# checks the arithmetic against the rules for every short string of the four classes.
-_SUSPECT_CHARACTER = re.compile(
-    "[\x00-\x09\x0b\x0d-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-)
-_ASCII = bytes(range(0x80))
-_SPACE_CODE, _LF_CODE, _CONTROL_CODE = 3, 2, 0x80
-_WINDOW = 15 + (42 << 8) + (10 << 16)  # the weights of characters k, k-1 and k-2
-_CLASSES = bytes(
-    _SPACE_CODE if b == 0x20 else _LF_CODE if b == 0x0A else 0 if b == 0x0C
-    else _CONTROL_CODE if b < 0x20 or b == 0x7F else 0
-    for b in range(256)
-)
-_EDGES = (b" ", b"\n", b"\f")
-_PAGE_ENDS = (*_EDGES, b"")  # b"": the layer ends at the separator
-_FAST_SCAN_LIMIT = 1 << 22  # larger layers go to from_bytes: bounded memory for the scan
-
-
-def plainly_normalised(data: bytes) -> bool:
-    """Whether the stored layer *data* passes the scan described above."""
-    body = data[:-1]
-    return (
-        0 < len(body) <= _FAST_SCAN_LIMIT
-        and data[-1:] == b"\n"
-        and body[:1] not in _EDGES
-        and body[-1:] not in _EDGES
-        and (data.isascii() or _plain_unicode(body))
-        and _plain_layout(body)
-        and (b"\f" not in body or _plain_pages(body))
-    )
-
-
-def _plain_unicode(body: bytes) -> bool:
-    """UTF-8, NFC, and none of the non-ASCII characters normalisation rewrites."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    others = body.translate(None, _ASCII).decode("utf-8")  # the non-ASCII characters alone
-    if _SUSPECT_CHARACTER.search(others) is not None:
-        return False
-    return all(map(_nfc_inert, set(others))) or unicodedata.is_normalized("NFC", text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _nfc_inert(char: str) -> bool:
-    """Whether NFC leaves *char* alone wherever it stands (UAX #15 quick check "Yes" and
-    canonical combining class 0, like every ASCII character).
-
-    unicodedata.is_normalized walks every character of the layer (~40 µs for 20 KB); a text
-    made only of inert characters passes the quick check, so it is NFC, and a layer holds
-    few distinct non-ASCII characters. Quick check "No" characters change alone (NFC maps
-    them elsewhere). The "Maybe" characters, the second halves of canonical compositions,
-    are all combining marks (category M) or conjoining Hangul vowels and final consonants
-    (U+1161-U+11C2): both are excluded, as a test checks against the whole Unicode database.
-    """
-    return (
-        unicodedata.combining(char) == 0
-        and not unicodedata.category(char).startswith("M")
-        and not 0x1100 <= ord(char) <= 0x11FF
-        and unicodedata.is_normalized("NFC", char)
-    )
-
-
-def _plain_layout(body: bytes) -> bool:
-    """No ASCII control but LF and FF, no double space, no space next to a LF, no three LFs
-    in a row (form feeds: _plain_pages)."""
-    classes = body.translate(_CLASSES)
-    if bytes((_CONTROL_CODE,)) in classes:
-        return False
-    windows = int.from_bytes(classes, "little") * _WINDOW
-    return not windows & _high_bits(len(body) + 2)
-
-
-_high_cache = [0]
-
-
-def _high_bits(length: int) -> int:
-    """An integer with bit 7 set in each of its first *length* bytes (at least), kept for the
-    next layer; & with a shorter integer costs only the shorter one's length."""
-    mask = _high_cache[0]
-    if mask.bit_length() < 8 * length:
-        size = max(length, min(2 * length, _FAST_SCAN_LIMIT + 2), 1 << 16)
-        mask = _high_cache[0] = int.from_bytes(b"\x80" * size, "little")
-    return mask
-
-
-def _plain_pages(body: bytes) -> bool:
-    """Every FF in a LF-FF-LF page separator with a character other than space, LF or FF on
-    either side: no empty page, no empty paragraph before or after a page break."""
-    at = body.find(b"\f")  # memchr; a paged layer has one FF per page
-    while at >= 0:
-        if (
-            at < 2
-            or body[at - 1 : at + 2] != b"\n\f\n"
-            or body[at - 2 : at - 1] in _EDGES
-            or body[at + 2 : at + 3] in _PAGE_ENDS
-        ):
-            return False
-        at = body.find(b"\f", at + 1)
-    return True
-
-
-def text_layer_ok(data: bytes) -> bool:
-    """Whether *data* is a valid stored text layer (as ``TextLayer.from_bytes`` decides)."""
-    if not data or plainly_normalised(data):
-        return True  # the empty layer, or one the scan passes
-    try:
-        TextLayer.from_bytes(data)
-    except MalformedError:
-        return False
-    return True
 
 
 # -- the entries -------------------------------------------------------------------------------
@@ -459,17 +303,18 @@ def _check_range(start: int, count: int, offset: int) -> _RangeResult:
 
 
 class Auditor:
-    """One run of :meth:`Archive.audit`: every problem found, in log order, in a report."""
+    """One audit of a :class:`.log.Log` (``verify``, :meth:`Archive.audit`): every problem
+    found, in log order, in a report."""
 
     def __init__(
         self,
-        archive: Archive,
+        log: Log,
         verifiers: Sequence[VerifierKey],
         progress: ProgressFn | None,
         check_objects: bool,
         workers: int | None = None,
     ) -> None:
-        self.a = archive
+        self.a = log
         self.verifiers = list(verifiers)
         self.progress = progress
         self.check_objects = check_objects
@@ -641,9 +486,9 @@ class Auditor:
         entry here (the sequential mode); *checked* counts the workers' progress."""
         store = self.a.store
         entries_size = store.record_size(ENTRIES)
-        sha256 = hashlib.sha256
+        leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
         compare = hmac.compare_digest
-        stack: list[tuple[int, bytes]] = []  # compact range: (height, hash) — RFC 9162 §2.1.1
+        stack: list[bytes] = []  # the compact range of the entries so far (RFC 9162 §2.1.1)
         progress = self.progress
         seq = 0
         pos = 0
@@ -683,14 +528,14 @@ class Auditor:
                         on_line(seq, line)
                     # The stored hashes record `seq` appends (Go tlog StoredHashesForRecordHash):
                     # its leaf, then one node per subtree it completes.
-                    h = sha256(_LEAF + line).digest()
+                    h = leaf_hash(line)
                     expected = [h]
-                    height = 0
-                    while stack and stack[-1][0] == height:
-                        h = sha256(_NODE + stack.pop()[1] + h).digest()
-                        height += 1
+                    k = seq
+                    while k & 1:  # merkle.compact_append, keeping each node it completes
+                        h = node_hash(stack.pop(), h)
                         expected.append(h)
-                    stack.append((height, h))
+                        k >>= 1
+                    stack.append(h)
                     if hf is not None:
                         got = hf.read(HASH * len(expected))
                         if not compare(got, b"".join(expected)):
@@ -705,12 +550,7 @@ class Auditor:
                 f"{ENTRIES} holds {trailing} bytes past the signed checkpoint; "
                 "run 'orderarchive repair' to remove them",
             )
-        if not stack:
-            return merkle.EMPTY_ROOT
-        h = stack[-1][1]
-        for _, left in reversed(stack[:-1]):
-            h = sha256(_NODE + left + h).digest()
-        return h
+        return merkle.compact_root(stack)
 
     def _wrong_hash(self, seq: int, got: bytes, expected: list[bytes]) -> None:
         for k, want in enumerate(expected):
@@ -818,23 +658,16 @@ class Auditor:
     def _check_members(self) -> None:
         """Report every file or directory the format does not name (docs/FORMAT.md §1): a
         leftover of an interrupted writer, or anything else a copy would carry along."""
-        store = self.a.store
-        if not isinstance(store, FileStore):
-            return  # another store holds only the keys it was given
         try:
-            members = store.members()
+            members = self.a.leftovers()  # [] for a store that holds only what it was given
         except OrderArchiveError as e:
             self.problem("storage", str(e))
             return
-        for name, is_dir, empty in members:
-            if named(name, is_dir=is_dir) and not (is_dir and empty and debris(
-                name, is_dir=True, empty=True
-            )):
-                continue  # a name the format gives (an empty fan-out directory is debris)
+        for name, is_dir, mine in members:
             if not is_dir and name.startswith(f"{RELEASES}/") and name.count("/") == 1:
                 continue  # reported by _check_releases
             what = "directory" if is_dir else "file"
-            if debris(name, is_dir=is_dir, empty=empty):
+            if mine:
                 why = "a leftover of an interrupted write; 'orderarchive repair' removes it"
             else:
                 why = "not part of the archive format; remove it by hand if it is not needed"

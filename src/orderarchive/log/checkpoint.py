@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
-from .note import SignedNote, Signer, VerifierKey, _b64encode, _strict_b64decode, sign_note
+from .note import SignedNote, Signer, VerifierKey, _strict_b64decode, b64encode, sign_note
 
 __all__ = [
     "MAX_TREE_SIZE",
@@ -102,7 +102,7 @@ class Checkpoint:
 
     def to_text(self) -> str:
         """The note text: origin, size and root hash lines, then any extension lines."""
-        lines = [self.origin, str(self.size), _b64encode(self.root_hash), *self.extensions]
+        lines = [self.origin, str(self.size), b64encode(self.root_hash), *self.extensions]
         return "".join(f"{line}\n" for line in lines)
 
 
@@ -136,3 +136,13 @@ def open_checkpoint(
             hint="pass the log's verifier key (its name is the log's origin)",
         )
     return cp, opened.note
+
+
+def signers_of(note: SignedNote, verifiers: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
+    """The supplied keys that signed a note already opened by :func:`open_checkpoint`.
+
+    After ``open_checkpoint`` succeeded, every line by a supplied key has verified (signed-note
+    "Signatures": one bad line rejects the note), so matching names and key IDs suffices.
+    """
+    lines = {(s.name, s.key_id) for s in note.signatures}
+    return tuple(v for v in verifiers if (v.name, v.id) in lines)

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import nacl.exceptions
-from nacl.bindings import crypto_sign_open
 
 from .. import canonical
 from .._display import terminal_safe, unsafe_characters
@@ -36,14 +35,18 @@ from ..errors import (
     EntryFormatError,
     InclusionError,
     MalformedError,
+    NotFoundError,
     SignatureError,
+    VerificationError,
 )
 from . import merkle
-from .note import ALG_ED25519, ED25519_KEY_SIZE, ED25519_SIGNATURE_SIZE, Signer, VerifierKey
+from .note import ALG_ED25519, Signer, VerifierKey
+from .signing import ed25519_verify
 
 ENTRY_VERSION = 1
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
+    from .textlayer import TextLayer
 
 SIGNATURE_CONTEXT = b"orderarchive/entry/v1\n"
 MAX_ENTRY_BYTES = 64 * 1024
@@ -330,26 +333,12 @@ def _member_cut(entry: Entry) -> tuple[bytes, bytes] | None:
 
 
 def _verifies(key: VerifierKey, entry: Entry) -> bool:
-    """``key.verify(entry.signed_message(), entry.signature)``, at less cost.
-
-    For a plain Ed25519 key that runs libsodium's crypto_sign_open on ``signature || message``
-    (note._ed25519_verify) behind a nacl VerifyKey built per call, encoders and another copy
-    of the message: ~10% of ``verify``'s time per entry. The same call, made directly on a
-    message assembled once, gives the same verdicts. Other keys (cosignature keys) and
-    anything unusual go through ``key.verify``.
-    """
-    signature = entry.signature
-    if (
-        key.key_type != ALG_ED25519
-        or len(signature) != ED25519_SIGNATURE_SIZE
-        or len(key.public_key) != ED25519_KEY_SIZE
-    ):
-        return key.verify(entry.signed_message(), signature)
-    try:
-        crypto_sign_open(signature + entry.signed_message(), key.public_key)
-    except nacl.exceptions.CryptoError:
-        return False
-    return True
+    """``key.verify(entry.signed_message(), entry.signature)``; a plain Ed25519 key goes
+    straight to :func:`.signing.ed25519_verify` (the same call, one method lookup less per
+    entry). Other keys (cosignature keys) go through ``key.verify``."""
+    if key.key_type != ALG_ED25519:
+        return key.verify(entry.signed_message(), entry.signature)
+    return ed25519_verify(key.public_key, entry.signed_message(), entry.signature)
 
 
 def verify_included(
@@ -384,6 +373,59 @@ def verify_included(
         checkpoint.root_hash,
     )
     return signer
+
+
+class EntryReader(Protocol):
+    """Where entries and stored hashes are read from (a :class:`~orderarchive.log.Log`)."""
+
+    def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
+        """The exact stored bytes of entry *seq*, checked against the stored leaf hash."""
+        ...
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored Merkle hashes by index (a :data:`merkle.HashReader`)."""
+        ...
+
+
+def verify_read_entry(
+    reader: EntryReader,
+    entry: Entry,
+    checkpoint: Checkpoint,
+    verifiers: Sequence[VerifierKey] | None,
+) -> tuple[VerifierKey | None, list[bytes]]:
+    """Verify an entry already read (its exact bytes, ``entry.raw``) without reading it again:
+    its signature, and an inclusion proof from its leaf to the root of *checkpoint* (already
+    verified) at its signed seq; returns the signing key and the proof.
+
+    Whatever was derived from this one read (its text layer, checked against the sha256 it
+    signs) is then vouched for; a second read could return other bytes from a changing mirror.
+    """
+    if not 0 <= entry.seq < checkpoint.size:
+        raise InclusionError(
+            f"entry {entry.seq} is not in the signed tree (size {checkpoint.size})"
+        )
+    path = merkle.inclusion_proof(entry.seq, checkpoint.size, reader.read_hashes)
+    return verify_included(entry, checkpoint, path, verifiers), path
+
+
+def read_verified_entry(
+    reader: EntryReader,
+    seq: int,
+    checkpoint: Checkpoint,
+    verifiers: Sequence[VerifierKey] | None,
+) -> tuple[Entry, VerifierKey | None, list[bytes]]:
+    """Entry *seq* re-read from the log and shown to be in the tree of *checkpoint*.
+
+    ``entry_bytes`` compares the bytes with the stored leaf hash; the inclusion proof then ties
+    that leaf to the checkpoint's root. Both are needed: the stored hashes alone are not signed.
+    """
+    if not 0 <= seq < checkpoint.size:
+        raise NotFoundError(f"entry {seq} is not in the signed tree (size {checkpoint.size})")
+    entry = Entry.from_bytes(reader.entry_bytes(seq, checkpoint.size))
+    if entry.seq != seq:
+        raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
+    signer, path = verify_read_entry(reader, entry, checkpoint, verifiers)
+    return entry, signer, path
 
 
 def refuse_unsafe_text(fields: Mapping[str, Any], where: str = "") -> None:
@@ -443,3 +485,54 @@ def make_entry(
 
 def parse_recorded(recorded: str) -> datetime:
     return datetime.strptime(recorded, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@attrs.frozen
+class AddRequest:
+    """One document to add: its bytes, what the clerk states, and its text layer if read."""
+
+    data: bytes
+    fields: DocumentFields
+    text: TextLayer | None = None
+
+
+def document_fields(
+    data: bytes,
+    *,
+    doc: str,
+    kind: str,
+    title: str,
+    issuer: str,
+    issued: str | None,
+    media_type: str,
+    source_url: str | None = None,
+    text: TextLayer | None = None,
+    extractor: str | None = None,
+    no_text_reason: str | None = None,
+    relations: Sequence[tuple[str, str]] = (),
+    meta: Mapping[str, str | int] | None = None,
+) -> AddRequest:
+    """Build an :class:`AddRequest` from a document's bytes and what the clerk states."""
+    text_ref = None
+    if text is not None and not text.is_empty:
+        blob = text.to_bytes()
+        text_ref = TextRef(hashlib.sha256(blob).hexdigest(), len(blob), extractor or "unknown")
+    elif text is not None:
+        text = None
+        no_text_reason = no_text_reason or "no text could be extracted"
+    fields = DocumentFields(
+        doc=doc,
+        kind=kind,
+        title=title,
+        issuer=issuer,
+        issued=issued,
+        media_type=media_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        source_url=source_url,
+        text=text_ref,
+        no_text_reason=no_text_reason,
+        relations=tuple(Relation(t, target) for t, target in relations),
+        meta=dict(meta or {}),
+    )
+    return AddRequest(data=data, fields=fields, text=text)

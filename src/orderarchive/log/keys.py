@@ -34,7 +34,7 @@ import nacl.utils
 
 from .. import canonical
 from ..errors import CanonicalJSONError, KeyFileError, NoteFormatError, PassphraseError
-from .note import Signer, VerifierKey
+from .note import Signer, VerifierKey, b64encode
 
 SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"  # noqa: S105 (a format name)
 PASSPHRASE_ENV = "ORDERARCHIVE_PASSPHRASE"  # noqa: S105 (a variable name)
@@ -78,10 +78,6 @@ def default_secret_dir() -> Path:
     return Path(base) / "orderarchive" / "keys"
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _unb64(text: object, what: str, length: int | None = None) -> bytes:
     if not isinstance(text, str):
         raise KeyFileError(f"key file field {what} is not a string")
@@ -119,9 +115,9 @@ class SecretKeyFile:
             "format": SECRET_KEY_FORMAT,
             "name": self.name,
             "key_id": self.key_id,
-            "public_key": _b64(self.public_key),
+            "public_key": b64encode(self.public_key),
             "encryption": self.encryption,
-            "secret": _b64(self.secret),
+            "secret": b64encode(self.secret),
         }
         if self.comment is not None:
             doc["comment"] = self.comment
@@ -240,7 +236,7 @@ def seal(
         if not passphrase:
             raise PassphraseError("an empty passphrase would not protect the key")
         _kdf_params({"kdf": "argon2id", "opslimit": opslimit, "memlimit": memlimit,
-                     "salt": _b64(bytes(nacl.pwhash.argon2id.SALTBYTES))})  # the same bounds
+                     "salt": b64encode(bytes(nacl.pwhash.argon2id.SALTBYTES))})  # the same bounds
         salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
         nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
         box = nacl.secret.SecretBox(_derive(passphrase, opslimit, memlimit, salt))
@@ -249,8 +245,8 @@ def seal(
             "kdf": "argon2id",
             "opslimit": opslimit,
             "memlimit": memlimit,
-            "salt": _b64(salt),
-            "nonce": _b64(nonce),
+            "salt": b64encode(salt),
+            "nonce": b64encode(nonce),
         }
     return SecretKeyFile(
         name=signer.name,

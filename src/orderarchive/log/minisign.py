@@ -39,6 +39,8 @@ import nacl.exceptions
 import nacl.signing
 
 from ..errors import MalformedError, SignatureError
+from .note import b64encode
+from .signing import ed25519_verify
 
 __all__ = [
     "DEFAULT_UNTRUSTED_COMMENT",
@@ -99,10 +101,6 @@ def _b64decode(text: str, what: str, size: int) -> bytes:
     if len(raw) != size:
         raise MinisignFormatError(f"{what}: {len(raw)} bytes, expected {size}")
     return raw
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _check_comment(comment: str, what: str, limit: int) -> None:
@@ -214,7 +212,7 @@ class MinisignPublicKey:
         return cls(raw[2 : 2 + KEY_ID_SIZE], raw[2 + KEY_ID_SIZE :], comment)
 
     def to_text(self) -> str:
-        data = _b64(ALG_PUBLIC_KEY + self.key_id + self.public_key)
+        data = b64encode(ALG_PUBLIC_KEY + self.key_id + self.public_key)
         return f"{_UNTRUSTED_PREFIX}{self.comment}\n{data}\n"
 
 
@@ -264,9 +262,9 @@ class MinisignSignature:
     def to_text(self) -> str:
         return (
             f"{_UNTRUSTED_PREFIX}{self.untrusted_comment}\n"
-            f"{_b64(self.algorithm + self.key_id + self.signature)}\n"
+            f"{b64encode(self.algorithm + self.key_id + self.signature)}\n"
             f"{_TRUSTED_PREFIX}{self.trusted_comment}\n"
-            f"{_b64(self.global_signature)}\n"
+            f"{b64encode(self.global_signature)}\n"
         )
 
     def global_message(self) -> bytes:
@@ -302,14 +300,6 @@ def sign_prehashed(
     return sig.to_text()
 
 
-def _ed25519_ok(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    try:
-        nacl.signing.VerifyKey(public_key).verify(message, signature)
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        return False
-    return True
-
-
 def verify(
     signature_file: str | bytes, public_key: str | bytes | MinisignPublicKey, prehash: Prehash
 ) -> MinisignSignature:
@@ -332,8 +322,8 @@ def verify(
             f"signature key ID {key_id_hex(sig.key_id)} is not the public key's "
             f"{key_id_hex(pk.key_id)}"
         )
-    if not _ed25519_ok(pk.public_key, prehash.digest, sig.signature):
+    if not ed25519_verify(pk.public_key, prehash.digest, sig.signature):
         raise SignatureError("minisign signature verification failed")
-    if not _ed25519_ok(pk.public_key, sig.global_message(), sig.global_signature):
+    if not ed25519_verify(pk.public_key, sig.global_message(), sig.global_signature):
         raise SignatureError("minisign trusted comment signature verification failed")
     return sig

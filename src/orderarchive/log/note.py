@@ -35,6 +35,7 @@ import nacl.exceptions
 import nacl.signing
 
 from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
+from .signing import ed25519_verify
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -124,7 +125,9 @@ def _strict_b64decode(text: str, what: str, error: type[Exception] = NoteFormatE
     return raw
 
 
-def _b64encode(raw: bytes) -> str:
+def b64encode(raw: bytes) -> str:
+    """Standard base64 with padding (RFC 4648 §4), as ASCII text: the one encoder of the
+    project's notes, proofs, key files and JSON documents."""
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -166,16 +169,6 @@ def key_id(name: str, key_type_and_pub: bytes) -> bytes:
     """
     digest = hashlib.sha256(name.encode("utf-8") + b"\n" + key_type_and_pub).digest()
     return digest[:KEY_ID_SIZE]
-
-
-def _ed25519_verify(public_key: bytes, msg: bytes, sig: bytes) -> bool:
-    if len(sig) != ED25519_SIGNATURE_SIZE:
-        return False
-    try:
-        nacl.signing.VerifyKey(public_key).verify(msg, sig)
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        return False
-    return True
 
 
 def _cosignature_message(timestamp: int, msg: bytes) -> bytes:
@@ -247,7 +240,7 @@ class VerifierKey:
 
     def to_string(self) -> str:
         """The vkey string ``name+<8 hex>+base64(type || public key)``."""
-        data = _b64encode(bytes([self.key_type]) + self.public_key)
+        data = b64encode(bytes([self.key_type]) + self.public_key)
         return f"{self.name}+{self.key_hash_hex}+{data}"
 
     def __str__(self) -> str:
@@ -260,14 +253,14 @@ class VerifierKey:
         ``cosignature/v1`` message (tlog-cosignature "Format").
         """
         if self.key_type == ALG_ED25519:
-            return _ed25519_verify(self.public_key, msg, sig)
+            return ed25519_verify(self.public_key, msg, sig)
         if len(sig) != _COSIGNATURE_TIMESTAMP_SIZE + ED25519_SIGNATURE_SIZE:
             return False
         timestamp = int.from_bytes(sig[:_COSIGNATURE_TIMESTAMP_SIZE], "big")
         if timestamp > _MAX_COSIGNATURE_TIMESTAMP:
             return False
         message = _cosignature_message(timestamp, msg)
-        return _ed25519_verify(self.public_key, message, sig[_COSIGNATURE_TIMESTAMP_SIZE:])
+        return ed25519_verify(self.public_key, message, sig[_COSIGNATURE_TIMESTAMP_SIZE:])
 
 
 def _check_signer_fields(instance: Signer, _attribute: object, _value: bytes) -> None:
@@ -315,7 +308,7 @@ class Signer:
 
     def to_go_skey(self) -> str:
         """Go's secret key string. Anyone holding it can sign: never print or log it."""
-        data = _b64encode(bytes([ALG_ED25519]) + self.seed)
+        data = b64encode(bytes([ALG_ED25519]) + self.seed)
         return f"{_GO_SKEY_PREFIX}{self.name}+{self.key_id.hex()}+{data}"
 
     @property
@@ -333,6 +326,37 @@ class Signer:
     def sign(self, msg: bytes) -> bytes:
         """The 64-byte Ed25519 signature of *msg* (RFC 8032; deterministic)."""
         return nacl.signing.SigningKey(self.seed).sign(msg).signature
+
+
+@attrs.frozen
+class BatchSigner(Signer):
+    """A :class:`Signer` that derives its Ed25519 key pair once, for many signatures in a row.
+
+    ``Signer.sign`` re-derives the key pair from the seed for every signature (a scalar
+    multiplication, as long as the signature itself), and ``make_entry`` asks for the
+    verifier key once per entry; for an append of many documents that doubled the cost of
+    signing. The signatures are the same bytes (Ed25519 is deterministic). Build it with
+    :meth:`of`: the derived key and verifier are fields given at construction, never set on
+    the frozen instance afterwards.
+    """
+
+    _key: nacl.signing.SigningKey = attrs.field(repr=False, eq=False, kw_only=True)
+    _verifier: VerifierKey = attrs.field(repr=False, eq=False, kw_only=True)
+
+    @classmethod
+    def of(cls, signer: Signer) -> Signer:
+        """*signer* deriving its key once; a caller's own subclass keeps its behaviour."""
+        if type(signer) is not Signer:
+            return signer
+        key = nacl.signing.SigningKey(signer.seed)
+        verifier = VerifierKey.from_public_key(signer.name, bytes(key.verify_key))
+        return cls(signer.name, signer.seed, key=key, verifier=verifier)
+
+    def verifier(self) -> VerifierKey:
+        return self._verifier
+
+    def sign(self, msg: bytes) -> bytes:
+        return bytes(self._key.sign(msg).signature)
 
 
 # -- notes -------------------------------------------------------------------------------------
@@ -370,7 +394,7 @@ class NoteSignature:
 
     def to_line(self) -> str:
         """The signature line, including its final newline."""
-        return f"{_SIG_PREFIX}{self.name} {_b64encode(self.key_id + self.signature)}\n"
+        return f"{_SIG_PREFIX}{self.name} {b64encode(self.key_id + self.signature)}\n"
 
 
 def _signature_tuple(value: Iterable[NoteSignature]) -> tuple[NoteSignature, ...]:

@@ -241,10 +241,53 @@ def _next_want(got: int, want: int) -> int:
     return CHUNK_BYTES if got == want else _PROBE
 
 
+def _write_temporary(path: Path, data: bytes, *, sync: bool = True, mode: int = 0o644) -> Path:
+    """Write *data* to a fresh temporary file beside *path* (``O_EXCL``, ``O_NOFOLLOW``: never
+    through a planted link), fsynced unless *sync* is false; its name matches
+    ``layout._TEMPORARY``, so an interrupted writer's leftover is recognised as debris."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if sync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace the file *path* by one holding *data*, atomically and durably: a temporary
+    file beside it, fsynced, renamed over it, then the directory fsynced. Parent directories
+    are created. The one atomic write outside a store (the user's state directory); raises
+    :class:`StorageError` with the reason."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _write_temporary(path, data, mode=mode)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+    except OSError as e:
+        raise StorageError(f"cannot write {path}: {e.strerror}") from e
+
+
 @contextlib.contextmanager
-def file_lock(directory: Path, name: str, timeout: float = 120.0) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the file *name* in *directory*: the archive's writers
-    (``lock``), and in the cache directory the updates of an index (``<index>.lock``)."""
+def file_lock(
+    directory: Path, name: str, timeout: float = 120.0, *, what: str = "the archive lock"
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file *name* in *directory* (*what*, for messages):
+    the archive's writers (``lock``), in the cache directory the updates of an index
+    (``<index>.lock``), in the state directory the remembered checkpoints (``.lock``)."""
     if not directory.is_dir():
         raise ArchiveNotFoundError(f"no archive at {directory}")
     path = directory / name
@@ -259,7 +302,7 @@ def file_lock(directory: Path, name: str, timeout: float = 120.0) -> Iterator[No
                 f"the lock file {name} is a symlink; refusing to follow it",
                 hint=f"remove {path}",
             ) from e
-        raise LockError(f"cannot open the archive lock: {e.strerror}") from e
+        raise LockError(f"cannot open {what}: {e.strerror}") from e
     try:
         deadline = time.monotonic() + timeout
         delay = 0.001
@@ -269,10 +312,10 @@ def file_lock(directory: Path, name: str, timeout: float = 120.0) -> Iterator[No
                 break
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise LockError(f"cannot lock the archive: {e.strerror}") from e
+                    raise LockError(f"cannot take {what}: {e.strerror}") from e
                 if time.monotonic() > deadline:
                     raise LockError(
-                        "another orderarchive process holds the archive lock",
+                        f"another orderarchive process holds {what}",
                         hint="wait for it to finish, then try again",
                     ) from e
                 time.sleep(delay)
@@ -614,22 +657,7 @@ class FileStore:
         """Write *data* to a fresh temporary file beside *path* (fsynced unless *sync* is
         false, for a batch that flushes everything at once). The caller has checked the
         directory with :meth:`_parent`."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(tmp, flags, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if sync:
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        return tmp
+        return _write_temporary(path, data, sync=sync)
 
     def _holds(self, name: str, data: bytes) -> bool:
         """Whether the existing *name* holds exactly *data*; ConflictError if it holds else."""

@@ -19,13 +19,20 @@ size and refuses everything the spec does not allow, with :class:`ProofFormatErr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import attrs
 
-from ..errors import NoteFormatError, ProofFormatError
-from .checkpoint import Checkpoint
-from .note import SignedNote, _b64encode, _strict_b64decode
+from ..errors import (
+    EntryFormatError,
+    InclusionError,
+    NoteFormatError,
+    ProofFormatError,
+    SignatureError,
+)
+from .checkpoint import Checkpoint, open_checkpoint, signers_of
+from .entry import DocumentFields, Entry, verify_included
+from .note import SignedNote, VerifierKey, _strict_b64decode, b64encode
 
 __all__ = ["HEADER", "MAX_PROOF_BYTES", "MAX_PROOF_HASHES", "TlogProof"]
 
@@ -119,9 +126,9 @@ class TlogProof:
         """The ``.tlog-proof`` file."""
         lines = [HEADER]
         if self.extra is not None:
-            lines.append(_EXTRA_PREFIX + _b64encode(self.extra))
+            lines.append(_EXTRA_PREFIX + b64encode(self.extra))
         lines.append(f"{_INDEX_PREFIX}{self.index}")
-        lines.extend(_b64encode(h) for h in self.proof)
+        lines.extend(b64encode(h) for h in self.proof)
         lines.append("")
         return "".join(f"{line}\n" for line in lines).encode("ascii") + self.checkpoint
 
@@ -129,3 +136,52 @@ class TlogProof:
         """The checkpoint's body and note, parsed but NOT verified: use ``open_checkpoint``."""
         note = SignedNote.parse(self.checkpoint)
         return Checkpoint.parse(note.text), note
+
+
+@attrs.frozen
+class OpenedProof:
+    """A tlog-proof whose checkpoint, entry and inclusion verified (the file not yet checked)."""
+
+    proof: TlogProof
+    entry: Entry
+    document: DocumentFields
+    checkpoint: Checkpoint
+    note: SignedNote
+    entry_signer: VerifierKey
+    checkpoint_signers: tuple[VerifierKey, ...]
+
+
+def open_proof(
+    proof: bytes,
+    verifiers: Sequence[VerifierKey],
+    *,
+    origin: str | None = None,
+    what: str = "the proof",
+) -> OpenedProof:
+    """Check a tlog-proof that carries a document entry, short of any file.
+
+    The one implementation of the tlog-proof check. In order: the proof parses; the
+    checkpoint is signed by a trusted key named after its origin (and is for *origin*, if
+    given); the entry in ``extra`` parses, sits at the proof's index and is signed by a
+    trusted key of that log; the inclusion proof leads from the entry's leaf hash to the
+    checkpoint's root. Raises on the first failure. Used by ``verify-proof`` (which then
+    checks the file) and by evidence files (which then check the text layer).
+    """
+    tp = TlogProof.parse(proof)
+    if tp.extra is None:
+        raise ProofFormatError(f"{what} carries no entry (its 'extra' line is missing)")
+    cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
+    cp_signers = signers_of(note, verifiers)
+    try:
+        entry = Entry.from_bytes(tp.extra)
+    except EntryFormatError as e:
+        raise ProofFormatError(f"the entry in {what} is malformed: {e}") from e
+    if entry.seq != tp.index:
+        raise InclusionError(f"{what} is for index {tp.index}, but its entry is entry {entry.seq}")
+    document = entry.document
+    if document is None:
+        raise ProofFormatError(f"entry {entry.seq} in {what} is not a document")
+    entry_signer = verify_included(entry, cp, tp.proof, verifiers)
+    if entry_signer is None:  # only without keys, which open_checkpoint has already refused
+        raise SignatureError("no trusted key to check the entry's signature")
+    return OpenedProof(tp, entry, document, cp, note, entry_signer, cp_signers)

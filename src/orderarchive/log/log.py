@@ -1,0 +1,536 @@
+"""The signed log over a :class:`~orderarchive.log.store.Store`: one class for its state and
+its writes.
+
+A :class:`Log` reads the latest checkpoint (its signature checked against trusted keys), the
+entries and stored hashes (each entry against its stored leaf hash, and with
+:meth:`Log.verified_entry` by an inclusion proof against a signed checkpoint), the releases and
+the signed chain they form; it appends entries (records, then the checkpoint by
+compare-and-swap), signs releases and cuts the debris of an interrupted append. What the
+entries describe (documents and their text layers, the derived index) is the recipe layer's
+(:class:`orderarchive.archive.Archive`), which keeps one ``Log`` and delegates to it.
+
+The names it reads and writes are keys of the store (:mod:`.layout`), never file paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import struct
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ..errors import (
+    ConflictError,
+    NotFoundError,
+    SignatureError,
+    StorageError,
+    VerificationError,
+)
+from . import merkle
+from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from .entry import MAX_ENTRY_BYTES, Entry, make_entry, read_verified_entry
+from .layout import (
+    ENTRIES,
+    HASH,
+    HASHES,
+    OFFSET_SIZE,
+    OFFSETS,
+    RELEASE_EXT,
+    RELEASES,
+    debris,
+    decimal_size,
+    extension_size,
+    named,
+    previous_release,
+    release_extensions,
+)
+from .note import MAX_NOTE_BYTES, BatchSigner, SignedNote, Signer, VerifierKey
+from .store import FileStore, Store, Versioned, deferred_interrupts
+
+CHUNK = 1 << 20
+
+#: ``progress(done, total)``, called now and then by long work.
+ProgressFn = Callable[[int, int], None]
+
+
+@attrs.frozen
+class Head:
+    """The log's committed state: the latest checkpoint, parsed."""
+
+    checkpoint: Checkpoint | None
+    note: bytes | None
+    #: The checkpoint as read from the store, with the version a compare-and-swap names.
+    stored: Versioned | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size if self.checkpoint else 0
+
+    @property
+    def latest_release(self) -> int | None:
+        """The newest release, as recorded (and signed) in the latest checkpoint."""
+        return extension_size(self.checkpoint, RELEASE_EXT)
+
+    def extensions(self) -> tuple[str, ...]:
+        latest = self.latest_release
+        return () if latest is None else (f"{RELEASE_EXT}{latest}",)
+
+
+@attrs.frozen
+class Problem:
+    """One thing ``verify`` found wrong."""
+
+    code: str
+    message: str
+    seq: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "seq": self.seq}
+
+
+@attrs.frozen
+class VerifyReport:
+    """What ``verify`` (the audit of :mod:`.audit`) checked and every problem it found."""
+
+    origin: str
+    size: int
+    root: bytes | None
+    releases: tuple[int, ...]
+    documents: int
+    objects_checked: int
+    signatures_checked: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def released_size(self) -> int:
+        return self.releases[-1] if self.releases else 0
+
+    @property
+    def unreleased(self) -> int:
+        return self.size - self.released_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "origin": self.origin,
+            "size": self.size,
+            "root": self.root.hex() if self.root else None,
+            "releases": list(self.releases),
+            "released_size": self.released_size,
+            "unreleased": self.unreleased,
+            "documents": self.documents,
+            "objects_checked": self.objects_checked,
+            "signatures_checked": self.signatures_checked,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@attrs.frozen
+class Release:
+    """A signed release: its tree size, root and signed note; *created* if this call signed it."""
+
+    size: int
+    root: bytes
+    note: bytes
+    created: bool
+
+
+@attrs.frozen
+class Appended:
+    """What one :meth:`Log.append` wrote: entries *start* .. *start* + len(*entries*) - 1 and
+    the root they give. *committed* is False when Ctrl-C arrived during the write phase (the
+    append completed, and the caller should stop rather than do more work)."""
+
+    start: int
+    entries: tuple[Entry, ...]
+    root: bytes
+    committed: bool = True
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.entries)
+
+
+class _Overlay:
+    """Stored hashes: the committed record plus hashes computed in this append, not yet written."""
+
+    def __init__(self, store: Store, base_count: int) -> None:
+        self.store = store
+        self.base_count = base_count
+        self.new: list[bytes] = []
+
+    def read(self, indexes: Sequence[int]) -> list[bytes]:
+        stored = iter(
+            self.store.read_ranges(
+                HASHES, [(i * HASH, HASH) for i in indexes if i < self.base_count]
+            )
+        )
+        out: list[bytes] = []
+        for i in indexes:
+            if i < self.base_count:
+                out.append(next(stored))
+            else:
+                try:
+                    out.append(self.new[i - self.base_count])
+                except IndexError:
+                    raise StorageError(f"stored hash {i} is not available") from None
+        return out
+
+
+def _stored(head: Head) -> Versioned:
+    if head.stored is None:  # a Head built by hand, not read from this store
+        raise ConflictError("the checkpoint was not read from this archive's store")
+    return head.stored
+
+
+class Log:
+    """The signed log of *origin* kept in *store*."""
+
+    def __init__(self, store: Store, origin: str) -> None:
+        self.store = store
+        self.origin = origin
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def head(self, verifiers: Sequence[VerifierKey] | None = None) -> Head:
+        """The latest checkpoint. With *verifiers*, its signature must verify by one of them
+        (a key named after the log's origin); without, it is parsed only."""
+        stored = self.store.read_checkpoint(MAX_NOTE_BYTES)
+        note = stored.data
+        if note is None:
+            return Head(None, None, stored)
+        if verifiers is None:
+            cp = Checkpoint.parse(SignedNote.parse(note).text)
+        else:
+            cp, _ = open_checkpoint(note, verifiers, origin=self.origin)
+        if cp.origin != self.origin:
+            raise VerificationError(
+                f"checkpoint origin {cp.origin!r} differs from the archive's {self.origin!r}"
+            )
+        return Head(cp, note, stored)
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored hashes by index (a :data:`merkle.HashReader`), read in one batch."""
+        return self.store.read_ranges(HASHES, [(i * HASH, HASH) for i in indexes])
+
+    def tree_hash(self, size: int) -> bytes:
+        """The root of the tree of the first *size* entries, from the stored hashes."""
+        return merkle.tree_hash(size, self.read_hashes)
+
+    def entry_span(self, seq: int) -> tuple[int, int]:
+        """The byte range of entry *seq*'s line in the entry record (from its offsets)."""
+        if seq:
+            start, end = struct.unpack(
+                ">QQ", self.store.read_range(OFFSETS, (seq - 1) * OFFSET_SIZE, 2 * OFFSET_SIZE)
+            )
+        else:
+            start = 0
+            (end,) = struct.unpack(">Q", self.store.read_range(OFFSETS, 0, OFFSET_SIZE))
+        if end <= start:
+            raise StorageError(f"offsets of entry {seq} are corrupt")
+        if end - start > MAX_ENTRY_BYTES + 1:
+            # Refused before reading: a hostile offset (2**62, or a 200 MB line) is not an
+            # allocation or a parse.
+            raise StorageError(
+                f"entry {seq} would be {end - start} bytes, more than an entry's "
+                f"{MAX_ENTRY_BYTES} (its offsets are corrupt)"
+            )
+        return start, end
+
+    def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
+        """The exact stored bytes of entry *seq* (checked against the stored leaf hash)."""
+        limit = self.head().size if size is None else size
+        if not 0 <= seq < limit:
+            raise NotFoundError(f"entry {seq} is not in the log (size {limit})")
+        start, end = self.entry_span(seq)
+        line = self.store.read_range(ENTRIES, start, end - start)
+        if not line.endswith(b"\n"):
+            raise StorageError(f"entry {seq} is not a complete line")
+        raw = line[:-1]
+        stored = self.read_hashes([merkle.stored_hash_index(0, seq)])[0]
+        if not hmac.compare_digest(stored, merkle.leaf_hash(raw)):
+            raise VerificationError(f"entry {seq} does not match its stored leaf hash")
+        return raw
+
+    def entry(self, seq: int, size: int | None = None) -> Entry:
+        """Entry *seq*, parsed (its bytes checked against the stored leaf hash only)."""
+        return Entry.from_bytes(self.entry_bytes(seq, size))
+
+    def verified_entry(
+        self, seq: int, checkpoint: Checkpoint, verifiers: Sequence[VerifierKey]
+    ) -> Entry:
+        """Entry *seq* re-read from the log, its signature checked against *verifiers* and
+        its leaf shown by an inclusion proof to be in the tree of *checkpoint* (verified)."""
+        return read_verified_entry(self, seq, checkpoint, verifiers)[0]
+
+    def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
+        """Entries start..end-1 read sequentially (for rebuilding the index)."""
+        stop = self.head().size if end is None else end
+        if start >= stop:
+            return
+        begin = self.entry_span(start)[0]
+        finish = self.entry_span(stop - 1)[1]
+        with self.store.stream_record(ENTRIES) as f:
+            f.seek(begin)
+            remaining = finish - begin
+            seq = start
+            buffer = b""
+            while remaining > 0 or buffer:
+                if remaining > 0:
+                    chunk = f.read(min(CHUNK, remaining))
+                    if not chunk:
+                        raise StorageError("entry log ended early")
+                    remaining -= len(chunk)
+                    buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    yield Entry.from_bytes(line)
+                    seq += 1
+                if len(buffer) > MAX_ENTRY_BYTES:
+                    raise StorageError(f"entry {seq} is longer than {MAX_ENTRY_BYTES} bytes")
+                if remaining == 0 and buffer:
+                    raise StorageError("entry log does not end with a newline")
+        if seq != stop:
+            raise StorageError(
+                f"entry log holds {seq - start} entries where {stop - start} were expected"
+            )
+
+    # -- releases ---------------------------------------------------------------------------
+
+    def releases(self) -> list[int]:
+        """The tree sizes of the release files present (names only: not verified)."""
+        sizes: list[int] = []
+        for name in self.store.list(RELEASES):
+            size = decimal_size(name.rsplit("/", 1)[-1])
+            if size is not None:
+                sizes.append(size)
+        return sorted(sizes)
+
+    def release_note(self, size: int) -> bytes:
+        """The signed note of the release of tree size *size*, as stored (not verified)."""
+        try:
+            return self.store.read(f"{RELEASES}/{size}", MAX_NOTE_BYTES)
+        except NotFoundError as e:
+            raise NotFoundError(f"no release at tree size {size}") from e
+
+    def release_chain(
+        self, verifiers: Sequence[VerifierKey]
+    ) -> tuple[Checkpoint | None, list[Checkpoint]]:
+        """The latest checkpoint and the chain of releases it names (oldest first), each
+        signature checked against *verifiers*.
+
+        The chain is the one the signed latest checkpoint names (``orderarchive.release``) and
+        each signed release names before it (``orderarchive.previous-release``): a deleted
+        release file is an error, not a shorter history; release file names are never trusted.
+        """
+        head = self.head(verifiers)
+        cp = head.checkpoint
+        if cp is None:
+            return None, []
+        chain: list[Checkpoint] = []
+        size = head.latest_release
+        while size:
+            try:
+                note = self.release_note(size)
+            except NotFoundError as e:
+                raise VerificationError(
+                    f"release {size}, named by a signed checkpoint, is missing",
+                    hint="run 'orderarchive verify'",
+                ) from e
+            release, _ = open_checkpoint(note, verifiers, origin=self.origin)
+            if release.size != size or (chain and release.size >= chain[-1].size):
+                raise VerificationError(f"the file of release {size} holds a release of size "
+                                        f"{release.size}")
+            chain.append(release)
+            size = previous_release(release) or 0
+        chain.reverse()
+        if chain and chain[-1].size > cp.size:
+            raise VerificationError(f"release {chain[-1].size} is larger than the log ({cp.size})")
+        return cp, chain
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def writer_head(self, signer: Signer) -> Head:
+        """The head a writer with *signer* may extend: signed by *signer*, the stored log at
+        least as long as it and hashing to its root. Call it holding :meth:`writer`."""
+        verifier = signer.verifier()
+        if verifier.name != self.origin:
+            raise SignatureError(
+                f"key {verifier.name!r} cannot sign for origin {self.origin!r}",
+                hint="generate a key whose name is the archive's origin",
+            )
+        head = self.head([verifier])
+        size = head.size
+        if head.checkpoint is not None:
+            count = merkle.stored_hash_count(size)
+            if (
+                self.store.record_size(HASHES) < count * HASH
+                or self.store.record_size(OFFSETS) < size * OFFSET_SIZE
+            ):
+                raise StorageError(
+                    "the log is shorter than its checkpoint",
+                    hint="the archive was truncated; restore it from a copy",
+                )
+            if not hmac.compare_digest(self.tree_hash(size), head.checkpoint.root_hash):
+                raise VerificationError("stored tree hashes do not match the signed checkpoint")
+        return head
+
+    @contextlib.contextmanager
+    def writer(self, signer: Signer) -> Iterator[Head]:
+        """Hold the writers' lock and yield :meth:`writer_head`."""
+        with self.store.writer():
+            yield self.writer_head(signer)
+
+    def append(
+        self,
+        head: Head,
+        records: Sequence[Mapping[str, Any]],
+        signer: Signer,
+        *,
+        recorded: str,
+        objects: Sequence[tuple[str, bytes]] = (),
+    ) -> Appended:
+        """Sign *records* (an entry's fields each) as entries after *head* and commit them
+        with a new signed checkpoint, holding :meth:`writer` (whose head *head* is).
+
+        The commit protocol (docs/FORMAT.md §1): every object in *objects* durable before the
+        log that names it (:meth:`Store.create_many`, one barrier), then the three log records
+        appended, then the checkpoint replaced by compare-and-swap. Ctrl-C before the write
+        phase leaves nothing written; during it, it is held back to the commit point.
+        """
+        signer = BatchSigner.of(signer)
+        size = head.size
+        entries_at = self.entry_span(size - 1)[1] if size else 0
+        hashes_at = merkle.stored_hash_count(size)
+        overlay = _Overlay(self.store, hashes_at)
+        lines: list[bytes] = []
+        offsets: list[bytes] = []
+        entries: list[Entry] = []
+        end = entries_at
+        for i, fields in enumerate(records):
+            entry = make_entry(fields, seq=size + i, signer=signer, recorded=recorded)
+            leaf = merkle.leaf_hash(entry.raw)
+            overlay.new.extend(merkle.stored_hashes_for_record(size + i, leaf, overlay.read))
+            lines.append(entry.raw + b"\n")
+            end += len(entry.raw) + 1
+            offsets.append(struct.pack(">Q", end))
+            entries.append(entry)
+        new_size = size + len(entries)
+        root = merkle.tree_hash(new_size, overlay.read)
+        note = sign_checkpoint(Checkpoint(self.origin, new_size, root, head.extensions()), signer)
+        # Ctrl-C before this point leaves nothing written; from here to the commit point
+        # it is held back, so the log is either as before or committed, never debris.
+        with deferred_interrupts() as interrupts:
+            self.store.create_many(objects)
+            self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
+            self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
+            self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
+            self.store.swap_checkpoint(_stored(head), note)
+        return Appended(size, tuple(entries), root, committed=not interrupts.interrupted)
+
+    def release(self, signer: Signer) -> Release:
+        """Sign the current tree as a release; it must extend the last release."""
+        with self.writer(signer) as head:
+            if head.checkpoint is None:
+                raise NotFoundError("the archive is empty; add documents before releasing")
+            size = head.size
+            root = head.checkpoint.root_hash
+            last = head.latest_release
+            if last == size:
+                return Release(size, root, self.release_note(size), created=False)
+            if last is not None:
+                old_cp, _ = open_checkpoint(
+                    self.release_note(last), [signer.verifier()], origin=self.origin
+                )
+                if last > size or not hmac.compare_digest(self.tree_hash(last), old_cp.root_hash):
+                    raise VerificationError(
+                        f"the current tree does not extend release {last}; refusing to sign a fork"
+                    )
+            cp = Checkpoint(self.origin, size, root, release_extensions(last))
+            note = sign_checkpoint(cp, signer)
+            # Release file first, then the latest checkpoint naming it (the commit point).
+            # Ed25519 is deterministic, so re-running an interrupted release recreates the
+            # same bytes and completes it.
+            latest = sign_checkpoint(
+                Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
+            )
+            with deferred_interrupts():  # Ctrl-C: released, or as before; no temporary file
+                self.store.create(f"{RELEASES}/{size}", note)
+                self.store.swap_checkpoint(_stored(head), latest)
+            return Release(size, root, note, created=True)
+
+    # -- repair -----------------------------------------------------------------------------
+
+    def leftovers(self) -> list[tuple[str, bool, bool]]:
+        """The files and directories of a directory store that the format does not name,
+        as ``(name, is_dir, debris)``: *debris* is the tool's own (a temporary file, an empty
+        object fan-out directory), which :meth:`remove_debris` removes."""
+        if not isinstance(self.store, FileStore):
+            return []
+        out = []
+        for name, is_dir, empty in self.store.members():
+            mine = debris(name, is_dir=is_dir, empty=empty)
+            if mine or not named(name, is_dir=is_dir):
+                out.append((name, is_dir, mine))
+        return out
+
+    def remove_debris(self) -> tuple[list[str], list[str]]:
+        """Remove the tool's own leftovers (see :meth:`leftovers`), holding the writers' lock;
+        returns the names removed and the unknown names kept (reported, never deleted)."""
+        removed: list[str] = []
+        kept: list[str] = []
+        if not isinstance(self.store, FileStore):
+            return removed, kept
+        with self.store.writer():
+            # Deepest first: a fan-out directory emptied by removing a temporary file goes too.
+            for name, is_dir, mine in sorted(self.leftovers(), key=lambda m: -m[0].count("/")):
+                if not mine:
+                    kept.append(name)
+                elif self.store.remove_debris(name, is_dir=is_dir):
+                    removed.append(name)
+            for name, is_dir, mine in self.leftovers():
+                if mine and is_dir and self.store.remove_debris(name, is_dir=True):
+                    removed.append(name)
+        return sorted(removed), sorted(kept)
+
+    def repair(self, *, discard_uncheckpointed: bool = False) -> dict[str, int]:
+        """Cut debris left past the committed checkpoint by an interrupted append.
+
+        With no checkpoint at all, entries in the log are either debris of an interrupted
+        first append or a committed log whose checkpoint was deleted; only the user can tell,
+        so that case needs *discard_uncheckpointed*.
+        """
+        with self.store.writer():
+            head = self.head()
+            logged = self.store.record_size(ENTRIES)
+            if head.checkpoint is None and logged and not discard_uncheckpointed:
+                raise StorageError(
+                    "the log holds entries but there is no checkpoint; refusing to discard them",
+                    hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
+                    "run 'orderarchive repair --discard-uncheckpointed'",
+                )
+            size = head.size
+            keep_entries = self.entry_span(size - 1)[1] if size else 0
+            cut: dict[str, int] = {}
+            for name, keep in (
+                (ENTRIES, keep_entries),
+                (OFFSETS, size * OFFSET_SIZE),
+                (HASHES, merkle.stored_hash_count(size) * HASH),
+            ):
+                have = self.store.record_size(name)
+                if have < keep:
+                    raise StorageError(
+                        f"{name} is shorter than the committed checkpoint; repair cannot help",
+                        hint="restore the archive from a copy",
+                    )
+                if have > keep:
+                    self.store.truncate_record(name, keep)
+                    cut[name] = have - keep
+            return cut
