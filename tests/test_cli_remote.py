@@ -71,6 +71,8 @@ def test_bad_input_and_unreadable_sites(site: Path, tmp_path: Path) -> None:
         assert r.exit_code == 2 and "reads an archive directory" in r.stderr
         r = run("--archive", served.url, "prove", "no-such-doc")
         assert r.exit_code == 2 and "lists no document" in r.stderr
+    r = run("verify", "http://127.0.0.1:9", "--no-objects")
+    assert r.exit_code == 2 and "apply to an archive directory" in r.stderr
     for url in ["http://", "http://example.org/site?x=1"]:
         r = run("verify", url)
         assert r.exit_code == 2, (url, r.output)
@@ -78,6 +80,14 @@ def test_bad_input_and_unreadable_sites(site: Path, tmp_path: Path) -> None:
     assert r.exit_code == 3 and "cannot reach" in r.stderr
     r = run("mirror", "http://127.0.0.1:9", tmp_path / "m")
     assert r.exit_code == 3 and not (tmp_path / "m" / "checkpoint").exists()
+
+
+def test_init_does_not_take_a_url_for_a_directory(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = run("--archive", "http://127.0.0.1:9/site", "init", "--origin", "example.gov/x")
+    assert r.exit_code == 2 and "reads an archive directory" in r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_publish_bad_inputs(tmp_path: Path) -> None:
@@ -109,6 +119,11 @@ def test_an_interrupted_mirror_resumes(site: Path, tmp_path: Path) -> None:
         missing = sorted("/" + p.relative_to(site).as_posix() for p in objects
                          if not (copy / p.relative_to(site)).exists())
         assert len(missing) < len(objects)
+        # A damaged object the first run left is fetched again and replaced.
+        damaged = next(copy / p.relative_to(site) for p in objects
+                       if (copy / p.relative_to(site)).exists())
+        damaged.write_bytes(b"damaged")
+        missing = sorted([*missing, "/" + damaged.relative_to(copy).as_posix()])
         hidden.write_bytes(saved)
         served.paths.clear()
         r = run("--json", "mirror", served.url, copy)

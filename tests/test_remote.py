@@ -119,7 +119,18 @@ def test_rollback_and_fork_over_http(tmp_path: Path, signer: Signer,
     archive.release(signer)
     publish(archive, new_site, verifiers)
     with serve(new_site) as served:
-        assert verify_remote(served.url, verifiers, state=state)["size"] == 20
+        result = verify_remote(served.url, verifiers, state=state)
+        assert result["size"] == 20 and result["releases"] == [10, 20]
+        # A withheld or altered release on the chain is a failed verification.
+        release = new_site / "releases/10"
+        saved = release.read_bytes()
+        release.unlink()
+        with pytest.raises(VerificationError, match="withholds release 10"):
+            verify_remote(served.url, verifiers, state=state)
+        release.write_bytes(saved.replace(b"\n10\n", b"\n9\n"))
+        with pytest.raises(VerificationError):
+            verify_remote(served.url, verifiers, state=state)
+        release.write_bytes(saved)
     with serve(old_site) as served, pytest.raises(LogRolledBackError):
         verify_remote(served.url, verifiers, state=state)
     # Another log under the same origin and key, larger: a fork of what was seen.
@@ -345,3 +356,24 @@ def test_check_of_a_100k_entry_log_needs_a_few_requests(tmp_path: Path, signer: 
         result = check_remote(url, data, verifiers, state=tmp_path)
     assert result.official and result.entry is not None and result.entry.seq == target
     assert result.requests == len(served) <= 12, served
+
+
+def test_a_stale_checkpoint_reads_its_partial_tiles_from_the_full_ones(
+        tmp_path: Path, signer: Signer, verifiers: list[VerifierKey],
+        make_archive: Callable[..., Archive]) -> None:
+    # A cache serving yesterday's checkpoint after the site grew: the partial tiles of that
+    # tree were removed when their tiles filled; the client reads the full tiles' prefixes.
+    archive = make_archive(300)
+    root = tmp_path / "site"
+    publish(archive, root, verifiers)
+    stale = (root / "checkpoint").read_bytes()
+    archive.add([text_request(i) for i in range(300, 520)], signer)
+    archive.release(signer)
+    publish(archive, root, verifiers)
+    assert not (root / "tile/0/001.p").exists()
+    (root / "checkpoint").write_bytes(stale)
+    with serve(root) as served:
+        result = check_remote(served.url, _doc(archive, 261), verifiers, state=tmp_path / "s")
+    assert result.official and result.checkpoint.size == 300
+    assert "/tile/0/001.p/44" in served.paths and "/tile/0/001" in served.paths
+    assert "/tile/entries/001.p/44" in served.paths and "/tile/entries/001" in served.paths

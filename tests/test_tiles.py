@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orderarchive.errors import MalformedError
 from orderarchive.log import merkle
@@ -154,3 +156,43 @@ def test_a_short_tile_or_a_wrong_root_is_refused() -> None:
     with pytest.raises(TileMismatchError):
         merkle.inclusion_proof(3, 300, TileHashReader(300, other, Server(_published(
             store)).fetch).read)
+
+
+_BIG = merkle.MemoryHashStore(_leaves(2100))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_proof_through_tiles_equals_the_stores(data: st.DataObject) -> None:
+    """Every inclusion and consistency proof, and every tree hash, read through authenticated
+    tiles equals the one read from the stored hashes (sizes up to 2100: three tile levels)."""
+    size = data.draw(st.integers(1, 2100), label="size")
+    index = data.draw(st.integers(0, size - 1), label="index")
+    old = data.draw(st.integers(1, size), label="old")
+    read = _BIG.read
+    files = {t.path: tile_data(t, read) for t in tiles_for_size(size)}
+    reader = TileHashReader(size, merkle.tree_hash(size, read), Server(files).fetch)
+    assert merkle.inclusion_proof(index, size, reader.read) == merkle.inclusion_proof(
+        index, size, read)
+    assert merkle.tree_hash(old, reader.read) == merkle.tree_hash(old, read)
+    if old < size:
+        assert merkle.consistency_proof(old, size, reader.read) == merkle.consistency_proof(
+            old, size, read)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_flipped_byte_of_a_fetched_tile_is_refused(data: st.DataObject) -> None:
+    size = data.draw(st.integers(2, 2100), label="size")
+    index = data.draw(st.integers(0, size - 1), label="index")
+    files = {t.path: tile_data(t, _BIG.read) for t in tiles_for_size(size)}
+    root = merkle.tree_hash(size, _BIG.read)
+    server = Server(files)
+    merkle.inclusion_proof(index, size, TileHashReader(size, root, server.fetch).read)
+    victim = data.draw(st.sampled_from(sorted(set(server.requests))), label="tile")
+    at = data.draw(st.integers(0, len(files[victim]) - 1), label="byte")
+    bad = bytearray(files[victim])
+    bad[at] ^= 1 << data.draw(st.integers(0, 7), label="bit")
+    reader = TileHashReader(size, root, Server({**files, victim: bytes(bad)}).fetch)
+    with pytest.raises(TileMismatchError):
+        merkle.inclusion_proof(index, size, reader.read)

@@ -178,6 +178,17 @@ class _Writer:
         self.written.append(name)
         return True
 
+    def sync(self) -> None:
+        """Make every file written so far durable (one syncfs(2) on Linux, else an fsync of
+        each and of their directories): done once, before the checkpoint names them."""
+        from .log.store import _sync_filesystem
+
+        paths = [self.path(name) for name in self.written]
+        try:
+            _sync_filesystem(self.outdir, paths, sorted({p.parent for p in paths}))
+        except OSError as e:
+            raise StorageError(f"cannot flush {self.outdir}: {e.strerror}") from e
+
     def remove_dir(self, name: str) -> list[str]:
         """Remove the partial widths in directory *name* (regular files only); the names."""
         directory = self.path(name)
@@ -208,6 +219,24 @@ class _Hashes:
         old = [i for i in indexes if i < self.base]
         got = dict(zip(old, self.archive.read_hashes(old), strict=True)) if old else {}
         return [got[i] if i < self.base else self.extra[i - self.base] for i in indexes]
+
+
+class ComputedEntries:
+    """Entries held in memory from *start* on and a :data:`merkle.HashReader` over their tree:
+    an :class:`~orderarchive.log.entry.EntryReader` (used by publish and mirror)."""
+
+    def __init__(self, read: merkle.HashReader, raws: Sequence[bytes], start: int) -> None:
+        self._read = read
+        self._raws = raws
+        self._start = start
+
+    def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
+        if not 0 <= seq - self._start < len(self._raws) or (size is not None and seq >= size):
+            raise NotFoundError(f"entry {seq} is not among the entries read")
+        return bytes(self._raws[seq - self._start])
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        return list(self._read(indexes))
 
 
 def _previous(
@@ -247,7 +276,7 @@ def publish(
     check it). *key_files* are ``(file name, bytes)`` of verifier keys to publish under
     ``keys/``. *pages* writes the human pages before the checkpoint is replaced.
     """
-    from .log.entry import Entry, verify_included
+    from .log.entry import Entry, verify_read_entry
 
     if not verifiers:
         raise VerificationError("no trusted keys: a publication is checked before it is written")
@@ -279,10 +308,11 @@ def publish(
     start = (old_size // TILE_WIDTH) * TILE_WIDTH
     hashes, raws = _computed_tree(archive, cp, start)
     entries = [Entry.from_bytes(raw) for raw in raws]
-    # Every published entry is signed by a trusted key (its inclusion holds by the fold).
+    # Every published entry is signed by a trusted key and included in the release (the one
+    # check of the log layer, over the hashes just computed from the entries).
+    computed = ComputedEntries(hashes.read, raws, start)
     for entry in entries[old_size - start :]:
-        verify_included(entry, cp, merkle.inclusion_proof(entry.seq, cp.size, hashes.read),
-                        verifiers)
+        verify_read_entry(computed, entry, cp, verifiers)
     for tile in new_tiles(old_size, cp.size):
         w.write(tile.path, tile_data(tile, hashes.read))
     for n in range(start // TILE_WIDTH, -(-cp.size // TILE_WIDTH)):
@@ -290,17 +320,7 @@ def publish(
         w.write(entry_bundle_path(n, len(chunk)), entry_bundle(chunk))
     for size in releases:
         w.write(f"{RELEASES}/{size}", archive.release_note(size))
-    for entry in entries[old_size - start :]:
-        doc = entry.document
-        if doc is None:
-            continue
-        _object(w, archive, doc.sha256, doc.size)
-        if doc.text is not None:
-            _object(w, archive, doc.text.sha256, doc.text.size)
-        w.write(doc_lookup_path(doc.doc), f"{entry.seq}\n".encode())
-        path = sha256_lookup_path(doc.sha256)
-        if not w.path(path).exists():  # the first entry of a hash keeps it
-            w.write(path, f"{entry.seq}\n".encode())
+    _documents(w, archive, entries[old_size - start :])
     for name, data in key_files:
         w.write(f"keys/{name}", data)
     if pages is not None:
@@ -310,6 +330,7 @@ def publish(
         ctx = PublishContext(archive, outdir, cp, note, old_size, tuple(verifiers), all_entries,
                              w.write)
         w.written.extend(pages(ctx))
+    w.sync()
     w.write(CHECKPOINT, note, replace=True)
     removed = [name for d in _filled_partials(old_size, cp.size) for name in w.remove_dir(d)]
     return PublishReport(outdir, archive.origin, old_size, cp.size, tuple(w.written),
@@ -335,6 +356,21 @@ def _computed_tree(archive: Archive, cp: Checkpoint, start: int) -> tuple[_Hashe
             hint="run 'orderarchive verify' to see what is damaged",
         )
     return hashes, raws
+
+
+def _documents(w: _Writer, archive: Archive, entries: Sequence[Entry]) -> None:
+    """The objects (documents and text layers) of *entries* and their lookups."""
+    for entry in entries:
+        doc = entry.document
+        if doc is None:
+            continue
+        _object(w, archive, doc.sha256, doc.size)
+        if doc.text is not None:
+            _object(w, archive, doc.text.sha256, doc.text.size)
+        w.write(doc_lookup_path(doc.doc), f"{entry.seq}\n".encode())
+        path = sha256_lookup_path(doc.sha256)
+        if not w.path(path).exists():  # the first entry of a hash keeps it
+            w.write(path, f"{entry.seq}\n".encode())
 
 
 def _object(w: _Writer, archive: Archive, sha: str, size: int) -> None:

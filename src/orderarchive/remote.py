@@ -36,7 +36,6 @@ from typing import Any
 
 import attrs
 
-from . import __version__
 from .errors import (
     ConflictError,
     KeyFileError,
@@ -47,7 +46,7 @@ from .errors import (
 )
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
-from .log.entry import MAX_ENTRY_BYTES, Entry, verify_included
+from .log.entry import MAX_ENTRY_BYTES, Entry, read_verified_entry, verify_read_entry
 from .log.layout import RELEASE_EXT, extension_size
 from .log.note import VerifierKey
 from .log.tiles import (
@@ -60,7 +59,7 @@ from .log.tiles import (
     parse_entry_bundle,
 )
 from .log.tlogproof import TlogProof
-from .publish import CHECKPOINT, doc_lookup_path, sha256_lookup_path
+from .publish import CHECKPOINT, ComputedEntries, doc_lookup_path, sha256_lookup_path
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -93,6 +92,17 @@ def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
+def _user_agent() -> str:
+    # From the installed metadata: the package root (which imports the recipe layer) is not
+    # imported from here.
+    import importlib.metadata
+
+    try:
+        return f"orderarchive/{importlib.metadata.version('orderarchive')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "orderarchive"
+
+
 class _Redirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(  # noqa: PLR0917 -- urllib's signature
         self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
@@ -115,6 +125,7 @@ class HttpSite:
         self.timeout = timeout
         self.requests = 0
         self.received = 0
+        self._count = threading.Lock()  # mirror fetches objects from several threads
         self._opener = urllib.request.build_opener(_Redirects())
 
     def get(self, path: str, limit: int) -> bytes | None:
@@ -127,7 +138,8 @@ class HttpSite:
         socket timeout.
         """
         url = f"{self.url}/{path}"
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         outcome: list[bytes | BaseException | None] = []
 
         def work() -> None:
@@ -149,7 +161,7 @@ class HttpSite:
         deadline = time.monotonic() + self.timeout
         # The scheme was checked in __init__ (http or https only), redirects by _Redirects.
         request = urllib.request.Request(url, headers={  # noqa: S310
-            "User-Agent": f"orderarchive/{__version__}", "Accept-Encoding": "identity"})
+            "User-Agent": _user_agent(), "Accept-Encoding": "identity"})
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 length = response.headers.get("Content-Length")
@@ -164,7 +176,8 @@ class HttpSite:
                     if not chunk:
                         break
                     data += chunk
-                    self.received += len(chunk)
+                    with self._count:
+                        self.received += len(chunk)
                     if len(data) > limit:
                         raise RemoteError(f"{url} sent more than the {limit} bytes such a "
                                           "file can be; cut off")
@@ -327,26 +340,33 @@ class RemoteLog:
             raise MalformedError(f"{self.site.url}/{path} is not an entry number")
         return int(text)
 
-    def entry(self, seq: int) -> tuple[Entry, VerifierKey | None, list[bytes]]:
-        """Entry *seq* from its bundle, its signature and inclusion in the checkpoint checked."""
+    def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
+        """Entry *seq*'s bytes from its bundle, compared with the leaf hash of an
+        authenticated tile (an :class:`~orderarchive.log.entry.EntryReader`)."""
+        if not 0 <= seq < (self.checkpoint.size if size is None else size):
+            raise NotFoundError(f"entry {seq} is not in the signed tree")
         n, width = entry_bundle_for(seq, self.checkpoint.size)
         bundle = self.site.tile(entry_bundle_path(n, width), MAX_BUNDLE)
         try:
             raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
         except MalformedError as e:
             raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
-        # The bytes are compared with the leaf hash of an authenticated tile before they are
-        # parsed: an altered entry is a failed verification, not a malformed input.
+        # Compared before the bytes are parsed: an altered entry is a failed verification,
+        # not a malformed input.
         leaf = self.reader.read([merkle.stored_hash_index(0, seq)])[0]
         if not hmac.compare_digest(leaf, merkle.leaf_hash(raw)):
             raise TileMismatchError(
                 f"entry {seq} in {entry_bundle_path(n, width)} does not match its leaf hash")
-        path = merkle.inclusion_proof(seq, self.checkpoint.size, self.reader.read)
-        entry = Entry.from_bytes(raw)
-        if entry.seq != seq:
-            raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-        signer = verify_included(entry, self.checkpoint, path, self.verifiers)
-        return entry, signer, path
+        return raw
+
+    def read_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        """Stored hashes from authenticated tiles (an ``EntryReader``'s hash reader)."""
+        return self.reader.read(indexes)
+
+    def entry(self, seq: int) -> tuple[Entry, VerifierKey | None, list[bytes]]:
+        """Entry *seq* from its bundle, its signature and inclusion in the checkpoint checked
+        (the log layer's one check, :func:`~orderarchive.log.entry.read_verified_entry`)."""
+        return read_verified_entry(self, seq, self.checkpoint, self.verifiers)
 
     def document(self, ref: str) -> tuple[Entry, VerifierKey | None, list[bytes]]:
         """The verified entry of the document *ref* (an id or ``sha256:<hex>``)."""
@@ -384,8 +404,11 @@ def _safe_id(ref: str) -> bool:
 
 def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | None = None,
                   timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """The site's checkpoint verified, its tiles shown to reproduce the signed root, and the
-    tree shown to extend the one remembered for its origin (then remembered)."""
+    """The site's checkpoint verified, its tiles shown to reproduce the signed root, the
+    tree shown to extend the one remembered for its origin (then remembered), and the chain
+    of signed releases it names (``orderarchive.previous-release``) followed back: each
+    release present, signed by a trusted key, and a prefix of the published tree. The
+    entries themselves are checked by ``check``/``prove`` (or all of them by ``mirror``)."""
     site = HttpSite(url, timeout=timeout)
     log = RemoteLog.open(site, verifiers, state=state)
     # The tiles of the whole right edge fold to the root (the reader checks it on first use).
@@ -396,9 +419,34 @@ def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | N
         "size": log.checkpoint.size,
         "root": log.checkpoint.root_hash.hex(),
         "released": log.released,
+        "releases": _release_chain(log),
         "history": log.history,
         "requests": site.requests,
     }
+
+
+def _release_chain(log: RemoteLog) -> list[int]:
+    from .log.layout import previous_release
+
+    cp = log.checkpoint
+    size = extension_size(cp, RELEASE_EXT) if not log.released else cp.size
+    sizes: list[int] = []
+    while size is not None:
+        note = log.site.get(f"releases/{size}", MAX_CHECKPOINT)
+        if note is None:
+            raise VerificationError(f"the site withholds release {size}, which "
+                                    f"{'release ' + str(sizes[-1]) if sizes else 'its checkpoint'}"
+                                    " names")
+        rel, _ = open_checkpoint(note, log.verifiers, origin=cp.origin)
+        if rel.size != size or size > cp.size or not hmac.compare_digest(
+                merkle.tree_hash(size, log.reader.read), rel.root_hash):
+            raise VerificationError(f"the site's releases/{size} is not the log's tree there")
+        sizes.append(size)
+        previous = previous_release(rel)
+        if previous is not None and previous >= size:
+            raise VerificationError(f"releases/{size} names a later release {previous}")
+        size = previous
+    return sorted(sizes)
 
 
 def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
@@ -520,9 +568,9 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
         raise TileMismatchError(
             f"the site's log does not extend the mirror's tree of size {old.size}: it forked")
     entries = [Entry.from_bytes(raw) for raw in raws]
+    computed = ComputedEntries(store.read, raws, start)
     for entry in entries[old_size - start:]:
-        verify_included(entry, cp, merkle.inclusion_proof(entry.seq, cp.size, store.read),
-                        verifiers)
+        verify_read_entry(computed, entry, cp, verifiers)
     from .log.tiles import new_tiles, tile_data
 
     for tile in new_tiles(old_size, cp.size):
@@ -531,6 +579,7 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
         w.write(path, data)
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
+    w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
         w.remove_dir(name)
@@ -538,21 +587,48 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
                         tuple(w.written))
 
 
+#: Objects a mirror downloads at once (each in its own connection).
+MIRROR_WORKERS = 8
+
+
 def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
-    """The objects of verified *entries* (each checked by its hash and signed size) and
-    their lookups, computed here rather than downloaded."""
+    """The objects of verified *entries* (each checked by its hash and signed size, fetched
+    :data:`MIRROR_WORKERS` at a time) and their lookups, computed here rather than
+    downloaded. Objects already in the mirror with the right hash (a resumed run) are kept."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    wanted: dict[str, int] = {}
     for entry in entries:
         d = entry.document
         if d is None:
             continue
         for sha, size in [(d.sha256, d.size)] + ([(d.text.sha256, d.text.size)] if d.text
                                                   else []):
-            name = f"objects/sha256/{sha[:2]}/{sha[2:]}"
-            target = w.path(name)
+            target = w.path(f"objects/sha256/{sha[:2]}/{sha[2:]}")
             if target.is_file() and not target.is_symlink() and target.stat().st_size == size \
                     and hashlib.sha256(target.read_bytes()).hexdigest() == sha:
                 continue  # resumed: already fetched and checked
-            w.write(name, log.read_object(sha, size), replace=True)
+            wanted[sha] = size
+    pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="mirror")
+    try:
+        futures = {pool.submit(log.read_object, sha, size): sha for sha, size in wanted.items()}
+        for future in as_completed(futures):
+            sha = futures[future]
+            name = f"objects/sha256/{sha[:2]}/{sha[2:]}"
+            data = future.result()
+            try:
+                w.path(name).unlink()  # a damaged copy from an earlier run (checked above)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StorageError(f"cannot replace {w.path(name)}: {e.strerror}") from e
+            w.write(name, data)  # made durable with the rest before the checkpoint
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for entry in entries:
+        d = entry.document
+        if d is None:
+            continue
         w.write(doc_lookup_path(d.doc), f"{entry.seq}\n".encode())
         if not w.path(sha256_lookup_path(d.sha256)).exists():
             w.write(sha256_lookup_path(d.sha256), f"{entry.seq}\n".encode())

@@ -72,15 +72,21 @@ func open(data []byte, vs note.Verifiers) checkpoint {
 }
 
 // httpTiles serves Go's tiles of height 8 from the C2SP paths: Go names a tile
-// tile/8/L/N[.p/W]; c2sp.org/tlog-tiles drops the height: tile/L/N[.p/W].
-type httpTiles struct{}
+// tile/8/L/N[.p/W]; c2sp.org/tlog-tiles drops the height: tile/L/N[.p/W]. Downloads are
+// kept in memory (TileHashReader authenticates the bytes on every read anyway), so each
+// tile is fetched once.
+type httpTiles struct{ cache map[string][]byte }
 
 func (httpTiles) Height() int { return 8 }
 
-func (httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+func (h httpTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		out[i] = get("tile/" + strings.TrimPrefix(t.Path(), "tile/8/"))
+		path := "tile/" + strings.TrimPrefix(t.Path(), "tile/8/")
+		if _, ok := h.cache[path]; !ok {
+			h.cache[path] = get(path)
+		}
+		out[i] = h.cache[path]
 	}
 	return out, nil
 }
@@ -104,7 +110,7 @@ func main() {
 	vs := note.VerifierList(v)
 	cp := open(get("checkpoint"), vs)
 	tree := tlog.Tree{N: cp.size, Hash: cp.root}
-	thr := tlog.TileHashReader(tree, httpTiles{})
+	thr := tlog.TileHashReader(tree, httpTiles{map[string][]byte{}})
 	root, err := tlog.TreeHash(cp.size, thr)
 	must(err, "tlog.TreeHash")
 	if root != cp.root {

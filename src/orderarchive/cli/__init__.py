@@ -738,6 +738,8 @@ def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
     from ..archive import Archive
 
     with errors_handled(ctx):
+        if directory is None and ctx.archive_url is not None:
+            ctx.archive()  # a URL is not a directory to create: the one-line refusal
         archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
     if ctx.as_json:
         emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
@@ -1188,6 +1190,10 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     if url is not None or ctx.archive_url is not None:
         from .remote import verify_url
 
+        if since is not None or no_objects:
+            with errors_handled(ctx):
+                raise MalformedError("--since and --no-objects apply to an archive directory, "
+                                     "not to a URL (its remembered release is checked)")
         verify_url(ctx, url or ctx.archive_url or "", trusted)
     with errors_handled(ctx):
         terse = quiet(ctx)

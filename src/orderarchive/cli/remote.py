@@ -75,6 +75,8 @@ def verify_url(ctx: Ctx, url: str, trusted: Sequence[str]) -> NoReturn:
         what = "release" if result["released"] else "checkpoint (not a release)"
         echo(f"verified {result['url']}: {result['origin']}, signed {what} of tree size "
              f"{result['size']}, its tiles reproduce the signed root", fg="green")
+        echo(f"{len(result['releases'])} signed releases on the chain, each a prefix of "
+             "the published tree")
         if "extends" in result["history"]:
             echo(f"extends the tree of size {result['history']['extends']} seen before")
     sys.exit(EXIT_OK)
