@@ -139,3 +139,17 @@ class DocumentError(OrderArchiveError):
 
 class NotFoundError(OrderArchiveError):
     """A document, entry or checkpoint that the archive does not hold."""
+
+
+# -- published sites (issue 18) ----------------------------------------------------------------
+
+
+class TileMismatchError(VerificationError):
+    """Tiles or entry bundles that do not agree with the signed checkpoint (a tampered or
+    inconsistent server)."""
+
+    hint = "the server's tiles are not those of the signed log; do not trust this copy"
+
+
+class RemoteError(StorageError):
+    """A published site that cannot be read: network, HTTP status, oversized or slow answer."""

@@ -41,7 +41,9 @@ from .errors import (
     KeyFileError,
     MalformedError,
     NotFoundError,
+    RemoteError,
     StorageError,
+    TileMismatchError,
     VerificationError,
 )
 from .log import merkle
@@ -53,7 +55,6 @@ from .log.tiles import (
     MAX_BUNDLE_ENTRY,
     TILE_WIDTH,
     TileHashReader,
-    TileMismatchError,
     entry_bundle_for,
     entry_bundle_path,
     parse_entry_bundle,
@@ -81,10 +82,6 @@ MAX_TILE = TILE_WIDTH * merkle.HASH_SIZE
 MAX_BUNDLE = TILE_WIDTH * (2 + min(MAX_BUNDLE_ENTRY, MAX_ENTRY_BYTES))
 MAX_LOOKUP = 32
 _CHUNK = 64 * 1024
-
-
-class RemoteError(StorageError):
-    """A published site that cannot be read: network, HTTP status, oversized or slow answer."""
 
 
 def is_url(text: str) -> bool:

@@ -34,7 +34,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
-from ..errors import MalformedError, VerificationError
+from ..errors import MalformedError, TileMismatchError
 from . import merkle
 
 __all__ = [
@@ -68,12 +68,6 @@ TileFetcher: TypeAlias = Callable[[Sequence[str]], Sequence[bytes]]
 _PATH = re.compile(
     r"tile/(?P<level>0|[1-9][0-9]?|entries)/(?P<n>(?:x[0-9]{3}/)*[0-9]{3})(?:\.p/(?P<w>[1-9][0-9]{0,2}))?"
 )
-
-
-class TileMismatchError(VerificationError):
-    """Tiles that do not agree with the signed checkpoint (a tampered or inconsistent server)."""
-
-    hint = "the server's tiles are not those of the signed log; do not trust this copy"
 
 
 # -- paths ------------------------------------------------------------------------------------
