@@ -277,7 +277,7 @@ def trust_file(origin: str, verifiers: Sequence[VerifierKey]) -> bytes:
     if not keys:
         raise NotFoundError(
             f"no trusted key is named for the origin {origin!r}",
-            hint="publish needs the log's verifier key (--trusted-key or keys/)",
+            hint="the site needs the verifier key of the log it publishes",
         )
     return _json({"format": TRUST_FORMAT, "origin": origin, "verifiers": keys})
 
