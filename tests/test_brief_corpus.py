@@ -25,7 +25,8 @@ import pytest
 
 from conftest import REPO
 from orderarchive.archive import Archive
-from orderarchive.citations.cite import BriefReport, check_brief
+from orderarchive.citations.cite import BriefReport
+from orderarchive.citing import check_brief
 from orderarchive.log.keys import load_verifiers
 from pdfgen import make_pdf
 

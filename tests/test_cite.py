@@ -33,14 +33,11 @@ from orderarchive.citations.cite import (
     QuotationMismatchError,
     QuoteReport,
     canonical_quote,
-    check_brief,
-    check_quote,
     citation_text,
-    cite,
-    make_evidence,
     verify_evidence,
 )
 from orderarchive.citations.quote import QuoteStatus, QuoteTooShortError
+from orderarchive.citing import check_brief, check_quote, cite, make_evidence
 from orderarchive.documents import read_document
 from orderarchive.errors import (
     DocumentError,
@@ -921,7 +918,9 @@ def test_unreadable_briefs(corpus: Corpus, data: bytes, name: str) -> None:
 
 def test_module_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    results = doctest.testmod(orderarchive.citations.cite, optionflags=doctest.ELLIPSIS)
+    import orderarchive.citing
+
+    results = doctest.testmod(orderarchive.citing, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 10
     assert results.failed == 0
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from conftest import REPO, one_line_error
 from orderarchive.archive import Archive
 from orderarchive.citations.brief import TooManyQuotationsError
-from orderarchive.citations.cite import check_brief
+from orderarchive.citing import check_brief
 from orderarchive.cli import cli
 from orderarchive.documents import DocumentTooLargeError
 from orderarchive.index import index_path

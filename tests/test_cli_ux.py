@@ -195,7 +195,7 @@ def test_a_short_passphrase_is_refused_and_nothing_written(
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Standard input is a terminal: the passphrase is asked for."""
-    monkeypatch.setattr("orderarchive.cli._interactive", lambda: True)
+    monkeypatch.setattr("orderarchive.cli._common._interactive", lambda: True)
     monkeypatch.chdir(tmp_path)
 
 

@@ -37,7 +37,6 @@ from orderarchive.documents import (
     ReaderCrashError,
     UnicodeDocumentError,
     UnsupportedDocumentError,
-    _atx_heading_text,
     _sandbox,
     html,
     normalise_media_type,
@@ -46,6 +45,7 @@ from orderarchive.documents import (
     read_documents,
     sniff_media_type,
 )
+from orderarchive.documents._base import _atx_heading_text
 from orderarchive.errors import DocumentError
 from pdfgen import deflate_zeros, make_pdf, sample_order, single_page_pdf
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from conftest import ORIGIN, text_request
 from orderarchive.archive import Archive, Config
-from orderarchive.citations.cite import Citation, cite, make_evidence, verify_evidence
+from orderarchive.citations.cite import Citation, verify_evidence
+from orderarchive.citing import cite, make_evidence
 from orderarchive.errors import OrderArchiveError
 from orderarchive.log.checkpoint import Checkpoint, open_checkpoint
 from orderarchive.log.entry import Entry

@@ -21,7 +21,9 @@ from orderarchive.errors import (
 )
 from orderarchive.history import (
     STATE_ENV,
+    ExtensionSummary,
     ForkEvidence,
+    HistoryReport,
     LogForkedError,
     LogRolledBackError,
     check_extends,
@@ -240,13 +242,14 @@ def test_history_remembers_then_extends(make_archive: MakeArchive, signer: Signe
                                         verifiers: list[VerifierKey]) -> None:
     archive = make_archive(3)
     first = check_history(archive, verifiers, archive.audit(verifiers))
-    assert first["problems"] == [] and "first check" in first["lines"][0]
-    assert first["history"]["remembered_size"] == 3
+    assert first.checked and first.ok and first.first_check
+    assert first.remembered_size == 3 and first.remembered == remembered_path(ORIGIN)
     archive.add([text_request(9)], signer)  # unreleased: the newest release stays remembered
     second = check_history(archive, verifiers, archive.audit(verifiers))
-    assert second["problems"] == []
-    assert second["history"]["extends"] == {"old_size": 3, "new_size": 4, "proof_hashes": 3}
-    assert second["history"]["remembered_size"] == 3
+    assert second.ok and not second.first_check
+    assert second.extends == ExtensionSummary(old_size=3, new_size=4, proof_hashes=3)
+    assert second.remembered_size == 3
+    assert second.to_dict()["extends"] == {"old_size": 3, "new_size": 4, "proof_hashes": 3}
 
 
 def test_history_before_the_first_release_remembers_the_checkpoint(
@@ -254,7 +257,7 @@ def test_history_before_the_first_release_remembers_the_checkpoint(
 ) -> None:
     archive = make_archive(2, release=False)
     result = check_history(archive, verifiers, archive.audit(verifiers))
-    assert result["history"]["remembered_size"] == 2
+    assert result.remembered_size == 2
 
 
 @directory_only
@@ -267,11 +270,12 @@ def test_history_reports_a_fork_and_keeps_state(
     report = b.audit(verifiers)
     assert report.ok  # each archive is fine on its own
     result = check_history(b, verifiers, report)
-    assert [p.code for p in result["problems"]] == ["fork"]
-    evidence = Path(result["history"]["evidence"])
+    assert [p.code for p in result.problems] == ["fork"]
+    assert result.diverged and result.evidence is not None and result.evidence_error is None
+    evidence = result.evidence
     assert (evidence / "old.checkpoint").read_bytes() == before
     assert (evidence / "new.checkpoint").read_bytes() == note_of(b)
-    assert any(str(evidence) in line for line in result["lines"])
+    assert result.to_dict()["evidence"] == str(evidence)
     assert remembered_path(ORIGIN).read_bytes() == before
     ForkEvidence.read(evidence).verify(verifiers)
 
@@ -283,8 +287,8 @@ def test_history_with_since(make_archive: MakeArchive, signer: Signer,
     since.write_bytes(note_of(archive))
     grow(archive, signer, 3, 2)
     result = check_history(archive, verifiers, archive.audit(verifiers), since=since)
-    assert result["problems"] == []
-    assert result["history"]["extends"]["new_size"] == 5
+    assert result.ok and result.since == since and result.remembered is None
+    assert result.extends is not None and result.extends.new_size == 5
     assert not remembered_path(ORIGIN).exists()  # --since neither reads nor writes the memory
 
 
@@ -296,7 +300,7 @@ def test_history_with_bad_since_files(make_archive: MakeArchive, verifiers: list
         check_history(archive, verifiers, report, since=tmp_path / "missing")
     (tmp_path / "garbage").write_bytes(b"\xff\x00garbage")
     result = check_history(archive, verifiers, report, since=tmp_path / "garbage")
-    assert [p.code for p in result["problems"]] == ["history"]
+    assert [p.code for p in result.problems] == ["history"]
     with pytest.raises(MalformedError):
         check_history(archive, verifiers, report, since=tmp_path)
 
@@ -309,7 +313,7 @@ def test_history_skips_a_failed_report(make_archive: MakeArchive,
     (archive.path / "log" / "entries").write_bytes(b"")
     report = archive.audit(verifiers)
     assert not report.ok
-    assert check_history(archive, verifiers, report) == {}
+    assert check_history(archive, verifiers, report) == HistoryReport(checked=False)
     assert not remembered_path(ORIGIN).exists()
 
 
@@ -320,5 +324,5 @@ def test_history_reports_an_unusable_memory(make_archive: MakeArchive,
     path.parent.mkdir(parents=True)
     path.write_bytes(b"garbage")
     result = check_history(archive, verifiers, archive.audit(verifiers))
-    assert [p.code for p in result["problems"]] == ["history"]
+    assert [p.code for p in result.problems] == ["history"]
     assert path.read_bytes() == b"garbage"

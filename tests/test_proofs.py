@@ -85,7 +85,7 @@ def test_check_copy_unreleased_and_not_official(make_archive: MakeArchive, signe
     other = check_copy(archive, data(1) + b" ", verifiers, compare_text=False)
     assert other.status == "not-official" and other.entry is None
     assert other.to_dict() == {"status": "not-official", "official": False,
-                               "sha256": other.sha256, "size": len(data(1)) + 1}
+                               "sha256": other.sha256.hex(), "size": len(data(1)) + 1}
     assert {unreleased.status, other.status} <= set(COPY_STATUSES)
     # Compared by text, a trailing space is the same text (not the official file).
     same = check_copy(archive, data(1) + b" ", verifiers)

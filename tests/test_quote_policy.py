@@ -21,7 +21,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderarchive.archive import Archive
-from orderarchive.citations.cite import check_quote
 from orderarchive.citations.quote import (
     ACCEPTED,
     OMISSION_MAX_WORDS,
@@ -31,6 +30,7 @@ from orderarchive.citations.quote import (
     QuoteStatus,
     match_quote,
 )
+from orderarchive.citing import check_quote
 from orderarchive.log.keys import load_verifiers
 from orderarchive.log.textlayer import TextLayer
 

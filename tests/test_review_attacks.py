@@ -382,7 +382,7 @@ def test_a_brief_that_hides_text_in_a_quotation_is_not_certified(
 ) -> None:
     """An opponent's brief shows "The City shall assist ..." (a reversal) while its text holds
     "not": cite-check answered EXACT, exit 0, for a quotation no reader of the brief sees."""
-    from orderarchive.citations.cite import check_brief
+    from orderarchive.citing import check_brief
     from orderarchive.errors import DocumentError
 
     archive, verifiers = html_archive
@@ -409,7 +409,7 @@ def test_a_brief_that_hides_text_in_a_quotation_is_not_certified(
 def test_a_brief_without_hidden_text_is_still_checked(
     html_archive: tuple[Archive, list[VerifierKey]]
 ) -> None:
-    from orderarchive.citations.cite import check_brief
+    from orderarchive.citing import check_brief
 
     archive, verifiers = html_archive
     page = ("<!doctype html><html><head><title>Brief</title></head><body><article>"
@@ -485,7 +485,7 @@ def test_a_quotation_in_guillemets_is_checked(
 ) -> None:
     """A brief quoting only in « » (French, and many European courts) had "0 quotation(s)",
     exit 0: its reversed quotation was never checked."""
-    from orderarchive.citations.cite import check_brief
+    from orderarchive.citing import check_brief
 
     archive, verifiers = html_archive
     brief = ("La Ville écrit : «The City shall assist the federal commandeering of local "

@@ -310,7 +310,7 @@ def test_replayed_checkpoint_is_caught_by_since_and_by_memory(
     build(root, signer)
     pristine = Archive.open(root)
     first = check_history(pristine, verifiers, pristine.audit(verifiers))
-    assert not first["problems"] and "first check" in first["lines"][0]
+    assert first.ok and first.first_check
 
     old = rolled_back_copy(root, tmp_path / "old", signer)
     archive = Archive.open(old)
@@ -320,11 +320,12 @@ def test_replayed_checkpoint_is_caught_by_since_and_by_memory(
     since = tmp_path / "seen.checkpoint"
     since.write_bytes((root / "releases/5").read_bytes())
     result = check_history(archive, verifiers, report, since=since)
-    assert [p.code for p in result["problems"]] == ["rollback"]
-    assert Path(result["history"]["evidence"], "old.checkpoint").read_bytes() == since.read_bytes()
+    assert [p.code for p in result.problems] == ["rollback"]
+    assert result.evidence is not None
+    assert Path(result.evidence, "old.checkpoint").read_bytes() == since.read_bytes()
 
     remembered = check_history(archive, verifiers, report)
-    assert [p.code for p in remembered["problems"]] == ["rollback"]
+    assert [p.code for p in remembered.problems] == ["rollback"]
 
 
 # -- through the real CLI ----------------------------------------------------------------------

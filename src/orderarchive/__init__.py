@@ -21,9 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import OrderArchiveError, VerificationError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # every lazily exported name, for type checkers (start-up stays lazy)
     from .archive import AddRequest, Archive, ArchiveVerificationError, Release, VerifyReport
+    from .citations.cite import verify_evidence
+    from .citing import check_brief, check_quote
+    from .documents import read_document
+    from .history import check_history
     from .log.keys import load_verifiers
+    from .proofs import check_copy, consistency, prove, verify_proof
+    from .status import document_status
 
 # Re-exported lazily, so that importing the package (the CLI, and every document-reading
 # worker process) does not load nacl, sqlite3, the quotation matcher or the document readers
@@ -40,8 +46,8 @@ _LAZY = {
     "verify_proof": "proofs",
     "consistency": "proofs",
     "check_history": "history",
-    "check_quote": "citations.cite",
-    "check_brief": "citations.cite",
+    "check_quote": "citing",
+    "check_brief": "citing",
     "verify_evidence": "citations.cite",
     "read_document": "documents",
     "document_status": "status",

@@ -30,7 +30,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -44,13 +44,16 @@ from .errors import (
     MalformedError,
     NotFoundError,
     OrderArchiveError,
+    Remedy,
     RootMismatchError,
     StorageError,
     VerificationError,
 )
+from .errors import ArchiveVerificationError as ArchiveVerificationError  # noqa: PLC0414 (defined in errors.py)
 from .log import entry as entry_rules
 from .log import merkle
 from .log.checkpoint import Checkpoint
+from .log.digest import Digest
 from .log.entry import AddRequest as AddRequest  # noqa: PLC0414 (still importable from here)
 from .log.entry import Entry, utc_timestamp
 from .log.entry import document_fields as document_fields  # noqa: PLC0414
@@ -73,7 +76,9 @@ from .log.note import BatchSigner, Signer, VerifierKey
 from .log.store import FileStore, Store, file_lock
 
 if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy needs none
+    from .index import Index
     from .log.textlayer import TextLayer
+    from .status import ListedDocument
 
 CHUNK = 1 << 20
 INDEX_BATCH = 5000  # entries per index transaction
@@ -81,18 +86,23 @@ INDEX_BATCH = 5000  # entries per index transaction
 
 
 def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    """The SHA-256 of *data* as 64 lower-case hex digits (the form entries store)."""
+    return Digest.of(data).hex()
 
 
 @attrs.frozen
 class Config:
+    """The archive's configuration file (``config.json``): its format and origin."""
+
     origin: str
 
     def to_bytes(self) -> bytes:
+        """The canonical bytes of the configuration file, newline-terminated."""
         return canonical.dumps({"format": ARCHIVE_FORMAT, "origin": self.origin}) + b"\n"
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Config:
+        """Parse a configuration file; raises :class:`CorruptArchiveError` if malformed."""
         try:
             if not data.endswith(b"\n"):
                 raise MalformedError("does not end with a newline")
@@ -117,16 +127,6 @@ def valid_origin(origin: str) -> bool:
         and "+" not in origin
         and "://" not in origin
     )
-
-
-class ArchiveVerificationError(VerificationError):
-    """``verify`` found problems; the full report is attached."""
-
-    def __init__(self, report: VerifyReport) -> None:
-        first = report.problems[0].message
-        more = len(report.problems) - 1
-        super().__init__(first + (f" (and {more} more problems)" if more else ""))
-        self.report = report
 
 
 @attrs.frozen
@@ -164,17 +164,25 @@ class Archive:
 
     @property
     def origin(self) -> str:
+        """The log's origin (the first line of every checkpoint it signs)."""
         return self.config.origin
 
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path | str) -> Archive:
+        """Open the archive in the directory *path*.
+
+        Raises :class:`ArchiveNotFoundError` when there is no archive there and
+        :class:`CorruptArchiveError` when its configuration cannot be parsed. Nothing is
+        verified yet: see :meth:`verify` and :meth:`head`.
+        """
         root = Path(path)
         if not root.is_dir():
             raise ArchiveNotFoundError(
                 f"no archive at {root}",
-                hint="create one with 'orderarchive init' or pass --archive",
+                hint="create one (Archive.init) or open the directory that holds one",
+                remedy=Remedy.ARCHIVE,
             )
         store = FileStore(root)
         try:
@@ -182,12 +190,14 @@ class Archive:
         except NotFoundError as e:
             raise ArchiveNotFoundError(
                 f"{root} is not an orderarchive archive (no {CONFIG})",
-                hint="create one with 'orderarchive init' or pass --archive",
+                hint="create one (Archive.init) or open the directory that holds one",
+                remedy=Remedy.ARCHIVE,
             ) from e
         return cls(store, Config.from_bytes(data), root)
 
     @classmethod
     def init(cls, path: Path | str, origin: str) -> Archive:
+        """Create an empty archive for the log *origin* in the directory *path*."""
         if not valid_origin(origin):
             raise MalformedError(
                 f"invalid origin {origin!r}",
@@ -236,9 +246,11 @@ class Archive:
         return self.log.read_hashes(indexes)
 
     def tree_hash(self, size: int) -> bytes:
+        """The RFC 9162 Merkle tree hash of the first *size* entries, from the stored hashes."""
         return self.log.tree_hash(size)
 
     def entry_span(self, seq: int) -> tuple[int, int]:
+        """Where entry *seq* lies in the entries record (start, end), from the offsets record."""
         return self.log.entry_span(seq)
 
     def entry_bytes(self, seq: int, size: int | None = None) -> bytes:
@@ -246,6 +258,12 @@ class Archive:
         return self.log.entry_bytes(seq, size)
 
     def entry(self, seq: int, size: int | None = None) -> Entry:
+        """Entry *seq*, parsed from its stored bytes (checked against the stored leaf hash).
+
+        Its signature is not checked: :meth:`verified_entry` also checks the signature and
+        the inclusion in a signed checkpoint. *size* bounds the log (default: the latest
+        checkpoint's); :class:`NotFoundError` beyond it.
+        """
         return self.log.entry(seq, size)
 
     def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
@@ -260,14 +278,13 @@ class Archive:
             raise VerificationError(
                 f"object sha256:{sha256} is {len(data)} bytes, its entry says {size}"
             )
-        actual = sha256_hex(data)
-        if not hmac.compare_digest(actual, sha256):
-            raise VerificationError(
-                f"object sha256:{sha256} is corrupt (hashes to sha256:{actual})"
-            )
+        actual = Digest.of(data)
+        if not hmac.compare_digest(actual.hex(), sha256):
+            raise VerificationError(f"object sha256:{sha256} is corrupt (hashes to {actual})")
         return data
 
     def text_layer(self, entry: Entry) -> TextLayer | None:
+        """The signed text layer of *entry* (checked against its digest), or None if it has none."""
         if entry.document is None or entry.document.text is None:
             return None
         from .log.textlayer import TextLayer
@@ -276,14 +293,16 @@ class Archive:
         return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
 
     def releases(self) -> list[int]:
+        """The tree sizes of the stored releases, ascending (their signatures unchecked)."""
         return self.log.releases()
 
     def release_note(self, size: int) -> bytes:
+        """The signed checkpoint of the release at tree size *size*, as stored (unchecked)."""
         return self.log.release_note(size)
 
     # -- index --------------------------------------------------------------------------------
 
-    def index(self, verifiers: Sequence[VerifierKey]) -> Any:
+    def index(self, verifiers: Sequence[VerifierKey]) -> Index:
         """The derived index, brought up to date with the log as signed by *verifiers*.
 
         The index holds only entries whose signatures verify against *verifiers* and whose
@@ -302,17 +321,18 @@ class Archive:
 
     def _open_index(
         self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
-    ) -> Any:
+    ) -> Index:
         from .index import Index, index_path  # sqlite3 is only needed by commands that look up
 
         if not verifiers:
             raise KeyFileError(
                 "no trusted keys: the index is built only from entries verified by trusted keys",
-                hint="pass --trusted-key FILE with the publisher's verifier key",
+                hint="give the publisher's verifier key",
+                remedy=Remedy.TRUSTED_KEYS,
             )
         head = self.head(verifiers)
         location = self.store.location()
-        idx: Any
+        idx: Index
         lock: contextlib.AbstractContextManager[None]
         if location is None:
             # A store that lives only in this process (MemoryStore): its index does too, built
@@ -338,7 +358,7 @@ class Archive:
 
     def _sync_index(
         self,
-        idx: Any,
+        idx: Index,
         head: Head,
         verifiers: Sequence[VerifierKey],
         appended: _Appended | None = None,
@@ -393,7 +413,7 @@ class Archive:
 
     def _index_entries(
         self,
-        idx: Any,
+        idx: Index,
         start: int,
         frontier: Sequence[bytes],
         size: int,
@@ -465,8 +485,8 @@ class Archive:
         objects: list[tuple[str, bytes]] = []
         texts: dict[str, TextLayer] = {}
         for i, req in enumerate(requests):
-            sha = sha256_hex(req.data)
-            if sha != req.fields.sha256 or len(req.data) != req.fields.size:
+            sha = Digest.of(req.data).hex()
+            if not hmac.compare_digest(sha, req.fields.sha256) or len(req.data) != req.fields.size:
                 raise MalformedError(f"request {i}: sha256/size do not describe its data")
             objects.append((object_name(sha), req.data))
             if req.text is not None:
@@ -517,7 +537,8 @@ class Archive:
                 if idx.by_doc(f.doc) is not None:
                     raise ConflictError(
                         f"document id {f.doc!r} is already in the archive",
-                        hint="choose another --id; record changes as a new document with --amends",
+                        hint="choose another id; record changes as a new document that amends it",
+                        remedy=Remedy.DOCUMENT_ID,
                     )
                 for hit in idx.by_sha256(f.sha256):
                     raise ConflictError(
@@ -567,11 +588,40 @@ class Archive:
 
         return Auditor(self.log, verifiers, progress, check_objects, workers).run()
 
-    def verify(self, verifiers: Sequence[VerifierKey], **kwargs: Any) -> VerifyReport:
-        report = self.audit(verifiers, **kwargs)
+    def verify(
+        self,
+        verifiers: Sequence[VerifierKey],
+        *,
+        progress: ProgressFn | None = None,
+        check_objects: bool = True,
+        workers: int | None = None,
+    ) -> VerifyReport:
+        """Check everything, as :meth:`audit` does, and raise if anything is wrong.
+
+        Returns the clean report; raises :class:`ArchiveVerificationError` (carrying the full
+        report) when any problem was found.
+        """
+        report = self.audit(verifiers, progress=progress, check_objects=check_objects,
+                            workers=workers)
         if not report.ok:
             raise ArchiveVerificationError(report)
         return report
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def documents(
+        self, verifiers: Sequence[VerifierKey], *, kind: str | None = None
+    ) -> tuple[ListedDocument, ...]:
+        """Every document (optionally of one *kind*) in log order, with its status.
+
+        Each entry is re-read from the log and its signature checked against *verifiers*; the
+        status (in-force, amended, superseded, rescinded, corrected) comes from the relations
+        in those verified entries, never from the derived index (see
+        :func:`~orderarchive.status.list_documents`).
+        """
+        from .status import list_documents  # status imports this module for types only
+
+        return list_documents(self, verifiers, kind=kind)
 
 
 def keyset_fingerprint(verifiers: Sequence[VerifierKey]) -> str:
@@ -585,6 +635,7 @@ def _paged(entry: Entry) -> bool:
 
 
 def default_workers() -> int:
+    """How many processes ``verify`` uses by default: one per CPU, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))
 
 

@@ -14,9 +14,18 @@ byte-for-byte what :func:`dumps` would write, because signatures cover the exact
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 from .errors import CanonicalJSONError
+
+#: A JSON value as the library's results give it (``to_dict``); read-only containers, so that
+#: a ``dict[str, JSONValue]`` of lists and objects type-checks without casts.
+JSONValue: TypeAlias = (
+    "str | int | float | bool | Sequence[JSONValue] | Mapping[str, JSONValue] | None"
+)
+#: A JSON object: what every result type's ``to_dict`` returns.
+JSONObject: TypeAlias = "dict[str, JSONValue]"
 
 MAX_SAFE_INTEGER = 2**53 - 1
 

@@ -28,20 +28,26 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import hashlib
 import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .archive import Archive
+from .canonical import JSONObject
 from .documents.visible import HiddenText
+from .errors import CompareTimeoutError as CompareTimeoutError  # noqa: PLC0414 (defined in errors.py)
+from .errors import CopyTooLargeError as CopyTooLargeError  # noqa: PLC0414 (defined in errors.py)
 from .errors import DocumentError, OrderArchiveError
+from .log.digest import Digest
 from .log.entry import Entry
 from .log.textlayer import TextLayer
+
+if TYPE_CHECKING:  # sqlite3 is loaded only when an index is opened
+    from .index import Index
 
 #: Share of the official document's tokens (in order) a copy must keep to be a modified copy.
 MODIFIED_MIN_SIMILARITY = 0.6
@@ -62,18 +68,6 @@ _TICK = 256
 
 _TOKEN = re.compile(r"\w+(?:[\u2019'\-]\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w+(?:[\u2019'\-]\w+)*")
-
-
-class CopyTooLargeError(DocumentError):
-    """A copy (or the text it is compared with) over the comparison's word limit."""
-
-    hint = "raise the limit with 'check --max-words N'"
-
-
-class CompareTimeoutError(DocumentError):
-    """Comparing a copy took longer than its time budget: no verdict can be given."""
-
-    hint = "raise the budget with 'check --timeout SECONDS'"
 
 
 @attrs.frozen
@@ -105,10 +99,12 @@ class WordChange:
     paragraph: int | None
     offset: int  # character offset in the official text layer
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``check --json`` prints for the change."""
         return attrs.asdict(self)
 
     def describe(self) -> str:
+        """One line saying what changed."""
         where = []
         if self.page is not None:
             where.append(f"page {self.page}")
@@ -146,16 +142,18 @@ class TextComparison:
     words_removed: int
     words_changed: int
     changes: tuple[WordChange, ...]
-    text_sha256: str
+    text_sha256: Digest
     exact: bool = False
     hidden: tuple[HiddenText, ...] = ()
     hidden_count: int = 0
 
     @property
     def total_changes(self) -> int:
+        """Words added, removed and changed, together."""
         return self.words_added + self.words_removed + self.words_changed
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``check --json`` prints under ``text``."""
         return {
             "status": self.status,
             "similarity": round(self.similarity, 4),
@@ -164,7 +162,7 @@ class TextComparison:
             "words_changed": self.words_changed,
             "changes": [c.to_dict() for c in self.changes],
             "changes_listed": len(self.changes),
-            "text_sha256": self.text_sha256,
+            "text_sha256": self.text_sha256.hex(),
             "exact_text": self.exact,
             "whitespace_only": self.status == "same-text" and not self.exact,
             "hidden_text": [h.to_dict() for h in self.hidden],
@@ -537,7 +535,7 @@ def compare_text(
     archive: Archive,
     copy: CopyText | TextLayer,
     *,
-    idx: Any,
+    idx: Index,
     exclude: Sequence[int] = (),
     limits: CompareLimits = DEFAULT_COMPARE_LIMITS,
     deadline: float | None = None,
@@ -556,10 +554,10 @@ def compare_text(
     if deadline is None:
         deadline = time.monotonic() + limits.timeout_seconds
     blob = layer.to_bytes()
-    text_sha = hashlib.sha256(blob).hexdigest()
+    text_sha = Digest.of(blob)
     hidden = copy.hidden
     if not hidden:
-        for hit in sorted(idx.by_text_sha256(text_sha), key=lambda h: h.seq):
+        for hit in sorted(idx.by_text_sha256(text_sha.hex()), key=lambda h: h.seq):
             entry = archive.entry(hit.seq)
             official = _signed_layer(archive, entry)
             if official is not None and official.to_bytes() == blob:
@@ -568,7 +566,7 @@ def compare_text(
                 )
     tokens = _Tokens.of(shown, limits.max_words, "the copy")
     extracted = _Tokens.of(layer, limits.max_words, "the copy") if hidden else tokens
-    seqs = [int(h.seq) for h in sorted(idx.by_text_sha256(text_sha), key=lambda h: h.seq)]
+    seqs = [int(h.seq) for h in sorted(idx.by_text_sha256(text_sha.hex()), key=lambda h: h.seq)]
     seqs += idx.near_duplicates(_casefolded_words(shown, 50_000), limit=MAX_CANDIDATES)
     if hidden:  # a copy that hides most of an archived text is still a copy of it
         seqs += idx.near_duplicates(_casefolded_words(layer, 50_000), limit=MAX_CANDIDATES)

@@ -34,22 +34,24 @@ import stat
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 from . import canonical
 from .archive import Archive, Problem, VerifyReport
+from .canonical import JSONObject
 from .errors import (
     CanonicalJSONError,
-    ForkError,
     MalformedError,
     NotFoundError,
     OrderArchiveError,
-    RollbackError,
+    Remedy,
     StorageError,
     VerificationError,
 )
+from .errors import LogForkedError as LogForkedError  # noqa: PLC0414 (defined in errors.py)
+from .errors import LogRolledBackError as LogRolledBackError  # noqa: PLC0414 (defined in errors.py)
+from .errors import StateError as StateError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.keys import file_stem
@@ -60,7 +62,9 @@ __all__ = [
     "EVIDENCE_FORMAT",
     "STATE_ENV",
     "Extension",
+    "ExtensionSummary",
     "ForkEvidence",
+    "HistoryReport",
     "LogForkedError",
     "LogRolledBackError",
     "RememberedFile",
@@ -82,10 +86,6 @@ MAX_CHECKPOINT_FILE = 1 << 20
 
 FORK = "fork"
 ROLLBACK = "rollback"
-
-
-class StateError(OrderArchiveError):
-    """The user's state directory (remembered checkpoints, evidence) cannot be used."""
 
 
 # -- where state lives -------------------------------------------------------------------------
@@ -326,6 +326,7 @@ class ForkEvidence:
         *,
         now: datetime | None = None,
     ) -> ForkEvidence:
+        """Evidence from the two signed checkpoints (*new_note* None: the log shows none)."""
         old = _open(old_note, None, _origin_of(old_note))
         new = _open(new_note, None, old.origin) if new_note is not None else None
         kind = ROLLBACK if new is None or new.size < old.size else FORK
@@ -334,17 +335,21 @@ class ForkEvidence:
 
     @property
     def old(self) -> Checkpoint:
+        """The checkpoint seen before, parsed (its signature was checked when it was kept)."""
         return _open(self.old_note, None, _origin_of(self.old_note))
 
     @property
     def new(self) -> Checkpoint | None:
+        """The checkpoint that contradicts it, parsed, or None if the log showed none."""
         return _open(self.new_note, None, self.old.origin) if self.new_note is not None else None
 
     @property
     def origin(self) -> str:
+        """The log's origin."""
         return self.old.origin
 
     def describe(self) -> str:
+        """One line saying what the two checkpoints show."""
         old, new = self.old, self.new
         if new is None:
             return (f"the log shows no checkpoint, but a signed checkpoint of size {old.size} "
@@ -377,7 +382,8 @@ class ForkEvidence:
         if hmac.compare_digest(self.prefix_root, old.root_hash):
             raise VerificationError("the checkpoints are consistent: no fork")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object written to ``evidence.json``."""
         old, new = self.old, self.new
         return {
             "format": EVIDENCE_FORMAT,
@@ -446,22 +452,6 @@ def _origin_of(note: bytes) -> str:
     return Checkpoint.parse(SignedNote.parse(note).text).origin
 
 
-class LogForkedError(ForkError):
-    """Two validly signed checkpoints of one log that are not consistent with each other."""
-
-    def __init__(self, evidence: ForkEvidence) -> None:
-        super().__init__(evidence.describe())
-        self.evidence = evidence
-
-
-class LogRolledBackError(RollbackError):
-    """The log shows a smaller tree than a signed checkpoint seen before."""
-
-    def __init__(self, evidence: ForkEvidence) -> None:
-        super().__init__(evidence.describe())
-        self.evidence = evidence
-
-
 # -- proving extension -------------------------------------------------------------------------
 
 
@@ -507,7 +497,8 @@ def check_extends(
     except VerificationError as e:
         raise VerificationError(
             f"the archive's stored hashes do not reproduce its signed checkpoint: {e}",
-            hint="run 'orderarchive verify' without --since to see what is damaged",
+            hint="verify the whole archive to see what is damaged",
+            remedy=Remedy.FULL_VERIFY,
         ) from e
     if not hmac.compare_digest(prefix_root, old.root_hash):
         raise LogForkedError(ForkEvidence.of(old_note, head.note, prefix_root, proof))
@@ -517,6 +508,72 @@ def check_extends(
 # -- the verify command's history check --------------------------------------------------------
 
 
+@attrs.frozen
+class ExtensionSummary:
+    """The archive's tree of :attr:`new_size` was proved to extend the one of :attr:`old_size`."""
+
+    old_size: int
+    new_size: int
+    proof_hashes: int
+
+    def to_dict(self) -> dict[str, int]:
+        """The JSON object ``verify --json`` prints under ``history.extends``."""
+        return {"old_size": self.old_size, "new_size": self.new_size,
+                "proof_hashes": self.proof_hashes}
+
+
+@attrs.frozen
+class HistoryReport:
+    """What :func:`check_history` found: the verified archive compared with what was seen before.
+
+    :attr:`checked` is false when nothing was compared (the archive's own verification failed
+    and no *since* file was given); every other field is then empty. :attr:`problems` are
+    verification failures (a fork, a rollback, an unusable memory); the other fields say what
+    was proved, remembered or kept, for the caller to render.
+    """
+
+    checked: bool
+    problems: tuple[Problem, ...] = ()
+    #: The *since* checkpoint file compared with, if one was given.
+    since: Path | None = None
+    #: The proof that the archive extends the old checkpoint, when it does.
+    extends: ExtensionSummary | None = None
+    #: Whether a fork or rollback was found (its evidence then kept in :attr:`evidence`).
+    diverged: bool = False
+    #: Where the evidence of a fork or rollback was kept, if it could be written.
+    evidence: Path | None = None
+    #: Why the evidence could not be kept, if it could not.
+    evidence_error: str | None = None
+    #: The file in the state directory that remembers this origin's checkpoint (no *since*).
+    remembered: Path | None = None
+    #: The tree size remembered now, if a checkpoint was remembered.
+    remembered_size: int | None = None
+    #: True when nothing was remembered for this origin before (the first check here).
+    first_check: bool = False
+    #: Why the checkpoint could not be remembered, if it could not (a warning, not a problem).
+    remember_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object ``verify --json`` prints under ``history``."""
+        out: dict[str, object] = {}
+        if self.since is not None:
+            out["since"] = str(self.since)
+        if self.remembered is not None:
+            out["remembered"] = str(self.remembered)
+        if self.diverged:
+            out["evidence"] = None if self.evidence is None else str(self.evidence)
+        if self.extends is not None:
+            out["extends"] = self.extends.to_dict()
+        if self.remembered_size is not None:
+            out["remembered_size"] = self.remembered_size
+        return out
+
+
 def check_history(
     archive: Archive,
     keys: Sequence[VerifierKey],
@@ -524,7 +581,7 @@ def check_history(
     *,
     since: Path | None = None,
     state: Path | None = None,
-) -> dict[str, Any]:
+) -> HistoryReport:
     """Compare the verified archive with what was seen before; remember it if all is well.
 
     With *since* (a checkpoint file), prove the archive extends that checkpoint; the remembered
@@ -533,17 +590,17 @@ def check_history(
     (or, before the first release, the latest checkpoint). A rollback or fork becomes a problem,
     and both signed checkpoints are kept as evidence in the state directory.
 
-    Returns ``{"problems": [Problem...], "lines": [str...], "history": {...}}`` for the CLI.
+    Raises :class:`NotFoundError` or :class:`MalformedError` when *since* cannot be read.
     """
     history = _History(archive, keys, state)
     if since is not None:
-        history.info["since"] = str(since)
+        history.report = attrs.evolve(history.report, since=since)
         history.compare(read_checkpoint_file(since), f"the checkpoint in {since}")
     elif report.ok:
         history.compare_and_remember(report)
     else:
-        return {}
-    return {"problems": history.problems, "lines": history.lines, "history": history.info}
+        return HistoryReport(checked=False)
+    return history.report
 
 
 class _History:
@@ -551,10 +608,12 @@ class _History:
         self.archive = archive
         self.keys = keys
         self.state = state
-        self.problems: list[Problem] = []
-        self.lines: list[str] = []
-        self.info: dict[str, Any] = {}
+        self.report = HistoryReport(checked=True)
         self.state_used = False
+
+    def problem(self, code: str, message: str) -> None:
+        problems = (*self.report.problems, Problem(code, message))
+        self.report = attrs.evolve(self.report, problems=problems)
 
     def compare(self, old_note: bytes, what: str) -> bool:
         try:
@@ -572,42 +631,36 @@ class _History:
                     "directory, or run 'orderarchive state forget "
                     f"{self.archive.origin}' (the next verify trusts what it sees first)"
                 )
-            self.problems.append(Problem(code, f"{what}: {e}{advice}"))
-            self.info["evidence"] = None
+            self.problem(code, f"{what}: {e}{advice}")
+            self.report = attrs.evolve(self.report, diverged=True)
             try:
-                where = e.evidence.write(self.state)
+                self.report = attrs.evolve(self.report, evidence=e.evidence.write(self.state))
             except OrderArchiveError as w:
-                self.lines.append(f"could not keep the evidence: {w}")
-            else:
-                self.info["evidence"] = str(where)
-                self.lines.append(f"evidence (both signed checkpoints) kept in {where}")
+                self.report = attrs.evolve(self.report, evidence_error=str(w))
             return False
         except OrderArchiveError as e:
-            self.problems.append(Problem("history", f"{what}: {e}"))
+            self.problem("history", f"{what}: {e}")
             return False
-        self.info["extends"] = {"old_size": ext.old.size, "new_size": ext.new.size,
-                                "proof_hashes": len(ext.proof)}
-        self.lines.append(f"extends {what}: tree size {ext.old.size} -> {ext.new.size} "
-                          f"(consistency proof of {len(ext.proof)} hashes verified)")
+        extends = ExtensionSummary(ext.old.size, ext.new.size, len(ext.proof))
+        self.report = attrs.evolve(self.report, extends=extends)
         return True
 
     def compare_and_remember(self, report: VerifyReport) -> None:
         origin = self.archive.origin
         path = remembered_path(origin, self.state)
-        self.info["remembered"] = str(path)
+        self.report = attrs.evolve(self.report, remembered=path)
         try:
             seen = last_seen(origin, self.keys, state=self.state)
         except StateError as e:
             # The directory itself is the trouble (another user's, or writable by others):
             # deleting the file would not help, so its own way out, not the key-change one.
-            self.problems.append(Problem(
-                "history", f"the state directory cannot be used: {e}"
-                + (f" ({e.hint})" if e.hint else "")))
+            self.problem("history", f"the state directory cannot be used: {e}"
+                         + (f" ({e.hint})" if e.hint else ""))
             return
         except OrderArchiveError as e:
-            self.problems.append(Problem(
+            self.problem(
                 "history", f"the checkpoint remembered in {path} is unusable: {e}; if the log's "
-                "key changed legitimately, delete that file"))
+                "key changed legitimately, delete that file")
             return
         self.state_used = True
         if seen is not None and not self.compare(seen.note, "the checkpoint seen before"):
@@ -617,11 +670,9 @@ class _History:
                     else self.archive.head(self.keys).note)
             kept = remember(note, self.keys, state=self.state) if note is not None else None
         except OrderArchiveError as e:
-            self.lines.append(f"warning: could not remember the checkpoint: {e}")
+            self.report = attrs.evolve(self.report, remember_error=str(e))
             return
         if kept is None:
             return
-        self.info["remembered_size"] = kept.checkpoint.size
-        if seen is None:
-            self.lines.append(f"first check of {origin} here: remembered tree size "
-                              f"{kept.checkpoint.size} in {kept.path}")
+        self.report = attrs.evolve(self.report, remembered_size=kept.checkpoint.size,
+                                   first_check=seen is None)

@@ -48,6 +48,7 @@ from .log.entry import Entry
 from .log.merkle import HASH_SIZE
 
 if TYPE_CHECKING:
+    from .log.checkpoint import Checkpoint
     from .log.textlayer import TextLayer
 
 SCHEMA_VERSION = 3
@@ -492,7 +493,7 @@ class Index:
         self.path = path
         self._probe_ready = False
         #: The verified checkpoint the index was last brought up to (set by ``Archive.index``).
-        self.checkpoint: Any = None
+        self.checkpoint: Checkpoint | None = None
 
     @classmethod
     def open(cls, path: Path) -> Index:
@@ -535,6 +536,7 @@ class Index:
         return cls(conn, Path(":memory:"))
 
     def close(self) -> None:
+        """Close the database connection."""
         self._conn.close()
 
     def __enter__(self) -> Index:
@@ -754,10 +756,12 @@ class Index:
         return [_indexed_doc(row) for row in rows]
 
     def by_doc(self, doc: str) -> IndexedDoc | None:
+        """The indexed document *doc* (unverified: re-read the log), or None."""
         found = self._docs("WHERE d.doc = ?", (doc,), "look up a document id")
         return found[0] if found else None
 
     def by_seq(self, seq: int) -> IndexedDoc | None:
+        """The indexed document of entry *seq* (unverified: re-read the log), or None."""
         found = self._docs("WHERE d.seq = ?", (seq,), "look up an entry")
         return found[0] if found else None
 
@@ -778,6 +782,7 @@ class Index:
         )
 
     def by_source_url(self, url: str) -> list[IndexedDoc]:
+        """The indexed documents fetched from *url* (unverified: re-read the log)."""
         return self._docs("WHERE d.source_url = ? ORDER BY d.seq", (url,),
                           "look up a source URL")
 

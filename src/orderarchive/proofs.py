@@ -20,7 +20,6 @@ Queries return frozen results; verification raises (:mod:`.errors`) or returns w
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Sequence
@@ -28,14 +27,18 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .canonical import JSONObject
 from .errors import (
     DigestMismatchError,
     NotFoundError,
     SignatureError,
     VerificationError,
 )
+from .errors import IndexMismatchError as IndexMismatchError  # noqa: PLC0414 (defined in errors.py)
+from .errors import UnreleasedError as UnreleasedError  # noqa: PLC0414 (defined in errors.py)
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint, signers_of
+from .log.digest import Digest
 from .log.entry import Entry, read_verified_entry, verify_read_entry
 from .log.note import SignedNote, Signer, VerifierKey, b64encode
 from .log.tlogproof import OpenedProof as OpenedProof  # noqa: PLC0414 (public from here too)
@@ -69,18 +72,6 @@ COPY_STATUSES = ("official", "official-unreleased", "same-text", "modified-copy"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-class UnreleasedError(NotFoundError):
-    """The entry exists but no signed release covers it yet, so nothing public vouches for it."""
-
-    hint = "run 'orderarchive release' to sign a release that covers it"
-
-
-class IndexMismatchError(VerificationError):
-    """The derived index points at an entry the signed log does not confirm."""
-
-    hint = "run 'orderarchive verify' against the publisher's key"
-
-
 # -- results -----------------------------------------------------------------------------------
 
 
@@ -94,7 +85,7 @@ class CopyResult:
     """
 
     status: str
-    sha256: str
+    sha256: Digest
     size: int
     entry: Entry | None = None
     checkpoint: Checkpoint | None = None
@@ -115,11 +106,12 @@ class CopyResult:
         """The size of the release that covers the entry (None if unreleased or not found)."""
         return self.checkpoint.size if self.checkpoint and self.official else None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``check --json`` prints for the copy."""
+        out: JSONObject = {
             "status": self.status,
             "official": self.official,
-            "sha256": self.sha256,
+            "sha256": self.sha256.hex(),
             "size": self.size,
         }
         if self.text is not None:
@@ -152,15 +144,16 @@ class VerifiedProof:
     checkpoint: Checkpoint
     entry_signer: VerifierKey
     checkpoint_signers: tuple[VerifierKey, ...]
-    sha256: str
+    sha256: Digest
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``verify-proof --json`` prints."""
         d = self.entry.document
         assert d is not None  # verify_proof refuses entries that are not documents
         return {
             "status": "official",
             "official": True,
-            "sha256": self.sha256,
+            "sha256": self.sha256.hex(),
             "size": d.size,
             "doc": d.doc,
             "title": d.title,
@@ -203,7 +196,8 @@ class ConsistencyProof:
             self.old_size, self.new_size, self.old_root, self.new_root, self.proof
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``consistency --json`` prints."""
         return {
             "origin": self.origin,
             "old_size": self.old_size,
@@ -310,9 +304,9 @@ def check_copy(
     """
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
-    sha = hashlib.sha256(data).hexdigest()
+    sha = Digest.of(data)
     with archive.index(verifiers) as idx:
-        hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
+        hits = sorted(idx.by_sha256(sha.hex()), key=lambda h: h.seq)
         if not hits:
             if not compare_text:
                 return CopyResult("not-official", sha, len(data))
@@ -329,15 +323,15 @@ def check_copy(
         head = archive.head()  # parsed only: _open verifies it
         if head.checkpoint is None or head.note is None or seq >= head.size:
             raise IndexMismatchError(
-                f"the index lists entry {seq} for sha256:{sha}, but the signed log is shorter"
+                f"the index lists entry {seq} for {sha}, but the signed log is shorter"
             )
         cp, cp_signers = _open(archive, head.note, verifiers, "the latest checkpoint")
         status = "official-unreleased"
     entry, entry_signer, _ = read_verified_entry(archive, seq, cp, verifiers)
     doc = entry.document
-    if doc is None or not hmac.compare_digest(doc.sha256, sha) or doc.size != len(data):
+    if doc is None or doc.digest != sha or doc.size != len(data):
         raise IndexMismatchError(
-            f"the index lists entry {seq} for sha256:{sha}, but that entry is another document"
+            f"the index lists entry {seq} for {sha}, but that entry is another document"
         )
     return CopyResult(status, sha, len(data), entry, cp, entry_signer, cp_signers)
 
@@ -346,7 +340,7 @@ def _check_text(
     archive: Archive,
     data: bytes,
     *,
-    sha: str,
+    sha: Digest,
     filename: str | None,
     verifiers: Sequence[VerifierKey],
     idx: Any,
@@ -378,7 +372,7 @@ def _check_text(
     entry = comparison.entry
     entry_signer, _ = verify_read_entry(archive, entry, cp, verifiers)
     d = entry.document
-    if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
+    if d is not None and d.digest == sha and d.size == len(data):
         # The copy is the signed file itself: an index that missed it by its hash is damaged,
         # and the verdict comes from the verified entry, not from the index.
         status = "official" if released else "official-unreleased"
@@ -432,12 +426,10 @@ def verify_proof(
     entry, cp = opened.entry, opened.checkpoint
     entry_signer, cp_signers = opened.entry_signer, opened.checkpoint_signers
     doc = opened.document
-    actual = hashlib.sha256(data).hexdigest()
-    if not hmac.compare_digest(actual, doc.sha256):
+    actual = Digest.of(data)
+    if actual != doc.digest:
         raise DigestMismatchError(
-            f"the file is not {doc.doc!r}",
-            expected=f"sha256:{doc.sha256}",
-            actual=f"sha256:{actual}",
+            f"the file is not {doc.doc!r}", expected=str(doc.digest), actual=str(actual)
         )
     if len(data) != doc.size:  # same hash, other size: impossible short of a SHA-256 break
         raise VerificationError(f"the file is {len(data)} bytes, the entry says {doc.size}")

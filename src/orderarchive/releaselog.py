@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
 from .archive import Archive
+from .canonical import JSONObject
 from .errors import NotFoundError, RootMismatchError, VerificationError
 from .log import merkle
 from .log.checkpoint import Checkpoint
@@ -36,7 +36,8 @@ class AddedDocument:
     issued: str | None
     relations: tuple[tuple[str, str], ...]  # (type, target doc)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``log --json`` prints for the document."""
         return {
             "seq": self.seq,
             "doc": self.doc,
@@ -56,7 +57,8 @@ class StatusChange:
     before: str
     after: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``log --json`` prints for the change."""
         return attrs.asdict(self)
 
 
@@ -72,7 +74,8 @@ class Changes:
     added: tuple[AddedDocument, ...]
     status_changes: tuple[StatusChange, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``log --json`` prints for the release."""
         return {
             "from": self.start,
             "to": self.end,

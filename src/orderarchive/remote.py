@@ -41,6 +41,7 @@ from .errors import (
     KeyFileError,
     MalformedError,
     NotFoundError,
+    Remedy,
     RemoteError,
     StorageError,
     TileMismatchError,
@@ -279,7 +280,7 @@ class RemoteLog:
             # chooses the error, never a success.
             raise KeyFileError(
                 f"no trusted key is for the site's origin {claimed!r}",
-                hint=f"pass the publisher's verifier key for {claimed} with --trusted-key")
+                remedy=Remedy.TRUSTED_KEYS)
         cp, _ = open_checkpoint(note, verifiers)
         if cp.size == 0:
             raise NotFoundError(f"{site.url} publishes an empty log")

@@ -5,16 +5,21 @@ re-read from the signed log and verified."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from .archive import Archive
+from .canonical import JSONObject
 from .errors import NotFoundError, OrderArchiveError, VerificationError
 from .log.checkpoint import Checkpoint, open_checkpoint
-from .log.entry import Entry
+from .log.digest import Digest
+from .log.entry import DocumentFields, Entry
 from .log.layout import RELEASE_EXT, extension_size
 from .log.note import VerifierKey
+
+if TYPE_CHECKING:  # for types only: archive imports this module (Archive.documents)
+    from .archive import Archive
+    from .index import Index, SearchHit
 
 #: Relations that change the standing of their target, in order of precedence.
 _STANDING = (
@@ -27,6 +32,8 @@ _STANDING = (
 
 @attrs.frozen
 class RelatedDocument:
+    """A document related to another: the relation, and what its verified entry says."""
+
     relation: str
     doc: str
     title: str
@@ -34,12 +41,15 @@ class RelatedDocument:
     issued: str | None
     recorded: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``show --json`` prints for the related document."""
         return attrs.asdict(self)
 
 
 @attrs.frozen
 class DocumentStatus:
+    """A document's standing (:func:`document_status`), from verified entries only."""
+
     entry: Entry
     released: bool
     release_size: int | None
@@ -50,9 +60,11 @@ class DocumentStatus:
 
     @property
     def in_force(self) -> bool:
+        """Neither rescinded nor superseded."""
         return self.status not in ("rescinded", "superseded")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``show --json`` prints."""
         d = self.entry.document
         assert d is not None
         return {
@@ -71,6 +83,7 @@ class DocumentStatus:
         }
 
     def render(self) -> list[str]:
+        """The lines ``show`` prints."""
         d = self.entry.document
         assert d is not None
         lines = [
@@ -114,7 +127,7 @@ class DocumentStatus:
 
 
 def document_status(
-    archive: Archive, doc: str, verifiers: Sequence[VerifierKey], *, index: Any = None
+    archive: Archive, doc: str, verifiers: Sequence[VerifierKey], *, index: Index | None = None
 ) -> DocumentStatus:
     """*doc*'s standing, from entries verified against *verifiers*.
 
@@ -217,13 +230,70 @@ def _verified_row(archive: Archive, seq: int, size: int, verifiers: Sequence[Ver
     return entry
 
 
-def listed_documents(
-    archive: Archive, verifiers: Sequence[VerifierKey], *, kind: str | None = None
-) -> tuple[list[Any], int]:
-    """The documents in log order (optionally of one *kind*), each re-read from the log and its
-    signature checked, and the size of the latest signed release (0 if none)."""
-    docs, last = listed_with_status(archive, verifiers, kind=kind)
-    return [d for d, _ in docs], last
+@attrs.frozen
+class ListedDocument:
+    """One document as :func:`list_documents` (and ``Archive.documents``) lists it: its entry,
+    re-read from the log with its signature checked, and its standing from the signed
+    relations of every verified entry."""
+
+    entry: Entry
+    #: in-force, amended, superseded, rescinded or corrected.
+    status: str
+    #: Whether the latest signed release covers the entry.
+    released: bool
+
+    @property
+    def fields(self) -> DocumentFields:
+        """What the signed entry states about the document."""
+        d = self.entry.document
+        assert d is not None  # list_documents lists document entries only
+        return d
+
+    @property
+    def seq(self) -> int:
+        """The entry's position in the log."""
+        return self.entry.seq
+
+    @property
+    def doc(self) -> str:
+        """The document's id."""
+        return self.fields.doc
+
+    @property
+    def kind(self) -> str:
+        """The document's kind (order, article, ...)."""
+        return self.fields.kind
+
+    @property
+    def title(self) -> str:
+        """The document's title."""
+        return self.fields.title
+
+    @property
+    def issuer(self) -> str:
+        """Who issued the document."""
+        return self.fields.issuer
+
+    @property
+    def issued(self) -> str | None:
+        """The date the document was issued, if stated."""
+        return self.fields.issued
+
+    @property
+    def sha256(self) -> Digest:
+        """The SHA-256 of the document's bytes."""
+        return self.fields.digest
+
+    @property
+    def in_force(self) -> bool:
+        """Neither rescinded nor superseded."""
+        return self.status not in ("rescinded", "superseded")
+
+    def to_dict(self) -> dict[str, str | int | bool | None]:
+        """The JSON object ``list --json`` prints for the document."""
+        return {"seq": self.seq, "doc": self.doc, "kind": self.kind, "title": self.title,
+                "issuer": self.issuer, "issued": self.issued, "sha256": self.sha256.hex(),
+                "released": self.released, "status": self.status}
 
 
 def standing(relations: Sequence[str]) -> str:
@@ -234,22 +304,22 @@ def standing(relations: Sequence[str]) -> str:
     return "in-force"
 
 
-def listed_with_status(
+def list_documents(
     archive: Archive, verifiers: Sequence[VerifierKey], *, kind: str | None = None
-) -> tuple[list[tuple[Any, str]], int]:
-    """:func:`listed_documents` with each document's status (in-force, amended, superseded,
-    rescinded, corrected), as ``show`` gives it.
+) -> tuple[ListedDocument, ...]:
+    """The documents in log order (optionally of one *kind*), each with its status (in-force,
+    amended, superseded, rescinded, corrected), as ``show`` gives it.
 
     The status comes from the relations in the signed entries re-read here, never from the
     index's relation rows: every document entry is re-read and its signature checked (with
     *kind*, the others too, since an act of any kind may change a document's standing).
     """
-    from .index import IndexedDoc
-
     with archive.index(verifiers) as idx:
         rows = idx.documents()
-        cp: Checkpoint = idx.checkpoint
-    out: list[IndexedDoc] = []
+        cp = idx.checkpoint
+    if cp is None:
+        raise VerificationError("the index has no verified checkpoint")
+    out: list[Entry] = []
     acting: dict[str, set[str]] = {}
     for row in rows:
         entry = _verified_row(archive, row.seq, cp.size, verifiers)
@@ -261,13 +331,12 @@ def listed_with_status(
             if rel.type != "reports-on":
                 acting.setdefault(rel.target, set()).add(rel.type)
         if kind is None or d.kind == kind:
-            out.append(IndexedDoc(
-                seq=entry.seq, doc=d.doc, kind=d.kind, title=d.title, issuer=d.issuer,
-                issued=d.issued, sha256=d.sha256, text_sha256=d.text.sha256 if d.text else None,
-                source_url=d.source_url, media_type=d.media_type, recorded=entry.recorded,
-            ))
-    listed = [(d, standing(sorted(acting.get(d.doc, ())))) for d in out]
-    return listed, extension_size(cp, RELEASE_EXT) or 0
+            out.append(entry)
+    last = extension_size(cp, RELEASE_EXT) or 0
+    return tuple(
+        ListedDocument(e, standing(sorted(acting.get(e.document.doc, ()))), e.seq < last)
+        for e in out if e.document is not None
+    )
 
 
 def _plain(text: str, marks: tuple[str, str]) -> str:
@@ -281,7 +350,7 @@ def search_documents(
     *,
     limit: int = 20,
     doc: str | None = None,
-) -> tuple[list[Any], str | None]:
+) -> tuple[list[SearchHit], str | None]:
     """Full-text search hits, each re-read: the title from the signed entry, and the snippet
     confirmed to be in the signed text layer's paragraph (or title) the hit names; with no
     hit, a "did you mean" query from the index's vocabulary (or None)."""
@@ -290,7 +359,9 @@ def search_documents(
     with archive.index(verifiers) as idx:
         hits = idx.search(query, limit=limit, doc=doc)
         suggestion = None if hits else idx.suggest(query)
-        cp: Checkpoint = idx.checkpoint
+        cp = idx.checkpoint
+    if cp is None:
+        raise VerificationError("the index has no verified checkpoint")
     out = []
     for hit in hits:
         entry = _verified_row(archive, hit.seq, cp.size, verifiers)

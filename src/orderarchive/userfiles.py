@@ -20,7 +20,7 @@ import re
 import stat
 from pathlib import Path
 
-from .errors import MalformedError, OrderArchiveError
+from .errors import MalformedError, OrderArchiveError, Remedy
 
 #: The default largest document, copy or brief orderarchive reads (a bound on memory, not a
 #: format limit).
@@ -75,12 +75,13 @@ def read_bounded(
     error: type[OrderArchiveError] = MalformedError,
     missing: type[OrderArchiveError] = MalformedError,
     hint: str | None = None,
+    remedy: Remedy | None = None,
 ) -> bytes:
     """The bytes of the regular file *path*, at most *limit* of them.
 
     A missing file raises *missing*; a directory, FIFO, device, unreadable file or one
-    larger than *limit* raises *error* (with *hint* for the size), each before anything is
-    read. A symbolic link the user named is followed: the user chose the file.
+    larger than *limit* raises *error* (with *hint* and *remedy* for the size), each before
+    anything is read. A symbolic link the user named is followed: the user chose the file.
     """
     label = f"{what} {path}" if what else str(path)
     try:
@@ -98,13 +99,14 @@ def read_bounded(
         if not stat.S_ISREG(info.st_mode):
             raise error(f"{label} is not a regular file (a FIFO, socket or device); refused")
         if info.st_size > limit:
-            raise error(f"{label} is larger than {_describe(limit)}", hint=hint)
+            raise error(f"{label} is larger than {_describe(limit)}", hint=hint, remedy=remedy)
         chunks: list[bytes] = []
         total = 0
         while chunk := os.read(fd, min(max(info.st_size - total, 0), _CHUNK) + 1):
             total += len(chunk)
             if total > limit:  # it grew while being read
-                raise error(f"{label} is larger than {_describe(limit)}", hint=hint)
+                raise error(f"{label} is larger than {_describe(limit)}", hint=hint,
+                            remedy=remedy)
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as e:
@@ -125,7 +127,8 @@ def read_user_file(path: Path, limit: int | None = None) -> bytes:
         path,
         max_file_size(),
         error=MalformedError,
-        hint=f"raise the limit with --max-size or {MAX_SIZE_ENV}",
+        hint=f"raise the limit, or set {MAX_SIZE_ENV}",
+        remedy=Remedy.MAX_SIZE,
     )
 
 

@@ -52,14 +52,11 @@ from collections.abc import Iterator
 
 import attrs
 
-from ..errors import DocumentError
+from ..errors import Remedy
+from ..errors import TooManyQuotationsError as TooManyQuotationsError  # noqa: PLC0414 (defined in errors.py)
 from ..log.textlayer import TextLayer
 
 __all__ = ["FoundQuotation", "TooManyQuotationsError", "find_quotations", "strip_markdown"]
-
-
-class TooManyQuotationsError(DocumentError):
-    """A brief with more quotations than the caller agreed to check."""
 
 
 @attrs.frozen
@@ -353,7 +350,8 @@ def find_quotations(
         if max_quotations is not None and len(results) >= max_quotations:
             raise TooManyQuotationsError(
                 f"the brief has more than {max_quotations} quotations to check",
-                hint="raise the limit with --max-quotations, or check the brief in parts",
+                hint="raise the limit (max_quotations), or check the brief in parts",
+                remedy=Remedy.MAX_QUOTATIONS,
             )
         line += text.count("\n", counted, start)
         page += text.count("\f", counted, start)

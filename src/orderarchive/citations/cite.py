@@ -1,74 +1,43 @@
-"""Verifying citations: quotations, pin cites and whole briefs against the signed text.
+"""Citations as values and checks: quotation reports, pin cites, citations, evidence files
+and brief reports, and the checks that need no archive.
 
-The recipe layer over :mod:`.quote` (matching one quotation against one text layer) and
-:mod:`.brief` (finding the quotations in a brief):
+The citations layer over :mod:`.quote` (matching one quotation against one text layer) and
+:mod:`.brief` (finding the quotations in a brief). It imports the log and documents layers
+only, never the recipe layer (docs/ARCHITECTURE.md): the archive-driven recipes
+(``check_quote``, ``cite``, ``make_evidence``, ``check_brief``) are in
+:mod:`orderarchive.citing`, which builds the values defined here.
 
-* :func:`check_quote` -- which archived document holds this quotation, and how faithfully?
-  The index narrows a million documents to a few candidates (FTS5 over the quotation's
-  distinctive words, :func:`.quote.candidate_terms`); only their text layers are read, each
-  re-checked against the signed log (``Archive.entry`` compares the entry with its stored leaf
-  hash, ``Archive.text_layer`` the layer with the entry's ``text.sha256``). The answer is a
-  frozen :class:`QuoteReport`: status, locator, differences, and the document's standing
-  (amended, superseded, rescinded; covered by a release or not).
-* :func:`cite` -- a ready-to-paste :class:`Citation` (title, issuer, date, pin cite, source
-  URL and the archive's identifier ``orderarchive:<origin>/<doc>@sha256:<12 hex>``).
-* :func:`make_evidence` / :func:`verify_evidence` -- the citation as a self-contained evidence
+* :class:`QuoteReport`, :class:`Citation`, :class:`Pin` -- a quotation's answer (status,
+  locator, differences, and the document's :class:`Standing`), and a ready-to-paste citation
+  (title, issuer, date, pin cite, source URL and the archive's identifier
+  ``orderarchive:<origin>/<doc>@sha256:<12 hex>``).
+* :func:`evidence_file` / :func:`verify_evidence` -- the citation as a self-contained evidence
   file (``orderarchive-evidence/v2``, docs/FORMAT.md §18): the signed entry with its
   inclusion proof and signed release (a C2SP tlog-proof), the whole text layer, the quotation
   and its locator. A third party with only that file and the public key checks every claim in
-  it, the quotation included, by re-running the matcher on the carried layer.
-* :func:`check_brief` -- every quotation of a brief (PDF, HTML, text or Markdown), checked.
+  it, the quotation included, by re-running the matcher on the carried layer
+  (:func:`.log.tlogproof.open_proof` checks each proof).
+* :func:`brief_quotations` -- the quotations of a brief (PDF, HTML, text or Markdown), read
+  within bounds; :class:`BriefReport` -- every one of them, checked.
 
-Queries return frozen results; verification raises (:mod:`.errors`) or returns what it
-verified. Example (run by the tests)::
-
-    >>> from orderarchive.archive import Archive, document_fields
-    >>> from orderarchive.citations.cite import check_quote, cite, make_evidence, verify_evidence
-    >>> from orderarchive.log.note import Signer
-    >>> from orderarchive.log.textlayer import TextLayer
-    >>> signer = Signer(name="example.gov/orders", seed=bytes(32))
-    >>> archive = Archive.init("demo-archive", "example.gov/orders")
-    >>> text = "Section 1. No city vehicle shall idle for more than five minutes.\\n"
-    >>> _ = archive.add([document_fields(
-    ...     text.encode(), doc="eo-1", kind="executive-order", title="Anti-Idling Order",
-    ...     issuer="City of Example", issued="2026-02-05", media_type="text/plain",
-    ...     source_url="https://example.gov/eo-1", text=TextLayer.from_text(text))], signer)
-    >>> _ = archive.release(signer)
-    >>> keys = [signer.verifier()]  # the publisher's key, which the reader trusts
-    >>> report = check_quote(archive, "[n]o city vehicle shall idle for more than five minutes",
-    ...                      verifiers=keys)
-    >>> report.status.value, report.doc, report.locator.paragraph, report.alterations
-    ('altered', 'eo-1', 1, ('[n]o for "No"',))
-    >>> check_quote(archive, "No city vehicle may idle for more than five minutes",
-    ...             verifiers=keys).differences
-    (Difference(op='changed', quoted='may', source='shall', offset=27, paragraph=1, reversal=None),)
-    >>> citation = cite(archive, "eo-1", quote="shall idle for more than five minutes",
-    ...                 verifiers=keys)
-    >>> print(citation.text)  # doctest: +NORMALIZE_WHITESPACE
-    “shall idle for more than five minutes” City of Example, Anti-Idling Order, ¶ 1
-    (Feb. 5, 2026), https://example.gov/eo-1
-    [orderarchive:example.gov/orders/eo-1@sha256:4b3c108e31d5].
-    >>> evidence = make_evidence(archive, citation, keys)
-    >>> verify_evidence(evidence, keys).citation == citation.text
-    True
+The example of the whole flow, from an archive to a verified evidence file, is in
+:mod:`orderarchive.citing`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
 from .. import canonical
-from ..archive import Archive
+from ..canonical import JSONObject
 from ..errors import (
     CanonicalJSONError,
     ConflictError,
@@ -77,15 +46,19 @@ from ..errors import (
     MalformedError,
     NotFoundError,
     ProofFormatError,
+    Remedy,
     SignatureError,
     VerificationError,
 )
+from ..errors import NoTextLayerError as NoTextLayerError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import QuotationMismatchError as QuotationMismatchError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import UnreleasedQuotationError as UnreleasedQuotationError  # noqa: PLC0414 (defined in errors.py)
 from ..log.checkpoint import Checkpoint, signers_of
-from ..log.entry import DocumentFields, Entry, verify_read_entry
+from ..log.digest import Digest
+from ..log.entry import DocumentFields, Entry
 from ..log.note import SignedNote, VerifierKey, b64encode
 from ..log.textlayer import TextLayer
 from ..log.tlogproof import TlogProof, open_proof
-from ..status import DocumentStatus, document_status
 from .brief import FoundQuotation, find_quotations
 from .quote import (
     Difference,
@@ -93,8 +66,6 @@ from .quote import (
     QuoteMatch,
     QuoteStatus,
     QuoteTooShortError,
-    best_match,
-    candidate_terms,
     match_quote,
 )
 
@@ -112,16 +83,16 @@ __all__ = [
     "Pin",
     "QuotationMismatchError",
     "QuoteReport",
+    "Related",
+    "Standing",
     "TitleMatch",
     "UnreleasedQuotationError",
     "VerifiedEvidence",
+    "brief_quotations",
     "canonical_quote",
-    "check_brief",
-    "check_quote",
     "citation_text",
-    "cite",
+    "evidence_file",
     "identifier",
-    "make_evidence",
     "verify_evidence",
 ]
 
@@ -145,8 +116,7 @@ _STANDING = (
     ("amends", "amended"),
     ("corrects", "corrected"),
 )
-_SECONDARY_KINDS = frozenset(["article", "press-release"])
-_STANDING_RELATIONS = frozenset(rel for rel, _ in _STANDING)
+STANDING_RELATIONS = frozenset(rel for rel, _ in _STANDING)
 _PAST = dict(_STANDING)
 _PDF = "application/pdf"
 _MONTHS = (
@@ -154,32 +124,51 @@ _MONTHS = (
 )  # Bluebook T12
 
 
-class QuotationMismatchError(VerificationError):
-    """A citation was asked for a quotation the document does not hold (or not on that page)."""
+class Related(Protocol):
+    """A later document acting on a cited one (:class:`.status.RelatedDocument` is one)."""
 
-    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
-        super().__init__(message, hint="run 'orderarchive quote' to see the differences")
-        self.report = report
-
-
-class UnreleasedQuotationError(VerificationError):
-    """A quotation found in an entry that no signed release covers yet: no citation for it."""
-
-    def __init__(self, message: str, *, report: QuoteReport | None = None) -> None:
-        super().__init__(message, hint="cite it after the archive's next release "
-                         "('orderarchive release')")
-        self.report = report
-
-
-class NoTextLayerError(NotFoundError):
-    """A document archived without a text layer (an image-only PDF): it cannot be quoted."""
+    @property
+    def relation(self) -> str: ...
+    @property
+    def doc(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def issued(self) -> str | None: ...
+    @property
+    def recorded(self) -> str: ...
+    def to_dict(self) -> JSONObject: ...
 
 
-def _paged(entry: Entry) -> bool:
+class Standing(Protocol):
+    """A document's standing as citations carry it: its entry, whether a signed release
+    covers it, and the later documents acting on it. :class:`.status.DocumentStatus` (the
+    recipe layer's answer, read from verified entries) is one; this layer names only what it
+    reads, so that it need not import the recipe layer."""
+
+    @property
+    def entry(self) -> Entry: ...
+    @property
+    def released(self) -> bool: ...
+    @property
+    def release_size(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def in_force(self) -> bool: ...
+    @property
+    def changed_by(self) -> Sequence[Related]: ...
+
+
+def is_paged(entry: Entry) -> bool:
+    """Whether *entry*'s document has pages (a PDF): its pin cites name pages."""
     return entry.document is not None and entry.document.media_type == _PDF
 
 
-def _fields(entry: Entry) -> DocumentFields:
+def fields_of(entry: Entry) -> DocumentFields:
+    """*entry*'s document fields; :class:`.errors.NotFoundError` for an entry that is none."""
     if entry.document is None:
         raise NotFoundError(f"entry {entry.seq} is not a document")
     return entry.document
@@ -196,7 +185,7 @@ def _locator_dict(locator: Locator | None) -> dict[str, Any] | None:
     }
 
 
-def _span(layer: TextLayer, locator: Locator) -> tuple[int, int]:
+def passage_end(layer: TextLayer, locator: Locator) -> tuple[int, int]:
     """(last page, last paragraph) of the passage *locator* delimits."""
     para = layer.locate(max(locator.end - 1, locator.start))
     if para is None:  # the last character is a separator: impossible for a reported match
@@ -204,10 +193,10 @@ def _span(layer: TextLayer, locator: Locator) -> tuple[int, int]:
     return para.page, para.number
 
 
-def _warnings(standing: DocumentStatus | None) -> tuple[str, ...]:
+def _warnings(standing: Standing | None) -> tuple[str, ...]:
     if standing is None:
         return ()
-    d = _fields(standing.entry)
+    d = fields_of(standing.entry)
     out: list[str] = []
     for r in standing.changed_by:
         verb = _PAST.get(r.relation, r.relation)
@@ -225,7 +214,7 @@ def _warnings(standing: DocumentStatus | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _standing_dict(standing: DocumentStatus | None) -> dict[str, Any] | None:
+def _standing_dict(standing: Standing | None) -> dict[str, Any] | None:
     if standing is None:
         return None
     return {
@@ -252,7 +241,7 @@ class QuoteReport:
     """
 
     match: QuoteMatch
-    standing: DocumentStatus | None = None
+    standing: Standing | None = None
     last_page: int | None = None
     last_paragraph: int | None = None
     searched: int = 0
@@ -260,6 +249,7 @@ class QuoteReport:
 
     @property
     def status(self) -> QuoteStatus:
+        """The matcher's status for the best document."""
         return self.match.status
 
     @property
@@ -288,30 +278,37 @@ class QuoteReport:
 
     @property
     def quote(self) -> str:
+        """The quotation checked."""
         return self.match.quote
 
     @property
     def doc(self) -> str | None:
+        """The document the quotation was found in (None: nothing found)."""
         return self.match.doc
 
     @property
     def entry(self) -> Entry | None:
+        """That document's verified entry (None: nothing found)."""
         return self.standing.entry if self.standing else None
 
     @property
     def locator(self) -> Locator | None:
+        """Where the passage is in the document's text layer."""
         return self.match.locator
 
     @property
     def normalisations(self) -> tuple[str, ...]:
+        """The differences accepted as normalisation (quotes, dashes, spacing)."""
         return self.match.normalisations
 
     @property
     def alterations(self) -> tuple[str, ...]:
+        """The marked alterations of the quotation ([brackets], ellipses)."""
         return self.match.alterations
 
     @property
     def differences(self) -> tuple[Difference, ...]:
+        """The unmarked differences from the source, word by word."""
         return self.match.differences
 
     @property
@@ -326,6 +323,7 @@ class QuoteReport:
 
     @property
     def in_force(self) -> bool | None:
+        """Whether the source document is in force (None: nothing found)."""
         return self.standing.in_force if self.standing else None
 
     @property
@@ -333,7 +331,8 @@ class QuoteReport:
         """The document has been amended, superseded, rescinded, or is not yet released."""
         return _warnings(self.standing)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``quote --json`` prints."""
         m = self.match
         entry = self.entry
         d = entry.document if entry else None
@@ -362,158 +361,6 @@ class QuoteReport:
         }
 
 
-_RANK = {status: rank for rank, status in enumerate(QuoteStatus)}
-
-
-def _rank(found: QuoteMatch) -> tuple[int, float]:
-    return _RANK[found.status], -found.score
-
-
-class _Checker:
-    """Checks quotations against one archive, caching layers and standings across a brief."""
-
-    def __init__(self, archive: Archive, verifiers: Sequence[VerifierKey] | None) -> None:
-        self.archive = archive
-        self.verifiers = list(verifiers) if verifiers is not None else None
-        self._loaded: dict[int, tuple[Entry, TextLayer | None]] = {}
-        self._standing: dict[str, DocumentStatus] = {}
-        self._checkpoint: Checkpoint | None = None
-
-    def load(self, seq: int) -> tuple[Entry, TextLayer | None]:
-        if seq not in self._loaded:
-            if len(self._loaded) >= 64:  # bound memory over a long brief
-                self._loaded.clear()
-            entry = self.archive.entry(seq)  # compared with the stored leaf hash
-            if entry.seq != seq:
-                raise VerificationError(f"the entry at position {seq} says it is entry {entry.seq}")
-            self._loaded[seq] = (entry, self.archive.text_layer(entry))  # checked by hash
-        return self._loaded[seq]
-
-    def named(self, idx: Any, doc: str) -> tuple[Entry, TextLayer]:
-        row = idx.by_doc(doc)
-        if row is None:
-            raise NotFoundError(
-                f"no document {doc!r} in the archive",
-                hint="'orderarchive list' shows the archived documents",
-            )
-        entry, layer = self.load(int(row.seq))
-        if entry.doc != doc:  # the index is never trusted
-            raise VerificationError(
-                f"the index points {doc!r} at entry {entry.seq}, which is {entry.doc!r}",
-                hint="run 'orderarchive verify' against the publisher's key",
-            )
-        if layer is None:
-            reason = _fields(entry).no_text_reason or "no text layer was archived"
-            raise NoTextLayerError(f"{doc} has no text layer to quote from ({reason})")
-        return entry, layer
-
-    def standing(self, idx: Any, doc: str) -> DocumentStatus:
-        if doc not in self._standing:
-            self._standing[doc] = document_status(
-                self.archive, doc, self.verifiers or (), index=idx
-            )
-        return self._standing[doc]
-
-    def verify_entry(self, entry: Entry) -> VerifierKey | None:
-        """With trusted keys: the entry's signature and its inclusion in the signed tree."""
-        if self.verifiers is None:
-            return None
-        if self._checkpoint is None:
-            head = self.archive.head(self.verifiers)  # checks the checkpoint's signature
-            if head.checkpoint is None:
-                raise VerificationError("the archive has no signed checkpoint")
-            self._checkpoint = head.checkpoint
-        return verify_read_entry(self.archive, entry, self._checkpoint, self.verifiers)[0]
-
-    def title(self, idx: Any, text: str, doc: str | None) -> TitleMatch | None:
-        """The document whose signed title *text* is, if any. The index only proposes
-        candidates (title hits of a full-text search); the title compared is the entry's."""
-        key = _title_key(text)
-        if not key or len(key.split()) >= _TITLE_MAX_WORDS:
-            return None
-        if doc is not None:
-            row = idx.by_doc(doc)
-            seqs = [int(row.seq)] if row is not None else []
-        else:
-            query = "".join(" " if ch in _TITLE_QUOTES else ch for ch in text)
-            try:
-                hits = idx.search(query, limit=MAX_CANDIDATES)
-            except MalformedError:
-                return None
-            seqs = list(dict.fromkeys(int(h.seq) for h in hits if h.paragraph == 0))
-        for seq in seqs:
-            entry, _ = self.load(seq)  # compared with the stored leaf hash
-            d = entry.document
-            if d is not None and (doc is None or d.doc == doc) and _title_key(d.title) == key:
-                return TitleMatch(entry, self.verify_entry(entry))
-        return None
-
-    def check(self, idx: Any, text: str, doc: str | None) -> QuoteReport:
-        best_match(text, ())  # refuses a too-short quotation before any lookup
-        loaded: dict[str, tuple[Entry, TextLayer]] = {}
-        if doc is not None:
-            entry, layer = self.named(idx, doc)
-            loaded[doc] = (entry, layer)
-            groups: list[list[int]] = [[entry.seq]]
-        else:
-            seqs = idx.candidate_docs(candidate_terms(text), limit=MAX_CANDIDATES)
-            rows = {seq: idx.by_seq(seq) for seq in seqs}  # only orders the search
-            secondary = {s for s, row in rows.items() if row and row.kind in _SECONDARY_KINDS}
-            groups = [[s for s in seqs if s not in secondary], [s for s in seqs if s in secondary]]
-
-        def candidates(seqs: list[int]) -> Iterator[tuple[str, TextLayer, bool]]:
-            for seq in seqs:
-                entry, maybe = self.load(int(seq))
-                d = entry.document
-                if d is None or maybe is None:
-                    continue
-                loaded[d.doc] = (entry, maybe)
-                yield d.doc, maybe, _paged(entry)
-
-        # The official documents first: a match there (exact, or normalised only for a line
-        # break the PDF put in) beats an article or press release that quotes the same words
-        # verbatim. Secondary sources are searched only when no official text matches.
-        found = best_match(text, candidates(groups[0]))
-        if not found.is_match and len(groups) > 1 and groups[1]:
-            other = best_match(text, candidates(groups[1]))
-            if _rank(other) < _rank(found):
-                found = other
-        if found.doc is None or found.status is QuoteStatus.NOT_FOUND:
-            return QuoteReport(found, searched=len(loaded))
-        entry, layer = loaded[found.doc]
-        standing = self.standing(idx, found.doc)
-        if standing.entry.raw != entry.raw:
-            raise VerificationError(f"the index gives two entries for {found.doc!r}")
-        last_page, last_paragraph = _span(layer, found.locator) if found.locator else (None, None)
-        return QuoteReport(
-            found,
-            standing,
-            last_page=last_page if _paged(entry) else None,
-            last_paragraph=last_paragraph,
-            searched=len(loaded),
-            signer=self.verify_entry(entry),
-        )
-
-
-def check_quote(
-    archive: Archive,
-    text: str,
-    *,
-    doc: str | None = None,
-    verifiers: Sequence[VerifierKey] | None = None,
-) -> QuoteReport:
-    """Find the quotation *text* in the archive's signed text layers (or only in *doc*).
-
-    Returns a :class:`QuoteReport` whatever the outcome (exact, normalised, misquoted,
-    not-found). Raises :class:`.quote.QuoteTooShortError` for a quotation too short to identify
-    a passage, :class:`.errors.NotFoundError` for an unknown *doc* or one without a text
-    layer, and :class:`.errors.VerificationError` if the archive's log does not bear out what
-    its index says. With *verifiers*, the matched entry's signature and its inclusion in the
-    signed checkpoint are checked too.
-    """
-    checker = _Checker(archive, verifiers)
-    with archive.index(verifiers or ()) as idx:
-        return checker.check(idx, text, doc)
 
 
 # -- citations ---------------------------------------------------------------------------------
@@ -529,6 +376,7 @@ class Pin:
     last_paragraph: int | None = None
 
     def render(self) -> str:
+        """The pin cite as text: "at 3", "at 3–4" (pages), "¶ 2", "¶¶ 2–3" (paragraphs)."""
         if self.page is not None:
             last = self.last_page or self.page
             return f"at {self.page}" + (f"–{last}" if last != self.page else "")
@@ -540,6 +388,7 @@ class Pin:
         return ""
 
     def to_dict(self) -> dict[str, int | None]:
+        """The JSON object an evidence file and ``--json`` carry for the pin cite."""
         return {
             "page": self.page,
             "last_page": self.last_page,
@@ -603,37 +452,44 @@ class Citation:
     """A citation of an archived document, optionally with a verified quotation and pin cite."""
 
     origin: str
-    standing: DocumentStatus
+    standing: Standing
     pin: Pin | None = None
     quote: QuoteReport | None = None
 
     @property
     def entry(self) -> Entry:
+        """The cited document's verified entry."""
         return self.standing.entry
 
     @property
     def fields(self) -> DocumentFields:
-        return _fields(self.standing.entry)
+        """What the cited document's signed entry states."""
+        return fields_of(self.standing.entry)
 
     @property
     def doc(self) -> str:
+        """The cited document's id."""
         return self.fields.doc
 
     @property
     def identifier(self) -> str:
+        """The citation's stable identifier (origin, document id and digest prefix)."""
         return identifier(self.origin, self.fields)
 
     @property
     def text(self) -> str:
+        """The citation as text, with its quotation and pin cite if any."""
         return citation_text(
             self.origin, self.fields, quote=self.quote.quote if self.quote else None, pin=self.pin
         )
 
     @property
     def warnings(self) -> tuple[str, ...]:
+        """The document has been amended, superseded, rescinded, or is not yet released."""
         return _warnings(self.standing)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``cite --json`` prints."""
         d = self.fields
         return {
             "citation": self.text,
@@ -654,7 +510,8 @@ class Citation:
         }
 
 
-def _pin_for(report: QuoteReport, paged: bool) -> Pin:
+def pin_for(report: QuoteReport, paged: bool) -> Pin:
+    """The pin cite of a matched quotation's passage (pages, else paragraphs)."""
     loc = report.locator
     assert loc is not None  # a match always has a locator
     if paged and loc.page is not None:
@@ -665,79 +522,22 @@ def _pin_for(report: QuoteReport, paged: bool) -> Pin:
 def _page_count(entry: Entry, layer: TextLayer | None) -> int | None:
     if layer is not None:
         return len(layer.pages)
-    pages = _fields(entry).meta.get("pages")
+    pages = fields_of(entry).meta.get("pages")
     return pages if isinstance(pages, int) and not isinstance(pages, bool) else None
 
 
-def _check_page(entry: Entry, layer: TextLayer | None, page: int) -> None:
-    d = _fields(entry)
-    if not _paged(entry):
+def check_page(entry: Entry, layer: TextLayer | None, page: int) -> None:
+    """Refuse a pin cite to a *page* the document does not have (or a document without pages)."""
+    d = fields_of(entry)
+    if not is_paged(entry):
         raise MalformedError(
             f"{d.doc} is {d.media_type}, which has no pages",
-            hint="cite it with --quote: the citation then names the paragraph",
+            hint="cite it by a quotation: the citation then names the paragraph",
+            remedy=Remedy.CITE_BY_QUOTE,
         )
     count = _page_count(entry, layer)
     if page < 1 or (count is not None and page > count):
         raise MalformedError(f"{d.doc} has no page {page} (it has {count} pages)")
-
-
-def cite(
-    archive: Archive,
-    doc: str,
-    *,
-    quote: str | None = None,
-    page: int | None = None,
-    verifiers: Sequence[VerifierKey] | None = None,
-    accept_review: bool = False,
-) -> Citation:
-    """A citation of *doc*: with *quote*, only if the quotation is accepted (``exact``,
-    ``normalised`` or ``altered``, docs/CITATIONS.md) and the pin cite is the passage's; with
-    *page*, a pin cite to that page. With *accept_review*, a ``needs-review`` or ``misquoted``
-    quotation is cited too: the citation's report (and an evidence file made from it) carries
-    that status, and ``verify-evidence`` prints it.
-
-    Raises :class:`QuotationMismatchError` for a quotation that is not accepted (without
-    *accept_review*), is not found, or is not on *page*; :class:`.errors.NotFoundError` for an
-    unknown document.
-    """
-    checker = _Checker(archive, verifiers)
-    with archive.index(verifiers or ()) as idx:
-        if quote is None:
-            standing = checker.standing(idx, doc)
-            entry, layer = checker.load(standing.entry.seq)
-            if entry.raw != standing.entry.raw:
-                raise VerificationError(f"the index gives two entries for {doc!r}")
-            checker.verify_entry(entry)
-            if page is None:
-                return Citation(archive.origin, standing)
-            _check_page(entry, layer, page)
-            return Citation(archive.origin, standing, Pin(page=page, last_page=page))
-        report = checker.check(idx, canonical_quote(quote), doc)
-    if report.status is QuoteStatus.NOT_FOUND or report.standing is None:
-        raise QuotationMismatchError(
-            f"the quotation is not found in {doc}: no citation for it", report=report
-        )
-    if not report.is_match and not accept_review:
-        raise QuotationMismatchError(
-            f"the quotation is {report.status.value} in {doc}: no citation unless the review is "
-            "accepted explicitly (--accept-review); the status is then recorded",
-            report=report,
-        )
-    standing = report.standing
-    if not standing.released:
-        raise UnreleasedQuotationError(
-            f"the quotation is {report.status.value} in {doc}, but entry {standing.entry.seq} is "
-            "not yet covered by a signed release: no citation for it", report=report)
-    pin = _pin_for(report, _paged(standing.entry))
-    if page is not None:
-        _check_page(standing.entry, None, page)
-        first, last = pin.page or 0, pin.last_page or 0
-        if not first <= page <= last:
-            on = f"page {first}" if first == last else f"pages {first}–{last}"
-            raise QuotationMismatchError(
-                f"the quotation is on {on} of {doc}, not on page {page}", report=report
-            )
-    return Citation(archive.origin, standing, pin, report)
 
 
 # -- evidence files ----------------------------------------------------------------------------
@@ -765,8 +565,8 @@ def _standing_from(entries: Sequence[Entry], doc: str) -> str:
     kinds = {
         rel.type
         for e in entries
-        for rel in _fields(e).relations
-        if rel.target == doc and rel.type in _STANDING_RELATIONS
+        for rel in fields_of(e).relations
+        if rel.target == doc and rel.type in STANDING_RELATIONS
     }
     for relation, name in _STANDING:
         if relation in kinds:
@@ -774,40 +574,25 @@ def _standing_from(entries: Sequence[Entry], doc: str) -> str:
     return "in-force"
 
 
-def make_evidence(
-    archive: Archive, citation: Citation, verifiers: Sequence[VerifierKey] | None = None
+def evidence_file(
+    citation: Citation, layer_bytes: bytes, proof: bytes, changed_by: Sequence[bytes]
 ) -> bytes:
     """The evidence file (``orderarchive-evidence/v2``) for *citation*: canonical JSON + LF.
 
-    The document's entry must be covered by a signed release (the proof is against the latest
-    one; :class:`.proofs.UnreleasedError` otherwise). Later documents that amend, supersede,
-    rescind or correct it and are in that release travel with their own inclusion proofs, so
-    the status is checked too. With *verifiers*, the file is verified as a stranger would
-    before it is returned.
+    *layer_bytes* is the document's signed text layer, *proof* its tlog-proof and
+    *changed_by* the tlog-proofs, against the same checkpoint, of the later documents that
+    amend, supersede, rescind or correct it (in entry order). Nothing is verified here:
+    :func:`orderarchive.citing.make_evidence` gathers the parts from an archive and verifies
+    the file with :func:`verify_evidence` as a stranger would.
     """
-    from ..proofs import prove
-
     d = citation.fields
-    if d.text is None:
-        raise NoTextLayerError(
-            f"{d.doc} has no text layer, so there is no quotation to carry",
-            hint="'orderarchive prove' writes an offline proof of the file itself",
-        )
-    layer_bytes = archive.read_object(d.text.sha256, d.text.size)  # checked by hash
-    proof = prove(archive, d.doc, verifiers or ())
     tp = TlogProof.parse(proof)
     extra = Entry.from_bytes(tp.extra or b"")
     if extra.raw != citation.entry.raw:
         raise ConflictError(f"the archive's entry for {d.doc!r} changed while citing it")
-    release = Checkpoint.parse(SignedNote.parse(tp.checkpoint).text).size
     changed: list[str] = []
     entries: list[Entry] = []
-    acts = sorted({r.seq: r for r in citation.standing.changed_by
-                   if r.relation in _STANDING_RELATIONS}.values(), key=lambda r: r.seq)
-    for r in acts:
-        if r.seq >= release:
-            continue  # not in the release the proof is against: a verifier could not check it
-        other = prove(archive, r.doc, verifiers or ())
+    for other in changed_by:
         other_tp = TlogProof.parse(other)
         if other_tp.checkpoint != tp.checkpoint:
             raise ConflictError("a release was made while the evidence was written; try again")
@@ -828,8 +613,6 @@ def make_evidence(
         raise ProofFormatError(
             f"the evidence would be {len(data)} bytes, over the limit of {MAX_EVIDENCE_BYTES}"
         )
-    if verifiers is not None:
-        verify_evidence(data, verifiers, origin=archive.origin)
     return data
 
 
@@ -850,7 +633,8 @@ class VerifiedEvidence:
 
     @property
     def fields(self) -> DocumentFields:
-        return _fields(self.entry)
+        """What the evidence's signed entry states."""
+        return fields_of(self.entry)
 
     @property
     def accepted(self) -> bool:
@@ -859,7 +643,8 @@ class VerifiedEvidence:
         ``needs-review`` or ``misquoted`` quotation is not accepted."""
         return self.quotation is None or self.quotation.is_match
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``verify-evidence --json`` prints."""
         d = self.fields
         q = self.quotation
         return {
@@ -886,8 +671,8 @@ class VerifiedEvidence:
             "pin": self.pin.to_dict() if self.pin else None,
             "status": self.status,
             "changed_by": [
-                {"doc": _fields(e).doc, "seq": e.seq, "title": _fields(e).title,
-                 "relations": [r.type for r in _fields(e).relations if r.target == d.doc]}
+                {"doc": fields_of(e).doc, "seq": e.seq, "title": fields_of(e).title,
+                 "relations": [r.type for r in fields_of(e).relations if r.target == d.doc]}
                 for e in self.changed_by
             ],
         }
@@ -929,7 +714,7 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _strictb64encode(text: str, what: str) -> bytes:
+def _strict_b64decode(text: str, what: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
@@ -1044,10 +829,10 @@ def _verify_pin(
                                                        "last_paragraph")))
     if quotation is not None:
         assert quotation.locator is not None
-        last_page, last_paragraph = _span(layer, quotation.locator)
+        last_page, last_paragraph = passage_end(layer, quotation.locator)
         report = QuoteReport(quotation, last_page=last_page if paged else None,
                              last_paragraph=last_paragraph)
-        expected = _pin_for(report, paged)
+        expected = pin_for(report, paged)
     elif paged and pin.page is not None and 1 <= pin.page <= len(layer.pages):
         expected = Pin(page=pin.page, last_page=pin.page)
     else:
@@ -1068,7 +853,7 @@ def _verify_status(
 ) -> tuple[str, tuple[Entry, ...]]:
     s = _exact_members(value, _STATUS_MEMBERS, "status")
     claimed = _string(s, "status", "status ")
-    doc = _fields(entry).doc
+    doc = fields_of(entry).doc
     entries: list[Entry] = []
     for i, text in enumerate(_strings(s["changed_by"], "status changed_by")):
         tp, other, _, _, _ = _open_proof(text, verifiers, origin, f"status proof {i}")
@@ -1112,19 +897,19 @@ def verify_evidence(
     tp, entry, cp, note, signer = _open_proof(
         _string(body, "proof", ""), verifiers, origin, "the proof"
     )
-    d = _fields(entry)
+    d = fields_of(entry)
     doc = _string(body, "doc", "")
     if doc != d.doc:
         raise VerificationError(f"the evidence names {doc!r}, its signed entry is {d.doc!r}")
     if d.text is None:
         raise VerificationError(f"the signed entry of {d.doc} has no text layer")
-    raw = _strictb64encode(_string(body, "text_layer", ""), "text_layer")
-    actual = hashlib.sha256(raw).hexdigest()
-    if not hmac.compare_digest(actual, d.text.sha256):
+    raw = _strict_b64decode(_string(body, "text_layer", ""), "text_layer")
+    actual = Digest.of(raw)
+    if actual != d.text.digest:
         raise DigestMismatchError(
             f"the text layer is not the one signed for {d.doc}",
-            expected=f"sha256:{d.text.sha256}",
-            actual=f"sha256:{actual}",
+            expected=str(d.text.digest),
+            actual=str(actual),
         )
     if len(raw) != d.text.size:
         raise VerificationError(f"the text layer is {len(raw)} bytes, the entry says {d.text.size}")
@@ -1132,7 +917,7 @@ def verify_evidence(
         layer = TextLayer.from_bytes(raw)
     except MalformedError as e:
         raise VerificationError(f"the signed text layer of {d.doc} is malformed: {e}") from e
-    paged = _paged(entry)
+    paged = is_paged(entry)
     v1 = body["format"] == EVIDENCE_FORMAT_V1
     quotation = _verify_quotation(body["quotation"], layer, d.doc, paged, v1=v1)
     pin = _verify_pin(body["pin"], layer, paged, quotation)
@@ -1170,18 +955,16 @@ MAX_BRIEF_QUOTATIONS = 2000
 #: up to :data:`.quote.MIN_QUOTE_WORDS` are listed as ``too-short``, never dropped silently.
 BRIEF_MIN_WORDS = 2
 
-#: A quotation this long or longer is never compared with document titles.
-_TITLE_MAX_WORDS = 40
-_TITLE_QUOTES = frozenset("\"'`´‘’‚‛“”„‟′″«»‹›")
+TITLE_QUOTES = frozenset("\"'`´‘’‚‛“”„‟′″«»‹›")
 _TITLE_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
 
 
-def _title_key(text: str) -> str:
+def title_key(text: str) -> str:
     """A title as compared: typography (quotation marks, dashes, spaces, a final period or
     comma inside the closing mark) and case set aside; every word and its order kept."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(
-        "'" if ch in _TITLE_QUOTES else "-" if ch in _TITLE_DASHES else ch for ch in text
+        "'" if ch in TITLE_QUOTES else "-" if ch in _TITLE_DASHES else ch for ch in text
     )
     return " ".join(text.split()).rstrip(".,").strip().casefold()
 
@@ -1194,8 +977,9 @@ class TitleMatch:
     entry: Entry
     signer: VerifierKey | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        d = _fields(self.entry)
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``quote --json`` prints for a title match."""
+        d = fields_of(self.entry)
         return {
             "doc": d.doc,
             "seq": self.entry.seq,
@@ -1226,7 +1010,8 @@ class BriefItem:
         """Checked and found faithful: a matching quotation or a signed title."""
         return self.title is not None or (self.report is not None and self.report.ok)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``cite-check --json`` prints for the quotation."""
         f = self.found
         out: dict[str, Any] = {
             "text": f.text,
@@ -1266,9 +1051,11 @@ class BriefReport:
 
     @property
     def ok(self) -> bool:
+        """True when every quotation of the brief was accepted."""
         return all(item.accepted for item in self.items)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``cite-check --json`` prints."""
         return {
             "ok": self.ok,
             "brief": self.filename,
@@ -1344,45 +1131,25 @@ def _brief_source(
     return read.text, False, False
 
 
-def check_brief(
-    archive: Archive,
+def brief_quotations(
     data: bytes,
     filename: str | None = None,
-    doc: str | None = None,
     *,
-    verifiers: Sequence[VerifierKey] | None = None,
     max_bytes: int = MAX_BRIEF_BYTES,
     max_quotations: int = MAX_BRIEF_QUOTATIONS,
-) -> BriefReport:
-    """Find every quotation in the brief *data* and check each (against *doc*, if given).
-
-    A quotation that equals an archived document's signed title (read from the verified
-    entry, never from the index) is reported as ``title``; one of fewer than
-    :data:`.quote.MIN_QUOTE_WORDS` words as ``too-short`` (listed, and :attr:`BriefReport.ok`
-    is then false: it was not verified). Raises :class:`.errors.DocumentError` for a brief
-    that cannot be read, is over *max_bytes*, or holds more than *max_quotations* quotations
-    (:class:`.brief.TooManyQuotationsError`).
-    """
+) -> list[FoundQuotation]:
+    """Every quotation of the brief *data* (:func:`.brief.find_quotations`), read within
+    bounds. Raises :class:`.errors.DocumentError` for a brief that cannot be read, hides or
+    adds text its reader does not see, is over *max_bytes*, or holds more than
+    *max_quotations* quotations (:class:`.brief.TooManyQuotationsError`)."""
     if len(data) > max_bytes:
         from ..documents import DocumentTooLargeError
 
         raise DocumentTooLargeError(
             f"the brief is {len(data)} bytes, over the limit of {max_bytes} bytes",
-            hint="raise the limit with --max-size, or check the brief in parts",
+            hint="raise the limit (max_bytes), or check the brief in parts",
+            remedy=Remedy.BRIEF_SIZE,
         )
     source, markdown, indented = _brief_source(data, filename, max_bytes)
-    found = find_quotations(source, min_words=BRIEF_MIN_WORDS, markdown=markdown,
-                            indented=indented, max_quotations=max_quotations)
-    checker = _Checker(archive, verifiers)
-    items: list[BriefItem] = []
-    with archive.index(verifiers or ()) as idx:
-        for quotation in found:
-            title = checker.title(idx, quotation.text, doc)
-            if title is not None:
-                items.append(BriefItem(quotation, None, title=title))
-                continue
-            try:
-                items.append(BriefItem(quotation, checker.check(idx, quotation.text, doc)))
-            except QuoteTooShortError as e:
-                items.append(BriefItem(quotation, None, skipped=str(e)))
-    return BriefReport(filename, tuple(items))
+    return find_quotations(source, min_words=BRIEF_MIN_WORDS, markdown=markdown,
+                           indented=indented, max_quotations=max_quotations)

@@ -76,7 +76,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from .. import errors
+from ..errors import QuoteTooShortError as QuoteTooShortError  # noqa: PLC0414 (defined in errors.py)
 from ..log.textlayer import Paragraph, TextLayer
 
 __all__ = [
@@ -158,10 +158,6 @@ class QuoteStatus(enum.Enum):
 
 #: The statuses that accept a quotation (exit 0); ``needs-review`` never does.
 ACCEPTED = frozenset([QuoteStatus.EXACT, QuoteStatus.NORMALISED, QuoteStatus.ALTERED])
-
-
-class QuoteTooShortError(errors.MalformedError):
-    """A quotation too short to identify a passage (fewer than :data:`MIN_QUOTE_WORDS` words)."""
 
 
 @attrs.frozen

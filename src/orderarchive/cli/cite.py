@@ -17,22 +17,21 @@ from ..citations.cite import (
     Citation,
     QuoteReport,
     VerifiedEvidence,
-    check_brief,
-    check_quote,
-    cite,
-    make_evidence,
     verify_evidence,
 )
 from ..citations.quote import QuoteStatus
+from ..citing import check_brief, check_quote, cite, make_evidence
 from ..documents import DocumentTooLargeError
-from . import (
+from ._common import (
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
     SizeType,
+    _content,
+    _read,
     _require_origin_key,
     _trusted,
-    cli,
+    _write,
     echo,
     emit_json,
     errors_handled,
@@ -42,7 +41,6 @@ from . import (
     quiet_option,
     trusted_key_option,
 )
-from .proofs import _content, _read, _write
 
 _LABELS = {
     QuoteStatus.EXACT: ("EXACT", "green"),
@@ -119,7 +117,7 @@ def _report_lines(report: QuoteReport, doc: str | None) -> Iterator[tuple[str, s
         yield f"  warning: {warning}", "yellow"
 
 
-@cli.command("quote")
+@click.command("quote")
 @click.argument("text")
 @click.option("--doc", metavar="DOC", help="Look only in this document.")
 @trusted_key_option
@@ -168,7 +166,7 @@ def _render_citation(citation: Citation) -> None:
         echo(f"warning: {warning}", fg="yellow", err=True)
 
 
-@cli.command("cite")
+@click.command("cite")
 @click.argument("doc")
 @click.option("--quote", "quote_text", metavar="TEXT",
               help="A quotation to cite: it must match the signed text; the pin cite is its page "
@@ -249,7 +247,7 @@ def _render_brief(report: BriefReport, doc: str | None) -> None:
          fg="green" if report.ok else "red", err=not report.ok)
 
 
-@cli.command("cite-check")
+@click.command("cite-check")
 @click.argument("brief", type=click.Path(path_type=Path))
 @click.option("--doc", metavar="DOC", help="Check every quotation against this document only.")
 @click.option("--max-size", type=SizeType(), default=MAX_BRIEF_BYTES,
@@ -359,7 +357,7 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
             echo(f"    {e.document.doc} (entry {e.seq}): {e.document.title}")
 
 
-@cli.command("verify-evidence")
+@click.command("verify-evidence")
 @click.argument("evidence", type=click.Path(path_type=Path))
 @trusted_key_option
 @quiet_option("'verified', the quotation's status if it was cited with --accept-review "

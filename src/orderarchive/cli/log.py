@@ -7,11 +7,10 @@ from collections.abc import Iterator
 import click
 
 from ..releaselog import Changes, between, release_log
-from . import (
+from ._common import (
     Ctx,
     _columns,
     _trusted,
-    cli,
     echo,
     emit_json,
     errors_handled,
@@ -45,7 +44,7 @@ def _lines(c: Changes) -> Iterator[str]:
                f"{s.after.replace('-', ' ')} ({s.title})")
 
 
-@cli.command("log")
+@click.command("log")
 @click.argument("old", required=False)
 @click.argument("new", required=False)
 @trusted_key_option

@@ -3,7 +3,7 @@ consistency, export-sig and key export. Each parses, makes one library call and 
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..errors import KeyFileError, MalformedError, OrderArchiveError, VerificationError
+from ..log.digest import Digest
 from ..log.entry import Entry
 from ..log.keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
 from ..log.note import VerifierKey
@@ -20,22 +21,24 @@ from ..proofs import check_copy, export_minisig, minisign_public_key
 from ..proofs import consistency as prove_consistency
 from ..proofs import prove as make_proof
 from ..proofs import verify_proof as check_proof
-from ..userfiles import read_user_file
-from . import (
+from ._common import (
+    _OUTPUT_HELP,
     EXIT_FAILED,
     EXIT_OK,
     Ctx,
+    _content,
     _exit_code,
     _load_signer,
+    _read,
     _require_origin_key,
     _trusted,
-    cli,
+    _write,
     echo,
     emit_json,
     error_json,
     errors_handled,
     failed_verdict,
-    key,
+    hint_for,
     key_file_option,
     key_option,
     pass_ctx,
@@ -44,48 +47,12 @@ from . import (
     trusted_key_option,
 )
 
-_OUTPUT_HELP = "Where to write it ('-' for standard output)."
-
-
-class OutputError(OrderArchiveError):
-    """An output file that cannot be written."""
-
-
-def _read(path: Path, limit: int | None = None) -> bytes:
-    """One-line errors for missing, special (FIFO, device), unreadable or oversized files;
-    *limit* for a format's own limit, else the user's --max-size."""
-    return read_user_file(path, limit)
-
-
-def _write(path: Path, data: bytes, *, as_json: bool = False) -> str:
-    """Write *data* to *path* (``-``: standard output); return where it went, for messages.
-
-    With *as_json* and ``-``, nothing is written and ``-`` is returned: the caller puts the
-    text in its JSON document (``content``), so that standard output stays one JSON document.
-    """
-    if str(path) == "-" and as_json:
-        return "-"
-    if str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return "standard output"
-    try:
-        path.write_bytes(data)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}") from e
-    return str(path)
-
-
-def _content(where: str, data: bytes) -> dict[str, str]:
-    """The ``content`` field of a --json answer whose output went to ``-``."""
-    return {"content": data.decode("utf-8")} if where == "-" else {}
-
 
 def _ref(argument: str) -> tuple[str, Path | None]:
     """A document reference from DOC-or-FILE: an existing file is looked up by its SHA-256."""
     path = Path(argument)
     if path.is_file():
-        return f"sha256:{hashlib.sha256(_read(path)).hexdigest()}", path
+        return str(Digest.of(_read(path))), path
     return argument, None
 
 
@@ -114,7 +81,7 @@ DEFAULT_MAX_WORDS = 500_000
 DEFAULT_TIMEOUT = 60.0
 
 
-@cli.command()
+@click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @trusted_key_option
 @click.option("--max-words", type=click.IntRange(min=1), default=DEFAULT_MAX_WORDS,
@@ -142,9 +109,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     3 unreadable archive).
     """
     if ctx.archive_url is not None:
-        from .remote import check_url
-
-        check_url(ctx, files, trusted)
+        _check_url(ctx, files, trusted)
     with errors_handled(ctx):
         from ..copies import CompareLimits
 
@@ -190,23 +155,65 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
                      "archived but not yet in a signed release", fg="yellow")
             else:
                 why = f" ({r.text_reason})" if r.text_reason else ""
-                echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
+                echo(f"NOT OFFICIAL  {path}: {r.sha256} is not an archived document, "
                      f"and its text matches none{why}", fg="red")
     sys.exit(code)
 
 
 def _echo_error(error: OrderArchiveError) -> None:
     message = " ".join(str(error).split())
-    hint = f" (hint: {error.hint})" if error.hint else ""
+    hint = f" (hint: {hint_for(error)})" if hint_for(error) else ""
     echo(f"error: {message}{hint}", fg="red", err=True)
 
 
 def _file_json(path: Path, r: Any) -> dict[str, Any]:
     if isinstance(r, OrderArchiveError):
         return {"file": str(path), "ok": False,
-                "error": error_json(type(r).__name__, " ".join(str(r).split()), r.hint,
+                "error": error_json(type(r).__name__, " ".join(str(r).split()), hint_for(r),
                                     _exit_code(r))}
     return {"file": str(path), **r.to_dict()}
+
+
+def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> None:
+    """check --archive URL: each file against a site 'orderarchive publish' wrote."""
+    from ..remote import HttpSite, check_remote
+
+    url = ctx.archive_url or ""
+    with errors_handled(ctx):
+        terse = quiet(ctx)
+        keys = _trusted(ctx, trusted)
+        site = HttpSite(url)
+    results: list[tuple[Path, Any]] = []
+    for path in files:
+        try:
+            results.append((path, check_remote(url, _read(path), keys, site=site)))
+        except OrderArchiveError as e:
+            results.append((path, e))
+    code = max(_exit_code(r) if isinstance(r, OrderArchiveError)
+               else (EXIT_OK if r.official else EXIT_FAILED) for _, r in results)
+    if ctx.as_json:
+        emit_json({"ok": code == EXIT_OK, "files": [_file_json(p, r) for p, r in results]})
+        sys.exit(code)
+    for path, r in results:
+        if isinstance(r, OrderArchiveError):
+            _echo_error(r)
+            if terse:
+                echo(f"{'failed' if isinstance(r, VerificationError) else 'error'} {path}")
+            continue
+        d = r.entry.document if r.entry else None
+        if terse:
+            echo(f"{r.status} {path}")
+        elif r.official and r.entry and d:
+            echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, release "
+                 f"{r.checkpoint.size}, signed by {r.signer.name if r.signer else '?'}; "
+                 f"checked over HTTP: SHA-256, entry signature, inclusion proof from the "
+                 f"tiles, signed checkpoint ({r.requests} requests)", fg="green")
+        elif r.entry and d:
+            echo(f"UNRELEASED    {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, is "
+                 "published but not in a signed release", fg="yellow")
+        else:
+            echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256}: {r.reason}", fg="red")
+    sys.exit(code)
 
 
 #: Differences printed per copy; --json lists them all.
@@ -239,7 +246,7 @@ def _render_text_match(path: Path, text: Any, d: Any) -> None:
 # -- offline proofs ----------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("document")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help=_OUTPUT_HELP + "  [default: FILE.tlog-proof or DOC.tlog-proof]")
@@ -274,7 +281,7 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
              f"{tp.parsed_checkpoint()[0].size}")
 
 
-@cli.command("verify-proof")
+@click.command("verify-proof")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("proof", type=click.Path(path_type=Path))
 @trusted_key_option
@@ -309,7 +316,7 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
 # -- append-only proofs ------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("old")
 @click.argument("new", required=False)
 @trusted_key_option
@@ -328,19 +335,21 @@ def consistency(ctx: Ctx, old: str, new: str | None, trusted: tuple[str, ...]) -
     if ctx.as_json:
         emit_json({"ok": True, **result.to_dict()})
         return
-    body = result.to_dict()
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode("ascii")
+
     echo(f"# {result.origin}: release {result.old_size} -> release {result.new_size}, "
          f"{len(result.proof)} hashes (RFC 9162 section 2.1.4)")
-    echo(f"# old root {body['old_root']}")
-    echo(f"# new root {body['new_root']}")
-    for line in body["proof"]:
-        echo(line)
+    echo(f"# old root {b64(result.old_root)}")
+    echo(f"# new root {b64(result.new_root)}")
+    for h in result.proof:
+        echo(b64(h))
 
 
 # -- minisign ----------------------------------------------------------------------------------
 
 
-@cli.command("export-sig")
+@click.command("export-sig")
 @click.argument("document")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help=_OUTPUT_HELP + "  [default: FILE.minisig or DOC.minisig]")
@@ -389,7 +398,7 @@ def _export_candidates(ctx: Ctx, trusted: Sequence[str], key_path: Path | None) 
     return [VerifierKey.from_public_key(sealed.name, sealed.public_key)]
 
 
-@key.command("export")
+@click.command("export")
 @click.option("--minisign", "as_minisign", is_flag=True,
               help="Write a minisign public key file (for 'minisign -V -p').")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("-"),

@@ -7,23 +7,21 @@ from pathlib import Path
 
 import click
 
-from ..errors import KeyFileError
+from ..errors import KeyFileError, OutputError
 from ..userfiles import read_user_file
-from . import (
+from ._common import (
     Ctx,
     _require_origin_key,
     _trusted,
-    cli,
     echo,
     emit_json,
     errors_handled,
     pass_ctx,
     trusted_key_option,
 )
-from .proofs import OutputError
 
 
-@cli.command()
+@click.command()
 @click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--key-file", "key_files", multiple=True, type=click.Path(path_type=Path),
               metavar="FILE", help="A verifier key file to publish under keys/ (repeatable).")

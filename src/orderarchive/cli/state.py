@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..history import RememberedFile, forget, remembered_all, state_dir
-from . import Ctx, cli, echo, emit_json, errors_handled, pass_ctx
+from ._common import Ctx, echo, emit_json, errors_handled, pass_ctx
 
 
 def _summary(item: RememberedFile) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _line(item: RememberedFile) -> str:
     return f"{cp.origin}: tree size {cp.size}, root sha256:{cp.root_hash.hex()} ({item.path})"
 
 
-@cli.group()
+@click.group()
 def state() -> None:
     """Show or forget the releases remembered per origin by verify.
 

@@ -46,7 +46,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from ..errors import DocumentError, OrderArchiveError
-from . import DocumentTimeoutError, DocumentTooLargeError, ReaderCrashError
+from ._base import DocumentTimeoutError, DocumentTooLargeError, ReaderCrashError
 
 if sys.platform != "win32":
     import resource

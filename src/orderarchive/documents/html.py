@@ -44,17 +44,23 @@ from html.parser import HTMLParser
 from attrs import frozen as attrs_frozen
 
 from ..log.textlayer import TextLayer, split_paragraphs
-from . import (
+from ._base import (
     DEFAULT_LIMITS,
+    GENERATED,
+    HIDDEN,
     HTML,
+    MAX_FINDINGS,
+    UNCHECKED,
     BrokenDocumentError,
+    CopyReading,
     DocumentMetadata,
     DocumentTooLargeError,
+    HiddenText,
     Limits,
     ReadDocument,
     UnicodeDocumentError,
+    finding,
 )
-from .visible import GENERATED, HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 EXTRACTOR = "orderarchive-html/1"
 NO_TEXT_REASON = "no text in the HTML page (no body, or only scripts and markup)"

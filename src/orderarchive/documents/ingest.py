@@ -16,13 +16,19 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-from ..archive import AddRequest, Archive, document_fields
-from ..errors import DocumentError, MalformedError, OrderArchiveError
-from ..log.entry import KINDS, RELATION_TYPES, Entry, valid_doc_id
+from ..errors import DocumentError, MalformedError, OrderArchiveError, Remedy
+from ..log.entry import (
+    KINDS,
+    RELATION_TYPES,
+    AddRequest,
+    Entry,
+    document_fields,
+    valid_doc_id,
+)
 from ..log.note import Signer
 from ..userfiles import read_user_file
 
@@ -106,7 +112,7 @@ def _check_options(options: AddOptions) -> None:
     if options.kind is not None and options.kind not in KINDS:
         raise MalformedError(f"unknown kind {options.kind!r}")
     if options.issued is not None and not _valid_date(options.issued):
-        raise MalformedError(f"--issued {options.issued!r} is not a date YYYY-MM-DD")
+        raise MalformedError(f"the issued date {options.issued!r} is not a date YYYY-MM-DD")
     for rtype, target in options.relations:
         if rtype not in RELATION_TYPES:
             raise MalformedError(f"unknown relation {rtype!r}")
@@ -211,8 +217,9 @@ def _plan_one(item: AddItem, blob: bytes, result: Any) -> PlannedAdd:
         raise MalformedError(
             f"{item.label}: the {kind}'s issued date {issued} would come from the file's "
             "metadata, which is often the day the file was saved, not the day it was issued",
-            hint="pass --issued YYYY-MM-DD (in a manifest: an issued cell), or "
-            "--issued-from-file to sign the file's date, or --kind if it is not an order",
+            hint="state the issued date YYYY-MM-DD (in a manifest: an issued cell), or sign the "
+            "file's date explicitly (issued_from_file), or give its kind if it is not an order",
+            remedy=Remedy.ISSUED_DATE,
         )
     extra: dict[str, str | int] = {"filename": path.name}
     if meta.author:
@@ -248,8 +255,17 @@ def build_requests(
     return [p.request for p in plan_items(items, progress=progress)]
 
 
+class Appender(Protocol):
+    """What :func:`add_files` needs of an archive (:meth:`.archive.Archive.add`): this layer
+    reads documents into add requests and never imports the recipe layer above it."""
+
+    def add(
+        self, requests: Sequence[AddRequest], signer: Signer, *, now: datetime | None = None
+    ) -> list[Entry]: ...
+
+
 def add_files(
-    archive: Archive,
+    archive: Appender,
     paths: Sequence[Path],
     options: AddOptions,
     signer: Signer,
@@ -290,7 +306,10 @@ def expand_paths(
     out: list[Path] = []
     inside = archive.resolve() if archive is not None else None
     if (include or exclude) and not any(p.is_dir() for p in paths):
-        raise MalformedError("--include and --exclude select files in a directory; name one")
+        raise MalformedError(
+            "include and exclude patterns select files in a directory; name one",
+            remedy=Remedy.FILE_SELECTION,
+        )
     for path in paths:
         refuse_inside_archive(path, archive, str(path))
     for path in paths:
@@ -319,7 +338,8 @@ def expand_paths(
         if not found:
             raise MalformedError(
                 f"{path}: no files to add in this directory",
-                hint="check --include/--exclude" if include or exclude else None,
+                hint="check the include and exclude patterns" if include or exclude else None,
+                remedy=Remedy.FILE_SELECTION if include or exclude else None,
             )
         out.extend(full for _, full in sorted(found))
     return out

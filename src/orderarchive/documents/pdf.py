@@ -45,17 +45,22 @@ import attrs
 
 from ..errors import DocumentError
 from ..log.textlayer import TextLayer, normalise_paragraph, split_paragraphs
-from . import (
+from ._base import (
     DEFAULT_LIMITS,
+    HIDDEN,
+    MAX_FINDINGS,
     PDF,
+    UNCHECKED,
     BrokenDocumentError,
+    CopyReading,
     DocumentMetadata,
     DocumentTooLargeError,
     EncryptedDocumentError,
+    HiddenText,
     Limits,
     ReadDocument,
+    finding,
 )
-from .visible import HIDDEN, MAX_FINDINGS, UNCHECKED, CopyReading, HiddenText, finding
 
 NO_TEXT_REASON = "no extractable text (image-only PDF? it would need OCR)"
 

@@ -16,92 +16,40 @@ hold them are in docs/THREATS.md, "Copies: what SAME TEXT means".
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
-
-from ..log.textlayer import TextLayer
-from . import (
+from ._base import (
     DEFAULT_LIMITS,
+    GENERATED,
+    HIDDEN,
     HTML,
     MARKDOWN,
+    MAX_FINDING_CHARS,
+    MAX_FINDINGS,
     PDF,
     TEXT,
+    UNCHECKED,
+    CopyReading,
     EmptyDocumentError,
+    HiddenText,
     Limits,
-    ReadDocument,
+    finding,
     normalise_media_type,
     read_text,
     sniff_media_type,
+    too_many_bytes,
 )
 
-#: Kinds of findings, as shown by ``check``.
-HIDDEN = "hidden"  # in the text, not shown (display:none, 3 Tr, white on white, ...)
-GENERATED = "generated"  # shown, not in the text (CSS ::before/::after content)
-UNCHECKED = "unchecked"  # can change what is shown and cannot be checked offline (scripts)
-
-#: Findings kept per copy (the count of all of them is always given).
-MAX_FINDINGS = 200
-#: Characters of a finding's text kept for display.
-MAX_FINDING_CHARS = 200
-
-
-@attrs.frozen
-class HiddenText:
-    """Text in a copy that is read but not shown, or shown but not read, and why.
-
-    ``page`` and ``paragraph`` locate it in the copy (differences are located in the official
-    text): for HTML the paragraph of the text as shown, for PDF the page and the paragraph of
-    the extracted text that holds it.
-    """
-
-    kind: str  # HIDDEN | GENERATED | UNCHECKED
-    text: str
-    reason: str  # e.g. "display:none", "render mode 3 (invisible)"
-    page: int | None = None
-    paragraph: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-    def describe(self, of: str = "the copy") -> str:
-        """One line for the user; *of* names the document the finding is in."""
-        where = []
-        if self.page is not None:
-            where.append(f"page {self.page}")
-        if self.paragraph is not None:
-            where.append(f"paragraph {self.paragraph}")
-        place = f"{', '.join(where)} of {of}" if where else of
-        if self.kind == GENERATED:
-            return (f"{place}: generated text \u201c{self.text}\u201d shown, not in the text "
-                    f"({self.reason})")
-        if self.kind == UNCHECKED:
-            return f"{place}: {self.reason}" + (f": \u201c{self.text}\u201d" if self.text else "")
-        return f"{place}: hidden text \u201c{self.text}\u201d ({self.reason})"
-
-
-def finding(
-    kind: str, text: str, reason: str, page: int | None = None, paragraph: int | None = None
-) -> HiddenText:
-    """A :class:`HiddenText` with its text collapsed and cut for display."""
-    shown = " ".join(text.split())
-    if len(shown) > MAX_FINDING_CHARS:
-        shown = shown[: MAX_FINDING_CHARS - 1] + "\u2026"
-    return HiddenText(kind, shown, reason, page, paragraph)
-
-
-@attrs.frozen
-class CopyReading:
-    """A copy as read for checking: the document, its findings, and its text as shown.
-
-    :attr:`visible` is the text layer with hidden text left out and generated text put in;
-    it is ``None`` when there is nothing hidden (the shown text is :attr:`document`'s text).
-    """
-
-    document: ReadDocument
-    hidden: tuple[HiddenText, ...] = ()
-    hidden_count: int = 0
-    visible: TextLayer | None = None
+# The values of a copy's findings live in ._base (the readers make them); named here too.
+__all__ = [
+    "GENERATED",
+    "HIDDEN",
+    "MAX_FINDINGS",
+    "MAX_FINDING_CHARS",
+    "UNCHECKED",
+    "CopyReading",
+    "HiddenText",
+    "finding",
+    "read_copy",
+]
 
 
 def read_copy(
@@ -114,10 +62,8 @@ def read_copy(
     in a worker process). Raises a :class:`~.errors.DocumentError` as reading does."""
     if not data:
         raise EmptyDocumentError("empty document (0 bytes)")
-    from . import _too_many_bytes
-
     if len(data) > limits.max_bytes:
-        raise _too_many_bytes(len(data), limits)
+        raise too_many_bytes(len(data), limits)
     media_type = sniff_media_type(data, filename)
     base, _ = normalise_media_type(media_type)
     if base in (TEXT, MARKDOWN):

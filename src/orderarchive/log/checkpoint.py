@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
+from ..errors import NoteFormatError, UntrustedKeyError
+from ..errors import OriginMismatchError as OriginMismatchError  # noqa: PLC0414 (defined in errors.py)
 from .note import SignedNote, Signer, VerifierKey, _strict_b64decode, b64encode, sign_note
 
 __all__ = [
@@ -37,15 +38,6 @@ HASH_SIZE = 32
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 # Lines of a note may not hold control characters (signed-note "Format").
 _CONTROL = re.compile(r"[\x00-\x1f]")
-
-
-class OriginMismatchError(SignatureError):
-    """A checkpoint from a log other than the one the caller asked about."""
-
-    def __init__(self, expected: str, actual: str) -> None:
-        super().__init__(f"checkpoint is for log {actual!r}, expected {expected!r}")
-        self.expected = expected
-        self.actual = actual
 
 
 def _check_line(line: str, what: str) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -36,10 +35,12 @@ from ..errors import (
     InclusionError,
     MalformedError,
     NotFoundError,
+    Remedy,
     SignatureError,
     VerificationError,
 )
 from . import merkle
+from .digest import Digest
 from .note import ALG_ED25519, Signer, VerifierKey
 from .signing import ed25519_verify
 
@@ -83,6 +84,11 @@ class TextRef:
     size: int
     extractor: str
 
+    @property
+    def digest(self) -> Digest:
+        """:attr:`sha256` as a :class:`~.digest.Digest`."""
+        return Digest.from_hex(self.sha256, "text sha256")
+
     def to_dict(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "size": self.size, "extractor": self.extractor}
 
@@ -115,6 +121,11 @@ class DocumentFields:
     no_text_reason: str | None = None
     relations: tuple[Relation, ...] = ()
     meta: Mapping[str, str | int] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def digest(self) -> Digest:
+        """:attr:`sha256` (the document's bytes) as a :class:`~.digest.Digest`."""
+        return Digest.from_hex(self.sha256, "sha256")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -453,7 +464,8 @@ def _refuse_unsafe(path: str, text: str) -> None:
         raise MalformedError(
             f"{terminal_safe(path)} holds control or bidi characters ({', '.join(bad)}): "
             f"{terminal_safe(text)[:80]}",
-            hint="give the value without them (e.g. --title, --issuer)",
+            hint="give the value without them",
+            remedy=Remedy.FIELD_TEXT,
         )
 
 
@@ -516,7 +528,7 @@ def document_fields(
     text_ref = None
     if text is not None and not text.is_empty:
         blob = text.to_bytes()
-        text_ref = TextRef(hashlib.sha256(blob).hexdigest(), len(blob), extractor or "unknown")
+        text_ref = TextRef(Digest.of(blob).hex(), len(blob), extractor or "unknown")
     elif text is not None:
         text = None
         no_text_reason = no_text_reason or "no text could be extracted"
@@ -528,7 +540,7 @@ def document_fields(
         issued=issued,
         media_type=media_type,
         size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=Digest.of(data).hex(),
         source_url=source_url,
         text=text_ref,
         no_text_reason=no_text_reason,

@@ -33,7 +33,7 @@ import nacl.secret
 import nacl.utils
 
 from .. import canonical
-from ..errors import CanonicalJSONError, KeyFileError, NoteFormatError, PassphraseError
+from ..errors import CanonicalJSONError, KeyFileError, NoteFormatError, PassphraseError, Remedy
 from .note import Signer, VerifierKey, b64encode
 
 SECRET_KEY_FORMAT = "orderarchive-secret-key/v1"  # noqa: S105 (a format name)
@@ -160,8 +160,8 @@ class SecretKeyFile:
             if passphrase is None:
                 raise PassphraseError(
                     "this private key is encrypted and no passphrase was given",
-                    hint="pass --passphrase-fd N or --passphrase-file FILE, enter it at the "
-                    f"prompt, or set {PASSPHRASE_ENV}",
+                    hint=f"give the passphrase, or set {PASSPHRASE_ENV}",
+                    remedy=Remedy.PASSPHRASE,
                 )
             seed = _open_secret(self.encryption, self.secret, passphrase)
         if len(seed) != 32:

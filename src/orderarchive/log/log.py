@@ -22,9 +22,11 @@ from typing import Any
 
 import attrs
 
+from ..canonical import JSONObject
 from ..errors import (
     ConflictError,
     NotFoundError,
+    Remedy,
     SignatureError,
     StorageError,
     VerificationError,
@@ -87,7 +89,8 @@ class Problem:
     message: str
     seq: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``verify --json`` prints for the problem."""
         return {"code": self.code, "message": self.message, "seq": self.seq}
 
 
@@ -106,17 +109,21 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when no problem was found."""
         return not self.problems
 
     @property
     def released_size(self) -> int:
+        """The tree size of the newest verified release (0 if none)."""
         return self.releases[-1] if self.releases else 0
 
     @property
     def unreleased(self) -> int:
+        """How many entries no release covers yet."""
         return self.size - self.released_size
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
+        """The JSON object ``verify --json`` prints."""
         return {
             "ok": self.ok,
             "origin": self.origin,
@@ -514,7 +521,8 @@ class Log:
                 raise StorageError(
                     "the log holds entries but there is no checkpoint; refusing to discard them",
                     hint="restore 'checkpoint' from a copy; if the first add was interrupted, "
-                    "run 'orderarchive repair --discard-uncheckpointed'",
+                    "repair with discard_uncheckpointed",
+                    remedy=Remedy.DISCARD_UNCHECKPOINTED,
                 )
             size = head.size
             keep_entries = self.entry_span(size - 1)[1] if size else 0

@@ -35,11 +35,11 @@ from ..errors import (
     ConsistencyError,
     InclusionError,
     MalformedError,
-    NotFoundError,
     OrderArchiveError,
     RootMismatchError,
     StorageError,
 )
+from ..errors import TreeRangeError as TreeRangeError  # noqa: PLC0414 (defined in errors.py)
 
 __all__ = [
     "EMPTY_ROOT",
@@ -81,10 +81,6 @@ EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 #: Given stored-hash indexes, returns those hashes in the same order (one batched read).
 #: Mirrors ``tlog.HashReader``; the indexes are what :func:`stored_hash_index` computes.
 HashReader: TypeAlias = Callable[[Sequence[int]], Sequence[bytes]]
-
-
-class TreeRangeError(NotFoundError):
-    """A leaf index, tree size or stored-hash position outside the tree it is asked of."""
 
 
 # -- hashing (RFC 9162 §2.1.1) ------------------------------------------------------------------

@@ -38,7 +38,8 @@ import attrs
 import nacl.exceptions
 import nacl.signing
 
-from ..errors import MalformedError, SignatureError
+from ..errors import MinisignFormatError as MinisignFormatError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import SignatureError
 from .note import b64encode
 from .signing import ed25519_verify
 
@@ -84,10 +85,6 @@ KEY_ID_DOMAIN = b"orderarchive minisign key id v1\n"
 # allowed: minisign's own default trusted comment contains one.
 _BAD_COMMENT_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_FILE_BYTES = 16384
-
-
-class MinisignFormatError(MalformedError):
-    """A minisign public key or signature file that does not parse."""
 
 
 def _b64decode(text: str, what: str, size: int) -> bytes:

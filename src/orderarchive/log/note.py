@@ -34,7 +34,9 @@ import attrs
 import nacl.exceptions
 import nacl.signing
 
-from ..errors import NoteFormatError, SignatureError, UntrustedKeyError
+from ..errors import InvalidSignatureError as InvalidSignatureError  # noqa: PLC0414 (defined in errors.py)
+from ..errors import NoteFormatError, SignatureError
+from ..errors import UnverifiedNoteError as UnverifiedNoteError  # noqa: PLC0414 (defined in errors.py)
 from .signing import ed25519_verify
 
 __all__ = [
@@ -76,35 +78,6 @@ _HEX8 = re.compile(r"[0-9a-fA-F]{8}")
 # signed-note "Format": no ASCII control characters other than newline.
 _NOTE_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _SUPPORTED_KEY_TYPES = (ALG_ED25519, ALG_COSIGNATURE_V1)
-
-
-class InvalidSignatureError(SignatureError):
-    """A signature line by a known key (name and key ID match) that does not verify.
-
-    Go's ``note.InvalidSignatureError``: the whole note is rejected (signed-note "Signatures":
-    clients SHOULD reject the whole note).
-    """
-
-    def __init__(self, name: str, key_id: bytes) -> None:
-        super().__init__(f"invalid signature for key {name}+{key_id.hex()}")
-        self.name = name
-        self.key_id = key_id
-
-
-class UnverifiedNoteError(UntrustedKeyError):
-    """A well-formed note with no signature by any supplied key (Go's UnverifiedNoteError).
-
-    The parsed note is available as :attr:`note` for diagnostics; its text MUST NOT be
-    trusted (signed-note: "The text MUST be ignored unless the note is signed by a trusted
-    key").
-    """
-
-    hint = "pass the verifier key (name+hash+key) of a key that signed the note"
-
-    def __init__(self, note: SignedNote) -> None:
-        names = ", ".join(f"{s.name}+{s.key_id.hex()}" for s in note.signatures)
-        super().__init__(f"note has no signature by a known key (signed by: {names})")
-        self.note = note
 
 
 # -- encoding helpers --------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""verify: the whole archive against the trusted keys."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from ..errors import MalformedError
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Ctx,
+    _progress,
+    _require_origin_key,
+    _trusted,
+    echo,
+    emit_json,
+    errors_handled,
+    failed_verdict,
+    pass_ctx,
+    quiet,
+    quiet_option,
+    trusted_key_option,
+)
+
+if TYPE_CHECKING:
+    from ..history import HistoryReport
+
+# -- verify / repair ---------------------------------------------------------------------------
+
+
+@click.command()
+@trusted_key_option
+@click.option(
+    "--since",
+    "since",
+    type=click.Path(path_type=Path),
+    help="A checkpoint seen before: prove the archive extends it.",
+)
+@click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@click.argument("url", required=False)
+@quiet_option("'verified' or 'failed'")
+@pass_ctx
+def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
+           url: str | None) -> None:
+    """Verify the whole archive: entries, signatures, objects, tree, releases.
+
+    With URL (or --archive URL), a site 'orderarchive publish' wrote: its signed checkpoint,
+    that its tiles reproduce the signed root, its chain of releases, and that it extends the
+    release seen before.
+    """
+    if url is not None or ctx.archive_url is not None:
+        if since is not None or no_objects:
+            with errors_handled(ctx):
+                raise MalformedError("--since and --no-objects apply to an archive directory, "
+                                     "not to a URL (its remembered release is checked)")
+        _verify_url(ctx, url or ctx.archive_url or "", trusted)
+    with errors_handled(ctx):
+        terse = quiet(ctx)
+        archive = ctx.archive()  # "no archive here" before "no trusted keys"
+        keys = _trusted(ctx, trusted)
+        _require_origin_key(keys, archive.origin)
+        with failed_verdict(terse):
+            report = archive.audit(
+                keys, progress=_progress("verifying", not (ctx.as_json or terse)),
+                check_objects=not no_objects,
+            )
+            history = None
+            if since is not None or report.ok:
+                from ..history import check_history
+
+                history = check_history(archive, keys, report, since=since)
+    problems = list(report.problems)
+    lines: list[str] = []
+    if history is not None and history.checked:
+        problems += history.problems
+        lines = _history_lines(history, report.origin)
+    if ctx.as_json:
+        out = report.to_dict()
+        out["problems"] = [p.to_dict() for p in problems]
+        out["ok"] = out["verified"] = not problems
+        if history is not None and history.checked:
+            out["lines"] = lines
+            out["history"] = history.to_dict()
+        emit_json(out)
+    elif terse:
+        echo("failed" if problems else "verified")
+    else:
+        for p in problems:
+            echo(f"FAIL {p.message}", fg="red")
+        for line in lines:
+            echo(line)
+        if not problems:
+            echo(
+                f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
+                f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+                fg="green",
+            )
+            if report.releases:
+                echo(
+                    f"released up to tree size {report.released_size}"
+                    + (
+                        f"; {report.unreleased} entries not yet released"
+                        if report.unreleased
+                        else ""
+                    )
+                )
+            else:
+                echo("no release yet: every entry is unreleased")
+        else:
+            echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
+    sys.exit(EXIT_OK if not problems else EXIT_FAILED)
+
+
+def _history_lines(history: HistoryReport, origin: str) -> list[str]:
+    """What verify prints about the archive's history, after its problems."""
+    lines = []
+    if history.diverged:
+        lines.append(f"evidence (both signed checkpoints) kept in {history.evidence}"
+                     if history.evidence is not None
+                     else f"could not keep the evidence: {history.evidence_error}")
+    if history.extends is not None:
+        what = ("the checkpoint seen before" if history.since is None
+                else f"the checkpoint in {history.since}")
+        ext = history.extends
+        lines.append(f"extends {what}: tree size {ext.old_size} -> {ext.new_size} "
+                     f"(consistency proof of {ext.proof_hashes} hashes verified)")
+    if history.remember_error is not None:
+        lines.append(f"warning: could not remember the checkpoint: {history.remember_error}")
+    elif history.first_check and history.remembered_size is not None:
+        lines.append(f"first check of {origin} here: remembered tree size "
+                     f"{history.remembered_size} in {history.remembered}")
+    return lines
+
+
+def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str]) -> NoReturn:
+    from ..remote import verify_remote
+
+    with errors_handled(ctx):
+        terse = quiet(ctx)
+        with failed_verdict(terse):
+            result = verify_remote(url, _trusted(ctx, trusted))
+    if ctx.as_json:
+        emit_json({"ok": True, "verified": True, **result})
+    elif terse:
+        echo("verified")
+    else:
+        what = "release" if result["released"] else "checkpoint (not a release)"
+        echo(f"verified {result['url']}: {result['origin']}, signed {what} of tree size "
+             f"{result['size']}, its tiles reproduce the signed root", fg="green")
+        echo(f"{len(result['releases'])} signed releases on the chain, each a prefix of "
+             "the published tree")
+        if "extends" in result["history"]:
+            echo(f"extends the tree of size {result['history']['extends']} seen before")
+    sys.exit(EXIT_OK)

@@ -1,0 +1,261 @@
+"""The commands that write the archive: init, add, release, repair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import MalformedError
+from ._common import (
+    Ctx,
+    _entry_summary,
+    _load_signer,
+    _oneline,
+    _progress,
+    _writer_verifier,
+    echo,
+    emit_json,
+    errors_handled,
+    key_option,
+    pass_ctx,
+)
+
+# -- init --------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--origin", required=True, help="The log's name, e.g. boston.gov/executive-orders.")
+@pass_ctx
+def init(ctx: Ctx, directory: Path | None, origin: str) -> None:
+    """Create an empty archive in DIRECTORY (default: --archive, else ./archive)."""
+    from ..archive import Archive
+
+    with errors_handled(ctx):
+        if directory is None and ctx.archive_url is not None:
+            ctx.archive()  # a URL is not a directory to create: the one-line refusal
+        archive = Archive.init(directory or ctx.archive_given or Path("archive"), origin)
+    if ctx.as_json:
+        emit_json({"ok": True, "archive": str(archive.path), "origin": origin})
+    else:
+        echo(f"created archive {archive.path} for origin {origin}")
+
+
+# -- add ---------------------------------------------------------------------------------------
+
+RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on")
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--id", "doc_id", help="Stable document id (default: from the file name).")
+@click.option(
+    "--kind",
+    type=click.Choice(
+        ["executive-order", "article", "press-release", "ordinance", "memorandum", "other"]
+    ),
+    help="Default: executive-order for PDFs, article otherwise.",
+)
+@click.option("--title", help="Default: the title found in the file, else the file name.")
+@click.option("--issuer", help="Who issued it (default: the author found in the file).")
+@click.option(
+    "--issued",
+    help="Date issued or published, YYYY-MM-DD (default: from the file, except for orders).",
+)
+@click.option(
+    "--issued-from-file",
+    is_flag=True,
+    help="Sign an order's date found in the file's metadata (refused otherwise: a PDF's "
+    "creation date is usually the day it was exported).",
+)
+@click.option("--source-url", help="Where the original was published.")
+@click.option("--media-type", help="Override the detected media type.")
+@click.option("--amends", multiple=True, metavar="DOC", help="This document amends DOC.")
+@click.option("--supersedes", multiple=True, metavar="DOC", help="This document supersedes DOC.")
+@click.option("--rescinds", multiple=True, metavar="DOC", help="This document rescinds DOC.")
+@click.option("--corrects", multiple=True, metavar="DOC", help="This document corrects DOC.")
+@click.option("--reports-on", multiple=True, metavar="DOC", help="This article reports on DOC.")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In a directory, add only files whose path or name matches GLOB (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="In a directory, skip files whose path or name matches GLOB (repeatable).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    help="A CSV file naming each file and its metadata (docs/FORMAT.md, 'Add manifest').",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be signed; write nothing.")
+@key_option
+@pass_ctx
+def add(
+    ctx: Ctx,
+    /,
+    files: tuple[Path, ...],
+    doc_id: str | None,
+    kind: str | None,
+    title: str | None,
+    issuer: str | None,
+    issued: str | None,
+    issued_from_file: bool,
+    source_url: str | None,
+    media_type: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    manifest: Path | None,
+    dry_run: bool,
+    key_path: Path | None,
+    **relations: tuple[str, ...],
+) -> None:
+    """Archive FILES (documents or directories) as signed entries, all or none.
+
+    Prints what it signs for each document (id, kind, title, issuer, issued) and where each
+    value came from: given, file metadata, file name or file type. Directories are read
+    recursively in sorted order; --manifest reads files and metadata from a CSV file.
+    """
+    from ..documents.ingest import AddItem, AddOptions, expand_paths, plan_items, read_manifest
+
+    with errors_handled(ctx):
+        if (manifest is None) == (not files):
+            raise MalformedError("name the FILES to add, or pass --manifest (not both)")
+        archive = ctx.archive()
+        paths = expand_paths(files, include=include, exclude=exclude, archive=archive.path)
+        if (len(paths) > 1 or manifest) and (doc_id or title or source_url):
+            raise MalformedError(
+                "--id, --title and --source-url name one document; add files one at a time"
+            )
+        rels = [
+            (name.replace("_", "-"), target)
+            for name in RELATION_OPTIONS
+            for target in relations.get(name, ())
+        ]
+        options = AddOptions(
+            doc_id=doc_id,
+            kind=kind,
+            title=title,
+            issuer=issuer,
+            issued=issued,
+            source_url=source_url,
+            media_type=media_type,
+            relations=tuple(rels),
+            issued_from_file=issued_from_file,
+        )
+        items = (
+            read_manifest(manifest, options, archive=archive.path)
+            if manifest is not None
+            else [AddItem(p, options, str(p)) for p in paths]
+        )
+        planned = plan_items(items, progress=_progress("reading", not ctx.as_json))
+        requests = [p.request for p in planned]
+        # Before the passphrase prompt; add checks again with the unlocked key.
+        archive.check_new(requests, _writer_verifier(ctx, key_path, archive.origin,
+                                                     dry_run=dry_run))
+        if dry_run:
+            entries = []
+        else:
+            signer = _load_signer(ctx, key_path, archive.origin)
+            entries = archive.add(requests, signer)
+    if ctx.as_json:
+        docs = [
+            {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
+            for p in planned
+        ]
+        if dry_run:
+            emit_json({"ok": True, "dry_run": True, "documents": docs})
+        else:
+            emit_json(
+                {
+                    "ok": True,
+                    "added": [
+                        {**_entry_summary(e), "sources": d["sources"], "file": d["file"]}
+                        for e, d in zip(entries, docs, strict=True)
+                    ],
+                }
+            )
+        return
+    for i, p in enumerate(planned):
+        f = p.request.fields
+        head = f"would add {f.doc}" if dry_run else f"added {f.doc} as entry {entries[i].seq}"
+        echo(f"{head}: {_oneline(f.title)} (sha256:{f.sha256[:16]}…) from {p.path}")
+        shown = (
+            ("id", f.doc),
+            ("kind", f.kind),
+            ("title", f.title),
+            ("issuer", f.issuer),
+            ("issued", f.issued or ""),
+        )
+        for name, value in shown:
+            echo(f"    {name:<7} {_oneline(value) or '-':<40}  ({p.source(name)})")
+    if dry_run:
+        echo(f"dry run: {len(planned)} document(s) would be added; nothing was written")
+    else:
+        echo(
+            f"{len(entries)} document(s) added, not yet released "
+            "(run 'orderarchive release' to publish them)"
+        )
+
+
+# -- release -----------------------------------------------------------------------------------
+
+
+@click.command()
+@key_option
+@pass_ctx
+def release(ctx: Ctx, key_path: Path | None) -> None:
+    """Sign a release checkpoint of the current tree (it must extend the last release)."""
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        signer = _load_signer(ctx, key_path, archive.origin)
+        rel = archive.release(signer)
+    if ctx.as_json:
+        emit_json(
+            {
+                "ok": True,
+                "size": rel.size,
+                "root": rel.root.hex(),
+                "new": rel.created,
+                "checkpoint": rel.note.decode(),
+            }
+        )
+    else:
+        state = "released" if rel.created else "already released"
+        echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
+        echo(rel.note.decode().rstrip("\n"), multiline=True)
+
+
+@click.command()
+@click.option(
+    "--discard-uncheckpointed",
+    is_flag=True,
+    help="Also discard entries when no checkpoint exists (an interrupted first add).",
+)
+@pass_ctx
+def repair(ctx: Ctx, discard_uncheckpointed: bool) -> None:
+    """Remove debris an interrupted add left past the last checkpoint.
+
+    Only bytes that no signed checkpoint covers are removed: nothing committed is lost.
+    """
+    with errors_handled(ctx):
+        archive = ctx.archive()
+        cut = archive.repair(discard_uncheckpointed=discard_uncheckpointed)
+        removed, kept = archive.remove_debris()
+    if ctx.as_json:
+        emit_json({"ok": True, "removed_bytes": cut, "removed_leftovers": removed,
+                   "unknown_kept": kept})
+        return
+    for name, n in cut.items():
+        echo(f"removed {n} uncommitted bytes from {name}")
+    for name in removed:
+        echo(f"removed leftover {name}")
+    for name in kept:
+        echo(f"kept unknown {name} (not the tool's own; remove it by hand if not needed)")
+    if not (cut or removed or kept):
+        echo("nothing to repair")
