@@ -167,3 +167,19 @@ def one_line_error(result: Result, code: int | tuple[int, ...] = (1, 2, 3)) -> s
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def gocosig(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/interop/gocosig.go built against Debian's x/mod: opens cosigned checkpoints with
+    note.Open and its own 0x04 (tlog-cosignature) verifier."""
+    import subprocess
+
+    go = need_tool("go")
+    out = tmp_path_factory.mktemp("gocosig")
+    env = dict(os.environ, GO111MODULE="off", GOPATH=str(GOPATH), GOCACHE=str(out / "cache"),
+               GOFLAGS="")
+    src = REPO / "tests" / "interop" / "gocosig.go"
+    subprocess.run([go, "build", "-o", str(out / "gocosig"), str(src)],
+                   env=env, check=True, capture_output=True, timeout=300)
+    return out / "gocosig"

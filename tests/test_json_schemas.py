@@ -36,6 +36,7 @@ COMMANDS = [
     "verify",
     "repair", "check", "prove", "verify-proof", "consistency", "export-sig", "quote", "cite",
     "cite-check", "verify-evidence", "state show", "state forget", "publish", "mirror",
+    "witness keygen", "witness add-log", "witness list", "witness serve",
 ]
 
 #: Replaced by the URL of the site the "publish" case writes, served on loopback.
@@ -122,6 +123,12 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("ok-url", "verify", (SITE,), 0),
     ("ok-url", "check", ("--archive", SITE, "order.pdf"), 0),
     ("ok-url", "prove", ("--archive", SITE, ORDER_ID, "-o", "url.proof"), 0),
+    ("ok", "witness keygen", ("witness.example/w1", "--dir", "wdir", "--unencrypted"), 0),
+    ("ok", "witness add-log", ("sample.orderarchive.example/boston-executive-orders",
+                               "keys/sample.orderarchive.example_boston-executive-orders.vkey",
+                               "--dir", "wdir"), 0),
+    ("ok", "witness list", ("--dir", "wdir"), 0),
+    ("ok", "witness serve", ("--dir", "wdir", "--max-connections", "0"), 0),
     # -- failed verification (exit 1) ------------------------------------------------------
     ("failed", "check", ("forged.txt",), 1),
     ("failed", "verify-proof", ("forged.txt", "order.proof"), 1),
@@ -159,6 +166,10 @@ CASES: list[tuple[str, str, tuple[str, ...], int]] = [
     ("bad", "publish", ("site", "--trusted-key", "notes.txt"), 2),
     ("bad", "mirror", ("ftp://example.org/site", "mirrored"), 2),
     ("bad-url", "list", ("--archive", SITE), 2),
+    ("bad", "witness keygen", ("witness.example/w1", "--dir", "wdir", "--unencrypted"), 2),
+    ("bad", "witness add-log", ("example.gov/x", "notes.txt", "--dir", "wdir"), 2),
+    ("bad", "witness serve", ("--dir", "wdir", "--listen", "nowhere"), 2),
+    ("unreadable", "witness list", ("--dir", "no-witness-here"), 3),
     # -- the archive cannot be read (exit 3) -----------------------------------------------
     *[("unreadable", c, a, 3) for c, a in [
         ("add", ("new.txt", "--key", DEMO_KEY)), ("release", ("--key", DEMO_KEY)),
@@ -223,7 +234,7 @@ def answers(place: Path) -> dict[int, tuple[int, str, str]]:
 def test_every_command_has_a_schema(registry: Registry) -> None:
     names = {p.name for p in SCHEMAS.glob("*.schema.json")}
     groups = {"orderarchive.schema.json", "key.schema.json", "state.schema.json",
-              "defs.schema.json"}
+              "witness.schema.json", "defs.schema.json"}
     assert {schema_file(c).name for c in COMMANDS} | groups == names
     assert {c for _, c, _, _ in CASES} == set(COMMANDS)
     # every command is run on success, and each with an archive on an unreadable one

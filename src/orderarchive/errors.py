@@ -379,6 +379,31 @@ class PassphraseError(KeyFileError):
 # -- documents ---------------------------------------------------------------------------------
 
 
+class TooFewCosignaturesError(SignatureError):
+    """A checkpoint without the cosignatures the user's witness policy requires."""
+
+    def __init__(self, message: str, *, have: int, need: int) -> None:
+        super().__init__(
+            message,
+            hint="a checkpoint not cosigned by enough independent witnesses may be a split "
+            "view; ask the publisher for the witnessed checkpoint, or check the policy file",
+        )
+        self.have = have
+        self.need = need
+
+
+class TooFewWitnessesError(VerificationError):
+    """Fewer witnesses cosigned a new checkpoint than the clerk's witness file requires."""
+
+
+class WitnessRequestError(MalformedError):
+    """An add-checkpoint request body that does not parse (answered 400)."""
+
+
+class WitnessUnreachableError(OrderArchiveError):
+    """A witness that could not be reached or answered nonsense (network, not verification)."""
+
+
 class DocumentError(OrderArchiveError):
     """A document that cannot be read (encrypted, broken, too large, unsupported)."""
 

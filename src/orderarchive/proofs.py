@@ -389,7 +389,8 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes
     """A ``.tlog-proof`` for the document *ref* (an id or ``sha256:<hex>``).
 
     The proof is against the latest release, which must cover the entry
-    (:class:`UnreleasedError` otherwise); its ``extra`` line carries the signed entry. The
+    (:class:`UnreleasedError` otherwise), and carries the release note with every witness
+    cosignature the archive keeps for it; its ``extra`` line carries the signed entry. The
     proof is verified against *verifiers* as a stranger would verify it before it is returned.
     """
     if not verifiers:
@@ -398,12 +399,14 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes
     release = _latest_release(archive, verifiers)
     if release is None or seq >= release[0].size:
         raise UnreleasedError(f"entry {seq} is not covered by a signed release yet")
-    cp, note, _ = release
+    cp, _, _ = release
     entry, _, path = read_verified_entry(archive, seq, cp, verifiers)
     raw = entry.raw
     if entry.document is None:
         raise NotFoundError(f"entry {seq} is not a document")
-    proof = TlogProof(seq, tuple(path), note, raw).to_bytes()
+    from .witnessing import cosigned_note  # the release with the witnesses' cosignatures
+
+    proof = TlogProof(seq, tuple(path), cosigned_note(archive, cp), raw).to_bytes()
     data = archive.read_object(entry.document.sha256, entry.document.size)
     verify_proof(data, proof, verifiers, origin=archive.origin)
     return proof

@@ -3,7 +3,7 @@ releases, the content-addressed objects, lookups by hash and id, and the key fil
 
 What is published is the newest signed *release*, never an unreleased tree: the site's
 ``checkpoint`` is that release's signed note, byte for byte, so everything a visitor can
-check is something the clerk released. The layout (docs/FORMAT.md §22)::
+check is something the clerk released. The layout (docs/FORMAT.md §23)::
 
     checkpoint                       the newest release (signed note)          no-cache
     tile/<L>/<N>[.p/<W>]             hash tiles (c2sp.org/tlog-tiles)           immutable

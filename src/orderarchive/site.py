@@ -10,7 +10,7 @@ title like ``</title><script>`` must stay text. Archived HTML documents are neve
 are downloads (and the nginx configuration serves objects as attachments, docs/THREATS.md).
 
 :func:`build_site` computes the files (no writing); :func:`write_site` is the one edge that
-writes them, each atomically and only when its bytes changed. docs/FORMAT.md §23 describes
+writes them, each atomically and only when its bytes changed. docs/FORMAT.md §24 describes
 every file.
 """
 
@@ -405,11 +405,11 @@ def publish_pages(ctx: PublishContext) -> list[str]:
     return write_site(ctx.outdir, site)
 
 
-#: Cache rules (docs/FORMAT.md §22, §23): tiles, bundles, releases, objects, lookups and key files
+#: Cache rules (docs/FORMAT.md §23, §24): tiles, bundles, releases, objects, lookups and key files
 #: never change once written; the checkpoint and the pages do (a new release replaces them).
 _NGINX = """\
 # nginx server block for an orderarchive site published by 'orderarchive publish'
-# (docs/FORMAT.md §22, §23). Serve it over HTTPS in production: the verify page's WebCrypto
+# (docs/FORMAT.md §23, §24). Serve it over HTTPS in production: the verify page's WebCrypto
 # needs a secure context (https, or http://localhost / 127.0.0.1).
 server {{
     listen {listen};

@@ -70,6 +70,7 @@ _LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("log", "Show what each release added, or what changed between two releases."),
     "publish": ("publish", "Publish the newest release as a static site (C2SP tlog-tiles)."),
     "mirror": ("remote", "Copy a published site into DIR, pulling only what is new."),
+    "witness": ("witness", "Run a witness that cosigns other logs' checkpoints."),
 }
 
 

@@ -763,3 +763,58 @@ def _write(path: Path, data: bytes, *, as_json: bool = False) -> str:
 def _content(where: str, data: bytes) -> dict[str, str]:
     """The ``content`` field of a --json answer whose output went to ``-``."""
     return {"content": data.decode("utf-8")} if where == "-" else {}
+
+
+# -- witnesses (issue 17) ----------------------------------------------------------------------
+
+witnesses_option = click.option(
+    "--witnesses",
+    "witnesses_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="ORDERARCHIVE_WITNESSES",
+    show_envvar=True,
+    help="The clerk's witness file ('witness <vkey> <url>' lines, 'quorum <k>'): send the new "
+    "checkpoint to each witness and keep the cosignatures. Default: "
+    "<config dir>/orderarchive/witnesses/<origin>.txt if it exists.",
+)
+
+
+def _witness_round(ctx: Ctx, archive: Any, note: bytes, kind: str,
+                   witnesses_file: Path | None) -> Any:
+    """Send *note* to the clerk's witnesses (none configured: None); print who cosigned.
+    Too few cosignatures is an error (exit 1) after the report: never silent."""
+    from ..witnessing import clerk_policy, send_to_witnesses
+
+    policy = clerk_policy(witnesses_file, archive.origin)
+    if policy is None:
+        return None
+    report = send_to_witnesses(archive, note, policy, kind=kind)
+    if not ctx.as_json:
+        for o in report.outcomes:
+            state = "cosigned by" if o.cosigned else "NOT cosigned by"
+            echo(f"{state} witness {o.witness}: {o.detail}")
+    report.check()
+    return report
+
+
+witness_policy_option = click.option(
+    "--witness-policy",
+    "policy_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="ORDERARCHIVE_WITNESS_POLICY",
+    show_envvar=True,
+    help="Your witness policy file ('witness <vkey>' lines, 'quorum <k>'): also require that "
+    "many witness cosignatures on the checkpoint relied on (never read from the archive).",
+)
+
+
+def _witness_policy(policy_file: Path | None) -> Any:
+    if policy_file is None:
+        return None
+    from ..witnessing import read_policy
+
+    return read_policy(policy_file)
+
+
+def _witness_lines(cosigned: Any) -> list[str]:
+    return [f"cosigned by witness {key.name} at {ts}" for key, ts in cosigned.cosigned_by]

@@ -31,6 +31,8 @@ from ._common import (
     _read,
     _require_origin_key,
     _trusted,
+    _witness_lines,
+    _witness_policy,
     _write,
     echo,
     emit_json,
@@ -40,6 +42,7 @@ from ._common import (
     quiet,
     quiet_option,
     trusted_key_option,
+    witness_policy_option,
 )
 
 _LABELS = {
@@ -360,10 +363,12 @@ def _render_evidence(result: VerifiedEvidence, path: Path) -> None:
 @click.command("verify-evidence")
 @click.argument("evidence", type=click.Path(path_type=Path))
 @trusted_key_option
+@witness_policy_option
 @quiet_option("'verified', the quotation's status if it was cited with --accept-review "
               "(needs-review, misquoted), or 'failed'")
 @pass_ctx
-def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) -> None:
+def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...],
+                            policy_file: Path | None) -> None:
     """Check an EVIDENCE file from 'orderarchive cite -o' with only the public key.
 
     Needs no archive. Checks the release's signature, the entry's signature and its inclusion
@@ -379,13 +384,23 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...]) 
         claimed = _claimed_origin(data)
         if claimed is not None:
             _require_origin_key(keys, claimed, "the evidence")
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             result = verify_evidence(data, keys)
+            cosigned = None
+            if policy is not None:
+                from ..witnessing import require_cosigned_evidence
+
+                cosigned = require_cosigned_evidence(data, keys, policy, result.checkpoint)
     if ctx.as_json:
-        emit_json({"ok": result.accepted, "evidence": str(evidence), **result.to_dict()})
+        witnesses = {} if cosigned is None else {"witnesses": cosigned.to_dict()}
+        emit_json({"ok": result.accepted, "evidence": str(evidence), **result.to_dict(),
+                   **witnesses})
     elif terse:
         q = result.quotation
         echo("verified" if result.accepted or q is None else q.status.value)
     else:
         _render_evidence(result, evidence)
+        for line in _witness_lines(cosigned) if cosigned is not None else ():
+            echo(line)
     sys.exit(EXIT_OK if result.accepted else EXIT_FAILED)

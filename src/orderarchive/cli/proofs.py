@@ -32,6 +32,8 @@ from ._common import (
     _read,
     _require_origin_key,
     _trusted,
+    _witness_lines,
+    _witness_policy,
     _write,
     echo,
     emit_json,
@@ -45,6 +47,7 @@ from ._common import (
     quiet,
     quiet_option,
     trusted_key_option,
+    witness_policy_option,
 )
 
 
@@ -91,12 +94,13 @@ DEFAULT_TIMEOUT = 60.0
               default=DEFAULT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time budget for reading and comparing each copy; over it: exit 2, "
               "no verdict.")
+@witness_policy_option
 @quiet_option("one line per file, its status (official, official-unreleased, same-text, "
               "modified-copy, not-official; failed if its verification failed, error if it "
               "could not be checked) and the file name")
 @pass_ctx
 def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words: int,
-          timeout: float) -> None:
+          timeout: float, policy_file: Path | None) -> None:
     """Check whether FILES are official: byte-identical to archived, released documents.
 
     Each file is looked up by its SHA-256 and confirmed from the signed log (entry signature,
@@ -106,7 +110,8 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     differ), MODIFIED COPY (every difference listed, and any hidden or generated text), or
     NOT OFFICIAL. Every file is checked and reported, even after a file that cannot be read;
     the exit code is the worst of the files' (0 official, 1 not official, 2 unreadable file,
-    3 unreadable archive).
+    3 unreadable archive). With --witness-policy, an official file's release must also carry
+    the policy's witness cosignatures (else it fails, exit 1).
     """
     if ctx.archive_url is not None:
         _check_url(ctx, files, trusted)
@@ -118,11 +123,17 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
+        policy = _witness_policy(policy_file)
     results: list[tuple[Path, Any]] = []
+    witnessed: dict[Path, Any] = {}
     for path in files:
         try:
-            results.append((path, check_copy(archive, _read(path), keys, filename=path.name,
-                                             limits=limits)))
+            r = check_copy(archive, _read(path), keys, filename=path.name, limits=limits)
+            if policy is not None and r.official and r.checkpoint is not None:
+                from ..witnessing import require_witnessed
+
+                witnessed[path] = require_witnessed(archive, r.checkpoint, keys, policy)
+            results.append((path, r))
         except OrderArchiveError as e:  # this file's problem: report it, check the others
             results.append((path, e))
     code = max(
@@ -131,7 +142,7 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     )
     ok = code == EXIT_OK
     if ctx.as_json:
-        emit_json({"ok": ok, "files": [_file_json(p, r) for p, r in results]})
+        emit_json({"ok": ok, "files": [_file_json(p, r, witnessed.get(p)) for p, r in results]})
     elif terse:
         for path, r in results:
             if isinstance(r, OrderArchiveError):
@@ -148,6 +159,8 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
             if r.official and r.entry and d:
                 echo(f"OFFICIAL      {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, "
                      f"release {r.release}, signed by {_key_name(r.entry_signer)}", fg="green")
+                for line in _witness_lines(witnessed[path]) if path in witnessed else ():
+                    echo(f"              {line}")
             elif r.text is not None and r.entry and d:
                 _render_text_match(path, r.text, d)
             elif r.entry and d:
@@ -166,12 +179,13 @@ def _echo_error(error: OrderArchiveError) -> None:
     echo(f"error: {message}{hint}", fg="red", err=True)
 
 
-def _file_json(path: Path, r: Any) -> dict[str, Any]:
+def _file_json(path: Path, r: Any, cosigned: Any = None) -> dict[str, Any]:
     if isinstance(r, OrderArchiveError):
         return {"file": str(path), "ok": False,
                 "error": error_json(type(r).__name__, " ".join(str(r).split()), hint_for(r),
                                     _exit_code(r))}
-    return {"file": str(path), **r.to_dict()}
+    witnesses = {} if cosigned is None else {"witnesses": cosigned.to_dict()}
+    return {"file": str(path), **r.to_dict(), **witnesses}
 
 
 def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> None:
@@ -285,13 +299,16 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("proof", type=click.Path(path_type=Path))
 @trusted_key_option
+@witness_policy_option
 @quiet_option("'official' or 'failed'")
 @pass_ctx
-def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) -> None:
+def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...],
+                 policy_file: Path | None) -> None:
     """Check FILE against an offline PROOF (.tlog-proof) with only the public key.
 
     Needs no archive. Checks the file's hash against the signed entry in the proof, the entry's
-    signature, its inclusion in the signed checkpoint, and the checkpoint's signature.
+    signature, its inclusion in the signed checkpoint, and the checkpoint's signature; with
+    --witness-policy, also the policy's witness cosignatures on that checkpoint.
     """
     with errors_handled(ctx):
         terse = quiet(ctx)
@@ -299,18 +316,28 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...]) ->
         proof_bytes = _read(proof, MAX_PROOF_BYTES)
         claimed = TlogProof.parse(proof_bytes).parsed_checkpoint()[0].origin
         _require_origin_key(keys, claimed, "the proof")
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             result = check_proof(_read(file), proof_bytes, keys)
+            cosigned = None
+            if policy is not None:
+                from ..witnessing import require_cosigned_note
+
+                cosigned = require_cosigned_note(TlogProof.parse(proof_bytes).checkpoint, keys,
+                                                 policy, result.checkpoint)
     d = result.entry.document
     assert d is not None
     if terse:
         echo("official")
     elif ctx.as_json:
-        emit_json({"ok": True, "file": str(file), **result.to_dict()})
+        witnesses = {} if cosigned is None else {"witnesses": cosigned.to_dict()}
+        emit_json({"ok": True, "file": str(file), **result.to_dict(), **witnesses})
     else:
         echo(f"OFFICIAL  {file}: {d.doc} \"{d.title}\", entry {result.entry.seq} in release "
              f"{result.checkpoint.size} of {result.checkpoint.origin}, signed by "
              f"{_key_name(result.entry_signer)}", fg="green")
+        for line in _witness_lines(cosigned) if cosigned is not None else ():
+            echo(f"          {line}")
 
 
 # -- append-only proofs ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -17,6 +17,8 @@ from ._common import (
     _progress,
     _require_origin_key,
     _trusted,
+    _witness_lines,
+    _witness_policy,
     echo,
     emit_json,
     errors_handled,
@@ -25,6 +27,7 @@ from ._common import (
     quiet,
     quiet_option,
     trusted_key_option,
+    witness_policy_option,
 )
 
 if TYPE_CHECKING:
@@ -43,27 +46,28 @@ if TYPE_CHECKING:
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
 @click.argument("url", required=False)
+@witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
-           url: str | None) -> None:
+           policy_file: Path | None, url: str | None) -> None:
     """Verify the whole archive: entries, signatures, objects, tree, releases.
+
+    With --witness-policy, the latest release must carry the policy's cosignatures.
 
     With URL (or --archive URL), a site 'orderarchive publish' wrote: its signed checkpoint,
     that its tiles reproduce the signed root, its chain of releases, and that it extends the
     release seen before.
     """
     if url is not None or ctx.archive_url is not None:
-        if since is not None or no_objects:
-            with errors_handled(ctx):
-                raise MalformedError("--since and --no-objects apply to an archive directory, "
-                                     "not to a URL (its remembered release is checked)")
-        _verify_url(ctx, url or ctx.archive_url or "", trusted)
+        _verify_url(ctx, url or ctx.archive_url or "", trusted,
+                    local_only=since is not None or no_objects or policy_file is not None)
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
+        policy = _witness_policy(policy_file)
         with failed_verdict(terse):
             report = archive.audit(
                 keys, progress=_progress("verifying", not (ctx.as_json or terse)),
@@ -74,11 +78,16 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
                 from ..history import check_history
 
                 history = check_history(archive, keys, report, since=since)
+            witnessed = (None if policy is None
+                         else _verify_witnessed(archive, keys, policy, report))
     problems = list(report.problems)
     lines: list[str] = []
     if history is not None and history.checked:
         problems += history.problems
         lines = _history_lines(history, report.origin)
+    if witnessed is not None:
+        problems += witnessed.get("problems", [])
+        lines += witnessed.get("lines", [])
     if ctx.as_json:
         out = report.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
@@ -86,6 +95,8 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         if history is not None and history.checked:
             out["lines"] = lines
             out["history"] = history.to_dict()
+        if witnessed is not None and "witnesses" in witnessed:
+            out["witnesses"] = witnessed["witnesses"]
         emit_json(out)
     elif terse:
         echo("failed" if problems else "verified")
@@ -116,6 +127,25 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     sys.exit(EXIT_OK if not problems else EXIT_FAILED)
 
 
+def _verify_witnessed(archive: Any, keys: Any, policy: Any, report: Any) -> dict[str, Any]:
+    """The policy's check for verify: the latest release must be cosigned (a problem if not)."""
+    from ..archive import Problem
+    from ..errors import NotFoundError, VerificationError
+    from ..log.checkpoint import open_checkpoint
+    from ..witnessing import require_witnessed
+
+    if not report.releases:
+        return {"problems": [Problem("not-witnessed", "no release: nothing is cosigned")]}
+    size = report.released_size
+    try:
+        cp, _ = open_checkpoint(archive.release_note(size), keys, origin=archive.origin)
+        cosigned = require_witnessed(archive, cp, keys, policy)
+    except (VerificationError, NotFoundError) as e:
+        return {"problems": [Problem("not-witnessed", f"release {size}: {e}")]}
+    return {"witnesses": cosigned.to_dict(),
+            "lines": [f"release {size} {line}" for line in _witness_lines(cosigned)]}
+
+
 def _history_lines(history: HistoryReport, origin: str) -> list[str]:
     """What verify prints about the archive's history, after its problems."""
     lines = []
@@ -137,10 +167,14 @@ def _history_lines(history: HistoryReport, origin: str) -> list[str]:
     return lines
 
 
-def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str]) -> NoReturn:
+def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool) -> NoReturn:
     from ..remote import verify_remote
 
     with errors_handled(ctx):
+        if local_only:
+            raise MalformedError("--since, --no-objects and --witness-policy apply to an "
+                                 "archive directory, not to a URL (its remembered release is "
+                                 "checked)")
         terse = quiet(ctx)
         with failed_verdict(terse):
             result = verify_remote(url, _trusted(ctx, trusted))

@@ -13,12 +13,14 @@ from ._common import (
     _load_signer,
     _oneline,
     _progress,
+    _witness_round,
     _writer_verifier,
     echo,
     emit_json,
     errors_handled,
     key_option,
     pass_ctx,
+    witnesses_option,
 )
 
 # -- init --------------------------------------------------------------------------------------
@@ -95,6 +97,7 @@ RELATION_OPTIONS = ("amends", "supersedes", "rescinds", "corrects", "reports_on"
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be signed; write nothing.")
 @key_option
+@witnesses_option
 @pass_ctx
 def add(
     ctx: Ctx,
@@ -113,6 +116,7 @@ def add(
     manifest: Path | None,
     dry_run: bool,
     key_path: Path | None,
+    witnesses_file: Path | None,
     **relations: tuple[str, ...],
 ) -> None:
     """Archive FILES (documents or directories) as signed entries, all or none.
@@ -158,11 +162,16 @@ def add(
         # Before the passphrase prompt; add checks again with the unlocked key.
         archive.check_new(requests, _writer_verifier(ctx, key_path, archive.origin,
                                                      dry_run=dry_run))
+        witnessed = None
         if dry_run:
             entries = []
         else:
             signer = _load_signer(ctx, key_path, archive.origin)
             entries = archive.add(requests, signer)
+            head = archive.head()
+            if entries and head.note is not None:
+                witnessed = _witness_round(ctx, archive, head.note, "checkpoint",
+                                           witnesses_file)
     if ctx.as_json:
         docs = [
             {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
@@ -178,6 +187,7 @@ def add(
                         {**_entry_summary(e), "sources": d["sources"], "file": d["file"]}
                         for e, d in zip(entries, docs, strict=True)
                     ],
+                    **({} if witnessed is None else {"witnesses": witnessed.to_dict()}),
                 }
             )
         return
@@ -208,27 +218,33 @@ def add(
 
 @click.command()
 @key_option
+@witnesses_option
 @pass_ctx
-def release(ctx: Ctx, key_path: Path | None) -> None:
-    """Sign a release checkpoint of the current tree (it must extend the last release)."""
+def release(ctx: Ctx, key_path: Path | None, witnesses_file: Path | None) -> None:
+    """Sign a release checkpoint of the current tree (it must extend the last release).
+
+    With a witness file, the release is sent to each witness; fewer cosignatures than its
+    quorum exits 1 (the release stays; run release again to resend)."""
     with errors_handled(ctx):
         archive = ctx.archive()
         signer = _load_signer(ctx, key_path, archive.origin)
         rel = archive.release(signer)
+        if not ctx.as_json:
+            state = "released" if rel.created else "already released"
+            echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
+            echo(rel.note.decode().rstrip("\n"), multiline=True)
+        report = _witness_round(ctx, archive, rel.note, "release", witnesses_file)
     if ctx.as_json:
-        emit_json(
-            {
-                "ok": True,
-                "size": rel.size,
-                "root": rel.root.hex(),
-                "new": rel.created,
-                "checkpoint": rel.note.decode(),
-            }
-        )
-    else:
-        state = "released" if rel.created else "already released"
-        echo(f"{state}: tree size {rel.size}, root sha256:{rel.root.hex()}")
-        echo(rel.note.decode().rstrip("\n"), multiline=True)
+        doc = {
+            "ok": True,
+            "size": rel.size,
+            "root": rel.root.hex(),
+            "new": rel.created,
+            "checkpoint": rel.note.decode(),
+        }
+        if report is not None:
+            doc["witnesses"] = report.to_dict()
+        emit_json(doc)
 
 
 @click.command()

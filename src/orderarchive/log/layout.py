@@ -20,6 +20,9 @@ OFFSETS = OFFSETS_RECORD
 HASHES = HASHES_RECORD
 CHECKPOINT = CHECKPOINT_NAME
 RELEASES = "releases"
+#: Witness cosignatures kept beside the checkpoints they sign (docs/FORMAT.md "Cosignatures").
+COSIGNATURES = "cosignatures"
+_COSIGNATURE_FILE = re.compile(r"(release|checkpoint)\.[0-9a-f]{8}", re.ASCII)
 OFFSET_SIZE = 8
 # Checkpoint extension lines (C2SP tlog-checkpoint allows extension lines after the root):
 # the latest checkpoint names the newest release, and each release names the one before it,
@@ -77,7 +80,7 @@ def previous_release(cp: Checkpoint) -> int | None:
 LOCK = "lock"
 TOLERATED = frozenset({LOCK, "index.sqlite", "index.sqlite-journal", "index.sqlite-wal",
                        "index.sqlite-shm", "index.lock"})
-_DIRECTORIES = frozenset({"log", RELEASES, "objects", "objects/sha256"})
+_DIRECTORIES = frozenset({"log", RELEASES, "objects", "objects/sha256", COSIGNATURES})
 _HEX2 = re.compile(r"[0-9a-f]{2}", re.ASCII)
 _HEX62 = re.compile(r"[0-9a-f]{62}", re.ASCII)
 #: The temporary files the directory store writes beside a final name (store._write_new).
@@ -88,6 +91,8 @@ def named(name: str, *, is_dir: bool) -> bool:
     """Whether the format names the file or directory *name* (docs/FORMAT.md §1)."""
     parts = name.split("/")
     if is_dir:
+        if len(parts) == 2 and parts[0] == COSIGNATURES:
+            return decimal_size(parts[1]) is not None
         return name in _DIRECTORIES or (
             len(parts) == 3 and name.startswith("objects/sha256/")
             and _HEX2.fullmatch(parts[2]) is not None
@@ -96,6 +101,9 @@ def named(name: str, *, is_dir: bool) -> bool:
         return True
     if len(parts) == 2 and parts[0] == RELEASES:
         return decimal_size(parts[1]) is not None
+    if len(parts) == 3 and parts[0] == COSIGNATURES:
+        return (decimal_size(parts[1]) is not None
+                and _COSIGNATURE_FILE.fullmatch(parts[2]) is not None)
     return (
         len(parts) == 4 and name.startswith("objects/sha256/")
         and _HEX2.fullmatch(parts[2]) is not None and _HEX62.fullmatch(parts[3]) is not None
