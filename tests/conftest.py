@@ -36,6 +36,9 @@ TOOLS = {
     "qpdf": "qpdf is not installed (apt-get install qpdf)",
     "go": "Go and golang.org/x/mod are not installed "
     "(apt-get install golang-go golang-golang-x-mod-dev)",
+    "node": "Node.js is not installed (apt-get install nodejs npm)",
+    "nginx": "nginx is not installed (apt-get install nginx-light)",
+    "chromium": "Chromium is not installed (apt-get install chromium)",
 }
 
 

@@ -89,6 +89,9 @@ def test_wheel_and_sdist_carry_the_license_and_metadata(tmp_path: Path) -> None:
     assert "Classifier: Topic :: System :: Archiving" in meta and "Keywords:" in meta
     assert "# orderarchive" in meta  # the README is the long description
     assert "orderarchive/py.typed" in names
+    # the published site's own files (site.py reads them from the package)
+    for asset in ("verify.js", "search.js", "style.css"):
+        assert f"orderarchive/site_assets/{asset}" in names, asset
     sdist = _build("sdist", dist, tmp_path)
     with tarfile.open(sdist) as t:
         members = {m.name.split("/", 1)[1] for m in t.getmembers() if "/" in m.name}

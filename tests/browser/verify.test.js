@@ -1,0 +1,125 @@
+// Unit tests of the verify page's logic (src/orderarchive/site_assets/verify.js) with node's
+// crypto.subtle. Run by tests/test_site_js.py, which publishes the sites named in
+// OA_TEST_SITES (JSON: {name: {dir, files: {label: path}}}) and the expectations.
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const OA = require(path.resolve(__dirname, "../../src/orderarchive/site_assets/verify.js"));
+const SITES = JSON.parse(process.env.OA_TEST_SITES || "{}");
+
+function fetcher(dir, log) {
+  return async (p, limit) => {
+    if (log) log.push(p);
+    const full = path.join(dir, ...p.split("/"));
+    if (!fs.existsSync(full)) return null;
+    const data = fs.readFileSync(full);
+    if (data.length > limit) throw new OA.CheckError("fetch", p + " is too large");
+    return new Uint8Array(data);
+  };
+}
+
+async function check(siteName, file, opts = {}) {
+  const site = SITES[siteName];
+  const trust = JSON.parse(fs.readFileSync(path.join(site.dir, "trust.json"), "utf8"));
+  const keys = [];
+  for (const v of opts.keys || trust.verifiers) keys.push(await OA.parseVkey(v));
+  const log = [];
+  const r = await OA.verifyFile(new Uint8Array(fs.readFileSync(file)), {
+    fetchBytes: fetcher(opts.dir || site.dir, log), keys, origin: trust.origin,
+  });
+  r.fetched = log;
+  return r;
+}
+
+test("tile paths are C2SP tlog-tiles paths", () => {
+  assert.equal(OA.tileIndex(0), "000");
+  assert.equal(OA.tileIndex(1234067), "x001/x234/067");
+  assert.equal(OA.tileIndex(1000), "x001/000");
+  assert.equal(OA.tilePath(0, 1, 44), "tile/0/001.p/44");
+  assert.equal(OA.tilePath(1, 0, 256), "tile/1/000");
+  assert.equal(OA.bundlePath(1234, 256), "tile/entries/x001/234");
+  assert.equal(OA.bundlePath(0, 4), "tile/entries/000.p/4");
+});
+
+test("Ed25519 in WebCrypto: RFC 8032 test 1 verifies", async () => {
+  assert.equal(await OA.ed25519Available(), true);
+});
+
+test("verifier keys: the key ID must match the key", async () => {
+  const k = await OA.parseVkey("sample.orderarchive.example/boston-executive-orders+f3b69ffb+AdxrYepXuEonHuIqH9AlO8Jo6c5evFb8t+Q463MvfEZy");
+  assert.equal(k.name, "sample.orderarchive.example/boston-executive-orders");
+  assert.equal(k.idHex, "f3b69ffb");
+  await assert.rejects(OA.parseVkey("sample.orderarchive.example/boston-executive-orders+f3b69ffc+AdxrYepXuEonHuIqH9AlO8Jo6c5evFb8t+Q463MvfEZy"), /key ID does not match/);
+  await assert.rejects(OA.parseVkey("name+f3b69ffb+AdxrYepXuEonHuIqH9AlO8Jo6c5evFb8t+Q463MvfEZ"), /base64/);
+  await assert.rejects(OA.parseVkey("no-plus-signs"), /not a verifier key/);
+});
+
+test("canonical JSON: duplicate keys, floats, unsorted keys, escapes are refused", () => {
+  const ok = '{"a":1,"b":"x\\u001f\\n\u00e9"}';
+  assert.equal(OA.canonical(JSON.parse(ok)), ok);
+  for (const bad of ['{"a":1,"a":2}', '{"a":1.5}', '{"b":1,"a":2}', '{"a":"\\u00e9"}',
+    '{"a":1.0}', '{"a": 1}', '{"a":"\\ud800"}', '{"a":-0}']) {
+    let same = false;
+    try { same = OA.canonical(JSON.parse(bad)) === bad; } catch (e) { same = false; }
+    assert.equal(same, false, bad);
+  }
+});
+
+test("signed notes: malformed notes are refused with a CheckError", () => {
+  const enc = new TextEncoder();
+  for (const bad of ["a\n1\nroot\n", "a\n\n\u2014 a\n", "a\n\n\u2014 a AAAA\n", "a\n\n- a AAAAAAAA\n", "a\n\n"]) {
+    assert.throws(() => OA.parseNote(enc.encode(bad)), OA.CheckError, JSON.stringify(bad));
+  }
+  assert.throws(() => OA.parseNote(Uint8Array.of(0xff, 0x0a, 0x0a)), /UTF-8/);
+});
+
+test("RFC 9162 inclusion: a wrong or short proof does not lead to the root", async () => {
+  const leaf = new Uint8Array(32);
+  await assert.rejects(OA.rootFromInclusionProof(leaf, 0, 2, []), /too short/);
+  await assert.rejects(OA.rootFromInclusionProof(leaf, 0, 1, [leaf]), /too long/);
+  await assert.rejects(OA.rootFromInclusionProof(leaf, 2, 2, []), /beyond/);
+});
+
+for (const [name, site] of Object.entries(SITES)) {
+  for (const [label, want] of Object.entries(site.expect || {})) {
+    test(`${name}: ${label} -> ${want.verdict}`, async () => {
+      const r = await check(name, site.files[want.file || label], { dir: want.dir, keys: want.keys });
+      assert.equal(r.verdict, want.verdict, JSON.stringify(r));
+      if (want.doc) assert.equal(r.doc.doc, want.doc);
+      if (want.release !== undefined) assert.equal(r.release, want.release);
+      if (want.reason) assert.match(r.reason, new RegExp(want.reason));
+      if (want.verdict === "official") {
+        const passed = r.checks.filter((c) => c.ok).map((c) => c.check);
+        for (const c of ["sha256", "checkpoint", "release", "entry", "signature", "inclusion"]) {
+          assert.ok(passed.includes(c), c + " not among " + passed);
+        }
+        assert.ok(r.checks.every((c) => c.ok));
+      } else {
+        assert.ok(r.verdict !== "official");
+      }
+      if (want.maxFetches) assert.ok(r.fetched.length <= want.maxFetches, r.fetched.join(" "));
+      if (want.next) assert.match(r.next, new RegExp(want.next));
+    });
+  }
+}
+
+test("a browser without Ed25519 in WebCrypto gets 'cannot check', never 'official'", async (t) => {
+  const [name, site] = Object.entries(SITES)[0];
+  const label = Object.keys(site.expect).find((l) => site.expect[l].verdict === "official");
+  const subtle = globalThis.crypto.subtle;
+  const original = subtle.importKey;
+  const keys = [];
+  const trust = JSON.parse(fs.readFileSync(path.join(site.dir, "trust.json"), "utf8"));
+  for (const v of trust.verifiers) keys.push(await OA.parseVkey(v));
+  subtle.importKey = async () => { throw new DOMException("Unrecognized name.", "NotSupportedError"); };
+  t.after(() => { subtle.importKey = original; });
+  assert.equal(await OA.ed25519Available(), false);
+  const r = await OA.verifyFile(new Uint8Array(fs.readFileSync(site.files[label])), {
+    fetchBytes: fetcher(site.dir), keys, origin: trust.origin,
+  });
+  assert.equal(r.verdict, "cannot-check");
+  assert.match(r.reason, /no Ed25519 in WebCrypto/);
+});

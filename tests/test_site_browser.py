@@ -1,0 +1,151 @@
+"""The verify page in a real browser: Debian's chromium, headless, driven by playwright-core
+(tests/browser, pinned), the published sample site served by nginx on 127.0.0.1 with the
+server block ``publish --nginx-conf`` writes. An official file (dropped and chosen), an
+altered copy, an unknown file, a tampered tile, a tampered and a forged checkpoint and a
+pinned key that is not the log's each get their verdict in words; a browser without Ed25519
+in WebCrypto and a page outside a secure context (both simulated in the page before its
+scripts run) are told so; the index page's search filters; a screenshot of each
+verdict is taken (ORDERARCHIVE_SCREENSHOTS=DIR keeps them: docs/screenshots/ holds them)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _nginx import serve
+from _sitefixtures import sample_site
+from conftest import REPO, REQUIRE_TOOLS_ENV, need_tool
+
+BROWSER = REPO / "tests" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _need_browser() -> tuple[str, str]:
+    node = need_tool("node")
+    found = shutil.which("chromium") or (str(CHROMIUM) if CHROMIUM.exists() else None)
+    if found is None:
+        need_tool("chromium")
+    if not (BROWSER / "node_modules" / "playwright-core" / "package.json").is_file():
+        reason = "playwright-core is not installed (cd tests/browser && npm ci); .ci/run does it"
+        if os.environ.get(REQUIRE_TOOLS_ENV) == "1":
+            pytest.fail(f"{reason} ({REQUIRE_TOOLS_ENV}=1: a missing tool is a failure)")
+        pytest.skip(reason)
+    assert found is not None
+    return node, found
+
+
+def test_verify_page_in_chromium(tmp_path: Path) -> None:
+    node, chromium = _need_browser()
+    site, files, expect = sample_site(tmp_path / "sample")
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serve(site, tmp_path / "ngx-site"))
+        tampered_tile = stack.enter_context(
+            serve(Path(expect["tampered-tile"]["dir"]), tmp_path / "ngx-tile"))
+        tampered_cp = stack.enter_context(
+            serve(Path(expect["tampered-checkpoint"]["dir"]), tmp_path / "ngx-cp"))
+        forged_cp = stack.enter_context(
+            serve(Path(expect["forged-checkpoint"]["dir"]), tmp_path / "ngx-forged"))
+        cases = [
+            ("official", base, files["official"], True, None),
+            ("official-article", base, files["official-article"], False, None),
+            ("altered-copy", base, files["altered-copy"], False, None),
+            ("unknown-file", base, files["unknown-file"], True, None),
+            ("tampered-tile", tampered_tile, files["official"], False, None),
+            ("tampered-checkpoint", tampered_cp, files["official"], False, None),
+            ("forged-checkpoint", forged_cp, files["official"], False, None),
+            ("pinned-other-key", base, files["official"], False,
+             expect["pinned-other-key"]["keys"][0]),
+        ]
+        spec = [
+            {"name": name, "url": f"{url}/verify.html", "file": str(file), "drop": drop,
+             "pin": pin, "screenshot": str(shots / f"verify-{name}.png")}
+            for name, url, file, drop, pin in cases
+        ]
+        spec += [
+            {"name": name, "url": f"{base}/verify.html", "file": None, "init": name,
+             "screenshot": str(shots / f"verify-{name}.png")}
+            for name in ("no-ed25519", "insecure")
+        ]
+        spec.append({"name": "search", "kind": "search", "url": f"{base}/index.html",
+                     "query": "wu executive", "screenshot": str(shots / "index-search.png")})
+        run = subprocess.run(
+            [node, str(BROWSER / "drive.js")],
+            env={**os.environ, "OA_BROWSER_CASES": json.dumps(spec), "OA_CHROMIUM": chromium},
+            capture_output=True, text=True, timeout=300, check=False, cwd=BROWSER,
+        )
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = {r["name"]: r for r in json.loads(run.stdout.strip().splitlines()[-1])}
+    assert set(results) == {c["name"] for c in spec}
+    # the index page's static search: the two articles on the order, nothing else
+    found = results.pop("search")
+    assert sorted(found["shown"]) == ["gbh-2026-02-05-wu-executive-order",
+                                      "whdh-2026-02-05-wu-signs-executive-order"], found
+    assert found["count"] == "2 of 4 documents"
+    # a browser without Ed25519, a page outside a secure context: said, and nothing checked
+    r = results.pop("no-ed25519")
+    assert r["verdict"].startswith("CANNOT CHECK HERE: This browser lacks Ed25519"), r
+    assert "lacks Ed25519 in WebCrypto" in r["environment"]
+    r = results.pop("insecure")
+    assert r["verdict"].startswith("CANNOT CHECK HERE: This page is not in a secure context"), r
+    for r in results.values():
+        assert r["secure"] is True
+        assert r["environment"] == ""
+        # no script error; the only console errors are the 404s of an unknown hash's lookup
+        assert all("404" in e for e in r["errors"]), r
+    official = results["official"]
+    assert official["verdict"].startswith(
+        "OFFICIAL: SPECIMEN of An Executive Order"), official
+    assert "covered by signed release 4" in official["verdict"]
+    passed = " | ".join(c["text"] for c in official["checks"] if c["ok"])
+    for words in ("SHA-256 of the file", "signed checkpoint verified", "signed release 4",
+                  "entry signature verified", "inclusion proof from the tiles"):
+        assert words in passed, passed
+    assert all(c["ok"] for c in official["checks"])
+    assert "Trusting the key published on this site" in official["trust"]
+    assert "does not say whether the document is still in force" in official["next"]
+    assert "Its page shows its status" in official["next"]
+    assert results["official-article"]["verdict"].startswith("OFFICIAL: ")
+    for name in ("altered-copy", "unknown-file"):
+        r = results[name]
+        assert r["verdict"].startswith("NOT OFFICIAL: this file is not in the signed log"), r
+        assert "orderarchive check --archive" in r["next"]
+    for name, words in (("tampered-tile", "inclusion proof"),
+                        ("tampered-checkpoint", "does not verify"),
+                        ("forged-checkpoint", "not signed by a trusted key"),
+                        ("pinned-other-key", "not signed by a trusted key")):
+        r = results[name]
+        assert r["verdict"].startswith("NOT OFFICIAL: "), r
+        assert words in r["verdict"], r
+        assert any(not c["ok"] for c in r["checks"]), r
+    assert "Trusting the key you pinned" in results["pinned-other-key"]["trust"]
+    for name in [*results, "no-ed25519", "insecure"]:
+        assert (shots / f"verify-{name}.png").stat().st_size > 1000
+    assert (shots / "index-search.png").stat().st_size > 1000
+    keep = os.environ.get("ORDERARCHIVE_SCREENSHOTS")
+    if keep:
+        for shot in shots.iterdir():
+            shutil.copy(shot, Path(keep) / shot.name)
+
+
+def test_a_missing_playwright_fails_under_require_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # .ci/run sets ORDERARCHIVE_REQUIRE_TOOLS=1: without `npm ci`, the browser test fails
+    # instead of skipping (and skips, saying why, elsewhere).
+    monkeypatch.setattr(sys.modules[__name__], "BROWSER", tmp_path)
+    monkeypatch.setattr(shutil, "which", lambda name, **_: f"/usr/bin/{name}")
+    monkeypatch.setenv(REQUIRE_TOOLS_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="playwright-core is not installed"):
+        _need_browser()
+    monkeypatch.delenv(REQUIRE_TOOLS_ENV)
+    with pytest.raises(pytest.skip.Exception, match="npm ci"):
+        _need_browser()
