@@ -41,6 +41,7 @@ from .errors import (
     KeyFileError,
     MalformedError,
     NotFoundError,
+    OrderArchiveError,
     Remedy,
     RemoteError,
     StorageError,
@@ -608,12 +609,19 @@ def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
                 continue  # resumed: already fetched and checked
             wanted[sha] = size
     pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="mirror")
+    first_error: OrderArchiveError | None = None
     try:
         futures = {pool.submit(log.read_object, sha, size): sha for sha, size in wanted.items()}
         for future in as_completed(futures):
             sha = futures[future]
             name = f"objects/sha256/{sha[:2]}/{sha[2:]}"
-            data = future.result()
+            try:
+                data = future.result()
+            except OrderArchiveError as e:
+                # Keep every object that did arrive (a resumed run needs only the rest); the
+                # first failure is raised once the others are stored.
+                first_error = first_error or e
+                continue
             try:
                 w.path(name).unlink()  # a damaged copy from an earlier run (checked above)
             except FileNotFoundError:
@@ -623,6 +631,8 @@ def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
             w.write(name, data)  # made durable with the rest before the checkpoint
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if first_error is not None:
+        raise first_error
     for entry in entries:
         d = entry.document
         if d is None:
