@@ -45,6 +45,8 @@ def test_check_prove_verify_over_http(site: Path, tmp_path: Path) -> None:
             f"official {ORDER}", f"not-official {altered}"], r.output
         r = run("verify", served.url)
         assert r.exit_code == 0 and "its tiles reproduce the signed root" in r.stdout, r.output
+        # what verify URL did not check is said, not implied
+        assert "not fetched: the entries' signatures and the documents" in r.stdout, r.output
         r = run("--archive", served.url, "verify", "-q")
         assert r.exit_code == 0 and r.stdout == "verified\n", r.output
         proof = tmp_path / "order.tlog-proof"

@@ -219,4 +219,6 @@ def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool)
              "the published tree")
         if "extends" in result["history"]:
             echo(f"extends the tree of size {result['history']['extends']} seen before")
+        echo("not fetched: the entries' signatures and the documents; 'orderarchive mirror "
+             "URL DIR' then 'verify' checks them all")
     sys.exit(EXIT_OK)

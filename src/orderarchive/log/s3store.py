@@ -126,7 +126,12 @@ class S3Store:
         self._mine: builtins.list[str] = []
         self._chunks: dict[str, builtins.list[tuple[int, int]]] = {}
         self._lock = threading.Lock()
-        self._seen_etag: str | None = None  # of the checkpoint this writer last read
+        # The ETag of the checkpoint a write attempt started from: the first one read inside
+        # writer() (the head the attempt's offsets come from). A later read (an index sync)
+        # must not stand in for it, or a committed chunk past a stale head would be waited on
+        # as if it were an uncommitted writer's.
+        self._seen_etag: str | None = None
+        self._attempt_started = False
         #: How long a writer that found another's chunk waits for that writer's checkpoint
         #: before taking the chunk for an interrupted writer's debris.
         self.commit_wait = 15.0
@@ -629,9 +634,9 @@ class S3Store:
         try:
             response = self._call("get_object", CHECKPOINT_NAME, Key=self._key(CHECKPOINT_NAME))
         except NotFoundError:
-            self._seen_etag = None
+            self._note_head(None)
             return Versioned(None, None)
-        self._seen_etag = str(response["ETag"])
+        self._note_head(str(response["ETag"]))
         body = response["Body"]
         try:
             data = bytes(body.read(limit + 1))
@@ -644,6 +649,11 @@ class S3Store:
                 f"{CHECKPOINT_NAME} is more than its limit of {limit} bytes"
             )
         return Versioned(data, str(response["ETag"]))
+
+    def _note_head(self, etag: str | None) -> None:
+        if not self._attempt_started:
+            self._seen_etag = etag
+            self._attempt_started = True
 
     def swap_checkpoint(self, expected: Versioned, new: bytes) -> None:
         """Replace the checkpoint if its ETag is still *expected*'s (``If-Match``; the first
@@ -676,6 +686,7 @@ class S3Store:
         an error before the swap), the chunks it created are removed: no checkpoint can name
         them, as only this writer could have written them."""
         self._mine.clear()
+        self._attempt_started = False  # the next checkpoint read is this attempt's head
         try:
             yield
         except BaseException:
