@@ -206,7 +206,6 @@ class _Overlay:
 
 
 KEYSET_MARK = b',"type":"keyset"'
-_CHUNK = 1 << 20
 
 
 def _releasable(head: Head) -> tuple[int, bytes]:
@@ -306,35 +305,8 @@ class Log:
 
     def iter_entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
         """Entries start..end-1 read sequentially (for rebuilding the index)."""
-        stop = self.head().size if end is None else end
-        if start >= stop:
-            return
-        begin = self.entry_span(start)[0]
-        finish = self.entry_span(stop - 1)[1]
-        with self.store.stream_record(ENTRIES) as f:
-            f.seek(begin)
-            remaining = finish - begin
-            seq = start
-            buffer = b""
-            while remaining > 0 or buffer:
-                if remaining > 0:
-                    chunk = f.read(min(CHUNK, remaining))
-                    if not chunk:
-                        raise StorageError("entry log ended early")
-                    remaining -= len(chunk)
-                    buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    yield Entry.from_bytes(line)
-                    seq += 1
-                if len(buffer) > MAX_ENTRY_BYTES:
-                    raise StorageError(f"entry {seq} is longer than {MAX_ENTRY_BYTES} bytes")
-                if remaining == 0 and buffer:
-                    raise StorageError("entry log does not end with a newline")
-        if seq != stop:
-            raise StorageError(
-                f"entry log holds {seq - start} entries where {stop - start} were expected"
-            )
+        for line in self.iter_lines(start, end):
+            yield Entry.from_bytes(line)
 
     # -- releases ---------------------------------------------------------------------------
 
@@ -577,7 +549,7 @@ class Log:
             buffer = b""
             while remaining > 0 or buffer:
                 if remaining > 0:
-                    chunk = f.read(min(_CHUNK, remaining))
+                    chunk = f.read(min(CHUNK, remaining))
                     if not chunk:
                         raise StorageError("entry log ended early")
                     remaining -= len(chunk)
@@ -632,7 +604,7 @@ class Log:
             tail = b""
             done = 0
             while done < end:
-                chunk = f.read(min(_CHUNK, end - done))
+                chunk = f.read(min(CHUNK, end - done))
                 if not chunk:
                     return False
                 done += len(chunk)
