@@ -125,3 +125,34 @@ def test_tile_paths_parse_back(tmp_path: Path, verifiers: list[VerifierKey],
     for p in _files(site):
         if p.startswith("tile/") and not p.startswith("tile/entries/"):
             assert Tile.parse(p).path == p
+
+
+def test_a_fifo_for_a_checkpoint_is_refused_not_waited_on(
+        tmp_path: Path, verifiers: list[VerifierKey],
+        make_archive: Callable[..., Archive]) -> None:
+    # publish and mirror read the directory's own checkpoint first: a FIFO planted there
+    # (hostile or mistaken) is refused at once, as every file the tool reads is.
+    import os
+    import threading
+
+    from orderarchive.errors import StorageError
+
+    archive = make_archive(3)
+    site = tmp_path / "site"
+    site.mkdir()
+    os.mkfifo(site / "checkpoint")
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            publish(archive, site, verifiers)
+            outcome.append(None)
+        except BaseException as e:  # reported by the assertion below
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "publish blocked on a FIFO named checkpoint"
+    assert isinstance(outcome[0], StorageError), outcome
+    assert "not a regular file" in str(outcome[0])

@@ -239,27 +239,26 @@ class ComputedEntries:
         return list(self._read(indexes))
 
 
-def _previous(
-    outdir: Path, archive: Archive, verifiers: Sequence[VerifierKey]
+def published_checkpoint(
+    directory: Path, verifiers: Sequence[VerifierKey], origin: str, *, hint: str
 ) -> Checkpoint | None:
-    path = outdir / CHECKPOINT
+    """The checkpoint of a site or mirror in *directory* (None when it has none yet), read
+    bounded and refused unless signed for *origin* by a trusted key (a directory of another
+    log: :class:`ConflictError` with *hint*). Used by ``publish`` and ``mirror`` alike."""
+    from .userfiles import read_bounded
+
+    path = directory / CHECKPOINT
     try:
-        with open(path, "rb") as f:
-            note = f.read(_MAX_NOTE + 1)
-    except FileNotFoundError:
+        note = read_bounded(path, _MAX_NOTE, what="checkpoint", error=StorageError,
+                            missing=NotFoundError)
+    except NotFoundError:
         return None
-    except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}") from e
-    if len(note) > _MAX_NOTE:
-        raise StorageError(f"{path} is larger than a checkpoint can be")
     try:
-        cp, _ = open_checkpoint(note, verifiers, origin=archive.origin)
+        return open_checkpoint(note, verifiers, origin=origin)[0]
     except OrderArchiveError as e:
         raise ConflictError(
-            f"{path} is not a checkpoint of {archive.origin} signed by a trusted key: {e}",
-            hint="publish into an empty directory, or the one this archive was published to",
+            f"{path} is not a checkpoint of {origin} signed by a trusted key: {e}", hint=hint
         ) from e
-    return cp
 
 
 def publish(
@@ -294,7 +293,10 @@ def publish(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StorageError(f"cannot create {outdir}: {e.strerror}") from e
-    old = _previous(outdir, archive, verifiers)
+    old = published_checkpoint(
+        outdir, verifiers, archive.origin,
+        hint="publish into an empty directory, or the one this archive was published to",
+    )
     old_size = old.size if old else 0
     if old is not None:
         if old.size > cp.size:

@@ -62,7 +62,13 @@ from .log.tiles import (
     parse_entry_bundle,
 )
 from .log.tlogproof import TlogProof
-from .publish import CHECKPOINT, ComputedEntries, doc_lookup_path, sha256_lookup_path
+from .publish import (
+    CHECKPOINT,
+    ComputedEntries,
+    doc_lookup_path,
+    published_checkpoint,
+    sha256_lookup_path,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -523,7 +529,8 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     log = RemoteLog.open(site, verifiers, state=state)
     cp = log.checkpoint
     w = _Writer(directory)
-    old = _mirror_checkpoint(directory, verifiers, cp.origin)
+    old = published_checkpoint(directory, verifiers, cp.origin,
+                               hint="mirror into an empty directory")
     old_size = old.size if old else 0
     if old is not None and old.size > cp.size:
         raise ConflictError(
@@ -661,23 +668,6 @@ def _mirror_releases(site: HttpSite, w: Any, cp: Checkpoint, verifiers: Sequence
         if previous is not None and previous >= size:
             raise VerificationError(f"releases/{size} names a later release {previous}")
         size = previous
-
-
-def _mirror_checkpoint(directory: Path, verifiers: Sequence[VerifierKey],
-                       origin: str) -> Checkpoint | None:
-    path = directory / CHECKPOINT
-    try:
-        with open(path, "rb") as f:
-            note = f.read(MAX_CHECKPOINT + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise StorageError(f"cannot read {path}: {e.strerror}") from e
-    try:
-        return open_checkpoint(note, verifiers, origin=origin)[0]
-    except (VerificationError, MalformedError) as e:
-        raise ConflictError(f"{path} is not a checkpoint of {origin} signed by a trusted key: "
-                            f"{e}", hint="mirror into an empty directory") from e
 
 
 class _LocalTiles:
