@@ -400,7 +400,8 @@ def test_max_size_limits_user_files(case: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "command", "limit"),
-    [("proof", "verify-proof", "1 MiB"), ("ev", "verify-evidence", "64 MiB")],
+    # a proof: its key-set chain (4 MiB) and the tlog-proof (1 MiB)
+    [("proof", "verify-proof", "5 MiB"), ("ev", "verify-evidence", "64 MiB")],
 )
 def test_format_limits_apply_before_reading(
     case: Path, name: str, command: str, limit: str

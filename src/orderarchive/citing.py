@@ -96,7 +96,7 @@ from .log.checkpoint import Checkpoint
 from .log.entry import Entry, verify_read_entry
 from .log.note import SignedNote, VerifierKey
 from .log.textlayer import TextLayer
-from .log.tlogproof import TlogProof
+from .log.tlogproof import inner_proof
 from .status import DocumentStatus, document_status
 
 if TYPE_CHECKING:  # sqlite3 is loaded only when an index is opened
@@ -348,7 +348,7 @@ def make_evidence(
         )
     layer_bytes = archive.read_object(d.text.sha256, d.text.size)  # checked by hash
     proof = prove(archive, d.doc, verifiers or ())
-    tp = TlogProof.parse(proof)
+    tp = inner_proof(proof)
     release = Checkpoint.parse(SignedNote.parse(tp.checkpoint).text).size
     acts = sorted({r.seq: r for r in citation.standing.changed_by
                    if r.relation in STANDING_RELATIONS}.values(), key=lambda r: r.seq)

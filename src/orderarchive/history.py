@@ -55,6 +55,7 @@ from .errors import StateError as StateError  # noqa: PLC0414 (defined in errors
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.keys import file_stem
+from .log.layout import keyset_positions
 from .log.note import SignedNote, VerifierKey, b64encode
 from .log.store import file_lock, write_atomically
 
@@ -505,6 +506,17 @@ def check_extends(
         ) from e
     if not hmac.compare_digest(prefix_root, old.root_hash):
         raise LogForkedError(ForkEvidence.of(old_note, head.note, prefix_root, proof))
+    # The key-set index (docs/THREATS.md "The key-set index"): a later checkpoint of the same
+    # log that names fewer of the key sets the remembered one named hides one (a rotation or
+    # a revocation) from readers who look them up. One that names none makes them scan.
+    old_sets, new_sets = keyset_positions(old), keyset_positions(new)
+    if old_sets and new_sets is not None and new_sets[: len(old_sets)] != old_sets:
+        raise VerificationError(
+            f"the archive's checkpoint names key sets at {list(new_sets)}, the remembered "
+            f"one at {list(old_sets)}: a key set is left out",
+            hint="verify the whole archive to see what is hidden",
+            remedy=Remedy.FULL_VERIFY,
+        )
     return Extension(old, new, head.note, tuple(proof))
 
 

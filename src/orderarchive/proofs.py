@@ -32,6 +32,7 @@ from .errors import (
     DigestMismatchError,
     KeyFileError,
     NotFoundError,
+    ProofFormatError,
     SignatureError,
     VerificationError,
 )
@@ -42,9 +43,10 @@ from .log.checkpoint import Checkpoint, open_checkpoint, signers_of
 from .log.digest import Digest
 from .log.entry import Entry, read_verified_entry, verify_read_entry
 from .log.keyset import KeyHistory
+from .log.layout import keyset_positions
 from .log.note import SignedNote, Signer, VerifierKey, b64encode
+from .log.tlogproof import MAX_CHAINED_PROOF_BYTES, ChainLink, TlogProof, chain_bytes, open_proof
 from .log.tlogproof import OpenedProof as OpenedProof  # noqa: PLC0414 (public from here too)
-from .log.tlogproof import TlogProof, open_proof
 
 if TYPE_CHECKING:  # imported for types only: `check` and `verify-proof` start without them
     from .archive import Archive
@@ -147,6 +149,8 @@ class VerifiedProof:
     entry_signer: VerifierKey
     checkpoint_signers: tuple[VerifierKey, ...]
     sha256: Digest
+    #: The keys it was checked with: under key sets, the key history its chain gave.
+    trust: Sequence[VerifierKey] = ()
 
     def to_dict(self) -> JSONObject:
         """The JSON object ``verify-proof --json`` prints."""
@@ -410,7 +414,21 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes
         raise NotFoundError(f"entry {seq} is not a document")
     from .witnessing import cosigned_note  # the release with the witnesses' cosignatures
 
-    proof = TlogProof(seq, tuple(path), cosigned_note(archive, cp), raw).to_bytes()
+    # Under key sets the release names its key-set entries: they travel with the proof, each
+    # with its inclusion proof in the release, so the trust file alone checks it offline.
+    links = [
+        ChainLink(i, archive.entry_bytes(i, cp.size),
+                  tuple(merkle.inclusion_proof(i, cp.size, archive.read_hashes)))
+        for i in keyset_positions(cp) or ()
+    ]
+    proof = chain_bytes(links) + TlogProof(
+        seq, tuple(path), cosigned_note(archive, cp), raw
+    ).to_bytes()
+    if len(proof) > MAX_CHAINED_PROOF_BYTES:
+        raise ProofFormatError(
+            f"the proof with its log's key sets would be {len(proof)} bytes, more than "
+            f"{MAX_CHAINED_PROOF_BYTES}"
+        )
     data = archive.read_object(entry.document.sha256, entry.document.size)
     verify_proof(data, proof, verifiers, origin=archive.origin)
     return proof
@@ -440,7 +458,7 @@ def verify_proof(
         )
     if len(data) != doc.size:  # same hash, other size: impossible short of a SHA-256 break
         raise VerificationError(f"the file is {len(data)} bytes, the entry says {doc.size}")
-    return VerifiedProof(entry, cp, entry_signer, cp_signers, actual)
+    return VerifiedProof(entry, cp, entry_signer, cp_signers, actual, opened.trust)
 
 
 # -- append-only proofs ------------------------------------------------------------------------

@@ -365,11 +365,11 @@ def require_cosigned_evidence(
     member, a tlog-proof), checked under *policy* as :func:`require_cosigned_note` does."""
     import json
 
-    from .log.tlogproof import TlogProof
+    from .log.tlogproof import inner_proof
 
     try:
         proof = json.loads(evidence)["proof"]
-        note = TlogProof.parse(proof.encode("utf-8")).checkpoint
+        note = inner_proof(proof.encode("utf-8")).checkpoint
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise MalformedError("the evidence carries no readable proof") from e
     return require_cosigned_note(note, verifiers, policy, expected, now=now)

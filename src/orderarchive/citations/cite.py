@@ -53,12 +53,12 @@ from ..errors import (
 from ..errors import NoTextLayerError as NoTextLayerError  # noqa: PLC0414 (defined in errors.py)
 from ..errors import QuotationMismatchError as QuotationMismatchError  # noqa: PLC0414 (defined in errors.py)
 from ..errors import UnreleasedQuotationError as UnreleasedQuotationError  # noqa: PLC0414 (defined in errors.py)
-from ..log.checkpoint import Checkpoint, signers_of
+from ..log.checkpoint import Checkpoint
 from ..log.digest import Digest
 from ..log.entry import DocumentFields, Entry
 from ..log.note import SignedNote, VerifierKey, b64encode
 from ..log.textlayer import TextLayer
-from ..log.tlogproof import TlogProof, open_proof
+from ..log.tlogproof import TlogProof, inner_proof, open_proof
 from .brief import FoundQuotation, find_quotations
 from .quote import (
     Difference,
@@ -586,14 +586,14 @@ def evidence_file(
     the file with :func:`verify_evidence` as a stranger would.
     """
     d = citation.fields
-    tp = TlogProof.parse(proof)
+    tp = inner_proof(proof)
     extra = Entry.from_bytes(tp.extra or b"")
     if extra.raw != citation.entry.raw:
         raise ConflictError(f"the archive's entry for {d.doc!r} changed while citing it")
     changed: list[str] = []
     entries: list[Entry] = []
     for other in changed_by:
-        other_tp = TlogProof.parse(other)
+        other_tp = inner_proof(other)
         if other_tp.checkpoint != tp.checkpoint:
             raise ConflictError("a release was made while the evidence was written; try again")
         changed.append(other.decode("utf-8"))
@@ -630,6 +630,8 @@ class VerifiedEvidence:
     status: str
     changed_by: tuple[Entry, ...]
     citation: str
+    #: The keys it was checked with: under key sets, the key history its proof's chain gave.
+    trust: Sequence[VerifierKey] = ()
 
     @property
     def fields(self) -> DocumentFields:
@@ -724,16 +726,19 @@ def _strict_b64decode(text: str, what: str) -> bytes:
     return raw
 
 
+def _proof_bytes(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate
+        raise ProofFormatError(f"evidence: {what} is not valid Unicode") from e
+
+
 def _open_proof(
     text: str, verifiers: Sequence[VerifierKey], origin: str | None, what: str
 ) -> tuple[TlogProof, Entry, Checkpoint, SignedNote, VerifierKey]:
     """A tlog-proof carrying a document entry, checked as :func:`.proofs.verify_proof` checks
     one, except for the file's hash: the evidence carries the text layer, not the file."""
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError as e:  # a lone surrogate
-        raise ProofFormatError(f"evidence: {what} is not valid Unicode") from e
-    opened = open_proof(data, verifiers, origin=origin, what=what)
+    opened = open_proof(_proof_bytes(text, what), verifiers, origin=origin, what=what)
     return opened.proof, opened.entry, opened.checkpoint, opened.note, opened.entry_signer
 
 
@@ -894,9 +899,11 @@ def verify_evidence(
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
     body = _load(data)
-    tp, entry, cp, note, signer = _open_proof(
-        _string(body, "proof", ""), verifiers, origin, "the proof"
+    opened = open_proof(
+        _proof_bytes(_string(body, "proof", ""), "the proof"), verifiers, origin=origin,
+        what="the proof",
     )
+    tp, entry, cp, signer = opened.proof, opened.entry, opened.checkpoint, opened.entry_signer
     d = fields_of(entry)
     doc = _string(body, "doc", "")
     if doc != d.doc:
@@ -931,13 +938,14 @@ def verify_evidence(
         entry=entry,
         checkpoint=cp,
         entry_signer=signer,
-        checkpoint_signers=signers_of(note, verifiers),
+        checkpoint_signers=opened.checkpoint_signers,
         layer=layer,
         quotation=quotation,
         pin=pin,
         status=status,
         changed_by=changed_by,
         citation=text,
+        trust=opened.trust,
     )
 
 

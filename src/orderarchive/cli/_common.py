@@ -473,8 +473,10 @@ def _inside(path: Path, directory: Path) -> bool:
         return False
 
 
-def _trusted(ctx: Ctx, trusted: Sequence[str]) -> Any:
-    """The user's trusted verifier keys, or a one-line error (exit 2): never none.
+def _trusted(ctx: Ctx, trusted: Sequence[str], *, offline: bool = False) -> Any:
+    """The user's trusted verifier keys, or a one-line error (exit 2): never none. With
+    *offline* (a proof or evidence file checked alone), a trust file is pinned as it is: the
+    file's own key-set chain is walked from it, no archive is opened.
 
     A key file or directory inside the archive under test is refused: whoever wrote the
     archive could have put his own key there (issue 11 item 2).
@@ -504,7 +506,7 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> Any:
         if f.suffix == ".trust"
     ]
     if trust_files:
-        return _key_history(ctx, trust_files)
+        return _key_history(ctx, trust_files, offline=offline)
     keys = load_verifiers(sources)
     if not keys:
         raise KeyFileError(
@@ -514,7 +516,7 @@ def _trusted(ctx: Ctx, trusted: Sequence[str]) -> Any:
     return keys
 
 
-def _key_history(ctx: Ctx, trust_files: Sequence[Path]) -> Any:
+def _key_history(ctx: Ctx, trust_files: Sequence[Path], *, offline: bool = False) -> Any:
     """The archive's key history walked from the pinned trust file (docs/FORMAT.md §23): a
     sequence of the log keys whose per-index answers every entry check asks for. A trust
     file replaces the *.vkey files beside it; two trust files are ambiguous."""
@@ -535,6 +537,10 @@ def _key_history(ctx: Ctx, trust_files: Sequence[Path]) -> Any:
         )
     data = read_bounded(trust_files[0], 1 << 20, what="trust file", error=KeyFileError,
                         missing=KeyFileError)
+    if offline:
+        from ..log.keyset import PinnedTrust
+
+        return PinnedTrust(read_trust(data))
     archive = ctx.archive()
     return archive.key_history(read_trust(data, archive.origin))
 

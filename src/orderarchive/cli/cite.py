@@ -310,14 +310,14 @@ def _claimed_origin(data: bytes) -> str | None:
     :func:`.cite.verify_evidence` reports what is wrong with it."""
     from ..canonical import loads_strict
     from ..errors import OrderArchiveError
-    from ..log.tlogproof import TlogProof
+    from ..log.tlogproof import inner_proof
 
     try:
         body = loads_strict(data.decode("utf-8"))
         proof = body.get("proof") if isinstance(body, dict) else None
         if not isinstance(proof, str):
             return None
-        return TlogProof.parse(proof.encode("utf-8")).parsed_checkpoint()[0].origin
+        return inner_proof(proof.encode("utf-8")).parsed_checkpoint()[0].origin
     except (OrderArchiveError, UnicodeError):
         return None
 
@@ -379,7 +379,7 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...],
     """
     with errors_handled(ctx):
         terse = quiet(ctx)
-        keys = _trusted(ctx, trusted)
+        keys = _trusted(ctx, trusted, offline=True)
         data = _read(evidence, MAX_EVIDENCE_BYTES)
         claimed = _claimed_origin(data)
         if claimed is not None:
@@ -391,7 +391,8 @@ def verify_evidence_command(ctx: Ctx, evidence: Path, trusted: tuple[str, ...],
             if policy is not None:
                 from ..witnessing import require_cosigned_evidence
 
-                cosigned = require_cosigned_evidence(data, keys, policy, result.checkpoint)
+                cosigned = require_cosigned_evidence(data, result.trust or keys, policy,
+                                                     result.checkpoint)
     if ctx.as_json:
         witnesses = {} if cosigned is None else {"witnesses": cosigned.to_dict()}
         emit_json({"ok": result.accepted, "evidence": str(evidence), **result.to_dict(),

@@ -15,7 +15,7 @@ from ..log.digest import Digest
 from ..log.entry import Entry
 from ..log.keys import default_secret_dir, file_stem, load_verifiers, read_secret_key
 from ..log.note import VerifierKey
-from ..log.tlogproof import MAX_PROOF_BYTES, TlogProof
+from ..log.tlogproof import MAX_CHAINED_PROOF_BYTES, inner_proof
 from ..proofs import check_copy, export_minisig, minisign_public_key
 from ..proofs import consistency as prove_consistency
 from ..proofs import prove as make_proof
@@ -280,9 +280,7 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
             proof = prove_remote(ctx.archive_url, ref, _trusted(ctx, trusted))
         else:
             proof = make_proof(ctx.archive(), ref, _trusted(ctx, trusted))
-        from ..log.tlogproof import TlogProof
-
-        tp = TlogProof.parse(proof)
+        tp = inner_proof(proof)
         entry = Entry.from_bytes(tp.extra or b"")
         target = output or Path(f"{path if path else entry.doc}.tlog-proof")
         where = _write(target, proof, as_json=ctx.as_json)
@@ -311,9 +309,9 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...],
     """
     with errors_handled(ctx):
         terse = quiet(ctx)
-        keys = _trusted(ctx, trusted)
-        proof_bytes = _read(proof, MAX_PROOF_BYTES)
-        claimed = TlogProof.parse(proof_bytes).parsed_checkpoint()[0].origin
+        keys = _trusted(ctx, trusted, offline=True)
+        proof_bytes = _read(proof, MAX_CHAINED_PROOF_BYTES)
+        claimed = inner_proof(proof_bytes).parsed_checkpoint()[0].origin
         _require_origin_key(keys, claimed, "the proof")
         policy = _witness_policy(policy_file)
         with failed_verdict(terse):
@@ -322,8 +320,8 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...],
             if policy is not None:
                 from ..witnessing import require_cosigned_note
 
-                cosigned = require_cosigned_note(TlogProof.parse(proof_bytes).checkpoint, keys,
-                                                 policy, result.checkpoint)
+                cosigned = require_cosigned_note(inner_proof(proof_bytes).checkpoint,
+                                                 result.trust or keys, policy, result.checkpoint)
     d = result.entry.document
     assert d is not None
     if terse:

@@ -43,6 +43,7 @@ from ..errors import (
     StorageError,
 )
 from . import merkle
+from .checkpoint import Checkpoint
 from .entry import MAX_ENTRY_BYTES, Entry
 from .keyset import KeyHistory, RevokedKeyError, open_release
 from .layout import (
@@ -53,6 +54,7 @@ from .layout import (
     OFFSETS,
     RELEASES,
     decimal_size,
+    keyset_positions,
     object_name,
     previous_release,
 )
@@ -102,6 +104,7 @@ class _RangeResult:
         "checked",
         "documents",
         "ids",
+        "keysets",
         "objects",
         "problems",
         "relation_seqs",
@@ -118,6 +121,7 @@ class _RangeResult:
         self.objects = 0
         self.signatures = 0
         self.ids = array("Q")
+        self.keysets = array("Q")  # positions of key-set entries (the checkpoints name them)
         self.relation_seqs = array("Q")
         self.relation_targets = array("Q")
 
@@ -184,6 +188,8 @@ class _EntryChecker:
             self.problem(REFUSED, str(e), seq)
         except SignatureError as e:
             self.problem("signature", str(e), seq)
+        if entry.keyset is not None:
+            r.keysets.append(seq)
         doc = entry.document
         if doc is None:
             r.ids.append(0)
@@ -334,6 +340,8 @@ class Auditor:
         self.workers = workers
         self.problems: list[Problem] = []
         self.entry_problems: list[Problem] = []
+        #: The key-set entries' positions the full read found (what checkpoints must name).
+        self.keysets: list[int] = []
         self.documents = 0
         self.objects = 0
         self.signatures = 0
@@ -378,6 +386,7 @@ class Auditor:
         leaf_root = self._check_log(size)
         if root is not None and leaf_root is not None and not hmac.compare_digest(root, leaf_root):
             self.problem("root", "the log's Merkle root differs from the signed checkpoint")
+        self._check_keyset_index(head.checkpoint, "latest checkpoint", size)
         try:
             latest_release = head.latest_release
         except OrderArchiveError as e:
@@ -589,6 +598,7 @@ class Auditor:
             self.signatures += r.signatures
             checked += r.checked
             self.entry_problems.extend(r.problems)
+            self.keysets.extend(r.keysets)
         if checked < size and not self.entry_problems:
             # The walk reports why (a short log); this only guards against a silent gap.
             self.entry_problem("storage", f"only {checked} of {size} entries could be checked")
@@ -730,6 +740,7 @@ class Auditor:
                     "release", f"release {rsize}: its root is not the log's tree at that size"
                 )
                 continue
+            self._check_keyset_index(cp, f"release {rsize}", rsize)
             try:
                 previous[rsize] = previous_release(cp)
             except OrderArchiveError as e:
@@ -738,6 +749,25 @@ class Auditor:
             good.append(rsize)
         self._check_release_chain(names, previous, latest)
         return sorted(good)
+
+    def _check_keyset_index(self, cp: Checkpoint | None, what: str, size: int) -> None:
+        """A signed checkpoint that names key-set positions must name exactly the key-set
+        entries below its size that the full read found: the index lets writers and
+        verifiers look key sets up, so one left out (a hidden revocation) is a finding. A
+        checkpoint that names none is from before the index (or an empty log): its readers
+        scan, which hides nothing."""
+        try:
+            named = keyset_positions(cp)
+        except OrderArchiveError as e:
+            self.problem("keyset-index", f"{what}: {e}")
+            return
+        actual = sorted(i for i in self.keysets if i < size)
+        if named is not None and list(named) != actual:
+            self.problem(
+                "keyset-index",
+                f"{what} names key-set entries at {list(named)}, but the log holds them at "
+                f"{actual}",
+            )
 
     def _check_release_chain(
         self, names: list[str], previous: dict[int, int | None], latest: int | None

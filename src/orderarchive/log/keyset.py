@@ -73,6 +73,7 @@ __all__ = [
     "KeyRecord",
     "KeySet",
     "KeySetFormatError",
+    "PinnedTrust",
     "Revocation",
     "RevokedKeyError",
     "RoleError",
@@ -496,33 +497,36 @@ class KeyHistory(Sequence[VerifierKey]):
         one exactly the next (:func:`verify_successor`); a revocation may date back to any
         index but never forward past the key set's own index (a revocation cannot be
         prepared to take effect later, unseen)."""
-        steps: list[tuple[int, KeySet]] = []
-        current = pinned
-        last = -1
-        pinned_index = None
+        history = cls(pinned)
         for index, signed in found:
-            ks = signed.keyset
-            if index <= last:
-                raise KeySetFormatError("key set entries are not in log order")
-            last = index
-            if ks.version == 1 and not steps and pinned_index is None:
-                if ks.text != pinned.text:
-                    raise SignatureError(
-                        f"the log's key set version 1 (entry {index}) is not the pinned one "
-                        f"(sha256:{ks.digest}, pinned sha256:{pinned.digest})"
-                    )
-                verify_first(signed, pinned.origin)
-                pinned_index = index
-                continue
-            current = verify_successor(current, signed)
-            for r in ks.revoked:
-                if r.index > index:
-                    raise SignatureError(
-                        f"key set version {ks.version} (entry {index}) revokes {r.key} from "
-                        f"index {r.index}, after its own"
-                    )
-            steps.append((index, ks))
-        return cls(pinned, steps, pinned_index)
+            history = history.extended(index, signed)
+        return history
+
+    def extended(self, index: int, signed: SignedKeySet) -> KeyHistory:
+        """This history with key set *signed*, recorded at log *index*, walked onto it (the
+        step of :meth:`from_log`): a writer extends the history it holds instead of reading
+        every key set again. Raises unless it is the pinned version 1 recorded first, or
+        exactly the next version after the newest, after its index."""
+        last = self.steps[-1][0] if self.steps else self.pinned_index
+        ks = signed.keyset
+        if last is not None and index <= last:
+            raise KeySetFormatError("key set entries are not in log order")
+        if ks.version == 1 and not self.steps and self.pinned_index is None:
+            if ks.text != self.pinned.text:
+                raise SignatureError(
+                    f"the log's key set version 1 (entry {index}) is not the pinned one "
+                    f"(sha256:{ks.digest}, pinned sha256:{self.pinned.digest})"
+                )
+            verify_first(signed, self.pinned.origin)
+            return KeyHistory(self.pinned, (), index)
+        verify_successor(self.newest, signed)
+        for r in ks.revoked:
+            if r.index > index:
+                raise SignatureError(
+                    f"key set version {ks.version} (entry {index}) revokes {r.key} from "
+                    f"index {r.index}, after its own"
+                )
+        return KeyHistory(self.pinned, (*self.steps, (index, ks)), self.pinned_index)
 
     @property
     def newest(self) -> KeySet:
@@ -623,6 +627,15 @@ class KeyHistory(Sequence[VerifierKey]):
 
     def __getitem__(self, i: Any) -> Any:
         return self._log_keys[i]
+
+
+class PinnedTrust(KeyHistory):
+    """A pinned trust file alone, no log read (``verify-proof`` and ``verify-evidence``): the
+    key sets after version 1 must come with what is verified, an offline proof's key-set
+    chain (:func:`.tlogproof.open_proof`); nothing can be said of a release that names none."""
+
+    def __init__(self, pinned: KeySet) -> None:
+        super().__init__(pinned)
 
 
 def cosign(note: bytes, signer: Signer) -> bytes:

@@ -75,6 +75,47 @@ def previous_release(cp: Checkpoint) -> int | None:
     return extension_size(cp, PREVIOUS_RELEASE_EXT)
 
 
+# The key-set index (docs/FORMAT.md "key-set positions"): every checkpoint and release of a log
+# that holds key-set entries names their log positions, so that a writer and a verifier read
+# those entries by lookup instead of scanning the log. It is signed with the checkpoint and
+# checked against the entries it names (each must be a key-set entry at that position, included
+# in the checkpoint's tree); a log that holds none writes no line, byte for byte as before.
+KEYSETS_EXT = "orderarchive.keysets "
+#: A log records at most this many key sets (one a year for two centuries and more): the line
+#: and an offline proof's chain stay bounded.
+MAX_KEYSETS = 256
+
+
+def keyset_positions(cp: Checkpoint | None) -> tuple[int, ...] | None:
+    """The key-set entries' positions a checkpoint names (None: it names none). Strict: one
+    line, 1 to :data:`MAX_KEYSETS` canonical decimals, strictly ascending, all below the
+    checkpoint's size; anything else is :class:`CorruptArchiveError` (never "none")."""
+    if cp is None:
+        return None
+    values = [line[len(KEYSETS_EXT):] for line in cp.extensions if line.startswith(KEYSETS_EXT)]
+    if not values:
+        return None
+    parts = values[0].split(" ") if len(values) == 1 else []
+    positions: list[int] = []
+    for part in parts:
+        p = decimal_size(part)
+        if p is None or (positions and p <= positions[-1]) or p >= cp.size:
+            positions = []
+            break
+        positions.append(p)
+    if not positions or len(positions) > MAX_KEYSETS:
+        raise CorruptArchiveError(
+            f"checkpoint extension {KEYSETS_EXT.strip()!r} is malformed (1 to {MAX_KEYSETS} "
+            "ascending positions below the tree size)"
+        )
+    return tuple(positions)
+
+
+def keysets_extension(positions: tuple[int, ...]) -> tuple[str, ...]:
+    """The extension line naming *positions* (none when the log holds no key set)."""
+    return (f"{KEYSETS_EXT}{' '.join(map(str, positions))}",) if positions else ()
+
+
 # What a directory store may hold beside the names above: the writers' lock, and the derived
 # index a mirror may carry (docs/FORMAT.md §1 and §12: never read, not part of the format).
 LOCK = "lock"

@@ -34,7 +34,14 @@ from ..errors import (
 )
 from . import merkle
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from .entry import MAX_ENTRY_BYTES, Entry, keyset_fields, make_entry, read_verified_entry
+from .entry import (
+    MAX_ENTRY_BYTES,
+    Entry,
+    keyset_fields,
+    make_entry,
+    read_verified_entry,
+    verify_read_entry,
+)
 from .keyset import (
     ENTRY,
     LOG,
@@ -55,6 +62,8 @@ from .layout import (
     debris,
     decimal_size,
     extension_size,
+    keyset_positions,
+    keysets_extension,
     named,
     previous_release,
     release_extensions,
@@ -229,6 +238,9 @@ class Log:
         #: What the current writer checked the log against (:meth:`writer_head`): its own
         #: key, or the log's recorded key history when the log has key sets.
         self.trust: Sequence[VerifierKey] | KeyHistory = ()
+        #: The positions of the log's key-set entries, as the writer found them: what the
+        #: checkpoints it signs name (:data:`.layout.KEYSETS_EXT`).
+        self.keysets: tuple[int, ...] = ()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -373,21 +385,36 @@ class Log:
                 hint="generate a key whose name is the archive's origin",
             )
         self.trust = [verifier]
-        try:
-            head = self.head([verifier])
-        except UntrustedKeyError:
-            # Signed by another key: after a rotation, the predecessor's log key. The log's
-            # own key sets say who that may be (a writer trusts its own storage).
-            history = self.recorded_history()
-            if history is None:
-                raise
-            head = self.head(history)
+        head = self.head()
+        positions = keyset_positions(head.checkpoint)
+        if positions is not None:
+            # The checkpoint names its key-set entries: read those, not the log (issue 16).
+            history = self._history_at(positions, head.size)
+            self._open_head(head, history)
             self.trust = history
         else:
-            if head.size and self._has_keysets(head.size):
-                history = self.recorded_history()
-                if history is not None:
-                    self.trust = history
+            try:
+                self._open_head(head, [verifier])
+            except UntrustedKeyError:
+                # Signed by another key: after a rotation, the predecessor's log key. The
+                # log's own key sets say who that may be (a writer trusts its own storage).
+                legacy = self.recorded_history()
+                if legacy is None:
+                    raise
+                self._open_head(head, legacy)
+                self.trust = legacy
+            else:
+                # A log whose key sets were recorded before checkpoints named them: found by
+                # the scan once; the next checkpoint names them.
+                if head.size and self._has_keysets(head.size):
+                    legacy = self.recorded_history()
+                    if legacy is not None:
+                        self.trust = legacy
+        trust = self.trust
+        self.keysets = (
+            tuple(i for i, _ in trust.holders() if i is not None)
+            if isinstance(trust, KeyHistory) else ()
+        )
         size = head.size
         if head.checkpoint is not None:
             count = merkle.stored_hash_count(size)
@@ -445,7 +472,9 @@ class Log:
             entries.append(entry)
         new_size = size + len(entries)
         root = merkle.tree_hash(new_size, overlay.read)
-        note = sign_checkpoint(Checkpoint(self.origin, new_size, root, head.extensions()), signer)
+        keysets = (*self.keysets, *(e.seq for e in entries if e.keyset is not None))
+        extensions = (*head.extensions(), *keysets_extension(keysets))
+        note = sign_checkpoint(Checkpoint(self.origin, new_size, root, extensions), signer)
         # Ctrl-C before this point leaves nothing written; from here to the commit point
         # it is held back, so the log is either as before or committed, never debris.
         with deferred_interrupts() as interrupts:
@@ -493,7 +522,8 @@ class Log:
                 note, trust if isinstance(trust, KeyHistory) else [signer.verifier()],
                 origin=self.origin,
             )
-            if cp != Checkpoint(self.origin, size, root, release_extensions(head.latest_release)):
+            expected = (*release_extensions(head.latest_release), *keysets_extension(self.keysets))
+            if cp != Checkpoint(self.origin, size, root, expected):
                 raise VerificationError(
                     f"the prepared release (size {cp.size}) is not the release of the current "
                     f"tree (size {size})",
@@ -515,8 +545,8 @@ class Log:
                 raise VerificationError(
                     f"the current tree does not extend release {last}; refusing to sign a fork"
                 )
-        return sign_checkpoint(Checkpoint(self.origin, size, root, release_extensions(last)),
-                               signer)
+        extensions = (*release_extensions(last), *keysets_extension(self.keysets))
+        return sign_checkpoint(Checkpoint(self.origin, size, root, extensions), signer)
 
     def _publish(self, head: Head, note: bytes, signer: Signer) -> Release:
         size, root = _releasable(head)
@@ -526,7 +556,9 @@ class Log:
         # Ed25519 is deterministic, so re-running an interrupted release recreates the
         # same bytes and completes it.
         latest = sign_checkpoint(
-            Checkpoint(self.origin, size, root, (f"{RELEASE_EXT}{size}",)), signer
+            Checkpoint(self.origin, size, root,
+                       (f"{RELEASE_EXT}{size}", *keysets_extension(self.keysets))),
+            signer,
         )
         with deferred_interrupts():  # Ctrl-C: released, or as before; no temporary file
             self.store.create(f"{RELEASES}/{size}", note)
@@ -624,6 +656,35 @@ class Log:
             verify_first(found[0].keyset), [(e.seq, e.keyset) for e in found if e.keyset]
         )
 
+    def _open_head(self, head: Head, verifiers: Sequence[VerifierKey]) -> None:
+        """Check the signature of *head*, read once, by one of *verifiers* (its log key)."""
+        if head.note is not None:
+            open_checkpoint(head.note, verifiers, origin=self.origin)
+
+    def keyset_entries_at(self, positions: Sequence[int], size: int) -> list[Entry]:
+        """The key-set entries at *positions* (what a checkpoint names), each read by lookup
+        (its bytes against the stored leaf hash) and refused unless it is a key-set entry that
+        says it sits at that position. Nothing else of the log is read."""
+        found: list[Entry] = []
+        for seq in positions:
+            entry = self.entry(seq, size)
+            if entry.keyset is None or entry.seq != seq:
+                raise VerificationError(
+                    f"the checkpoint names entry {seq} as a key set, but it is not one"
+                )
+            found.append(entry)
+        return found
+
+    def _history_at(self, positions: Sequence[int], size: int) -> KeyHistory:
+        """The writer's history from the key sets at *positions*, from the log's own version 1
+        (a writer trusts its own storage; a verifier pins version 1: :meth:`key_history`)."""
+        found = self.keyset_entries_at(positions, size)
+        first = found[0].keyset
+        assert first is not None  # keyset_entries_at refuses entries that are not key sets
+        return KeyHistory.from_log(
+            verify_first(first), [(e.seq, e.keyset) for e in found if e.keyset]
+        )
+
     def key_history(self, pinned: KeySet) -> KeyHistory:
         """Who may sign what in this log, from the *pinned* key set (a trust file) and the
         key sets recorded in the log up to its signed checkpoint: every recorded key set is
@@ -637,15 +698,28 @@ class Log:
         head = self.head()
         if head.checkpoint is None:
             return KeyHistory(pinned)
-        found = self.keyset_entries(head.size, head.checkpoint.root_hash)
+        positions = keyset_positions(head.checkpoint)
+        if positions is None:
+            # No key-set line: the log is scanned and every entry hashed to the signed root,
+            # so that no key-set entry (a revocation) can hide. A writer that drops the line
+            # only makes this slower, never hides anything.
+            found = self.keyset_entries(head.size, head.checkpoint.root_hash)
+        else:
+            # The checkpoint names them: read by lookup; each one's signature and inclusion
+            # in the signed root are checked below, once the checkpoint itself is.
+            found = self.keyset_entries_at(positions, head.size)
         history = KeyHistory.from_log(pinned, [(e.seq, e.keyset) for e in found if e.keyset])
-        for entry in found:
-            entry.verify(history)
         # The latest checkpoint by a log key of the key set in force for its last entry (the
         # one that let its writer append): a key rotated out keeps its past releases, not
-        # the power to sign the log's head.
+        # the power to sign the log's head. The walk above is sound before this check: each
+        # key set is signed into force by the root keys of the one before, from the pin.
         in_force = history.in_force(head.size - 1)
-        self.head([k for k in in_force.keys_for(LOG) if k in history])
+        self._open_head(head, [k for k in in_force.keys_for(LOG) if k in history])
+        for entry in found:
+            if positions is None:
+                entry.verify(history)
+            else:
+                verify_read_entry(self, entry, head.checkpoint, history)
         return history
 
     def signers(self, history: KeyHistory, size: int) -> list[JSONObject]:
@@ -694,13 +768,10 @@ class Log:
         with self.writer(signer) as head:
             self.check_writer(head, signer, recorded)
             history = self.trust if isinstance(self.trust, KeyHistory) else None
-            found: list[tuple[int, SignedKeySet]] = []
             if history is None:
-                pinned = verify_first(signed)
-            else:
-                pinned = history.pinned
-                found = [(e.seq, e.keyset) for e in self.keyset_entries(head.size) if e.keyset]
-            prospective = KeyHistory.from_log(pinned, [*found, (head.size, signed)])
+                history = KeyHistory(verify_first(signed))
+            # The writer's history (read by lookup in writer_head), walked one step on.
+            prospective = history.extended(head.size, signed)
             prospective.check_signer(head.size, signer.verifier(), ENTRY)
             appended = self.append(head, [keyset_fields(signed)], signer, recorded=recorded)
         return appended.entries[0]
