@@ -305,7 +305,9 @@ def verify_proof(ctx: Ctx, file: Path, proof: Path, trusted: tuple[str, ...],
 
     Needs no archive. Checks the file's hash against the signed entry in the proof, the entry's
     signature, its inclusion in the signed checkpoint, and the checkpoint's signature; with
-    --witness-policy, also the policy's witness cosignatures on that checkpoint.
+    --witness-policy, also the policy's witness cosignatures on that checkpoint. With a trust
+    file (--trusted-key FILE.trust), the key sets the proof carries are walked from it and
+    each signature is checked against the key set in force where it was recorded.
     """
     with errors_handled(ctx):
         terse = quiet(ctx)
