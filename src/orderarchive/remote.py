@@ -32,12 +32,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import (
     ConflictError,
+    CopyTooLargeError,
     KeyFileError,
     MalformedError,
     NotFoundError,
@@ -53,6 +54,7 @@ from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.entry import MAX_ENTRY_BYTES, Entry, read_verified_entry, verify_read_entry
 from .log.layout import RELEASE_EXT, extension_size
 from .log.note import VerifierKey
+from .log.textlayer import TextLayer
 from .log.tiles import (
     MAX_BUNDLE_ENTRY,
     TILE_WIDTH,
@@ -68,7 +70,11 @@ from .publish import (
     doc_lookup_path,
     published_checkpoint,
     sha256_lookup_path,
+    text_sha256_lookup_path,
 )
+
+if TYPE_CHECKING:
+    from .copies import CompareLimits, TextComparison
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -77,6 +83,7 @@ __all__ = [
     "RemoteCheck",
     "RemoteError",
     "RemoteLog",
+    "RemoteText",
     "check_remote",
     "is_url",
     "mirror",
@@ -234,6 +241,11 @@ class RemoteCheck:
     requests: int = 0
     #: When the site lists no entry for the file: that it could not be verified otherwise.
     reason: str | None = None
+    #: For a file that is not the signed file: how its text compares with a signed text
+    #: layer (``same-text`` or ``modified-copy``), as the local ``check`` says.
+    text: TextComparison | None = None
+    #: Why the file's text could not be compared (unreadable, no text).
+    text_reason: str | None = None
 
     @property
     def official(self) -> bool:
@@ -251,6 +263,10 @@ class RemoteCheck:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.text is not None:
+            out["text"] = self.text.to_dict()
+        if self.text_reason is not None:
+            out["text_reason"] = self.text_reason
         if self.entry is not None and self.entry.document is not None:
             d = self.entry.document
             out.update(doc=d.doc, title=d.title, kind=d.kind, issuer=d.issuer, issued=d.issued,
@@ -456,18 +472,29 @@ def _release_chain(log: RemoteLog) -> list[int]:
 
 def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
                  state: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 site: HttpSite | None = None) -> RemoteCheck:
-    """Whether *data* is an official document of the site at *url*, from verified bytes."""
+                 site: HttpSite | None = None, filename: str | None = None,
+                 compare_text: bool = True, limits: CompareLimits | None = None) -> RemoteCheck:
+    """Whether *data* is an official document of the site at *url*, from verified bytes.
+
+    A file the site does not list by its SHA-256 has its text compared, as the local
+    ``check`` does (:func:`~orderarchive.copies.compare_with`, the same rule): the site's
+    text index (:mod:`.textindex`) names candidates, and each candidate's entry is verified
+    (signature, inclusion through the tiles in the signed checkpoint) and its text layer
+    checked against the hash that entry signs before it is compared. The downloads are
+    bounded (:data:`MAX_TEXT_CANDIDATES` text layers, :data:`MAX_TEXT_BYTES` in all).
+    """
     site = site or HttpSite(url, timeout=timeout)
     before = site.requests
     log = RemoteLog.open(site, verifiers, state=state)
     sha = hashlib.sha256(data).hexdigest()
     seq = log.lookup(sha256_lookup_path(sha))
     if seq is None:
+        if compare_text:
+            return _check_text(log, data, sha, filename, limits=limits, before=before)
         return RemoteCheck("not-official", sha, len(data), site.url, log.checkpoint,
                            requests=site.requests - before,
                            reason="the site lists no document with this SHA-256; its text was "
-                           "not compared (check it against a local copy or mirror)")
+                           "not compared")
     if seq >= log.checkpoint.size:
         raise VerificationError(f"the site's lookup for sha256:{sha} points past its log")
     entry, signer, _ = log.entry(seq)
@@ -478,6 +505,140 @@ def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
     status = "official" if log.released else "official-unreleased"
     return RemoteCheck(status, sha, len(data), site.url, log.checkpoint, entry, signer,
                        site.requests - before)
+
+
+#: Text layers one copy's comparison downloads at most (the comparison itself asks for at
+#: most 11: one by the text's hash and five per term sample).
+MAX_TEXT_CANDIDATES = 12
+#: Bytes of text layers one copy's comparison downloads at most.
+MAX_TEXT_BYTES = 64 << 20
+
+
+def _check_text(log: RemoteLog, data: bytes, sha: str, filename: str | None, *,
+                limits: CompareLimits | None, before: int) -> RemoteCheck:
+    from .copies import DEFAULT_COMPARE_LIMITS, compare_with, read_copy_text
+
+    limits = limits or DEFAULT_COMPARE_LIMITS
+    deadline = time.monotonic() + limits.timeout_seconds
+    site, cp = log.site, log.checkpoint
+    copy = read_copy_text(data, filename, timeout=limits.timeout_seconds)
+    if copy.shown is None:
+        return RemoteCheck("not-official", sha, len(data), site.url, cp,
+                           requests=site.requests - before, text_reason=copy.reason)
+    source = RemoteText(log)
+    comparison = compare_with(source, copy, limits=limits, deadline=deadline)
+    if comparison is None:
+        reason = None if source.searched else (
+            "the site publishes no text index for its release; the text was compared only "
+            "by its hash")
+        return RemoteCheck("not-official", sha, len(data), site.url, cp,
+                           requests=site.requests - before, reason=reason)
+    entry = comparison.entry
+    signer = source.signers.get(entry.seq)
+    d = entry.document
+    if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
+        # The signed file itself, which the site's lookup by hash did not list: the verdict
+        # comes from the verified entry.
+        status = "official" if log.released else "official-unreleased"
+        return RemoteCheck(status, sha, len(data), site.url, cp, entry, signer,
+                           site.requests - before)
+    return RemoteCheck(comparison.status, sha, len(data), site.url, cp, entry, signer,
+                       site.requests - before, text=comparison)
+
+
+class RemoteText:
+    """A published site as a :class:`~orderarchive.copies.TextSource`: candidates from its
+    lookup by text hash and its text index (hints), text layers from verified entries.
+
+    Bounded: at most :data:`~.textindex.MAX_SHARDS_READ` index shards, and at most
+    :data:`MAX_TEXT_CANDIDATES` text layers of :data:`MAX_TEXT_BYTES` in all; past that the
+    comparison stops with :class:`~orderarchive.errors.CopyTooLargeError` (no verdict).
+    """
+
+    def __init__(self, log: RemoteLog) -> None:
+        self.log = log
+        self.signers: dict[int, VerifierKey | None] = {}
+        #: Whether the site had a text index to search (else only the text hash was looked up).
+        self.searched = False
+        self._layers: dict[int, tuple[Entry, TextLayer | None]] = {}
+        self._fetched = 0
+        self._bytes = 0
+
+    def exact_text(self, text_sha256: str) -> list[int]:
+        seq = self.log.lookup(text_sha256_lookup_path(text_sha256))
+        if seq is None:
+            return []
+        if seq >= self.log.checkpoint.size:
+            raise VerificationError(f"the site's lookup for text sha256:{text_sha256} points "
+                                    "past its log")
+        return [seq]
+
+    def similar(self, words: Sequence[str], limit: int) -> list[int]:
+        from .textindex import (
+            MAX_META_BYTES,
+            MAX_SHARD_BYTES,
+            MAX_SHARDS_READ,
+            parse_meta,
+            parse_shard,
+            rank_similar,
+            shard_of,
+            terms_of,
+            text_index_dir,
+        )
+
+        size = self.log.checkpoint.size
+        base = text_index_dir(size)
+        raw = self.log.site.get(f"{base}/index", MAX_META_BYTES)
+        if raw is None:
+            return []
+        try:
+            meta = parse_meta(raw)
+        except MalformedError as e:
+            raise MalformedError(f"{self.log.site.url}/{base}/index: {e}") from e
+        self.searched = True
+        terms = terms_of(words)
+        by_shard: dict[int, int] = {}
+        for term in terms:
+            n = shard_of(term, meta.shards)
+            by_shard[n] = by_shard.get(n, 0) + 1
+        # The shards holding most of the copy's terms (a hostile index cannot make this read
+        # more than MAX_SHARDS_READ files of MAX_SHARD_BYTES).
+        chosen = sorted(by_shard, key=lambda n: (-by_shard[n], n))[:MAX_SHARDS_READ]
+        found: dict[str, tuple[int, tuple[int, ...] | None]] = {}
+        for n in sorted(chosen):
+            path = f"{base}/{n}"
+            data = self.log.site.get(path, MAX_SHARD_BYTES) or b""
+            try:
+                shard = parse_shard(data, size)
+            except MalformedError as e:
+                raise MalformedError(f"{self.log.site.url}/{path}: {e}") from e
+            found.update((t, v) for t, v in shard.items() if shard_of(t, meta.shards) == n)
+        return rank_similar(terms, found, meta.documents, limit)
+
+    def signed_layer(self, seq: int) -> tuple[Entry, TextLayer | None]:
+        if seq in self._layers:
+            return self._layers[seq]
+        if not 0 <= seq < self.log.checkpoint.size:
+            raise VerificationError(f"the site's text index names entry {seq}, past its log")
+        entry, signer, _ = self.log.entry(seq)
+        self.signers[seq] = signer
+        layer: TextLayer | None = None
+        d = entry.document
+        if d is not None and d.text is not None:
+            if self._fetched >= MAX_TEXT_CANDIDATES or self._bytes + d.text.size > MAX_TEXT_BYTES:
+                raise CopyTooLargeError(
+                    f"the candidates' text layers exceed {MAX_TEXT_CANDIDATES} files or "
+                    f"{MAX_TEXT_BYTES} bytes; cannot decide whether the copy is the same text",
+                    hint="check it against a local copy or mirror of the archive")
+            self._fetched += 1
+            self._bytes += d.text.size
+            blob = self.log.read_object(d.text.sha256, d.text.size)
+            try:
+                layer = TextLayer.from_bytes(blob)
+            except MalformedError:
+                layer = None  # as the local check: a signed layer that does not parse is skipped
+        self._layers[seq] = (entry, layer)
+        return entry, layer
 
 
 def prove_remote(url: str, ref: str, verifiers: Sequence[VerifierKey], *,
@@ -585,6 +746,7 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
         w.write(path, data)
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
+    _mirror_text_index(log, w)
     w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
@@ -647,6 +809,32 @@ def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
         w.write(doc_lookup_path(d.doc), f"{entry.seq}\n".encode())
         if not w.path(sha256_lookup_path(d.sha256)).exists():
             w.write(sha256_lookup_path(d.sha256), f"{entry.seq}\n".encode())
+        if d.text is not None and not w.path(text_sha256_lookup_path(d.text.sha256)).exists():
+            w.write(text_sha256_lookup_path(d.text.sha256), f"{entry.seq}\n".encode())
+
+
+def _mirror_text_index(log: RemoteLog, w: Any) -> None:
+    """The site's text index of its release, copied as the hint it is (:mod:`.textindex`:
+    never believed, its format checked, every shard bounded), its ``index`` file last."""
+    from .textindex import MAX_META_BYTES, MAX_SHARD_BYTES, parse_meta, parse_shard, text_index_dir
+
+    size = log.checkpoint.size
+    base = text_index_dir(size)
+    if w.path(f"{base}/index").is_file():
+        return
+    raw = log.site.get(f"{base}/index", MAX_META_BYTES)
+    if raw is None:
+        return  # a site published without one; check --archive on the mirror says so
+    try:
+        meta = parse_meta(raw)
+        for n in range(meta.shards):
+            data = log.site.get(f"{base}/{n}", MAX_SHARD_BYTES)
+            if data is not None:
+                parse_shard(data, size)
+                w.write(f"{base}/{n}", data)
+    except MalformedError as e:
+        raise MalformedError(f"{log.site.url}/{base}: {e}") from e
+    w.write(f"{base}/index", raw)
 
 
 def _mirror_releases(site: HttpSite, w: Any, cp: Checkpoint, verifiers: Sequence[VerifierKey],
