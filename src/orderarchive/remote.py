@@ -88,6 +88,7 @@ __all__ = [
     "is_url",
     "mirror",
     "prove_remote",
+    "verify_entries",
     "verify_remote",
 ]
 
@@ -290,6 +291,9 @@ class RemoteLog:
         self.checkpoint = checkpoint
         self.reader = TileHashReader(checkpoint.size, checkpoint.root_hash, site.tiles)
         self.history: dict[str, Any] = {}
+        # The last entry bundle read (parsed): reading a bundle's entries one by one
+        # (verify --full) fetches it once. Each entry is still compared with its leaf hash.
+        self._bundle: tuple[str, list[bytes]] | None = None
 
     @classmethod
     def open(cls, site: HttpSite, verifiers: Sequence[VerifierKey], *,
@@ -367,11 +371,14 @@ class RemoteLog:
         if not 0 <= seq < (self.checkpoint.size if size is None else size):
             raise NotFoundError(f"entry {seq} is not in the signed tree")
         n, width = entry_bundle_for(seq, self.checkpoint.size)
-        bundle = self.site.tile(entry_bundle_path(n, width), MAX_BUNDLE)
-        try:
-            raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
-        except MalformedError as e:
-            raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
+        path = entry_bundle_path(n, width)
+        if self._bundle is None or self._bundle[0] != path:
+            bundle = self.site.tile(path, MAX_BUNDLE)
+            try:
+                self._bundle = (path, parse_entry_bundle(bundle, width))
+            except MalformedError as e:
+                raise TileMismatchError(f"entry bundle {path}: {e}") from e
+        raw = self._bundle[1][seq - n * TILE_WIDTH]
         # Compared before the bytes are parsed: an altered entry is a failed verification,
         # not a malformed input.
         leaf = self.reader.read([merkle.stored_hash_index(0, seq)])[0]
@@ -424,26 +431,84 @@ def _safe_id(ref: str) -> bool:
 
 
 def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+                  timeout: float = DEFAULT_TIMEOUT, full: bool = False) -> dict[str, Any]:
     """The site's checkpoint verified, its tiles shown to reproduce the signed root, the
     tree shown to extend the one remembered for its origin (then remembered), and the chain
     of signed releases it names (``orderarchive.previous-release``) followed back: each
-    release present, signed by a trusted key, and a prefix of the published tree. The
-    entries themselves are checked by ``check``/``prove`` (or all of them by ``mirror``)."""
+    release present, signed by a trusted key, and a prefix of the published tree.
+
+    By default the entries and documents are not fetched (``check``/``prove`` check one, and
+    the result says ``"full": None``). With *full*, every entry is read from the entry
+    bundles and verified (its bytes against the leaf hash of an authenticated tile, its
+    signature, its inclusion in the signed checkpoint: the log layer's one check), and every
+    document and text layer it names is fetched and checked against the SHA-256 and size the
+    entry signs (:func:`verify_entries`)."""
     site = HttpSite(url, timeout=timeout)
     log = RemoteLog.open(site, verifiers, state=state)
     # The tiles of the whole right edge fold to the root (the reader checks it on first use).
     merkle.tree_hash(log.checkpoint.size, log.reader.read)
+    releases = _release_chain(log)
+    checked = verify_entries(log) if full else None
     return {
         "url": site.url,
         "origin": log.checkpoint.origin,
         "size": log.checkpoint.size,
         "root": log.checkpoint.root_hash.hex(),
         "released": log.released,
-        "releases": _release_chain(log),
+        "releases": releases,
         "history": log.history,
+        "full": checked,
         "requests": site.requests,
+        "received": site.received,
     }
+
+
+def verify_entries(log: RemoteLog) -> dict[str, int]:
+    """Every entry of the published tree verified and every object it names fetched and
+    checked (``verify URL --full``); returns the counts.
+
+    Bounded: each bundle and tile by its format's size, each object by the size its signed
+    entry states (objects are fetched :data:`MIRROR_WORKERS` at a time and not kept). It
+    writes nothing (the checkpoint was remembered by :meth:`RemoteLog.open` once verified), so
+    an interrupted run is simply run again. Every object is tried; the first failure is
+    raised after the others, with the number that failed.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    wanted: dict[str, int] = {}
+    documents = 0
+    for seq in range(log.checkpoint.size):
+        entry, _, _ = log.entry(seq)
+        d = entry.document
+        if d is None:
+            continue
+        documents += 1
+        wanted.setdefault(d.sha256, d.size)
+        if d.text is not None:
+            wanted.setdefault(d.text.sha256, d.text.size)
+    checked = 0
+    failed: list[OrderArchiveError] = []
+    received = 0
+    pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="verify")
+    try:
+        futures = [pool.submit(log.read_object, sha, size) for sha, size in wanted.items()]
+        for future in as_completed(futures):
+            try:
+                received += len(future.result())
+                checked += 1
+            except OrderArchiveError as e:
+                failed.append(e)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failed:
+        # A wrong object is a failed verification; one that could not be fetched, a site
+        # that cannot be read.
+        worst = next((e for e in failed if isinstance(e, VerificationError)), failed[0])
+        kind = VerificationError if isinstance(worst, VerificationError) else RemoteError
+        raise kind(f"{len(failed)} of {len(wanted)} objects failed the check; "
+                   f"for one: {worst}") from worst
+    return {"entries": log.checkpoint.size, "documents": documents, "objects": checked,
+            "object_bytes": received}
 
 
 def _release_chain(log: RemoteLog) -> list[int]:
