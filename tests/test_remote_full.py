@@ -14,7 +14,7 @@ from _httpsite import serve
 from orderarchive.archive import Archive
 from orderarchive.cli import cli
 from orderarchive.errors import RemoteError, VerificationError
-from orderarchive.log.note import VerifierKey
+from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.log.tiles import TileMismatchError
 from orderarchive.publish import publish
 from orderarchive.remote import verify_remote
@@ -111,3 +111,45 @@ def test_cli_verify_url_full(tmp_path: Path) -> None:
         assert r.exit_code == 1 and "objects failed the check" in r.stderr, r.output
     r = _run("--archive", tmp_path / "archive", "verify", "--full")
     assert r.exit_code == 2 and "--full applies to a URL" in r.stderr, r.output
+
+
+def test_mirror_is_a_complete_site_whose_trust_is_its_own(tmp_path: Path) -> None:
+    """mirror copies the pages and writes the verify page, scripts, trust file and keys/
+    itself (from the keys it verified with): a site's planted script or key is not copied."""
+    shutil.copytree(REPO / "archive", tmp_path / "archive",
+                    ignore=shutil.ignore_patterns("index.sqlite*", "lock", "index.lock"))
+    site, copy = tmp_path / "site", tmp_path / "mirror"
+    r = _run("--archive", tmp_path / "archive", "publish", site, "--key-file", VKEY)
+    assert r.exit_code == 0, r.output
+    with serve(site) as served:
+        r = _run("mirror", served.url, copy)
+        assert r.exit_code == 0 and "pages copied" in r.stdout, r.output
+    published = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    mirrored = {p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()}
+    assert published == mirrored
+    for name in published:
+        assert (copy / name).read_bytes() == (site / name).read_bytes(), name
+    # The mirror serves as a site: checked over HTTP like the original.
+    with serve(copy) as served:
+        r = _run("--archive", served.url, "check", REPO / "docs/sample/sources" /
+                 "boston-eo-2026-02-05-SPECIMEN.pdf")
+        assert r.exit_code == 0 and r.stdout.startswith("OFFICIAL"), r.output
+    # A site that plants a script, another key and a page name outside doc/.
+    hostile = tmp_path / "hostile"
+    shutil.copytree(site, hostile)
+    (hostile / "verify.js").write_text("verdict('OFFICIAL')\n")
+    other = Signer(name="sample.orderarchive.example/boston-executive-orders", seed=bytes(32))
+    (hostile / "trust.json").write_text(
+        '{"format":"orderarchive-site-trust/v1","origin":"x","verifiers":["'
+        + str(other.verifier()) + '"]}\n')
+    with serve(hostile) as served:
+        r = _run("mirror", served.url, tmp_path / "m2")
+        assert r.exit_code == 0, r.output
+        assert (tmp_path / "m2/verify.js").read_bytes() == (site / "verify.js").read_bytes()
+        assert (tmp_path / "m2/trust.json").read_bytes() == (site / "trust.json").read_bytes()
+        index = hostile / "search-index.json"
+        index.write_text(index.read_text().replace('"doc":"boston-eo-2026-02-05-specimen"',
+                                                   '"doc":"../../etc/passwd"', 1))
+        r = _run("mirror", served.url, tmp_path / "m3")
+        assert r.exit_code == 2 and "not a document id" in r.stderr, r.output
+        assert not (tmp_path / "m3/checkpoint").exists()

@@ -733,11 +733,16 @@ class MirrorReport:
     requests: int
     received: int
     written: tuple[str, ...]
+    #: Pages copied from the site (0: it publishes none, or they describe another tree).
+    pages: int = 0
+    #: Why the site's pages were not copied, if they were not.
+    pages_skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "directory": str(self.directory), "old_size": self.old_size,
                 "size": self.size, "requests": self.requests, "received": self.received,
-                "written": len(self.written)}
+                "written": len(self.written), "pages": self.pages,
+                "pages_skipped": self.pages_skipped}
 
 
 def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
@@ -812,12 +817,13 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
     _mirror_text_index(log, w)
+    pages, skipped = _mirror_pages(log, w)
     w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
         w.remove_dir(name)
     return MirrorReport(site.url, directory, old_size, cp.size, site.requests, site.received,
-                        tuple(w.written))
+                        tuple(w.written), pages, skipped)
 
 
 #: Objects a mirror downloads at once (each in its own connection).
@@ -876,6 +882,72 @@ def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
             w.write(sha256_lookup_path(d.sha256), f"{entry.seq}\n".encode())
         if d.text is not None and not w.path(text_sha256_lookup_path(d.text.sha256)).exists():
             w.write(text_sha256_lookup_path(d.text.sha256), f"{entry.seq}\n".encode())
+
+
+#: The most bytes of the site's search index and index page, and of one document page.
+MAX_SEARCH_INDEX = 64 << 20
+MAX_PAGE = 4 << 20
+
+
+def _mirror_pages(log: RemoteLog, w: Any) -> tuple[int, str | None]:
+    """The human part of the site (docs/FORMAT.md §26), so that the mirror can be served as
+    a complete copy; returns the number of pages copied and, if none were, why.
+
+    What decides a verdict is never copied: the verify page, its scripts and the trust file
+    are written by this program (the trust file and ``keys/`` from the keys the mirror was
+    verified with, never from keys the site serves). The document pages, the index page and
+    the search index are copied as the site wrote them (presentation, not evidence; each
+    bounded, under names checked against the search index), and only when the search index
+    describes the checkpoint being mirrored.
+    """
+    import json
+
+    from .log.entry import valid_doc_id
+    from .site import (
+        ASSETS,
+        INDEX_PAGE,
+        SEARCH_FORMAT,
+        SEARCH_INDEX,
+        TRUST_FILE,
+        VERIFY_PAGE,
+        _asset,
+        trust_file,
+        verify_page,
+    )
+
+    cp = log.checkpoint
+    raw = log.site.get(SEARCH_INDEX, MAX_SEARCH_INDEX)
+    if raw is None:
+        return 0, "the site publishes no pages"
+    try:
+        index = json.loads(raw)
+        rows = index["documents"]
+        if index["format"] != SEARCH_FORMAT or not isinstance(rows, list):
+            raise ValueError("not an orderarchive site search index")
+        if index["origin"] != cp.origin or index["size"] != cp.size:
+            return 0, (f"the site's pages describe {index['origin']} at tree size "
+                       f"{index['size']}, not its checkpoint's {cp.size}")
+        docs = [row["doc"] for row in rows]
+    except (ValueError, KeyError, TypeError) as e:
+        raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} is not a search index: {e}") from e
+    for doc in docs:
+        if not isinstance(doc, str) or not valid_doc_id(doc):
+            raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} names a page for {doc!r}, "
+                                 "not a document id")
+    pages = 0
+    for name in [f"doc/{doc}.html" for doc in dict.fromkeys(docs)] + [INDEX_PAGE]:
+        w.write(name, log.site.require(name, MAX_PAGE), replace=True)
+        pages += 1
+    w.write(SEARCH_INDEX, raw, replace=True)
+    keys = [v for v in log.verifiers if v.name == cp.origin]
+    w.write(VERIFY_PAGE, verify_page(cp.origin), replace=True)
+    w.write(TRUST_FILE, trust_file(cp.origin, keys), replace=True)
+    for name in ASSETS:
+        w.write(name, _asset(name), replace=True)
+    key_file = cp.origin.replace("/", "_") + ".vkey"
+    w.write(f"keys/{key_file}", "".join(f"{k.to_string()}\n" for k in keys).encode(),
+            replace=True)
+    return pages, None
 
 
 def _mirror_text_index(log: RemoteLog, w: Any) -> None:
