@@ -2,7 +2,8 @@
 (tests/browser, pinned), the published sample site served by nginx on 127.0.0.1 with the
 server block ``publish --nginx-conf`` writes. An official file (dropped and chosen), an
 altered copy, an unknown file, a tampered tile, a tampered and a forged checkpoint and a
-pinned key that is not the log's each get their verdict in words; a browser without Ed25519
+pinned key that is not the log's each get their verdict in words; a site that serves an
+older signed release after the browser saw a newer one is refused as a rollback; a browser without Ed25519
 in WebCrypto and a page outside a secure context (both simulated in the page before its
 scripts run) are told so; the index page's search filters; a screenshot of each
 verdict is taken (ORDERARCHIVE_SCREENSHOTS=DIR keeps them: docs/screenshots/ holds them)."""
@@ -54,6 +55,9 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
             serve(Path(expect["tampered-checkpoint"]["dir"]), tmp_path / "ngx-cp"))
         forged_cp = stack.enter_context(
             serve(Path(expect["forged-checkpoint"]["dir"]), tmp_path / "ngx-forged"))
+        # A site the browser visits at release 4, which later serves its older release 3.
+        rolled = shutil.copytree(site, tmp_path / "rolled-back")
+        rolled_back = stack.enter_context(serve(rolled, tmp_path / "ngx-rolled"))
         cases = [
             ("official", base, files["official"], True, None),
             ("official-article", base, files["official-article"], False, None),
@@ -69,6 +73,15 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
             {"name": name, "url": f"{url}/verify.html", "file": str(file), "drop": drop,
              "pin": pin, "screenshot": str(shots / f"verify-{name}.png")}
             for name, url, file, drop, pin in cases
+        ]
+        spec += [
+            {"name": "before-rollback", "url": f"{rolled_back}/verify.html",
+             "file": str(files["official"]), "drop": False, "pin": None,
+             "screenshot": str(shots / "verify-before-rollback.png")},
+            {"name": "rollback", "url": f"{rolled_back}/verify.html",
+             "file": str(files["official"]), "drop": False, "pin": None,
+             "replace": {"from": str(rolled / "releases/3"), "to": str(rolled / "checkpoint")},
+             "screenshot": str(shots / "verify-rollback.png")},
         ]
         spec += [
             {"name": name, "url": f"{base}/verify.html", "file": None, "init": name,
@@ -127,6 +140,14 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
         assert words in r["verdict"], r
         assert any(not c["ok"] for c in r["checks"]), r
     assert "Trusting the key you pinned" in results["pinned-other-key"]["trust"]
+    # The browser remembered release 4 of this site; the older release 3 served later is
+    # refused as a rollback, although it is signed and holds the file.
+    assert results["before-rollback"]["verdict"].startswith("OFFICIAL: "), results
+    r = results["rollback"]
+    assert r["verdict"].startswith("REFUSED: ROLLBACK: this site serves the signed log at "
+                                   "tree size 3, older than tree size 4"), r
+    assert "remembers the largest signed log it verified" in r["next"], r
+    assert any(not c["ok"] for c in r["checks"]), r
     for name in [*results, "no-ed25519", "insecure"]:
         assert (shots / f"verify-{name}.png").stat().st_size > 1000
     assert (shots / "index-search.png").stat().st_size > 1000
