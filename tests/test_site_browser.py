@@ -3,9 +3,10 @@
 server block ``publish --nginx-conf`` writes. An official file (dropped and chosen), an
 altered copy, an unknown file, a tampered tile, a tampered and a forged checkpoint and a
 pinned key that is not the log's each get their verdict in words; a site that serves an
-older signed release after the browser saw a newer one is refused as a rollback; a browser without Ed25519
-in WebCrypto and a page outside a secure context (both simulated in the page before its
-scripts run) are told so; the index page's search filters; a screenshot of each
+older signed release after the browser saw a newer one is refused as a rollback; a browser
+without Ed25519 in WebCrypto and a page outside a secure context (both simulated in the page
+before its scripts run) are told so; the index page's search filters its table and lists the
+documents whose text holds the words (the published text index); a screenshot of each
 verdict is taken (ORDERARCHIVE_SCREENSHOTS=DIR keeps them: docs/screenshots/ holds them)."""
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ def _need_browser() -> tuple[str, str]:
         pytest.skip(reason)
     assert found is not None
     return node, found
+
+
+def _holding(terms: list[str]) -> list[str]:
+    """The sample archive's documents whose signed text holds every term."""
+    from orderarchive.archive import Archive
+    from orderarchive.textindex import terms_of
+
+    archive = Archive.open(REPO / "archive")
+    out = []
+    for entry in archive.iter_entries(0, archive.releases()[-1]):
+        layer = archive.text_layer(entry)
+        assert entry.document is not None
+        if layer is not None and set(terms) <= set(terms_of([layer.text()])):
+            out.append(entry.document.doc)
+    return sorted(out)
 
 
 def test_verify_page_in_chromium(tmp_path: Path) -> None:
@@ -90,6 +106,9 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
         ]
         spec.append({"name": "search", "kind": "search", "url": f"{base}/index.html",
                      "query": "wu executive", "screenshot": str(shots / "index-search.png")})
+        spec.append({"name": "fulltext", "kind": "search", "url": f"{base}/index.html",
+                     "query": "Commandeering resources",
+                     "screenshot": str(shots / "index-fulltext.png")})
         run = subprocess.run(
             [node, str(BROWSER / "drive.js")],
             env={**os.environ, "OA_BROWSER_CASES": json.dumps(spec), "OA_CHROMIUM": chromium},
@@ -103,6 +122,12 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
     assert sorted(found["shown"]) == ["gbh-2026-02-05-wu-executive-order",
                                       "whdh-2026-02-05-wu-signs-executive-order"], found
     assert found["count"] == "2 of 4 documents"
+    # ... and the documents whose text holds both words, from the published text index
+    assert found["textCount"].startswith("In the text: "), found
+    text = results.pop("fulltext")
+    assert text["count"] == "0 of 4 documents" and text["shown"] == [], text  # titles/ids only
+    assert text["textCount"] == "In the text: 2 documents hold every word", text
+    assert sorted(text["textHits"]) == _holding(["commandeering", "resources"])
     # a browser without Ed25519, a page outside a secure context: said, and nothing checked
     r = results.pop("no-ed25519")
     assert r["verdict"].startswith("CANNOT CHECK HERE: This browser lacks Ed25519"), r

@@ -32,10 +32,15 @@ async function search(page, c) {
   await page.waitForFunction(() => document.getElementById("count") !== null);
   await page.fill("#q", c.query);
   await page.waitForFunction(() => document.getElementById("count").textContent !== "");
+  // The full-text part answers after the shards arrive.
+  await page.waitForFunction(() => document.getElementById("text-count").textContent !== "",
+    null, { timeout: 20000 });
   const r = await page.evaluate(() => ({
     count: document.getElementById("count").textContent,
     shown: Array.from(document.querySelectorAll("#documents tbody tr"))
       .filter((tr) => !tr.hidden).map((tr) => tr.querySelector("code").textContent),
+    textCount: document.getElementById("text-count").textContent,
+    textHits: Array.from(document.querySelectorAll("#text-hits li code"), (c) => c.textContent),
   }));
   if (c.screenshot) await page.screenshot({ path: c.screenshot, fullPage: true });
   return r;
