@@ -196,3 +196,22 @@ def test_the_index_format() -> None:
     for bad in (b"", b"orderarchive-text-index/v1\n1\n3\n", b"other\n1\n1\n"):
         with pytest.raises(MalformedError):
             parse_meta(bad)
+
+
+def test_a_site_published_before_the_text_index_gets_it(published: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    """Publishing again over a site without the text index or text lookups (an older
+    publication) writes both, for every entry, and checks by text then work."""
+    archive_dir, site_dir = published
+    site = tmp_path / "site"
+    shutil.copytree(site_dir, site)
+    shutil.rmtree(site / "lookup/text")
+    shutil.rmtree(site / "lookup/text-sha256")
+    from orderarchive.publish import publish
+
+    keys = load_verifiers([REPO / "keys"])
+    publish(Archive.open(archive_dir), site, keys)
+    for name in ("lookup/text", "lookup/text-sha256"):
+        got = sorted(p.relative_to(site).as_posix() for p in (site / name).rglob("*"))
+        assert got == sorted(p.relative_to(site_dir).as_posix()
+                             for p in (site_dir / name).rglob("*")), name

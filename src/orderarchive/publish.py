@@ -404,7 +404,12 @@ def write_text_index(
 
     def texts() -> Iterator[tuple[int, str]]:
         for entry in entries:
-            if entry.document is not None and entry.document.text is not None:
+            d = entry.document
+            if d is not None and d.text is not None:
+                # A site published before text lookups existed gets them for its old entries.
+                lookup = text_sha256_lookup_path(d.text.sha256)
+                if not w.path(lookup).exists():
+                    w.write(lookup, f"{entry.seq}\n".encode())
                 layer = text_layer(entry)
                 if layer is not None:
                     yield entry.seq, layer.text()
