@@ -23,7 +23,7 @@ PACKAGE = "orderarchive"
 LAYERS = ("base", "log", "documents", "citations", "recipe", "cli")
 BASE = {"errors", "canonical", "_display", "userfiles"}
 RECIPE = {"archive", "index", "status", "history", "releaselog", "proofs", "copies", "citing",
-          "publish", "remote", "witnessing", "site"}
+          "publish", "remote", "witnessing", "site", "textindex"}
 
 
 def layer_of(module: str) -> str:

@@ -42,7 +42,7 @@ def test_check_prove_verify_over_http(site: Path, tmp_path: Path) -> None:
         assert "inclusion proof from the tiles" in r.stdout
         r = run("--archive", served.url, "check", "-q", ORDER, altered)
         assert r.exit_code == 1 and r.stdout.splitlines() == [
-            f"official {ORDER}", f"not-official {altered}"], r.output
+            f"official {ORDER}", f"same-text {altered}"], r.output
         r = run("verify", served.url)
         assert r.exit_code == 0 and "its tiles reproduce the signed root" in r.stdout, r.output
         # what verify URL did not check is said, not implied
@@ -133,7 +133,7 @@ def test_an_interrupted_mirror_resumes(site: Path, tmp_path: Path) -> None:
         assert r.exit_code == 0, r.output
         fetched = [p for p in served.paths if p.startswith("/objects/")]
         assert sorted(fetched) == missing
-    # the log is mirrored; the key files and the site's pages are not (docs/FORMAT.md §25)
+    # the log is mirrored byte for byte (the pages too: test_remote_full.py)
     log = ("checkpoint", "tile/", "releases/", "objects/", "lookup/")
     for p in site.rglob("*"):
         if p.is_file() and p.relative_to(site).as_posix().startswith(log):

@@ -59,8 +59,13 @@ def test_check_official_altered_and_unknown(site: tuple[Archive, Path], tmp_path
         assert result.to_dict()["doc"] == "eo-261"
         altered = check_remote(served.url, official.replace(b"City", b"Town"), verifiers,
                                state=state)
-        assert altered.status == "not-official" and altered.entry is None
-        assert "lists no document" in (altered.reason or "")
+        # its text is compared, as the local check compares it (tests/test_remote_text.py)
+        assert altered.status == "modified-copy" and altered.entry is not None
+        assert altered.entry.seq == 261 and altered.text is not None
+        by_hash = check_remote(served.url, official.replace(b"City", b"Town"), verifiers,
+                               state=state, compare_text=False)
+        assert by_hash.status == "not-official" and by_hash.entry is None
+        assert "lists no document" in (by_hash.reason or "")
 
 
 def test_a_lying_lookup_or_tampered_site_is_refused(site: tuple[Archive, Path], tmp_path: Path,

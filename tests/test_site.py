@@ -61,6 +61,7 @@ def test_sample_pages_say_what_the_verified_entries_say() -> None:
     assert "covered by signed release 3" in page
     index = json.loads(files["search-index.json"])
     assert index["format"] == SEARCH_FORMAT and index["size"] == 4 and index["release"] == 4
+    assert index["text_index"] == "lookup/text/4"  # the published text index (full text)
     assert index["documents"][0]["doc"] == order
     assert index["documents"][0]["sha256"] == d.sha256
     assert index["documents"][0]["status"] == "amended"

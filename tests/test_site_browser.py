@@ -2,9 +2,11 @@
 (tests/browser, pinned), the published sample site served by nginx on 127.0.0.1 with the
 server block ``publish --nginx-conf`` writes. An official file (dropped and chosen), an
 altered copy, an unknown file, a tampered tile, a tampered and a forged checkpoint and a
-pinned key that is not the log's each get their verdict in words; a browser without Ed25519
-in WebCrypto and a page outside a secure context (both simulated in the page before its
-scripts run) are told so; the index page's search filters; a screenshot of each
+pinned key that is not the log's each get their verdict in words; a site that serves an
+older signed release after the browser saw a newer one is refused as a rollback; a browser
+without Ed25519 in WebCrypto and a page outside a secure context (both simulated in the page
+before its scripts run) are told so; the index page's search filters its table and lists the
+documents whose text holds the words (the published text index); a screenshot of each
 verdict is taken (ORDERARCHIVE_SCREENSHOTS=DIR keeps them: docs/screenshots/ holds them)."""
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ def _need_browser() -> tuple[str, str]:
     return node, found
 
 
+def _holding(terms: list[str]) -> list[str]:
+    """The sample archive's documents whose signed text holds every term."""
+    from orderarchive.archive import Archive
+    from orderarchive.textindex import terms_of
+
+    archive = Archive.open(REPO / "archive")
+    out = []
+    for entry in archive.iter_entries(0, archive.releases()[-1]):
+        layer = archive.text_layer(entry)
+        assert entry.document is not None
+        if layer is not None and set(terms) <= set(terms_of([layer.text()])):
+            out.append(entry.document.doc)
+    return sorted(out)
+
+
 def test_verify_page_in_chromium(tmp_path: Path) -> None:
     node, chromium = _need_browser()
     site, files, expect = sample_site(tmp_path / "sample")
@@ -54,6 +71,9 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
             serve(Path(expect["tampered-checkpoint"]["dir"]), tmp_path / "ngx-cp"))
         forged_cp = stack.enter_context(
             serve(Path(expect["forged-checkpoint"]["dir"]), tmp_path / "ngx-forged"))
+        # A site the browser visits at release 4, which later serves its older release 3.
+        rolled = shutil.copytree(site, tmp_path / "rolled-back")
+        rolled_back = stack.enter_context(serve(rolled, tmp_path / "ngx-rolled"))
         cases = [
             ("official", base, files["official"], True, None),
             ("official-article", base, files["official-article"], False, None),
@@ -71,12 +91,24 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
             for name, url, file, drop, pin in cases
         ]
         spec += [
+            {"name": "before-rollback", "url": f"{rolled_back}/verify.html",
+             "file": str(files["official"]), "drop": False, "pin": None,
+             "screenshot": str(shots / "verify-before-rollback.png")},
+            {"name": "rollback", "url": f"{rolled_back}/verify.html",
+             "file": str(files["official"]), "drop": False, "pin": None,
+             "replace": {"from": str(rolled / "releases/3"), "to": str(rolled / "checkpoint")},
+             "screenshot": str(shots / "verify-rollback.png")},
+        ]
+        spec += [
             {"name": name, "url": f"{base}/verify.html", "file": None, "init": name,
              "screenshot": str(shots / f"verify-{name}.png")}
             for name in ("no-ed25519", "insecure")
         ]
         spec.append({"name": "search", "kind": "search", "url": f"{base}/index.html",
                      "query": "wu executive", "screenshot": str(shots / "index-search.png")})
+        spec.append({"name": "fulltext", "kind": "search", "url": f"{base}/index.html",
+                     "query": "Commandeering resources",
+                     "screenshot": str(shots / "index-fulltext.png")})
         run = subprocess.run(
             [node, str(BROWSER / "drive.js")],
             env={**os.environ, "OA_BROWSER_CASES": json.dumps(spec), "OA_CHROMIUM": chromium},
@@ -90,6 +122,12 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
     assert sorted(found["shown"]) == ["gbh-2026-02-05-wu-executive-order",
                                       "whdh-2026-02-05-wu-signs-executive-order"], found
     assert found["count"] == "2 of 4 documents"
+    # ... and the documents whose text holds both words, from the published text index
+    assert found["textCount"].startswith("In the text: "), found
+    text = results.pop("fulltext")
+    assert text["count"] == "0 of 4 documents" and text["shown"] == [], text  # titles/ids only
+    assert text["textCount"] == "In the text: 2 documents hold every word", text
+    assert sorted(text["textHits"]) == _holding(["commandeering", "resources"])
     # a browser without Ed25519, a page outside a secure context: said, and nothing checked
     r = results.pop("no-ed25519")
     assert r["verdict"].startswith("CANNOT CHECK HERE: This browser lacks Ed25519"), r
@@ -127,6 +165,14 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
         assert words in r["verdict"], r
         assert any(not c["ok"] for c in r["checks"]), r
     assert "Trusting the key you pinned" in results["pinned-other-key"]["trust"]
+    # The browser remembered release 4 of this site; the older release 3 served later is
+    # refused as a rollback, although it is signed and holds the file.
+    assert results["before-rollback"]["verdict"].startswith("OFFICIAL: "), results
+    r = results["rollback"]
+    assert r["verdict"].startswith("REFUSED: ROLLBACK: this site serves the signed log at "
+                                   "tree size 3, older than tree size 4"), r
+    assert "remembers the largest signed log it verified" in r["next"], r
+    assert any(not c["ok"] for c in r["checks"]), r
     for name in [*results, "no-ed25519", "insecure"]:
         assert (shots / f"verify-{name}.png").stat().st_size > 1000
     assert (shots / "index-search.png").stat().st_size > 1000

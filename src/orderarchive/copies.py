@@ -32,7 +32,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -531,6 +531,46 @@ def _compare(
     return _Diff(similarity, added, removed, changed, tuple(changes))
 
 
+class TextSource(Protocol):
+    """Where :func:`compare_with` finds candidate documents and reads their signed text.
+
+    The candidates (:meth:`exact_text`, :meth:`similar`) are only hints; :meth:`signed_layer`
+    returns the entry and its text layer checked against the hash that entry signs (None when
+    it has none or it cannot be read), and every verdict is made from those bytes.
+    """
+
+    def exact_text(self, text_sha256: str) -> list[int]:
+        """Entries whose text layer has this SHA-256 (hex), ascending (a hint)."""
+        ...
+
+    def similar(self, words: Sequence[str], limit: int) -> list[int]:
+        """Entries sharing many distinctive terms with *words*, best first (a hint)."""
+        ...
+
+    def signed_layer(self, seq: int) -> tuple[Entry, TextLayer | None]:
+        """Entry *seq* and its text layer, checked against the hash the entry signs."""
+        ...
+
+
+class _ArchiveText:
+    """An archive and its index as a :class:`TextSource`."""
+
+    def __init__(self, archive: Archive, idx: Index) -> None:
+        self.archive = archive
+        self.idx = idx
+
+    def exact_text(self, text_sha256: str) -> list[int]:
+        return [int(h.seq) for h in sorted(self.idx.by_text_sha256(text_sha256),
+                                           key=lambda h: h.seq)]
+
+    def similar(self, words: Sequence[str], limit: int) -> list[int]:
+        return self.idx.near_duplicates(words, limit=limit)
+
+    def signed_layer(self, seq: int) -> tuple[Entry, TextLayer | None]:
+        entry = self.archive.entry(seq)
+        return entry, _signed_layer(self.archive, entry)
+
+
 def compare_text(
     archive: Archive,
     copy: CopyText | TextLayer,
@@ -545,6 +585,20 @@ def compare_text(
     Raises :class:`CopyTooLargeError` or :class:`CompareTimeoutError` when the comparison
     cannot be made within *limits*: no verdict rather than a wrong one.
     """
+    return compare_with(_ArchiveText(archive, idx), copy, exclude=exclude, limits=limits,
+                        deadline=deadline)
+
+
+def compare_with(
+    source: TextSource,
+    copy: CopyText | TextLayer,
+    *,
+    exclude: Sequence[int] = (),
+    limits: CompareLimits = DEFAULT_COMPARE_LIMITS,
+    deadline: float | None = None,
+) -> TextComparison | None:
+    """:func:`compare_text` over any :class:`TextSource` (an archive, or a published site:
+    ``check --archive URL``), so that both give the same verdict by the same rule."""
     if isinstance(copy, TextLayer):
         copy = CopyText(copy)
     layer = copy.layer if copy.layer is not None else copy.shown
@@ -556,26 +610,25 @@ def compare_text(
     blob = layer.to_bytes()
     text_sha = Digest.of(blob)
     hidden = copy.hidden
+    exact = source.exact_text(text_sha.hex())
     if not hidden:
-        for hit in sorted(idx.by_text_sha256(text_sha.hex()), key=lambda h: h.seq):
-            entry = archive.entry(hit.seq)
-            official = _signed_layer(archive, entry)
+        for seq in exact:
+            entry, official = source.signed_layer(seq)
             if official is not None and official.to_bytes() == blob:
                 return TextComparison(
                     "same-text", entry, 1.0, 0, 0, 0, (), text_sha, exact=True
                 )
     tokens = _Tokens.of(shown, limits.max_words, "the copy")
     extracted = _Tokens.of(layer, limits.max_words, "the copy") if hidden else tokens
-    seqs = [int(h.seq) for h in sorted(idx.by_text_sha256(text_sha.hex()), key=lambda h: h.seq)]
-    seqs += idx.near_duplicates(_casefolded_words(shown, 50_000), limit=MAX_CANDIDATES)
+    seqs = list(exact)
+    seqs += source.similar(_casefolded_words(shown, 50_000), MAX_CANDIDATES)
     if hidden:  # a copy that hides most of an archived text is still a copy of it
-        seqs += idx.near_duplicates(_casefolded_words(layer, 50_000), limit=MAX_CANDIDATES)
+        seqs += source.similar(_casefolded_words(layer, 50_000), MAX_CANDIDATES)
     best: TextComparison | None = None
     for seq in dict.fromkeys(seqs):
         if seq in exclude:
             continue
-        entry = archive.entry(seq)
-        official = _signed_layer(archive, entry)
+        entry, official = source.signed_layer(seq)
         if official is None or entry.document is None:
             continue
         paged = entry.document.media_type == "application/pdf"

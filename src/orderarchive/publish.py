@@ -12,6 +12,8 @@ check is something the clerk released. The layout (docs/FORMAT.md §25)::
     objects/sha256/<2>/<62>          documents and text layers                  immutable
     lookup/sha256/<2>/<62>           "<seq>" LF: the entry of a document hash    immutable
     lookup/doc/<doc id>              "<seq>" LF: the entry of a document id      immutable
+    lookup/text-sha256/<2>/<62>      "<seq>" LF: the entry of a text layer hash  immutable
+    lookup/text/<size>/...           the text index of a release (.textindex)   immutable
     keys/<file>                      verifier key files the clerk named         immutable
 
 A run writes only what the previous publication (the ``checkpoint`` already in OUTDIR) lacks:
@@ -32,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +65,7 @@ from .log.tiles import (
 if TYPE_CHECKING:
     from .archive import Archive
     from .log.entry import Entry
+    from .log.textlayer import TextLayer
 
 __all__ = [
     "CHECKPOINT",
@@ -73,6 +76,8 @@ __all__ = [
     "doc_lookup_path",
     "publish",
     "sha256_lookup_path",
+    "text_sha256_lookup_path",
+    "write_text_index",
 ]
 
 CHECKPOINT = "checkpoint"
@@ -84,6 +89,12 @@ _MAX_NOTE = 1 << 20
 def sha256_lookup_path(sha256_hex: str) -> str:
     """``lookup/sha256/<2>/<62>``: where the entry number of a document's hash is published."""
     return f"lookup/sha256/{sha256_hex[:2]}/{sha256_hex[2:]}"
+
+
+def text_sha256_lookup_path(sha256_hex: str) -> str:
+    """``lookup/text-sha256/<2>/<62>``: where the entry number of a text layer's hash is
+    published (the first entry with that text keeps it)."""
+    return f"lookup/text-sha256/{sha256_hex[:2]}/{sha256_hex[2:]}"
 
 
 def doc_lookup_path(doc: str) -> str:
@@ -323,6 +334,7 @@ def publish(
     for size in releases:
         w.write(f"{RELEASES}/{size}", archive.release_note(size))
     _documents(w, archive, entries[old_size - start :])
+    write_text_index(w, cp.size, archive.iter_entries(0, cp.size), archive.text_layer)
     for name, data in key_files:
         w.write(f"keys/{name}", data)
     if pages is not None:
@@ -373,6 +385,40 @@ def _documents(w: _Writer, archive: Archive, entries: Sequence[Entry]) -> None:
         path = sha256_lookup_path(doc.sha256)
         if not w.path(path).exists():  # the first entry of a hash keeps it
             w.write(path, f"{entry.seq}\n".encode())
+        if doc.text is not None and not w.path(text_sha256_lookup_path(doc.text.sha256)).exists():
+            w.write(text_sha256_lookup_path(doc.text.sha256), f"{entry.seq}\n".encode())
+
+
+def write_text_index(
+    w: Any, size: int, entries: Iterable[Entry],
+    text_layer: Callable[[Entry], TextLayer | None],
+) -> None:
+    """The text index of the release of *size* (:mod:`.textindex`) from every document of
+    *entries* with a text layer, unless an earlier run wrote it (its ``index`` file is written
+    last, so its presence means the shards are all there)."""
+    from .textindex import build_text_index, text_index_dir
+
+    meta = f"{text_index_dir(size)}/index"
+    if w.path(meta).is_file():
+        return
+
+    def texts() -> Iterator[tuple[int, str]]:
+        for entry in entries:
+            d = entry.document
+            if d is not None and d.text is not None:
+                # A site published before text lookups existed gets them for its old entries.
+                lookup = text_sha256_lookup_path(d.text.sha256)
+                if not w.path(lookup).exists():
+                    w.write(lookup, f"{entry.seq}\n".encode())
+                layer = text_layer(entry)
+                if layer is not None:
+                    yield entry.seq, layer.text()
+
+    files = build_text_index(size, texts())
+    for name, data in files.items():
+        if name != meta:
+            w.write(name, data)
+    w.write(meta, files[meta])
 
 
 def _object(w: _Writer, archive: Archive, sha: str, size: int) -> None:

@@ -32,12 +32,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import (
     ConflictError,
+    CopyTooLargeError,
     KeyFileError,
     MalformedError,
     NotFoundError,
@@ -53,6 +54,7 @@ from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.entry import MAX_ENTRY_BYTES, Entry, read_verified_entry, verify_read_entry
 from .log.layout import RELEASE_EXT, extension_size
 from .log.note import VerifierKey
+from .log.textlayer import TextLayer
 from .log.tiles import (
     MAX_BUNDLE_ENTRY,
     TILE_WIDTH,
@@ -68,7 +70,11 @@ from .publish import (
     doc_lookup_path,
     published_checkpoint,
     sha256_lookup_path,
+    text_sha256_lookup_path,
 )
+
+if TYPE_CHECKING:
+    from .copies import CompareLimits, TextComparison
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -77,10 +83,12 @@ __all__ = [
     "RemoteCheck",
     "RemoteError",
     "RemoteLog",
+    "RemoteText",
     "check_remote",
     "is_url",
     "mirror",
     "prove_remote",
+    "verify_entries",
     "verify_remote",
 ]
 
@@ -234,6 +242,11 @@ class RemoteCheck:
     requests: int = 0
     #: When the site lists no entry for the file: that it could not be verified otherwise.
     reason: str | None = None
+    #: For a file that is not the signed file: how its text compares with a signed text
+    #: layer (``same-text`` or ``modified-copy``), as the local ``check`` says.
+    text: TextComparison | None = None
+    #: Why the file's text could not be compared (unreadable, no text).
+    text_reason: str | None = None
 
     @property
     def official(self) -> bool:
@@ -251,6 +264,10 @@ class RemoteCheck:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.text is not None:
+            out["text"] = self.text.to_dict()
+        if self.text_reason is not None:
+            out["text_reason"] = self.text_reason
         if self.entry is not None and self.entry.document is not None:
             d = self.entry.document
             out.update(doc=d.doc, title=d.title, kind=d.kind, issuer=d.issuer, issued=d.issued,
@@ -274,6 +291,9 @@ class RemoteLog:
         self.checkpoint = checkpoint
         self.reader = TileHashReader(checkpoint.size, checkpoint.root_hash, site.tiles)
         self.history: dict[str, Any] = {}
+        # The last entry bundle read (parsed): reading a bundle's entries one by one
+        # (verify --full) fetches it once. Each entry is still compared with its leaf hash.
+        self._bundle: tuple[str, list[bytes]] | None = None
 
     @classmethod
     def open(cls, site: HttpSite, verifiers: Sequence[VerifierKey], *,
@@ -351,11 +371,14 @@ class RemoteLog:
         if not 0 <= seq < (self.checkpoint.size if size is None else size):
             raise NotFoundError(f"entry {seq} is not in the signed tree")
         n, width = entry_bundle_for(seq, self.checkpoint.size)
-        bundle = self.site.tile(entry_bundle_path(n, width), MAX_BUNDLE)
-        try:
-            raw = parse_entry_bundle(bundle, width)[seq - n * TILE_WIDTH]
-        except MalformedError as e:
-            raise TileMismatchError(f"entry bundle {entry_bundle_path(n, width)}: {e}") from e
+        path = entry_bundle_path(n, width)
+        if self._bundle is None or self._bundle[0] != path:
+            bundle = self.site.tile(path, MAX_BUNDLE)
+            try:
+                self._bundle = (path, parse_entry_bundle(bundle, width))
+            except MalformedError as e:
+                raise TileMismatchError(f"entry bundle {path}: {e}") from e
+        raw = self._bundle[1][seq - n * TILE_WIDTH]
         # Compared before the bytes are parsed: an altered entry is a failed verification,
         # not a malformed input.
         leaf = self.reader.read([merkle.stored_hash_index(0, seq)])[0]
@@ -408,26 +431,84 @@ def _safe_id(ref: str) -> bool:
 
 
 def verify_remote(url: str, verifiers: Sequence[VerifierKey], *, state: Path | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+                  timeout: float = DEFAULT_TIMEOUT, full: bool = False) -> dict[str, Any]:
     """The site's checkpoint verified, its tiles shown to reproduce the signed root, the
     tree shown to extend the one remembered for its origin (then remembered), and the chain
     of signed releases it names (``orderarchive.previous-release``) followed back: each
-    release present, signed by a trusted key, and a prefix of the published tree. The
-    entries themselves are checked by ``check``/``prove`` (or all of them by ``mirror``)."""
+    release present, signed by a trusted key, and a prefix of the published tree.
+
+    By default the entries and documents are not fetched (``check``/``prove`` check one, and
+    the result says ``"full": None``). With *full*, every entry is read from the entry
+    bundles and verified (its bytes against the leaf hash of an authenticated tile, its
+    signature, its inclusion in the signed checkpoint: the log layer's one check), and every
+    document and text layer it names is fetched and checked against the SHA-256 and size the
+    entry signs (:func:`verify_entries`)."""
     site = HttpSite(url, timeout=timeout)
     log = RemoteLog.open(site, verifiers, state=state)
     # The tiles of the whole right edge fold to the root (the reader checks it on first use).
     merkle.tree_hash(log.checkpoint.size, log.reader.read)
+    releases = _release_chain(log)
+    checked = verify_entries(log) if full else None
     return {
         "url": site.url,
         "origin": log.checkpoint.origin,
         "size": log.checkpoint.size,
         "root": log.checkpoint.root_hash.hex(),
         "released": log.released,
-        "releases": _release_chain(log),
+        "releases": releases,
         "history": log.history,
+        "full": checked,
         "requests": site.requests,
+        "received": site.received,
     }
+
+
+def verify_entries(log: RemoteLog) -> dict[str, int]:
+    """Every entry of the published tree verified and every object it names fetched and
+    checked (``verify URL --full``); returns the counts.
+
+    Bounded: each bundle and tile by its format's size, each object by the size its signed
+    entry states (objects are fetched :data:`MIRROR_WORKERS` at a time and not kept). It
+    writes nothing (the checkpoint was remembered by :meth:`RemoteLog.open` once verified), so
+    an interrupted run is simply run again. Every object is tried; the first failure is
+    raised after the others, with the number that failed.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    wanted: dict[str, int] = {}
+    documents = 0
+    for seq in range(log.checkpoint.size):
+        entry, _, _ = log.entry(seq)
+        d = entry.document
+        if d is None:
+            continue
+        documents += 1
+        wanted.setdefault(d.sha256, d.size)
+        if d.text is not None:
+            wanted.setdefault(d.text.sha256, d.text.size)
+    checked = 0
+    failed: list[OrderArchiveError] = []
+    received = 0
+    pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="verify")
+    try:
+        futures = [pool.submit(log.read_object, sha, size) for sha, size in wanted.items()]
+        for future in as_completed(futures):
+            try:
+                received += len(future.result())
+                checked += 1
+            except OrderArchiveError as e:
+                failed.append(e)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failed:
+        # A wrong object is a failed verification; one that could not be fetched, a site
+        # that cannot be read.
+        worst = next((e for e in failed if isinstance(e, VerificationError)), failed[0])
+        kind = VerificationError if isinstance(worst, VerificationError) else RemoteError
+        raise kind(f"{len(failed)} of {len(wanted)} objects failed the check; "
+                   f"for one: {worst}") from worst
+    return {"entries": log.checkpoint.size, "documents": documents, "objects": checked,
+            "object_bytes": received}
 
 
 def _release_chain(log: RemoteLog) -> list[int]:
@@ -456,18 +537,29 @@ def _release_chain(log: RemoteLog) -> list[int]:
 
 def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
                  state: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 site: HttpSite | None = None) -> RemoteCheck:
-    """Whether *data* is an official document of the site at *url*, from verified bytes."""
+                 site: HttpSite | None = None, filename: str | None = None,
+                 compare_text: bool = True, limits: CompareLimits | None = None) -> RemoteCheck:
+    """Whether *data* is an official document of the site at *url*, from verified bytes.
+
+    A file the site does not list by its SHA-256 has its text compared, as the local
+    ``check`` does (:func:`~orderarchive.copies.compare_with`, the same rule): the site's
+    text index (:mod:`.textindex`) names candidates, and each candidate's entry is verified
+    (signature, inclusion through the tiles in the signed checkpoint) and its text layer
+    checked against the hash that entry signs before it is compared. The downloads are
+    bounded (:data:`MAX_TEXT_CANDIDATES` text layers, :data:`MAX_TEXT_BYTES` in all).
+    """
     site = site or HttpSite(url, timeout=timeout)
     before = site.requests
     log = RemoteLog.open(site, verifiers, state=state)
     sha = hashlib.sha256(data).hexdigest()
     seq = log.lookup(sha256_lookup_path(sha))
     if seq is None:
+        if compare_text:
+            return _check_text(log, data, sha, filename, limits=limits, before=before)
         return RemoteCheck("not-official", sha, len(data), site.url, log.checkpoint,
                            requests=site.requests - before,
                            reason="the site lists no document with this SHA-256; its text was "
-                           "not compared (check it against a local copy or mirror)")
+                           "not compared")
     if seq >= log.checkpoint.size:
         raise VerificationError(f"the site's lookup for sha256:{sha} points past its log")
     entry, signer, _ = log.entry(seq)
@@ -478,6 +570,140 @@ def check_remote(url: str, data: bytes, verifiers: Sequence[VerifierKey], *,
     status = "official" if log.released else "official-unreleased"
     return RemoteCheck(status, sha, len(data), site.url, log.checkpoint, entry, signer,
                        site.requests - before)
+
+
+#: Text layers one copy's comparison downloads at most (the comparison itself asks for at
+#: most 11: one by the text's hash and five per term sample).
+MAX_TEXT_CANDIDATES = 12
+#: Bytes of text layers one copy's comparison downloads at most.
+MAX_TEXT_BYTES = 64 << 20
+
+
+def _check_text(log: RemoteLog, data: bytes, sha: str, filename: str | None, *,
+                limits: CompareLimits | None, before: int) -> RemoteCheck:
+    from .copies import DEFAULT_COMPARE_LIMITS, compare_with, read_copy_text
+
+    limits = limits or DEFAULT_COMPARE_LIMITS
+    deadline = time.monotonic() + limits.timeout_seconds
+    site, cp = log.site, log.checkpoint
+    copy = read_copy_text(data, filename, timeout=limits.timeout_seconds)
+    if copy.shown is None:
+        return RemoteCheck("not-official", sha, len(data), site.url, cp,
+                           requests=site.requests - before, text_reason=copy.reason)
+    source = RemoteText(log)
+    comparison = compare_with(source, copy, limits=limits, deadline=deadline)
+    if comparison is None:
+        reason = None if source.searched else (
+            "the site publishes no text index for its release; the text was compared only "
+            "by its hash")
+        return RemoteCheck("not-official", sha, len(data), site.url, cp,
+                           requests=site.requests - before, reason=reason)
+    entry = comparison.entry
+    signer = source.signers.get(entry.seq)
+    d = entry.document
+    if d is not None and hmac.compare_digest(d.sha256, sha) and d.size == len(data):
+        # The signed file itself, which the site's lookup by hash did not list: the verdict
+        # comes from the verified entry.
+        status = "official" if log.released else "official-unreleased"
+        return RemoteCheck(status, sha, len(data), site.url, cp, entry, signer,
+                           site.requests - before)
+    return RemoteCheck(comparison.status, sha, len(data), site.url, cp, entry, signer,
+                       site.requests - before, text=comparison)
+
+
+class RemoteText:
+    """A published site as a :class:`~orderarchive.copies.TextSource`: candidates from its
+    lookup by text hash and its text index (hints), text layers from verified entries.
+
+    Bounded: at most :data:`~.textindex.MAX_SHARDS_READ` index shards, and at most
+    :data:`MAX_TEXT_CANDIDATES` text layers of :data:`MAX_TEXT_BYTES` in all; past that the
+    comparison stops with :class:`~orderarchive.errors.CopyTooLargeError` (no verdict).
+    """
+
+    def __init__(self, log: RemoteLog) -> None:
+        self.log = log
+        self.signers: dict[int, VerifierKey | None] = {}
+        #: Whether the site had a text index to search (else only the text hash was looked up).
+        self.searched = False
+        self._layers: dict[int, tuple[Entry, TextLayer | None]] = {}
+        self._fetched = 0
+        self._bytes = 0
+
+    def exact_text(self, text_sha256: str) -> list[int]:
+        seq = self.log.lookup(text_sha256_lookup_path(text_sha256))
+        if seq is None:
+            return []
+        if seq >= self.log.checkpoint.size:
+            raise VerificationError(f"the site's lookup for text sha256:{text_sha256} points "
+                                    "past its log")
+        return [seq]
+
+    def similar(self, words: Sequence[str], limit: int) -> list[int]:
+        from .textindex import (
+            MAX_META_BYTES,
+            MAX_SHARD_BYTES,
+            MAX_SHARDS_READ,
+            parse_meta,
+            parse_shard,
+            rank_similar,
+            shard_of,
+            terms_of,
+            text_index_dir,
+        )
+
+        size = self.log.checkpoint.size
+        base = text_index_dir(size)
+        raw = self.log.site.get(f"{base}/index", MAX_META_BYTES)
+        if raw is None:
+            return []
+        try:
+            meta = parse_meta(raw)
+        except MalformedError as e:
+            raise MalformedError(f"{self.log.site.url}/{base}/index: {e}") from e
+        self.searched = True
+        terms = terms_of(words)
+        by_shard: dict[int, int] = {}
+        for term in terms:
+            n = shard_of(term, meta.shards)
+            by_shard[n] = by_shard.get(n, 0) + 1
+        # The shards holding most of the copy's terms (a hostile index cannot make this read
+        # more than MAX_SHARDS_READ files of MAX_SHARD_BYTES).
+        chosen = sorted(by_shard, key=lambda n: (-by_shard[n], n))[:MAX_SHARDS_READ]
+        found: dict[str, tuple[int, tuple[int, ...] | None]] = {}
+        for n in sorted(chosen):
+            path = f"{base}/{n}"
+            data = self.log.site.get(path, MAX_SHARD_BYTES) or b""
+            try:
+                shard = parse_shard(data, size)
+            except MalformedError as e:
+                raise MalformedError(f"{self.log.site.url}/{path}: {e}") from e
+            found.update((t, v) for t, v in shard.items() if shard_of(t, meta.shards) == n)
+        return rank_similar(terms, found, meta.documents, limit)
+
+    def signed_layer(self, seq: int) -> tuple[Entry, TextLayer | None]:
+        if seq in self._layers:
+            return self._layers[seq]
+        if not 0 <= seq < self.log.checkpoint.size:
+            raise VerificationError(f"the site's text index names entry {seq}, past its log")
+        entry, signer, _ = self.log.entry(seq)
+        self.signers[seq] = signer
+        layer: TextLayer | None = None
+        d = entry.document
+        if d is not None and d.text is not None:
+            if self._fetched >= MAX_TEXT_CANDIDATES or self._bytes + d.text.size > MAX_TEXT_BYTES:
+                raise CopyTooLargeError(
+                    f"the candidates' text layers exceed {MAX_TEXT_CANDIDATES} files or "
+                    f"{MAX_TEXT_BYTES} bytes; cannot decide whether the copy is the same text",
+                    hint="check it against a local copy or mirror of the archive")
+            self._fetched += 1
+            self._bytes += d.text.size
+            blob = self.log.read_object(d.text.sha256, d.text.size)
+            try:
+                layer = TextLayer.from_bytes(blob)
+            except MalformedError:
+                layer = None  # as the local check: a signed layer that does not parse is skipped
+        self._layers[seq] = (entry, layer)
+        return entry, layer
 
 
 def prove_remote(url: str, ref: str, verifiers: Sequence[VerifierKey], *,
@@ -507,11 +733,16 @@ class MirrorReport:
     requests: int
     received: int
     written: tuple[str, ...]
+    #: Pages copied from the site (0: it publishes none, or they describe another tree).
+    pages: int = 0
+    #: Why the site's pages were not copied, if they were not.
+    pages_skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "directory": str(self.directory), "old_size": self.old_size,
                 "size": self.size, "requests": self.requests, "received": self.received,
-                "written": len(self.written)}
+                "written": len(self.written), "pages": self.pages,
+                "pages_skipped": self.pages_skipped}
 
 
 def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
@@ -585,12 +816,14 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
         w.write(path, data)
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
+    _mirror_text_index(log, w)
+    pages, skipped = _mirror_pages(log, w)
     w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
         w.remove_dir(name)
     return MirrorReport(site.url, directory, old_size, cp.size, site.requests, site.received,
-                        tuple(w.written))
+                        tuple(w.written), pages, skipped)
 
 
 #: Objects a mirror downloads at once (each in its own connection).
@@ -647,6 +880,98 @@ def _mirror_documents(log: RemoteLog, w: Any, entries: Sequence[Entry]) -> None:
         w.write(doc_lookup_path(d.doc), f"{entry.seq}\n".encode())
         if not w.path(sha256_lookup_path(d.sha256)).exists():
             w.write(sha256_lookup_path(d.sha256), f"{entry.seq}\n".encode())
+        if d.text is not None and not w.path(text_sha256_lookup_path(d.text.sha256)).exists():
+            w.write(text_sha256_lookup_path(d.text.sha256), f"{entry.seq}\n".encode())
+
+
+#: The most bytes of the site's search index and index page, and of one document page.
+MAX_SEARCH_INDEX = 64 << 20
+MAX_PAGE = 4 << 20
+
+
+def _mirror_pages(log: RemoteLog, w: Any) -> tuple[int, str | None]:
+    """The human part of the site (docs/FORMAT.md §26), so that the mirror can be served as
+    a complete copy; returns the number of pages copied and, if none were, why.
+
+    What decides a verdict is never copied: the verify page, its scripts and the trust file
+    are written by this program (the trust file and ``keys/`` from the keys the mirror was
+    verified with, never from keys the site serves). The document pages, the index page and
+    the search index are copied as the site wrote them (presentation, not evidence; each
+    bounded, under names checked against the search index), and only when the search index
+    describes the checkpoint being mirrored.
+    """
+    import json
+
+    from .log.entry import valid_doc_id
+    from .site import (
+        ASSETS,
+        INDEX_PAGE,
+        SEARCH_FORMAT,
+        SEARCH_INDEX,
+        TRUST_FILE,
+        VERIFY_PAGE,
+        _asset,
+        trust_file,
+        verify_page,
+    )
+
+    cp = log.checkpoint
+    raw = log.site.get(SEARCH_INDEX, MAX_SEARCH_INDEX)
+    if raw is None:
+        return 0, "the site publishes no pages"
+    try:
+        index = json.loads(raw)
+        rows = index["documents"]
+        if index["format"] != SEARCH_FORMAT or not isinstance(rows, list):
+            raise ValueError("not an orderarchive site search index")
+        if index["origin"] != cp.origin or index["size"] != cp.size:
+            return 0, (f"the site's pages describe {index['origin']} at tree size "
+                       f"{index['size']}, not its checkpoint's {cp.size}")
+        docs = [row["doc"] for row in rows]
+    except (ValueError, KeyError, TypeError) as e:
+        raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} is not a search index: {e}") from e
+    for doc in docs:
+        if not isinstance(doc, str) or not valid_doc_id(doc):
+            raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} names a page for {doc!r}, "
+                                 "not a document id")
+    pages = 0
+    for name in [f"doc/{doc}.html" for doc in dict.fromkeys(docs)] + [INDEX_PAGE]:
+        w.write(name, log.site.require(name, MAX_PAGE), replace=True)
+        pages += 1
+    w.write(SEARCH_INDEX, raw, replace=True)
+    keys = [v for v in log.verifiers if v.name == cp.origin]
+    w.write(VERIFY_PAGE, verify_page(cp.origin), replace=True)
+    w.write(TRUST_FILE, trust_file(cp.origin, keys), replace=True)
+    for name in ASSETS:
+        w.write(name, _asset(name), replace=True)
+    key_file = cp.origin.replace("/", "_") + ".vkey"
+    w.write(f"keys/{key_file}", "".join(f"{k.to_string()}\n" for k in keys).encode(),
+            replace=True)
+    return pages, None
+
+
+def _mirror_text_index(log: RemoteLog, w: Any) -> None:
+    """The site's text index of its release, copied as the hint it is (:mod:`.textindex`:
+    never believed, its format checked, every shard bounded), its ``index`` file last."""
+    from .textindex import MAX_META_BYTES, MAX_SHARD_BYTES, parse_meta, parse_shard, text_index_dir
+
+    size = log.checkpoint.size
+    base = text_index_dir(size)
+    if w.path(f"{base}/index").is_file():
+        return
+    raw = log.site.get(f"{base}/index", MAX_META_BYTES)
+    if raw is None:
+        return  # a site published without one; check --archive on the mirror says so
+    try:
+        meta = parse_meta(raw)
+        for n in range(meta.shards):
+            data = log.site.get(f"{base}/{n}", MAX_SHARD_BYTES)
+            if data is not None:
+                parse_shard(data, size)
+                w.write(f"{base}/{n}", data)
+    except MalformedError as e:
+        raise MalformedError(f"{log.site.url}/{base}: {e}") from e
+    w.write(f"{base}/index", raw)
 
 
 def _mirror_releases(site: HttpSite, w: Any, cp: Checkpoint, verifiers: Sequence[VerifierKey],

@@ -34,6 +34,7 @@ from .errors import MalformedError, NotFoundError, OrderArchiveError, StorageErr
 from .log.layout import RELEASE_EXT, extension_size, object_name
 from .log.note import VerifierKey
 from .status import DocumentStatus, RelatedDocument, document_status, standing
+from .textindex import text_index_dir
 
 if TYPE_CHECKING:
     from .publish import PublishContext
@@ -237,6 +238,7 @@ def index_page(origin: str, rows: Sequence[dict[str, Any]], size: int, release: 
         '<a href="verify.html">Check a file you received</a>.</p>\n'
         '<p><label for="q">Search titles, issuers, ids and dates</label> '
         '<input id="q" type="search" autocomplete="off"> <span id="count"></span></p>\n'
+        '<div id="text-search"><p id="text-count"></p><ul id="text-hits"></ul></div>\n'
         '<table id="documents"><thead><tr><th>Document</th><th>Kind</th><th>Issuer</th>'
         "<th>Issued</th><th>Status</th></tr></thead>\n<tbody>\n"
         + "\n".join(items)
@@ -349,6 +351,9 @@ def build_site(
         "size": size,
         "release": release,
         "documents": rows,
+        # The documents' words (.textindex, written by publish beside the lookups): search.js
+        # reads the few shards a query's words fall in.
+        "text_index": text_index_dir(size),
     })))
     files.append(SiteFile(TRUST_FILE, trust_file(archive.origin, verifiers)))
     files.extend(SiteFile(name, _asset(name)) for name in ASSETS)

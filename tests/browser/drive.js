@@ -1,6 +1,7 @@
 // Drives Debian's chromium (headless, through playwright-core; no browser download) against
 // the verify page served by nginx. Cases come from OA_BROWSER_CASES (JSON list of
-// {name, url, file, drop, screenshot}); prints one JSON result per case. Run by
+// {name, url, file, drop, screenshot, replace?: {from, to}}); prints one JSON result per case
+// (cases share one browser profile, so localStorage persists between them). Run by
 // tests/test_site_browser.py.
 "use strict";
 const fs = require("node:fs");
@@ -8,7 +9,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { chromium } = require("playwright-core");
 
-const FINAL = /^(OFFICIAL|NOT OFFICIAL|CANNOT CHECK)/;
+const FINAL = /^(OFFICIAL|NOT OFFICIAL|CANNOT CHECK|REFUSED)/;
 
 // Browsers this machine does not have, simulated before the page's scripts run: one whose
 // WebCrypto lacks Ed25519 (before early 2025), and a page that is not a secure context.
@@ -31,10 +32,15 @@ async function search(page, c) {
   await page.waitForFunction(() => document.getElementById("count") !== null);
   await page.fill("#q", c.query);
   await page.waitForFunction(() => document.getElementById("count").textContent !== "");
+  // The full-text part answers after the shards arrive.
+  await page.waitForFunction(() => document.getElementById("text-count").textContent !== "",
+    null, { timeout: 20000 });
   const r = await page.evaluate(() => ({
     count: document.getElementById("count").textContent,
     shown: Array.from(document.querySelectorAll("#documents tbody tr"))
       .filter((tr) => !tr.hidden).map((tr) => tr.querySelector("code").textContent),
+    textCount: document.getElementById("text-count").textContent,
+    textHits: Array.from(document.querySelectorAll("#text-hits li code"), (c) => c.textContent),
   }));
   if (c.screenshot) await page.screenshot({ path: c.screenshot, fullPage: true });
   return r;
@@ -61,6 +67,14 @@ async function run() {
         results.push(Object.assign({ name: c.name, errors }, await search(page, c)));
         await page.close();
         continue;
+      }
+      if (c.replace) {
+        // The server's file changes between visits (a site rolled back): a distinct mtime, so
+        // that nginx's validators change even within the same second.
+        const before = fs.statSync(c.replace.to).mtime;
+        fs.copyFileSync(c.replace.from, c.replace.to);
+        const t = new Date(before.getTime() - 3600 * 1000);
+        fs.utimesSync(c.replace.to, t, t);
       }
       if (c.init) await page.addInitScript(INIT[c.init]);
       await page.goto(c.url);

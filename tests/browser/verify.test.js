@@ -123,3 +123,85 @@ test("a browser without Ed25519 in WebCrypto gets 'cannot check', never 'officia
   assert.equal(r.verdict, "cannot-check");
   assert.match(r.reason, /no Ed25519 in WebCrypto/);
 });
+
+// -- the checkpoint remembered between visits (rollback and fork) ----------------------------
+
+function mapMemory(initial) {
+  const m = new Map(Object.entries(initial || {}));
+  return { get: (o) => m.get(o) || null, set: (o, v) => m.set(o, v), map: m };
+}
+
+function noteRoot(file) {
+  const note = OA.parseNote(new Uint8Array(fs.readFileSync(file)));
+  return OA.hex(OA.parseCheckpoint(note.text).root);
+}
+
+async function checkWith(site, file, memory, override) {
+  const trust = JSON.parse(fs.readFileSync(path.join(site.dir, "trust.json"), "utf8"));
+  const keys = [];
+  for (const v of trust.verifiers) keys.push(await OA.parseVkey(v));
+  const plain = fetcher(site.dir);
+  const fetchBytes = async (p, limit) => (override && p in override
+    ? new Uint8Array(fs.readFileSync(override[p])) : plain(p, limit));
+  return OA.verifyFile(new Uint8Array(fs.readFileSync(file)), {
+    fetchBytes, keys, origin: trust.origin, memory,
+  });
+}
+
+test("consistency proofs from the tiles: every old size of a 300-entry tree", async () => {
+  const site = SITES.large;
+  const root = OA.parseCheckpoint(OA.parseNote(new Uint8Array(
+    fs.readFileSync(path.join(site.dir, "checkpoint")))).text).root;
+  const reader = OA.tileReader(fetcher(site.dir), 300);
+  for (const m of [1, 2, 3, 4, 5, 7, 8, 9, 100, 128, 255, 256, 257, 299, 300]) {
+    const old = await reader.mth(0, m);
+    const proof = await reader.consistency(m);
+    assert.equal(await OA.verifyConsistency(m, 300, old, root, proof), true, "size " + m);
+    if (proof.length) {
+      const bad = proof.map((h) => h.slice());
+      bad[0][0] ^= 1;
+      assert.equal(await OA.verifyConsistency(m, 300, old, root, bad), false, "flipped " + m);
+    }
+    const wrong = old.slice();
+    wrong[31] ^= 1;
+    assert.equal(await OA.verifyConsistency(m, 300, wrong, root, proof), false, "old root " + m);
+  }
+});
+
+test("the remembered checkpoint: a rollback or a fork is refused, a grown log accepted", async () => {
+  const site = SITES.sample;
+  const official = site.files.official;
+  const origin = JSON.parse(fs.readFileSync(path.join(site.dir, "trust.json"), "utf8")).origin;
+  const older = path.join(site.dir, "releases", "3");
+  // First visit: the published release 4 is remembered.
+  const memory = mapMemory();
+  let r = await checkWith(site, official, memory);
+  assert.equal(r.verdict, "official");
+  assert.equal(memory.map.get(origin).size, 4);
+  // Later, the site serves the older signed release 3 as its checkpoint: a rollback.
+  r = await checkWith(site, official, memory, { checkpoint: older });
+  assert.equal(r.verdict, "rollback", JSON.stringify(r));
+  assert.match(r.reason, /^ROLLBACK: .*tree size 3, older than tree size 4/);
+  assert.equal(memory.map.get(origin).size, 4); // the larger one is kept
+  // A browser that saw release 3 accepts release 4 with a consistency proof from the tiles.
+  const saw3 = mapMemory({ [origin]: { size: 3, root: noteRoot(older) } });
+  r = await checkWith(site, official, saw3);
+  assert.equal(r.verdict, "official");
+  assert.ok(r.checks.some((c) => c.check === "history" && c.ok && /extends tree size 3/.test(c.text)));
+  assert.equal(saw3.map.get(origin).size, 4);
+  // Another root at the same size, or an old tree the new one does not extend: a fork.
+  r = await checkWith(site, official, mapMemory({ [origin]: { size: 4, root: "00".repeat(32) } }));
+  assert.equal(r.verdict, "rollback");
+  assert.match(r.reason, /^FORK: .*differs/);
+  r = await checkWith(site, official, mapMemory({ [origin]: { size: 3, root: "11".repeat(32) } }));
+  assert.equal(r.verdict, "rollback");
+  assert.match(r.reason, /^FORK: .*does not extend/);
+  // An unknown file on a rolled-back site is refused too (an older log can hide a document).
+  r = await checkWith(site, site.files["unknown-file"], memory, { checkpoint: older });
+  assert.equal(r.verdict, "rollback");
+  // Unreadable memory is overwritten, not trusted.
+  const junk = mapMemory({ [origin]: { size: "x", root: 5 } });
+  r = await checkWith(site, official, junk);
+  assert.equal(r.verdict, "official");
+  assert.equal(junk.map.get(origin).size, 4);
+});

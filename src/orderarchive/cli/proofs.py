@@ -112,12 +112,13 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     3 unreadable archive). With --witness-policy, an official file's release must also carry
     the policy's witness cosignatures (else it fails, exit 1).
     """
-    if ctx.archive_url is not None:
-        _check_url(ctx, files, trusted)
     with errors_handled(ctx):
         from ..copies import CompareLimits
 
         limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
+    if ctx.archive_url is not None:
+        _check_url(ctx, files, trusted, limits)
+    with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
@@ -187,8 +188,9 @@ def _file_json(path: Path, r: Any, cosigned: Any = None) -> dict[str, Any]:
     return {"file": str(path), **r.to_dict(), **witnesses}
 
 
-def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> None:
-    """check --archive URL: each file against a site 'orderarchive publish' wrote."""
+def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str], limits: Any) -> None:
+    """check --archive URL: each file against a site 'orderarchive publish' wrote (its text
+    compared as the local check compares it)."""
     from ..remote import HttpSite, check_remote
 
     url = ctx.archive_url or ""
@@ -199,7 +201,8 @@ def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> None:
     results: list[tuple[Path, Any]] = []
     for path in files:
         try:
-            results.append((path, check_remote(url, _read(path), keys, site=site)))
+            results.append((path, check_remote(url, _read(path), keys, site=site,
+                                               filename=path.name, limits=limits)))
         except OrderArchiveError as e:
             results.append((path, e))
     code = max(_exit_code(r) if isinstance(r, OrderArchiveError)
@@ -221,11 +224,17 @@ def _check_url(ctx: Ctx, files: Sequence[Path], trusted: Sequence[str]) -> None:
                  f"{r.checkpoint.size}, signed by {r.signer.name if r.signer else '?'}; "
                  f"checked over HTTP: SHA-256, entry signature, inclusion proof from the "
                  f"tiles, signed checkpoint ({r.requests} requests)", fg="green")
+        elif r.text is not None and r.entry and d:
+            _render_text_match(path, r.text, d)
         elif r.entry and d:
             echo(f"UNRELEASED    {path}: {d.doc} \"{d.title}\", entry {r.entry.seq}, is "
                  "published but not in a signed release", fg="yellow")
         else:
-            echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256}: {r.reason}", fg="red")
+            why = f" ({r.text_reason})" if r.text_reason else ""
+            echo(f"NOT OFFICIAL  {path}: sha256:{r.sha256} is not an archived document, "
+                 f"and its text matches none{why}", fg="red")
+            if r.reason:
+                echo(f"              {r.reason}")
     sys.exit(code)
 
 

@@ -32,6 +32,11 @@ def mirror(ctx: Ctx, url: str, directory: Path, trusted: tuple[str, ...]) -> Non
     Pulls only what DIRECTORY lacks, checks that the site's log extends what the mirror held
     before (and the release remembered for its origin), verifies every file, and writes the
     checkpoint last; an interrupted mirror is resumed by running it again.
+
+    The site's document pages, index page and search index are copied as they are; the verify
+    page, its scripts, trust.json and keys/ are written by this program from the keys given
+    here (--keys/--trusted-key), never taken from the site. Keys found in a mirror are not to
+    be trusted either: get the clerk's key another way.
     """
     from ..remote import mirror as mirror_site
 
@@ -46,3 +51,8 @@ def mirror(ctx: Ctx, url: str, directory: Path, trusted: tuple[str, ...]) -> Non
         echo(f"mirrored {report.url} into {directory}: tree size {report.old_size} -> "
              f"{report.size}, {len(report.written)} files, {report.requests} requests, "
              f"{report.received} bytes", fg="green")
+        if report.pages:
+            echo(f"{report.pages} pages copied; the verify page, its scripts, trust.json and "
+                 "keys/ written from the keys this mirror was verified with (never the site's)")
+        elif report.pages_skipped:
+            echo(f"pages not copied: {report.pages_skipped}")

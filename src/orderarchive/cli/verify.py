@@ -45,24 +45,30 @@ if TYPE_CHECKING:
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@click.option("--full", is_flag=True, help="With a URL: also fetch every entry (checking its "
+              "signature and inclusion) and every document and text layer (checking its "
+              "SHA-256 and signed size).")
 @click.argument("url", required=False)
 @witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
-           policy_file: Path | None, url: str | None) -> None:
+           full: bool, policy_file: Path | None, url: str | None) -> None:
     """Verify the whole archive: entries, signatures, objects, tree, releases.
 
     With --witness-policy, the latest release must carry the policy's cosignatures.
 
     With URL (or --archive URL), a site 'orderarchive publish' wrote: its signed checkpoint,
     that its tiles reproduce the signed root, its chain of releases, and that it extends the
-    release seen before.
+    release seen before; with --full, also every entry and every document and text layer.
     """
     if url is not None or ctx.archive_url is not None:
-        _verify_url(ctx, url or ctx.archive_url or "", trusted,
+        _verify_url(ctx, url or ctx.archive_url or "", trusted, full=full,
                     local_only=since is not None or no_objects or policy_file is not None)
     with errors_handled(ctx):
+        if full:
+            raise MalformedError("--full applies to a URL: 'verify' of an archive directory "
+                                 "already checks every entry and object")
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
@@ -196,7 +202,8 @@ def _history_lines(history: HistoryReport, origin: str) -> list[str]:
     return lines
 
 
-def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool) -> NoReturn:
+def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool,
+                full: bool) -> NoReturn:
     from ..remote import verify_remote
 
     with errors_handled(ctx):
@@ -206,7 +213,7 @@ def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool)
                                  "checked)")
         terse = quiet(ctx)
         with failed_verdict(terse):
-            result = verify_remote(url, _trusted(ctx, trusted))
+            result = verify_remote(url, _trusted(ctx, trusted), full=full)
     if ctx.as_json:
         emit_json({"ok": True, "verified": True, **result})
     elif terse:
@@ -219,6 +226,13 @@ def _verify_url(ctx: Ctx, url: str, trusted: Sequence[str], *, local_only: bool)
              "the published tree")
         if "extends" in result["history"]:
             echo(f"extends the tree of size {result['history']['extends']} seen before")
-        echo("not fetched: the entries' signatures and the documents; 'orderarchive mirror "
-             "URL DIR' then 'verify' checks them all")
+        checked = result["full"]
+        if checked is None:
+            echo("not fetched: the entries' signatures and the documents; 'verify URL --full' "
+                 "(or 'orderarchive mirror URL DIR' then 'verify') checks them all")
+        else:
+            echo(f"fetched and checked: {checked['entries']} entries (signature, inclusion in "
+                 f"the signed checkpoint), {checked['objects']} documents and text layers "
+                 f"(SHA-256 and signed size, {checked['object_bytes']} bytes), "
+                 f"{result['requests']} requests", fg="green")
     sys.exit(EXIT_OK)

@@ -297,7 +297,16 @@ const OA = (() => {
       return parseBundle(data, width)[seq - n * 256];
     }
     const leafFromTile = (seq) => subtree(0, seq);
-    return { subtree, mth, path, entry, leafFromTile, tilesFetched: () => tiles.size };
+    // RFC 9162 §2.1.4.1 SUBPROOF(m, D[lo:hi], b): the consistency proof from tree size m.
+    async function subproof(m, lo, hi, b) {
+      const n = hi - lo;
+      if (m === n) return b ? [] : [await mth(lo, hi)];
+      const k = largestPow2Below(n);
+      if (m <= k) return [...(await subproof(m, lo, lo + k, b)), await mth(lo + k, hi)];
+      return [...(await subproof(m - k, lo + k, hi, false)), await mth(lo, lo + k)];
+    }
+    const consistency = (m) => subproof(m, 0, size, true);
+    return { subtree, mth, path, entry, leafFromTile, consistency, tilesFetched: () => tiles.size };
   }
 
   // RFC 9162 §2.1.3.2: the root that `proof` leads to from leaf hash `leaf` at `index`.
@@ -321,6 +330,82 @@ const OA = (() => {
     }
     if (sn !== 0) throw new CheckError("inclusion", "inclusion proof too short");
     return r;
+  }
+
+  // RFC 9162 §2.1.4.2: whether `proof` shows the tree (first, firstHash) to be a prefix of
+  // the tree (second, secondHash). The proof's hashes come from unauthenticated tiles; the
+  // check against both roots is what authenticates them.
+  async function verifyConsistency(first, second, firstHash, secondHash, proof) {
+    if (first === second) return proof.length === 0 && equal(firstHash, secondHash);
+    if (first === 0 || first > second || proof.length === 0) return false;
+    const isPow2 = (n) => Number.isInteger(Math.log2(n));
+    const p = isPow2(first) ? [firstHash, ...proof] : proof.slice();
+    let fn = first - 1;
+    let sn = second - 1;
+    while (fn % 2 === 1) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    let fr = p[0];
+    let sr = p[0];
+    for (const c of p.slice(1)) {
+      if (sn === 0) return false;
+      if (fn % 2 === 1 || fn === sn) {
+        fr = await sha256(cat(Uint8Array.of(1), c, fr));
+        sr = await sha256(cat(Uint8Array.of(1), c, sr));
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+        }
+      } else {
+        sr = await sha256(cat(Uint8Array.of(1), sr, c));
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    return sn === 0 && equal(fr, firstHash) && equal(sr, secondHash);
+  }
+
+  // The largest checkpoint this browser verified for a log, kept between visits (the page
+  // passes localStorage; tests pass a Map). A site serving a smaller tree (a rollback) or a
+  // tree that does not extend it (a fork: another root at the same size, or no consistency
+  // proof from the tiles) is refused. Only a verified checkpoint is remembered.
+  async function compareRemembered(memory, cp, reader) {
+    if (!memory) return null;
+    let seen = null;
+    try {
+      const s = memory.get(cp.origin);
+      if (s && Number.isSafeInteger(s.size) && s.size > 0 && /^[0-9a-f]{64}$/.test(s.root)) seen = s;
+    } catch (e) {
+      seen = null; // unreadable memory: nothing to compare with; it is overwritten below
+    }
+    let said = null;
+    if (seen !== null) {
+      if (seen.size > cp.size) {
+        throw new CheckError("rollback", "ROLLBACK: this site serves the signed log at tree " +
+          "size " + cp.size + ", older than tree size " + seen.size + ", which this browser " +
+          "verified here before. An older log can hide later documents and acts: its answer " +
+          "is not used. Check with the clerk or the command line.");
+      }
+      const old = Uint8Array.from(seen.root.match(/../g), (x) => parseInt(x, 16));
+      if (seen.size === cp.size) {
+        if (!equal(old, cp.root)) {
+          throw new CheckError("rollback", "FORK: this site's signed log of tree size " +
+            cp.size + " differs from the one of the same size this browser verified here " +
+            "before. Two different logs were signed: report it to the clerk.");
+        }
+      } else {
+        const proof = await reader.consistency(seen.size);
+        if (!(await verifyConsistency(seen.size, cp.size, old, cp.root, proof))) {
+          throw new CheckError("rollback", "FORK: this site's signed log of tree size " +
+            cp.size + " does not extend the log of tree size " + seen.size + " this browser " +
+            "verified here before (no consistency proof from the tiles). Report it to the clerk.");
+        }
+        said = "extends tree size " + seen.size + " verified here before (consistency proof from the tiles)";
+      }
+    }
+    try {
+      memory.set(cp.origin, { size: cp.size, root: hex(cp.root) });
+    } catch (e) {
+      // storage full or disabled: the check stands, the next visit compares with less
+    }
+    return said;
   }
 
   // -- entries (docs/FORMAT.md §2, §4) ---------------------------------------------------------
@@ -386,6 +471,39 @@ const OA = (() => {
     // error): CANNOT CHECK, which is neither OFFICIAL nor a finding that the file is not.
     const unchecked = (err) => err instanceof CheckError &&
       (err.check === "environment" || err.check === "missing" || err.check === "fetch");
+    let cp;
+    let release = null;
+    let reader;
+    try {
+      const checkpointBytes = await must(fetchBytes, "checkpoint", LIMITS.note, "checkpoint");
+      cp = await verifiedCheckpoint(checkpointBytes, keys, origin, "the checkpoint");
+      pass("checkpoint", "signed checkpoint verified: tree size " + cp.size + ", signed by " +
+        cp.key.name + "+" + cp.key.idHex);
+      reader = tileReader(fetchBytes, cp.size);
+      const extended = await compareRemembered(options.memory, cp, reader);
+      if (extended) pass("history", extended);
+      // The release: the one a latest checkpoint names (orderarchive.release N), or the
+      // checkpoint itself when the site publishes a release (releases/<size> holds its bytes).
+      if (cp.release !== null) {
+        release = await verifiedCheckpoint(await must(fetchBytes, "releases/" + cp.release,
+          LIMITS.note, "release"), keys, origin, "release " + cp.release);
+        if (release.size !== cp.release || release.size > cp.size) {
+          throw new CheckError("release", "release " + cp.release + " does not hold a checkpoint of its size");
+        }
+        pass("release", "signed release " + release.size + " verified (named in the checkpoint)");
+      } else {
+        const own = await fetchBytes("releases/" + cp.size, LIMITS.note);
+        if (own !== null && equal(own, checkpointBytes)) {
+          release = cp;
+          pass("release", "the checkpoint is signed release " + cp.size);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof CheckError)) throw err;
+      checks.push({ check: err.check, ok: false, text: err.message });
+      const verdict = err.check === "rollback" ? "rollback" : unchecked(err) ? "cannot-check" : "not-official";
+      return result(verdict, { sha256: digest, reason: err.message });
+    }
     let candidates;
     try {
       candidates = await lookup(fetchBytes, digest);
@@ -404,28 +522,6 @@ const OA = (() => {
       });
     }
     try {
-      const checkpointBytes = await must(fetchBytes, "checkpoint", LIMITS.note, "checkpoint");
-      const cp = await verifiedCheckpoint(checkpointBytes, keys, origin, "the checkpoint");
-      pass("checkpoint", "signed checkpoint verified: tree size " + cp.size + ", signed by " +
-        cp.key.name + "+" + cp.key.idHex);
-      // The release: the one a latest checkpoint names (orderarchive.release N), or the
-      // checkpoint itself when the site publishes a release (releases/<size> holds its bytes).
-      let release = null;
-      if (cp.release !== null) {
-        release = await verifiedCheckpoint(await must(fetchBytes, "releases/" + cp.release,
-          LIMITS.note, "release"), keys, origin, "release " + cp.release);
-        if (release.size !== cp.release || release.size > cp.size) {
-          throw new CheckError("release", "release " + cp.release + " does not hold a checkpoint of its size");
-        }
-        pass("release", "signed release " + release.size + " verified (named in the checkpoint)");
-      } else {
-        const own = await fetchBytes("releases/" + cp.size, LIMITS.note);
-        if (own !== null && equal(own, checkpointBytes)) {
-          release = cp;
-          pass("release", "the checkpoint is signed release " + cp.size);
-        }
-      }
-      const reader = tileReader(fetchBytes, cp.size);
       let lastError = null;
       for (const cand of candidates) {
         try {
@@ -522,7 +618,8 @@ const OA = (() => {
   return {
     CheckError, LIMITS, sha256, hex, b64decode, parseVkey, parseNote, openNote, parseCheckpoint,
     tileIndex, tilePath, bundlePath, parseBundle, tileReader, rootFromInclusionProof,
-    canonical, parseEntry, verifyFile, ed25519Available, keyId,
+    verifyConsistency, compareRemembered, canonical, parseEntry, verifyFile, ed25519Available,
+    keyId,
   };
 })();
 
@@ -532,6 +629,12 @@ if (typeof module === "object" && module.exports) {
   (() => {
     const $ = (id) => document.getElementById(id);
     const PIN_KEY = "orderarchive.pinned-key";
+    // The largest verified checkpoint per log origin ({size, root}), kept in localStorage.
+    const SEEN_KEY = "orderarchive.seen-checkpoint:";
+    const memory = {
+      get: (origin) => JSON.parse(localStorage.getItem(SEEN_KEY + origin) || "null"),
+      set: (origin, seen) => localStorage.setItem(SEEN_KEY + origin, JSON.stringify(seen)),
+    };
     const state = { origin: null, published: [], ready: null };
 
     // Fetch a site file with a size and time bound; null for 404.
@@ -622,7 +725,7 @@ if (typeof module === "object" && module.exports) {
         await state.ready;
         const keys = await trustedKeys();
         const bytes = new Uint8Array(await file.arrayBuffer());
-        const r = await OA.verifyFile(bytes, { fetchBytes, keys, origin: state.origin });
+        const r = await OA.verifyFile(bytes, { fetchBytes, keys, origin: state.origin, memory });
         list(r.checks);
         if (r.verdict === "official") {
           say("official", "OFFICIAL: " + r.doc.title + " (" + r.doc.doc + "), covered by signed release " + r.release + " of " + state.origin);
@@ -641,6 +744,10 @@ if (typeof module === "object" && module.exports) {
         } else if (r.verdict === "unreleased") {
           say("cannot", "NOT OFFICIAL YET: " + r.doc.title + " (" + r.doc.doc + ") is recorded but not in a signed release");
           $("next").textContent = r.next;
+        } else if (r.verdict === "rollback") {
+          say("not-official", "REFUSED: " + r.reason);
+          $("next").textContent = "This browser remembers the largest signed log it verified for " +
+            state.origin + " on this site, so that an older or altered log cannot be passed off later.";
         } else if (r.verdict === "cannot-check") {
           say("cannot", "CANNOT CHECK: " + r.reason);
         } else {
