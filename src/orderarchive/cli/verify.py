@@ -32,6 +32,7 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..history import HistoryReport
+    from ..verified import VerifyRun
 
 # -- verify / repair ---------------------------------------------------------------------------
 
@@ -45,13 +46,20 @@ if TYPE_CHECKING:
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
+@click.option("--full", is_flag=True,
+              help="Re-check every entry and object, not only those added since the last "
+                   "full verification here (finds damage to old data: bit rot, tampering).")
 @click.argument("url", required=False)
 @witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
-           policy_file: Path | None, url: str | None) -> None:
-    """Verify the whole archive: entries, signatures, objects, tree, releases.
+           full: bool, policy_file: Path | None, url: str | None) -> None:
+    """Verify the archive: entries, signatures, objects, tree, releases.
+
+    Once this machine has fully verified the archive under the same keys, verify checks the
+    new signed checkpoint's consistency with the state verified then and only the entries,
+    objects and text layers added since; --full re-checks everything.
 
     With --witness-policy, the latest release must carry the policy's cosignatures.
 
@@ -61,7 +69,8 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     """
     if url is not None or ctx.archive_url is not None:
         _verify_url(ctx, url or ctx.archive_url or "", trusted,
-                    local_only=since is not None or no_objects or policy_file is not None)
+                    local_only=since is not None or no_objects or full
+                    or policy_file is not None)
     with errors_handled(ctx):
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
@@ -69,10 +78,13 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         _require_origin_key(keys, archive.origin)
         policy = _witness_policy(policy_file)
         with failed_verdict(terse):
-            report = archive.audit(
-                keys, progress=_progress("verifying", not (ctx.as_json or terse)),
-                check_objects=not no_objects,
+            from ..verified import audit_incrementally
+
+            run = audit_incrementally(
+                archive, keys, full=full, check_objects=not no_objects,
+                progress=_progress("verifying", not (ctx.as_json or terse)),
             )
+            report = run.report
             history = None
             if since is not None or report.ok:
                 from ..history import check_history
@@ -89,8 +101,10 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     if witnessed is not None:
         problems += witnessed.get("problems", [])
         lines += witnessed.get("lines", [])
+    lines = _incremental_lines(run, problems) + lines
     if ctx.as_json:
-        out = report.to_dict()
+        out: dict[str, Any] = dict(report.to_dict())
+        out["incremental"] = run.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
         out["ok"] = out["verified"] = not problems
         if history is not None and history.checked:
@@ -130,6 +144,30 @@ def _echo_verify_text(report: Any, problems: list[Any], lines: list[str],
     else:
         echo("no release yet: every entry is unreleased")
     _echo_signers(signers)
+
+
+def _incremental_lines(run: VerifyRun, problems: list[Any]) -> list[str]:
+    """What was checked (only what was added, or everything and why); remembers the state
+    verified when nothing at all was wrong."""
+    from ..errors import StateError
+    from ..verified import remember_verified
+
+    report, lines = run.report, []
+    if run.since is not None:
+        since = run.since
+        added = (f"entries {report.first_checked}..{report.size - 1}" if report.size > since.size
+                 else "no new entries")
+        lines.append(f"verified {added} and consistency with the state verified on "
+                     f"{since.verified} (size {since.size}); run verify --full to re-read "
+                     "everything")
+    elif run.why_full is not None:
+        lines.append(f"full verify: {run.why_full}")
+    if not problems:
+        try:
+            remember_verified(run)
+        except StateError as e:
+            lines.append(f"warning: could not remember the verified state: {e}")
+    return lines
 
 
 def _echo_refused(report: Any) -> None:

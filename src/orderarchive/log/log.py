@@ -119,6 +119,11 @@ class VerifyReport:
     #: Entries refused because the log's key sets revoke their signing key from an earlier
     #: index (a stolen key's writing, docs/THREATS.md issue 16): not valid, not a fault.
     refused: tuple[Problem, ...] = ()
+    #: The first entry this audit checked: 0, or the size of an earlier fully verified state
+    #: (an incremental ``verify``: entries before it were checked then, not now).
+    first_checked: int = 0
+    #: How many entries this audit parsed and checked (signature, objects).
+    entries_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -150,6 +155,8 @@ class VerifyReport:
             "signatures_checked": self.signatures_checked,
             "problems": [p.to_dict() for p in self.problems],
             "refused": [p.to_dict() for p in self.refused],
+            "first_checked": self.first_checked,
+            "entries_checked": self.entries_checked,
         }
 
 
