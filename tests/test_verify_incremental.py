@@ -323,5 +323,31 @@ def test_verify_command_fails_on_a_tampered_new_object_and_keeps_the_state(clerk
     r = cli_run("verify")
     assert r.exit_code == 1
     assert "entry 2: document does not hash to" in r.output
-    assert "verified entries 2..2 and consistency" in r.output
+    assert "checked against the state verified on " in r.output
+    assert "(size 2); run verify --full to re-read everything" in r.output
     assert remembered_size() == 2
+
+
+def test_odd_names_among_the_objects_are_still_reported(
+    make_archive: MakeArchive, verifiers: list[VerifierKey]
+) -> None:
+    # The member check tests a fan-out directory's names all at once (log/layout.plain_files):
+    # nothing that is not an object file may slip through it.
+    archive = make_archive(3)
+    path = object_path(archive, 0)
+    fanout = path.parent
+    a, b = "a" * 62, "b" * 62
+    (fanout / f"{a}\n{b}").write_bytes(b"two names in one")
+    (fanout / ("c" * 61)).write_bytes(b"short")
+    (fanout / ("e" * 62)).mkdir()
+    problems = [p.message for p in archive.audit(verifiers, workers=1).problems]
+    assert len(problems) == 3, problems
+    assert all("unexpected" in m for m in problems)
+    assert any("aaaa\\nbbbb" in m for m in problems)
+    assert any("c" * 61 in m for m in problems)
+    assert any("unexpected directory" in m and "e" * 62 in m for m in problems)
+    # Alone beside the real objects, the name holding two object names is still found.
+    (fanout / ("c" * 61)).unlink()
+    (fanout / ("e" * 62)).rmdir()
+    problems = [p.message for p in archive.audit(verifiers, workers=1).problems]
+    assert len(problems) == 1 and "aaaa\\nbbbb" in problems[0], problems

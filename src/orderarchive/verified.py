@@ -279,6 +279,11 @@ def _load(paths: tuple[Path, Path], secret: bytes, expected: tuple[str, str, str
         raise MalformedError(f"{path} is the state of another archive or trust")
     if not state.objects:
         raise MalformedError(f"{path} records a verify that did not re-hash the objects")
+    from . import __version__
+
+    if state.tool != __version__:  # another version's checks may differ
+        raise MalformedError(f"{path} was written by orderarchive {state.tool}, this is "
+                             f"{__version__}")
     data = read_bounded(ids_path, state.ids_count * 8, what="verified ids",
                         missing=MalformedError)
     if len(data) != state.ids_count * 8 or not hmac.compare_digest(

@@ -57,9 +57,16 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
            full: bool, policy_file: Path | None, url: str | None) -> None:
     """Verify the archive: entries, signatures, objects, tree, releases.
 
-    Once this machine has fully verified the archive under the same keys, verify checks the
-    new signed checkpoint's consistency with the state verified then and only the entries,
-    objects and text layers added since; --full re-checks everything.
+    The first verify of an archive here checks everything. Once it found nothing wrong, later
+    ones prove that the new signed checkpoint extends the state verified then (a consistency
+    proof) and check only the entries, objects and text layers added since: fast for a growing
+    archive or a mirror that pulled a new release. The state is remembered per archive
+    directory and trusted keys, in the state directory, authenticated with a secret of yours;
+    an edited or corrupt state is not used (everything is checked, and verify says why).
+
+    Use --full to re-read everything: from time to time as a scrub (bit rot, or files already
+    verified that were changed since: an incremental verify does not re-read them), after a
+    restore from backup, or whenever in doubt.
 
     With --witness-policy, the latest release must carry the policy's cosignatures.
 
@@ -131,11 +138,19 @@ def _echo_verify_text(report: Any, problems: list[Any], lines: list[str],
     if problems:
         echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
         return
-    echo(
-        f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
-        f"{report.signatures_checked} signatures, {report.objects_checked} objects",
-        fg="green",
-    )
+    if report.first_checked:  # incremental: say what this run itself checked
+        echo(
+            f"verified {report.origin}: {report.size} entries; checked now: "
+            f"{report.entries_checked} new entries ({report.documents} documents), "
+            f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+            fg="green",
+        )
+    else:
+        echo(
+            f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
+            f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+            fg="green",
+        )
     if report.releases:
         echo(
             f"released up to tree size {report.released_size}"
@@ -153,7 +168,10 @@ def _incremental_lines(run: VerifyRun, problems: list[Any]) -> list[str]:
     from ..verified import remember_verified
 
     report, lines = run.report, []
-    if run.since is not None:
+    if run.since is not None and problems:
+        lines.append(f"checked against the state verified on {run.since.verified} (size "
+                     f"{run.since.size}); run verify --full to re-read everything")
+    elif run.since is not None:
         since = run.since
         added = (f"entries {report.first_checked}..{report.size - 1}" if report.size > since.size
                  else "no new entries")

@@ -7,6 +7,7 @@ store maps each onto the file of that name (docs/FORMAT.md §1). Pure: no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..errors import CorruptArchiveError
 from . import merkle
@@ -108,6 +109,27 @@ def named(name: str, *, is_dir: bool) -> bool:
         len(parts) == 4 and name.startswith("objects/sha256/")
         and _HEX2.fullmatch(parts[2]) is not None and _HEX62.fullmatch(parts[3]) is not None
     )
+
+
+_OBJECT_NAMES = re.compile(r"[0-9a-f]{62}(?:\n[0-9a-f]{62})*", re.ASCII)
+
+
+def _all_object_names(names: list[str]) -> bool:
+    # Joined by LF, the names are 62 hex digits, LF, 62 hex digits ...; with exactly one LF
+    # between two names, no name holds an LF (one cannot pass for two) and each is an
+    # object's name.
+    joined = "\n".join(names)
+    return len(joined) == 63 * len(names) - 1 and _OBJECT_NAMES.fullmatch(joined) is not None
+
+
+def plain_files(directory: str) -> Callable[[list[str]], bool] | None:
+    """For an object fan-out directory, a test of all its file names at once that passes
+    only if every one is a name the format gives there (see
+    :meth:`.store.FileStore.members`); None for any other directory."""
+    parts = directory.split("/")
+    if len(parts) == 3 and directory.startswith("objects/sha256/") and _HEX2.fullmatch(parts[2]):
+        return _all_object_names
+    return None
 
 
 def debris(name: str, *, is_dir: bool, empty: bool) -> bool:

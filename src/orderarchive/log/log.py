@@ -56,6 +56,7 @@ from .layout import (
     decimal_size,
     extension_size,
     named,
+    plain_files,
     previous_release,
     release_extensions,
 )
@@ -721,7 +722,7 @@ class Log:
         if not isinstance(self.store, FileStore):
             return []
         out = []
-        for name, is_dir, empty in self.store.members():
+        for name, is_dir, empty in self.store.members(plain_files):
             mine = debris(name, is_dir=is_dir, empty=empty)
             if mine or not named(name, is_dir=is_dir):
                 out.append((name, is_dir, mine))
