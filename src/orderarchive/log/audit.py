@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import heapq
 import hmac
 import os
 import secrets
@@ -816,7 +815,9 @@ class Auditor:
         del buckets
         if self.baseline is None:
             return new
-        return array("Q", heapq.merge(self.baseline.ids, new))
+        merged = array("Q", self.baseline.ids)
+        merged.extend(new)
+        return array("Q", sorted(merged))  # two sorted runs: timsort merges them in O(n)
 
     def _entry(self, seq: int) -> Entry | None:
         try:

@@ -111,15 +111,16 @@ def named(name: str, *, is_dir: bool) -> bool:
     )
 
 
-_OBJECT_NAMES = re.compile(r"[0-9a-f]{62}(?:\n[0-9a-f]{62})*", re.ASCII)
+_HEX_DIGITS = b"0123456789abcdef"
 
 
 def _all_object_names(names: list[str]) -> bool:
-    # Joined by LF, the names are 62 hex digits, LF, 62 hex digits ...; with exactly one LF
-    # between two names, no name holds an LF (one cannot pass for two) and each is an
-    # object's name.
-    joined = "\n".join(names)
-    return len(joined) == 63 * len(names) - 1 and _OBJECT_NAMES.fullmatch(joined) is not None
+    # Every name 62 characters long, and all of them together nothing but lowercase hex
+    # digits (a non-ASCII or undecodable name keeps bytes the deletion leaves): in C, at
+    # memory speed, where a regular expression over 100,000 names costs a tenth of a second.
+    return (set(map(len, names)) == {62}
+            and not "".join(names).encode("utf-8", "surrogateescape").translate(
+                None, _HEX_DIGITS))
 
 
 def plain_files(directory: str) -> Callable[[list[str]], bool] | None:

@@ -592,8 +592,8 @@ class FileStore:
         following a link (a link is listed as a file): what :mod:`._audit` compares with the
         names the format gives (docs/FORMAT.md §1).
 
-        *plain* may name, for a directory, a test of all its file names at once: when every
-        item there is a regular file and the test passes, the files are left
+        *plain* may name, for a directory, a test of all its item names at once: when the
+        directory holds no subdirectory and the test passes, its items are left
         out (the directory itself is listed). The object fan-out directories hold most of an
         archive's files, and this keeps their check out of a loop per file.
         """
@@ -601,8 +601,13 @@ class FileStore:
         pending: builtins.list[builtins.list[str]] = [[]]
         while pending:
             current = pending.pop()
+            path = self.root.joinpath(*current)
+            test = plain("/".join(current)) if plain is not None and current else None
+            if test is not None and self._plain_directory(path, test):
+                out.append(("/".join(current), True, False))
+                continue
             try:
-                with os.scandir(self.root.joinpath(*current)) as it:
+                with os.scandir(path) as it:
                     items = builtins.list(it)
             except FileNotFoundError:
                 continue
@@ -611,17 +616,31 @@ class FileStore:
                 raise StorageError(f"cannot list {where}: {e.strerror}") from e
             if current:
                 out.append(("/".join(current), True, not items))
-                test = plain("/".join(current)) if plain is not None else None
-                if (test is not None and items
-                        and all(item.is_file(follow_symlinks=False) for item in items)
-                        and test([item.name for item in items])):
-                    continue
             for item in items:
                 if item.is_dir(follow_symlinks=False):
                     pending.append([*current, item.name])
                 else:
                     out.append(("/".join([*current, item.name]), False, False))
         return sorted(out)
+
+    @staticmethod
+    def _plain_directory(path: Path, test: Callable[[builtins.list[str]], bool]) -> bool:
+        """Whether the directory *path* holds no directory and only names *test* passes.
+
+        ``st_nlink`` 2 shows a directory without subdirectories (its own entry and ``.``;
+        each subdirectory's ``..`` adds one) on the usual Linux file systems; where it means
+        something else (btrfs: always 1) the caller lists the directory item by item. Any
+        other kind of item (a link, a FIFO) is what the item-by-item listing reports as a
+        file too, so leaving these names out changes nothing but the time.
+        """
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or info.st_nlink != 2:
+                return False
+            names = os.listdir(path)
+        except OSError:
+            return False  # the listing item by item reports it
+        return bool(names) and test(names)
 
     def remove_debris(self, name: str, *, is_dir: bool) -> bool:
         """Remove the leftover file, or the empty directory, *name*; False if it is gone or
