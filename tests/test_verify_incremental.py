@@ -226,6 +226,20 @@ def test_full_ignores_the_state_and_finds_old_damage(
     assert {(p.code, p.seq) for p in run.report.problems} == {("object-digest", 1)}
 
 
+def test_no_objects_neither_uses_nor_writes_the_state(
+    make_archive: MakeArchive, signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    archive = make_archive(3)
+    run = audit_incrementally(archive, verifiers, check_objects=False, workers=1)
+    assert run.report.ok and remember_verified(run) is None and state_files() == []
+    full_then_remember(archive, verifiers)
+    grow(archive, signer, 3, 1)
+    run = audit_incrementally(archive, verifiers, check_objects=False, workers=1)
+    assert not run.incremental and run.report.entries_checked == 4
+    assert run.why_full is not None and "--no-objects" in run.why_full
+    assert remember_verified(run) is None and remembered_size() == 3
+
+
 def test_other_keys_mean_a_full_verify(
     make_archive: MakeArchive, signer: Signer, verifiers: list[VerifierKey]
 ) -> None:
