@@ -365,3 +365,16 @@ def test_odd_names_among_the_objects_are_still_reported(
     (fanout / ("e" * 62)).rmdir()
     problems = [p.message for p in archive.audit(verifiers, workers=1).problems]
     assert len(problems) == 1 and "aaaa\\nbbbb" in problems[0], problems
+
+
+def test_state_forget_forgets_the_verified_states_too(clerk: Path) -> None:
+    ok(cli_run("verify"))
+    assert len(state_files()) == 1
+    doc = json.loads(ok(cli_run("--json", "state", "forget", ORIGIN)))
+    assert doc["verified_states_forgotten"] == 1 and state_files() == []
+    assert list(verified_dir().glob("*.ids")) == []
+    out = ok(cli_run("verify"))
+    assert "full verify: no earlier full verification of this archive here" in out
+    assert "forgot 1 fully verified state(s)" in ok(cli_run("state", "forget", ORIGIN))
+    assert json.loads(ok(cli_run("--json", "state", "forget", "other.example/log")))[
+        "verified_states_forgotten"] == 0

@@ -71,6 +71,7 @@ __all__ = [
     "VerifiedState",
     "VerifyRun",
     "audit_incrementally",
+    "forget_verified",
     "remember_verified",
 ]
 
@@ -417,3 +418,31 @@ def remember_verified(
         except StorageError as e:
             raise StateError(str(e)) from e
     return json_path
+
+
+def forget_verified(origin: str, *, state: Path | None = None) -> int:
+    """Forget every fully verified state remembered for *origin* (any archive directory, any
+    trust): the next verify of each of its archives checks everything. Returns how many.
+    Raises :class:`StateError` when one cannot be removed."""
+    directory = _directory(state)
+    stem = _origin_stem(origin)
+    if not directory.is_dir():
+        return 0
+    count = 0
+    with _locked(directory.parent):
+        try:
+            found = sorted(directory.glob(f"{stem}-*.json"))
+        except OSError as e:
+            raise StateError(f"cannot list {directory}: {e.strerror}") from e
+        for path in found:
+            # <stem>-<location 16 hex>-<trust 16 hex>: the stem itself ends in "-<12 hex>",
+            # so another origin's stem cannot share this prefix and these two parts.
+            if path.name.count("-") - stem.count("-") != 2:
+                continue
+            try:
+                path.with_suffix(".ids").unlink(missing_ok=True)
+                path.unlink()
+            except OSError as e:
+                raise StateError(f"cannot remove {path}: {e.strerror}") from e
+            count += 1
+    return count
