@@ -22,8 +22,9 @@ PACKAGE = "orderarchive"
 # Lowest first. The same table is in docs/ARCHITECTURE.md ("Layers").
 LAYERS = ("base", "log", "documents", "citations", "recipe", "cli")
 BASE = {"errors", "canonical", "_display", "userfiles"}
-RECIPE = {"archive", "index", "status", "history", "releaselog", "proofs", "copies", "citing",
-          "publish", "remote", "witnessing", "site", "textindex"}
+RECIPE = {"archive", "index", "status", "history", "verified", "releaselog", "proofs", "copies",
+          "citing", "publish", "remote", "witnessing", "site",
+          "textindex"}
 
 
 def layer_of(module: str) -> str:

@@ -32,7 +32,7 @@ def test_quick_run_writes_its_table(tmp_path: Path) -> None:
                 "bare pypdf", "`check` of a copy at 2,000 entries", "`verify-proof`",
                 "peak memory", "scales linearly", "does not import pypdf"):
         assert bar in text, bar
-    for command in ("orderarchive --archive A verify --trusted-key K", "orderarchive --help",
+    for command in ("orderarchive --archive A verify --full --trusted-key K", "orderarchive --help",
                     "python -m benchmarks.tasks bare-pypdf pdf.list"):
         assert f"`{command}`" in text, command
     results = json.loads((out / "results.json").read_text())

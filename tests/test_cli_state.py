@@ -59,7 +59,7 @@ def test_state_show_and_forget_edge_cases(copies: Path) -> None:
     assert "nothing remembered for other.gov/x" in ok(run("state", "forget", "other.gov/x"))
     doc = json.loads(ok(run("--json", "state", "forget", "other.gov/x")))
     assert doc == {"ok": True, "command": "state forget", "origin": "other.gov/x",
-                   "forgot": None}
+                   "forgot": None, "verified_states_forgotten": 0}
     ok(run("verify"))
     assert "nothing remembered for other.gov/x" in ok(run("state", "show", "other.gov/x"))
     # A damaged remembered file is shown as such, and can be forgotten.

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -144,9 +145,10 @@ def test_verify_uses_workers_by_default_only_for_large_archives(
     calls: list[int] = []
     original = _audit.Auditor._check_parallel
 
-    def spy(self: _audit.Auditor, size: int, ranges: list[tuple[int, int, int]]) -> bytes | None:
+    def spy(self: _audit.Auditor, size: int, ranges: list[tuple[int, int, int]],
+            *rest: Any) -> bytes | None:
         calls.append(len(ranges))
-        return original(self, size, ranges)
+        return original(self, size, ranges, *rest)
 
     monkeypatch.setattr(_audit.Auditor, "_check_parallel", spy)
     assert archive.verify(verifiers).ok

@@ -70,14 +70,23 @@ def state_forget(ctx: Ctx, origin: str) -> None:
 
     The next verify of ORIGIN accepts whatever validly signed release it sees first, as on a
     new machine. Use it after checking a test copy that shares the production log's origin;
-    never to get past a rollback of the log you rely on. Kept evidence is not removed.
+    never to get past a rollback of the log you rely on. Kept evidence is not removed. The
+    fully verified states of ORIGIN's archives are forgotten too (incremental verify).
     """
     with errors_handled(ctx):
+        from ..verified import forget_verified
+
         gone = forget(origin)
+        verified = forget_verified(origin)
     if ctx.as_json:
-        emit_json({"ok": True, "origin": origin, "forgot": _summary(gone) if gone else None})
-    elif gone is None:
+        emit_json({"ok": True, "origin": origin, "forgot": _summary(gone) if gone else None,
+                   "verified_states_forgotten": verified})
+        return
+    if gone is None:
         echo(f"nothing remembered for {origin} in {state_dir()}")
     else:
         echo(f"forgot {_line(gone)}")
         echo(f"the next verify of {origin} will trust the first valid release it sees")
+    if verified:
+        echo(f"forgot {verified} fully verified state(s) of {origin}: the next verify of "
+             "each archive checks everything")

@@ -32,6 +32,7 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..history import HistoryReport
+    from ..verified import VerifyRun
 
 # -- verify / repair ---------------------------------------------------------------------------
 
@@ -45,16 +46,29 @@ if TYPE_CHECKING:
     help="A checkpoint seen before: prove the archive extends it.",
 )
 @click.option("--no-objects", is_flag=True, help="Skip re-hashing document objects.")
-@click.option("--full", is_flag=True, help="With a URL: also fetch every entry (checking its "
-              "signature and inclusion) and every document and text layer (checking its "
-              "SHA-256 and signed size).")
+@click.option("--full", is_flag=True,
+              help="Re-check every entry and object, not only those added since the last "
+                   "full verification here (finds damage to old data: bit rot, tampering). "
+                   "With a URL: also fetch every entry (checking its signature and inclusion) "
+                   "and every document and text layer (checking its SHA-256 and signed size).")
 @click.argument("url", required=False)
 @witness_policy_option
 @quiet_option("'verified' or 'failed'")
 @pass_ctx
 def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: bool,
            full: bool, policy_file: Path | None, url: str | None) -> None:
-    """Verify the whole archive: entries, signatures, objects, tree, releases.
+    """Verify the archive: entries, signatures, objects, tree, releases.
+
+    The first verify of an archive here checks everything. Once it found nothing wrong, later
+    ones prove that the new signed checkpoint extends the state verified then (a consistency
+    proof) and check only the entries, objects and text layers added since: fast for a growing
+    archive or a mirror that pulled a new release. The state is remembered per archive
+    directory and trusted keys, in the state directory, authenticated with a secret of yours;
+    an edited or corrupt state is not used (everything is checked, and verify says why).
+
+    Use --full to re-read everything: from time to time as a scrub (bit rot, or files already
+    verified that were changed since: an incremental verify does not re-read them), after a
+    restore from backup, or whenever in doubt.
 
     With --witness-policy, the latest release must carry the policy's cosignatures.
 
@@ -66,19 +80,19 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
         _verify_url(ctx, url or ctx.archive_url or "", trusted, full=full,
                     local_only=since is not None or no_objects or policy_file is not None)
     with errors_handled(ctx):
-        if full:
-            raise MalformedError("--full applies to a URL: 'verify' of an archive directory "
-                                 "already checks every entry and object")
         terse = quiet(ctx)
         archive = ctx.archive()  # "no archive here" before "no trusted keys"
         keys = _trusted(ctx, trusted)
         _require_origin_key(keys, archive.origin)
         policy = _witness_policy(policy_file)
         with failed_verdict(terse):
-            report = archive.audit(
-                keys, progress=_progress("verifying", not (ctx.as_json or terse)),
-                check_objects=not no_objects,
+            from ..verified import audit_incrementally
+
+            run = audit_incrementally(
+                archive, keys, full=full, check_objects=not no_objects,
+                progress=_progress("verifying", not (ctx.as_json or terse)),
             )
+            report = run.report
             history = None
             if since is not None or report.ok:
                 from ..history import check_history
@@ -95,8 +109,10 @@ def verify(ctx: Ctx, trusted: tuple[str, ...], since: Path | None, no_objects: b
     if witnessed is not None:
         problems += witnessed.get("problems", [])
         lines += witnessed.get("lines", [])
+    lines = _incremental_lines(run, problems) + lines
     if ctx.as_json:
-        out = report.to_dict()
+        out: dict[str, Any] = dict(report.to_dict())
+        out["incremental"] = run.to_dict()
         out["problems"] = [p.to_dict() for p in problems]
         out["ok"] = out["verified"] = not problems
         if history is not None and history.checked:
@@ -123,11 +139,19 @@ def _echo_verify_text(report: Any, problems: list[Any], lines: list[str],
     if problems:
         echo(f"verification FAILED: {len(problems)} problem(s)", fg="red", err=True)
         return
-    echo(
-        f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
-        f"{report.signatures_checked} signatures, {report.objects_checked} objects",
-        fg="green",
-    )
+    if report.first_checked:  # incremental: say what this run itself checked
+        echo(
+            f"verified {report.origin}: {report.size} entries; checked now: "
+            f"{report.entries_checked} new entries ({report.documents} documents), "
+            f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+            fg="green",
+        )
+    else:
+        echo(
+            f"verified {report.origin}: {report.size} entries ({report.documents} documents), "
+            f"{report.signatures_checked} signatures, {report.objects_checked} objects",
+            fg="green",
+        )
     if report.releases:
         echo(
             f"released up to tree size {report.released_size}"
@@ -136,6 +160,33 @@ def _echo_verify_text(report: Any, problems: list[Any], lines: list[str],
     else:
         echo("no release yet: every entry is unreleased")
     _echo_signers(signers)
+
+
+def _incremental_lines(run: VerifyRun, problems: list[Any]) -> list[str]:
+    """What was checked (only what was added, or everything and why); remembers the state
+    verified when nothing at all was wrong."""
+    from ..errors import StateError
+    from ..verified import remember_verified
+
+    report, lines = run.report, []
+    if run.since is not None and problems:
+        lines.append(f"checked against the state verified on {run.since.verified} (size "
+                     f"{run.since.size}); run verify --full to re-read everything")
+    elif run.since is not None:
+        since = run.since
+        added = (f"entries {report.first_checked}..{report.size - 1}" if report.size > since.size
+                 else "no new entries")
+        lines.append(f"verified {added} and consistency with the state verified on "
+                     f"{since.verified} (size {since.size}); run verify --full to re-read "
+                     "everything")
+    elif run.why_full is not None:
+        lines.append(f"full verify: {run.why_full}")
+    if not problems:
+        try:
+            remember_verified(run)
+        except StateError as e:
+            lines.append(f"warning: could not remember the verified state: {e}")
+    return lines
 
 
 def _echo_refused(report: Any) -> None:

@@ -25,6 +25,7 @@ whatever the size of the documents.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import os
@@ -41,6 +42,7 @@ from ..errors import (
     OrderArchiveError,
     SignatureError,
     StorageError,
+    VerificationError,
 )
 from . import merkle
 from .checkpoint import Checkpoint
@@ -89,6 +91,34 @@ def _can_fork() -> bool:
     # fork, not spawn: a spawned child re-imports the main module, and `python -m orderarchive`
     # runs the CLI at import. macOS's system libraries are not fork-safe.
     return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+class Baseline:
+    """An earlier state of this log that the caller fully verified (incremental ``verify``).
+
+    The audit then checks only what the log added since: the signed checkpoint, that it is
+    consistent with :attr:`root` (RFC 9162 §2.1.4), and entries :attr:`size` onwards (their
+    signatures, objects, text layers, offsets and stored hashes, and their leaves tied to the
+    signed root through the remembered tree's compact range). :attr:`ids` are the keyed hashes
+    (under :attr:`id_key`) of every document id of the first :attr:`size` entries, sorted, so a
+    new entry reusing an old id or relating to an old document is still checked.
+
+    The caller must have authenticated all of it: the audit trusts the baseline as it trusts
+    the keys.
+    """
+
+    __slots__ = ("id_key", "ids", "root", "size")
+
+    def __init__(self, size: int, root: bytes, id_key: bytes, ids: array[int]) -> None:
+        self.size = size
+        self.root = root
+        self.id_key = id_key
+        self.ids = ids
+
+
+def _sorted_contains(values: array[int], value: int) -> bool:
+    i = bisect.bisect_left(values, value)
+    return i < len(values) and values[i] == value
 
 
 # -- the entries -------------------------------------------------------------------------------
@@ -331,6 +361,9 @@ class Auditor:
         progress: ProgressFn | None,
         check_objects: bool,
         workers: int | None = None,
+        *,
+        baseline: Baseline | None = None,
+        id_key: bytes | None = None,
     ) -> None:
         self.a = log
         # A KeyHistory is kept whole: its per-index answers are what entry.verify asks.
@@ -345,7 +378,17 @@ class Auditor:
         self.documents = 0
         self.objects = 0
         self.signatures = 0
-        self.key = secrets.token_bytes(16)
+        self.baseline = baseline
+        # With *id_key* (the caller's secret, as remembered with a baseline) the run also
+        # yields :attr:`doc_ids` for the next incremental run; else a key chosen for this run.
+        self.key = baseline.id_key if baseline is not None else id_key or secrets.token_bytes(16)
+        self.keep_ids = baseline is not None or id_key is not None
+        #: Sorted keyed hashes of every document id in the log (with *id_key* or a baseline,
+        #: after a run that found no problem in the entries).
+        self.doc_ids: array[int] | None = None
+        #: The first entry this run checked (the baseline's size, else 0).
+        self.start = 0
+        self.checked = 0
 
     def problem(self, code: str, message: str, seq: int | None = None) -> None:
         self._add(self.problems, Problem(code, message, seq))
@@ -383,7 +426,10 @@ class Auditor:
                 "the log holds entries but there is no checkpoint (deleted, or the first add "
                 "was interrupted)",
             )
-        leaf_root = self._check_log(size)
+        frontier: list[bytes] | None = []
+        if self.baseline is not None:
+            frontier = self._check_baseline(size, root)
+        leaf_root = self._check_log(size, frontier) if frontier is not None else None
         if root is not None and leaf_root is not None and not hmac.compare_digest(root, leaf_root):
             self.problem("root", "the log's Merkle root differs from the signed checkpoint")
         self._check_keyset_index(head.checkpoint, "latest checkpoint", size)
@@ -411,6 +457,8 @@ class Auditor:
             signatures_checked=self.signatures,
             problems=tuple(problems),
             refused=tuple(refused),
+            first_checked=self.start,
+            entries_checked=self.checked,
         )
 
     def _count_entries(self) -> int:
@@ -418,8 +466,62 @@ class Auditor:
 
     # -- the log --------------------------------------------------------------------------------
 
-    def _check_log(self, size: int) -> bytes | None:
-        """Check the entries and the tree; the root the stored log yields (None: unknown)."""
+    def _check_baseline(self, size: int, root: bytes | None) -> list[bytes] | None:
+        """Tie the signed checkpoint to the baseline: the compact range of the baseline's tree
+        to extend with the new entries, or None (a problem reported) if it cannot be."""
+        b = self.baseline
+        assert b is not None
+        if root is None:
+            return None  # no verified checkpoint: reported; nothing can be tied to it
+        if size < b.size:
+            self.problem(
+                "rollback", f"the log's signed checkpoint is of size {size}, smaller than the "
+                f"state verified before (size {b.size}): rolled back, truncated or a stale copy",
+            )
+            return None
+        try:
+            proof = ([] if b.size in (0, size)
+                     else merkle.consistency_proof(b.size, size, self.a.read_hashes))
+            if b.size == size:
+                if not hmac.compare_digest(b.root, root):
+                    raise VerificationError("the roots differ at the same size")
+            elif b.size:
+                merkle.verify_consistency(b.size, size, b.root, root, proof)
+        except OrderArchiveError as e:
+            self.problem(
+                "fork", f"the log's signed checkpoint (size {size}) is not consistent with the "
+                f"state verified before (size {b.size}): the log was rewritten, or its stored "
+                f"hashes are damaged ({e})",
+            )
+            return None
+        # The compact range comes from the stored hashes, which are not trusted: it must
+        # reproduce the verified root. The walk extends it with the new entries' leaves, and
+        # their root must then be the signed one.
+        indexes = []
+        lo = 0
+        while lo < b.size:
+            level = (b.size - lo).bit_length() - 1
+            indexes.append(merkle.stored_hash_index(level, lo >> level))
+            lo += 1 << level
+        try:
+            frontier = list(self.a.read_hashes(indexes)) if indexes else []
+        except OrderArchiveError as e:
+            self.problem("hashes", f"the stored hashes of the verified state: {e}")
+            return None
+        if (len(frontier) != len(indexes)
+                or not hmac.compare_digest(merkle.compact_root(frontier), b.root)):
+            self.problem(
+                "hashes", f"the stored hashes of entries 0..{b.size - 1} do not reproduce the "
+                "root verified before: damaged since; run verify --full",
+            )
+            return None
+        self.start = b.size
+        return frontier
+
+    def _check_log(self, size: int, frontier: list[bytes]) -> bytes | None:
+        """Check entries ``self.start ..`` and the tree; the root the stored log yields
+        (None: unknown)."""
+        start = self.start
         store = self.a.store
         hash_count = merkle.stored_hash_count(size)
         for name, want, unit in (
@@ -437,14 +539,15 @@ class Auditor:
             elif have < want:
                 self.problem("truncated", f"{name} is shorter than the signed checkpoint requires")
         try:
-            ranges = self._ranges(size)
+            pos = self._entry_start(start)
+            ranges = self._ranges(start, size, pos)
             if ranges:
-                return self._check_parallel(size, ranges)
+                return self._check_parallel(size, ranges, pos, frontier)
             checker = _EntryChecker(
                 store, self.a.origin, self.verifiers, self.check_objects, self.key
             )
-            result = checker.start(0)
-            leaf_root = self._walk(size, checker.check)
+            result = checker.start(start)
+            leaf_root = self._walk(size, checker.check, pos, frontier)
             self._merge(size, [result])
             return leaf_root
         except NotFoundError as e:
@@ -457,26 +560,39 @@ class Auditor:
         finally:
             self.problems.extend(self.entry_problems)
 
-    def _ranges(self, size: int) -> list[tuple[int, int, int]]:
-        """``(first entry, count, byte offset)`` per worker job; [] to check in this process."""
+    def _entry_start(self, start: int) -> int:
+        """The byte offset of entry *start* in the entry record, as the offsets say (not
+        trusted: lines read from a wrong offset do not hash to the signed root)."""
+        if start == 0:
+            return 0
+        return int.from_bytes(
+            self.a.store.read_range(OFFSETS, (start - 1) * OFFSET_SIZE, OFFSET_SIZE), "big"
+        )
+
+    def _ranges(self, first: int, size: int, pos: int) -> list[tuple[int, int, int]]:
+        """``(first entry, count, byte offset)`` per worker job for entries *first* ..
+        *size* - 1 (entry *first* at byte *pos*); [] to check in this process."""
+        count_all = size - first
         workers = self.workers or default_workers()
         if workers < 2 or not _can_fork():
             return []
-        if self.workers is None and size < PARALLEL_MIN_ENTRIES:
+        if self.workers is None and count_all < PARALLEL_MIN_ENTRIES:
             return []
         store = self.a.store
-        if size == 0 or store.record_size(OFFSETS) < size * OFFSET_SIZE:
+        if count_all <= 0 or store.record_size(OFFSETS) < size * OFFSET_SIZE:
             return []  # no complete offsets to find the ranges by: one sequential pass
-        count = max(workers * RANGES_PER_WORKER, -(-size // MAX_RANGE))
-        step = -(-size // count)
-        starts = list(range(0, size, step))
+        count = max(workers * RANGES_PER_WORKER, -(-count_all // MAX_RANGE))
+        step = -(-count_all // count)
+        starts = list(range(first, size, step))
         ends = store.read_ranges(
             OFFSETS, [((s - 1) * OFFSET_SIZE, OFFSET_SIZE) for s in starts[1:]]
         )
-        offsets = [0, *(int.from_bytes(e, "big") for e in ends)]
+        offsets = [pos, *(int.from_bytes(e, "big") for e in ends)]
         return [(s, min(step, size - s), o) for s, o in zip(starts, offsets, strict=True)]
 
-    def _check_parallel(self, size: int, ranges: list[tuple[int, int, int]]) -> bytes | None:
+    def _check_parallel(
+        self, size: int, ranges: list[tuple[int, int, int]], pos: int, frontier: list[bytes]
+    ) -> bytes | None:
         import multiprocessing
 
         checker = _EntryChecker(
@@ -494,7 +610,9 @@ class Auditor:
                 pool.apply_async(_check_range, job, callback=finished) for job in ranges
             ]
             progress = self.progress
-            leaf_root = self._walk(size, None, (lambda: done[0]) if progress else None)
+            leaf_root = self._walk(
+                size, None, pos, frontier, (lambda: done[0]) if progress else None
+            )
             results = []
             for job in pending:
                 results.append(job.get())
@@ -507,26 +625,34 @@ class Auditor:
         self,
         size: int,
         on_line: Callable[[int, bytes], None] | None,
+        pos: int,
+        frontier: list[bytes],
         checked: Callable[[], int] | None = None,
     ) -> bytes | None:
-        """Stream the entries, offsets and stored hashes once: offsets against line ends,
-        stored hashes against the recomputed tree. Returns the root. *on_line* checks each
-        entry here (the sequential mode); *checked* counts the workers' progress."""
+        """Stream the entries, offsets and stored hashes once from entry ``self.start`` (at
+        byte *pos*; *frontier* the compact range of the entries before it): offsets against
+        line ends, stored hashes against the recomputed tree. Returns the root. *on_line*
+        checks each entry here (the sequential mode); *checked* counts the workers' progress."""
         store = self.a.store
         entries_size = store.record_size(ENTRIES)
         leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
         compare = hmac.compare_digest
-        stack: list[bytes] = []  # the compact range of the entries so far (RFC 9162 §2.1.1)
+        # The compact range of the entries so far (RFC 9162 §2.1.1).
+        stack: list[bytes] = list(frontier)
         progress = self.progress
-        seq = 0
-        pos = 0
-        last_end = 0
+        seq = first = self.start
+        last_end = pos
         with (
             store.stream_record(ENTRIES) as ef,
             store.stream_record(OFFSETS) as of,
             _maybe_stream(store, HASHES) as hf,
         ):
-            ends = _offsets(of, size)
+            if first:
+                ef.seek(pos)
+                of.seek(first * OFFSET_SIZE)
+                if hf is not None:
+                    hf.seek(merkle.stored_hash_count(first) * HASH)
+            ends = _offsets(of, size - first)
             pending = b""
             while seq < size:
                 chunk = ef.read(CHUNK)
@@ -570,7 +696,7 @@ class Auditor:
                             self._wrong_hash(seq, got, expected)
                     seq += 1
                     if progress and (seq % 4096 == 0 or seq == size):
-                        progress(seq if checked is None else min(checked(), size), size)
+                        progress(seq if checked is None else min(first + checked(), size), size)
         trailing = entries_size - pos
         if trailing > 0:
             self.entry_problem(
@@ -599,10 +725,14 @@ class Auditor:
             checked += r.checked
             self.entry_problems.extend(r.problems)
             self.keysets.extend(r.keysets)
-        if checked < size and not self.entry_problems:
+        self.checked = checked
+        want = size - self.start
+        if checked < want and not self.entry_problems:
             # The walk reports why (a short log); this only guards against a silent gap.
-            self.entry_problem("storage", f"only {checked} of {size} entries could be checked")
+            self.entry_problem("storage", f"only {checked} of {want} entries could be checked")
         self.entry_problems.extend(self._id_problems(results))
+        if self.keep_ids and not self.entry_problems:
+            self.doc_ids = self._sorted_ids(results)
         # One list in log order: each entry's problems together, as a reader expects them.
         self.entry_problems.sort(key=lambda p: size if p.seq is None else p.seq)
 
@@ -624,7 +754,13 @@ class Auditor:
                         repeated.add(h)
                     seen.add(h)
         del buckets
+        old = self.baseline.ids if self.baseline is not None else None
+        if old is not None:
+            # A new entry may not reuse an id of the verified state's documents either.
+            repeated.update(h for r in results for h in r.ids if h and _sorted_contains(old, h))
         targets = {t for r in results for t in r.relation_targets}
+        if old is not None:  # documents of the verified state are recorded before any new one
+            targets = {t for t in targets if not _sorted_contains(old, t)}
         first: dict[int, int] = {}
         holders: dict[int, list[int]] = {}
         if repeated or targets:
@@ -634,7 +770,7 @@ class Auditor:
                         first[h] = r.start + i
                     if h in repeated:
                         holders.setdefault(h, []).append(r.start + i)
-        for seqs in holders.values():
+        for h, seqs in holders.items():
             earliest: dict[str, int] = {}
             for seq in seqs:
                 if len(problems) > MAX_PROBLEMS:
@@ -642,7 +778,17 @@ class Auditor:
                 doc = self._doc_of(seq)
                 if doc is None:
                     continue
-                if doc in earliest:
+                if old is not None and doc not in earliest and _sorted_contains(old, h):
+                    # Its first holder is before the verified state: matched by keyed hash
+                    # (as relations are), not re-read; verify --full names the entry.
+                    problems.append(Problem(
+                        "duplicate-id",
+                        f"entry {seq}: document id {doc!r} reused (an entry before "
+                        f"{self.start} holds it; verify --full names it)",
+                        seq,
+                    ))
+                    earliest[doc] = seq
+                elif doc in earliest:
                     problems.append(Problem(
                         "duplicate-id",
                         f"entry {seq}: document id {doc!r} reused (entry {earliest[doc]})",
@@ -656,6 +802,8 @@ class Auditor:
             for seq, target in zip(r.relation_seqs, r.relation_targets, strict=True):
                 if first.get(target, seq + 1) <= seq or len(problems) > MAX_PROBLEMS:
                     continue
+                if old is not None and _sorted_contains(old, target):
+                    continue
                 for name in self._relation_targets(seq, target):
                     problems.append(Problem(
                         "relation",
@@ -663,6 +811,32 @@ class Auditor:
                         seq,
                     ))
         return problems
+
+    def _sorted_ids(self, results: list[_RangeResult]) -> array[int]:
+        """Every document id's keyed hash, sorted (those of the baseline's and the new)."""
+        buckets = [array("Q") for _ in range(16)]
+        for r in results:
+            for h in r.ids:
+                if h:
+                    buckets[h >> 60].append(h)
+        new = array("Q")
+        for bucket in buckets:  # sorted bucket by bucket: no list of every id at once
+            new.extend(sorted(bucket))
+        del buckets
+        if self.baseline is None:
+            return new
+        # The few new ids go between slices of the old: O(new · log n) searches and one copy
+        # of the old array in C, and no Python int per old id.
+        old = self.baseline.ids
+        merged = array("Q")
+        at = 0
+        for h in new:
+            cut = bisect.bisect_left(old, h, at)
+            merged.extend(old[at:cut])
+            merged.append(h)
+            at = cut
+        merged.extend(old[at:])
+        return merged
 
     def _entry(self, seq: int) -> Entry | None:
         try:

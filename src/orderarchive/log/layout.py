@@ -7,6 +7,7 @@ store maps each onto the file of that name (docs/FORMAT.md §1). Pure: no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..errors import CorruptArchiveError
 from . import merkle
@@ -149,6 +150,28 @@ def named(name: str, *, is_dir: bool) -> bool:
         len(parts) == 4 and name.startswith("objects/sha256/")
         and _HEX2.fullmatch(parts[2]) is not None and _HEX62.fullmatch(parts[3]) is not None
     )
+
+
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def _all_object_names(names: list[str]) -> bool:
+    # Every name 62 characters long, and all of them together nothing but lowercase hex
+    # digits (a non-ASCII or undecodable name keeps bytes the deletion leaves): in C, at
+    # memory speed, where a regular expression over 100,000 names costs a tenth of a second.
+    return (set(map(len, names)) == {62}
+            and not "".join(names).encode("utf-8", "surrogateescape").translate(
+                None, _HEX_DIGITS))
+
+
+def plain_files(directory: str) -> Callable[[list[str]], bool] | None:
+    """For an object fan-out directory, a test of all its file names at once that passes
+    only if every one is a name the format gives there (see
+    :meth:`.store.FileStore.members`); None for any other directory."""
+    parts = directory.split("/")
+    if len(parts) == 3 and directory.startswith("objects/sha256/") and _HEX2.fullmatch(parts[2]):
+        return _all_object_names
+    return None
 
 
 def debris(name: str, *, is_dir: bool, empty: bool) -> bool:

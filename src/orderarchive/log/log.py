@@ -65,6 +65,7 @@ from .layout import (
     keyset_positions,
     keysets_extension,
     named,
+    plain_files,
     previous_release,
     release_extensions,
 )
@@ -128,6 +129,11 @@ class VerifyReport:
     #: Entries refused because the log's key sets revoke their signing key from an earlier
     #: index (a stolen key's writing, docs/THREATS.md issue 16): not valid, not a fault.
     refused: tuple[Problem, ...] = ()
+    #: The first entry this audit checked: 0, or the size of an earlier fully verified state
+    #: (an incremental ``verify``: entries before it were checked then, not now).
+    first_checked: int = 0
+    #: How many entries this audit parsed and checked (signature, objects).
+    entries_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -159,6 +165,8 @@ class VerifyReport:
             "signatures_checked": self.signatures_checked,
             "problems": [p.to_dict() for p in self.problems],
             "refused": [p.to_dict() for p in self.refused],
+            "first_checked": self.first_checked,
+            "entries_checked": self.entries_checked,
         }
 
 
@@ -785,7 +793,7 @@ class Log:
         if not isinstance(self.store, FileStore):
             return []
         out = []
-        for name, is_dir, empty in self.store.members():
+        for name, is_dir, empty in self.store.members(plain_files):
             mine = debris(name, is_dir=is_dir, empty=empty)
             if mine or not named(name, is_dir=is_dir):
                 out.append((name, is_dir, mine))

@@ -585,16 +585,29 @@ class FileStore:
                 raise StorageError(f"cannot list {'/'.join(current)}: {e.strerror}") from e
         return sorted(out)
 
-    def members(self) -> builtins.list[tuple[str, bool, bool]]:
+    def members(
+        self, plain: Callable[[str], Callable[[builtins.list[str]], bool] | None] | None = None
+    ) -> builtins.list[tuple[str, bool, bool]]:
         """Every file and directory under the root as ``(name, is_dir, is_empty_dir)``, never
         following a link (a link is listed as a file): what :mod:`._audit` compares with the
-        names the format gives (docs/FORMAT.md §1)."""
+        names the format gives (docs/FORMAT.md §1).
+
+        *plain* may name, for a directory, a test of all its item names at once: when the
+        directory holds no subdirectory and the test passes, its items are left
+        out (the directory itself is listed). The object fan-out directories hold most of an
+        archive's files, and this keeps their check out of a loop per file.
+        """
         out: builtins.list[tuple[str, bool, bool]] = []
         pending: builtins.list[builtins.list[str]] = [[]]
         while pending:
             current = pending.pop()
+            path = self.root.joinpath(*current)
+            test = plain("/".join(current)) if plain is not None and current else None
+            if test is not None and self._plain_directory(path, test):
+                out.append(("/".join(current), True, False))
+                continue
             try:
-                with os.scandir(self.root.joinpath(*current)) as it:
+                with os.scandir(path) as it:
                     items = builtins.list(it)
             except FileNotFoundError:
                 continue
@@ -609,6 +622,25 @@ class FileStore:
                 else:
                     out.append(("/".join([*current, item.name]), False, False))
         return sorted(out)
+
+    @staticmethod
+    def _plain_directory(path: Path, test: Callable[[builtins.list[str]], bool]) -> bool:
+        """Whether the directory *path* holds no directory and only names *test* passes.
+
+        ``st_nlink`` 2 shows a directory without subdirectories (its own entry and ``.``;
+        each subdirectory's ``..`` adds one) on the usual Linux file systems; where it means
+        something else (btrfs: always 1) the caller lists the directory item by item. Any
+        other kind of item (a link, a FIFO) is what the item-by-item listing reports as a
+        file too, so leaving these names out changes nothing but the time.
+        """
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or info.st_nlink != 2:
+                return False
+            names = os.listdir(path)
+        except OSError:
+            return False  # the listing item by item reports it
+        return bool(names) and test(names)
 
     def remove_debris(self, name: str, *, is_dir: bool) -> bool:
         """Remove the leftover file, or the empty directory, *name*; False if it is gone or
