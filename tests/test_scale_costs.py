@@ -11,7 +11,10 @@ hashes or every release, a scan of an index table) would multiply these counts b
 from __future__ import annotations
 
 import collections
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -177,3 +180,41 @@ def test_prove_and_verify_proof_read_the_same_at_2048_entries_as_at_32(
     assert sizes[LARGE] - sizes[SMALL] <= 6 * 45 + 64, sizes
     for n in (SMALL, LARGE):
         verify_proof(_doc(n), proofs[n], verifiers)
+
+
+def _loaded(argv: list[str]) -> set[str]:
+    """The modules a CLI run imports (``python -X importtime``), after checking it succeeded."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "orderarchive", *argv],
+                            capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_check_prove_verify_proof_of_an_official_file_load_no_text_comparison(
+    tmp_path: Path, signer: Signer
+) -> None:
+    # Start-up is most of what these commands cost (issue 15, item 3): an official file is
+    # answered from its hash, so the text comparison (orderarchive.copies, difflib), the
+    # document readers and the text layers are never loaded.
+    root = tmp_path / "archive"
+    _archive(root, 4, signer)
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(_doc(4))
+    proof = tmp_path / "copy.tlog-proof"
+    key = signer.verifier().to_string()
+    runs = {
+        "check": ["--archive", str(root), "check", str(copy), "--trusted-key", key],
+        "prove": ["--archive", str(root), "prove", "eo-2", "-o", str(proof),
+                  "--trusted-key", key],
+        "verify-proof": ["verify-proof", str(copy), str(proof), "--trusted-key", key],
+    }
+    for name, argv in runs.items():
+        loaded = _loaded(argv)
+        heavy = ["orderarchive.copies", "orderarchive.documents", "orderarchive.log.textlayer",
+                 "pypdf"]
+        if "-o" not in argv:  # click's parser imports difflib to try `-o` as a long option
+            heavy.append("difflib")
+        for module in heavy:
+            assert module not in loaded, (name, module)
