@@ -137,7 +137,7 @@ def bars(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         rows.append((f"in-process work of check, prove, verify-proof at {size:,} entries",
                      "< 2 ms", " / ".join(f"{v * 1000:.2f} ms" for v in inprocess.values()),
                      _met(slowest, slowest < 0.002),
-                     "median of 7 calls each in a warm process "
+                     "median of 51 calls each in a warm process "
                      "(`python -m benchmarks.tasks inprocess`)"))
     ratio = _ratio(m(results, "ingest-1cpu"), m(results, "pypdf-1cpu"))
     rows.append(_row("PDF ingest vs bare pypdf `extract_text()`, one CPU", "≤ 1.15×", ratio,
