@@ -672,5 +672,6 @@ def main(argv: list[str] | None = None) -> None:
     }
     (args.out / "results.json").write_text(json.dumps(b.results, indent=2, default=str))
     report.write(markdown, b.results)
+    b.log("bars:\n" + report.print_bars(b.results))
     b.log(f"wrote {markdown} ({b.results['seconds']:.0f} s)")
 

@@ -25,6 +25,7 @@ def test_quick_run_writes_its_table(tmp_path: Path) -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "bars:\n" in result.stdout and "(target ≤ 1.15×)" in result.stdout
     text = markdown.read_text()
     assert text.count("<!-- results:begin -->") == 1 and "<!-- results:end -->" in text
     assert "| bar | target | measured | | how |" in text
@@ -43,9 +44,9 @@ def test_quick_run_writes_its_table(tmp_path: Path) -> None:
     assert results["settings"] == {"n": 30, "synthetic": 2000, "rounds": 1,
                                    "seed": 20260205, "quick": True, "small": 200,
                                    "scale_docs": 1000, "scale_entries": 2000, "skip": []}
-    # Every bar row says met, not met, or why there is no number; never a number made up.
+    # Every bar row says PASS, MISS, or why there is no number; never a number made up.
     rows = [line for line in text.splitlines() if line.startswith("| ") and (
-        "**met**" in line or "**not met**" in line or "not supported" in line)]
+        "**PASS**" in line or "**MISS**" in line or "not supported" in line)]
     assert len(rows) >= 15
     assert results["facts"]["reverify"]["supports_full"] == (
         "--full" in subprocess.run([sys.executable, "-m", "orderarchive", "verify", "--help"],
