@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -268,7 +268,36 @@ def _write(job: tuple[str, int, int]) -> tuple[str, int, str]:
     return name, len(data), hashlib.sha256(data).hexdigest()
 
 
-def generate(directory: Path, n: int, seed: int, *, workers: int | None = None) -> list[Path]:
+def notice(seed: int, i: int) -> tuple[str, bytes]:
+    """Plain-text notice *i* of about 4 KB for *seed* (the scale runs' documents): its
+    path relative to the corpus directory (1,000 files per subdirectory) and its bytes."""
+    rng = random.Random(f"orderarchive-benchmarks-notice:{seed}:{i}")
+    title = f"Notice {i}: {_sentence(rng)[:60].rstrip('.')}"
+    return f"{i // 1000:04d}/notice-{i:07d}.txt", text_notice(rng, title, 4096)
+
+
+def _write_notice(job: tuple[str, int, int]) -> tuple[str, int, str]:
+    directory, seed, i = job
+    name, data = notice(seed, i)
+    path = Path(directory) / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    return name, len(data), hashlib.sha256(data).hexdigest()
+
+
+def generate_notices(directory: Path, n: int, seed: int) -> list[Path]:
+    """Write (or reuse) *n* plain-text notices of about 4 KB in *directory*; their files."""
+    return generate(directory, n, seed, writer=_write_notice)
+
+
+def generate(
+    directory: Path,
+    n: int,
+    seed: int,
+    *,
+    workers: int | None = None,
+    writer: Callable[[tuple[str, int, int]], tuple[str, int, str]] | None = None,
+) -> list[Path]:
     """Write (or reuse) the corpus of *n* documents for *seed* in *directory*; its files."""
     manifest = directory / MANIFEST
     if manifest.is_file():
@@ -280,9 +309,9 @@ def generate(directory: Path, n: int, seed: int, *, workers: int | None = None) 
     jobs = [(str(directory), seed, i) for i in range(n)]
     if n >= 64 and (workers or os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            rows = pool.map(_write, jobs, chunksize=64)
+            rows = pool.map(writer or _write, jobs, chunksize=64)
     else:
-        rows = [_write(job) for job in jobs]
+        rows = [(writer or _write)(job) for job in jobs]
     tmp = directory / (MANIFEST + ".tmp")
     tmp.write_text("".join(f"{name} {size} {sha}\n" for name, size, sha in rows))
     tmp.replace(manifest)

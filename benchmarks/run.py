@@ -49,6 +49,7 @@ class Bench:
             XDG_CONFIG_HOME=str(state / "config"),
             XDG_STATE_HOME=str(state / "state"),
             ORDERARCHIVE_STATE_DIR=str(state / "orderarchive"),
+            ORDERARCHIVE_CACHE=str(state / "cache"),
             NO_COLOR="1",
             PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(
                 os.pathsep
@@ -441,15 +442,47 @@ def synthetic_section(b: Bench) -> None:
                    [*a, "search", "item", str(target), "--limit", "5", "--trusted-key",
                     str(keys)]),
     }
+    # The same commands on a small archive (same key, same kind of entries), in the same
+    # rounds: what grows with the archive shows as the ratio of the two.
+    small = b.args.small
+    small_archive = work / "small"
+    b.task("synthetic", str(small_archive), str(secret), str(small))
+    small_target = small // 2
+    small_copy = work / "small-copy.txt"
+    small_copy.write_bytes(notice(small_target))
+    small_doc = f"n-{small_target:07d}"
+    small_proof = work / "small-copy.tlog-proof"
+    s = [*b.oa, "--archive", str(small_archive)]
+    small_commands: dict[str, tuple[str, str, list[str]]] = {
+        "check": (f"check of a copy, {small:,} entries",
+                  "orderarchive --archive A check COPY --trusted-key K",
+                  [*s, "check", str(small_copy), "--trusted-key", str(keys)]),
+        "prove": (f"prove, {small:,} entries",
+                  f"orderarchive --archive A prove {small_doc} -o PROOF --trusted-key K",
+                  [*s, "prove", small_doc, "-o", str(small_proof), "--trusted-key",
+                   str(keys)]),
+        "verify-proof": (f"verify-proof, {small:,} entries",
+                         "orderarchive verify-proof COPY PROOF --trusted-key K",
+                         [*b.oa, "verify-proof", str(small_copy), str(small_proof),
+                          "--trusted-key", str(keys)]),
+    }
     tasks: dict[str, Callable[[], Sample]] = {}
     for key, (label, shown, argv) in commands.items():
         b.new_series(f"m-{key}", label, shown)
         tasks[f"m-{key}"] = functools.partial(b.cmd, argv)
-    b.log("latency at full size")
-    rounds(tasks, b.series, max(b.rounds, 5) if not b.quick else b.rounds, log=b.log)
+        if key in small_commands:
+            small_label, small_shown, small_argv = small_commands[key]
+            b.new_series(f"s-{key}", small_label, small_shown)
+            tasks[f"s-{key}"] = functools.partial(b.cmd, small_argv)
+    b.log(f"latency at full size and at {small} entries")
+    rounds(tasks, b.series, max(b.rounds * 3, 9) if not b.quick else b.rounds, log=b.log)
     out = b.task("inprocess", str(archive), str(keys), str(copy), doc, capture=True)
     b.results["inprocess"] = json.loads(out.stdout)
+    out = b.task("inprocess", str(small_archive), str(keys), str(small_copy), small_doc,
+                 capture=True)
+    b.results["inprocess_small"] = json.loads(out.stdout)
     b.fact("synthetic_target", target)
+    b.fact("small_target", small_target)
 
     # Lazy imports: what --help and check load.
     imports: dict[str, bool] = {}
@@ -462,6 +495,114 @@ def synthetic_section(b: Bench) -> None:
                   if line.startswith("import time:")}
         imports[key] = "pypdf" in loaded
     b.results["imports_pypdf"] = imports
+
+
+# -- at scale: one add of 100,000 documents, re-verification after 1% growth (issue 15) -------
+
+
+def _state_env(b: Bench, root: Path) -> dict[str, str]:
+    """The harness's environment with every remembered state and cache under *root*."""
+    return dict(b.env, XDG_STATE_HOME=str(root / "state"), XDG_CONFIG_HOME=str(root / "config"),
+                ORDERARCHIVE_STATE_DIR=str(root / "orderarchive"),
+                ORDERARCHIVE_CACHE=str(root / "cache"))
+
+
+def verify_supports_full(b: Bench) -> bool:
+    """Whether this build's `verify` has a full mode beside an incremental one (--full)."""
+    out = subprocess.run([*b.oa, "verify", "--help"], env=b.env, capture_output=True,
+                         text=True, check=False, cwd=REPO)
+    return "--full" in out.stdout
+
+
+def scale_add_section(b: Bench) -> None:
+    """Peak RSS and time of one `add` of N plain-text notices (4 KB each) and of N/10."""
+    large = b.args.scale_docs
+    small = max(large // 10, 1)
+    b.log(f"scale: one add of {small} and of {large} plain-text notices")
+    work = b.out / "scale-add"
+    work.mkdir(parents=True, exist_ok=True)
+    keys, secret = work / "keys", work / "scale.key"
+    if not secret.exists():
+        b.cmd([*b.oa, "key", "generate", ORIGIN, "--unencrypted", "--keys-dir", str(keys),
+               "--secret-key", str(secret)])
+    start = time.perf_counter()
+    dirs = {}
+    for count in (small, large):
+        directory = work / f"notices-{b.args.seed}-{count}"
+        corpus.generate_notices(directory, count, b.args.seed)
+        dirs[count] = directory
+    b.fact("scale_corpus_seconds", time.perf_counter() - start)
+    b.fact("scale_docs", {"small": small, "large": large})
+    tasks: dict[str, Callable[[], Sample]] = {}
+    prepares: dict[str, Callable[[], None]] = {}
+    for key, count in (("scale-add-small", small), ("scale-add-large", large)):
+        archive = work / f"archive-{count}"
+        b.new_series(key, f"orderarchive add: {count:,} plain-text notices in one call",
+                     "orderarchive --archive A add --key K --exclude MANIFEST DIR")
+        tasks[key] = functools.partial(
+            lambda a, d: b.cmd([*b.oa, "--archive", str(a), "add", "--key", str(secret),
+                                "--exclude", corpus.MANIFEST, str(d)]), archive, dirs[count])
+
+        def prepare(archive: Path = archive) -> None:
+            shutil.rmtree(archive, ignore_errors=True)
+            b.cmd([*b.oa, "--archive", str(archive), "init", "--origin", ORIGIN])
+            _sync()
+        prepares[key] = prepare
+    rounds(tasks, b.series, b.args.scale_rounds, before=functools.partial(_call, prepares),
+           warmup=False, log=b.log)
+    for count in (small, large):
+        shutil.rmtree(work / f"archive-{count}", ignore_errors=True)
+
+
+def reverify_section(b: Bench) -> None:
+    """A synthetic archive of N entries verified once, grown by 1%: the second `verify`
+    against a full one (`verify --full`, or a verify that remembers nothing)."""
+    size = b.args.scale_entries
+    growth = max(size // 100, 1)
+    b.log(f"scale: re-verification of {size} entries after {growth} more")
+    work = b.out / "reverify"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    keys, secret, archive = work / "keys", work / "synthetic.key", work / "archive"
+    b.cmd([*b.oa, "key", "generate", SYNTHETIC_ORIGIN, "--unencrypted", "--keys-dir",
+           str(keys), "--secret-key", str(secret)])
+    built = json.loads(b.task("synthetic", str(archive), str(secret), str(size),
+                              capture=True).stdout)
+    verify = [*b.oa, "--archive", str(archive), "verify", "--trusted-key", str(keys)]
+    first = work / "state-first"
+    once = run(verify, env=_state_env(b, first), cwd=REPO)  # verified once, remembered
+    b.task("synthetic", str(archive), str(secret), str(size + growth), capture=True)
+    _sync()
+    full = verify_supports_full(b)
+    b.fact("reverify", {"entries": size, "growth": growth, "supports_full": full,
+                        "build_seconds": built["seconds"], "first_verify": once.seconds})
+    b.new_series("reverify-again", f"second verify, after {growth:,} entries were added",
+                 "orderarchive --archive A verify --trusted-key K  (state: verified at "
+                 f"{size:,})")
+    if full:
+        b.new_series("reverify-full", "verify --full (re-checks everything)",
+                     "orderarchive --archive A verify --full --trusted-key K")
+    else:
+        b.new_series("reverify-full", "verify that remembers nothing (a full verify)",
+                     "orderarchive --archive A verify --trusted-key K  (empty state)")
+    again = work / "state-again"
+    fresh = work / "state-none"
+
+    def restore(name: str) -> None:
+        for target in (again, fresh):
+            shutil.rmtree(target, ignore_errors=True)
+        if name == "reverify-again" or full:
+            shutil.copytree(first, again)  # as it was after the first verify, each round
+        _sync()
+
+    tasks: dict[str, Callable[[], Sample]] = {
+        "reverify-again": lambda: run(verify, env=_state_env(b, again), cwd=REPO,
+                                      capture=True),
+        "reverify-full": (lambda: run([*verify, "--full"], env=_state_env(b, again), cwd=REPO,
+                                      capture=True)) if full else
+        (lambda: run(verify, env=_state_env(b, fresh), cwd=REPO, capture=True)),
+    }
+    rounds(tasks, b.series, b.args.scale_rounds_verify, before=restore, log=b.log)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -479,12 +620,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", type=Path,
                         help="where to write the results [docs/benchmarks.md; quick: "
                         "OUT/benchmarks-quick.md]")
-    parser.add_argument("--skip", choices=["corpus", "synthetic"], action="append", default=[],
-                        help="leave out a section")
+    parser.add_argument("--skip", choices=["corpus", "synthetic", "scale"], action="append",
+                        default=[], help="leave out a section (scale: the 100,000-document "
+                        "add and the re-verification after growth, ~15 minutes)")
+    parser.add_argument("--small", type=int, help="entries in the small synthetic archive the "
+                        "commands at full size are compared with [10000; quick: 200]")
+    parser.add_argument("--scale-docs", type=int, help="documents in the large `add` of the "
+                        "scale section; the small one is a tenth [100000; quick: 1000]")
+    parser.add_argument("--scale-entries", type=int, help="entries of the archive re-verified "
+                        "after 1%% growth [100000; quick: 2000]")
+    parser.add_argument("--scale-rounds", type=int, help="rounds of the scale adds [1]")
+    parser.add_argument("--scale-rounds-verify", type=int,
+                        help="rounds of the re-verification [3; quick: 1]")
     args = parser.parse_args(argv)
     args.n = args.n or (30 if args.quick else 10_000)
     args.synthetic = args.synthetic or (2_000 if args.quick else 1_000_000)
     args.rounds = args.rounds or (1 if args.quick else 3)
+    args.small = args.small or (200 if args.quick else 10_000)
+    args.scale_docs = args.scale_docs or (1_000 if args.quick else 100_000)
+    args.scale_entries = args.scale_entries or (2_000 if args.quick else 100_000)
+    args.scale_rounds = args.scale_rounds or 1
+    args.scale_rounds_verify = args.scale_rounds_verify or (1 if args.quick else 3)
     if args.quick and args.out == REPO / "benchmarks" / "out":
         args.out = REPO / "benchmarks" / "out" / "quick"
     markdown = args.markdown or (args.out / "benchmarks-quick.md" if args.quick
@@ -498,12 +654,17 @@ def main(argv: list[str] | None = None) -> None:
         corpus_section(b)
     if "synthetic" not in args.skip:
         synthetic_section(b)
+    if "scale" not in args.skip:
+        scale_add_section(b)
+        reverify_section(b)
     b.results["machine"]["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     b.results["seconds"] = time.time() - started
     b.results["command"] = "python -m benchmarks " + " ".join(argv if argv is not None
                                                                else sys.argv[1:])
     b.results["settings"] = {"n": args.n, "synthetic": args.synthetic, "rounds": args.rounds,
-                             "seed": args.seed, "quick": args.quick}
+                             "seed": args.seed, "quick": args.quick, "small": args.small,
+                             "scale_docs": args.scale_docs,
+                             "scale_entries": args.scale_entries, "skip": args.skip}
     b.results["series"] = {
         key: {"label": s.label, "command": s.command,
               "seconds": [x.seconds for x in s.samples],
@@ -513,5 +674,6 @@ def main(argv: list[str] | None = None) -> None:
     }
     (args.out / "results.json").write_text(json.dumps(b.results, indent=2, default=str))
     report.write(markdown, b.results)
+    b.log("bars:\n" + report.print_bars(b.results))
     b.log(f"wrote {markdown} ({b.results['seconds']:.0f} s)")
 

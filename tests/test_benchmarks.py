@@ -25,19 +25,32 @@ def test_quick_run_writes_its_table(tmp_path: Path) -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "bars:\n" in result.stdout and "(target ≤ 1.15×)" in result.stdout
     text = markdown.read_text()
     assert text.count("<!-- results:begin -->") == 1 and "<!-- results:end -->" in text
     assert "| bar | target | measured | | how |" in text
     for bar in ("`bagit.py --validate`", "`openssl dgst -sha256`", "`minisign -S`",
-                "bare pypdf", "`check` of a copy at 2,000 entries", "`verify-proof`",
-                "peak memory", "scales linearly", "does not import pypdf"):
+                "bare pypdf", "`check` of a copy at 2,000 entries vs at 200", "`verify-proof`",
+                "peak memory", "scales linearly", "does not import pypdf",
+                "`add` peak RSS, 1,000 plain-text documents in one call",
+                "`add` peak RSS, 1,000 ÷ 100 documents",
+                "second `verify` after 20 entries added to 2,000 vs full verify",
+                "in-process work of check, prove, verify-proof"):
         assert bar in text, bar
     for command in ("orderarchive --archive A verify --full --trusted-key K", "orderarchive --help",
                     "python -m benchmarks.tasks bare-pypdf pdf.list"):
         assert f"`{command}`" in text, command
     results = json.loads((out / "results.json").read_text())
     assert results["settings"] == {"n": 30, "synthetic": 2000, "rounds": 1,
-                                   "seed": 20260205, "quick": True}
+                                   "seed": 20260205, "quick": True, "small": 200,
+                                   "scale_docs": 1000, "scale_entries": 2000, "skip": []}
+    # Every bar row says PASS, MISS, or why there is no number; never a number made up.
+    rows = [line for line in text.splitlines() if line.startswith("| ") and (
+        "**PASS**" in line or "**MISS**" in line or "not supported" in line)]
+    assert len(rows) >= 15
+    assert results["facts"]["reverify"]["supports_full"] == (
+        "--full" in subprocess.run([sys.executable, "-m", "orderarchive", "verify", "--help"],
+                                   capture_output=True, text=True, check=True).stdout)
     assert [s["entries"] for s in results["scaling"]] == [500, 1000, 1500, 2000]
     assert results["imports_pypdf"] == {"help": False, "check": False}
     # The prose around the generated block is kept when the file is rewritten.

@@ -113,9 +113,11 @@ def check(ctx: Ctx, files: tuple[Path, ...], trusted: tuple[str, ...], max_words
     the policy's witness cosignatures (else it fails, exit 1).
     """
     with errors_handled(ctx):
-        from ..copies import CompareLimits
+        limits = None  # the defaults: check_copy loads the text comparison only if needed
+        if (max_words, timeout) != (DEFAULT_MAX_WORDS, DEFAULT_TIMEOUT):
+            from ..copies import CompareLimits
 
-        limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
+            limits = CompareLimits(max_words=max_words, timeout_seconds=timeout)
     if ctx.archive_url is not None:
         _check_url(ctx, files, trusted, limits)
     with errors_handled(ctx):
