@@ -164,6 +164,69 @@ class _Appended:
         return self.start + len(self.entries)
 
 
+#: The first line of a key-set scan memo (docs/FORMAT.md, "The writer's key-set scan memo").
+KEYSET_MEMO_MAGIC = b"orderarchive-keyset-scan 1\n"
+
+
+@attrs.frozen
+class _KeysetScanMemo:
+    """The writer's key-set scan memo (:class:`~orderarchive.log.log.KeysetScanMemo`) of the
+    archive on *store* for *origin*: a small file beside its index in the user's cache, named
+    by the same hash of the store's location and the origin. A store without a location
+    (in memory) remembers nothing. Unreadable, malformed or unwritable: as if absent."""
+
+    store: Store
+    origin: str
+
+    def _path(self) -> Path | None:
+        from .index import index_path
+
+        location = self.store.location()
+        if location is None:
+            return None
+        index = index_path(location, self.origin)
+        return index.with_name("keysets-" + index.name.removeprefix("index-").split(".")[0])
+
+    def recall(self) -> tuple[int, bytes] | None:
+        """The remembered ``(size, root)``, or None."""
+        from .userfiles import read_bounded
+
+        try:
+            path = self._path()
+            if path is None:
+                return None
+            data = read_bounded(path, 256)
+        except OrderArchiveError:
+            return None
+        if not data.startswith(KEYSET_MEMO_MAGIC):
+            return None
+        fields = data[len(KEYSET_MEMO_MAGIC):].split()
+        if len(fields) != 2 or not fields[0].isdigit() or len(fields[1]) != 2 * merkle.HASH_SIZE:
+            return None
+        try:
+            return int(fields[0]), bytes.fromhex(fields[1].decode("ascii"))
+        except ValueError:
+            return None
+
+    def remember(self, size: int, root: bytes) -> None:
+        """Write ``(size, root)`` (replacing the file); a failure is ignored (a later add
+        scans again)."""
+        from .index import _make_private_dir
+
+        try:
+            path = self._path()
+            if path is None:
+                return
+            _make_private_dir(path.parent)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(KEYSET_MEMO_MAGIC + f"{size} {root.hex()}\n".encode("ascii"))
+            os.replace(temporary, path)
+        except (OSError, OrderArchiveError):
+            return
+
+
 class _Rebuild(Exception):
     """Internal: the index does not extend to the signed tree; rebuild it from the start."""
 
@@ -182,6 +245,7 @@ class Archive:
         self.config = config
         self.path = path
         self.log = Log(store, config.origin)
+        self.log.keyset_memo = _KeysetScanMemo(store, config.origin)
 
     @property
     def origin(self) -> str:

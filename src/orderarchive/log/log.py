@@ -18,7 +18,7 @@ import contextlib
 import hmac
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -76,6 +76,23 @@ CHUNK = 1 << 20
 
 #: ``progress(done, total)``, called now and then by long work.
 ProgressFn = Callable[[int, int], None]
+
+
+class KeysetScanMemo(Protocol):
+    """Where a writer remembers how far it scanned the entry record for key-set entries and
+    found none: ``(size, root)``, the tree of the first *size* entries having root *root*.
+
+    Only the writer's fallback scan (a log whose checkpoints do not name key sets) uses it;
+    :meth:`Log.writer_head` trusts it only when the stored tree of *size* entries still has
+    that root. Losing it costs one full scan, never a wrong answer (docs/THREATS.md)."""
+
+    def recall(self) -> tuple[int, bytes] | None:
+        """The remembered ``(size, root)``, or None (nothing usable remembered)."""
+        ...
+
+    def remember(self, size: int, root: bytes) -> None:
+        """Remember that the first *size* entries (tree root *root*) hold no key set."""
+        ...
 
 
 @attrs.frozen
@@ -249,6 +266,9 @@ class Log:
         #: The positions of the log's key-set entries, as the writer found them: what the
         #: checkpoints it signs name (:data:`.layout.KEYSETS_EXT`).
         self.keysets: tuple[int, ...] = ()
+        #: Where the writer's fallback scan for key sets remembers how far it got (none:
+        #: every append of a log without key-set lines scans the whole entry record).
+        self.keyset_memo: KeysetScanMemo | None = None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -414,7 +434,7 @@ class Log:
             else:
                 # A log whose key sets were recorded before checkpoints named them: found by
                 # the scan once; the next checkpoint names them.
-                if head.size and self._has_keysets(head.size):
+                if head.size and self._has_keysets(head.size, head.checkpoint):
                     legacy = self.recorded_history()
                     if legacy is not None:
                         self.trust = legacy
@@ -635,14 +655,37 @@ class Log:
             )
         return found
 
-    def _has_keysets(self, size: int) -> bool:
-        """Whether the first *size* entries may hold a key-set entry (a cheap scan)."""
+    def _has_keysets(self, size: int, checkpoint: Checkpoint | None = None) -> bool:
+        """Whether the first *size* entries may hold a key-set entry (a cheap scan).
+
+        With a :attr:`keyset_memo` and the *checkpoint* of *size* entries, only the entries
+        past the remembered size are scanned, and only when the stored tree of that size still
+        has the remembered root (else the scan starts at 0); a scan that finds nothing is
+        remembered with *checkpoint*'s size and root."""
         if not size or not self.store.record_size(ENTRIES):
             return False
+        start = 0
+        memo = self.keyset_memo
+        if memo is not None and checkpoint is not None and checkpoint.size == size:
+            recalled = memo.recall()
+            if recalled is not None:
+                known, root = recalled
+                if 0 < known <= size and hmac.compare_digest(self.tree_hash(known), root):
+                    start = known
+        found = start < size and self._scan_for_keysets(start, size)
+        if not found and memo is not None and checkpoint is not None and start < size:
+            memo.remember(size, checkpoint.root_hash)
+        return found
+
+    def _scan_for_keysets(self, start: int, size: int) -> bool:
+        """Whether entries start..size-1 hold the key-set mark (their bytes, streamed)."""
+        begin = self.entry_span(start - 1)[1] if start else 0
         end = self.entry_span(size - 1)[1]
         with self.store.stream_record(ENTRIES) as f:
+            if begin:
+                f.seek(begin)
             tail = b""
-            done = 0
+            done = begin
             while done < end:
                 chunk = f.read(min(CHUNK, end - done))
                 if not chunk:
