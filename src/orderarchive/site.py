@@ -306,11 +306,70 @@ def _published(st: DocumentStatus, size: int) -> DocumentStatus:
     )
 
 
+@attrs.frozen
+class PreviousSite:
+    """What the previous publication's search index says (its ``size`` and document rows):
+    :func:`build_site` reuses a row, and leaves a page as it is, for every document that
+    neither is new since that size nor is acted or reported on by an entry since."""
+
+    size: int
+    rows: tuple[dict[str, Any], ...] = attrs.field(repr=False)
+
+
+class _Stale(Exception):
+    """Internal: the previous search index does not agree with the verified index."""
+
+
+_ROW_FROM_INDEX = ("doc", "title", "kind", "issuer", "issued", "sha256", "media_type")
+
+
+def _reused_row(old: dict[str, Any] | None, row: Any, status: str) -> dict[str, Any]:
+    """The previous row of the indexed document *row*, checked against the verified index
+    (every field it holds, the status its relations give); :class:`_Stale` if it differs."""
+    if old is None or old.get("seq") != row.seq or old.get("released") is not True:
+        raise _Stale
+    if any(old.get(k) != getattr(row, k) for k in _ROW_FROM_INDEX):
+        raise _Stale
+    if old.get("status") != status or old.get("page") != _doc_page_name(row.doc):
+        raise _Stale
+    size = old.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise _Stale
+    return {k: old[k] for k in (
+        "seq", "doc", "title", "kind", "issuer", "issued", "status", "released", "sha256",
+        "size", "media_type", "page",
+    )}
+
+
 def build_site(
-    archive: Archive, verifiers: Sequence[VerifierKey], *, size: int | None = None
+    archive: Archive,
+    verifiers: Sequence[VerifierKey],
+    *,
+    size: int | None = None,
+    previous: PreviousSite | None = None,
 ) -> Site:
     """Every file of the human part of the site for the first *size* entries (default: the
-    whole signed log), from entries verified against *verifiers*."""
+    whole signed log), from entries verified against *verifiers*.
+
+    With *previous* (the publication this one extends), only the pages of documents new
+    since ``previous.size`` and of the documents their entries act or report on are
+    rendered; the other documents' pages are left out of the files (unchanged on disk) and
+    their search-index rows are the previous ones, each checked against the verified index.
+    If any row disagrees, every page is rendered, as without *previous*."""
+    if previous is not None:
+        try:
+            return _build_site(archive, verifiers, size, previous)
+        except _Stale:
+            pass
+    return _build_site(archive, verifiers, size, None)
+
+
+def _build_site(
+    archive: Archive,
+    verifiers: Sequence[VerifierKey],
+    size: int | None,
+    previous: PreviousSite | None,
+) -> Site:
     rows: list[dict[str, Any]] = []
     files: list[SiteFile] = []
     with archive.index(verifiers) as idx:
@@ -322,8 +381,22 @@ def build_site(
         if not 0 <= size <= cp.size:
             raise NotFoundError(f"the signed log has {cp.size} entries, not {size}")
         release = min(extension_size(cp, RELEASE_EXT) or 0, size)
-        for row in idx.documents():
-            if row.seq >= size:
+        documents = [row for row in idx.documents() if row.seq < size]
+        render: set[str] | None = None
+        old_rows: dict[int, dict[str, Any]] = {}
+        if previous is not None:
+            if not 0 < previous.size <= size:
+                raise _Stale
+            old_rows = {r["seq"]: r for r in previous.rows if isinstance(r.get("seq"), int)}
+            render = set()
+            for row in documents:
+                if row.seq >= previous.size:
+                    render.add(row.doc)
+                    render.update(r.target_doc for r in idx.relations_from(row.doc))
+        for row in documents:
+            if render is not None and row.doc not in render:
+                acts = [r.type for r in idx.relations_to(row.doc) if r.seq < size]
+                rows.append(_reused_row(old_rows.get(row.seq), row, standing(acts)))
                 continue
             st = _published(document_status(archive, row.doc, verifiers, index=idx), size)
             fields = st.entry.document
@@ -406,8 +479,36 @@ def write_site(outdir: Path, site: Site) -> list[str]:
 def publish_pages(ctx: PublishContext) -> list[str]:
     """The ``publish`` hook (:data:`orderarchive.publish.PageWriter`): the pages of the
     published release, written before its checkpoint replaces the old one."""
-    site = build_site(ctx.archive, ctx.verifiers, size=ctx.checkpoint.size)
+    site = build_site(ctx.archive, ctx.verifiers, size=ctx.checkpoint.size,
+                      previous=previous_site(ctx.outdir, ctx.archive.origin, ctx.old_size))
     return write_site(ctx.outdir, site)
+
+
+#: The largest previous search index :func:`previous_site` reads (beyond it: a full build).
+MAX_PREVIOUS_INDEX = 1 << 30
+
+
+def previous_site(outdir: Path, origin: str, size: int) -> PreviousSite | None:
+    """The previous publication's search index in *outdir*, if it describes *size* entries of
+    *origin* (None otherwise: missing, unreadable, another size, not this format)."""
+    from .userfiles import read_bounded
+
+    if size <= 0:
+        return None
+    try:
+        data = json.loads(read_bounded(outdir / SEARCH_INDEX, MAX_PREVIOUS_INDEX))
+    except (OrderArchiveError, ValueError, RecursionError):
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != SEARCH_FORMAT
+        or data.get("origin") != origin
+        or data.get("size") != size
+        or not isinstance(data.get("documents"), list)
+        or not all(isinstance(r, dict) for r in data["documents"])
+    ):
+        return None
+    return PreviousSite(size, tuple(data["documents"]))
 
 
 #: Cache rules (docs/FORMAT.md §25, §26): tiles, bundles, releases, objects, lookups and key files
