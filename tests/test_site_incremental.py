@@ -96,3 +96,29 @@ def test_a_tampered_search_index_means_a_full_build(
     publish(archive, tmp_path / "site", verifiers, pages=publish_pages)
     assert len(rendered.docs) == 21
     assert "Forged" not in path.read_text()
+
+
+def test_a_mirror_fetches_only_the_pages_that_changed(
+    tmp_path: Path, signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    """A mirror that holds the pages of its previous tree fetches the new document's page and
+    the pages of the documents it acts on, not every page; the copy is the site's, byte for
+    byte."""
+    from _httpsite import serve
+    from orderarchive.remote import mirror
+
+    archive = _published(tmp_path, signer, verifiers)
+    root, copy = tmp_path / "site", tmp_path / "mirror"
+    with serve(root) as served:
+        first = mirror(served.url, copy, verifiers, state=tmp_path / "s")
+        assert first.pages == 21  # 20 documents and the index page
+        archive.add([text_request(20, relations=(("rescinds", "eo-3"),))], signer)
+        archive.release(signer)
+        publish(archive, root, verifiers, pages=publish_pages)
+        served.paths.clear()
+        grown = mirror(served.url, copy, verifiers, state=tmp_path / "s")
+    assert sorted(p for p in served.paths if p.startswith("/doc/")) == [
+        "/doc/eo-20.html", "/doc/eo-3.html"]
+    assert grown.pages == 3 and grown.pages_skipped is None
+    for name in {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}:
+        assert (copy / name).read_bytes() == (root / name).read_bytes(), name

@@ -817,7 +817,7 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
     _mirror_text_index(log, w)
-    pages, skipped = _mirror_pages(log, w)
+    pages, skipped = _mirror_pages(log, w, old_size, entries[old_size - start:])
     w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
@@ -889,7 +889,9 @@ MAX_SEARCH_INDEX = 64 << 20
 MAX_PAGE = 4 << 20
 
 
-def _mirror_pages(log: RemoteLog, w: Any) -> tuple[int, str | None]:
+def _mirror_pages(
+    log: RemoteLog, w: Any, old_size: int = 0, new: Sequence[Entry] = ()
+) -> tuple[int, str | None]:
     """The human part of the site (docs/FORMAT.md §26), so that the mirror can be served as
     a complete copy; returns the number of pages copied and, if none were, why.
 
@@ -898,7 +900,10 @@ def _mirror_pages(log: RemoteLog, w: Any) -> tuple[int, str | None]:
     verified with, never from keys the site serves). The document pages, the index page and
     the search index are copied as the site wrote them (presentation, not evidence; each
     bounded, under names checked against the search index), and only when the search index
-    describes the checkpoint being mirrored.
+    describes the checkpoint being mirrored. When the mirror already holds the pages of its
+    tree of *old_size* entries (its own search index says so), only the pages of the *new*
+    entries' documents and of the documents they act or report on are fetched: the others
+    are what a site's publish leaves unchanged (docs/FORMAT.md §26).
     """
     import json
 
@@ -934,8 +939,19 @@ def _mirror_pages(log: RemoteLog, w: Any) -> tuple[int, str | None]:
         if not isinstance(doc, str) or not valid_doc_id(doc):
             raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} names a page for {doc!r}, "
                                  "not a document id")
+    from .site import previous_site
+
+    wanted = list(dict.fromkeys(docs))
+    if old_size and previous_site(w.outdir, cp.origin, old_size) is not None:
+        changed: set[str] = set()
+        for entry in new:
+            d = entry.document
+            if d is not None:
+                changed.add(d.doc)
+                changed.update(r.target for r in d.relations)
+        wanted = [doc for doc in wanted if doc in changed]
     pages = 0
-    for name in [f"doc/{doc}.html" for doc in dict.fromkeys(docs)] + [INDEX_PAGE]:
+    for name in [f"doc/{doc}.html" for doc in wanted] + [INDEX_PAGE]:
         w.write(name, log.site.require(name, MAX_PAGE), replace=True)
         pages += 1
     w.write(SEARCH_INDEX, raw, replace=True)
