@@ -100,9 +100,12 @@ class Ctx:
         return _s3_url(self.archive_given)
 
     def s3_store(self, url: str) -> Any:
+        from ..index import cache_dir
         from ..log.s3store import S3Store
 
-        return S3Store.open(url, endpoint=self.s3_endpoint)
+        # The user's cache remembers the log's committed chunks: a command lists only the
+        # chunks appended since (issue 15).
+        return S3Store.open(url, endpoint=self.s3_endpoint, memo_dir=cache_dir())
 
     def archive(self) -> Any:
         from ..archive import Archive

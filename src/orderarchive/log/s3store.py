@@ -48,6 +48,7 @@ import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import (
@@ -86,6 +87,9 @@ PROBE_PREFIX = "probe/"
 #: Parallel requests of one reader or writer (batched object writes, scattered range reads).
 PARALLEL_REQUESTS = 16
 _CHUNK_NAME = re.compile(r"[0-9]{20}")
+#: The first word of a chunk memo file (docs/FORMAT.md §NN-scale), and its largest size.
+CHUNK_MEMO_MAGIC = "orderarchive-s3-chunks-1"
+MAX_CHUNK_MEMO_BYTES = 64 << 20
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -102,6 +106,25 @@ def parse_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+def _parse_chunk_memo(data: bytes, name: str) -> tuple[builtins.list[tuple[int, int]], str]:
+    """A chunk memo's committed chunks of *name* and the last one's ETag; ValueError if the
+    file is not one (docs/FORMAT.md §NN-scale)."""
+    lines = data.split(b"\n")
+    header = f"{CHUNK_MEMO_MAGIC} {name}".encode()
+    if (len(data) > MAX_CHUNK_MEMO_BYTES or len(lines) < 4 or lines[0] != header
+            or lines[-1] != b"" or not lines[-2].startswith(b"etag ")):
+        raise ValueError("not a chunk memo")
+    chunks: builtins.list[tuple[int, int]] = []
+    end = 0
+    for line in lines[1:-2]:
+        first, length = line.split(b" ")
+        if not (first.isdigit() and length.isdigit()) or int(first) != end or int(length) <= 0:
+            raise ValueError("chunks not contiguous")
+        chunks.append((int(first), int(length)))
+        end += int(length)
+    return chunks, lines[-2][len(b"etag "):].decode("ascii")
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
@@ -111,7 +134,7 @@ class S3Store:
     documentation). *client* is a boto3 S3 client; :meth:`open` makes one."""
 
     def __init__(self, client: Any, bucket: str, prefix: str = "", *, endpoint: str | None = None,
-                 client_factory: Any = None) -> None:
+                 client_factory: Any = None, memo_dir: Path | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
         self.endpoint = endpoint
@@ -125,6 +148,13 @@ class S3Store:
         # Chunks this writer created that no checkpoint has committed yet (see writer()).
         self._mine: builtins.list[str] = []
         self._chunks: dict[str, builtins.list[tuple[int, int]]] = {}
+        #: Per record, the chunks known to be committed (all a listing found but its last:
+        #: only the last can be an interrupted writer's) and the ETag of the last of them:
+        #: a listing starts after them (see :meth:`_list_chunks`).
+        self._committed: dict[str, tuple[builtins.list[tuple[int, int]], str]] = {}
+        #: Where those are remembered between processes (docs/FORMAT.md §NN-scale); None:
+        #: only within this process.
+        self.memo_dir = memo_dir
         self._lock = threading.Lock()
         # The ETag of the checkpoint a write attempt started from: the first one read inside
         # writer() (the head the attempt's offsets come from). A later read (an index sync)
@@ -137,8 +167,11 @@ class S3Store:
         self.commit_wait = 15.0
 
     @classmethod
-    def open(cls, url: str, *, endpoint: str | None = None) -> S3Store:
-        """The store at *url* (``s3://bucket/prefix``), with boto3's usual configuration."""
+    def open(
+        cls, url: str, *, endpoint: str | None = None, memo_dir: Path | None = None
+    ) -> S3Store:
+        """The store at *url* (``s3://bucket/prefix``), with boto3's usual configuration;
+        *memo_dir* (the user's cache) remembers the log's committed chunks between runs."""
         bucket, prefix = parse_url(url)
         try:
             import boto3
@@ -163,7 +196,8 @@ class S3Store:
             except Exception as e:  # botocore's configuration errors have no common base
                 raise StorageError(f"cannot set up the S3 client: {_one_line(e)}") from e
 
-        return cls(factory(), bucket, prefix, endpoint=endpoint, client_factory=factory)
+        return cls(factory(), bucket, prefix, endpoint=endpoint, client_factory=factory,
+                   memo_dir=memo_dir)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -347,15 +381,25 @@ class S3Store:
         return True
 
     def _list_keys(self, prefix: str) -> builtins.list[tuple[str, int]]:
-        out: builtins.list[tuple[str, int]] = []
+        return [(key, size) for key, size, _ in self._list_items(prefix)]
+
+    def _list_items(
+        self, prefix: str, start_after: str | None = None
+    ) -> builtins.list[tuple[str, int, str]]:
+        """``(name, size, ETag)`` of the objects under *prefix*, in key order, only those
+        after the name *start_after* when given (``StartAfter``)."""
+        out: builtins.list[tuple[str, int, str]] = []
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Prefix": self.prefix + prefix}
             if token:
                 kwargs["ContinuationToken"] = token
+            elif start_after is not None:
+                kwargs["StartAfter"] = self.prefix + start_after
             page = self._call("list_objects_v2", prefix, **kwargs)
             for item in page.get("Contents", ()):
-                out.append((str(item["Key"])[len(self.prefix) :], int(item["Size"])))
+                out.append((str(item["Key"])[len(self.prefix) :], int(item["Size"]),
+                            str(item.get("ETag", ""))))
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return out
@@ -417,25 +461,117 @@ class S3Store:
     def _list_chunks(self, name: str) -> builtins.list[tuple[int, int]]:
         """The record's chunks as ``(offset, size)`` in order, contiguous from 0 (a chunk past
         a gap is not the record's: only an interrupted writer leaves chunks, and only at the
-        end, so a gap means a damaged bucket and is refused)."""
+        end, so a gap means a damaged bucket and is refused).
+
+        Only the chunks past the known committed ones are listed (``StartAfter`` the one
+        before the last known, which must be listed again with its size and ETag); when it
+        is not, the known ones are forgotten and the whole record is listed."""
+        known = self._known_committed(name)
+        if known is not None:
+            chunks = self._list_past(name, *known)
+            if chunks is not None:
+                return chunks
+            with self._lock:
+                self._committed.pop(name, None)
+            self._forget_memo(name)
+        return self._list_past(name, [], "") or []
+
+    def _list_past(
+        self, name: str, known: builtins.list[tuple[int, int]], etag: str
+    ) -> builtins.list[tuple[int, int]] | None:
+        """The chunks: *known* (committed, the last with *etag*) and those listed past them;
+        None if the listing does not show the last known chunk as it was."""
         base = self._record(name)
-        chunks: builtins.list[tuple[int, int]] = []
-        for chunk, size in self._list_keys(base):
+        after = self._chunk_name(name, known[-2][0]) if len(known) > 1 else None
+        listed: builtins.list[tuple[int, int, str]] = []
+        for chunk, size, tag in self._list_items(base, after):
             tail = chunk[len(base) :]
             if not _CHUNK_NAME.fullmatch(tail):
                 raise StorageError(f"unexpected object {chunk} among the chunks of {name}")
-            chunks.append((int(tail), size))
-        chunks.sort()
+            listed.append((int(tail), size, tag))
+        listed.sort()
+        if known:
+            if not listed or listed[0][:2] != known[-1] or listed[0][2] != etag:
+                return None
+            chunks = known[:-1] + [(o, n) for o, n, _ in listed]
+        else:
+            chunks = [(o, n) for o, n, _ in listed]
         end = 0
         for offset, size in chunks:
             if offset != end or size <= 0:
+                if known:
+                    return None  # perhaps a stale memo: list the whole record again
                 raise StorageError(
                     f"the chunks of {name} are not contiguous at offset {end} (a damaged bucket)"
                 )
             end = offset + size
         with self._lock:
             self._chunks[name] = chunks
+        if len(listed) > 1:
+            # All but the last are committed: the next listing starts after them.
+            committed = chunks[:-1]
+            with self._lock:
+                self._committed[name] = (committed, listed[-2][2])
+            self._remember(name, committed, listed[-2][2])
         return chunks
+
+    def _known_committed(
+        self, name: str
+    ) -> tuple[builtins.list[tuple[int, int]], str] | None:
+        with self._lock:
+            known = self._committed.get(name)
+        if known is None:
+            known = self._recall(name)
+            if known is not None:
+                with self._lock:
+                    self._committed[name] = known
+        return known
+
+    # The memo file (docs/FORMAT.md §NN-scale): a header line, "<offset> <size>" per committed
+    # chunk, then "etag <ETag of the last>". Unreadable or malformed: as if absent.
+
+    def _memo_path(self, name: str) -> Path | None:
+        if self.memo_dir is None:
+            return None
+        import hashlib
+
+        key = hashlib.sha256(f"{self.location()}\n{name}".encode()).hexdigest()[:32]
+        return self.memo_dir / f"s3chunks-{key}"
+
+    def _recall(self, name: str) -> tuple[builtins.list[tuple[int, int]], str] | None:
+        path = self._memo_path(name)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return _parse_chunk_memo(f.read(MAX_CHUNK_MEMO_BYTES + 1), name)
+        except (OSError, ValueError):
+            return None
+
+    def _remember(self, name: str, chunks: Sequence[tuple[int, int]], etag: str) -> None:
+        path = self._memo_path(name)
+        if path is None or not chunks:
+            return
+        body = "".join(f"{o} {n}\n" for o, n in chunks)
+        data = f"{CHUNK_MEMO_MAGIC} {name}\n{body}etag {etag}\n".encode()
+        if len(data) > MAX_CHUNK_MEMO_BYTES:
+            return
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _forget_memo(self, name: str) -> None:
+        path = self._memo_path(name)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _cached_chunks(self, name: str, end: int) -> builtins.list[tuple[int, int]]:
         with self._lock:
@@ -626,6 +762,8 @@ class S3Store:
                 self._put(chunk, self.prefix + chunk, keep, cache=NO_CACHE)
         with self._lock:
             self._chunks.pop(name, None)
+            self._committed.pop(name, None)
+        self._forget_memo(name)
 
     # -- the checkpoint ---------------------------------------------------------------------------
 
