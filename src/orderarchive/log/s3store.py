@@ -508,11 +508,13 @@ class S3Store:
         with self._lock:
             self._chunks[name] = chunks
         if len(listed) > 1:
-            # All but the last are committed: the next listing starts after them.
+            # All but the last are committed: the next listing starts after them (the memo
+            # file rewritten only when that grew).
             committed = chunks[:-1]
             with self._lock:
                 self._committed[name] = (committed, listed[-2][2])
-            self._remember(name, committed, listed[-2][2])
+            if len(committed) > len(known):
+                self._remember(name, committed, listed[-2][2])
         return chunks
 
     def _known_committed(
