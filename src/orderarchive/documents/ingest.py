@@ -13,7 +13,7 @@ import fnmatch
 import io
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -181,6 +181,61 @@ def plan_items(
         if progress:
             progress(i + 1, len(items))
     return planned
+
+
+#: The documents a streaming add reads, checks, signs and writes at a time (and, unless one
+#: file is larger, the most bytes of file content in one batch): what bounds its memory.
+CHUNK_DOCUMENTS = 256
+CHUNK_BYTES = 64 << 20
+
+
+def item_chunks(
+    items: Sequence[AddItem],
+    *,
+    documents: int = CHUNK_DOCUMENTS,
+    max_bytes: int = CHUNK_BYTES,
+) -> list[range]:
+    """*items* cut into consecutive batches of at most *documents* items and, unless one
+    file is larger, at most *max_bytes* of file content (sizes from the file system; a file
+    that cannot be examined counts as empty here and fails when it is read)."""
+    out: list[range] = []
+    start = total = 0
+    for i, item in enumerate(items):
+        try:
+            size = item.path.stat().st_size
+        except OSError:
+            size = 0
+        if i > start and (i - start >= documents or total + size > max_bytes):
+            out.append(range(start, i))
+            start, total = i, 0
+        total += size
+    if start < len(items):
+        out.append(range(start, len(items)))
+    return out
+
+
+def plan_chunks(
+    items: Sequence[AddItem],
+    chunks: Sequence[range],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[list[PlannedAdd]]:
+    """:func:`plan_items` of each batch of *chunks* (:func:`item_chunks`) in turn, read when
+    the next is asked for: memory holds one batch's files, not all of them. Every item's
+    options are checked before the first file is read."""
+    for item in items:
+        try:
+            _check_options(item.options)
+        except OrderArchiveError as e:
+            raise _labelled(e, item.label) from e
+    for chunk in chunks:
+        offset = chunk.start
+
+        def shifted(done: int, total: int, offset: int = offset) -> None:
+            if progress is not None:
+                progress(offset + done, len(items))
+
+        yield plan_items(items[chunk.start : chunk.stop], progress=shifted)
 
 
 def _plan_one(item: AddItem, blob: bytes, result: Any) -> PlannedAdd:
