@@ -176,6 +176,54 @@ class Added:
     committed: bool = True
 
 
+class _Ids:
+    """A set of document ids kept as 16-byte BLAKE2b fingerprints in one open-addressing
+    table (about 32 bytes an id, where a set of strings costs over 100): the ids of every
+    batch of a long append stay in memory. Two ids share a fingerprint with probability
+    about n²/2¹²⁹ (the collision resistance content addressing already relies on)."""
+
+    _EMPTY = bytes(16)
+
+    def __init__(self) -> None:
+        self._table = bytearray(16 << 10)
+        self._count = 0
+
+    @staticmethod
+    def _fingerprint(doc: str) -> bytes:
+        fp = hashlib.blake2b(doc.encode(), digest_size=16).digest()
+        return fp if fp != _Ids._EMPTY else b"\x01" + fp[1:]
+
+    def _find(self, fp: bytes) -> tuple[int, bool]:
+        """The slot holding *fp* (True), or the empty slot where it would go (False)."""
+        mask = len(self._table) // 16 - 1
+        i = int.from_bytes(fp[:8], "little") & mask
+        while True:
+            held = self._table[i * 16 : i * 16 + 16]
+            if held == fp:
+                return i, True
+            if held == self._EMPTY:
+                return i, False
+            i = (i + 1) & mask
+
+    def __contains__(self, doc: str) -> bool:
+        return self._find(self._fingerprint(doc))[1]
+
+    def add(self, doc: str) -> None:
+        fp = self._fingerprint(doc)
+        i, present = self._find(fp)
+        if present:
+            return
+        self._table[i * 16 : i * 16 + 16] = fp
+        self._count += 1
+        if self._count * 2 > len(self._table) // 16:  # at most half full: short probes
+            old, self._table = self._table, bytearray(len(self._table) * 2)
+            for k in range(0, len(old), 16):
+                held = bytes(old[k : k + 16])
+                if held != self._EMPTY:
+                    j, _ = self._find(held)
+                    self._table[j * 16 : j * 16 + 16] = held
+
+
 class _NewDocuments:
     """The checks on documents about to be added, batch after batch of one append: ids,
     duplicates and relations, against the index and the batches already checked.
@@ -186,7 +234,7 @@ class _NewDocuments:
     def __init__(self, open_index: Callable[[], Index]) -> None:
         self._open_index = open_index
         self._idx: Index | None = None
-        self.seen: set[str] = set()
+        self.seen = _Ids()
 
     def close(self) -> None:
         if self._idx is not None:

@@ -143,8 +143,8 @@ def add(
     recursively in sorted order; --manifest reads files and metadata from a CSV file.
     """
     from ..documents.ingest import (
-        AddItem,
         AddOptions,
+        FileItems,
         expand_paths,
         item_chunks,
         plan_items,
@@ -179,7 +179,7 @@ def add(
         items = (
             read_manifest(manifest, options, archive=archive.path)
             if manifest is not None
-            else [AddItem(p, options, str(p)) for p in paths]
+            else FileItems(paths, options)
         )
         chunks = item_chunks(items)
         if len(chunks) > 1:  # more than one batch: read, checked and written batch by batch
