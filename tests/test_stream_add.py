@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -287,3 +287,28 @@ def test_an_add_past_uncommitted_records_overwrites_them(clerk: Path) -> None:
     proc.communicate(timeout=60)
     ok(run("add", *KEY, str(notices(clerk / "other", 600, "o"))))
     assert json.loads(ok(run("--json", "verify")))["size"] == 603
+
+
+def test_a_batched_add_on_s3_writes_a_chunk_per_batch_and_removes_them_on_failure(
+    s3_bucket_url: Callable[[str], tuple[str, str]], signer: Signer,
+    verifiers: list[VerifierKey],
+) -> None:
+    """On a bucket each batch's records are chunks past the head; a failed add (a duplicate
+    in its third batch) removes every chunk it wrote, and a batched add commits once."""
+    from orderarchive.log.s3store import S3Store
+
+    url, endpoint = s3_bucket_url("moto")
+    archive = Archive.init_store(S3Store.open(url, endpoint=endpoint), ORIGIN)
+    archive.add([text_request(0)], signer)
+    store = archive.store
+    assert isinstance(store, S3Store)
+    committed = {name: store._list_chunks(name) for name in RECORDS}
+    requests = [text_request(i) for i in range(1, 16)]
+    bad = [*requests[:12], text_request(99, doc="eo-3"), *requests[13:]]
+    with pytest.raises(ConflictError, match="'eo-3' appears twice"):
+        archive.add_chunks(lambda: iter(chunks_of(bad, 5)), signer)
+    assert {name: store._list_chunks(name) for name in RECORDS} == committed
+    added = archive.add_chunks(lambda: iter(chunks_of(requests, 5)), signer, retries=2)
+    assert (added.start, added.end) == (1, 16)
+    assert [len(store._list_chunks(name)) for name in RECORDS] == [4, 4, 4]
+    assert archive.verify(verifiers, workers=1).size == 16
