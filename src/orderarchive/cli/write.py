@@ -213,7 +213,7 @@ def _add_in_batches(ctx: Ctx, archive: Any, items: Sequence[Any], chunks: Sequen
     """add of more documents than one batch: each batch read, checked (against the archive
     and the batches before it) and written in turn, one commit at the end; what is printed
     per document waits in a temporary file until the commit (memory stays bounded)."""
-    from ..documents.ingest import plan_chunks
+    from ..documents.ingest import plan_chunks, read_ahead
 
     with errors_handled(ctx), tempfile.TemporaryFile() as spool:
 
@@ -221,7 +221,8 @@ def _add_in_batches(ctx: Ctx, archive: Any, items: Sequence[Any], chunks: Sequen
             spool.seek(0)
             spool.truncate()  # a retry after a lost race reads and prints everything again
             progress = _progress("reading", not ctx.as_json)
-            for planned in plan_chunks(items, chunks, progress=progress):
+            # The next batch is read while this one is checked, signed and written.
+            for planned in read_ahead(plan_chunks(items, chunks, progress=progress)):
                 spool.writelines(
                     json.dumps({**p.request.fields.to_dict(), "sources": dict(p.sources),
                                 "file": str(p.path)}).encode() + b"\n"

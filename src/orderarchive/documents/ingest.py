@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
 
 import attrs
 
@@ -33,6 +33,7 @@ from ..log.entry import (
 from ..log.note import Signer
 from ..userfiles import read_user_file
 
+_T = TypeVar("_T")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: "$" accepts a final newline
 _SECRET_KEY_MARK = b"orderarchive-secret-key/"
 
@@ -237,6 +238,27 @@ def plan_chunks(
                 progress(offset + done, len(items))
 
         yield plan_items(items[chunk.start : chunk.stop], progress=shifted)
+
+
+def read_ahead(batches: Iterator[_T]) -> Iterator[_T]:
+    """*batches*, each next one taken in a background thread while the caller works on the
+    one it was given (a streaming add reads batch k+1 while it signs and writes batch k).
+
+    The thread only reads files and runs the document readers; an error it meets is raised
+    here, when its batch is asked for. At most one batch is read ahead.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="orderarchive-read-ahead")
+    try:
+        future = pool.submit(next, batches, done)
+        while (batch := future.result()) is not done:
+            future = pool.submit(next, batches, done)
+            yield batch  # type: ignore[misc]
+    finally:
+        # Ctrl-C or an error: the batch being read is not waited for.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _plan_one(item: AddItem, blob: bytes, result: Any) -> PlannedAdd:
