@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 ORIGIN = "bench.example/orders"
-WORDS = ["the", "city", "shall", "council", "order", "section", "record", "public", "request", "mayor", "department", "notice", "hearing"]
+WORDS = ["the", "city", "shall", "council", "order", "section", "record", "public", "request",
+         "mayor", "department", "notice", "hearing"]
 _CHILD = (
     "import resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
