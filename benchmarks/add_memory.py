@@ -56,6 +56,7 @@ def measure(src: str, n: int, work: Path) -> tuple[float, float]:
     shutil.rmtree(archive, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": src, "XDG_CACHE_HOME": str(cache),
+           "XDG_CONFIG_HOME": str(work / "config"), "XDG_STATE_HOME": str(work / "state"),
            "ORDERARCHIVE_CACHE": str(cache / "orderarchive")}
     cli = [sys.executable, "-m", "orderarchive"]
     subprocess.run([*cli, "init", str(archive), "--origin", ORIGIN], env=env, check=True,
