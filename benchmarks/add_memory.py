@@ -64,7 +64,7 @@ def measure(src: str, n: int, work: Path) -> tuple[float, float]:
     key = work / "bench.key"
     if not key.exists():
         subprocess.run([*cli, "key", "generate", ORIGIN, "--unencrypted", "--secret-key",
-                        str(key)], env=env, check=True, capture_output=True)
+                        str(key)], env=env, check=True, capture_output=True, cwd=work)
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, *cli, "--archive", str(archive), "add", "--key",
          str(key), str(docs)], env=env, check=True, capture_output=True, text=True,
