@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, ok, one_line_error, text_request
 from orderarchive.archive import Archive
 from orderarchive.cli import cli
-from orderarchive.errors import ConflictError
+from orderarchive.errors import ConflictError, MalformedError
 from orderarchive.log import merkle
 from orderarchive.log.entry import AddRequest
 from orderarchive.log.layout import ENTRIES, HASHES, OFFSETS, debris, named
@@ -315,3 +315,28 @@ def test_a_batched_add_on_s3_writes_a_chunk_per_batch_and_removes_them_on_failur
     assert (added.start, added.end) == (1, 16)
     assert [len(store._list_chunks(name)) for name in RECORDS] == [4, 4, 4]
     assert archive.verify(verifiers, workers=1).size == 16
+
+
+def test_a_manifests_rows_are_parsed_again_when_read(tmp_path: Path) -> None:
+    """read_manifest keeps the text and each row's place, not an item per row: every row is
+    checked at once (a bad row far down names its line), and a row read later (CRLF, blank
+    lines, a quoted title over two lines) is the row as written."""
+    from orderarchive.documents.ingest import AddOptions, ManifestItems, read_manifest
+
+    rows = ["path,id,title,amends"] + [f"d{i}.txt,doc-{i},Title {i}," for i in range(3000)]
+    rows[1500] = 'd1499.txt,doc-1499,"A title\r\nover two lines",doc-3 doc-4'
+    rows.insert(2000, "")
+    (tmp_path / "m.csv").write_bytes("\r\n".join(rows).encode() + b"\r\n")
+    items = read_manifest(tmp_path / "m.csv", AddOptions(kind="article"))
+    assert isinstance(items, ManifestItems) and len(items) == 3000
+    item = items[1499]
+    assert item.path == tmp_path / "d1499.txt" and item.options.doc_id == "doc-1499"
+    assert item.options.title == "A title\r\nover two lines"
+    assert item.options.relations == (("amends", "doc-3"), ("amends", "doc-4"))
+    assert item.label == f"{tmp_path / 'm.csv'} line 1502 (d1499.txt)"  # its last line
+    assert items[1999].label.startswith(f"{tmp_path / 'm.csv'} line 2003 ")
+    assert items[-1].options.doc_id == "doc-2999" and items[-1].options.kind == "article"
+    rows[2900] = "d.txt,doc-x"
+    (tmp_path / "m.csv").write_bytes("\r\n".join(rows).encode() + b"\r\n")
+    with pytest.raises(MalformedError, match=r"m.csv line 2902: 2 cells, the header has 4"):
+        read_manifest(tmp_path / "m.csv", AddOptions())

@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy 
     from .status import ListedDocument
 
 CHUNK = 1 << 20
-INDEX_BATCH = 1000  # entries per index transaction
+INDEX_BATCH = 1000  # entries (and their text layers, held meanwhile) per index flush
 
 
 

@@ -495,12 +495,14 @@ def refuse_inside_archive(path: Path, archive: Path | None, label: str) -> None:
 
 def read_manifest(
     path: Path, defaults: AddOptions, *, archive: Path | None = None
-) -> list[AddItem]:
+) -> ManifestItems:
     """The rows of a CSV manifest (docs/FORMAT.md, "Add manifest") as add items.
 
     Each row's cells override *defaults*; relation cells list document ids separated by
     spaces or ``;`` and add to the default relations. A row's ``path`` is relative to the
-    manifest's directory. Any bad row raises naming its line.
+    manifest's directory. Any bad row raises naming its line. Every row is checked here; the
+    items keep the manifest's text and each row's place in it, and parse a row again when it
+    is read (a streaming add holds no item per row).
     """
     data = read_user_file(path)
     if len(data) > MAX_MANIFEST_BYTES:
@@ -509,54 +511,109 @@ def read_manifest(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise MalformedError(f"{path}: the manifest is not UTF-8 (byte {e.start})") from e
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    del data
+    consumed = [0]
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed[0] += len(line)
+            yield line
+
+    # The csv reader takes a line only when the row it is reading needs it: after a row, the
+    # lines consumed end where the row ends.
+    reader = csv.reader(lines(), strict=True)
+    spans: list[tuple[int, int, int]] = []
+    header_row: list[str] | None = None
+    header_line = 0
+    start = 0
     try:
-        rows = [(reader.line_num, row) for row in reader]
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                if header_row is None:
+                    header_row, header_line = row, reader.line_num
+                else:
+                    spans.append((reader.line_num, start, consumed[0]))
+            start = consumed[0]
     except csv.Error as e:
         raise MalformedError(f"{path} line {reader.line_num}: {e}") from e
-    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
-    if not rows:
+    if header_row is None:
         raise MalformedError(f"{path}: the manifest is empty", hint="its first line names columns")
-    header = [cell.strip().lower().replace("-", "_") for cell in rows[0][1]]
+    header = [cell.strip().lower().replace("-", "_") for cell in header_row]
     unknown = [h for h in header if h not in MANIFEST_COLUMNS]
     if unknown:
         raise MalformedError(
-            f"{path} line {rows[0][0]}: unknown column {unknown[0]!r}",
+            f"{path} line {header_line}: unknown column {unknown[0]!r}",
             hint="columns: " + ", ".join(MANIFEST_COLUMNS),
         )
     if "path" not in header or len(set(header)) != len(header):
         raise MalformedError(
-            f"{path} line {rows[0][0]}: the header must name 'path' and each column once"
+            f"{path} line {header_line}: the header must name 'path' and each column once"
         )
-    if len(rows) == 1:
+    if not spans:
         raise MalformedError(f"{path}: the manifest names no files")
-    base = path.parent
-    items: list[AddItem] = []
-    for line, row in rows[1:]:
-        where = f"{path} line {line}"
-        if len(row) != len(header):
-            raise MalformedError(f"{where}: {len(row)} cells, the header has {len(header)}")
-        cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
-        if not cells["path"]:
-            raise MalformedError(f"{where}: the path cell is empty")
-        relations = list(defaults.relations)
-        for rtype in RELATION_TYPES:
-            for target in re.split(r"[;\s]+", cells.get(rtype.replace("-", "_"), "")):
-                if target:
-                    relations.append((rtype, target))
-        options = attrs.evolve(
-            defaults,
-            doc_id=cells.get("id") or defaults.doc_id,
-            kind=cells.get("kind") or defaults.kind,
-            title=cells.get("title") or defaults.title,
-            issuer=cells.get("issuer") or defaults.issuer,
-            issued=cells.get("issued") or defaults.issued,
-            source_url=cells.get("source_url") or defaults.source_url,
-            media_type=cells.get("media_type") or defaults.media_type,
-            relations=tuple(relations),
-        )
-        file = Path(cells["path"])
-        file = file if file.is_absolute() else base / file
-        refuse_inside_archive(file, archive, f"{where} ({cells['path']})")
-        items.append(AddItem(file, options, f"{where} ({cells['path']})"))
+    items = ManifestItems(path, text, header, defaults, archive=archive, spans=spans)
+    for _ in items:  # every row checked now, before any file is read
+        pass
     return items
+
+
+class ManifestItems(Sequence[AddItem]):
+    """The add items of a manifest's rows (:func:`read_manifest`): its text and each row's
+    line and place in it, each row parsed into an item when it is read."""
+
+    def __init__(self, path: Path, text: str, header: Sequence[str], defaults: AddOptions, *,
+                 archive: Path | None, spans: Sequence[tuple[int, int, int]]) -> None:
+        self.path, self._text, self._header = path, text, list(header)
+        self._defaults, self._archive = defaults, archive
+        self._lines = array.array("Q", (line for line, _, _ in spans))
+        self._starts = array.array("Q", (a for _, a, _ in spans))
+        self._ends = array.array("Q", (b for _, _, b in spans))
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, i: int) -> AddItem: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[AddItem]: ...
+    def __getitem__(self, i: int | slice) -> AddItem | list[AddItem]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        chunk = self._text[self._starts[i] : self._ends[i]]
+        row = next(csv.reader(io.StringIO(chunk, newline=""), strict=True))
+        return _manifest_item(self.path, self._lines[i], row, self._header,
+                              defaults=self._defaults, archive=self._archive)
+
+
+def _manifest_item(path: Path, line: int, row: Sequence[str], header: Sequence[str], *,
+                   defaults: AddOptions, archive: Path | None) -> AddItem:
+    where = f"{path} line {line}"
+    if len(row) != len(header):
+        raise MalformedError(f"{where}: {len(row)} cells, the header has {len(header)}")
+    cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+    if not cells["path"]:
+        raise MalformedError(f"{where}: the path cell is empty")
+    relations = list(defaults.relations)
+    for rtype in RELATION_TYPES:
+        for target in re.split(r"[;\s]+", cells.get(rtype.replace("-", "_"), "")):
+            if target:
+                relations.append((rtype, target))
+    options = attrs.evolve(
+        defaults,
+        doc_id=cells.get("id") or defaults.doc_id,
+        kind=cells.get("kind") or defaults.kind,
+        title=cells.get("title") or defaults.title,
+        issuer=cells.get("issuer") or defaults.issuer,
+        issued=cells.get("issued") or defaults.issued,
+        source_url=cells.get("source_url") or defaults.source_url,
+        media_type=cells.get("media_type") or defaults.media_type,
+        relations=tuple(relations),
+    )
+    file = Path(cells["path"])
+    file = file if file.is_absolute() else path.parent / file
+    refuse_inside_archive(file, archive, f"{where} ({cells['path']})")
+    return AddItem(file, options, f"{where} ({cells['path']})")
