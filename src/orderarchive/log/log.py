@@ -557,6 +557,8 @@ class Log:
                     seq += 1
                 current = next(source, None)  # read before writing: errors come first
                 last = current is None
+                if last and seq == size:
+                    break  # nothing to append: no checkpoint either
                 data = (b"".join(lines), b"".join(offsets), overlay.take())
                 del lines, offsets
                 note = (
@@ -568,8 +570,6 @@ class Log:
                 )
                 # The last chunk's write phase ends at the commit point: Ctrl-C there is held
                 # back to it (as before, or committed); before, it stops at the chunk's end.
-                if last and seq == size:
-                    break  # nothing to append: no checkpoint either
                 step: contextlib.AbstractContextManager[Interrupts | None] = (
                     deferred_interrupts() if last else _held()
                 )
