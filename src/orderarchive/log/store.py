@@ -392,6 +392,29 @@ def deferred_interrupts() -> Iterator[Interrupts]:
         yield state
 
 
+@contextlib.contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back for one step of a longer write (a chunk of a streaming
+    append: its objects and records), then raise :class:`KeyboardInterrupt` after the step
+    if one arrived. Unlike :func:`deferred_interrupts`, Ctrl-C is honoured again after the
+    step: the writer stops at a step boundary (never inside a write, so no temporary file is
+    left) and removes what it wrote past the commit point."""
+    outer = _SCOPE[0] if _SCOPE else None
+    if outer is not None and outer.holding:
+        yield  # already held to the end of the command (it reached its commit point)
+        return
+    with contextlib.ExitStack() as stack:
+        state = outer or stack.enter_context(interrupts_until_commit())
+        state.holding = True
+        try:
+            yield
+        finally:
+            state.holding = False
+        if state.interrupted:
+            state.interrupted = False
+            raise KeyboardInterrupt
+
+
 class FileStore:
     """A :class:`Store` in a local directory.
 
