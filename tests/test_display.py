@@ -240,3 +240,33 @@ def test_an_error_that_echoes_input_prints_no_raw_escape(hostile: Path) -> None:
     assert missing.returncode == 2
     assert_no_raw_controls(missing)
     assert "nope \\x1b[2K\\x1b[32mOFFICIAL not found" in missing.stderr  # CR: a space
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab é\x1b\n\x7f\x9b\u202e\u2028\u2066"), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_TEXT, st.one_of(
+    _TEXT, st.integers(), st.none(), st.lists(_TEXT, max_size=3),
+    st.lists(st.dictionaries(_TEXT, _TEXT, max_size=2), max_size=2),
+    st.dictionaries(_TEXT, _TEXT, max_size=3),
+), max_size=4))
+def test_refuse_unsafe_text_refuses_exactly_the_fields_holding_unsafe_characters(
+    fields: dict[str, object],
+) -> None:
+    # The one-scan fast path (issue 15) must refuse what the field-by-field walk refuses.
+    def strings(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in (*strings(k), *strings(v))]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    unsafe = any(unsafe_characters(s) for s in strings(fields))
+    if unsafe:
+        with pytest.raises(MalformedError, match="control or bidi"):
+            refuse_unsafe_text(fields)
+    else:
+        refuse_unsafe_text(fields)

@@ -10,16 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import text_request
 
+from conftest import text_request
 from orderarchive.archive import Archive
 from orderarchive.errors import VerificationError
 from orderarchive.index import index_path
 from orderarchive.log.layout import object_name
 from orderarchive.log.note import Signer
 
-WORDS = ("tariff steel harbour budget water council license permit parks library transit "
-         "zoning housing grant audit pension election clerk treasurer ethics").split()
+WORDS = [
+    "tariff", "steel", "harbour", "budget", "water", "council", "license",
+    "permit", "parks", "library", "transit", "zoning", "housing", "grant",
+    "audit", "pension", "election", "clerk", "treasurer", "ethics",
+]
 
 
 def _body(n: int) -> str:
