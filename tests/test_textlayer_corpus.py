@@ -1,0 +1,101 @@
+"""Text-layer bytes are signed: a faster reader must write the same bytes (issue 15).
+
+``textlayer-corpus.json`` holds the SHA-256 of the text layer, and the title, that the
+extractor of record wrote for every HTML, text and Markdown file under tests/data and
+../shared/seeds and for 120 of the benchmarks' generated articles and notices (seed
+20260205). It was written by the code before issue 15's speed work; any change in what is
+extracted fails here, naming the files, and needs a new extractor version instead.
+
+Regenerate (only with an extractor version bump): ``python tests/test_textlayer_corpus.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import unicodedata
+from pathlib import Path
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from orderarchive.documents import read_document
+from orderarchive.log import textlayer
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "tests" / "data" / "textlayer-corpus.json"
+SEED = 20260205
+SUFFIXES = {".html", ".htm", ".txt", ".md"}
+
+
+def _corpus() -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for root, label in ((REPO / "tests" / "data", "tests/data"),
+                        (REPO.parent / "shared" / "seeds", "shared/seeds")):
+        for path in sorted(root.rglob("*")):
+            if path.suffix in SUFFIXES and path.is_file() and path.name != "README.md":
+                files[f"{label}/{path.relative_to(root)}"] = path.read_bytes()
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks import corpus
+    finally:
+        sys.path.remove(str(REPO))
+    i = 0
+    while sum(name.startswith("benchmarks/") for name in files) < 120:
+        if i % 20 >= 12:  # the articles and notices (the rest are PDFs)
+            name, data = corpus.document(SEED, i)
+            files[f"benchmarks/{name}"] = data
+        i += 1
+    return files
+
+
+def _extract(name: str, data: bytes) -> dict[str, str | None]:
+    read = read_document(data, filename=name, isolate=False)
+    layer = read.text.to_bytes() if read.text is not None else None
+    return {
+        "media_type": read.media_type,
+        "title": read.metadata.title,
+        "text_sha256": None if layer is None else hashlib.sha256(layer).hexdigest(),
+    }
+
+
+def test_every_reader_writes_the_recorded_text_layer_bytes() -> None:
+    golden = json.loads(GOLDEN.read_text())
+    files = _corpus()
+    assert set(golden) <= set(files)  # a file added later is not in the record: that is fine
+    differ = [name for name in golden if _extract(name, files[name]) != golden[name]]
+    assert differ == []
+
+
+def _reference(text: str) -> str:
+    """normalise_paragraph as written before issue 15 (every step on every paragraph)."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = textlayer._CONTROL.sub(" ", text)
+    text = textlayer._SPACES.sub(" ", text)
+    return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
+
+
+_CHARS = st.sampled_from(list("ab. \n\r\t\x0b\x0c\x1f\x85\u00a0\u2003\u1680\u2028é\u0301ﬁ"))
+
+
+@settings(max_examples=500, deadline=None)
+@example("a\n\nb")
+@example("a \nb")
+@example("a\n b")
+@example(" a")
+@example("a\n")
+@example("a\tb")
+@example("a  b")
+@example("a\x0bb")
+@given(st.one_of(st.text(alphabet=st.sampled_from(list("ab \n\t\r\x0b")), max_size=10),
+                 st.text(alphabet=_CHARS, max_size=12)))
+def test_normalise_paragraph_fast_paths_change_no_output(text: str) -> None:
+    assert textlayer.normalise_paragraph(text) == _reference(text)
+
+
+if __name__ == "__main__":
+    GOLDEN.write_text(json.dumps(
+        {name: _extract(name, data) for name, data in sorted(_corpus().items())}, indent=1
+    ) + "\n")
+    print(f"wrote {GOLDEN}")
