@@ -14,14 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import unicodedata
 from pathlib import Path
 
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
-
 from orderarchive.documents import read_document
-from orderarchive.log import textlayer
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "data" / "textlayer-corpus.json"
@@ -66,32 +61,6 @@ def test_every_reader_writes_the_recorded_text_layer_bytes() -> None:
     assert set(golden) <= set(files)  # a file added later is not in the record: that is fine
     differ = [name for name in golden if _extract(name, files[name]) != golden[name]]
     assert differ == []
-
-
-def _reference(text: str) -> str:
-    """normalise_paragraph as written before issue 15 (every step on every paragraph)."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = textlayer._CONTROL.sub(" ", text)
-    text = textlayer._SPACES.sub(" ", text)
-    return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
-
-
-_CHARS = st.sampled_from(list("ab. \n\r\t\x0b\x0c\x1f\x85\u00a0\u2003\u1680\u2028é\u0301ﬁ"))
-
-
-@settings(max_examples=500, deadline=None)
-@example("a\n\nb")
-@example("a \nb")
-@example("a\n b")
-@example(" a")
-@example("a\n")
-@example("a\tb")
-@example("a  b")
-@example("a\x0bb")
-@given(st.one_of(st.text(alphabet=st.sampled_from(list("ab \n\t\r\x0b")), max_size=10),
-                 st.text(alphabet=_CHARS, max_size=12)))
-def test_normalise_paragraph_fast_paths_change_no_output(text: str) -> None:
-    assert textlayer.normalise_paragraph(text) == _reference(text)
 
 
 if __name__ == "__main__":

@@ -41,27 +41,14 @@ def normalise_paragraph(text: str) -> str:
     Line breaks inside the paragraph are kept (quote checking reports hyphenation across
     line breaks); blank lines are removed because they would end the paragraph.
     """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    ascii_only = text.isascii()
-    if not ascii_only:  # ASCII is its own NFC
-        text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     # Neither pattern matches "\n", so substituting in the whole paragraph is substituting in
     # each line. Most paragraphs need neither: skip the substitutions (the space rule rewrote
     # every single space, the bulk of ingest time for HTML) when a scan proves them no-ops.
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
-    if not ascii_only or "  " in text or "\t" in text:
+    if not text.isascii() or "  " in text or "\t" in text:
         text = _SPACES.sub(" ", text)
-    if (
-        ascii_only  # then the only whitespace str.strip() would see is " " and "\n"
-        and "\n" not in (text[:1], text[-1:])
-        and " " not in (text[:1], text[-1:])
-        and "\n\n" not in text
-        and " \n" not in text
-        and "\n " not in text
-    ):
-        return text  # every line is already trimmed and none is blank
     return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
 
 
