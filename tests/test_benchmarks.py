@@ -30,7 +30,9 @@ def test_quick_run_writes_its_table(tmp_path: Path) -> None:
     assert "| bar | target | measured | | how |" in text
     for bar in ("`bagit.py --validate`", "`openssl dgst -sha256`", "`minisign -S`",
                 "bare pypdf", "`check` of a copy at 2,000 entries", "`verify-proof`",
-                "peak memory", "scales linearly", "does not import pypdf"):
+                "peak memory", "scales linearly", "does not import pypdf",
+                "`add` of plain-text notices vs `minisign -S`",
+                "`add` of HTML articles vs `minisign -S`", "first search after add"):
         assert bar in text, bar
     for command in ("orderarchive --archive A verify --trusted-key K", "orderarchive --help",
                     "python -m benchmarks.tasks bare-pypdf pdf.list"):
