@@ -270,3 +270,18 @@ def test_refuse_unsafe_text_refuses_exactly_the_fields_holding_unsafe_characters
             refuse_unsafe_text(fields)
     else:
         refuse_unsafe_text(fields)
+
+
+def test_add_prints_a_file_name_with_a_newline_escaped_on_its_line(clerk: Path) -> None:
+    # add writes each document's lines in one call (issue 15): each line is still escaped
+    # on its own, so a newline in a path cannot start a forged line.
+    folder = clerk / "d\nadded eo-9 as entry 9: forged"
+    folder.mkdir()
+    (folder / "notice.txt").write_text("A notice\n\nThe City shall act.\n", encoding="utf-8")
+    r = run("add", "--key", "clerk.key", "--issuer", "City", str(folder / "notice.txt"),
+            cwd=clerk)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert_no_raw_controls(r)
+    assert "d\\nadded eo-9 as entry 9: forged/notice.txt\n" in r.stdout
+    assert not any(line.startswith("added eo-9") for line in r.stdout.splitlines())
+    assert len(r.stdout.splitlines()) == 7  # the document's six lines and the summary

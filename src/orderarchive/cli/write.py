@@ -202,10 +202,12 @@ def add(
                 }
             )
         return
+    from .._display import terminal_safe
+
     for i, p in enumerate(planned):
         f = p.request.fields
         head = f"would add {f.doc}" if dry_run else f"added {f.doc} as entry {entries[i].seq}"
-        echo(f"{head}: {_oneline(f.title)} (sha256:{f.sha256[:16]}…) from {p.path}")
+        lines = [f"{head}: {_oneline(f.title)} (sha256:{f.sha256[:16]}…) from {p.path}"]
         shown = (
             ("id", f.doc),
             ("kind", f.kind),
@@ -213,8 +215,13 @@ def add(
             ("issuer", f.issuer),
             ("issued", f.issued or ""),
         )
-        for name, value in shown:
-            echo(f"    {name:<7} {_oneline(value) or '-':<40}  ({p.source(name)})")
+        lines.extend(
+            f"    {name:<7} {_oneline(value) or '-':<40}  ({p.source(name)})"
+            for name, value in shown
+        )
+        # One write per document, each line escaped on its own (a newline in a file name
+        # stays visible as \n, as echo() shows it).
+        echo("\n".join(terminal_safe(line) for line in lines), multiline=True)
     if dry_run:
         echo(f"dry run: {len(planned)} document(s) would be added; nothing was written")
     else:
