@@ -119,9 +119,9 @@ def read_documents(
         if isinstance(source, bytes):
             if len(source) > limits.max_bytes:
                 early[i] = too_many_bytes(len(source), limits)
-            elif _plain(source, media_type, filename):
+            elif plain := _plain(source, media_type, filename):
                 try:
-                    early[i] = _read(source, media_type, filename, limits)
+                    early[i] = _read(source, plain, filename, limits)
                 except DocumentError as e:
                     early[i] = e
             jobs.append((source, media_type, filename, limits))
@@ -144,15 +144,16 @@ def read_documents(
     return [early[i] if i in early else next(results) for i in range(len(jobs))]
 
 
-def _plain(data: bytes, media_type: str | None, filename: str | None) -> bool:
-    """Whether *data* is read as plain text or Markdown (what :func:`_read` would pick)."""
+def _plain(data: bytes, media_type: str | None, filename: str | None) -> str | None:
+    """The media type :func:`_read` would read *data* as, if plain text or Markdown."""
     if not data:
-        return False
+        return None
     try:
-        base, _ = normalise_media_type(media_type or sniff_media_type(data, filename))
+        chosen = media_type or sniff_media_type(data, filename)
+        base, _ = normalise_media_type(chosen)
     except DocumentError:
-        return False  # the worker raises the same error for this item
-    return base in (TEXT, MARKDOWN)
+        return None  # the worker raises the same error for this item
+    return chosen if base in (TEXT, MARKDOWN) else None
 
 
 def _read(
