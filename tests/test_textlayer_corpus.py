@@ -1,10 +1,11 @@
 """Text-layer bytes are signed: a faster reader must write the same bytes (issue 15).
 
 ``textlayer-corpus.json`` holds the SHA-256 of the text layer, and the title, that the
-extractor of record wrote for every HTML, text and Markdown file under tests/data and
-../shared/seeds and for 120 of the benchmarks' generated articles and notices (seed
-20260205). It was written by the code before issue 15's speed work; any change in what is
-extracted fails here, naming the files, and needs a new extractor version instead.
+extractor of record wrote for every HTML, text and Markdown file under tests/data (its
+seeds/ are copies of the shared seed articles) and for 120 of the benchmarks' generated
+articles and notices (seed 20260205). It was written by the code before issue 15's speed
+work; any change in what is extracted fails here, naming the files, and needs a new
+extractor version instead.
 
 Regenerate (only with an extractor version bump): ``python tests/test_textlayer_corpus.py``.
 """
@@ -26,11 +27,10 @@ SUFFIXES = {".html", ".htm", ".txt", ".md"}
 
 def _corpus() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    for root, label in ((REPO / "tests" / "data", "tests/data"),
-                        (REPO.parent / "shared" / "seeds", "shared/seeds")):
-        for path in sorted(root.rglob("*")):
-            if path.suffix in SUFFIXES and path.is_file() and path.name != "README.md":
-                files[f"{label}/{path.relative_to(root)}"] = path.read_bytes()
+    root = REPO / "tests" / "data"  # its seeds/ are the conformance seed articles' copies
+    for path in sorted(root.rglob("*")):
+        if path.suffix in SUFFIXES and path.is_file() and path.name != "README.md":
+            files[f"tests/data/{path.relative_to(root)}"] = path.read_bytes()
     sys.path.insert(0, str(REPO))
     try:
         from benchmarks import corpus
