@@ -470,6 +470,11 @@ class Archive:
         text = entry.document.text
         return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
 
+    def _read_text_layer(self, sha256: str, size: int) -> TextLayer:
+        from .log.textlayer import TextLayer
+
+        return TextLayer.from_bytes(self.read_object(sha256, size))
+
     def releases(self) -> list[int]:
         """The tree sizes of the stored releases, ascending (their signatures unchecked)."""
         return self.log.releases()
@@ -498,8 +503,14 @@ class Archive:
         return self.log.verified_entry(seq, checkpoint, verifiers)
 
     def _open_index(
-        self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
+        self,
+        verifiers: Sequence[VerifierKey],
+        appended: _Appended | None = None,
+        *,
+        text: bool = True,
     ) -> Index:
+        """The index synced with the verified head; with *text*, its full text filled too
+        (``add`` needs only the metadata, so the FTS5 rows wait for the next other use)."""
         from .index import Index, index_path  # sqlite3 is only needed by commands that look up
 
         if not verifiers:
@@ -527,7 +538,9 @@ class Archive:
                 idx, lock = Index.memory(), contextlib.nullcontext()
         try:
             with lock:
-                self._sync_index(idx, head, verifiers, appended)
+                self._sync_index(idx, head, verifiers, appended, text=text)
+                if text and idx.text_pending():
+                    idx.fill_text(self._read_text_layer, batch=INDEX_BATCH)
         except BaseException:
             idx.close()
             raise
@@ -540,6 +553,8 @@ class Archive:
         head: Head,
         verifiers: Sequence[VerifierKey],
         appended: _Appended | None = None,
+        *,
+        text: bool = True,
     ) -> None:
         """Bring *idx* to the verified *head*: extend it from its compact range with the new
         entries, each signature verified, and compare the new root with the signed one.
@@ -572,7 +587,7 @@ class Archive:
                         bound = idx.binding()
                     frontier = self._index_entries(
                         idx, bound.size, bound.frontier, size, verifiers=verifiers,
-                        appended=appended,
+                        appended=appended, text=text,
                     )
                     actual = merkle.compact_root(frontier)
                     if hmac.compare_digest(actual, root):
@@ -598,6 +613,7 @@ class Archive:
         *,
         verifiers: Sequence[VerifierKey],
         appended: _Appended | None,
+        text: bool,
     ) -> list[bytes]:
         hashes = list(frontier)
         done = start
@@ -607,7 +623,7 @@ class Archive:
             leaves = [merkle.leaf_hash(e.raw) for e in appended.entries]
             hashes = merkle.compact_append(done, hashes, leaves)
             idx.add(appended.entries, appended.texts, size=appended.end, root=None,
-                    paged=_paged, frontier=hashes)
+                    paged=_paged, frontier=hashes, text=text)
             done = appended.end
         batch: list[Entry] = []
         texts: dict[str, TextLayer] = {}
@@ -619,7 +635,8 @@ class Archive:
             done += len(batch)
             # A refused entry keeps its place in the tree; the index holds it as no document.
             shown = [attrs.evolve(e, document=None) if e.seq in refused else e for e in batch]
-            idx.add(shown, texts, size=done, root=None, paged=_paged, frontier=hashes)
+            idx.add(shown, texts, size=done, root=None, paged=_paged, frontier=hashes,
+                    text=text)
             batch, texts = [], {}
 
         if done < size:
@@ -637,7 +654,7 @@ class Archive:
                 # the build: indexing the entry without its text would make quote and search
                 # answer as if the passage did not exist, and the index would remember that
                 # answer after the object was repaired.
-                layer = None if entry.seq in refused else self.text_layer(entry)
+                layer = None if entry.seq in refused or not text else self.text_layer(entry)
                 if layer is not None and entry.document and entry.document.text:
                     texts[entry.document.text.sha256] = layer
                 if len(batch) >= INDEX_BATCH:
@@ -766,7 +783,7 @@ class Archive:
         if self.store.location() is None:
             return  # an in-memory index is built when asked for: nothing to keep warm
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
-            self._open_index(verifiers, appended).close()
+            self._open_index(verifiers, appended, text=False).close()
 
     def check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
         """Raise what :meth:`add` would raise for *requests* (ids, duplicates, relations),
@@ -794,16 +811,16 @@ class Archive:
         def open_index() -> Index:
             trust = self.log.trust
             if isinstance(trust, KeyHistory):
-                return self.index(trust)
+                return self._open_index(trust, text=False)
             try:
-                return self.index([verifier])
+                return self._open_index([verifier], text=False)
             except SignatureError:
                 # Entries or a checkpoint by other keys: a log with key sets and several
                 # writers. Its own key sets say whose (a writer trusts its own storage).
                 history = self.recorded_history()
                 if history is None:
                     raise
-                return self.index(history)
+                return self._open_index(history, text=False)
 
         checker = _NewDocuments(open_index)
         try:

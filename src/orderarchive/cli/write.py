@@ -270,14 +270,21 @@ def _report_added(ctx: Ctx, docs: Iterable[dict[str, Any]], seqs: Iterable[int],
                  for e, d in zip(summaries or (), docs, strict=True)),
             )
         return
+    from .._display import terminal_safe
+
     count = 0
     for f, seq in zip(docs, itertools.chain(seqs, itertools.repeat(None)), strict=False):
         count += 1
         head = f"would add {f['doc']}" if dry_run else f"added {f['doc']} as entry {seq}"
-        echo(f"{head}: {_oneline(f['title'])} (sha256:{f['sha256'][:16]}…) from {f['file']}")
-        for name, value in (("id", f["doc"]), ("kind", f["kind"]), ("title", f["title"]),
-                            ("issuer", f["issuer"]), ("issued", f.get("issued") or "")):
-            echo(f"    {name:<7} {_oneline(value) or '-':<40}  ({f['sources'][name]})")
+        lines = [f"{head}: {_oneline(f['title'])} (sha256:{f['sha256'][:16]}…) from {f['file']}"]
+        lines.extend(
+            f"    {name:<7} {_oneline(value) or '-':<40}  ({f['sources'][name]})"
+            for name, value in (("id", f["doc"]), ("kind", f["kind"]), ("title", f["title"]),
+                                ("issuer", f["issuer"]), ("issued", f.get("issued") or ""))
+        )
+        # One write per document, each line escaped on its own (a newline in a file name
+        # stays visible as \n, as echo() shows it).
+        echo("\n".join(terminal_safe(line) for line in lines), multiline=True)
     if dry_run:
         echo(f"dry run: {count} document(s) would be added; nothing was written")
     else:

@@ -458,6 +458,10 @@ def expand_paths(
 
         for top, dirs, files in os.walk(path, onerror=walk_error):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
+            # A file that is not a link resolves to its directory's resolved path and its
+            # name: the directory is resolved once, only links one by one.
+            real_top = Path(top).resolve() if inside is not None else None
+            top_inside = real_top is not None and (inside == real_top or inside in real_top.parents)
             for name in files:
                 if name.startswith("."):
                     continue
@@ -467,7 +471,9 @@ def expand_paths(
                     continue
                 if _matches(rel, exclude):
                     continue
-                if inside is not None and inside in full.resolve().parents:
+                if inside is not None and (
+                    top_inside or (os.path.islink(full) and inside in full.resolve().parents)
+                ):
                     continue
                 found.append(rel)
         if not found:
