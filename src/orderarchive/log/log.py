@@ -599,28 +599,15 @@ class Log:
                     break  # nothing to append: no checkpoint either
                 data = (b"".join(lines), b"".join(offsets), overlay.take())
                 del lines, offsets
-                note = (
-                    sign_checkpoint(
-                        Checkpoint(self.origin, seq, overlay.root(),
-                                   (*head.extensions(), *keysets_extension(tuple(keysets)))),
-                        signer,
-                    )
-                    if last
-                    else None
-                )
+                note = self._next_note(head, seq, overlay.root(), keysets, signer) if last else None
                 # The last chunk's write phase ends at the commit point: Ctrl-C there is held
                 # back to it (as before, or committed); before, it stops at the chunk's end.
                 step: contextlib.AbstractContextManager[Interrupts | None] = (
                     deferred_interrupts() if last else _held()
                 )
                 with step as held:
-                    self.store.create_many(objects)
-                    wrote = True
-                    for k, (name, chunk) in enumerate(zip((ENTRIES, OFFSETS, HASHES), data,
-                                                            strict=True)):
-                        if chunk:
-                            self.store.append_record(name, chunk, at=at[k])
-                            at[k] += len(chunk)
+                    wrote = True  # cutting back what was not written is harmless
+                    self._write_chunk(objects, data, at)
                     if note is not None:
                         swapping = True
                         self.store.swap_checkpoint(_stored(head), note)
@@ -635,6 +622,23 @@ class Log:
         return Streamed(
             size, seq, overlay.root(), committed=not (interrupts and interrupts.interrupted)
         )
+
+    def _write_chunk(self, objects: Sequence[tuple[str, bytes]],
+                     data: tuple[bytes, bytes, bytes], at: list[int]) -> None:
+        """One chunk of an append: its objects durable, then its entries, offsets and hashes
+        appended at *at* (advanced past them), before any checkpoint names them."""
+        self.store.create_many(objects)
+        for k, (name, chunk) in enumerate(zip((ENTRIES, OFFSETS, HASHES), data, strict=True)):
+            if chunk:
+                self.store.append_record(name, chunk, at=at[k])
+                at[k] += len(chunk)
+
+    def _next_note(self, head: Head, size: int, root: bytes, keysets: Sequence[int],
+                   signer: Signer) -> bytes:
+        """The signed checkpoint an append after *head* commits with: its releases line, and
+        the positions of every key-set entry up to *size*."""
+        extensions = (*head.extensions(), *keysets_extension(tuple(keysets)))
+        return sign_checkpoint(Checkpoint(self.origin, size, root, extensions), signer)
 
     def _cut_uncommitted(self, committed: tuple[int, int, int]) -> None:
         """Cut the records back to their *committed* lengths after an append that stopped
