@@ -430,6 +430,16 @@ class Auditor:
         if self.baseline is not None:
             frontier = self._check_baseline(size, root)
         leaf_root = self._check_log(size, frontier) if frontier is not None else None
+        if self.start:
+            # Entries before the baseline were not read: their key-set positions are the
+            # ones the latest checkpoint names (each one a key-set entry included in the
+            # signed root, checked by Log.key_history; hiding one changes the key history's
+            # newest set or breaks its chain, and with it the trust the state is kept under).
+            try:
+                named = keyset_positions(head.checkpoint) or ()
+            except OrderArchiveError:
+                named = ()  # reported by _check_keyset_index
+            self.keysets.extend(i for i in named if i < self.start)
         if root is not None and leaf_root is not None and not hmac.compare_digest(root, leaf_root):
             self.problem("root", "the log's Merkle root differs from the signed checkpoint")
         self._check_keyset_index(head.checkpoint, "latest checkpoint", size)
