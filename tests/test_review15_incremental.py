@@ -1,11 +1,17 @@
-"""Review of issue 15's incremental verify: an archive under key sets (a trust file)."""
+"""Review of issue 15's incremental verify: what it must not accept (key sets, old releases)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import text_request
+from orderarchive.archive import Archive
+from orderarchive.log import merkle
 from orderarchive.log.keyset import read_trust
+from orderarchive.log.layout import HASHES
+from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.verified import audit_incrementally, remember_verified
 from test_keyset_index import _resign_head, keyset_archive
 from test_keyset_log import NOW, ORIGIN, SUCCESSOR, TRUST, WRITER
@@ -38,3 +44,31 @@ def test_a_checkpoint_hiding_an_old_key_set_is_not_verified_incrementally(
     run = audit_incrementally(a, a.key_history(read_trust(TRUST, ORIGIN)), workers=1)
     assert not run.incremental
     assert any(p.code == "keyset-index" for p in run.report.problems), run.report.problems
+
+
+def test_an_old_release_of_a_forked_tree_is_not_verified_incrementally(
+    make_archive: Callable[..., Archive], signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    """Someone who can write the archive puts a signed release of another tree (a split view
+    of the same log key) in place of an old release, and the stored hashes its tree hash is
+    computed from: the incremental verify did not re-check those hashes, so it must not take
+    the release's root from them."""
+    a = make_archive(3)
+    a.add([text_request(i) for i in range(3, 6)], signer)
+    a.release(signer)
+    fork = make_archive(0)
+    fork.add([text_request(i + 100) for i in range(3)], signer)
+    fork.release(signer)
+    first = audit_incrementally(a, verifiers, workers=1)
+    assert first.report.ok and remember_verified(first) is not None
+    assert a.path is not None and fork.path is not None
+    (a.path / "releases/3").write_bytes((fork.path / "releases/3").read_bytes())
+    hashes = bytearray((a.path / HASHES).read_bytes())
+    theirs = (fork.path / HASHES).read_bytes()
+    for i in (merkle.stored_hash_index(1, 0), merkle.stored_hash_index(0, 2)):
+        hashes[i * 32:(i + 1) * 32] = theirs[i * 32:(i + 1) * 32]
+    os.chmod(a.path / HASHES, 0o644)
+    (a.path / HASHES).write_bytes(bytes(hashes))
+    run = audit_incrementally(a, verifiers, workers=1)
+    assert not run.report.ok, "a release of a forked tree was accepted"
+    assert 3 not in run.report.releases
