@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from conftest import text_request
 from orderarchive.archive import Archive
 from orderarchive.log import merkle
@@ -72,3 +74,30 @@ def test_an_old_release_of_a_forked_tree_is_not_verified_incrementally(
     run = audit_incrementally(a, verifiers, workers=1)
     assert not run.report.ok, "a release of a forked tree was accepted"
     assert 3 not in run.report.releases
+
+
+def test_who_signed_what_is_not_read_from_old_entries_changed_since(tmp_path: Path) -> None:
+    """verify's list of which key signed which entries reads every entry; after an
+    incremental verify, the entries before the remembered state were not re-read, so an
+    old entry whose signer field was rewritten (signature not checked again) must not be
+    reported as signed by the key it now names."""
+    from orderarchive.cli.verify import _who_signed
+    from orderarchive.errors import VerificationError
+
+    a, _ = keyset_archive(tmp_path / "a", documents=3)
+    first = audit_incrementally(a, a.key_history(read_trust(TRUST, ORIGIN)), workers=1)
+    assert first.report.ok and remember_verified(first) is not None
+    assert a.path is not None
+    entries = a.path / "log/entries"
+    lines = entries.read_bytes().split(b"\n")
+    writer = f"{WRITER.name}+{WRITER.verifier().key_hash_hex}".encode()
+    successor = f"{SUCCESSOR.name}+{SUCCESSOR.verifier().key_hash_hex}".encode()
+    assert writer in lines[1] and len(writer) == len(successor)
+    lines[1] = lines[1].replace(writer, successor)
+    os.chmod(entries, 0o644)
+    entries.write_bytes(b"\n".join(lines))
+    history = a.key_history(read_trust(TRUST, ORIGIN))
+    run = audit_incrementally(a, history, workers=1)
+    assert run.incremental and run.report.ok  # old entries are not re-read (by design)
+    with pytest.raises(VerificationError, match="do not hash to the verified root"):
+        _who_signed(a, history, run.report)
