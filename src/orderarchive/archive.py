@@ -430,9 +430,11 @@ class Archive:
         """Who may sign what, walked from the *pinned* trust file (:meth:`.log.Log.key_history`)."""
         return self.log.key_history(pinned)
 
-    def signers(self, history: KeyHistory, size: int) -> list[canonical.JSONObject]:
-        """Which key signed what (:meth:`.log.Log.signers`)."""
-        return self.log.signers(history, size)
+    def signers(self, history: KeyHistory, size: int, root: bytes | None = None
+                ) -> list[canonical.JSONObject]:
+        """Which key signed what (:meth:`.log.Log.signers`; with *root*, from entries that
+        hash to it)."""
+        return self.log.signers(history, size, root)
 
     def append_keyset(
         self, signed: SignedKeySet, signer: Signer, *, now: datetime | None = None

@@ -888,11 +888,17 @@ class Log:
                 verify_read_entry(self, entry, head.checkpoint, history)
         return history
 
-    def signers(self, history: KeyHistory, size: int) -> list[JSONObject]:
+    def signers(self, history: KeyHistory, size: int, root: bytes | None = None
+                ) -> list[JSONObject]:
         """Which key signed what among the first *size* entries and the releases up to it:
         per key (in order of first use), its entries (count, first and last index) and the
-        releases it co-signed. Reports; the checks are the audit's (run it first)."""
+        releases it co-signed. Reports; the checks are the audit's (run it first). With
+        *root* (the verified root of *size*), the lines read must hash to it
+        (:class:`VerificationError` otherwise): an incremental verify did not re-read the
+        entries before its remembered state, and what it reports must come from verified
+        bytes."""
         out: dict[str, dict[str, Any]] = {}
+        stack: list[bytes] = []
 
         def slot(key: VerifierKey) -> dict[str, Any]:
             return out.setdefault(key.to_string(), {
@@ -901,6 +907,12 @@ class Log:
             })
 
         for seq, line in enumerate(self.iter_lines(0, size)):
+            if root is not None:
+                h, k = merkle.leaf_hash(line), seq
+                while k & 1:
+                    h = merkle.node_hash(stack.pop(), h)
+                    k >>= 1
+                stack.append(h)
             entry = Entry.from_bytes(line)
             key = history.find(entry.signer_name, entry.signer_id)
             if key is None:
@@ -910,6 +922,11 @@ class Log:
             item["last"] = seq
             if item["first"] is None:
                 item["first"] = seq
+        if root is not None and not hmac.compare_digest(merkle.compact_root(stack), root):
+            raise VerificationError(
+                "the log's entries do not hash to the verified root, so who signed them "
+                "cannot be said: changed since they were verified (a full verify finds which)"
+            )
         for rsize in self.releases():
             if rsize > size:
                 continue
