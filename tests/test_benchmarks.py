@@ -79,3 +79,26 @@ def test_the_fastadd_comparison_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for key in ("add-text", "add-html", "first-search-text", "eager-index-html"):
         assert f"\n{key} " in result.stdout, key
+
+def test_verify_bars_harness_runs_and_reports_ratios(tmp_path: Path) -> None:
+    """benchmarks/verifybars.py (issue 15, the full-verify bars) on a 12-document corpus:
+    every command runs and succeeds (a failing verify would stop it) and the ratios the bars
+    are stated in are printed. No timing is asserted."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    argv = [sys.executable, "-m", "benchmarks.verifybars", "--n", "12", "--rounds", "1",
+            "--out", str(tmp_path / "vb")]
+    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    assert doc["documents"] == 12 and doc["rounds"] == 1
+    assert doc["verify"]["seconds"] > 0 and doc["verify"]["cpu_seconds"] > 0
+    for name in ("bagit", "openssl"):
+        if name in doc:  # a tool that is not installed is reported, not an error
+            assert doc[f"ratio_{name}"]["wall"] > 0
+            assert f"verify --full ÷ {name}:" in result.stdout
+    # --reuse times the archive the first run built, without building it again.
+    again = subprocess.run([*argv, "--reuse"], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "added in" not in again.stdout and "added in" in result.stdout
