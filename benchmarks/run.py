@@ -279,6 +279,23 @@ def corpus_section(b: Bench) -> None:
                warmup=False, log=b.log)
         b.fact(f"documents-{key}", len(members))
 
+    # add leaves the index's full text to the first search (issue 15): what that first
+    # search costs, against the index built eagerly from scratch, on the last round's archives.
+    for key, what in (("text", "plain-text notices"), ("html", "HTML articles")):
+        archive = work / f"add-{key}"
+        if not (archive / "checkpoint").exists():
+            continue
+        fill = b.new_series(f"first-search-{key}",
+                            f"first search after add: the full text filled ({what})",
+                            f"python -m benchmarks.tasks first-search A KEYS ({key})")
+        eager = b.new_series(f"eager-index-{key}", f"index built eagerly from scratch ({what})",
+                             f"python -m benchmarks.tasks first-search A KEYS ({key})")
+        for _ in range(b.rounds):
+            out = b.task("first-search", str(archive), str(keys), capture=True)
+            got = json.loads(out.stdout)
+            fill.samples.append(Sample(got["fill"], 0.0, out.peak_bytes, 0))
+            eager.samples.append(Sample(got["eager"], 0.0, out.peak_bytes, 0))
+
     # The same articles, read untimed, then Archive.add alone (with and without the derived
     # index's update): where the time of add goes.
     if articles:

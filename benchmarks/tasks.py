@@ -8,6 +8,9 @@
                                                      extend the synthetic archive to SIZE entries
     python -m benchmarks.tasks inprocess ARCHIVE KEYS COPY DOC
                                                      time check/prove/verify-proof after import
+    python -m benchmarks.tasks first-search ARCHIVE KEYS
+                                                     time the full text that add leaves to the
+                                                     first search, and an index built eagerly
 
 LIST is a file naming one document per line. Timings a task prints itself are JSON on stdout.
 """
@@ -104,7 +107,33 @@ def inprocess(archive: str, keys: str, copy: str, doc: str) -> None:
     print(json.dumps({name: statistics.median(values) for name, values in times.items()}))
 
 
+def first_search(archive: str, keys: str) -> None:
+    import os
+    import tempfile
+
+    from orderarchive.archive import Archive
+    from orderarchive.log.keys import load_verifiers
+
+    verifiers = load_verifiers([keys])
+    target = Archive.open(archive)
+    times: dict[str, float] = {}
+    for what in ("fill", "eager"):
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["ORDERARCHIVE_CACHE"] = cache  # a fresh index for each measurement
+            if what == "fill":
+                # What add leaves: the metadata its checks need, the full text pending.
+                target._open_index(verifiers, text=False).close()
+            start, cpu = time.perf_counter(), time.process_time()
+            with target.index(verifiers) as idx:
+                idx.search("order")
+                documents = idx.count()
+            times[what] = time.perf_counter() - start
+            times[f"{what}_cpu"] = time.process_time() - cpu
+    print(json.dumps({**times, "documents": documents}))
+
+
 TASKS: dict[str, Callable[..., None]] = {
+    "first-search": first_search,
     "ingest": ingest,
     "bare-pypdf": bare_pypdf,
     "archive-add": archive_add,

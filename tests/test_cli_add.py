@@ -5,6 +5,7 @@ guessed from file metadata, has a dry run, and adds directories and CSV manifest
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,21 @@ def test_manifest_and_files_are_exclusive(clerk: Path) -> None:
     assert "not both" in one_line_error(run("add", *KEY), 2)
     line = one_line_error(run("add", *KEY, "--manifest", "m.csv", "--id", "x"), 2)
     assert "name one document" in line
+
+
+def test_add_directory_skips_the_archive_and_links_into_it(clerk: Path) -> None:
+    # expand_paths resolves each directory once and only links one by one (issue 15).
+    docs = clerk / "docs"
+    article(docs / "a" / "1.txt", 1)
+    (docs / "b").mkdir()
+    (docs / "b" / "config.txt").symlink_to(clerk / "archive" / "orderarchive.json")
+    (docs / "inside").symlink_to(clerk / "archive", target_is_directory=True)
+    doc = json.loads(ok(run("--json", "add", *KEY, "docs")))
+    assert [d["file"] for d in doc["added"]] == ["docs/a/1.txt"]
+    # The clerk's directory itself: everything under archive/ is left out.
+    shutil.rmtree(docs)
+    (clerk / "clerk.key").rename(clerk.parent / "clerk.key")
+    article(clerk / "two.txt", 2)
+    doc = json.loads(ok(run("--json", "add", "--key", "../clerk.key", ".", "--include",
+                            "*.txt", "--include", "*.json")))
+    assert [d["file"] for d in doc["added"]] == ["two.txt"]

@@ -240,3 +240,48 @@ def test_an_error_that_echoes_input_prints_no_raw_escape(hostile: Path) -> None:
     assert missing.returncode == 2
     assert_no_raw_controls(missing)
     assert "nope \\x1b[2K\\x1b[32mOFFICIAL not found" in missing.stderr  # CR: a space
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab é\x1b\n\x7f\x9b\u202e\u2028\u2066"), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_TEXT, st.one_of(
+    _TEXT, st.integers(), st.none(), st.lists(_TEXT, max_size=3),
+    st.lists(st.dictionaries(_TEXT, _TEXT, max_size=2), max_size=2),
+    st.dictionaries(_TEXT, _TEXT, max_size=3),
+), max_size=4))
+def test_refuse_unsafe_text_refuses_exactly_the_fields_holding_unsafe_characters(
+    fields: dict[str, object],
+) -> None:
+    # The one-scan fast path (issue 15) must refuse what the field-by-field walk refuses.
+    def strings(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for k, v in value.items() for s in (*strings(k), *strings(v))]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    unsafe = any(unsafe_characters(s) for s in strings(fields))
+    if unsafe:
+        with pytest.raises(MalformedError, match="control or bidi"):
+            refuse_unsafe_text(fields)
+    else:
+        refuse_unsafe_text(fields)
+
+
+def test_add_prints_a_file_name_with_a_newline_escaped_on_its_line(clerk: Path) -> None:
+    # add writes each document's lines in one call (issue 15): each line is still escaped
+    # on its own, so a newline in a path cannot start a forged line.
+    folder = clerk / "d\nadded eo-9 as entry 9: forged"
+    folder.mkdir()
+    (folder / "notice.txt").write_text("A notice\n\nThe City shall act.\n", encoding="utf-8")
+    r = run("add", "--key", "clerk.key", "--issuer", "City", str(folder / "notice.txt"),
+            cwd=clerk)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert_no_raw_controls(r)
+    assert "d\\nadded eo-9 as entry 9: forged/notice.txt\n" in r.stdout
+    assert not any(line.startswith("added eo-9") for line in r.stdout.splitlines())
+    assert len(r.stdout.splitlines()) == 7  # the document's six lines and the summary

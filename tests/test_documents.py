@@ -561,3 +561,33 @@ def test_sandbox_job_that_cannot_load_in_the_worker(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ReaderCrashError, match="cannot load the job"):
         run(module.job)
     assert run(_echo, 2) == 2
+
+
+def test_read_documents_reads_plain_text_without_a_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 15: a pickle each way to a reader process cost more than reading plain text;
+    # read_document reads it in this process already, and read_documents now does the same.
+    items: list[tuple[bytes | str | os.PathLike[str], str | None]] = [
+        (b"A notice\n\nBody of the notice.\n", "n.txt"),
+        (b"# A note\n\nBody.", "n.md"),
+        (b"caf\xe9 \xff notice", "bad.txt"),
+        (b"<p>the worker reads HTML</p>", "x.html"),
+    ]
+    expected = [read_document(data, filename=name, limits=LIMITS)
+                for data, name in items[:2] if isinstance(data, bytes)]
+    from orderarchive.documents import _sandbox
+
+    def no_pool() -> object:
+        raise AssertionError("a worker was asked to read")
+
+    monkeypatch.setattr(_sandbox, "shared_pool", no_pool)
+    plain = read_documents(items[:3], limits=LIMITS)
+    assert plain[:2] == expected
+    assert isinstance(plain[2], UnicodeDocumentError)
+    with pytest.raises(AssertionError, match="asked to read"):  # HTML still goes to a worker
+        read_documents(items, limits=LIMITS)
+    monkeypatch.undo()
+    mixed = read_documents(items, limits=LIMITS)
+    assert mixed[:2] == expected and isinstance(mixed[2], UnicodeDocumentError)
+    assert isinstance(mixed[3], ReadDocument) and mixed[3].media_type == "text/html"

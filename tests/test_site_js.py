@@ -37,5 +37,5 @@ def test_verify_js_verdicts(tmp_path: Path, signer: Signer, verifiers: list[Veri
     )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     # every case ran (node --test reports a count, not a skip)
-    want = 9 + sum(len(s["expect"]) for s in sites.values())
+    want = 10 + sum(len(s["expect"]) for s in sites.values())
     assert f"# pass {want}" in run.stdout, run.stdout[-2000:]

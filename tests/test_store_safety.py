@@ -259,3 +259,36 @@ def test_streamed_entries_stop_at_a_line_longer_than_an_entry(
     offsets.write_bytes(struct.pack(">QQQ", first, far, far + 10))
     with pytest.raises(StorageError, match="longer than"):
         list(archive.iter_entries(0, 3))
+
+
+def test_a_batch_checks_each_directory_once_and_still_refuses_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15: every object of a batch re-checked every level of its directory (six lstat
+    # calls); a batch of thousands shares 256 directories. Checked once per batch, a link
+    # planted before the batch is still refused.
+    import hashlib
+
+    from orderarchive.log.layout import object_name
+
+    store = FileStore(tmp_path / "s")
+    (tmp_path / "s").mkdir()
+    blobs = (b"%d" % i for i in range(100_000))
+    items = [(object_name(hashlib.sha256(b).hexdigest()), b) for b in blobs
+             if hashlib.sha256(b).digest()[0] < 4][:200]  # 200 objects in 4 directories
+    calls = []
+    real = os.lstat
+    monkeypatch.setattr(os, "lstat", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
+    assert all(store.create_many(items))
+    directories = {name.rsplit("/", 1)[0] for name, _ in items}
+    assert len(calls) <= len(items) + 6 * len(directories) + 6
+    monkeypatch.undo()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = next(name for name in (object_name(hashlib.sha256(b"new%d" % i).hexdigest())
+                                    for i in range(10_000))
+                  if name.rsplit("/", 1)[0] not in directories)
+    os.symlink(elsewhere, tmp_path / "s" / victim.rsplit("/", 1)[0], target_is_directory=True)
+    with pytest.raises(StorageError, match="symbolic link"):
+        store.create_many([*items[:40], (victim, b"new")])
+    assert list(elsewhere.iterdir()) == []

@@ -27,7 +27,7 @@ import contextlib
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # text layers are parsed on demand: `check` of an exact copy 
     from .status import ListedDocument
 
 CHUNK = 1 << 20
-INDEX_BATCH = 5000  # entries per index transaction
+INDEX_BATCH = 1000  # entries (and their text layers, held meanwhile) per index flush
 
 
 
@@ -225,6 +225,131 @@ class _KeysetScanMemo:
             os.replace(temporary, path)
         except (OSError, OrderArchiveError):
             return
+
+
+@attrs.frozen
+class Added:
+    """What one :meth:`Archive.add_chunks` committed: entries *start* .. *end* - 1 and the
+    root of the tree they end. *committed* is False when Ctrl-C arrived during the last
+    write phase (the append completed; the caller should stop rather than do more)."""
+
+    start: int
+    end: int
+    root: bytes
+    committed: bool = True
+
+
+class _Ids:
+    """A set of document ids kept as 16-byte BLAKE2b fingerprints in one open-addressing
+    table (about 32 bytes an id, where a set of strings costs over 100): the ids of every
+    batch of a long append stay in memory. Two ids share a fingerprint with probability
+    about n²/2¹²⁹ (the collision resistance content addressing already relies on)."""
+
+    _EMPTY = bytes(16)
+
+    def __init__(self) -> None:
+        self._table = bytearray(16 << 10)
+        self._count = 0
+
+    @staticmethod
+    def _fingerprint(doc: str) -> bytes:
+        fp = hashlib.blake2b(doc.encode(), digest_size=16).digest()
+        return fp if fp != _Ids._EMPTY else b"\x01" + fp[1:]
+
+    def _find(self, fp: bytes) -> tuple[int, bool]:
+        """The slot holding *fp* (True), or the empty slot where it would go (False)."""
+        mask = len(self._table) // 16 - 1
+        i = int.from_bytes(fp[:8], "little") & mask
+        while True:
+            held = self._table[i * 16 : i * 16 + 16]
+            if held == fp:
+                return i, True
+            if held == self._EMPTY:
+                return i, False
+            i = (i + 1) & mask
+
+    def __contains__(self, doc: str) -> bool:
+        return self._find(self._fingerprint(doc))[1]
+
+    def add(self, doc: str) -> None:
+        fp = self._fingerprint(doc)
+        i, present = self._find(fp)
+        if present:
+            return
+        self._table[i * 16 : i * 16 + 16] = fp
+        self._count += 1
+        if self._count * 2 > len(self._table) // 16:  # at most half full: short probes
+            old, self._table = self._table, bytearray(len(self._table) * 2)
+            for k in range(0, len(old), 16):
+                held = bytes(old[k : k + 16])
+                if held != self._EMPTY:
+                    j, _ = self._find(held)
+                    self._table[j * 16 : j * 16 + 16] = held
+
+
+class _NewDocuments:
+    """The checks on documents about to be added, batch after batch of one append: ids,
+    duplicates and relations, against the index and the batches already checked.
+
+    Only the ids seen are kept (not the documents), so a long append's checks cost memory
+    per document of an id, and a duplicate id far apart in one append is still refused."""
+
+    def __init__(self, open_index: Callable[[], Index]) -> None:
+        self._open_index = open_index
+        self._idx: Index | None = None
+        self.seen = _Ids()
+
+    def close(self) -> None:
+        if self._idx is not None:
+            self._idx.close()
+            self._idx = None
+
+    def check(self, requests: Sequence[AddRequest]) -> None:
+        if self._idx is None:  # opened at the first check (brought up to date once)
+            self._idx = self._open_index()
+        idx, seen = self._idx, self.seen
+        for req in requests:
+            f = req.fields
+            # As signing will (looked up at call time, as make_entry does): dry runs
+            # refuse it too.
+            entry_rules.refuse_unsafe_text(f.to_dict())
+            if f.doc in seen:
+                raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
+            seen.add(f.doc)
+            if idx.by_doc(f.doc) is not None:
+                raise ConflictError(
+                    f"document id {f.doc!r} is already in the archive",
+                    hint="choose another id; record changes as a new document that amends it",
+                    remedy=Remedy.DOCUMENT_ID,
+                )
+            for hit in idx.by_sha256(f.sha256):
+                raise ConflictError(
+                    f"this file is already archived as {hit.doc!r} (entry {hit.seq})"
+                )
+            for rel in f.relations:
+                if rel.target not in seen and idx.by_doc(rel.target) is None:
+                    raise NotFoundError(
+                        f"related document {rel.target!r} is not in the archive"
+                    )
+
+
+def _objects(
+    requests: Sequence[AddRequest], first: int, texts: dict[str, TextLayer]
+) -> list[tuple[str, bytes]]:
+    """The objects *requests* name (each document and its text layer), their text layers
+    added to *texts*; a request whose data its fields do not describe is refused."""
+    objects: list[tuple[str, bytes]] = []
+    for i, req in enumerate(requests, first):
+        sha = Digest.of(req.data).hex()
+        if not hmac.compare_digest(sha, req.fields.sha256) or len(req.data) != req.fields.size:
+            raise MalformedError(f"request {i}: sha256/size do not describe its data")
+        objects.append((object_name(sha), req.data))
+        if req.text is not None:
+            blob = req.text.to_bytes()
+            text_sha = sha256_hex(blob)
+            objects.append((object_name(text_sha), blob))
+            texts[text_sha] = req.text
+    return objects
 
 
 class _Rebuild(Exception):
@@ -369,9 +494,11 @@ class Archive:
         """Who may sign what, walked from the *pinned* trust file (:meth:`.log.Log.key_history`)."""
         return self.log.key_history(pinned)
 
-    def signers(self, history: KeyHistory, size: int) -> list[canonical.JSONObject]:
-        """Which key signed what (:meth:`.log.Log.signers`)."""
-        return self.log.signers(history, size)
+    def signers(self, history: KeyHistory, size: int, root: bytes | None = None
+                ) -> list[canonical.JSONObject]:
+        """Which key signed what (:meth:`.log.Log.signers`; with *root*, from entries that
+        hash to it)."""
+        return self.log.signers(history, size, root)
 
     def append_keyset(
         self, signed: SignedKeySet, signer: Signer, *, now: datetime | None = None
@@ -409,6 +536,11 @@ class Archive:
         text = entry.document.text
         return TextLayer.from_bytes(self.read_object(text.sha256, text.size))
 
+    def _read_text_layer(self, sha256: str, size: int) -> TextLayer:
+        from .log.textlayer import TextLayer
+
+        return TextLayer.from_bytes(self.read_object(sha256, size))
+
     def releases(self) -> list[int]:
         """The tree sizes of the stored releases, ascending (their signatures unchecked)."""
         return self.log.releases()
@@ -437,8 +569,14 @@ class Archive:
         return self.log.verified_entry(seq, checkpoint, verifiers)
 
     def _open_index(
-        self, verifiers: Sequence[VerifierKey], appended: _Appended | None = None
+        self,
+        verifiers: Sequence[VerifierKey],
+        appended: _Appended | None = None,
+        *,
+        text: bool = True,
     ) -> Index:
+        """The index synced with the verified head; with *text*, its full text filled too
+        (``add`` needs only the metadata, so the FTS5 rows wait for the next other use)."""
         from .index import Index, index_path  # sqlite3 is only needed by commands that look up
 
         if not verifiers:
@@ -466,7 +604,9 @@ class Archive:
                 idx, lock = Index.memory(), contextlib.nullcontext()
         try:
             with lock:
-                self._sync_index(idx, head, verifiers, appended)
+                self._sync_index(idx, head, verifiers, appended, text=text)
+                if text and idx.text_pending():
+                    idx.fill_text(self._read_text_layer, batch=INDEX_BATCH)
         except BaseException:
             idx.close()
             raise
@@ -479,6 +619,8 @@ class Archive:
         head: Head,
         verifiers: Sequence[VerifierKey],
         appended: _Appended | None = None,
+        *,
+        text: bool = True,
     ) -> None:
         """Bring *idx* to the verified *head*: extend it from its compact range with the new
         entries, each signature verified, and compare the new root with the signed one.
@@ -511,7 +653,7 @@ class Archive:
                         bound = idx.binding()
                     frontier = self._index_entries(
                         idx, bound.size, bound.frontier, size, verifiers=verifiers,
-                        appended=appended,
+                        appended=appended, text=text,
                     )
                     actual = merkle.compact_root(frontier)
                     if hmac.compare_digest(actual, root):
@@ -537,6 +679,7 @@ class Archive:
         *,
         verifiers: Sequence[VerifierKey],
         appended: _Appended | None,
+        text: bool,
     ) -> list[bytes]:
         hashes = list(frontier)
         done = start
@@ -546,7 +689,7 @@ class Archive:
             leaves = [merkle.leaf_hash(e.raw) for e in appended.entries]
             hashes = merkle.compact_append(done, hashes, leaves)
             idx.add(appended.entries, appended.texts, size=appended.end, root=None,
-                    paged=_paged, frontier=hashes)
+                    paged=_paged, frontier=hashes, text=text)
             done = appended.end
         batch: list[Entry] = []
         texts: dict[str, TextLayer] = {}
@@ -558,7 +701,8 @@ class Archive:
             done += len(batch)
             # A refused entry keeps its place in the tree; the index holds it as no document.
             shown = [attrs.evolve(e, document=None) if e.seq in refused else e for e in batch]
-            idx.add(shown, texts, size=done, root=None, paged=_paged, frontier=hashes)
+            idx.add(shown, texts, size=done, root=None, paged=_paged, frontier=hashes,
+                    text=text)
             batch, texts = [], {}
 
         if done < size:
@@ -576,7 +720,7 @@ class Archive:
                 # the build: indexing the entry without its text would make quote and search
                 # answer as if the passage did not exist, and the index would remember that
                 # answer after the object was repaired.
-                layer = None if entry.seq in refused else self.text_layer(entry)
+                layer = None if entry.seq in refused or not text else self.text_layer(entry)
                 if layer is not None and entry.document and entry.document.text:
                     texts[entry.document.text.sha256] = layer
                 if len(batch) >= INDEX_BATCH:
@@ -613,96 +757,142 @@ class Archive:
         then made durable with one barrier (:meth:`Store.create_many`) before the log names
         it, then the three log files are appended and the checkpoint swapped, each fsynced.
         Adding documents in one call rather than one call each saves a checkpoint signature,
-        three log fsyncs and an index transaction per document.
+        three log fsyncs and an index transaction per document. For more documents than fit
+        in memory, :meth:`add_chunks`.
         """
         if not requests:
             return []
+        entries: list[Entry] = []
+        self._add_chunks_once([requests], signer, now=now, on_chunk=entries.extend)
+        return entries
+
+    def add_chunks(
+        self,
+        chunks: Callable[[], Iterable[Sequence[AddRequest]]],
+        signer: Signer,
+        *,
+        now: datetime | None = None,
+        retries: int = 0,
+    ) -> Added:
+        """Append the documents of ``chunks()`` (an iterable of batches, read as they are
+        needed) as one append, all or nothing, in memory bounded by two batches rather than
+        by the number of documents (:meth:`.log.Log.append_stream`).
+
+        Every batch is checked as :meth:`add` checks its documents (ids, duplicates,
+        relations: against the archive and every earlier batch of this append) before any of
+        it is written; an error in any batch raises before the commit, and what was written
+        past the committed size is removed. After another writer committed first
+        (:class:`LostRaceError`), ``chunks()`` is called again, up to *retries* times.
+        """
+        return _retrying(lambda: self._add_chunks_once(chunks(), signer, now=now), retries)
+
+    def _add_chunks_once(
+        self,
+        chunks: Iterable[Sequence[AddRequest]],
+        signer: Signer,
+        *,
+        now: datetime | None = None,
+        on_chunk: Callable[[Sequence[Entry]], None] | None = None,
+    ) -> Added:
         signer = BatchSigner.of(signer)
-        objects: list[tuple[str, bytes]] = []
+        recorded = utc_timestamp(now)
+        # The first batch's entries and text layers, handed to the index after the commit
+        # when the append was that one batch; a longer append is indexed from the store.
+        first: tuple[list[Entry], dict[str, TextLayer]] | None = None
         texts: dict[str, TextLayer] = {}
-        for i, req in enumerate(requests):
-            sha = Digest.of(req.data).hex()
-            if not hmac.compare_digest(sha, req.fields.sha256) or len(req.data) != req.fields.size:
-                raise MalformedError(f"request {i}: sha256/size do not describe its data")
-            objects.append((object_name(sha), req.data))
-            if req.text is not None:
-                blob = req.text.to_bytes()
-                text_sha = sha256_hex(blob)
-                objects.append((object_name(text_sha), blob))
-                texts[text_sha] = req.text
+        batches = 0
+
+        def kept(entries: Sequence[Entry]) -> None:
+            nonlocal first
+            if batches == 1:
+                first = (list(entries), texts)
+            if on_chunk is not None:
+                on_chunk(entries)
+
         with self.log.writer(signer) as head:
-            self.log.check_writer(head, signer, utc_timestamp(now))
-            self._check_new(requests, signer.verifier())
-            appended = self.log.append(
-                head,
-                [req.fields.to_dict() for req in requests],
-                signer,
-                recorded=utc_timestamp(now),
-                objects=objects,
-            )
-        if appended.committed:  # the derived index is rebuilt on next use
+            self.log.check_writer(head, signer, recorded)
+            with self._new_documents(signer.verifier()) as checker:
+
+                def prepared() -> Iterator[
+                    tuple[list[canonical.JSONObject], list[tuple[str, bytes]]]
+                ]:
+                    nonlocal texts, batches, first
+                    done = 0
+                    for requests in chunks:
+                        batches += 1
+                        if batches > 1:
+                            first = None
+                            texts = {}
+                        self._check_new(requests, checker)
+                        objects = _objects(requests, done, texts)
+                        done += len(requests)
+                        yield [req.fields.to_dict() for req in requests], objects
+
+                streamed = self.log.append_stream(
+                    head, prepared(), signer, recorded=recorded, on_chunk=kept
+                )
+        if streamed.end > streamed.start and streamed.committed:
+            # The derived index is rebuilt on next use if this fails.
             with contextlib.suppress(KeyboardInterrupt):
                 # The index of the keys this writer checked against (its key history, with
                 # key sets): the one the next add looks up, kept warm.
                 trust = self.log.trust
+                appended = None
+                if first is not None and batches == 1:
+                    appended = _Appended(streamed.start, tuple(first[0]), first[1], streamed.root)
                 self._index_quietly(
-                    trust if isinstance(trust, KeyHistory) else [signer.verifier()],
-                    _Appended(appended.start, appended.entries, texts, appended.root),
+                    trust if isinstance(trust, KeyHistory) else [signer.verifier()], appended
                 )
-        return list(appended.entries)
+        return Added(streamed.start, streamed.end, streamed.root, streamed.committed)
 
-    def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended) -> None:
+    def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended | None) -> None:
         if self.store.location() is None:
             return  # an in-memory index is built when asked for: nothing to keep warm
         with contextlib.suppress(OrderArchiveError):  # derived data: rebuilt on next use
-            self._open_index(verifiers, appended).close()
+            self._open_index(verifiers, appended, text=False).close()
 
     def check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
         """Raise what :meth:`add` would raise for *requests* (ids, duplicates, relations),
         looked up in the index of entries verified by *verifier* (the writer's key)."""
-        self._check_new(requests, verifier)
+        with self._new_documents(verifier) as checker:
+            self._check_new(requests, checker)
 
-    def _check_new(self, requests: Sequence[AddRequest], verifier: VerifierKey) -> None:
-        seen: set[str] = set()
-        trust = self.log.trust
-        if isinstance(trust, KeyHistory):
-            idx = self.index(trust)
-        else:
+    def check_new_chunks(
+        self, chunks: Iterable[Sequence[AddRequest]], verifier: VerifierKey
+    ) -> int:
+        """:meth:`check_new` for the batches of one :meth:`add_chunks` (each checked against
+        the archive and the batches before it); the number of documents checked."""
+        count = 0
+        with self._new_documents(verifier) as checker:
+            for requests in chunks:
+                self._check_new(requests, checker)
+                count += len(requests)
+        return count
+
+    def _check_new(self, requests: Sequence[AddRequest], checker: _NewDocuments) -> None:
+        checker.check(requests)
+
+    @contextlib.contextmanager
+    def _new_documents(self, verifier: VerifierKey) -> Iterator[_NewDocuments]:
+        def open_index() -> Index:
+            trust = self.log.trust
+            if isinstance(trust, KeyHistory):
+                return self._open_index(trust, text=False)
             try:
-                idx = self.index([verifier])
+                return self._open_index([verifier], text=False)
             except SignatureError:
                 # Entries or a checkpoint by other keys: a log with key sets and several
                 # writers. Its own key sets say whose (a writer trusts its own storage).
                 history = self.recorded_history()
                 if history is None:
                     raise
-                idx = self.index(history)
+                return self._open_index(history, text=False)
+
+        checker = _NewDocuments(open_index)
         try:
-            for req in requests:
-                f = req.fields
-                # As signing will (looked up at call time, as make_entry does): dry runs
-                # refuse it too.
-                entry_rules.refuse_unsafe_text(f.to_dict())
-                if f.doc in seen:
-                    raise ConflictError(f"document id {f.doc!r} appears twice in this batch")
-                seen.add(f.doc)
-                if idx.by_doc(f.doc) is not None:
-                    raise ConflictError(
-                        f"document id {f.doc!r} is already in the archive",
-                        hint="choose another id; record changes as a new document that amends it",
-                        remedy=Remedy.DOCUMENT_ID,
-                    )
-                for hit in idx.by_sha256(f.sha256):
-                    raise ConflictError(
-                        f"this file is already archived as {hit.doc!r} (entry {hit.seq})"
-                    )
-                for rel in f.relations:
-                    if rel.target not in seen and idx.by_doc(rel.target) is None:
-                        raise NotFoundError(
-                            f"related document {rel.target!r} is not in the archive"
-                        )
+            yield checker
         finally:
-            idx.close()
+            checker.close()
 
     def release(self, signer: Signer, *, retries: int = 0) -> Release:
         """Sign the current tree as a release; it must extend the last release. A release

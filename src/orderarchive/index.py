@@ -25,7 +25,15 @@ Schema (version :data:`SCHEMA_VERSION`; any other version is deleted and rebuilt
   ``seq << 32 | paragraph`` with paragraph 0 for the title, so that hits map back to entries
   without a join table and a search inside one document is a rowid range scan;
 * ``meta`` — schema version, origin, trusted-key-set fingerprint, indexed tree size, root
-  and compact range, row counts.
+  and compact range, row counts, and ``text_size``: the first ``text_size`` entries of the
+  tree have their rows in ``passages`` and ``stems``.
+
+The full text may lag the metadata (issue 15): ``add`` indexes the metadata it needs for its
+own checks (ids, digests, relations) and leaves the two FTS5 tables, which cost most of the
+index's time, to :meth:`Index.fill_text`, run before any other use of the index
+(``Archive.index``). It reads each pending document's text layer through a callback that
+checks the layer against the digest and size its verified entry signs, so the lazily built
+rows are the rows an eager build writes (``tests/test_index_lazy.py``).
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ if TYPE_CHECKING:
     from .log.checkpoint import Checkpoint
     from .log.textlayer import TextLayer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Environment variable naming the directory that holds the derived indexes.
 CACHE_ENV = "ORDERARCHIVE_CACHE"
@@ -102,6 +110,7 @@ _SCHEMA = (
         issued TEXT,
         sha256 BLOB NOT NULL,
         text_sha256 BLOB,
+        text_size INTEGER,
         source_url TEXT,
         media_type TEXT NOT NULL,
         recorded TEXT NOT NULL)""",
@@ -286,6 +295,27 @@ def _indexed_doc(row: Sequence[Any]) -> IndexedDoc:
     )
 
 
+def _passages(
+    seq: int, title: str, layer: TextLayer | None, paged: bool
+) -> list[tuple[Any, ...]]:
+    """The full-text rows of document entry *seq*: its title, then each paragraph."""
+    base = seq << _PARAGRAPH_BITS
+    rows: list[tuple[Any, ...]] = []
+    if title:
+        rows.append((base, title, None))
+    if layer is not None:
+        for para in layer.paragraphs():
+            if para.number > _PARAGRAPH_MASK:
+                raise StorageError(f"index: entry {seq} has too many paragraphs")
+            rows.append((base | para.number, para.text, para.page if paged else None))
+    return rows
+
+
+def _insert_passages(conn: sqlite3.Connection, passages: Sequence[tuple[Any, ...]]) -> None:
+    conn.executemany("INSERT INTO passages(rowid, body, page) VALUES (?, ?, ?)", passages)
+    conn.executemany("INSERT INTO stems(rowid, body) VALUES (?, ?)", [r[:2] for r in passages])
+
+
 def _is_pdf(entry: Entry) -> bool:
     return entry.document is not None and entry.document.media_type == "application/pdf"
 
@@ -446,7 +476,8 @@ def _create_schema(
     conn.executemany(
         "INSERT INTO meta(key, value) VALUES (?, ?)",
         [("schema", SCHEMA_VERSION), ("size", 0), ("root", None), ("frontier", b""),
-         ("origin", origin), ("keys", keys), ("documents", 0), ("passages", 0)],
+         ("origin", origin), ("keys", keys), ("documents", 0), ("passages", 0),
+         ("text_size", 0)],
     )
 
 
@@ -654,14 +685,16 @@ class Index:
         root: bytes | None,
         paged: Callable[[Entry], bool] | None = None,
         frontier: Sequence[bytes] = (),
+        text: bool = True,
     ) -> None:
         """Index *entries*, which continue the log at ``state()[0]``, and record (size, root)
         and the compact range *frontier* of the tree of *size* leaves.
 
         *texts* maps text-layer sha256 to the layer; a document whose layer is missing is
         indexed by its metadata and title only. ``paged(entry)`` says whether page numbers
-        mean anything (default: PDF); if not, hits carry no page. One transaction: a crash
-        leaves the index at its previous state.
+        mean anything (default: PDF); if not, hits carry no page. With ``text=False``, or
+        when earlier entries' text is still pending, the full-text rows are left for
+        :meth:`fill_text`. One transaction: a crash leaves the index at its previous state.
         """
         is_paged = paged or _is_pdf
         docs: list[tuple[Any, ...]] = []
@@ -676,25 +709,24 @@ class Index:
             docs.append((
                 entry.seq, fields.doc, fields.kind, fields.title, fields.issuer, fields.issued,
                 bytes.fromhex(fields.sha256),
-                bytes.fromhex(fields.text.sha256) if fields.text else None, fields.source_url,
+                bytes.fromhex(fields.text.sha256) if fields.text else None,
+                fields.text.size if fields.text else None, fields.source_url,
                 fields.media_type, entry.recorded,
             ))
             relations.extend(
                 (entry.seq, i, rel.type, rel.target) for i, rel in enumerate(fields.relations)
             )
-            base = entry.seq << _PARAGRAPH_BITS
-            if fields.title:
-                passages.append((base, fields.title, None))
-            layer = texts.get(fields.text.sha256) if fields.text else None
-            if layer is not None:
-                pages = is_paged(entry)
-                for para in layer.paragraphs():
-                    if para.number > _PARAGRAPH_MASK:
-                        raise StorageError(f"index: entry {entry.seq} has too many paragraphs")
-                    passages.append((base | para.number, para.text, para.page if pages else None))
+            if text:
+                layer = texts.get(fields.text.sha256) if fields.text else None
+                passages.extend(_passages(entry.seq, fields.title, layer, is_paged(entry)))
         with self._transaction("add entries") as conn:
             meta = self._meta(conn)
             start = int(meta["size"])
+            text_size = int(meta["text_size"])
+            if text_size != start:
+                text = False  # earlier entries' text is pending: fill_text adds it in order
+            if not text:
+                passages = []
             for i, entry in enumerate(entries):
                 if entry.seq != start + i:
                     raise ConflictError(
@@ -707,8 +739,8 @@ class Index:
             try:
                 conn.executemany(
                     "INSERT INTO documents(seq, doc, kind, title, issuer, issued, sha256, "
-                    "text_sha256, source_url, media_type, recorded) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "text_sha256, text_size, source_url, media_type, recorded) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     docs,
                 )
             except sqlite3.IntegrityError as e:
@@ -717,19 +749,65 @@ class Index:
                 "INSERT INTO relations(seq, position, type, target) VALUES (?, ?, ?, ?)",
                 relations,
             )
-            conn.executemany(
-                "INSERT INTO passages(rowid, body, page) VALUES (?, ?, ?)", passages
-            )
-            conn.executemany(
-                "INSERT INTO stems(rowid, body) VALUES (?, ?)", [row[:2] for row in passages]
-            )
+            _insert_passages(conn, passages)
             conn.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
                 [(size, "size"), (None if root is None else bytes(root), "root"),
                  (b"".join(frontier), "frontier"),
                  (int(meta["documents"]) + len(docs), "documents"),
-                 (int(meta["passages"]) + len(passages), "passages")],
+                 (int(meta["passages"]) + len(passages), "passages"),
+                 (size if text else text_size, "text_size")],
             )
+
+    def text_pending(self) -> bool:
+        """Whether entries' full text waits for :meth:`fill_text`."""
+        try:
+            meta = self._meta(self._conn)
+        except sqlite3.Error as e:
+            raise _storage_error(e, "read its state") from e
+        return int(meta.get("text_size") or 0) != int(meta.get("size") or 0)
+
+    def fill_text(
+        self, read: Callable[[str, int], TextLayer], *, batch: int = 2000
+    ) -> int:
+        """Index the full text of the entries :meth:`add` left without it; the number of
+        documents filled.
+
+        ``read(text_sha256, size)`` returns the text layer with that digest and size, checked
+        against both (the values come from verified entries), or raises. The rows written are
+        those :meth:`add` writes with the layers at hand (title, then each paragraph; pages
+        for PDFs only). One transaction: an unreadable layer leaves the text pending.
+        """
+        filled = 0
+        with self._transaction("index full text") as conn:
+            meta = self._meta(conn)
+            size, text_size = int(meta["size"]), int(meta["text_size"])
+            if text_size >= size:
+                return 0
+            total = int(meta["passages"])
+            after = text_size - 1
+            while True:
+                rows = conn.execute(
+                    "SELECT seq, title, text_sha256, text_size, media_type FROM documents "
+                    "WHERE seq > ? ORDER BY seq LIMIT ?", (after, batch),
+                ).fetchall()
+                if not rows:
+                    break
+                passages: list[tuple[Any, ...]] = []
+                for seq, title, text_sha, text_bytes, media_type in rows:
+                    layer = None if text_sha is None else read(bytes(text_sha).hex(), text_bytes)
+                    passages.extend(
+                        _passages(seq, title, layer, media_type == "application/pdf")
+                    )
+                _insert_passages(conn, passages)
+                total += len(passages)
+                filled += len(rows)
+                after = rows[-1][0]
+            conn.executemany(
+                "UPDATE meta SET value = ? WHERE key = ?",
+                [(total, "passages"), (size, "text_size")],
+            )
+        return filled
 
     def _duplicate(
         self, conn: sqlite3.Connection, docs: list[tuple[Any, ...]], start: int

@@ -168,6 +168,32 @@ test("consistency proofs from the tiles: every old size of a 300-entry tree", as
   }
 });
 
+test("consistency proofs: every transparency-dev/merkle vector, as merkle.verify_consistency", async () => {
+  const dir = path.resolve(__dirname, "../data/vectors/transparency-dev-merkle/testdata/consistency");
+  const b64 = (s) => (s == null ? new Uint8Array(0) : new Uint8Array(Buffer.from(s, "base64")));
+  let count = 0;
+  for (const sub of fs.readdirSync(dir)) {
+    for (const name of fs.readdirSync(path.join(dir, sub))) {
+      const v = JSON.parse(fs.readFileSync(path.join(dir, sub, name), "utf8"));
+      const got = await OA.verifyConsistency(v.size1, v.size2, b64(v.root1), b64(v.root2),
+        (v.proof || []).map(b64));
+      assert.equal(got, !v.wantErr, sub + "/" + name);
+      count += 1;
+    }
+  }
+  assert.ok(count > 90, "vectors read: " + count);
+  // 2^50 + 1 is not a power of two (Math.log2 rounds it to 50): the proof from it to
+  // 2^50 + 2 is [leaf k, leaf k+1, MTH(D[0:k])] with k = 2^50 (RFC 9162 §2.1.4.1).
+  const node = async (l, r) => new Uint8Array(await crypto.subtle.digest("SHA-256",
+    Buffer.concat([Buffer.of(1), l, r])));
+  const [left, a, b] = [1, 2, 3].map((x) => new Uint8Array(32).fill(x));
+  const first = 2 ** 50 + 1;
+  const r1 = await node(left, a);
+  const r2 = await node(left, await node(a, b));
+  assert.equal(await OA.verifyConsistency(first, first + 1, r1, r2, [a, b, left]), true);
+  assert.equal(await OA.verifyConsistency(first, first + 1, r2, r2, [a, b, left]), false);
+});
+
 test("the remembered checkpoint: a rollback or a fork is refused, a grown log accepted", async () => {
   const site = SITES.sample;
   const official = site.files.official;

@@ -11,7 +11,7 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -183,6 +183,26 @@ def emit_json(obj: Any, *, command: str | None = None) -> None:
         command = _command_name(click.get_current_context(silent=True))
     doc = {"command": command, **obj}
     click.echo(json_safe(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True)))
+
+
+def emit_json_items(
+    obj: Any, key: str, items: Iterable[Any], *, command: str | None = None
+) -> None:
+    """:func:`emit_json` of ``{**obj, key: list(items)}``, byte for byte, printed as *items*
+    arrive: a list of a hundred thousand documents is never held whole."""
+    if command is None:
+        command = _command_name(click.get_current_context(silent=True))
+    text = json.dumps({"command": command, **obj, key: []}, indent=2, ensure_ascii=False,
+                      sort_keys=True)
+    # A top-level member, two spaces in: no string can hold this text (newlines are escaped).
+    head, tail = text.split(f"\n  {json.dumps(key)}: []", 1)
+    click.echo(json_safe(f"{head}\n  {json.dumps(key)}: ["), nl=False)
+    sep = ""
+    for item in items:
+        piece = json.dumps(item, indent=2, ensure_ascii=False, sort_keys=True)
+        click.echo(json_safe(sep + "\n    " + piece.replace("\n", "\n    ")), nl=False)
+        sep = ","
+    click.echo(json_safe(("\n  ]" if sep else "]") + tail))
 
 
 def error_json(

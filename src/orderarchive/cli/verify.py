@@ -209,7 +209,7 @@ def _who_signed(archive: Any, keys: Any, report: Any) -> list[dict[str, Any]] | 
 
     if not isinstance(keys, KeyHistory) or not report.ok:
         return None
-    result: list[dict[str, Any]] = archive.signers(keys, report.size)
+    result: list[dict[str, Any]] = archive.signers(keys, report.size, report.root)
     return result
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +24,7 @@ from ._common import (
     _writer_verifier,
     echo,
     emit_json,
+    emit_json_items,
     errors_handled,
     key_option,
     pass_ctx,
@@ -136,7 +142,14 @@ def add(
     value came from: given, file metadata, file name or file type. Directories are read
     recursively in sorted order; --manifest reads files and metadata from a CSV file.
     """
-    from ..documents.ingest import AddItem, AddOptions, expand_paths, plan_items, read_manifest
+    from ..documents.ingest import (
+        AddOptions,
+        FileItems,
+        expand_paths,
+        item_chunks,
+        plan_items,
+        read_manifest,
+    )
 
     with errors_handled(ctx):
         if (manifest is None) == (not files):
@@ -166,8 +179,12 @@ def add(
         items = (
             read_manifest(manifest, options, archive=archive.path)
             if manifest is not None
-            else [AddItem(p, options, str(p)) for p in paths]
+            else FileItems(paths, options)
         )
+        chunks = item_chunks(items)
+        if len(chunks) > 1:  # more than one batch: read, checked and written batch by batch
+            _add_in_batches(ctx, archive, items, chunks, dry_run, key_path, witnesses_file)
+            return
         planned = plan_items(items, progress=_progress("reading", not ctx.as_json))
         requests = [p.request for p in planned]
         # Before the passphrase prompt; add checks again with the unlocked key.
@@ -183,43 +200,96 @@ def add(
             if entries and head.note is not None:
                 witnessed = _witness_round(ctx, archive, head.note, "checkpoint",
                                            witnesses_file)
-    if ctx.as_json:
-        docs = [
-            {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
-            for p in planned
-        ]
+    docs = [
+        {**p.request.fields.to_dict(), "sources": dict(p.sources), "file": str(p.path)}
+        for p in planned
+    ]
+    _report_added(ctx, docs, [e.seq for e in entries], dry_run, witnessed,
+                  summaries=[_entry_summary(e) for e in entries])
+
+
+def _add_in_batches(ctx: Ctx, archive: Any, items: Sequence[Any], chunks: Sequence[range],
+                    dry_run: bool, key_path: Path | None, witnesses_file: Path | None) -> None:
+    """add of more documents than one batch: each batch read, checked (against the archive
+    and the batches before it) and written in turn, one commit at the end; what is printed
+    per document waits in a temporary file until the commit (memory stays bounded)."""
+    from ..documents.ingest import plan_chunks, read_ahead
+
+    with errors_handled(ctx), tempfile.TemporaryFile() as spool:
+
+        def requests() -> Iterator[list[Any]]:
+            spool.seek(0)
+            spool.truncate()  # a retry after a lost race reads and prints everything again
+            progress = _progress("reading", not ctx.as_json)
+            # The next batch is read while this one is checked, signed and written.
+            for planned in read_ahead(plan_chunks(items, chunks, progress=progress)):
+                spool.writelines(
+                    json.dumps({**p.request.fields.to_dict(), "sources": dict(p.sources),
+                                "file": str(p.path)}).encode() + b"\n"
+                    for p in planned
+                )
+                yield [p.request for p in planned]
+
+        witnessed = None
         if dry_run:
-            emit_json({"ok": True, "dry_run": True, "documents": docs})
+            archive.check_new_chunks(
+                requests(), _writer_verifier(ctx, key_path, archive.origin, dry_run=True)
+            )
+            seqs: Iterable[int] = ()
+            summaries: Iterable[dict[str, Any]] | None = None
         else:
-            emit_json(
-                {
-                    "ok": True,
-                    "added": [
-                        {**_entry_summary(e), "sources": d["sources"], "file": d["file"]}
-                        for e, d in zip(entries, docs, strict=True)
-                    ],
-                    **({} if witnessed is None else {"witnesses": witnessed.to_dict()}),
-                }
+            # The passphrase first: the documents are checked as they are read, not before.
+            signer = _load_signer(ctx, key_path, archive.origin)
+            added = archive.add_chunks(requests, signer, retries=WRITER_RETRIES)
+            head = archive.head()
+            if added.end > added.start and head.note is not None:
+                witnessed = _witness_round(ctx, archive, head.note, "checkpoint",
+                                           witnesses_file)
+            seqs = range(added.start, added.end)
+            summaries = (
+                (_entry_summary(e) for e in archive.iter_entries(added.start, added.end))
+                if ctx.as_json else None
+            )
+        spool.seek(0)
+        docs = (json.loads(line) for line in spool)
+        _report_added(ctx, docs, seqs, dry_run, witnessed, summaries=summaries)
+
+
+def _report_added(ctx: Ctx, docs: Iterable[dict[str, Any]], seqs: Iterable[int], dry_run: bool,
+                  witnessed: Any, *, summaries: Iterable[dict[str, Any]] | None) -> None:
+    """Print what add signed (or would sign), document by document, as the items arrive."""
+    if ctx.as_json:
+        if dry_run:
+            emit_json_items({"ok": True, "dry_run": True}, "documents", docs)
+        else:
+            emit_json_items(
+                {"ok": True,
+                 **({} if witnessed is None else {"witnesses": witnessed.to_dict()})},
+                "added",
+                ({**e, "sources": d["sources"], "file": d["file"]}
+                 for e, d in zip(summaries or (), docs, strict=True)),
             )
         return
-    for i, p in enumerate(planned):
-        f = p.request.fields
-        head = f"would add {f.doc}" if dry_run else f"added {f.doc} as entry {entries[i].seq}"
-        echo(f"{head}: {_oneline(f.title)} (sha256:{f.sha256[:16]}…) from {p.path}")
-        shown = (
-            ("id", f.doc),
-            ("kind", f.kind),
-            ("title", f.title),
-            ("issuer", f.issuer),
-            ("issued", f.issued or ""),
+    from .._display import terminal_safe
+
+    count = 0
+    for f, seq in zip(docs, itertools.chain(seqs, itertools.repeat(None)), strict=False):
+        count += 1
+        head = f"would add {f['doc']}" if dry_run else f"added {f['doc']} as entry {seq}"
+        lines = [f"{head}: {_oneline(f['title'])} (sha256:{f['sha256'][:16]}…) from {f['file']}"]
+        lines.extend(
+            f"    {name:<7} {_oneline(value) or '-':<40}  ({f['sources'][name]})"
+            for name, value in (("id", f["doc"]), ("kind", f["kind"]), ("title", f["title"]),
+                                ("issuer", f["issuer"]), ("issued", f.get("issued") or ""))
         )
-        for name, value in shown:
-            echo(f"    {name:<7} {_oneline(value) or '-':<40}  ({p.source(name)})")
+        # One write per document, each line escaped on its own (a newline in a file name
+        # stays visible as \n, as echo() shows it).
+        echo("\n".join(terminal_safe(line) for line in lines), multiline=True)
     if dry_run:
-        echo(f"dry run: {len(planned)} document(s) would be added; nothing was written")
+        echo(f"dry run: {count} document(s) would be added; nothing was written")
     else:
         echo(
-            f"{len(entries)} document(s) added, not yet released "
+            f"{count} document(s) added, not yet released "
             "(run 'orderarchive release' to publish them)"
         )
 

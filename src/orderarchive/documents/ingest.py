@@ -8,15 +8,16 @@ is usually the day the file was exported, not the day the order was signed.
 
 from __future__ import annotations
 
+import array
 import csv
 import fnmatch
 import io
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import attrs
 
@@ -32,6 +33,7 @@ from ..log.entry import (
 from ..log.note import Signer
 from ..userfiles import read_user_file
 
+_T = TypeVar("_T")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: "$" accepts a final newline
 _SECRET_KEY_MARK = b"orderarchive-secret-key/"
 
@@ -183,6 +185,82 @@ def plan_items(
     return planned
 
 
+#: The documents a streaming add reads, checks, signs and writes at a time (and, unless one
+#: file is larger, the most bytes of file content in one batch): what bounds its memory.
+CHUNK_DOCUMENTS = 256
+CHUNK_BYTES = 64 << 20
+
+
+def item_chunks(
+    items: Sequence[AddItem],
+    *,
+    documents: int = CHUNK_DOCUMENTS,
+    max_bytes: int = CHUNK_BYTES,
+) -> list[range]:
+    """*items* cut into consecutive batches of at most *documents* items and, unless one
+    file is larger, at most *max_bytes* of file content (sizes from the file system; a file
+    that cannot be examined counts as empty here and fails when it is read)."""
+    out: list[range] = []
+    start = total = 0
+    for i, item in enumerate(items):
+        try:
+            size = item.path.stat().st_size
+        except OSError:
+            size = 0
+        if i > start and (i - start >= documents or total + size > max_bytes):
+            out.append(range(start, i))
+            start, total = i, 0
+        total += size
+    if start < len(items):
+        out.append(range(start, len(items)))
+    return out
+
+
+def plan_chunks(
+    items: Sequence[AddItem],
+    chunks: Sequence[range],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[list[PlannedAdd]]:
+    """:func:`plan_items` of each batch of *chunks* (:func:`item_chunks`) in turn, read when
+    the next is asked for: memory holds one batch's files, not all of them. Every item's
+    options are checked before the first file is read."""
+    for item in items[:1] if isinstance(items, FileItems) else items:  # one set of options
+        try:
+            _check_options(item.options)
+        except OrderArchiveError as e:
+            raise _labelled(e, item.label) from e
+    for chunk in chunks:
+        offset = chunk.start
+
+        def shifted(done: int, total: int, offset: int = offset) -> None:
+            if progress is not None:
+                progress(offset + done, len(items))
+
+        yield plan_items(items[chunk.start : chunk.stop], progress=shifted)
+
+
+def read_ahead(batches: Iterator[_T]) -> Iterator[_T]:
+    """*batches*, each next one taken in a background thread while the caller works on the
+    one it was given (a streaming add reads batch k+1 while it signs and writes batch k).
+
+    The thread only reads files and runs the document readers; an error it meets is raised
+    here, when its batch is asked for. At most one batch is read ahead.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="orderarchive-read-ahead")
+    try:
+        future = pool.submit(next, batches, done)
+        while (batch := future.result()) is not done:
+            future = pool.submit(next, batches, done)
+            yield batch  # type: ignore[misc]
+    finally:
+        # Ctrl-C or an error: the batch being read is not waited for.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _plan_one(item: AddItem, blob: bytes, result: Any) -> PlannedAdd:
     options, path = item.options, item.path
     meta = result.metadata
@@ -280,6 +358,63 @@ def add_files(
 # -- bulk: directories and manifests -----------------------------------------------------------
 
 
+class Paths(Sequence[Path]):
+    """A list of paths kept as their UTF-8 bytes in one buffer (about 10 bytes a path more
+    than its text, where a list of :class:`Path` costs hundreds): a directory of a hundred
+    thousand files is listed without its list outgrowing a streaming add's memory bound."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._ends = array.array("Q")
+
+    def append(self, path: Path) -> None:
+        self._data += os.fsencode(path)
+        self._ends.append(len(self._data))
+
+    def extend(self, paths: Iterable[Path]) -> None:
+        for path in paths:
+            self.append(path)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, i: int) -> Path: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Path]: ...
+    def __getitem__(self, i: int | slice) -> Path | list[Path]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = self._ends[i - 1] if i else 0
+        return Path(os.fsdecode(bytes(self._data[start : self._ends[i]])))
+
+
+class FileItems(Sequence[AddItem]):
+    """The add items of *paths* with the same *options*, each made when it is read (a
+    streaming add holds the list of names, not an item per file)."""
+
+    def __init__(self, paths: Sequence[Path], options: AddOptions) -> None:
+        self.paths = paths
+        self.options = options
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, i: int) -> AddItem: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[AddItem]: ...
+    def __getitem__(self, i: int | slice) -> AddItem | list[AddItem]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        path = self.paths[i]
+        return AddItem(path, self.options, str(path))
+
+
 def _matches(rel: str, patterns: Sequence[str]) -> bool:
     name = rel.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
@@ -291,7 +426,7 @@ def expand_paths(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     archive: Path | None = None,
-) -> list[Path]:
+) -> Paths:
     """Files named directly, and every file under each directory (recursively).
 
     Under a directory, hidden files and directories (``.name``) are skipped, a file is taken
@@ -303,7 +438,7 @@ def expand_paths(
     A file inside the *archive* directory is refused: ``add .`` in a clerk's directory must
     not sign the archive's own files into it.
     """
-    out: list[Path] = []
+    out = Paths()
     inside = archive.resolve() if archive is not None else None
     if (include or exclude) and not any(p.is_dir() for p in paths):
         raise MalformedError(
@@ -316,13 +451,17 @@ def expand_paths(
         if not path.is_dir():
             out.append(path)
             continue
-        found: list[tuple[str, Path]] = []
+        found: list[str] = []
 
         def walk_error(e: OSError) -> None:
             raise MalformedError(f"cannot read directory {e.filename}: {e.strerror}") from e
 
         for top, dirs, files in os.walk(path, onerror=walk_error):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
+            # A file that is not a link resolves to its directory's resolved path and its
+            # name: the directory is resolved once, only links one by one.
+            real_top = Path(top).resolve() if inside is not None else None
+            top_inside = real_top is not None and (inside == real_top or inside in real_top.parents)
             for name in files:
                 if name.startswith("."):
                     continue
@@ -332,16 +471,20 @@ def expand_paths(
                     continue
                 if _matches(rel, exclude):
                     continue
-                if inside is not None and inside in full.resolve().parents:
+                if inside is not None and (
+                    top_inside or (os.path.islink(full) and inside in full.resolve().parents)
+                ):
                     continue
-                found.append((rel, full))
+                found.append(rel)
         if not found:
             raise MalformedError(
                 f"{path}: no files to add in this directory",
                 hint="check the include and exclude patterns" if include or exclude else None,
                 remedy=Remedy.FILE_SELECTION if include or exclude else None,
             )
-        out.extend(full for _, full in sorted(found))
+        found.sort()
+        out.extend(path / rel for rel in found)
+        del found
     return out
 
 
@@ -358,12 +501,14 @@ def refuse_inside_archive(path: Path, archive: Path | None, label: str) -> None:
 
 def read_manifest(
     path: Path, defaults: AddOptions, *, archive: Path | None = None
-) -> list[AddItem]:
+) -> ManifestItems:
     """The rows of a CSV manifest (docs/FORMAT.md, "Add manifest") as add items.
 
     Each row's cells override *defaults*; relation cells list document ids separated by
     spaces or ``;`` and add to the default relations. A row's ``path`` is relative to the
-    manifest's directory. Any bad row raises naming its line.
+    manifest's directory. Any bad row raises naming its line. Every row is checked here; the
+    items keep the manifest's text and each row's place in it, and parse a row again when it
+    is read (a streaming add holds no item per row).
     """
     data = read_user_file(path)
     if len(data) > MAX_MANIFEST_BYTES:
@@ -372,54 +517,109 @@ def read_manifest(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise MalformedError(f"{path}: the manifest is not UTF-8 (byte {e.start})") from e
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    del data
+    consumed = [0]
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed[0] += len(line)
+            yield line
+
+    # The csv reader takes a line only when the row it is reading needs it: after a row, the
+    # lines consumed end where the row ends.
+    reader = csv.reader(lines(), strict=True)
+    spans: list[tuple[int, int, int]] = []
+    header_row: list[str] | None = None
+    header_line = 0
+    start = 0
     try:
-        rows = [(reader.line_num, row) for row in reader]
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                if header_row is None:
+                    header_row, header_line = row, reader.line_num
+                else:
+                    spans.append((reader.line_num, start, consumed[0]))
+            start = consumed[0]
     except csv.Error as e:
         raise MalformedError(f"{path} line {reader.line_num}: {e}") from e
-    rows = [(n, row) for n, row in rows if any(cell.strip() for cell in row)]
-    if not rows:
+    if header_row is None:
         raise MalformedError(f"{path}: the manifest is empty", hint="its first line names columns")
-    header = [cell.strip().lower().replace("-", "_") for cell in rows[0][1]]
+    header = [cell.strip().lower().replace("-", "_") for cell in header_row]
     unknown = [h for h in header if h not in MANIFEST_COLUMNS]
     if unknown:
         raise MalformedError(
-            f"{path} line {rows[0][0]}: unknown column {unknown[0]!r}",
+            f"{path} line {header_line}: unknown column {unknown[0]!r}",
             hint="columns: " + ", ".join(MANIFEST_COLUMNS),
         )
     if "path" not in header or len(set(header)) != len(header):
         raise MalformedError(
-            f"{path} line {rows[0][0]}: the header must name 'path' and each column once"
+            f"{path} line {header_line}: the header must name 'path' and each column once"
         )
-    if len(rows) == 1:
+    if not spans:
         raise MalformedError(f"{path}: the manifest names no files")
-    base = path.parent
-    items: list[AddItem] = []
-    for line, row in rows[1:]:
-        where = f"{path} line {line}"
-        if len(row) != len(header):
-            raise MalformedError(f"{where}: {len(row)} cells, the header has {len(header)}")
-        cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
-        if not cells["path"]:
-            raise MalformedError(f"{where}: the path cell is empty")
-        relations = list(defaults.relations)
-        for rtype in RELATION_TYPES:
-            for target in re.split(r"[;\s]+", cells.get(rtype.replace("-", "_"), "")):
-                if target:
-                    relations.append((rtype, target))
-        options = attrs.evolve(
-            defaults,
-            doc_id=cells.get("id") or defaults.doc_id,
-            kind=cells.get("kind") or defaults.kind,
-            title=cells.get("title") or defaults.title,
-            issuer=cells.get("issuer") or defaults.issuer,
-            issued=cells.get("issued") or defaults.issued,
-            source_url=cells.get("source_url") or defaults.source_url,
-            media_type=cells.get("media_type") or defaults.media_type,
-            relations=tuple(relations),
-        )
-        file = Path(cells["path"])
-        file = file if file.is_absolute() else base / file
-        refuse_inside_archive(file, archive, f"{where} ({cells['path']})")
-        items.append(AddItem(file, options, f"{where} ({cells['path']})"))
+    items = ManifestItems(path, text, header, defaults, archive=archive, spans=spans)
+    for _ in items:  # every row checked now, before any file is read
+        pass
     return items
+
+
+class ManifestItems(Sequence[AddItem]):
+    """The add items of a manifest's rows (:func:`read_manifest`): its text and each row's
+    line and place in it, each row parsed into an item when it is read."""
+
+    def __init__(self, path: Path, text: str, header: Sequence[str], defaults: AddOptions, *,
+                 archive: Path | None, spans: Sequence[tuple[int, int, int]]) -> None:
+        self.path, self._text, self._header = path, text, list(header)
+        self._defaults, self._archive = defaults, archive
+        self._lines = array.array("Q", (line for line, _, _ in spans))
+        self._starts = array.array("Q", (a for _, a, _ in spans))
+        self._ends = array.array("Q", (b for _, _, b in spans))
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, i: int) -> AddItem: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[AddItem]: ...
+    def __getitem__(self, i: int | slice) -> AddItem | list[AddItem]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        chunk = self._text[self._starts[i] : self._ends[i]]
+        row = next(csv.reader(io.StringIO(chunk, newline=""), strict=True))
+        return _manifest_item(self.path, self._lines[i], row, self._header,
+                              defaults=self._defaults, archive=self._archive)
+
+
+def _manifest_item(path: Path, line: int, row: Sequence[str], header: Sequence[str], *,
+                   defaults: AddOptions, archive: Path | None) -> AddItem:
+    where = f"{path} line {line}"
+    if len(row) != len(header):
+        raise MalformedError(f"{where}: {len(row)} cells, the header has {len(header)}")
+    cells = {h: cell.strip() for h, cell in zip(header, row, strict=True)}
+    if not cells["path"]:
+        raise MalformedError(f"{where}: the path cell is empty")
+    relations = list(defaults.relations)
+    for rtype in RELATION_TYPES:
+        for target in re.split(r"[;\s]+", cells.get(rtype.replace("-", "_"), "")):
+            if target:
+                relations.append((rtype, target))
+    options = attrs.evolve(
+        defaults,
+        doc_id=cells.get("id") or defaults.doc_id,
+        kind=cells.get("kind") or defaults.kind,
+        title=cells.get("title") or defaults.title,
+        issuer=cells.get("issuer") or defaults.issuer,
+        issued=cells.get("issued") or defaults.issued,
+        source_url=cells.get("source_url") or defaults.source_url,
+        media_type=cells.get("media_type") or defaults.media_type,
+        relations=tuple(relations),
+    )
+    file = Path(cells["path"])
+    file = file if file.is_absolute() else path.parent / file
+    refuse_inside_archive(file, archive, f"{where} ({cells['path']})")
+    return AddItem(file, options, f"{where} ({cells['path']})")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from .. import canonical
-from .._display import terminal_safe, unsafe_characters
+from .._display import UNSAFE_CHARACTERS, terminal_safe, unsafe_characters
 from ..errors import (
     CanonicalJSONError,
     EntryFormatError,
@@ -489,6 +489,10 @@ def refuse_unsafe_text(fields: Mapping[str, Any], where: str = "") -> None:
     Only signing refuses them; a reader accepts a signed entry that holds them (the
     signature is valid, the publisher wrote it) and every display escapes them.
     """
+    strings: list[str] = []
+    _strings(fields, strings)
+    if not UNSAFE_CHARACTERS.search(" ".join(strings)):
+        return  # the common case, one scan; the walk below names the field that fails
     for name, value in fields.items():
         path = f"{where}{name}"
         _refuse_unsafe(path, name)
@@ -499,6 +503,20 @@ def refuse_unsafe_text(fields: Mapping[str, Any], where: str = "") -> None:
                 _refuse_unsafe(at, item)
             elif isinstance(item, Mapping):
                 refuse_unsafe_text(item, f"{at}.")
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    """Every str in *value* (a field value: str, int, None, list, tuple or mapping), member
+    names included, appended to *out*."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            _strings(name, out)
+            _strings(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _strings(item, out)
 
 
 def _refuse_unsafe(path: str, text: str) -> None:

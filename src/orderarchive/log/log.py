@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -70,7 +70,15 @@ from .layout import (
     release_extensions,
 )
 from .note import MAX_NOTE_BYTES, BatchSigner, SignedNote, Signer, VerifierKey
-from .store import FileStore, Store, Versioned, deferred_interrupts
+from .store import (
+    FileStore,
+    Interrupts,
+    MemoryStore,
+    Store,
+    Versioned,
+    deferred_interrupts,
+)
+from .store import held_interrupts as _held
 
 CHUNK = 1 << 20
 
@@ -198,6 +206,17 @@ class Release:
 
 
 @attrs.frozen
+class Streamed:
+    """What one :meth:`Log.append_stream` wrote: entries *start* .. *end* - 1 and the root
+    they give; *committed* as in :class:`Appended`."""
+
+    start: int
+    end: int
+    root: bytes
+    committed: bool = True
+
+
+@attrs.frozen
 class Appended:
     """What one :meth:`Log.append` wrote: entries *start* .. *start* + len(*entries*) - 1 and
     the root they give. *committed* is False when Ctrl-C arrived during the write phase (the
@@ -214,22 +233,40 @@ class Appended:
 
 
 class _Overlay:
-    """Stored hashes: the committed record plus hashes computed in this append, not yet written."""
+    """Stored hashes during an append: the stored record (committed, and what this append has
+    already written past it), the hashes computed but not yet written, and the right edge of
+    the tree.
 
-    def __init__(self, store: Store, base_count: int) -> None:
+    The right edge is the stored hashes of the tree's compact range (its perfect-subtree
+    roots, O(log n)): exactly the siblings the next record's hashes combine with and what the
+    root folds, so an append of any length reads no hash back and keeps no more than one
+    chunk's hashes (:meth:`take`) plus the edge.
+    """
+
+    def __init__(self, store: Store, size: int) -> None:
         self.store = store
-        self.base_count = base_count
+        self.size = size
+        #: Hashes in the store: committed, then written by this append (:meth:`take`).
+        self.base_count = merkle.stored_hash_count(size)
         self.new: list[bytes] = []
+        indexes = _edge_indexes(size)
+        self.edge: list[tuple[int, bytes]] = list(
+            zip(indexes, self._stored(indexes), strict=True)
+        )
+
+    def _stored(self, indexes: Sequence[int]) -> list[bytes]:
+        return self.store.read_ranges(HASHES, [(i * HASH, HASH) for i in indexes])
 
     def read(self, indexes: Sequence[int]) -> list[bytes]:
-        stored = iter(
-            self.store.read_ranges(
-                HASHES, [(i * HASH, HASH) for i in indexes if i < self.base_count]
-            )
-        )
+        edge = dict(self.edge)
+        stored = iter(self._stored(
+            [i for i in indexes if i not in edge and i < self.base_count]
+        ))
         out: list[bytes] = []
         for i in indexes:
-            if i < self.base_count:
+            if i in edge:
+                out.append(edge[i])
+            elif i < self.base_count:
                 out.append(next(stored))
             else:
                 try:
@@ -237,6 +274,41 @@ class _Overlay:
                 except IndexError:
                     raise StorageError(f"stored hash {i} is not available") from None
         return out
+
+    def add(self, leaf: bytes) -> None:
+        """Record the leaf hash of the next record (RFC 9162 §2.1.1; tlog's stored hashes)."""
+        n = self.size
+        first = merkle.stored_hash_count(n)
+        hashes = merkle.stored_hashes_for_record(n, leaf, self.read)
+        self.new.extend(hashes)
+        completed = len(hashes) - 1
+        if completed:
+            del self.edge[-completed:]  # merged into the new subtree root
+        self.edge.append((first + completed, hashes[-1]))
+        self.size = n + 1
+
+    def take(self) -> bytes:
+        """The hashes computed since the last call, for the caller to write; from now on
+        they are read from the store."""
+        data = b"".join(self.new)
+        self.base_count += len(self.new)
+        self.new = []
+        return data
+
+    def root(self) -> bytes:
+        """The root of the tree so far, from the right edge alone."""
+        return merkle.tree_hash(self.size, self.read)
+
+
+def _edge_indexes(size: int) -> list[int]:
+    """The stored-hash indexes of the compact range of a tree of *size* leaves, largest first."""
+    out: list[int] = []
+    start = 0
+    for level in reversed(range(size.bit_length())):
+        if size >> level & 1:
+            out.append(merkle.stored_hash_index(level, start >> level))
+            start += 1 << level
+    return out
 
 
 KEYSET_MARK = b',"type":"keyset"'
@@ -476,42 +548,128 @@ class Log:
         """Sign *records* (an entry's fields each) as entries after *head* and commit them
         with a new signed checkpoint, holding :meth:`writer` (whose head *head* is).
 
-        The commit protocol (docs/FORMAT.md §1): every object in *objects* durable before the
-        log that names it (:meth:`Store.create_many`, one barrier), then the three log records
-        appended, then the checkpoint replaced by compare-and-swap. Ctrl-C before the write
-        phase leaves nothing written; during it, it is held back to the commit point.
+        One chunk of :meth:`append_stream`: every object in *objects* durable before the log
+        that names it, then the three log records appended, then the checkpoint replaced by
+        compare-and-swap. Ctrl-C before the write phase leaves nothing written; during it, it
+        is held back to the commit point.
+        """
+        entries: list[Entry] = []
+        streamed = self.append_stream(
+            head, [(records, objects)], signer, recorded=recorded, on_chunk=entries.extend
+        )
+        return Appended(streamed.start, tuple(entries), streamed.root, streamed.committed)
+
+    def append_stream(
+        self,
+        head: Head,
+        chunks: Iterable[tuple[Sequence[Mapping[str, Any]], Sequence[tuple[str, bytes]]]],
+        signer: Signer,
+        *,
+        recorded: str,
+        on_chunk: Callable[[Sequence[Entry]], None] | None = None,
+    ) -> Streamed:
+        """Sign and write *chunks* (each: records, and the objects they name) as one append
+        after *head*, committed by one checkpoint, holding :meth:`writer`; memory holds two
+        chunks and the tree's right edge, however many chunks there are.
+
+        The commit protocol (docs/FORMAT.md §1), chunk by chunk: the chunk's objects durable
+        (:meth:`Store.create_many`, one barrier), then its entries, offsets and hashes appended
+        past the committed size (each fsynced: uncommitted until the checkpoint names them);
+        after the last chunk, the checkpoint swapped (the only commit point). The next chunk is
+        taken from *chunks* (its documents read and checked) before a chunk is written, so a
+        one-chunk append writes nothing until everything is signed, and its write phase (with
+        the swap) holds Ctrl-C back to the commit point. In a longer one Ctrl-C stops at the
+        end of the chunk being written; whatever this append wrote past the committed size is
+        then cut (an S3 store removes its own chunks), as on any error before the swap. A
+        process killed meanwhile leaves records past the checkpoint's size, which readers
+        ignore and ``repair`` cuts, and objects nothing names. *on_chunk* receives each
+        chunk's entries once they are signed (not yet committed).
         """
         signer = BatchSigner.of(signer)
         size = head.size
         entries_at = self.entry_span(size - 1)[1] if size else 0
-        hashes_at = merkle.stored_hash_count(size)
-        overlay = _Overlay(self.store, hashes_at)
-        lines: list[bytes] = []
-        offsets: list[bytes] = []
-        entries: list[Entry] = []
-        end = entries_at
-        for i, fields in enumerate(records):
-            entry = make_entry(fields, seq=size + i, signer=signer, recorded=recorded)
-            leaf = merkle.leaf_hash(entry.raw)
-            overlay.new.extend(merkle.stored_hashes_for_record(size + i, leaf, overlay.read))
-            lines.append(entry.raw + b"\n")
-            end += len(entry.raw) + 1
-            offsets.append(struct.pack(">Q", end))
-            entries.append(entry)
-        new_size = size + len(entries)
-        root = merkle.tree_hash(new_size, overlay.read)
-        keysets = (*self.keysets, *(e.seq for e in entries if e.keyset is not None))
-        extensions = (*head.extensions(), *keysets_extension(keysets))
-        note = sign_checkpoint(Checkpoint(self.origin, new_size, root, extensions), signer)
-        # Ctrl-C before this point leaves nothing written; from here to the commit point
-        # it is held back, so the log is either as before or committed, never debris.
-        with deferred_interrupts() as interrupts:
-            self.store.create_many(objects)
-            self.store.append_record(ENTRIES, b"".join(lines), at=entries_at)
-            self.store.append_record(OFFSETS, b"".join(offsets), at=size * OFFSET_SIZE)
-            self.store.append_record(HASHES, b"".join(overlay.new), at=hashes_at * HASH)
-            self.store.swap_checkpoint(_stored(head), note)
-        return Appended(size, tuple(entries), root, committed=not interrupts.interrupted)
+        committed = (entries_at, size * OFFSET_SIZE, merkle.stored_hash_count(size) * HASH)
+        overlay = _Overlay(self.store, size)
+        seq, end = size, entries_at
+        keysets = list(self.keysets)  # the key-set positions the new checkpoint names
+        at = list(committed)
+        wrote = swapping = False
+        interrupts: Interrupts | None = None
+        source = iter(chunks)
+        current = next(source, None)
+        try:
+            while current is not None:
+                records, objects = current
+                lines: list[bytes] = []
+                offsets: list[bytes] = []
+                entries: list[Entry] = []
+                for fields in records:
+                    entry = make_entry(fields, seq=seq, signer=signer, recorded=recorded)
+                    overlay.add(merkle.leaf_hash(entry.raw))
+                    if entry.keyset is not None:
+                        keysets.append(entry.seq)
+                    lines.append(entry.raw + b"\n")
+                    end += len(entry.raw) + 1
+                    offsets.append(struct.pack(">Q", end))
+                    entries.append(entry)
+                    seq += 1
+                current = next(source, None)  # read before writing: errors come first
+                last = current is None
+                if last and seq == size:
+                    break  # nothing to append: no checkpoint either
+                data = (b"".join(lines), b"".join(offsets), overlay.take())
+                del lines, offsets
+                note = self._next_note(head, seq, overlay.root(), keysets, signer) if last else None
+                # The last chunk's write phase ends at the commit point: Ctrl-C there is held
+                # back to it (as before, or committed); before, it stops at the chunk's end.
+                step: contextlib.AbstractContextManager[Interrupts | None] = (
+                    deferred_interrupts() if last else _held()
+                )
+                with step as held:
+                    wrote = True  # cutting back what was not written is harmless
+                    self._write_chunk(objects, data, at)
+                    if note is not None:
+                        swapping = True
+                        self.store.swap_checkpoint(_stored(head), note)
+                        interrupts = held
+                if on_chunk is not None:
+                    on_chunk(entries)
+                del data, entries
+        except BaseException:
+            if wrote and not swapping:
+                self._cut_uncommitted(committed)
+            raise
+        return Streamed(
+            size, seq, overlay.root(), committed=not (interrupts and interrupts.interrupted)
+        )
+
+    def _write_chunk(self, objects: Sequence[tuple[str, bytes]],
+                     data: tuple[bytes, bytes, bytes], at: list[int]) -> None:
+        """One chunk of an append: its objects durable, then its entries, offsets and hashes
+        appended at *at* (advanced past them), before any checkpoint names them."""
+        self.store.create_many(objects)
+        for k, (name, chunk) in enumerate(zip((ENTRIES, OFFSETS, HASHES), data, strict=True)):
+            if chunk:
+                self.store.append_record(name, chunk, at=at[k])
+                at[k] += len(chunk)
+
+    def _next_note(self, head: Head, size: int, root: bytes, keysets: Sequence[int],
+                   signer: Signer) -> bytes:
+        """The signed checkpoint an append after *head* commits with: its releases line, and
+        the positions of every key-set entry up to *size*."""
+        extensions = (*head.extensions(), *keysets_extension(tuple(keysets)))
+        return sign_checkpoint(Checkpoint(self.origin, size, root, extensions), signer)
+
+    def _cut_uncommitted(self, committed: tuple[int, int, int]) -> None:
+        """Cut the records back to their *committed* lengths after an append that stopped
+        before its swap (the writer's lock held: nothing past them is anyone else's). An S3
+        store's writer removes its own chunks itself (:meth:`S3Store.writer`)."""
+        if not isinstance(self.store, FileStore | MemoryStore):
+            return
+        with contextlib.suppress(StorageError):
+            for name, keep in zip((ENTRIES, OFFSETS, HASHES), committed, strict=True):
+                if self.store.record_size(name) > keep:
+                    self.store.truncate_record(name, keep)
 
     def check_writer(self, head: Head, signer: Signer, recorded: str | None = None) -> None:
         """Refuse to write what no verifier would accept: with key sets, a key revoked, out
@@ -773,11 +931,17 @@ class Log:
                 verify_read_entry(self, entry, head.checkpoint, history)
         return history
 
-    def signers(self, history: KeyHistory, size: int) -> list[JSONObject]:
+    def signers(self, history: KeyHistory, size: int, root: bytes | None = None
+                ) -> list[JSONObject]:
         """Which key signed what among the first *size* entries and the releases up to it:
         per key (in order of first use), its entries (count, first and last index) and the
-        releases it co-signed. Reports; the checks are the audit's (run it first)."""
+        releases it co-signed. Reports; the checks are the audit's (run it first). With
+        *root* (the verified root of *size*), the lines read must hash to it
+        (:class:`VerificationError` otherwise): an incremental verify did not re-read the
+        entries before its remembered state, and what it reports must come from verified
+        bytes."""
         out: dict[str, dict[str, Any]] = {}
+        stack: list[bytes] = []
 
         def slot(key: VerifierKey) -> dict[str, Any]:
             return out.setdefault(key.to_string(), {
@@ -786,6 +950,12 @@ class Log:
             })
 
         for seq, line in enumerate(self.iter_lines(0, size)):
+            if root is not None:
+                h, k = merkle.leaf_hash(line), seq
+                while k & 1:
+                    h = merkle.node_hash(stack.pop(), h)
+                    k >>= 1
+                stack.append(h)
             entry = Entry.from_bytes(line)
             key = history.find(entry.signer_name, entry.signer_id)
             if key is None:
@@ -795,6 +965,11 @@ class Log:
             item["last"] = seq
             if item["first"] is None:
                 item["first"] = seq
+        if root is not None and not hmac.compare_digest(merkle.compact_root(stack), root):
+            raise VerificationError(
+                "the log's entries do not hash to the verified root, so who signed them "
+                "cannot be said: changed since they were verified (a full verify finds which)"
+            )
         for rsize in self.releases():
             if rsize > size:
                 continue

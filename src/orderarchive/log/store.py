@@ -392,6 +392,29 @@ def deferred_interrupts() -> Iterator[Interrupts]:
         yield state
 
 
+@contextlib.contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back for one step of a longer write (a chunk of a streaming
+    append: its objects and records), then raise :class:`KeyboardInterrupt` after the step
+    if one arrived. Unlike :func:`deferred_interrupts`, Ctrl-C is honoured again after the
+    step: the writer stops at a step boundary (never inside a write, so no temporary file is
+    left) and removes what it wrote past the commit point."""
+    outer = _SCOPE[0] if _SCOPE else None
+    if outer is not None and outer.holding:
+        yield  # already held to the end of the command (it reached its commit point)
+        return
+    with contextlib.ExitStack() as stack:
+        state = outer or stack.enter_context(interrupts_until_commit())
+        state.holding = True
+        try:
+            yield
+        finally:
+            state.holding = False
+        if state.interrupted:
+            state.interrupted = False
+            raise KeyboardInterrupt
+
+
 class FileStore:
     """A :class:`Store` in a local directory.
 
@@ -774,6 +797,9 @@ class FileStore:
         """
         created = [False] * len(items)
         pending: dict[str, tuple[Path, bytes, builtins.list[int]]] = {}
+        # Each directory is checked (lstat of every level: no link on the way) once per batch,
+        # not once per object: a batch of thousands shares 256 objects/sha256/<2>/.
+        dirs: dict[tuple[str, ...], bool] = {}
         for i, (name, data) in enumerate(items):
             if name in pending:
                 if not hmac.compare_digest(pending[name][1], data):
@@ -782,7 +808,10 @@ class FileStore:
                 continue
             parts = self._parts(name)
             path = self.root.joinpath(*parts)
-            if self._check_dirs(parts, cached=False) and self._exists_for_write(path):
+            where = tuple(parts[:-1])
+            if where not in dirs:
+                dirs[where] = self._check_dirs(parts, cached=False)
+            if dirs[where] and self._exists_for_write(path):
                 self._holds(name, data)
                 continue
             pending[name] = (path, data, [i])
@@ -794,10 +823,13 @@ class FileStore:
         temporary: dict[str, Path] = {}
         try:
             try:
+                made: set[Path] = set()
                 for name, (path, data, _) in pending.items():
                     # The batch's flushes make new directories' entries durable (syncfs, or
                     # the fsync of every directory up to the root): no fsync per directory.
-                    self._parent(name, sync=False)
+                    if path.parent not in made:
+                        self._parent(name, sync=False)
+                        made.add(path.parent)
                     temporary[name] = self._write_new(path, data, sync=False)
                 _sync_filesystem(self.root, list(temporary.values()), ())
                 for name, (path, data, positions) in pending.items():

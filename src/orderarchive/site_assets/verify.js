@@ -336,9 +336,11 @@ const OA = (() => {
   // the tree (second, secondHash). The proof's hashes come from unauthenticated tiles; the
   // check against both roots is what authenticates them.
   async function verifyConsistency(first, second, firstHash, secondHash, proof) {
+    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first <= 0) return false;
     if (first === second) return proof.length === 0 && equal(firstHash, secondHash);
-    if (first === 0 || first > second || proof.length === 0) return false;
-    const isPow2 = (n) => Number.isInteger(Math.log2(n));
+    if (first > second || proof.length === 0) return false;
+    // Exact for every safe integer (Math.log2 rounds 2^50 + 1 to 50).
+    const isPow2 = (n) => 2 ** Math.floor(Math.log2(n)) === n;
     const p = isPow2(first) ? [firstHash, ...proof] : proof.slice();
     let fn = first - 1;
     let sn = second - 1;
