@@ -551,15 +551,16 @@ class Archive:
 
     # -- index --------------------------------------------------------------------------------
 
-    def index(self, verifiers: Sequence[VerifierKey]) -> Index:
+    def index(self, verifiers: Sequence[VerifierKey], *, full_text: bool = True) -> Index:
         """The derived index, brought up to date with the log as signed by *verifiers*.
 
         The index holds only entries whose signatures verify against *verifiers* and whose
         leaves hash to the root of the latest checkpoint, itself signed by *verifiers*; its
         ``checkpoint`` attribute is that checkpoint. Raises :class:`KeyFileError` without
-        keys: nothing unverified is ever indexed.
+        keys: nothing unverified is ever indexed. With *full_text* False, the full-text rows
+        an ``add`` left for later are not filled (lookups by id and hash need none of them).
         """
-        return self._open_index(verifiers)
+        return self._open_index(verifiers, text=full_text)
 
     def verified_entry(
         self, seq: int, checkpoint: Checkpoint, verifiers: Sequence[VerifierKey]

@@ -232,7 +232,7 @@ def find_entry(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> 
     a pointer: callers re-read and check the entry.
     """
     sha = _sha_ref(ref)
-    with archive.index(verifiers) as idx:
+    with archive.index(verifiers, full_text=False) as idx:
         if sha is not None:
             hits = sorted(idx.by_sha256(sha), key=lambda h: h.seq)
             if hits:
@@ -313,11 +313,12 @@ def check_copy(
     if not verifiers:
         raise SignatureError("no trusted keys were given; nothing can be verified")
     sha = Digest.of(data)
-    with archive.index(verifiers) as idx:
+    with archive.index(verifiers, full_text=False) as idx:  # a lookup by hash first
         hits = sorted(idx.by_sha256(sha.hex()), key=lambda h: h.seq)
-        if not hits:
-            if not compare_text:
-                return CopyResult("not-official", sha, len(data))
+    if not hits:
+        if not compare_text:
+            return CopyResult("not-official", sha, len(data))
+        with archive.index(verifiers) as idx:  # the text comparison searches the full text
             return _check_text(
                 archive, data, sha=sha, filename=filename, verifiers=verifiers, idx=idx,
                 limits=limits,
