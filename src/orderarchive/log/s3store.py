@@ -87,7 +87,7 @@ PROBE_PREFIX = "probe/"
 #: Parallel requests of one reader or writer (batched object writes, scattered range reads).
 PARALLEL_REQUESTS = 16
 _CHUNK_NAME = re.compile(r"[0-9]{20}")
-#: The first word of a chunk memo file (docs/FORMAT.md §NN-scale), and its largest size.
+#: The first word of a chunk memo file (docs/FORMAT.md §30), and its largest size.
 CHUNK_MEMO_MAGIC = "orderarchive-s3-chunks-1"
 MAX_CHUNK_MEMO_BYTES = 64 << 20
 
@@ -108,7 +108,7 @@ def parse_url(url: str) -> tuple[str, str]:
 
 def _parse_chunk_memo(data: bytes, name: str) -> tuple[builtins.list[tuple[int, int]], str]:
     """A chunk memo's committed chunks of *name* and the last one's ETag; ValueError if the
-    file is not one (docs/FORMAT.md §NN-scale)."""
+    file is not one (docs/FORMAT.md §30)."""
     lines = data.split(b"\n")
     header = f"{CHUNK_MEMO_MAGIC} {name}".encode()
     if (len(data) > MAX_CHUNK_MEMO_BYTES or len(lines) < 4 or lines[0] != header
@@ -152,7 +152,7 @@ class S3Store:
         #: only the last can be an interrupted writer's) and the ETag of the last of them:
         #: a listing starts after them (see :meth:`_list_chunks`).
         self._committed: dict[str, tuple[builtins.list[tuple[int, int]], str]] = {}
-        #: Where those are remembered between processes (docs/FORMAT.md §NN-scale); None:
+        #: Where those are remembered between processes (docs/FORMAT.md §30); None:
         #: only within this process.
         self.memo_dir = memo_dir
         self._lock = threading.Lock()
@@ -529,7 +529,7 @@ class S3Store:
                     self._committed[name] = known
         return known
 
-    # The memo file (docs/FORMAT.md §NN-scale): a header line, "<offset> <size>" per committed
+    # The memo file (docs/FORMAT.md §30): a header line, "<offset> <size>" per committed
     # chunk, then "etag <ETag of the last>". Unreadable or malformed: as if absent.
 
     def _memo_path(self, name: str) -> Path | None:
