@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
