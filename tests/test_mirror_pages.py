@@ -160,3 +160,16 @@ def test_a_search_index_off_its_schema_is_refused(published: Path, change: objec
         r = _run("mirror", served.url, tmp_path / "m")
     assert r.exit_code == 2 and "not a search index" in r.stderr, r.output
     assert not (tmp_path / "m" / "checkpoint").exists()
+
+
+def test_the_nginx_block_keeps_the_pages_policy() -> None:
+    # A guard (it held before issue 18): a mirror served with this block gets the policy.
+    from orderarchive.site import nginx_conf
+
+    pages = nginx_conf(Path("/srv/mirror")).split("location / {", 1)[1]
+    policy = re.search(r'Content-Security-Policy "([^"]*)" always', pages)
+    assert policy is not None
+    for rule in ("script-src 'self'", "object-src 'none'", "base-uri 'none'",
+                 "form-action 'none'", "frame-ancestors 'none'", "default-src 'self'"):
+        assert rule in policy.group(1)
+    assert "unsafe-inline" not in policy.group(1)
