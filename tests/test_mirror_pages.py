@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from _httpsite import serve
 from orderarchive.archive import Archive
@@ -127,6 +129,12 @@ def test_a_hostile_sites_pages_are_not_mirrored(published: Path, tmp_path: Path)
     assert r.exit_code == 1
     report = json.loads(r.stdout)
     assert report["ok"] is False and len(report["pages_refused"]) == len(pages) - 1
+    schemas = REPO / "docs" / "schemas"
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s))
+        for s in (json.loads(p.read_text("utf-8")) for p in schemas.glob("*.schema.json")))
+    Draft202012Validator(json.loads((schemas / "mirror.schema.json").read_text("utf-8")),
+                         registry=registry).validate(report)
 
 
 def test_an_honest_site_is_mirrored_page_for_page(published: Path, tmp_path: Path) -> None:
