@@ -181,3 +181,17 @@ def test_the_nginx_block_keeps_the_pages_policy() -> None:
                  "form-action 'none'", "frame-ancestors 'none'", "default-src 'self'"):
         assert rule in policy.group(1)
     assert "unsafe-inline" not in policy.group(1)
+
+
+def test_the_site_scripts_never_write_html() -> None:
+    # A guard: the search index and the checked files' data are set as text, never parsed as
+    # HTML, and a search hit links only to a doc/<id>.html page.
+    assets = REPO / "src" / "orderarchive" / "site_assets"
+    for name in ("search.js", "verify.js"):
+        source = (assets / name).read_text("utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                     "new Function"):
+            assert sink not in source, (name, sink)
+    search = (assets / "search.js").read_text("utf-8")
+    assert "a.href = d.page;" not in search
+    assert re.search(r"\.test\(d\.page\)\) a\.href = d\.page;", search)
