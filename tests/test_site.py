@@ -23,6 +23,7 @@ from orderarchive.site import (
     SEARCH_FORMAT,
     TRUST_FORMAT,
     build_site,
+    passive_page,
     write_site,
 )
 from orderarchive.status import document_status
@@ -113,6 +114,21 @@ def test_hostile_archive_text_stays_text(
     assert "Rescinded (no longer in force) (rescinded by eo-2)" in page
     # the JSON files are data, never inlined into a page
     assert json.loads(files["search-index.json"])["documents"][0]["title"] == HOSTILE_TITLE
+
+
+def test_every_page_publish_writes_passes_the_mirror_check_unchanged(
+    tmp_path: Path, signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    """The mirror's allow-list (site.passive_page) is exactly what site.py emits: every page
+    of the sample archive and of an archive with hostile text passes, re-serialised to the
+    very same bytes."""
+    sample = _files(build_site(Archive.open(REPO / "archive"), load_verifiers([SAMPLE_KEYS])))
+    hostile = _files(build_site(_hostile_archive(tmp_path, signer), verifiers))
+    pages = [(n, d) for files in (sample, hostile) for n, d in files.items()
+             if n.endswith(".html") and n != "verify.html"]
+    assert len(pages) >= 6
+    for name, data in pages:
+        assert passive_page(data) == (data, None), name
 
 
 def test_pages_describe_only_the_published_size(

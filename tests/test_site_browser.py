@@ -182,6 +182,39 @@ def test_verify_page_in_chromium(tmp_path: Path) -> None:
             shutil.copy(shot, Path(keep) / shot.name)
 
 
+def test_verify_page_refuses_to_run_framed(tmp_path: Path) -> None:
+    """Served without the nginx block's frame-ancestors header (a mirror on a plain server),
+    verify.html inside another page's iframe refuses: no verdict, no key, no file input. The
+    same page on its own, from the same server, still checks a file."""
+    from _httpsite import serve as plain_serve
+
+    node, chromium = _need_browser()
+    site, files, _ = sample_site(tmp_path / "sample")
+    (site / "framer.html").write_text(
+        '<!doctype html><title>framer</title><iframe src="verify.html" width="900" '
+        'height="600"></iframe>\n')
+    with plain_serve(site) as served:
+        spec = [
+            {"name": "framed", "kind": "framed", "url": f"{served.url}/framer.html",
+             "screenshot": str(tmp_path / "framed.png")},
+            {"name": "alone", "url": f"{served.url}/verify.html",
+             "file": str(files["official"]), "drop": False, "pin": None},
+        ]
+        run = subprocess.run(
+            [node, str(BROWSER / "drive.js")],
+            env={**os.environ, "OA_BROWSER_CASES": json.dumps(spec), "OA_CHROMIUM": chromium},
+            capture_output=True, text=True, timeout=300, check=False, cwd=BROWSER,
+        )
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = {r["name"]: r for r in json.loads(run.stdout.strip().splitlines()[-1])}
+    framed = results["framed"]
+    assert framed["verdict"].startswith("REFUSED: this page is shown inside another page"), framed
+    assert framed["trust"] == "No key is used in a frame: nothing is checked here."
+    assert framed["fileDisabled"] is True
+    assert all("404" in e for e in framed["errors"]), framed  # the framer's favicon
+    assert results["alone"]["verdict"].startswith("OFFICIAL: "), results["alone"]
+
+
 def test_a_missing_playwright_fails_under_require_tools(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

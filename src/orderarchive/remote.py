@@ -737,12 +737,14 @@ class MirrorReport:
     pages: int = 0
     #: Why the site's pages were not copied, if they were not.
     pages_skipped: str | None = None
+    #: Pages not copied because they carry active content (``name: why``): a hostile site.
+    pages_refused: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "directory": str(self.directory), "old_size": self.old_size,
                 "size": self.size, "requests": self.requests, "received": self.received,
                 "written": len(self.written), "pages": self.pages,
-                "pages_skipped": self.pages_skipped}
+                "pages_skipped": self.pages_skipped, "pages_refused": list(self.pages_refused)}
 
 
 def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
@@ -817,13 +819,13 @@ def mirror(url: str, directory: Path, verifiers: Sequence[VerifierKey], *,
     _mirror_documents(log, w, entries[old_size - start:])
     _mirror_releases(site, w, cp, verifiers, old_size=old_size, store=store)
     _mirror_text_index(log, w)
-    pages, skipped = _mirror_pages(log, w, old_size, entries[old_size - start:])
+    pages, skipped, refused = _mirror_pages(log, w, old_size, entries[old_size - start:])
     w.sync()
     w.write(CHECKPOINT, log.note, replace=True)
     for name in _filled_partials(old_size, cp.size):
         w.remove_dir(name)
     return MirrorReport(site.url, directory, old_size, cp.size, site.requests, site.received,
-                        tuple(w.written), pages, skipped)
+                        tuple(w.written), pages, skipped, refused)
 
 
 #: Objects a mirror downloads at once (each in its own connection).
@@ -891,31 +893,34 @@ MAX_PAGE = 4 << 20
 
 def _mirror_pages(
     log: RemoteLog, w: Any, old_size: int = 0, new: Sequence[Entry] = ()
-) -> tuple[int, str | None]:
+) -> tuple[int, str | None, tuple[str, ...]]:
     """The human part of the site (docs/FORMAT.md §26), so that the mirror can be served as
-    a complete copy; returns the number of pages copied and, if none were, why.
+    a complete copy; returns the number of pages copied, if none were, why, and the pages
+    refused (``name: why``).
 
     What decides a verdict is never copied: the verify page, its scripts and the trust file
     are written by this program (the trust file and ``keys/`` from the keys the mirror was
-    verified with, never from keys the site serves). The document pages, the index page and
-    the search index are copied as the site wrote them (presentation, not evidence; each
-    bounded, under names checked against the search index), and only when the search index
-    describes the checkpoint being mirrored. When the mirror already holds the pages of its
-    tree of *old_size* entries (its own search index says so), only the pages of the *new*
-    entries' documents and of the documents they act or report on are fetched: the others
-    are what a site's publish leaves unchanged (docs/FORMAT.md §26).
+    verified with, never from keys the site serves). The document pages and the index page
+    are copied only when they pass :func:`.site.passive_page` (nothing but what this program's
+    own pages hold: no script but search.js, no handler, no foreign URL scheme, no frame,
+    form, base or refresh), re-serialised from the parse; a page that fails is not written
+    (and an earlier copy under its name is removed), since it would run on the mirror's web
+    origin beside its verify page. The search index must match its schema
+    (:func:`.site.parse_search_index`). Nothing is copied unless the search index describes
+    the checkpoint being mirrored. When the mirror already holds the pages of its tree of
+    *old_size* entries (its own search index says so), only the pages of the *new* entries'
+    documents and of the documents they act or report on are fetched: the others are what a
+    site's publish leaves unchanged (docs/FORMAT.md §26).
     """
-    import json
-
-    from .log.entry import valid_doc_id
     from .site import (
         ASSETS,
         INDEX_PAGE,
-        SEARCH_FORMAT,
         SEARCH_INDEX,
         TRUST_FILE,
         VERIFY_PAGE,
         _asset,
+        parse_search_index,
+        passive_page,
         trust_file,
         verify_page,
     )
@@ -923,22 +928,15 @@ def _mirror_pages(
     cp = log.checkpoint
     raw = log.site.get(SEARCH_INDEX, MAX_SEARCH_INDEX)
     if raw is None:
-        return 0, "the site publishes no pages"
+        return 0, "the site publishes no pages", ()
     try:
-        index = json.loads(raw)
-        rows = index["documents"]
-        if index["format"] != SEARCH_FORMAT or not isinstance(rows, list):
-            raise ValueError("not an orderarchive site search index")
-        if index["origin"] != cp.origin or index["size"] != cp.size:
-            return 0, (f"the site's pages describe {index['origin']} at tree size "
-                       f"{index['size']}, not its checkpoint's {cp.size}")
-        docs = [row["doc"] for row in rows]
-    except (ValueError, KeyError, TypeError) as e:
+        index = parse_search_index(raw)
+    except MalformedError as e:
         raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} is not a search index: {e}") from e
-    for doc in docs:
-        if not isinstance(doc, str) or not valid_doc_id(doc):
-            raise MalformedError(f"{log.site.url}/{SEARCH_INDEX} names a page for {doc!r}, "
-                                 "not a document id")
+    if index["origin"] != cp.origin or index["size"] != cp.size:
+        return 0, (f"the site's pages describe {index['origin']} at tree size "
+                   f"{index['size']}, not its checkpoint's {cp.size}"), ()
+    docs = [row["doc"] for row in index["documents"]]
     from .site import previous_site
 
     wanted = list(dict.fromkeys(docs))
@@ -951,8 +949,19 @@ def _mirror_pages(
                 changed.update(r.target for r in d.relations)
         wanted = [doc for doc in wanted if doc in changed]
     pages = 0
+    refused: list[str] = []
     for name in [f"doc/{doc}.html" for doc in wanted] + [INDEX_PAGE]:
-        w.write(name, log.site.require(name, MAX_PAGE), replace=True)
+        page, why = passive_page(log.site.require(name, MAX_PAGE))
+        if page is None:
+            refused.append(f"{name}: {why}")
+            try:
+                w.path(name).unlink()  # an earlier run's copy describes an older tree
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StorageError(f"cannot remove {w.path(name)}: {e.strerror}") from e
+            continue
+        w.write(name, page, replace=True)
         pages += 1
     w.write(SEARCH_INDEX, raw, replace=True)
     keys = [v for v in log.verifiers if v.name == cp.origin]
@@ -963,7 +972,7 @@ def _mirror_pages(
     key_file = cp.origin.replace("/", "_") + ".vkey"
     w.write(f"keys/{key_file}", "".join(f"{k.to_string()}\n" for k in keys).encode(),
             replace=True)
-    return pages, None
+    return pages, None, tuple(refused)
 
 
 def _mirror_text_index(log: RemoteLog, w: Any) -> None:

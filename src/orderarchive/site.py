@@ -19,8 +19,10 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -433,6 +435,48 @@ def _build_site(
     return Site(archive.origin, size, release, len(rows), tuple(files))
 
 
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "seq": (int,), "doc": (str,), "title": (str,), "kind": (str,), "issuer": (str,),
+    "issued": (str, type(None)), "status": (str,), "released": (bool,), "sha256": (str,),
+    "size": (int,), "media_type": (str,), "page": (str,),
+}
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def parse_search_index(raw: bytes) -> dict[str, Any]:
+    """A site's ``search-index.json`` checked against the schema :func:`build_site` writes
+    (exactly its keys, strings where it writes strings, each page ``doc/<doc id>.html``): a
+    mirror copies it, and search.js sets its strings as text and its pages as links.
+    Raises :class:`MalformedError`."""
+    from .log.entry import valid_doc_id
+
+    try:
+        index = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise MalformedError(f"not JSON: {e}") from e
+    if not isinstance(index, dict) or set(index) != {
+            "format", "origin", "size", "release", "documents", "text_index"}:
+        raise MalformedError("not an orderarchive site search index")
+    if index["format"] != SEARCH_FORMAT or not isinstance(index["origin"], str) \
+            or not _count(index["size"]) or not _count(index["release"]) \
+            or index["text_index"] != text_index_dir(index["size"]) \
+            or not isinstance(index["documents"], list):
+        raise MalformedError("not an orderarchive site search index")
+    for row in index["documents"]:
+        if not isinstance(row, dict) or set(row) != set(_ROW_TYPES) or any(
+                not isinstance(row[k], t) or (t == (int,) and not _count(row[k]))
+                for k, t in _ROW_TYPES.items()):
+            raise MalformedError(f"a document row that is not the site's: {str(row)[:80]}")
+        if not valid_doc_id(row["doc"]):
+            raise MalformedError(f"names a page for {row['doc']!r}, not a document id")
+        if row["page"] != _doc_page_name(row["doc"]):
+            raise MalformedError(f"names the page {row['page']!r} for {row['doc']!r}")
+    return index
+
+
 def write_site(outdir: Path, site: Site) -> list[str]:
     """Write the files of *site* under *outdir* (the edge): each only if its bytes differ,
     each atomically (temporary file, ``fsync``, ``rename``); returns the names written.
@@ -593,6 +637,158 @@ server {{
     }}
 }}
 """
+
+
+# -- the page check a mirror applies to the pages it copies (docs/THREATS.md) -----------------
+#
+# A mirror serves the site's document and index pages on its own web origin, beside its
+# verify page and the keys and checkpoint that page remembers in localStorage. A hostile
+# site's page must therefore carry nothing active. The allow-list below is exactly what
+# document_page() and index_page() emit (tests/test_site.py checks every page publish writes
+# passes it, byte for byte); anything else -- another tag, an on* handler, a style
+# attribute, a script other than search.js, a javascript:/data: URL, a comment, a
+# declaration -- refuses the whole page. A page that passes is written as re-serialised
+# here from the parse (every text and attribute re-escaped), so what a browser reads is
+# what this parser saw: no parser differential between html.parser and the browser survives.
+
+_PAGE_TAGS = frozenset({
+    "html", "head", "meta", "link", "title", "body", "nav", "a", "main", "h1", "h2", "p",
+    "ul", "li", "dl", "dt", "dd", "code", "table", "thead", "tbody", "tr", "th", "td", "br",
+    "label", "input", "span", "div", "script",
+})
+_VOID_TAGS = frozenset({"meta", "link", "br", "input"})
+_PAGE_ATTRS: dict[str, frozenset[str]] = {
+    "html": frozenset({"lang"}),
+    "a": frozenset({"href", "rel", "download"}),
+    "tr": frozenset({"data-seq"}),
+    "label": frozenset({"for"}),
+    "input": frozenset({"id", "type", "autocomplete"}),
+    "p": frozenset({"class", "id"}),
+    "ul": frozenset({"class", "id"}),
+    "div": frozenset({"id"}),
+    "span": frozenset({"id"}),
+    "table": frozenset({"id"}),
+}
+#: The head's fixed elements, exactly as _page() writes them (depth 0 and 1).
+_HEAD_META = frozenset({
+    (("charset", "utf-8"),),
+    (("http-equiv", "Content-Security-Policy"), ("content", _CSP)),
+    (("name", "viewport"), ("content", "width=device-width, initial-scale=1")),
+})
+_HEAD_LINKS = frozenset({
+    (("rel", "icon"), ("href", "data:,")),
+    (("rel", "stylesheet"), ("href", "style.css")),
+    (("rel", "stylesheet"), ("href", "../style.css")),
+})
+_SCRIPTS = frozenset({(("src", "search.js"),)})
+# A relative link inside the site (no scheme, no //host) or an http(s) URL.
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:")
+_DOCTYPE = "doctype html"
+
+
+def _safe_href(value: str) -> bool:
+    # Browsers drop ASCII tab and newline anywhere in a URL and leading/trailing C0 and
+    # spaces ("java\tscript:"), so those are refused rather than reasoned about.
+    if any(ord(c) < 0x21 or c in "\\\x7f" for c in value):
+        return False
+    lowered = value.lower()
+    if _SCHEME.match(lowered):
+        return lowered.startswith(("https://", "http://"))
+    return not lowered.startswith("//")
+
+
+class _PageCheck(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.problem: str | None = None
+        self.open_script = False
+
+    def _refuse(self, why: str) -> None:
+        if self.problem is None:
+            self.problem = why
+
+    def handle_decl(self, decl: str) -> None:
+        if decl.lower() != _DOCTYPE or self.out:
+            self._refuse(f"a declaration <!{decl[:40]}>")
+        self.out.append(f"<!{decl}>")
+
+    def unknown_decl(self, data: str) -> None:
+        self._refuse("a CDATA or other declaration")
+
+    def handle_pi(self, data: str) -> None:
+        self._refuse("a processing instruction")
+
+    def handle_comment(self, data: str) -> None:
+        self._refuse("a comment")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._refuse(f"a self-closing <{tag}/>")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _PAGE_TAGS:
+            self._refuse(f"a <{tag}> element")
+            return
+        pairs = tuple((k, v) for k, v in attrs)
+        if any(v is None for _, v in pairs) or len({k for k, _ in pairs}) != len(pairs):
+            self._refuse(f"<{tag}> with an attribute without a value, or twice")
+            return
+        fixed = {"meta": _HEAD_META, "link": _HEAD_LINKS, "script": _SCRIPTS}.get(tag)
+        if fixed is not None:
+            if pairs not in fixed:
+                self._refuse(f"a <{tag}> this program does not write")
+                return
+            self.open_script = tag == "script"
+        else:
+            for name, value in pairs:
+                assert value is not None
+                if name not in _PAGE_ATTRS.get(tag, frozenset()):
+                    self._refuse(f"a {name!r} attribute on <{tag}>")
+                    return
+                if name == "href" and not _safe_href(value):
+                    self._refuse(f"a link to {value[:60]!r}")
+                    return
+                if tag == "input" and name == "type" and value != "search":
+                    self._refuse(f"an <input type={value[:20]!r}>")
+                    return
+        # The fixed head elements are this program's constants (no '"' in them), written as
+        # _page() writes them; every other value is re-escaped as _t() escapes it.
+        rendered = "".join(
+            f' {k}="{v if fixed is not None else html.escape(v or "", quote=True)}"'
+            for k, v in pairs)
+        self.out.append(f"<{tag}{rendered}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in _PAGE_TAGS or tag in _VOID_TAGS:
+            self._refuse(f"an end tag </{tag}>")
+            return
+        self.open_script = False
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if self.open_script and data:
+            self._refuse("a script with content")
+        self.out.append(html.escape(data, quote=True))
+
+
+def passive_page(data: bytes) -> tuple[bytes | None, str | None]:
+    """*data* (a page copied from a site) checked against what this program's pages hold:
+    ``(page, None)`` with the page re-serialised from the parse when it carries no active
+    content, else ``(None, why)`` -- the page must not be served."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    if "\x00" in text:
+        return None, "a NUL character"
+    check = _PageCheck()
+    check.feed(text)
+    check.close()
+    if check.problem is None and check.rawdata:
+        check.problem = "an unfinished tag at the end"
+    if check.problem is not None:
+        return None, check.problem
+    return "".join(check.out).encode(), None
 
 
 def nginx_conf(root: Path, *, listen: str = "80", server_name: str = "_") -> str:

@@ -63,6 +63,24 @@ async function run() {
       const errors = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+      if (c.kind === "framed") {
+        // The verify page inside another page's iframe: its own words, read from the frame.
+        await page.goto(c.url);
+        const frame = await (await page.waitForSelector("iframe")).contentFrame();
+        await frame.waitForFunction((re) => {
+          const v = document.getElementById("verdict");
+          return v && (new RegExp(re).test(v.textContent) || v.textContent === "waiting for a file");
+        }, FINAL.source, { timeout: 20000 });
+        const r = await frame.evaluate(() => ({
+          verdict: document.getElementById("verdict").textContent,
+          trust: document.getElementById("trust").textContent,
+          fileDisabled: document.getElementById("file").disabled,
+        }));
+        if (c.screenshot) await page.screenshot({ path: c.screenshot, fullPage: true });
+        results.push(Object.assign({ name: c.name, errors }, r));
+        await page.close();
+        continue;
+      }
       if (c.kind === "search") {
         results.push(Object.assign({ name: c.name, errors }, await search(page, c)));
         await page.close();

@@ -4,11 +4,13 @@ renders."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from ._common import (
+    EXIT_FAILED,
     Ctx,
     _trusted,
     echo,
@@ -33,17 +35,23 @@ def mirror(ctx: Ctx, url: str, directory: Path, trusted: tuple[str, ...]) -> Non
     before (and the release remembered for its origin), verifies every file, and writes the
     checkpoint last; an interrupted mirror is resumed by running it again.
 
-    The site's document pages, index page and search index are copied as they are; the verify
-    page, its scripts, trust.json and keys/ are written by this program from the keys given
-    here (--keys/--trusted-key), never taken from the site. Keys found in a mirror are not to
-    be trusted either: get the clerk's key another way.
+    The site's document pages and index page are copied only if they hold nothing but what
+    this program's own pages hold (no script but search.js, no event handler, no javascript:
+    or data: link, no frame, form, base or refresh); a page that does not is refused: not
+    written, named on stderr, and the command exits 1 once the rest is mirrored. The search
+    index is copied when it matches its schema. The verify page, its scripts, trust.json and
+    keys/ are written by this program from the keys given here (--keys/--trusted-key), never
+    taken from the site. Keys found in a mirror are not to be trusted either: get the
+    clerk's key another way.
     """
     from ..remote import mirror as mirror_site
 
     with errors_handled(ctx):
         report = mirror_site(url, directory, _trusted(ctx, trusted))
     if ctx.as_json:
-        emit_json({"ok": True, **report.to_dict()})
+        emit_json({"ok": not report.pages_refused, **report.to_dict()})
+        if report.pages_refused:
+            sys.exit(EXIT_FAILED)
         return
     if not report.written:
         echo(f"up to date: {directory} holds tree size {report.size} of {report.url}")
@@ -56,3 +64,10 @@ def mirror(ctx: Ctx, url: str, directory: Path, trusted: tuple[str, ...]) -> Non
                  "keys/ written from the keys this mirror was verified with (never the site's)")
         elif report.pages_skipped:
             echo(f"pages not copied: {report.pages_skipped}")
+    if report.pages_refused:
+        echo(f"REFUSED {len(report.pages_refused)} pages of the site: they carry active content "
+             "this program's pages never hold (not written; the site is hostile or broken)",
+             fg="red", err=True)
+        for line in report.pages_refused:
+            echo(f"  {line}", err=True)
+        sys.exit(EXIT_FAILED)

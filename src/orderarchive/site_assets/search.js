@@ -105,7 +105,8 @@
     for (const d of found) {
       const li = document.createElement("li");
       const a = document.createElement("a");
-      a.href = d.page;
+      // Only a page of this site (a hostile search index cannot make a javascript: link).
+      if (/^doc\/[a-z0-9][a-z0-9._-]{0,127}\.html$/.test(d.page)) a.href = d.page;
       a.textContent = d.title;
       const code = document.createElement("code");
       code.textContent = d.doc;

@@ -630,6 +630,22 @@ if (typeof module === "object" && module.exports) {
 } else if (typeof document !== "undefined") {
   (() => {
     const $ = (id) => document.getElementById(id);
+    // Shown inside another page (a frame), this page's verdict could be covered, cropped or
+    // restyled by the page around it, and clicks steered (clickjacking): it refuses to check
+    // anything there. The nginx block forbids framing (frame-ancestors 'none'); this holds
+    // where the site or a mirror is served without that header.
+    let framed = true;
+    try { framed = window.top !== window.self; } catch (e) { framed = true; }
+    if (framed) {
+      const v = $("verdict");
+      v.className = "verdict cannot";
+      v.textContent = "REFUSED: this page is shown inside another page (a frame), which could " +
+        "cover or change what it says. Open verify.html on its own to check a file.";
+      $("trust").textContent = "No key is used in a frame: nothing is checked here.";
+      $("file").disabled = true;
+      $("pin").disabled = true;
+      return;
+    }
     const PIN_KEY = "orderarchive.pinned-key";
     // The largest verified checkpoint per log origin ({size, root}), kept in localStorage.
     const SEEN_KEY = "orderarchive.seen-checkpoint:";
