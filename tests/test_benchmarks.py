@@ -80,6 +80,7 @@ def test_the_fastadd_comparison_runs(tmp_path: Path) -> None:
     for key in ("add-text", "add-html", "first-search-text", "eager-index-html"):
         assert f"\n{key} " in result.stdout, key
 
+
 def test_verify_bars_harness_runs_and_reports_ratios(tmp_path: Path) -> None:
     """benchmarks/verifybars.py (issue 15, the full-verify bars) on a 12-document corpus:
     every command runs and succeeds (a failing verify would stop it) and the ratios the bars

@@ -358,7 +358,28 @@ def add_files(
 # -- bulk: directories and manifests -----------------------------------------------------------
 
 
-class Paths(Sequence[Path]):
+class _Lazy(Sequence[_T]):
+    """A read-only list whose items are made from compact storage when read: subclasses
+    give ``__len__`` and ``_item(i)`` for 0 <= i < len."""
+
+    def _item(self, i: int) -> _T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> _T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[_T]: ...
+    def __getitem__(self, i: int | slice) -> _T | list[_T]:
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._item(i)
+
+
+class Paths(_Lazy[Path]):
     """A list of paths kept as their UTF-8 bytes in one buffer (about 10 bytes a path more
     than its text, where a list of :class:`Path` costs hundreds): a directory of a hundred
     thousand files is listed without its list outgrowing a streaming add's memory bound."""
@@ -378,17 +399,7 @@ class Paths(Sequence[Path]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, i: int) -> Path: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Path]: ...
-    def __getitem__(self, i: int | slice) -> Path | list[Path]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _item(self, i: int) -> Path:
         start = self._ends[i - 1] if i else 0
         return Path(os.fsdecode(bytes(self._data[start : self._ends[i]])))
 
@@ -563,7 +574,7 @@ def read_manifest(
     return items
 
 
-class ManifestItems(Sequence[AddItem]):
+class ManifestItems(_Lazy[AddItem]):
     """The add items of a manifest's rows (:func:`read_manifest`): its text and each row's
     line and place in it, each row parsed into an item when it is read."""
 
@@ -578,17 +589,7 @@ class ManifestItems(Sequence[AddItem]):
     def __len__(self) -> int:
         return len(self._lines)
 
-    @overload
-    def __getitem__(self, i: int) -> AddItem: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[AddItem]: ...
-    def __getitem__(self, i: int | slice) -> AddItem | list[AddItem]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _item(self, i: int) -> AddItem:
         chunk = self._text[self._starts[i] : self._ends[i]]
         row = next(csv.reader(io.StringIO(chunk, newline=""), strict=True))
         return _manifest_item(self.path, self._lines[i], row, self._header,
