@@ -131,6 +131,13 @@ def test_add_directory_never_signs_the_archive_or_a_private_key(clerk: Path) -> 
     (clerk / "empty").mkdir()
     line = one_line_error(run("add", *KEY, "empty"), 2)
     assert "no files" in line
+    # A file of the archive named directly, through a link, or through a detour: refused.
+    (clerk / "entries-link").symlink_to(clerk / "archive/log/entries")
+    (clerk / "sub").mkdir()
+    for name in ("archive/log/entries", "entries-link", "sub/../archive/checkpoint",
+                 "./archive/orderarchive.json"):
+        line = one_line_error(run("add", *KEY, "one.txt", name), 2)
+        assert "inside the archive" in line, name
     assert snapshot(clerk / "archive") == before
 
 

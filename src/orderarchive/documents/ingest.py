@@ -456,8 +456,20 @@ def expand_paths(
             "include and exclude patterns select files in a directory; name one",
             remedy=Remedy.FILE_SELECTION,
         )
-    for path in paths:
-        refuse_inside_archive(path, archive, str(path))
+    if inside is not None:
+        # As refuse_inside_archive, each named file's directory resolved once (a command line
+        # of thousands of files in a few directories), a link resolved on its own.
+        parents: dict[Path, Path] = {}
+        for path in paths:
+            if path.name in ("", ".", "..") or path.is_symlink():
+                where = path.resolve()
+            else:
+                real = parents.get(path.parent)
+                if real is None:
+                    real = parents[path.parent] = path.parent.resolve()
+                where = real / path.name
+            if inside == where or inside in where.parents:
+                raise _inside_archive(str(path), archive)
     for path in paths:
         if not path.is_dir():
             out.append(path)
@@ -505,9 +517,13 @@ def refuse_inside_archive(path: Path, archive: Path | None, label: str) -> None:
         return
     inside, where = archive.resolve(), path.resolve()
     if inside == where or inside in where.parents:
-        raise MalformedError(
-            f"{label} is inside the archive {archive}", hint="name the documents to add"
-        )
+        raise _inside_archive(label, archive)
+
+
+def _inside_archive(label: str, archive: Path | None) -> MalformedError:
+    return MalformedError(
+        f"{label} is inside the archive {archive}", hint="name the documents to add"
+    )
 
 
 def read_manifest(
