@@ -555,6 +555,30 @@ def previous_site(outdir: Path, origin: str, size: int) -> PreviousSite | None:
     return PreviousSite(size, tuple(data["documents"]))
 
 
+#: The immutable locations that hold signed or content-addressed files: (prefix, default type,
+#: readable from other origins). Each repeats every header: nginx drops inherited add_header
+#: lines in a location that has its own.
+_IMMUTABLE_LOCATIONS = (
+    ("/tile/", "application/octet-stream", True),
+    ("/releases/", "text/plain", True),
+    ("/lookup/", "text/plain", True),
+    ("/keys/", "text/plain", False),
+)
+
+
+def _immutable_locations() -> str:
+    return "".join(
+        f"    location ^~ {prefix} {{\n"
+        "        types { }\n"
+        f"        default_type {default_type};\n"
+        '        add_header Cache-Control "public, max-age=31536000, immutable" always;\n'
+        "        add_header X-Content-Type-Options nosniff always;\n"
+        + ('        add_header Access-Control-Allow-Origin "*" always;\n' if cors else "")
+        + "    }\n"
+        for prefix, default_type, cors in _IMMUTABLE_LOCATIONS
+    )
+
+
 #: Cache rules (docs/FORMAT.md §25, §26): tiles, bundles, releases, objects, lookups and key files
 #: never change once written; the checkpoint and the pages do (a new release replaces them).
 _NGINX = """\
@@ -590,34 +614,7 @@ server {{
         add_header Access-Control-Allow-Origin "*" always;
     }}
     # C2SP tlog-tiles hash tiles and entry bundles, full and partial: immutable.
-    location ^~ /tile/ {{
-        types {{ }}
-        default_type application/octet-stream;
-        add_header Cache-Control "public, max-age=31536000, immutable" always;
-        add_header X-Content-Type-Options nosniff always;
-        add_header Access-Control-Allow-Origin "*" always;
-    }}
-    location ^~ /releases/ {{
-        types {{ }}
-        default_type text/plain;
-        add_header Cache-Control "public, max-age=31536000, immutable" always;
-        add_header X-Content-Type-Options nosniff always;
-        add_header Access-Control-Allow-Origin "*" always;
-    }}
-    location ^~ /lookup/ {{
-        types {{ }}
-        default_type text/plain;
-        add_header Cache-Control "public, max-age=31536000, immutable" always;
-        add_header X-Content-Type-Options nosniff always;
-        add_header Access-Control-Allow-Origin "*" always;
-    }}
-    location ^~ /keys/ {{
-        types {{ }}
-        default_type text/plain;
-        add_header Cache-Control "public, max-age=31536000, immutable" always;
-        add_header X-Content-Type-Options nosniff always;
-    }}
-    # Archived documents are downloads, never pages of this site: an archived HTML file
+{immutable}    # Archived documents are downloads, never pages of this site: an archived HTML file
     # served as text/html here could run script on the verify page's origin.
     location ^~ /objects/ {{
         types {{ }}
@@ -802,4 +799,5 @@ def nginx_conf(root: Path, *, listen: str = "80", server_name: str = "_") -> str
             for c in value
         ):
             raise MalformedError(f"{what} {value!r} cannot be written into an nginx configuration")
-    return _NGINX.format(root=root, listen=listen, server_name=server_name, csp=_CSP_HEADER)
+    return _NGINX.format(root=root, listen=listen, server_name=server_name, csp=_CSP_HEADER,
+                         immutable=_immutable_locations())
