@@ -76,7 +76,7 @@ from .log.log import ProgressFn as ProgressFn  # noqa: PLC0414
 from .log.log import Release as Release  # noqa: PLC0414
 from .log.log import VerifyReport as VerifyReport  # noqa: PLC0414
 from .log.note import BatchSigner, Signer, VerifierKey
-from .log.store import FileStore, Store, file_lock
+from .log.store import FileStore, Store, file_lock, write_atomically
 
 _T = TypeVar("_T")
 
@@ -218,12 +218,9 @@ class _KeysetScanMemo:
             if path is None:
                 return
             _make_private_dir(path.parent)
-            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(KEYSET_MEMO_MAGIC + f"{size} {root.hex()}\n".encode("ascii"))
-            os.replace(temporary, path)
-        except (OSError, OrderArchiveError):
+            write_atomically(path, KEYSET_MEMO_MAGIC + f"{size} {root.hex()}\n".encode("ascii"),
+                             mode=0o600, durable=False)
+        except OrderArchiveError:
             return
 
 

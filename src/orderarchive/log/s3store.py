@@ -70,6 +70,7 @@ from .store import (
     Versioned,
     _check_name,
     _next_want,
+    write_atomically,
 )
 
 #: Cache-Control of what never changes once written (objects, releases, the config).
@@ -558,16 +559,9 @@ class S3Store:
         data = f"{CHUNK_MEMO_MAGIC} {name}\n{body}etag {etag}\n".encode()
         if len(data) > MAX_CHUNK_MEMO_BYTES:
             return
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
+        with contextlib.suppress(OSError, StorageError):
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            write_atomically(path, data, mode=0o600, durable=False)
 
     def _forget_memo(self, name: str) -> None:
         path = self._memo_path(name)

@@ -270,20 +270,22 @@ def _write_temporary(path: Path, data: bytes, *, sync: bool = True, mode: int = 
     return tmp
 
 
-def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Replace the file *path* by one holding *data*, atomically and durably: a temporary
     file beside it, fsynced, renamed over it, then the directory fsynced. Parent directories
-    are created. The one atomic write outside a store (the user's state directory); raises
-    :class:`StorageError` with the reason."""
+    are created. The one atomic write outside a store (the user's state directory, the cache's
+    memos); raises :class:`StorageError` with the reason. With *durable* false (a cache a
+    crash may lose), nothing is fsynced: still atomic, never half-written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _write_temporary(path, data, mode=mode)
+        tmp = _write_temporary(path, data, sync=durable, mode=mode)
         try:
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except OSError as e:
         raise StorageError(f"cannot write {path}: {e.strerror}") from e
 
