@@ -235,3 +235,102 @@ def test_evidence_verifies_offline_under_key_sets(
     (tmp_path / "orders.trust").write_bytes(TRUST)
     r = run("verify-evidence", "e.json", "--trusted-key", "orders.trust", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+# -- prove --archive URL: the same chain, fetched through the tiles (issue 16 leftover) --------
+
+
+def rotated(root: Path) -> tuple[Archive, dict[str, int]]:
+    """Version 1 adopted; version 2 rotates the writing keys to a successor, who signs eo-3;
+    released 2-of-3 (no revocation: a site publishes only entries that verify)."""
+    from orderarchive.log.keyset import KeySet, SignedKeySet
+    from test_keyset_log import CLERK, THRESHOLDS, V1, records
+
+    a = Archive.init(root, ORIGIN)
+    a.add([text_request(0)], WRITER, now=NOW)
+    at = {"v1": a.append_keyset(S1, WRITER, now=NOW).seq}
+    a.add([text_request(1)], DEPUTY_W, now=NOW)
+    release_2_of_3(a, WRITER, [CLERK, ATTORNEY])
+    ks = KeySet.build(ORIGIN, version=2, prev=V1.digest, keys=records([SUCCESSOR]),
+                      thresholds=THRESHOLDS)
+    at["v2"] = a.append_keyset(SignedKeySet.sign(ks, [CLERK, ATTORNEY]), WRITER, now=NOW).seq
+    at["after"] = a.add([text_request(3)], SUCCESSOR, now=NOW)[0].seq
+    release_2_of_3(a, SUCCESSOR, [DEPUTY, PRESS])
+    return a, at
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[Archive, dict[str, int], bytes, Path]:
+    """The rotated archive, its local proof of eo-3 and its published site."""
+    from orderarchive.publish import publish
+
+    root = tmp_path_factory.mktemp("keysite")
+    a, at = rotated(root / "a")
+    history = a.key_history(read_trust(TRUST, ORIGIN))
+    publish(a, root / "site", history)
+    return a, at, prove(a, "eo-3", history), root / "site"
+
+
+def test_remote_prove_writes_the_local_proof_byte_for_byte(
+    published: tuple[Archive, dict[str, int], bytes, Path], tmp_path: Path
+) -> None:
+    """The site's key-set entries come through its tiles, each checked included in the
+    verified release: the remote proof is the local one, and checks offline."""
+    from _httpsite import serve
+    from orderarchive.remote import prove_remote
+
+    _a, at, proof, site = published
+    assert proof.startswith(CHAIN_HEADER.encode())
+    with serve(site) as served:
+        remote = prove_remote(served.url, "eo-3", PINNED, state=tmp_path / "state")
+        # With the log's plain verifier key the chain travels with the proof just the same.
+        plain = prove_remote(served.url, "eo-3", [SUCCESSOR.verifier()],
+                             state=tmp_path / "state")
+    assert remote == proof == plain
+    assert [link.index for link in split_chain(remote)[0]] == [at["v1"], at["v2"]]
+    assert verify_proof(text(3), remote, PINNED, origin=ORIGIN).entry.seq == at["after"]
+
+
+def _bundle(site: Path) -> Path:
+    (bundle,) = [p for p in (site / "tile" / "entries").rglob("*") if p.is_file()]
+    return bundle
+
+
+def test_cli_remote_prove_with_the_trust_file(
+    published: tuple[Archive, dict[str, int], bytes, Path], tmp_path: Path
+) -> None:
+    """`prove --archive URL --trusted-key FILE.trust` writes the chained proof (exit 0); a
+    site serving a wrong or no key-set entry: a one-line error, non-zero exit, no file."""
+    import shutil
+
+    from _httpsite import serve
+    from test_cli import one_line_error, run
+
+    a, at, proof, published_site = published
+    (tmp_path / "orders.trust").write_bytes(TRUST)
+    env = {"ORDERARCHIVE_STATE_DIR": str(tmp_path / "state")}
+    with serve(published_site) as served:
+        r = run("--archive", served.url, "prove", "eo-3", "-o", "eo-3.tlog-proof",
+                "--trusted-key", "orders.trust", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "eo-3.tlog-proof").read_bytes() == proof
+
+    for spoil, code in [("wrong", 1), ("missing", 3)]:  # failed check; site unreadable
+        name = spoil
+        site = tmp_path / name
+        shutil.copytree(published_site, site)
+        bundle = _bundle(site)
+        if spoil == "missing":
+            bundle.unlink()
+        else:  # the key set version 1 altered in the bundle (same length)
+            v1 = a.entry_bytes(at["v1"])
+            data = bundle.read_bytes()
+            assert v1 in data
+            bundle.write_bytes(data.replace(v1, v1.replace(b'"keyset"', b'"keyzet"'), 1))
+        with serve(site) as served:
+            r = run("--archive", served.url, "prove", "eo-3", "-o", f"{name}.tlog-proof",
+                    "--trusted-key", "orders.trust", cwd=tmp_path, env=env)
+        line = one_line_error(r, code)
+        assert ("leaf hash" if spoil == "wrong" else "not on the server") in line
+        assert not (tmp_path / f"{name}.tlog-proof").exists()

@@ -41,7 +41,7 @@ from .errors import UnreleasedError as UnreleasedError  # noqa: PLC0414 (defined
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint, signers_of
 from .log.digest import Digest
-from .log.entry import Entry, read_verified_entry, verify_read_entry
+from .log.entry import Entry, EntryReader, read_verified_entry, verify_read_entry
 from .log.keyset import KeyHistory
 from .log.layout import keyset_positions
 from .log.note import SignedNote, Signer, VerifierKey, b64encode
@@ -59,10 +59,12 @@ __all__ = [
     "IndexMismatchError",
     "UnreleasedError",
     "VerifiedProof",
+    "chained_proof",
     "check_copy",
     "consistency",
     "export_minisig",
     "find_entry",
+    "keyset_chain",
     "minisign_public_key",
     "open_proof",
     "prove",
@@ -415,24 +417,46 @@ def prove(archive: Archive, ref: str, verifiers: Sequence[VerifierKey]) -> bytes
         raise NotFoundError(f"entry {seq} is not a document")
     from .witnessing import cosigned_note  # the release with the witnesses' cosignatures
 
-    # Under key sets the release names its key-set entries: they travel with the proof, each
-    # with its inclusion proof in the release, so the trust file alone checks it offline.
-    links = [
-        ChainLink(i, archive.entry_bytes(i, cp.size),
-                  tuple(merkle.inclusion_proof(i, cp.size, archive.read_hashes)))
-        for i in keyset_positions(cp) or ()
-    ]
-    proof = chain_bytes(links) + TlogProof(
-        seq, tuple(path), cosigned_note(archive, cp), raw
-    ).to_bytes()
-    if len(proof) > MAX_CHAINED_PROOF_BYTES:
-        raise ProofFormatError(
-            f"the proof with its log's key sets would be {len(proof)} bytes, more than "
-            f"{MAX_CHAINED_PROOF_BYTES}"
-        )
+    proof = chained_proof(archive, cp, TlogProof(seq, tuple(path), cosigned_note(archive, cp), raw))
     data = archive.read_object(entry.document.sha256, entry.document.size)
     verify_proof(data, proof, verifiers, origin=archive.origin)
     return proof
+
+
+def keyset_chain(reader: EntryReader, cp: Checkpoint) -> tuple[ChainLink, ...]:
+    """The key-set entries that checkpoint *cp* names, read through *reader*, each with its
+    inclusion proof in *cp*, checked (the entry's bytes against its leaf, the proof against
+    *cp*'s root) before it is returned; none when *cp* names none. Signatures are not checked
+    here: the chain is walked from a trust file by :func:`.tlogproof.chain_history`."""
+    links: list[ChainLink] = []
+    for i in keyset_positions(cp) or ():
+        entry, _, path = read_verified_entry(reader, i, cp, None)  # inclusion only
+        if entry.keyset is None:
+            raise VerificationError(
+                f"the release names a key set at entry {i}, but entry {i} is not a key set"
+            )
+        links.append(ChainLink(i, entry.raw, tuple(path)))
+    return tuple(links)
+
+
+def chained_proof(reader: EntryReader, cp: Checkpoint, proof: TlogProof) -> bytes:
+    """The proof file: *proof* after the key-set chain of its release *cp* (already verified).
+
+    Under key sets the release names its key-set entries (``orderarchive.keysets``): they
+    travel with the proof, each with its inclusion proof in the release, so the trust file
+    alone checks it offline (docs/FORMAT.md, the key-set chain). Each is read through
+    *reader* (an archive, or a site's authenticated tiles) and shown included in *cp* before
+    it is written; its signature is checked when the chain is walked
+    (:func:`.tlogproof.open_proof`). Used by the local and the remote ``prove`` alike, so both
+    write the same bytes.
+    """
+    data = chain_bytes(keyset_chain(reader, cp)) + proof.to_bytes()
+    if len(data) > MAX_CHAINED_PROOF_BYTES:
+        raise ProofFormatError(
+            f"the proof with its log's key sets would be {len(data)} bytes, more than "
+            f"{MAX_CHAINED_PROOF_BYTES}"
+        )
+    return data
 
 
 def verify_proof(

@@ -52,8 +52,9 @@ from .errors import (
 from .log import merkle
 from .log.checkpoint import Checkpoint, open_checkpoint
 from .log.entry import MAX_ENTRY_BYTES, Entry, read_verified_entry, verify_read_entry
+from .log.keyset import KeyHistory
 from .log.layout import RELEASE_EXT, extension_size
-from .log.note import VerifierKey
+from .log.note import SignedNote, VerifierKey
 from .log.textlayer import TextLayer
 from .log.tiles import (
     MAX_BUNDLE_ENTRY,
@@ -63,7 +64,7 @@ from .log.tiles import (
     entry_bundle_path,
     parse_entry_bundle,
 )
-from .log.tlogproof import TlogProof
+from .log.tlogproof import TlogProof, chain_history
 from .publish import (
     CHECKPOINT,
     ComputedEntries,
@@ -308,6 +309,8 @@ class RemoteLog:
             raise KeyFileError(
                 f"no trusted key is for the site's origin {claimed!r}",
                 remedy=Remedy.TRUSTED_KEYS)
+        if isinstance(verifiers, KeyHistory):
+            verifiers = cls._key_history(site, verifiers, note)
         cp, _ = open_checkpoint(note, verifiers)
         if cp.size == 0:
             raise NotFoundError(f"{site.url} publishes an empty log")
@@ -315,6 +318,22 @@ class RemoteLog:
         if remember:
             log._compare_history(state)
         return log
+
+    @classmethod
+    def _key_history(cls, site: HttpSite, trust: KeyHistory, note: bytes) -> KeyHistory:
+        """Who may sign what in the site's log, walked from the pinned trust file through the
+        key-set entries its release names (fetched through the tiles), as an offline proof's
+        chain is walked (:func:`.tlogproof.chain_history`): every link's signature and
+        inclusion, the release's signatures and threshold. Until that walk succeeds nothing
+        read here is trusted: the tiles are only authenticated against the root the release
+        claims, which the walk then shows signed."""
+        from .proofs import keyset_chain
+
+        claimed = Checkpoint.parse(SignedNote.parse(note).text)
+        if claimed.size == 0:
+            raise NotFoundError(f"{site.url} publishes an empty log")
+        links = keyset_chain(cls(site, trust, note, claimed), claimed)
+        return chain_history(trust, links, note, f"the release {site.url} publishes")
 
     @property
     def released(self) -> bool:
@@ -710,7 +729,7 @@ def prove_remote(url: str, ref: str, verifiers: Sequence[VerifierKey], *,
                  state: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """A ``.tlog-proof`` (as ``orderarchive prove`` writes) for document *ref* of the site,
     verified as a stranger would verify it before it is returned."""
-    from .proofs import verify_proof
+    from .proofs import chained_proof, verify_proof
 
     site = HttpSite(url, timeout=timeout)
     log = RemoteLog.open(site, verifiers, state=state)
@@ -718,7 +737,10 @@ def prove_remote(url: str, ref: str, verifiers: Sequence[VerifierKey], *,
         raise NotFoundError(f"{site.url} publishes a checkpoint that is not a release")
     entry, _, path = log.document(ref)
     assert entry.document is not None
-    proof = TlogProof(entry.seq, tuple(path), log.note, entry.raw).to_bytes()
+    # The key-set chain, as the local prove writes it: each listed key-set entry through the
+    # authenticated tiles, its inclusion in the verified release checked before it is written.
+    proof = chained_proof(log, log.checkpoint,
+                          TlogProof(entry.seq, tuple(path), log.note, entry.raw))
     data = log.read_object(entry.document.sha256, entry.document.size)
     verify_proof(data, proof, verifiers, origin=log.checkpoint.origin)
     return proof

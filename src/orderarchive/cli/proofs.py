@@ -281,14 +281,16 @@ def prove(ctx: Ctx, document: str, output: Path | None, trusted: tuple[str, ...]
 
     Anyone can then check a copy with only the file, the proof and the public key:
     orderarchive verify-proof FILE PROOF --trusted-key KEY. The proof is against the latest
-    release, which must cover the document.
+    release, which must cover the document. Under key sets (--trusted-key FILE.trust) it
+    carries the release's key-set entries, also with --archive URL.
     """
     with errors_handled(ctx):
         ref, path = _ref(document)
         if ctx.archive_url is not None:
             from ..remote import prove_remote
 
-            proof = prove_remote(ctx.archive_url, ref, _trusted(ctx, trusted))
+            # A trust file is pinned as it is: the site's key sets are walked from it.
+            proof = prove_remote(ctx.archive_url, ref, _trusted(ctx, trusted, offline=True))
         else:
             proof = make_proof(ctx.archive(), ref, _trusted(ctx, trusted))
         tp = inner_proof(proof)

@@ -48,6 +48,7 @@ __all__ = [
     "ChainLink",
     "TlogProof",
     "chain_bytes",
+    "chain_history",
     "inner_proof",
     "split_chain",
 ]
@@ -199,7 +200,7 @@ def open_proof(
     if isinstance(verifiers, KeyHistory):
         # Under key sets the proof's own chain says who may sign at its checkpoint; with
         # plain keys (a single-key log's verifier keys) the chain plays no part.
-        verifiers = _chain_history(verifiers, links, tp, what)
+        verifiers = chain_history(verifiers, links, tp.checkpoint, what)
     cp, note = open_checkpoint(tp.checkpoint, verifiers, origin=origin)
     cp_signers = signers_of(note, verifiers)
     try:
@@ -304,17 +305,17 @@ def inner_proof(data: bytes) -> TlogProof:
     return TlogProof.parse(split_chain(data)[1])
 
 
-def _chain_history(
-    trust: KeyHistory, links: Sequence[ChainLink], tp: TlogProof, what: str
+def chain_history(
+    trust: KeyHistory, links: Sequence[ChainLink], note: bytes, what: str = "the proof"
 ) -> KeyHistory:
-    """The key history for *tp*'s checkpoint walked from *trust*'s pinned key set through
+    """The key history for the checkpoint *note* walked from *trust*'s pinned key set through
     *links*, every byte checked (a TUF-like chain, docs/THREATS.md "Offline proofs under key
     sets"): the links are exactly the key-set entries the signed checkpoint names; each is
     the next version (exactly N+1, root thresholds of old and new, revocations kept); the
     checkpoint is signed by a log key of the key set in force for its last entry (not
     revoked) and carries the release threshold; each link is signed by a key valid at its
     position and included in the checkpoint's tree. Raises on the first failure."""
-    cp, _ = tp.parsed_checkpoint()  # not trusted until open_release below
+    cp = Checkpoint.parse(SignedNote.parse(note).text)  # not trusted until open_release below
     if cp.origin != trust.origin:
         raise SignatureError(
             f"{what} is for log {cp.origin!r}, the trust file for {trust.origin!r}"
@@ -357,9 +358,9 @@ def _chain_history(
         history = history.extended(link.index, entry.keyset)
         entries.append(entry)
     in_force = history.in_force(cp.size - 1)
-    open_checkpoint(tp.checkpoint, [k for k in in_force.keys_for(LOG) if k in history],
+    open_checkpoint(note, [k for k in in_force.keys_for(LOG) if k in history],
                     origin=cp.origin)
-    open_release(tp.checkpoint, history, origin=cp.origin)
+    open_release(note, history, origin=cp.origin)
     for link, entry in zip(links, entries, strict=True):
         verify_included(entry, cp, link.proof, history)
     return history
