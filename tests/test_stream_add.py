@@ -341,3 +341,38 @@ def test_a_manifests_rows_are_parsed_again_when_read(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_bytes("\r\n".join(rows).encode() + b"\r\n")
     with pytest.raises(MalformedError, match=r"m.csv line 2902: 2 cells, the header has 4"):
         read_manifest(tmp_path / "m.csv", AddOptions())
+
+
+@pytest.mark.parametrize("bad", ["missing", "fifo", "manifest-row"])
+def test_a_bad_file_name_is_refused_before_the_passphrase_prompt(
+    clerk: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    """More files than one batch, one of them (the 200th) missing or a FIFO, or a manifest
+    row naming a missing file, with an encrypted key on a terminal: exit 2 with the one-line
+    error naming it, and the passphrase is never asked for (nothing committed)."""
+    monkeypatch.setattr("orderarchive.cli._common._interactive", lambda: True)
+    ok(run("key", "generate", ORIGIN, "--secret-key", "locked.key", "--keys-dir", "other",
+           "--passphrase-file", str(_passphrase_file(clerk))))
+    files = [str(p) for p in sorted(notices(clerk / "docs", 300).rglob("*.txt"))]
+    name = str(clerk / "typo.txt")
+    if bad == "fifo":
+        os.mkfifo(name)
+    files.insert(200, name)
+    args: list[str] = files
+    if bad == "manifest-row":
+        (clerk / "m.csv").write_text("path\n" + "\n".join(files) + "\n", "utf-8")
+        args = ["--manifest", "m.csv"]
+    ok(run("add", *KEY, str(notices(clerk / "first", 2, "f"))))
+    before = log_files(clerk / "archive")
+    r = CliRunner().invoke(cli, ["add", "--key", "locked.key", *args],
+                           input="a long passphrase\n")
+    line = one_line_error(r, 2)
+    assert "typo.txt" in line
+    assert "assphrase" not in r.output + r.stderr
+    assert log_files(clerk / "archive") == before
+
+
+def _passphrase_file(clerk: Path) -> Path:
+    path = clerk / "pass"
+    path.write_text("a long passphrase\n", "utf-8")
+    return path

@@ -67,6 +67,42 @@ def _describe(limit: int) -> str:
     return f"{limit} bytes"
 
 
+def _open_checked(  # noqa: PLR0917 -- read_bounded's own arguments, passed on
+    path: Path,
+    limit: int,
+    label: str,
+    error: type[OrderArchiveError],
+    missing: type[OrderArchiveError],
+    hint: str | None,
+    remedy: Remedy | None,
+) -> tuple[int, os.stat_result]:
+    """*path* opened for reading (never blocking) and shown a regular file within *limit*:
+    the checks :func:`read_bounded` makes before it reads, with its errors."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as e:
+        raise missing(f"{label} not found (no such file)") from e
+    except IsADirectoryError as e:
+        raise error(f"{label} is a directory, not a file") from e
+    except OSError as e:
+        raise error(f"cannot read {label}: {e.strerror}") from e
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise error(f"{label} is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{label} is not a regular file (a FIFO, socket or device); refused")
+        if info.st_size > limit:
+            raise error(f"{label} is larger than {_describe(limit)}", hint=hint, remedy=remedy)
+    except OSError as e:
+        os.close(fd)
+        raise error(f"cannot read {label}: {e.strerror}") from e
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
 def read_bounded(
     path: Path,
     limit: int,
@@ -84,22 +120,8 @@ def read_bounded(
     anything is read. A symbolic link the user named is followed: the user chose the file.
     """
     label = f"{what} {path}" if what else str(path)
+    fd, info = _open_checked(path, limit, label, error, missing, hint, remedy)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError as e:
-        raise missing(f"{label} not found (no such file)") from e
-    except IsADirectoryError as e:
-        raise error(f"{label} is a directory, not a file") from e
-    except OSError as e:
-        raise error(f"cannot read {label}: {e.strerror}") from e
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise error(f"{label} is a directory, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{label} is not a regular file (a FIFO, socket or device); refused")
-        if info.st_size > limit:
-            raise error(f"{label} is larger than {_describe(limit)}", hint=hint, remedy=remedy)
         chunks: list[bytes] = []
         total = 0
         while chunk := os.read(fd, min(max(info.st_size - total, 0), _CHUNK) + 1):
@@ -113,6 +135,16 @@ def read_bounded(
         raise error(f"cannot read {label}: {e.strerror}") from e
     finally:
         os.close(fd)
+
+
+def check_user_file(path: Path) -> None:
+    """Raise what :func:`read_user_file` would raise for *path* before it reads a byte
+    (missing, unreadable, special or oversized), reading nothing: opened and examined only,
+    so that a command can refuse a bad file before it asks for a passphrase."""
+    limit = max_file_size()
+    fd, _ = _open_checked(path, limit, str(path), MalformedError, MalformedError,
+                          f"raise the limit, or set {MAX_SIZE_ENV}", Remedy.MAX_SIZE)
+    os.close(fd)
 
 
 def read_user_file(path: Path, limit: int | None = None) -> bytes:
@@ -135,6 +167,7 @@ def read_user_file(path: Path, limit: int | None = None) -> bytes:
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_SIZE_ENV",
+    "check_user_file",
     "max_file_size",
     "parse_size",
     "read_bounded",

@@ -213,9 +213,12 @@ def _add_in_batches(ctx: Ctx, archive: Any, items: Sequence[Any], chunks: Sequen
     """add of more documents than one batch: each batch read, checked (against the archive
     and the batches before it) and written in turn, one commit at the end; what is printed
     per document waits in a temporary file until the commit (memory stays bounded)."""
-    from ..documents.ingest import plan_chunks, read_ahead
+    from ..documents.ingest import check_items, plan_chunks, read_ahead
 
     with errors_handled(ctx), tempfile.TemporaryFile() as spool:
+        # Every file opened (not read) before the passphrase prompt, as a one-batch add
+        # reads them all first: a typo in the 1000th name must not cost a passphrase.
+        check_items(items)
 
         def requests() -> Iterator[list[Any]]:
             spool.seek(0)
@@ -238,7 +241,8 @@ def _add_in_batches(ctx: Ctx, archive: Any, items: Sequence[Any], chunks: Sequen
             seqs: Iterable[int] = ()
             summaries: Iterable[dict[str, Any]] | None = None
         else:
-            # The passphrase first: the documents are checked as they are read, not before.
+            # The passphrase before the documents are read (each file was only opened
+            # above): their contents are checked as they are read.
             signer = _load_signer(ctx, key_path, archive.origin)
             added = archive.add_chunks(requests, signer, retries=WRITER_RETRIES)
             head = archive.head()

@@ -31,7 +31,7 @@ from ..log.entry import (
     valid_doc_id,
 )
 from ..log.note import Signer
-from ..userfiles import read_user_file
+from ..userfiles import check_user_file, read_user_file
 
 _T = TypeVar("_T")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: "$" accepts a final newline
@@ -238,6 +238,17 @@ def plan_chunks(
                 progress(offset + done, len(items))
 
         yield plan_items(items[chunk.start : chunk.stop], progress=shifted)
+
+
+def check_items(items: Sequence[AddItem]) -> None:
+    """Every item's file opened and examined, none read (:func:`.userfiles.check_user_file`):
+    a missing, unreadable, special or oversized file raises, naming its label, before a
+    streaming add asks for the passphrase (its batches are read only after)."""
+    for item in items:
+        try:
+            check_user_file(item.path)
+        except OrderArchiveError as e:
+            raise (_labelled(e, item.label) if item.label != str(item.path) else e) from e
 
 
 def read_ahead(batches: Iterator[_T]) -> Iterator[_T]:
