@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,9 @@ from click.testing import CliRunner, Result
 from conftest import ORIGIN, ok, one_line_error, text_request
 from orderarchive.archive import Archive
 from orderarchive.errors import ConflictError, LostRaceError, StorageError
+from orderarchive.log.entry import AddRequest
 from orderarchive.log.note import Signer, VerifierKey
-from orderarchive.log.s3store import PROBE_PREFIX, S3Store
+from orderarchive.log.s3store import LEASE_PREFIX, PROBE_PREFIX, S3Store
 from orderarchive.log.store import ENTRIES_RECORD
 from s3servers import free_port
 
@@ -307,3 +308,78 @@ def test_a_damaged_bucket_is_refused_not_read_short(
         store.record_size(ENTRIES_RECORD)
     with pytest.raises(StorageError, match=message), store.stream_record(ENTRIES_RECORD):
         pass
+
+
+def test_a_writer_waits_while_a_long_add_renews_its_lease(
+    s3_bucket_url: MakeBucket, signer: Signer, verifiers: list[VerifierKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long batched add holds uncommitted chunks far longer than commit_wait: a second
+    writer (another thread, another writer id) that finds them keeps waiting while the first
+    renews its lease, then retries from the new head and commits; no lease is left behind."""
+    import threading
+
+    url, endpoint = s3_bucket_url("moto")
+    first = Archive.init_store(S3Store.open(url, endpoint=endpoint), ORIGIN)
+    first.add([text_request(0)], signer)
+    second = Archive.from_store(S3Store.open(url, endpoint=endpoint))
+    stores = [first.store, second.store]
+    assert isinstance(stores[0], S3Store) and isinstance(stores[1], S3Store)
+    for store in stores:
+        store.commit_wait = 1.5
+    waits: list[float] = []
+    wait = stores[1]._another_writer
+
+    def noted(name: str, *owner: str | None) -> None:
+        waits.append(time.monotonic())
+        wait(name, *owner)
+
+    monkeypatch.setattr(stores[1], "_another_writer", noted)
+
+    def batches() -> Iterator[list[AddRequest]]:
+        yield [text_request(1)]
+        yield [text_request(2)]
+        # The slow first writer: its chunks are written, and it holds them until the second
+        # writer has waited three times commit_wait (it no longer gave up after one).
+        while not second_done.is_set() and (
+                not waits or time.monotonic() - waits[0] < 3 * stores[0].commit_wait):
+            assert time.monotonic() - started < 120, "the second writer never waited"
+            time.sleep(0.05)
+        yield [text_request(3)]
+
+    started = time.monotonic()
+    second_done = threading.Event()
+    done: list[object] = []
+    thread = threading.Thread(target=lambda: done.append(first.add_chunks(batches, signer)))
+    thread.start()
+    try:
+        while not stores[0]._mine:  # the first writer holds uncommitted chunks
+            assert thread.is_alive() and time.monotonic() - started < 120
+            time.sleep(0.01)
+        added = second.add([text_request(4)], signer, retries=3)
+    finally:
+        second_done.set()
+        thread.join(120)
+    assert done and added[0].seq == 4 and len(waits) >= 1
+    assert first.verify(verifiers, workers=1).size == 5
+    assert not [n for n in _objects(stores[0]) if n.startswith(LEASE_PREFIX)]
+
+
+def test_a_lease_no_longer_renewed_is_an_interrupted_writer(
+    s3_bucket_url: MakeBucket, signer: Signer
+) -> None:
+    """A writer killed with its lease in the bucket: the lease stops changing, so the waiting
+    writer gives up after commit_wait as before (ConflictError, for repair)."""
+    url, endpoint = s3_bucket_url("moto")
+    archive = Archive.init_store(S3Store.open(url, endpoint=endpoint), ORIGIN)
+    archive.add([text_request(0)], signer)
+    dead = S3Store.open(url, endpoint=endpoint)
+    dead._renew_lease()  # its lease, then its chunk; then it was killed
+    dead.append_record(ENTRIES_RECORD, b'{"v":1,"half', at=dead.record_size(ENTRIES_RECORD))
+    assert isinstance(archive.store, S3Store)
+    archive.store.commit_wait = 0.2
+    with pytest.raises(ConflictError, match="nor renewed its lease"):
+        archive.add([text_request(1)], signer, retries=3)
+    assert [n for n in _objects(dead) if n.startswith(LEASE_PREFIX)]
+    assert archive.repair() == {ENTRIES_RECORD: 12}  # its chunk and its lease removed
+    assert not [n for n in _objects(dead) if n.startswith(LEASE_PREFIX)]

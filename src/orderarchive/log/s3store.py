@@ -85,6 +85,9 @@ OFFSET_DIGITS = 20
 WRITER_META = "orderarchive-writer"
 #: The probe objects a writer creates and removes before its first write.
 PROBE_PREFIX = "probe/"
+#: Where a writer holding uncommitted chunks renews its lease (``lease/<writer id>``): a
+#: liveness hint for a writer waiting on its commit, never a lock (docs/FORMAT.md §NN-left).
+LEASE_PREFIX = "lease/"
 #: Parallel requests of one reader or writer (batched object writes, scattered range reads).
 PARALLEL_REQUESTS = 16
 _CHUNK_NAME = re.compile(r"[0-9]{20}")
@@ -163,9 +166,16 @@ class S3Store:
         # as if it were an uncommitted writer's.
         self._seen_etag: str | None = None
         self._attempt_started = False
-        #: How long a writer that found another's chunk waits for that writer's checkpoint
-        #: before taking the chunk for an interrupted writer's debris.
+        #: How long a writer that found another's chunk waits for that writer's checkpoint,
+        #: or for that writer to renew its lease, before taking the chunk for an interrupted
+        #: writer's debris. A writer renews its own lease three times as often.
         self.commit_wait = 15.0
+        # The lease of this writer's current attempt: its renewal count, and the thread
+        # renewing it while the attempt holds uncommitted chunks (see _hold_lease).
+        self._lease_count = 0
+        self._lease_stop: threading.Event | None = None
+        self._in_attempt = False
+        self._lease_thread: threading.Thread | None = None
 
     @classmethod
     def open(
@@ -676,8 +686,9 @@ class S3Store:
                 )
             for offset in past:
                 chunk = self._chunk_name(name, offset)
-                if self._owner(chunk) != self._writer_id:
-                    self._another_writer(name)
+                owner = self._owner(chunk)
+                if owner != self._writer_id:
+                    self._another_writer(name, owner)
             for offset in reversed(past):
                 self._delete(self._chunk_name(name, offset))
         if not data:
@@ -685,17 +696,21 @@ class S3Store:
         try:
             self._put_chunk(name, at, data)
         except LostRaceError:
-            self._another_writer(name)
+            self._another_writer(name, self._owner(self._chunk_name(name, at)))
 
-    def _another_writer(self, name: str) -> None:
-        """Another writer's chunk lies at the committed length of *name*: wait (at most
-        :attr:`commit_wait` seconds) for its checkpoint, then :class:`LostRaceError` (retry
-        from the new head); if none comes, it is an interrupted writer's debris:
-        :class:`ConflictError`, for ``repair`` (a writer cannot tell a dead writer from a slow
-        one, so it never removes another's chunk itself)."""
+    def _another_writer(self, name: str, owner: str | None) -> None:
+        """Another writer's (*owner*'s) chunk lies at the committed length of *name*: wait for
+        its checkpoint, then :class:`LostRaceError` (retry from the new head). The wait lasts
+        while that writer renews its lease (a long batched add holds its chunks for minutes)
+        and :attr:`commit_wait` seconds past its last renewal; if no checkpoint comes, it is
+        an interrupted writer's debris: :class:`ConflictError`, for ``repair`` (a writer
+        cannot tell a dead writer from a slow one, so it never removes another's chunk
+        itself). Waiting longer never weakens the conditional writes: this writer has
+        written nothing of the log, and the checkpoint's ``If-Match`` still decides."""
         import time
 
         deadline = time.monotonic() + self.commit_wait
+        lease = self._lease_etag(owner)
         delay = 0.005
         while True:
             try:
@@ -710,17 +725,71 @@ class S3Store:
                     hint="try again: the command starts over from the new checkpoint",
                 )
             if time.monotonic() > deadline:
+                renewed = self._lease_etag(owner)
+                if renewed is not None and renewed != lease:  # alive: wait on
+                    lease, deadline = renewed, time.monotonic() + self.commit_wait
+                    continue
                 raise ConflictError(
                     f"{name} holds bytes past its committed length from another writer that "
-                    f"has not committed for {self.commit_wait:g} s (an interrupted writer?); "
-                    "this writer committed nothing",
+                    f"has not committed (nor renewed its lease) for {self.commit_wait:g} s "
+                    "(an interrupted writer?); this writer committed nothing",
                     hint="if no other writer runs, 'orderarchive repair' removes them",
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
+    # -- the lease: a writer with uncommitted chunks says it is alive -----------------------------
+
+    def _lease_etag(self, owner: str | None) -> str | None:
+        """The ETag of writer *owner*'s lease (None: it keeps none, or the id is not one)."""
+        if owner is None or re.fullmatch(r"[0-9a-f]{32}", owner) is None:
+            return None
+        name = LEASE_PREFIX + owner
+        try:
+            return str(self._call("head_object", name, Key=self.prefix + name)["ETag"])
+        except NotFoundError:
+            return None
+
+    def _renew_lease(self) -> None:
+        """Write this writer's lease anew (another body, so another ETag)."""
+        self._lease_count += 1
+        name = LEASE_PREFIX + self._writer_id
+        self._put(name, self.prefix + name, f"{self._writer_id} {self._lease_count}\n".encode(),
+                  cache=NO_CACHE)
+
+    def _hold_lease(self) -> None:
+        """Before a write attempt's first chunk (within :meth:`writer`): the lease written,
+        then renewed every third of :attr:`commit_wait` by a thread until the attempt ends.
+        A renewal that fails is skipped: a waiting writer may then give up (it never removes
+        anything)."""
+        if self._lease_thread is not None or not self._in_attempt:
+            return
+        self._renew_lease()
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.commit_wait / 3):
+                with contextlib.suppress(StorageError, NotFoundError):
+                    self._renew_lease()
+
+        self._lease_stop = stop
+        self._lease_thread = threading.Thread(target=renew, name="orderarchive-s3-lease",
+                                              daemon=True)
+        self._lease_thread.start()
+
+    def _drop_lease(self) -> None:
+        """The attempt ended (committed or not): stop renewing, remove the lease."""
+        if self._lease_thread is None or self._lease_stop is None:
+            return
+        self._lease_stop.set()
+        self._lease_thread.join()
+        self._lease_thread = self._lease_stop = None
+        with contextlib.suppress(StorageError, NotFoundError):
+            self._delete(LEASE_PREFIX + self._writer_id)
+
     def _put_chunk(self, name: str, at: int, data: bytes) -> None:
         chunk = self._chunk_name(name, at)
+        self._hold_lease()  # before the chunk: a writer that finds it finds the lease too
         self._put(
             chunk, self.prefix + chunk, data, cache=NO_CACHE, IfNoneMatch="*",
             Metadata={WRITER_META: self._writer_id},
@@ -749,13 +818,21 @@ class S3Store:
             if length:
                 raise StorageError(f"cannot truncate missing {name}")
             return
+        owners: set[str] = set()
         for offset, size in reversed(chunks):
             chunk = self._chunk_name(name, offset)
             if offset >= length:
+                owner = self._owner(chunk)
+                if owner is not None and owner != self._writer_id:
+                    owners.add(owner)
                 self._delete(chunk)
             elif offset + size > length:
                 keep = self._get(chunk, self.prefix + chunk, size)[: length - offset]
                 self._put(chunk, self.prefix + chunk, keep, cache=NO_CACHE)
+        # The interrupted writers' leases go with their chunks (repair runs with no writer).
+        for owner in sorted(owners):
+            if self._lease_etag(owner) is not None:
+                self._delete(LEASE_PREFIX + owner)
         with self._lock:
             self._chunks.pop(name, None)
             self._committed.pop(name, None)
@@ -821,6 +898,7 @@ class S3Store:
         them, as only this writer could have written them."""
         self._mine.clear()
         self._attempt_started = False  # the next checkpoint read is this attempt's head
+        self._in_attempt = True
         try:
             yield
         except BaseException:
@@ -830,6 +908,9 @@ class S3Store:
             self._mine.clear()
             self._chunks.clear()
             raise
+        finally:
+            self._in_attempt = False
+            self._drop_lease()
 
 
 class _ChunkStream(io.RawIOBase):
