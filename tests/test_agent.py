@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,13 +45,8 @@ def agent(tmp_path: Path) -> Iterator[tuple[str, list[bytes]]]:
     setup; yields the socket path and the Ed25519 public keys, then stops that agent."""
     ssh_agent, ssh_add, ssh_keygen = _tool("ssh-agent"), _tool("ssh-add"), _tool("ssh-keygen")
     sock = tmp_path / "agent.sock"
-    proc = subprocess.Popen([ssh_agent, "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = _start_agent([ssh_agent, "-D", "-a", str(sock)])
     try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            time.sleep(0.01)
         publics = []
         for label in ("one", "two"):
             key = tmp_path / label
@@ -66,6 +60,54 @@ def agent(tmp_path: Path) -> Iterator[tuple[str, list[bytes]]]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _start_agent(argv: list[str]) -> subprocess.Popen[str]:
+    """Start an agent in the foreground (``ssh-agent -D``) and return once it accepts
+    connections. The socket file appears at bind(), before listen(): a client connecting in
+    between is refused (the flaky ssh-add under load). ``ssh-agent -D`` prints its
+    ``SSH_AUTH_SOCK=...`` line only after listen(), so that line is waited for, not the file
+    and not a clock."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("SSH_AUTH_SOCK="):
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        pytest.fail(f"ssh-agent did not start: {line!r} (exit {proc.returncode})")
+    return proc
+
+
+_SLOW_AGENT = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])  # the socket file exists from here...
+time.sleep(0.5)      # ...an agent descheduled under load...
+s.listen(1)          # ...and accepts connections only from here
+print(f"SSH_AUTH_SOCK={sys.argv[1]}; export SSH_AUTH_SOCK;", flush=True)
+s.accept()[0].close()
+"""
+
+
+def test_the_agent_is_used_only_once_it_listens(tmp_path: Path) -> None:
+    """The fixture's start of an agent returns once it listens, however slowly it gets there
+    after its socket file appeared (an agent that binds, stalls, then listens)."""
+    import socket
+    import sys
+
+    sock = tmp_path / "slow.sock"
+    proc = _start_agent([sys.executable, "-c", _SLOW_AGENT, str(sock)])
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock))  # refused if the start returned at bind()
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 def test_agent_lists_and_signs_plain_ed25519(agent: tuple[str, list[bytes]]) -> None:
