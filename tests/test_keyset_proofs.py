@@ -334,3 +334,19 @@ def test_cli_remote_prove_with_the_trust_file(
         line = one_line_error(r, code)
         assert ("leaf hash" if spoil == "wrong" else "not on the server") in line
         assert not (tmp_path / f"{name}.tlog-proof").exists()
+
+
+def test_remote_prove_with_a_trust_file_of_a_site_without_key_sets(tmp_path: Path) -> None:
+    """A trust file cannot check a site whose release names no key sets (nothing signed says
+    which were in force): refused, as verify-proof refuses such a proof; no proof returned."""
+    from _httpsite import serve
+    from orderarchive.publish import publish
+    from orderarchive.remote import prove_remote
+
+    a = Archive.init(tmp_path / "a", ORIGIN)
+    a.add([text_request(1)], WRITER, now=NOW)
+    a.release(WRITER)
+    publish(a, tmp_path / "site", [WRITER.verifier()])
+    with serve(tmp_path / "site") as served, pytest.raises(
+            VerificationError, match="does not name its log's key sets"):
+        prove_remote(served.url, "eo-1", PINNED, state=tmp_path / "state")

@@ -333,7 +333,7 @@ class RemoteLog:
         if claimed.size == 0:
             raise NotFoundError(f"{site.url} publishes an empty log")
         links = keyset_chain(cls(site, trust, note, claimed), claimed)
-        return chain_history(trust, links, note, f"the release {site.url} publishes")
+        return chain_history(trust, links, note, site.url)
 
     @property
     def released(self) -> bool:

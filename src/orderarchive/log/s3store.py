@@ -769,7 +769,7 @@ class S3Store:
 
         def renew() -> None:
             while not stop.wait(self.commit_wait / 3):
-                with contextlib.suppress(StorageError, NotFoundError):
+                with contextlib.suppress(OrderArchiveError):
                     self._renew_lease()
 
         self._lease_stop = stop
