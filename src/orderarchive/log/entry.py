@@ -179,7 +179,7 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:  # noqa: PLR0915 (i
     doc = get("doc")
     if type(doc) is not str:
         doc = _req(d, "doc", str)
-    if _DOC_ID.fullmatch(doc) is None:
+    if not valid_doc_id(doc):
         raise EntryFormatError(f"entry: document id {doc!r} is not valid")
     kind = get("kind")
     if type(kind) is not str:
