@@ -333,34 +333,3 @@ def test_entry_members_of_the_wrong_type_are_refused(member: str, value: object)
 
     with pytest.raises(EntryFormatError):
         Entry.from_bytes(canonical.dumps(members))
-
-
-@pytest.mark.parametrize("chunk", [None, 5])
-@pytest.mark.parametrize("keep", [False, True])
-def test_hash_object_gives_what_read_chunks_gives(
-    tmp_path: Path, verifiers: list[VerifierKey], monkeypatch: pytest.MonkeyPatch,
-    chunk: int | None, keep: bool,
-) -> None:
-    # FileStore.hash_object (verify's one call per local object, issue 15 vfast) against the
-    # generic path through read_chunks: the same digest, length and kept bytes for objects
-    # shorter than, as long as, and longer than the size their entry states (the oversized
-    # one hashed whole, no more than the stated size kept), in one piece or many.
-    if chunk is not None:
-        monkeypatch.setattr(store_module, "_PROBE", 2)
-        monkeypatch.setattr(store_module, "CHUNK_BYTES", chunk)
-    store = FileStore(tmp_path)
-    checker = _audit._EntryChecker(store, verifiers[0].name, verifiers, True, b"k" * 16)
-    assert checker.hash_object is not None
-    for data in (b"", b"a", b"abcdef", b"y" * 10_000):
-        name = object_name(hashlib.sha256(data).hexdigest())
-        store.create(name, data)
-        for size in {0, 1, len(data) - 1, len(data), len(data) + 1, 5_000} - {-1}:
-            h = hashlib.sha256()
-            pieces: list[bytes] | None = [] if keep else None
-            total = checker._read_object(name, h, size, pieces)
-            want = (h.hexdigest(), total, b"".join(pieces or []))
-            got = store.hash_object(name, size, keep)
-            assert got == want, (len(data), size)
-            assert len(got[2]) <= size and got[1] == len(data)
-    with pytest.raises(store_module.NotFoundError):
-        store.hash_object(object_name("0" * 64), 3, keep)

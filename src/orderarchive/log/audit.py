@@ -188,11 +188,6 @@ class _EntryChecker:
         self.check_objects = check_objects
         self.key = key
         self.result = _RangeResult(0)
-        #: FileStore.hash_object (the reads of read_chunks, hashed in one call), if the store
-        #: has it; other stores are read through read_chunks.
-        self.hash_object: Callable[[str, int, bool], tuple[str, int, bytes]] | None = getattr(
-            store, "hash_object", None
-        )
 
     def start(self, seq: int) -> _RangeResult:
         self.result = _RangeResult(seq)
@@ -281,16 +276,10 @@ class _EntryChecker:
         The bytes are held only for a text layer (bounded by its size, as before).
         """
         if read is None:
+            h = hashlib.sha256()
+            pieces: list[bytes] | None = [] if keep or text else None
             try:
-                if self.hash_object is not None:  # a local store: one call (FileStore)
-                    read = self.hash_object(object_name(sha), size, keep or text)
-                else:
-                    h = hashlib.sha256()
-                    pieces: list[bytes] | None = [] if keep or text else None
-                    total = self._read_object(object_name(sha), h, size, pieces)
-                    data = (b"" if not pieces else pieces[0] if len(pieces) == 1
-                            else b"".join(pieces))
-                    read = (h.hexdigest(), total, data)
+                total = self._read_object(object_name(sha), h, size, pieces)
             except NotFoundError:
                 self.problem(
                     "object-missing", f"entry {seq}: {what} sha256:{sha} is missing", seq
@@ -299,6 +288,8 @@ class _EntryChecker:
             except StorageError as e:
                 self.problem("object", f"entry {seq}: {e}", seq)
                 return None
+            data = b"" if not pieces else pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            read = (h.hexdigest(), total, data)
         digest, total, data = read
         self.result.objects += 1
         if not hmac.compare_digest(digest, sha):

@@ -37,7 +37,6 @@ import builtins
 import contextlib
 import errno
 import fcntl
-import hashlib
 import hmac
 import os
 import stat
@@ -511,41 +510,6 @@ class FileStore:
             raise StorageError(f"cannot read {name}: {e.strerror}") from e
         finally:
             os.close(fd)
-
-    def hash_object(self, name: str, size: int, keep: bool) -> tuple[str, int, bytes]:
-        """The SHA-256 (hex) and length of all of *name*, and with *keep* its first *size*
-        bytes: what :meth:`read_chunks` gives, hashed, in one call (``verify`` hashes every
-        object; the generator and its calls cost ~2 µs an object, a tenth of the work).
-
-        The same reads as read_chunks: the first asks for *size* + 1 bytes, so an object of
-        its stated size arrives in one piece and a small probe read shows its end; a longer
-        file is hashed to its end in bounded chunks, and no more than *size* bytes are kept
-        (a hostile oversized object costs hashing time, not memory)."""
-        fd = self.open_fd(name)
-        try:
-            want = max(1, min(size + 1, CHUNK_BYTES))
-            data = os.read(fd, want)
-            h = hashlib.sha256(data)
-            total = len(data)
-            pieces: builtins.list[bytes] | None = [] if keep else None
-            if pieces is not None and total <= size:
-                pieces.append(data)
-            got = total
-            while got:
-                want = _next_want(got, want)
-                chunk = os.read(fd, want)
-                got = len(chunk)
-                if got:
-                    h.update(chunk)
-                    total += got
-                    if pieces is not None and total <= size:
-                        pieces.append(chunk)
-        except OSError as e:
-            raise StorageError(f"cannot read {name}: {e.strerror}") from e
-        finally:
-            os.close(fd)
-        kept = b"" if not pieces else pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        return h.hexdigest(), total, kept
 
     def read_range(self, name: str, offset: int, length: int) -> bytes:
         return self.read_ranges(name, [(offset, length)])[0]
