@@ -61,3 +61,19 @@ def test_rejects_non_canonical(case: str, data: bytes) -> None:
 def test_refuses_to_encode(value: object) -> None:
     with pytest.raises(CanonicalJSONError):
         canonical.dumps(value)
+
+
+@given(values)
+def test_the_reencoder_writes_what_dumps_writes(value: object) -> None:
+    # loads proves canonical form by re-encoding with an encoder built once (issue 15, vfast):
+    # it must write exactly what the documented encoder writes, for any value it may see.
+    assert canonical._reencode(value) == canonical._ENCODER.encode(value)
+
+
+def test_the_reencoder_is_the_prebuilt_one_here() -> None:
+    # On CPython the C encoder is available and passes the probe: the fast path is in use
+    # (were it silently the fallback, verify would be slower and nothing would say so).
+    assert canonical._reencode is not canonical._ENCODER.encode
+    assert canonical._reencode({"b": 1, "a": [True, None, "é\n\x01"]}) == (
+        '{"a":[true,null,"é\\n\\u0001"],"b":1}'
+    )

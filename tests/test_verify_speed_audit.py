@@ -296,3 +296,40 @@ def test_an_oversized_object_is_hashed_whole_but_not_kept(
     assert checker._read_object(name, h, 5, pieces) == len(data)
     assert h.digest() == hashlib.sha256(data).digest()
     assert sum(map(len, pieces)) <= 5
+
+
+_DOC_FIELDS = {
+    "type": "document", "doc": "eo-1", "kind": "executive-order", "title": "T", "issuer": "I",
+    "issued": "2025-01-02", "media_type": "text/plain", "size": 3, "sha256": "ab" * 32,
+    "source_url": "https://example.gov/1", "no_text": "none", "meta": {"pages": 1},
+}
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [(m, v) for m in ("seq", "size") for v in (True, "1", None, [1])]
+    + [(m, v) for m in ("doc", "kind", "title", "issuer", "media_type", "sha256", "type",
+                        "recorded", "signer") for v in (1, None, ["x"], {"a": "b"})]
+    + [(m, v) for m in ("issued", "source_url", "no_text") for v in (1, False, ["x"])]
+    + [("meta", v) for v in ("x", 1, [1], True)]
+    + [("meta", {"k": v}) for v in (True, None, [1], {"a": 1})],
+)
+def test_entry_members_of_the_wrong_type_are_refused(member: str, value: object) -> None:
+    # Entry.from_bytes takes members of the parser's exact types inline (issue 15, vfast) and
+    # everything else through the checks that name the member: bool is not int, None is not
+    # a string, and so on, for every member it reads.
+    signer = Signer(name=ORIGIN, seed=bytes(32))
+    good = make_entry(_DOC_FIELDS, seq=0, signer=signer, recorded="2026-01-01T00:00:00Z")
+    assert good.document is not None and good.document.to_dict()["meta"] == {"pages": 1}
+    members = dict(good.members)
+    if value is None:
+        members.pop(member)
+        if member in ("issued", "source_url", "no_text", "meta"):
+            return  # optional: absent is fine
+    else:
+        members[member] = value
+    from orderarchive import canonical
+    from orderarchive.errors import EntryFormatError
+
+    with pytest.raises(EntryFormatError):
+        Entry.from_bytes(canonical.dumps(members))

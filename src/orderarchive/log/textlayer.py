@@ -195,6 +195,7 @@ _SUSPECT_CHARACTER = re.compile(
 )
 _ASCII = bytes(range(0x80))
 _SPACE_CODE, _LF_CODE, _CONTROL_CODE = 3, 2, 0x80
+_CONTROL_BYTE = bytes((_CONTROL_CODE,))
 _WINDOW = 15 + (42 << 8) + (10 << 16)  # the weights of characters k, k-1 and k-2
 _CLASSES = bytes(
     _SPACE_CODE if b == 0x20 else _LF_CODE if b == 0x0A else 0 if b == 0x0C
@@ -208,15 +209,19 @@ _FAST_SCAN_LIMIT = 1 << 22  # larger layers go to from_bytes: bounded memory for
 
 def plainly_normalised(data: bytes) -> bool:
     """Whether the stored layer *data* passes the scan described above."""
-    body = data[:-1]
+    # The scans take the whole layer, final LF included, rather than a copy of the body
+    # without it (a copy costs ~0.1 ns a byte, 5% of the scan): the body neither starts nor
+    # ends with a space, LF or FF (the edge tests come first), so that LF completes no
+    # forbidden window or page separator, composes with nothing (NFC) and ends any UTF-8
+    # sequence left open (invalid with or without it).
     return (
-        0 < len(body) <= _FAST_SCAN_LIMIT
-        and data[-1:] == b"\n"
-        and body[:1] not in _EDGES
-        and body[-1:] not in _EDGES
-        and (data.isascii() or _plain_unicode(body))
-        and _plain_layout(body)
-        and (b"\f" not in body or _plain_pages(body))
+        1 < len(data) <= _FAST_SCAN_LIMIT + 1
+        and data[-1] == 0x0A
+        and data[:1] not in _EDGES
+        and data[-2:-1] not in _EDGES
+        and (data.isascii() or _plain_unicode(data))
+        and _plain_layout(data)
+        and (b"\f" not in data or _plain_pages(data))
     )
 
 
@@ -256,7 +261,7 @@ def _plain_layout(body: bytes) -> bool:
     """No ASCII control but LF and FF, no double space, no space next to a LF, no three LFs
     in a row (form feeds: _plain_pages)."""
     classes = body.translate(_CLASSES)
-    if bytes((_CONTROL_CODE,)) in classes:
+    if _CONTROL_BYTE in classes:
         return False
     windows = int.from_bytes(classes, "little") * _WINDOW
     return not windows & _high_bits(len(body) + 2)
