@@ -53,8 +53,6 @@ def normalise_paragraph(text: str) -> str:
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n")
-#: What makes :func:`normalise_paragraph` rewrite spaces: a run of spaces, a tab, another space.
-_SPACE_WORK = re.compile(r"[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]| {2}")
 
 
 def _strip_lines(text: str) -> str:
@@ -66,15 +64,17 @@ def split_paragraphs(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     parts = _PARAGRAPH_BREAK.split(text)
     if (
-        unicodedata.is_normalized("NFC", text)
-        and _CONTROL.search(text) is None
-        and _SPACE_WORK.search(text) is None
+        "  " not in text
+        and text.replace("\n", "").isprintable()
+        and unicodedata.is_normalized("NFC", text)
     ):
-        # Most text needs no rewriting, and one scan of the whole text shows it: each part
-        # lies between two "\n" (a character NFC never composes or reorders), so a whole
-        # text in NFC has every part in NFC; with no control character and nothing for the
-        # space rule to rewrite anywhere, normalise_paragraph only strips lines — exactly
-        # what is done here (tests/test_textlayer.py compares both ways on hostile text).
+        # Most text needs no rewriting, and three scans of the whole text (in C) show it.
+        # Printable excludes every control character (Cc, and U+2028/U+2029) and every space
+        # but U+0020 (the tab, Zs): with no run of two spaces either, neither substitution of
+        # normalise_paragraph changes anything. Each part lies between two "\n" (a character
+        # NFC never composes or reorders), so a whole text in NFC has every part in NFC. What
+        # is left of normalise_paragraph is stripping lines — exactly what is done here
+        # (tests/test_normalise_fast_paths.py compares both ways on hostile text).
         return [p for p in map(_strip_lines, parts) if p]
     return [p for p in (normalise_paragraph(part) for part in parts) if p]
 
