@@ -78,12 +78,17 @@ def test_split_paragraphs_whole_text_fast_path_matches_the_rule() -> None:
     rng = random.Random(20261206)
     common = [*"abc \n", "\n\n", "\n \n", "é", "—", "Å"]
     rare = [*ALPHABET, "\u0301", "e\u0301", "\u212b", "\u1100\u1161", "\u00a0\n"]
-    fast = 0
+    fast = unpadded = 0
     for _ in range(20_000):
         pieces = [rng.choice(rare if rng.random() < 0.02 else common)
                   for _ in range(rng.randint(0, 40))]
         text = "".join(pieces)
         assert split_paragraphs(text) == _split_reference(text), repr(text)
-        fast += unicodedata.is_normalized("NFC", text) and "  " not in text and (
-            text.replace("\r", "").replace("\n", "").isprintable())
-    assert fast > 5_000  # the fast path was exercised, not only the per-paragraph one
+        plain = text.replace("\r\n", "\n").replace("\r", "\n")
+        if unicodedata.is_normalized("NFC", plain) and "  " not in plain and (
+                plain.replace("\n", "").isprintable()):
+            fast += 1
+            unpadded += not (" \n" in plain or "\n " in plain or plain[:1] == " "
+                             or plain[-1:] == " ")
+    # Both fast paths were exercised, not only the per-paragraph one.
+    assert fast > 5_000 and unpadded > 1_000, (fast, unpadded)

@@ -62,7 +62,6 @@ def _strip_lines(text: str) -> str:
 def split_paragraphs(text: str) -> list[str]:
     """Split free text into normalised paragraphs at blank lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    parts = _PARAGRAPH_BREAK.split(text)
     if (
         "  " not in text
         and text.replace("\n", "").isprintable()
@@ -75,8 +74,12 @@ def split_paragraphs(text: str) -> list[str]:
         # NFC never composes or reorders), so a whole text in NFC has every part in NFC. What
         # is left of normalise_paragraph is stripping lines — exactly what is done here
         # (tests/test_normalise_fast_paths.py compares both ways on hostile text).
-        return [p for p in map(_strip_lines, parts) if p]
-    return [p for p in (normalise_paragraph(part) for part in parts) if p]
+        if " \n" in text or "\n " in text or text[:1] == " " or text[-1:] == " ":
+            return [p for p in map(_strip_lines, _PARAGRAPH_BREAK.split(text)) if p]
+        # No line starts or ends with a space either (and " " is the only space left), so
+        # the blank lines are the runs of two or more "\n" and no line needs stripping.
+        return [p for p in (part.strip("\n") for part in text.split("\n\n")) if p]
+    return [p for p in map(normalise_paragraph, _PARAGRAPH_BREAK.split(text)) if p]
 
 
 @attrs.frozen
