@@ -77,3 +77,50 @@ def test_the_reencoder_is_the_prebuilt_one_here() -> None:
     assert canonical._reencode({"b": 1, "a": [True, None, "é\n\x01"]}) == (
         '{"a":[true,null,"é\\n\\u0001"],"b":1}'
     )
+
+def test_the_fast_check_of_dumps_never_passes_what_the_full_check_refuses() -> None:
+    """dumps skips the full check (which names the failing member) when a cheaper walk
+    passes: on values mixing everything JSON can and cannot hold, the two agree on every
+    value the cheap walk passes, and dumps raises exactly when the full check does."""
+    import enum
+    import random
+
+    from orderarchive.canonical import CanonicalJSONError, _check, _valid, dumps
+
+    class Small(enum.IntEnum):
+        ONE = 1
+
+    leaves = ["a", "é", "\ud800", 0, -(2**53 - 1), 2**53, 1.5, True, None, Small.ONE, b"x"]
+    keys = ["k", "é", 1, "\ud800"]
+    rng = random.Random(5)
+
+    def build(depth: int) -> object:
+        r = rng.random()
+        if depth > 3 or r < 0.4:
+            return rng.choice(leaves)
+        if r < 0.6:
+            return [build(depth + 1) for _ in range(rng.randint(0, 3))]
+        if r < 0.7:
+            return tuple(build(depth + 1) for _ in range(rng.randint(0, 3)))
+        return {rng.choice(keys): build(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    passed = refused = 0
+    for _ in range(5_000):
+        value = build(0)
+        try:
+            _check(value)
+            full = True
+        except CanonicalJSONError:
+            full = False
+        if _valid(value):
+            assert full, repr(value)
+        try:
+            dumps(value)
+            assert full, repr(value)
+            passed += 1
+        except CanonicalJSONError:
+            assert not full, repr(value)
+            refused += 1
+        except (TypeError, ValueError):
+            pass  # what the encoder itself refuses after the check passed
+    assert passed > 500 and refused > 500

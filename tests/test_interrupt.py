@@ -186,17 +186,19 @@ def test_ctrl_c_inside_the_write_phase_is_held_until_the_commit(
     """Deterministically: SIGINT arrives while the objects are being written (the third
     temporary file); the add still commits whole, nothing is left over, and the interrupt is
     recorded for the command, not raised in the middle of the write."""
+    import orderarchive.log.store as store_module
+
     archive = Archive.init(tmp_path / "archive", ORIGIN)
-    original = FileStore._write_new
+    original = store_module._write_in
     calls = []
 
-    def interrupted(self: FileStore, path: Path, data: bytes, *, sync: bool = True) -> Path:
-        calls.append(path)
+    def interrupted(directory: int, name: str, data: bytes) -> None:
+        calls.append(name)
         if len(calls) == 3:
             os.kill(os.getpid(), signal.SIGINT)
-        return original(self, path, data, sync=sync)
+        original(directory, name, data)
 
-    monkeypatch.setattr(FileStore, "_write_new", interrupted)
+    monkeypatch.setattr(store_module, "_write_in", interrupted)
     with interrupts_until_commit() as scope:
         entries = archive.add([text_request(i) for i in range(20)], signer)
     assert len(calls) > 3 and scope.interrupted and len(entries) == 20

@@ -63,3 +63,32 @@ def test_html_whitespace_collapse_matches_the_rule() -> None:
     for _ in range(20_000):
         text = "".join(rng.choice(" \t\n\r\f\v\u00a0ab") for _ in range(rng.randint(0, 10)))
         assert _collapse(text) == rule.sub(" ", text), repr(text)
+
+
+def _split_reference(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [p for p in map(reference, re.split(r"\n[ \t\u00a0]*\n", text)) if p]
+
+
+def test_split_paragraphs_whole_text_fast_path_matches_the_rule() -> None:
+    """split_paragraphs proves most texts need no rewriting with one scan of the whole text
+    (NFC, all printable, no run of spaces): random texts of many paragraphs built
+    mostly from characters that pass that scan, with rare ones that do not (combining
+    marks, controls, odd spaces), split both ways."""
+    rng = random.Random(20261206)
+    common = [*"abc \n", "\n\n", "\n \n", "é", "—", "Å"]
+    rare = [*ALPHABET, "\u0301", "e\u0301", "\u212b", "\u1100\u1161", "\u00a0\n"]
+    fast = unpadded = 0
+    for _ in range(20_000):
+        pieces = [rng.choice(rare if rng.random() < 0.02 else common)
+                  for _ in range(rng.randint(0, 40))]
+        text = "".join(pieces)
+        assert split_paragraphs(text) == _split_reference(text), repr(text)
+        plain = text.replace("\r\n", "\n").replace("\r", "\n")
+        if unicodedata.is_normalized("NFC", plain) and "  " not in plain and (
+                plain.replace("\n", "").isprintable()):
+            fast += 1
+            unpadded += not (" \n" in plain or "\n " in plain or plain[:1] == " "
+                             or plain[-1:] == " ")
+    # Both fast paths were exercised, not only the per-paragraph one.
+    assert fast > 5_000 and unpadded > 1_000, (fast, unpadded)

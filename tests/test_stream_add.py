@@ -22,6 +22,7 @@ from conftest import ORIGIN, ok, one_line_error, text_request
 from orderarchive.archive import Archive
 from orderarchive.cli import cli
 from orderarchive.errors import ConflictError, MalformedError
+from orderarchive.index import Index, index_path
 from orderarchive.log import merkle
 from orderarchive.log.entry import AddRequest
 from orderarchive.log.layout import ENTRIES, HASHES, OFFSETS, debris, named
@@ -376,3 +377,88 @@ def _passphrase_file(clerk: Path) -> Path:
     path = clerk / "pass"
     path.write_text("a long passphrase\n", "utf-8")
     return path
+
+# -- the index of a streaming add ----------------------------------------------------------------
+
+
+def _index_rows(archive: Archive, verifiers: list[VerifierKey]) -> list[tuple[object, ...]]:
+    idx = archive.index(verifiers, full_text=False)
+    try:
+        return [(d.seq, d.doc, d.sha256, d.title) for d in map(idx.by_seq, range(idx.state()[0]))
+                if d is not None]
+    finally:
+        idx.close()
+
+
+def test_a_batched_add_indexes_its_entries_without_reading_them_back(
+    tmp_path: Path, signer: Signer, verifiers: list[VerifierKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each batch's entries go into the index as they are signed (each signature checked
+    with the index's keys, as a catch-up would), in one index transaction committed after the
+    checkpoint, and only if their tree has the root of the checkpoint as those keys verify
+    it: no entry is read back from the log after the commit (it was: 2,000 entries re-read,
+    parsed and verified for 2,000 documents), and the index equals one rebuilt from the log."""
+    from orderarchive.log.log import Log
+
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive.add([text_request(i) for i in range(3)], signer)
+    requests = [text_request(i) for i in range(3, 350)]
+    reads: list[tuple[int, int]] = []
+    real = Log.iter_entries
+    monkeypatch.setattr(Log, "iter_entries", lambda self, start=0, end=None: reads.append(
+        (start, end)) or real(self, start, end))
+    added = archive.add_chunks(lambda: iter(chunks_of(requests, 100)), signer)
+    assert (added.start, added.end) == (3, 350)
+    assert reads == []  # the staged index was committed: nothing read back
+    monkeypatch.undo()
+    staged = _index_rows(archive, verifiers)
+    assert len(staged) == 350
+    rebuilt_cache = tmp_path / "rebuilt-cache"
+    monkeypatch.setenv("ORDERARCHIVE_CACHE", str(rebuilt_cache))
+    assert _index_rows(Archive.open(tmp_path / "archive"), verifiers) == staged
+    assert archive.verify(verifiers).size == 350
+
+
+def test_a_failed_batched_add_leaves_the_index_as_it_was(
+    tmp_path: Path, signer: Signer, verifiers: list[VerifierKey],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The third batch fails after two were written and staged: nothing committed to the log,
+    the index rolled back with it (same rows, bound to the old tree), and the next add of the
+    same documents indexes them."""
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive.add([text_request(i) for i in range(3)], signer)
+    before = _index_rows(archive, verifiers)
+    requests = [text_request(i) for i in range(3, 350)]
+    requests[260] = text_request(9999, doc="eo-5")
+    with pytest.raises(ConflictError):
+        archive.add_chunks(lambda: iter(chunks_of(requests, 100)), signer)
+    location = archive.store.location()
+    assert location is not None
+    raw = Index.open(index_path(location, ORIGIN))  # as left, before any sync repairs it
+    bound = raw.binding()
+    raw.close()
+    assert bound.size == 3 and bound.root == archive.head(verifiers).checkpoint.root_hash
+    idx = archive.index(verifiers, full_text=False)
+    assert idx.state()[0] == 3 and idx.by_doc("eo-4") is None
+    idx.close()
+    assert _index_rows(archive, verifiers) == before
+    requests[260] = text_request(263)
+    archive.add_chunks(lambda: iter(chunks_of(requests, 100)), signer)
+    assert len(_index_rows(archive, verifiers)) == 350
+
+
+def test_the_same_bytes_under_two_ids_in_different_batches_are_still_added(
+    tmp_path: Path, signer: Signer, verifiers: list[VerifierKey]
+) -> None:
+    """An append's own staged rows are not "already archived": a file added twice under two
+    ids in one call is accepted in different batches exactly as in one batch."""
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    requests = [text_request(i) for i in range(250)]
+    requests[200] = text_request(5, doc="eo-copy-of-5")
+    archive.add_chunks(lambda: iter(chunks_of(requests, 100)), signer)
+    one_batch = Archive.init(tmp_path / "one", ORIGIN)
+    one_batch.add(requests, signer)
+    assert archive.verify(verifiers).size == one_batch.verify(verifiers).size == 250
+    assert archive.index(verifiers).by_doc("eo-copy-of-5") is not None

@@ -291,15 +291,92 @@ class _NewDocuments:
     Only the ids seen are kept (not the documents), so a long append's checks cost memory
     per document of an id, and a duplicate id far apart in one append is still refused."""
 
-    def __init__(self, open_index: Callable[[], Index]) -> None:
+    def __init__(self, open_index: Callable[[], Index], committed: int | None = None) -> None:
         self._open_index = open_index
         self._idx: Index | None = None
         self.seen = _Ids()
+        #: The committed tree size while this append's own entries are being indexed
+        #: (:meth:`stage`): lookups ignore rows at or past it.
+        self._committed = committed
+        self._staged: tuple[int, list[bytes]] | None = None  # (size, compact range) so far
+        self._staging = committed is not None
 
     def close(self) -> None:
         if self._idx is not None:
+            if self._staged is not None:
+                self._staged = None
+                with contextlib.suppress(OrderArchiveError):
+                    self._idx.release(commit=False)
             self._idx.close()
             self._idx = None
+
+    def stage(
+        self, entries: Sequence[Entry], verifiers: Sequence[VerifierKey], origin: str
+    ) -> None:
+        """Index *entries* (this append's, just signed, not yet written or committed) in a
+        transaction held open until :meth:`commit`, so that a long append is not read back
+        from the log after its commit. Only an index at the committed head and bound to
+        *keys* (the fingerprint the writer's index is kept under: its own key, or the key
+        *history* of a log with key sets) is updated this way; otherwise, or after any error,
+        nothing is staged and the index catches up from the log after the commit, as before.
+
+        Under a single key, the index's key is the one that just signed these entries. Under
+        key sets each entry is verified against *history* first, as the catch-up would: the
+        writer's own check of its key is not what the index relies on (a writer that skips
+        it must not put a revoked key's entries into the index; tests/test_keyset_log.py)."""
+        idx = self._idx
+        if not self._staging or idx is None or not entries:
+            return
+        try:
+            for entry in entries:
+                entry.verify(verifiers, origin)
+            if self._staged is None:
+                bound = idx.binding()
+                if (
+                    idx.path == Path(":memory:") or bound.keys != keyset_fingerprint(verifiers)
+                    or bound.size != self._committed or bound.root is None
+                ):
+                    self._staging = False
+                    return
+                idx.hold()
+                self._staged = (bound.size, list(bound.frontier))
+            done, frontier = self._staged
+            frontier = merkle.compact_append(
+                done, frontier, [merkle.leaf_hash(e.raw) for e in entries]
+            )
+            done += len(entries)
+            idx.add(entries, {}, size=done, root=None, paged=_paged, frontier=frontier,
+                    text=False)
+            self._staged = (done, frontier)
+        except Exception:  # derived data: never a reason to stop an append
+            self._abandon()
+
+    def commit(self, size: int, root: bytes) -> bool:
+        """Commit what :meth:`stage` indexed if it is the whole append: *size* entries whose
+        tree has the *root* of the new checkpoint, verified by the caller with the index's
+        keys (compared here). Else roll it back."""
+        staged, idx = self._staged, self._idx
+        if staged is None or idx is None:
+            return False
+        done, frontier = staged
+        if done != size or not hmac.compare_digest(merkle.compact_root(frontier), root):
+            self._abandon()
+            return False
+        try:
+            idx.seal(root)
+            self._staged = None
+            idx.release(commit=True)
+        except OrderArchiveError:
+            self._abandon()
+            return False
+        return True
+
+    def _abandon(self) -> None:
+        self._staging = False
+        if self._staged is not None and self._idx is not None:
+            self._staged = None
+            with contextlib.suppress(OrderArchiveError):
+                self._idx.release(commit=False)
 
     def check(self, requests: Sequence[AddRequest]) -> None:
         if self._idx is None:  # opened at the first check (brought up to date once)
@@ -320,6 +397,8 @@ class _NewDocuments:
                     remedy=Remedy.DOCUMENT_ID,
                 )
             for hit in idx.by_sha256(f.sha256):
+                if self._committed is not None and hit.seq >= self._committed:
+                    continue  # this append's own document, indexed ahead of its commit
                 raise ConflictError(
                     f"this file is already archived as {hit.doc!r} (entry {hit.seq})"
                 )
@@ -800,16 +879,25 @@ class Archive:
         texts: dict[str, TextLayer] = {}
         batches = 0
 
+        # The index of the keys this writer checks against (its key history, with key
+        # sets): the one the next add looks up, kept warm.
+        indexed_by: Sequence[VerifierKey] = [signer.verifier()]
+        staged = False
+
         def kept(entries: Sequence[Entry]) -> None:
             nonlocal first
             if batches == 1:
                 first = (list(entries), texts)
+            checker.stage(entries, indexed_by, self.origin)
             if on_chunk is not None:
                 on_chunk(entries)
 
         with self.log.writer(signer) as head:
             self.log.check_writer(head, signer, recorded)
-            with self._new_documents(signer.verifier()) as checker:
+            trust = self.log.trust
+            if isinstance(trust, KeyHistory):
+                indexed_by = trust
+            with self._new_documents(signer.verifier(), committed=head.size) as checker:
 
                 def prepared() -> Iterator[
                     tuple[list[canonical.JSONObject], list[tuple[str, bytes]]]
@@ -829,18 +917,20 @@ class Archive:
                 streamed = self.log.append_stream(
                     head, prepared(), signer, recorded=recorded, on_chunk=kept
                 )
-        if streamed.end > streamed.start and streamed.committed:
+                if streamed.end > streamed.start and streamed.committed:
+                    # Committed to the index only under the signed checkpoint as the index's
+                    # keys verify it (as any index update is): read back, not assumed.
+                    with contextlib.suppress(KeyboardInterrupt, OrderArchiveError):
+                        signed = self.head(indexed_by).checkpoint
+                        if signed is not None:
+                            staged = checker.commit(signed.size, signed.root_hash)
+        if streamed.end > streamed.start and streamed.committed and not staged:
             # The derived index is rebuilt on next use if this fails.
             with contextlib.suppress(KeyboardInterrupt):
-                # The index of the keys this writer checked against (its key history, with
-                # key sets): the one the next add looks up, kept warm.
-                trust = self.log.trust
                 appended = None
                 if first is not None and batches == 1:
                     appended = _Appended(streamed.start, tuple(first[0]), first[1], streamed.root)
-                self._index_quietly(
-                    trust if isinstance(trust, KeyHistory) else [signer.verifier()], appended
-                )
+                self._index_quietly(indexed_by, appended)
         return Added(streamed.start, streamed.end, streamed.root, streamed.committed)
 
     def _index_quietly(self, verifiers: Sequence[VerifierKey], appended: _Appended | None) -> None:
@@ -871,7 +961,9 @@ class Archive:
         checker.check(requests)
 
     @contextlib.contextmanager
-    def _new_documents(self, verifier: VerifierKey) -> Iterator[_NewDocuments]:
+    def _new_documents(
+        self, verifier: VerifierKey, *, committed: int | None = None
+    ) -> Iterator[_NewDocuments]:
         def open_index() -> Index:
             trust = self.log.trust
             if isinstance(trust, KeyHistory):
@@ -886,7 +978,7 @@ class Archive:
                     raise
                 return self._open_index(history, text=False)
 
-        checker = _NewDocuments(open_index)
+        checker = _NewDocuments(open_index, committed)
         try:
             yield checker
         finally:

@@ -64,9 +64,37 @@ def _check(value: Any, path: str = "$") -> None:
     raise CanonicalJSONError(f"{path}: {type(value).__name__} cannot be encoded")
 
 
+def _valid(value: Any) -> bool:
+    """Whether :func:`_check` would pass *value*, without building the path of every member
+    (which only an error message needs): entries are encoded twice per signature."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _encodable(value)
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if value is None or kind is bool:
+        return True
+    if kind is dict:
+        return all(
+            type(key) is str and key.isascii() and _valid(item) for key, item in value.items()
+        )
+    if kind is list or kind is tuple:
+        return all(_valid(item) for item in value)
+    return False  # subclasses, floats, anything else: the full check decides and explains
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def dumps(value: Any) -> bytes:
     """Encode *value* as canonical JSON bytes (no trailing newline)."""
-    _check(value)
+    if not _valid(value):
+        _check(value)
     return _ENCODER.encode(value).encode("utf-8")
 
 

@@ -66,6 +66,11 @@ CACHE_ENV = "ORDERARCHIVE_CACHE"
 
 #: Seconds a reader or writer waits for another connection's lock before giving up.
 BUSY_TIMEOUT = 30.0
+#: SQLite's page cache: 64 MiB, for random sha256 keys at a million rows; while an update is
+#: held open across a streaming add (:meth:`Index.hold`), 8 MiB (uncommitted pages beyond it
+#: spill to the write-ahead log instead of growing the process).
+CACHE_KIB = 65536
+HOLD_CACHE_KIB = 8192
 
 #: Markers around matched terms in :attr:`SearchHit.snippet`.
 MARK = ("[", "]")
@@ -461,7 +466,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         # Checkpoint every 64 MiB of WAL rather than 4 MiB: a rebuild commits every few
         # thousand entries, and fewer checkpoints write each hot index page fewer times.
         conn.execute("PRAGMA wal_autocheckpoint = 16384")
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: random sha256 keys at 1M rows
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # random sha256 keys at 1M rows
     except BaseException:
         conn.close()
         raise
@@ -601,6 +606,30 @@ class Index:
         crash) sees the index before or after all of them, never between."""
         with self._transaction(what):
             yield
+
+    def hold(self) -> None:
+        """Begin a transaction that the next :meth:`add` and :meth:`seal` calls join, until
+        :meth:`release`: a streaming ``add`` indexes each batch as it is written and commits
+        the index only once the log's checkpoint has. Its pages are held in a small cache
+        (the rest spills to the write-ahead log), so memory does not grow with the batch."""
+        try:
+            self._conn.execute(f"PRAGMA cache_size = -{HOLD_CACHE_KIB}")
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _storage_error(e, "begin an update") from e
+
+    def release(self, *, commit: bool) -> None:
+        """End the transaction of :meth:`hold`: commit it, or roll it back (nothing of it kept)."""
+        conn = self._conn
+        try:
+            if conn.in_transaction:
+                conn.execute("COMMIT" if commit else "ROLLBACK")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        except sqlite3.Error as e:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            raise _storage_error(e, "commit an update" if commit else "roll back") from e
 
     @contextlib.contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:

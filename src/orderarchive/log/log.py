@@ -583,7 +583,8 @@ class Log:
         then cut (an S3 store removes its own chunks), as on any error before the swap. A
         process killed meanwhile leaves records past the checkpoint's size, which readers
         ignore and ``repair`` cuts, and objects nothing names. *on_chunk* receives each
-        chunk's entries once they are signed (not yet committed).
+        chunk's entries once they are signed, before they are written (an error it raises
+        stops the append like any other before the commit).
         """
         signer = BatchSigner.of(signer)
         size = head.size
@@ -620,6 +621,8 @@ class Log:
                 data = (b"".join(lines), b"".join(offsets), overlay.take())
                 del lines, offsets
                 note = self._next_note(head, seq, overlay.root(), keysets, signer) if last else None
+                if on_chunk is not None:
+                    on_chunk(entries)  # before the write: an error here commits nothing
                 # The last chunk's write phase ends at the commit point: Ctrl-C there is held
                 # back to it (as before, or committed); before, it stops at the chunk's end.
                 step: contextlib.AbstractContextManager[Interrupts | None] = (
@@ -632,8 +635,6 @@ class Log:
                         swapping = True
                         self.store.swap_checkpoint(_stored(head), note)
                         interrupts = held
-                if on_chunk is not None:
-                    on_chunk(entries)
                 del data, entries
         except BaseException:
             if wrote and not swapping:

@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, overload
 
 import attrs
 
@@ -190,6 +190,102 @@ MAX_MEMBER_BYTES = 1 << 20
 MAX_OBJECT_BYTES = 512 * 1024 * 1024
 #: Largest single range read from a log file (an entry line is at most 64 KiB + LF).
 MAX_RANGE_BYTES = 1 << 20
+
+
+def _write_in(directory: int, name: str, data: bytes) -> None:
+    """Write *data* to the new file *name* in the directory open as *directory* (``O_EXCL``,
+    ``O_NOFOLLOW``; not fsynced: the caller's batch flushes)."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644, dir_fd=directory)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=directory)
+        raise
+    os.close(fd)
+
+
+def _exists_in(directory: int, name: str) -> bool:
+    """Whether *name* exists (as anything, a link included) in the directory *directory*."""
+    try:
+        os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class _Directories:
+    """Descriptors of a :class:`FileStore`'s directories for one batch of writes, each opened
+    (created if missing) relative to its parent's descriptor with ``O_NOFOLLOW``: a symbolic
+    link or a file anywhere on the way is :class:`StorageError`, and each level is checked
+    once per batch however many objects it receives."""
+
+    def __init__(self, store: FileStore) -> None:
+        self._store = store
+        self._fds: dict[tuple[str, ...], int] = {}
+        self._missing: set[tuple[str, ...]] = set()
+
+    def __enter__(self) -> _Directories:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+    @overload
+    def open(self, parts: Sequence[str]) -> int: ...
+    @overload
+    def open(self, parts: Sequence[str], *, create: bool) -> int | None: ...
+
+    def open(self, parts: Sequence[str], *, create: bool = True) -> int | None:
+        """The descriptor of the directory *parts* (below the store's root), created if
+        missing; with *create* false, None if it (or a level above it) does not exist."""
+        key = tuple(parts)
+        fd = self._fds.get(key)
+        if fd is not None:
+            return fd
+        if not create and key in self._missing:
+            return None
+        if not key:
+            fd = os.open(self._store.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        else:
+            parent = self.open(key[:-1], create=create)
+            if parent is None:
+                self._missing.add(key)
+                return None
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                try:
+                    fd = os.open(key[-1], flags, dir_fd=parent)
+                except FileNotFoundError:
+                    if not create:
+                        self._missing.add(key)
+                        return None
+                    with contextlib.suppress(FileExistsError):  # a racing writer made it
+                        os.mkdir(key[-1], 0o755, dir_fd=parent)
+                    fd = os.open(key[-1], flags, dir_fd=parent)
+            except OSError as e:
+                if e.errno == errno.ENOTDIR:  # O_DIRECTORY | O_NOFOLLOW: a link or a file
+                    with contextlib.suppress(OSError):
+                        if stat.S_ISLNK(os.stat(key[-1], dir_fd=parent,
+                                                follow_symlinks=False).st_mode):
+                            e.errno = errno.ELOOP
+                if e.errno == errno.ELOOP:
+                    raise StorageError(
+                        f"{'/'.join(key)} is a symbolic link; refusing to write through it"
+                    ) from e
+                if e.errno == errno.ENOTDIR:
+                    raise StorageError(f"{'/'.join(key)} is not a directory") from e
+                raise
+            self._store._real_dirs.add(key)
+        self._fds[key] = fd
+        return fd
 
 
 def _refuse_special(name: str, mode: int) -> None:
@@ -798,57 +894,80 @@ class FileStore:
         order, whether each item was created (False: it already held exactly that data).
         """
         created = [False] * len(items)
-        pending: dict[str, tuple[Path, bytes, builtins.list[int]]] = {}
-        # Each directory is checked (lstat of every level: no link on the way) once per batch,
+        pending: dict[str, tuple[builtins.list[str], bytes, builtins.list[int]]] = {}
+        # Each directory is opened (every level without following a link) once per batch,
         # not once per object: a batch of thousands shares 256 objects/sha256/<2>/.
-        dirs: dict[tuple[str, ...], bool] = {}
-        for i, (name, data) in enumerate(items):
-            if name in pending:
-                if not hmac.compare_digest(pending[name][1], data):
-                    raise ConflictError(f"{name} is given twice with different content")
-                pending[name][2].append(i)
-                continue
-            parts = self._parts(name)
-            path = self.root.joinpath(*parts)
-            where = tuple(parts[:-1])
-            if where not in dirs:
-                dirs[where] = self._check_dirs(parts, cached=False)
-            if dirs[where] and self._exists_for_write(path):
-                self._holds(name, data)
-                continue
-            pending[name] = (path, data, [i])
-        if len(pending) < BATCH_SYNC_MIN:
-            for name, (_, data, positions) in pending.items():
-                if self.create(name, data):
-                    created[positions[0]] = True
-            return created
-        temporary: dict[str, Path] = {}
+        with _Directories(self) as directories:
+            for i, (name, data) in enumerate(items):
+                if name in pending:
+                    if not hmac.compare_digest(pending[name][1], data):
+                        raise ConflictError(f"{name} is given twice with different content")
+                    pending[name][2].append(i)
+                    continue
+                parts = self._parts(name)
+                fd = directories.open(parts[:-1], create=False)
+                if fd is not None and _exists_in(fd, parts[-1]):
+                    self._holds(name, data)
+                    continue
+                pending[name] = (parts, data, [i])
+            if len(pending) < BATCH_SYNC_MIN:
+                for name, (_, data, positions) in pending.items():
+                    if self.create(name, data):
+                        created[positions[0]] = True
+                return created
+            self._write_batch(pending, created, directories)
+        return created
+
+    def _write_batch(
+        self,
+        pending: dict[str, tuple[builtins.list[str], bytes, builtins.list[int]]],
+        created: builtins.list[bool],
+        directories: _Directories,
+    ) -> None:
+        """The batch path of :meth:`create_many`: every file operation relative to a
+        descriptor of its directory, opened once per batch without following a link
+        (``O_NOFOLLOW`` at each level), so no name is resolved twice and a directory swapped
+        for a link after it was opened is never written through."""
+        pid = os.getpid()
+        stamp = time.monotonic_ns()
+        temporary: builtins.list[tuple[int, str]] = []  # (directory descriptor, temporary)
+        syncfs = _syncfs_function() is not None
+
+        def paths(leaves: Sequence[str]) -> builtins.list[Path]:
+            # Only the portable fallback (fsync each file and directory) needs paths.
+            if syncfs:
+                return []
+            return [self.root.joinpath(*parts[:-1], leaf)
+                    for (parts, _, _), leaf in zip(pending.values(), leaves, strict=True)]
+
         try:
             try:
-                made: set[Path] = set()
-                for name, (path, data, _) in pending.items():
-                    # The batch's flushes make new directories' entries durable (syncfs, or
-                    # the fsync of every directory up to the root): no fsync per directory.
-                    if path.parent not in made:
-                        self._parent(name, sync=False)
-                        made.add(path.parent)
-                    temporary[name] = self._write_new(path, data, sync=False)
-                _sync_filesystem(self.root, list(temporary.values()), ())
-                for name, (path, data, positions) in pending.items():
+                for k, (parts, data, _) in enumerate(pending.values()):
+                    fd = directories.open(parts[:-1])
+                    tmp = f".{parts[-1]}.{pid}.{stamp + k}.tmp"
+                    _write_in(fd, tmp, data)
+                    temporary.append((fd, tmp))
+                # The batch's flushes make new directories' entries durable (syncfs, or the
+                # fsync of every directory up to the root): no fsync per directory.
+                _sync_filesystem(self.root, paths([tmp for _, tmp in temporary]), ())
+                for (name, (parts, data, positions)), (fd, tmp) in zip(
+                    pending.items(), temporary, strict=True
+                ):
                     try:
-                        os.link(temporary[name], path, follow_symlinks=False)
+                        os.link(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd,
+                                follow_symlinks=False)
                     except FileExistsError:  # a racing writer created it meanwhile
                         self._holds(name, data)
                     else:
                         created[positions[0]] = True
-                names = [path for path, _, _ in pending.values()]
-                _sync_filesystem(self.root, (), self._directories(names))
+                names = paths([parts[-1] for parts, _, _ in pending.values()])
+                _sync_filesystem(self.root, (), self._directories(names) if names else ())
             finally:
-                for tmp in temporary.values():
-                    tmp.unlink(missing_ok=True)
+                for fd, tmp in temporary:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp, dir_fd=fd)
         except OSError as e:
             raise StorageError(f"cannot write objects: {e.strerror}") from e
-        return created
 
     def append_record(self, name: str, data: bytes, *, at: int) -> None:
         """Write *data* at offset *at* (the committed length) and fsync.

@@ -52,11 +52,34 @@ def normalise_paragraph(text: str) -> str:
     return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
 
 
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n")
+
+
+def _strip_lines(text: str) -> str:
+    return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip()))
+
+
 def split_paragraphs(text: str) -> list[str]:
     """Split free text into normalised paragraphs at blank lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    parts = re.split(r"\n[ \t\u00a0]*\n", text)
-    return [p for p in (normalise_paragraph(part) for part in parts) if p]
+    if (
+        "  " not in text
+        and text.replace("\n", "").isprintable()
+        and unicodedata.is_normalized("NFC", text)
+    ):
+        # Most text needs no rewriting, and three scans of the whole text (in C) show it.
+        # Printable excludes every control character (Cc, and U+2028/U+2029) and every space
+        # but U+0020 (the tab, Zs): with no run of two spaces either, neither substitution of
+        # normalise_paragraph changes anything. Each part lies between two "\n" (a character
+        # NFC never composes or reorders), so a whole text in NFC has every part in NFC. What
+        # is left of normalise_paragraph is stripping lines — exactly what is done here
+        # (tests/test_normalise_fast_paths.py compares both ways on hostile text).
+        if " \n" in text or "\n " in text or text[:1] == " " or text[-1:] == " ":
+            return [p for p in map(_strip_lines, _PARAGRAPH_BREAK.split(text)) if p]
+        # No line starts or ends with a space either (and " " is the only space left), so
+        # the blank lines are the runs of two or more "\n" and no line needs stripping.
+        return [p for p in (part.strip("\n") for part in text.split("\n\n")) if p]
+    return [p for p in map(normalise_paragraph, _PARAGRAPH_BREAK.split(text)) if p]
 
 
 @attrs.frozen
