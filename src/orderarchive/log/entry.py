@@ -171,48 +171,27 @@ def _opt(d: Mapping[str, Any], key: str, typ: type) -> Any:
     return value
 
 
-def _check_document(d: Mapping[str, Any]) -> DocumentFields:  # noqa: PLR0915 (inline checks)
-    # verify parses every entry of the log: the members the parser gives with their exact
-    # types (nearly all of them) are taken with one test each, inline; anything else goes
-    # through _req / _opt, which accept or refuse it and name the member.
-    get = d.get
-    doc = get("doc")
-    if type(doc) is not str:
-        doc = _req(d, "doc", str)
+def _check_document(d: Mapping[str, Any]) -> DocumentFields:
+    doc = _req(d, "doc", str)
     if not valid_doc_id(doc):
         raise EntryFormatError(f"entry: document id {doc!r} is not valid")
-    kind = get("kind")
-    if type(kind) is not str:
-        kind = _req(d, "kind", str)
+    kind = _req(d, "kind", str)
     if not kind or len(kind) > 64:
         raise EntryFormatError("entry: kind is empty or too long")
-    title = get("title")
-    if type(title) is not str:
-        title = _req(d, "title", str)
-    issuer = get("issuer")
-    if type(issuer) is not str:
-        issuer = _req(d, "issuer", str)
-    media_type = get("media_type")
-    if type(media_type) is not str:
-        media_type = _req(d, "media_type", str)
+    title = _req(d, "title", str)
+    issuer = _req(d, "issuer", str)
+    media_type = _req(d, "media_type", str)
     if _MEDIA.fullmatch(media_type) is None:
         raise EntryFormatError(f"entry: media type {media_type!r} is not valid")
-    size = get("size")
-    if type(size) is not int:
-        size = _req(d, "size", int)
+    size = _req(d, "size", int)
     if size < 0:
         raise EntryFormatError("entry: negative size")
-    sha = get("sha256")
-    if type(sha) is not str:
-        sha = _req(d, "sha256", str)
+    sha = _req(d, "sha256", str)
     if _HEX64.fullmatch(sha) is None:
         raise EntryFormatError("entry: sha256 is not 64 lower-case hex digits")
-    issued = get("issued")
-    if issued is not None:
-        if type(issued) is not str:
-            issued = _opt(d, "issued", str)
-        if _DATE.fullmatch(issued) is None:
-            raise EntryFormatError(f"entry: issued date {issued!r} is not YYYY-MM-DD")
+    issued = _opt(d, "issued", str)
+    if issued is not None and _DATE.fullmatch(issued) is None:
+        raise EntryFormatError(f"entry: issued date {issued!r} is not YYYY-MM-DD")
     text = None
     if "text" in d:
         t = _req(d, "text", dict)
@@ -224,7 +203,7 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:  # noqa: PLR0915 (i
             raise EntryFormatError("entry: negative text size")
         text = TextRef(sha256=tsha, size=tsize, extractor=_req(t, "extractor", str, "text"))
     relations: list[Relation] = []
-    for r in _opt(d, "relations", list) or ():
+    for r in _opt(d, "relations", list) or []:
         if not isinstance(r, dict):
             raise EntryFormatError("entry: relation is not an object")
         rtype = _req(r, "type", str, "relation")
@@ -232,22 +211,12 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:  # noqa: PLR0915 (i
         if not valid_doc_id(target):
             raise EntryFormatError(f"entry: relation target {target!r} is not a document id")
         relations.append(Relation(rtype, target))
-    meta = get("meta")
-    if meta is None:
-        meta = {}
-    elif type(meta) is not dict:
-        meta = _opt(d, "meta", dict)
+    meta = _opt(d, "meta", dict) or {}
     for k, v in meta.items():
         if type(v) is str or type(v) is int:  # the parser's exact types: one test
             continue
         if not isinstance(v, (str, int)) or isinstance(v, bool):
             raise EntryFormatError(f"entry: meta member {k!r} is not a string or integer")
-    source_url = get("source_url")
-    if source_url is not None and type(source_url) is not str:
-        source_url = _opt(d, "source_url", str)
-    no_text = get("no_text")
-    if no_text is not None and type(no_text) is not str:
-        no_text = _opt(d, "no_text", str)
     return DocumentFields(
         doc=doc,
         kind=kind,
@@ -257,9 +226,9 @@ def _check_document(d: Mapping[str, Any]) -> DocumentFields:  # noqa: PLR0915 (i
         media_type=media_type,
         size=size,
         sha256=sha,
-        source_url=source_url,
+        source_url=_opt(d, "source_url", str),
         text=text,
-        no_text_reason=no_text,
+        no_text_reason=_opt(d, "no_text", str),
         relations=tuple(relations),
         meta=meta,
     )
@@ -322,26 +291,17 @@ class Entry:
             raise EntryFormatError(f"entry is not canonical JSON: {e}") from e
         if not isinstance(d, dict):
             raise EntryFormatError("entry is not a JSON object")
-        get = d.get  # exact types inline, anything else through _req (see _check_document)
-        v = get("v")
+        v = d.get("v")
         if v != ENTRY_VERSION:
             raise EntryFormatError(f"entry format version {v!r} is not supported (want 1)")
-        seq = get("seq")
-        if type(seq) is not int:
-            seq = _req(d, "seq", int)
+        seq = _req(d, "seq", int)
         if seq < 0:
             raise EntryFormatError("entry: negative sequence number")
-        etype = get("type")
-        if type(etype) is not str:
-            etype = _req(d, "type", str)
-        recorded = get("recorded")
-        if type(recorded) is not str:
-            recorded = _req(d, "recorded", str)
+        etype = _req(d, "type", str)
+        recorded = _req(d, "recorded", str)
         if _TIME.fullmatch(recorded) is None:
             raise EntryFormatError("entry: recorded time is not YYYY-MM-DDTHH:MM:SSZ")
-        signer = get("signer")
-        if type(signer) is not str:
-            signer = _req(d, "signer", str)
+        signer = _req(d, "signer", str)
         name, _, key_id = signer.rpartition("+")
         if not name or _HEX8.fullmatch(key_id) is None:
             raise EntryFormatError("entry: signer is not NAME+<8 hex key id>")
