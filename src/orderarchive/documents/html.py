@@ -38,6 +38,7 @@ import codecs
 import datetime
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from html import unescape
 from html.parser import HTMLParser
 
 from attrs import frozen as attrs_frozen
@@ -261,10 +262,129 @@ class _TreeBuilder(HTMLParser):
         del self.stack[index:]
 
 
+# -- a fast path for plain markup ---------------------------------------------------------------
+#
+# html.parser tokenises in Python, several regular expressions per tag, and is most of the
+# time spent reading a page. Most article markup is plain: every "<" opens a start tag with
+# a lower-risk name and attributes, an end tag, a simple comment or a doctype. Such a page
+# is tokenised here with one expression per tag and fed to the same tree builder, as the same
+# events html.parser would give it; any "<" the expression does not match sends the whole
+# page back to html.parser (from the start, with a fresh builder). The subset is chosen so
+# that every CPython version's html.parser reads it the same way (later versions read the
+# contents of <title>, <textarea>, <iframe>, <xmp>, <noembed>, <noframes>, <noscript> and
+# <plaintext> as raw or escapable text, and end comments and raw text differently), and
+# tests/test_html_fast.py compares the two tokenisers' trees on random and real pages.
+
+_WS = "[ \t\n\r\f]"
+_SIMPLE_MARKUP = re.compile(
+    "<(?:"
+    # a start tag: a name, then attributes each after white space, quoted or with a plain
+    # value that white space or ">" ends (html.parser would read "a=b/>" as the value "b/")
+    f"([a-zA-Z][a-zA-Z0-9]*)((?:{_WS}+[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+    f"(?:{_WS}*={_WS}*(?:\"[^\"]*\"|'[^']*'|[\\w.:;,%#+?&@!~*$()-]+(?={_WS}|>)))?)*)"
+    f"{_WS}*(/?)>"
+    # an end tag
+    "|/([a-zA-Z][a-zA-Z0-9]*)>"
+    # a comment with no "--" inside, not "<!-->" or "<!--->"
+    "|!--(?!-?>)(?:[^-]|-(?!-))*-->"
+    # a doctype with a plain name
+    f"|!(?i:doctype){_WS}+[a-zA-Z]+{_WS}*>"
+    ")"
+)
+_SIMPLE_ATTRIBUTE = re.compile(
+    f"{_WS}+([a-zA-Z_:][-a-zA-Z0-9_:.]*)"
+    f"(?:{_WS}*={_WS}*(?:\"([^\"]*)\"|'([^']*)'|([^ \t\n\r\f>]+)))?"
+)
+# Elements whose content is text, not markup, in some html.parser version: taken whole when
+# it holds no "<" and, where versions differ on unescaping it, no "&". The value says whether
+# html.parser unescapes it (every version agrees on these).
+_RAW_TEXT = {"script": False, "style": False, "title": True, "textarea": True, "xmp": None,
+             "iframe": None, "noembed": None, "noframes": None, "noscript": None}
+
+
+class _NotSimpleError(Exception):
+    """The page has markup outside the fast path's subset."""
+
+
+def _feed_simple(builder: _TreeBuilder, text: str) -> None:
+    """Feed *text* to *builder* as html.parser would; _NotSimpleError if it cannot."""
+    find = text.find
+    match = _SIMPLE_MARKUP.match
+    pos, end = 0, len(text)
+    while pos < end:
+        lt = find("<", pos)
+        if lt < 0:
+            lt = end
+        if lt > pos:
+            chunk = text[pos:lt]
+            builder.handle_data(unescape(chunk) if "&" in chunk else chunk)
+            if lt == end:
+                return
+        m = match(text, lt)
+        if m is None:
+            raise _NotSimpleError
+        pos = m.end()
+        name = m.group(1)
+        if name is None:
+            closing = m.group(4)
+            if closing is not None:
+                builder.handle_endtag(closing.lower())
+            continue  # a comment or a doctype: nothing in the tree
+        tag = name.lower()
+        attrs = _simple_attributes(m.group(2)) if m.group(2) else []
+        if tag == "plaintext":
+            raise _NotSimpleError
+        if tag in _RAW_TEXT:
+            if m.group(3):
+                raise _NotSimpleError  # <script/>: versions differ
+            pos = _feed_raw_text(builder, text, tag, attrs, pos)
+        elif m.group(3):
+            builder.handle_startendtag(tag, attrs)
+        else:
+            builder.handle_starttag(tag, attrs)
+
+
+def _simple_attributes(source: str) -> list[tuple[str, str | None]]:
+    """A start tag's attributes (already matched by _SIMPLE_MARKUP) as html.parser gives them."""
+    attrs: list[tuple[str, str | None]] = []
+    for a in _SIMPLE_ATTRIBUTE.finditer(source):
+        value = a.group(2)
+        if value is None:
+            value = a.group(3)
+            if value is None:
+                value = a.group(4)
+        if value and "&" in value:
+            value = unescape(value)
+        attrs.append((a.group(1).lower(), value))
+    return attrs
+
+
+def _feed_raw_text(
+    builder: _TreeBuilder, text: str, tag: str, attrs: list[tuple[str, str | None]], pos: int
+) -> int:
+    """A <script>, <style>, <title> ... element whose content starts at *pos*; where the
+    text after it starts."""
+    close = text.find(f"</{tag}>", pos)
+    content = text[pos:close]
+    unescaped = _RAW_TEXT[tag]
+    if close < 0 or "<" in content or ("&" in content and unescaped is None):
+        raise _NotSimpleError
+    builder.handle_starttag(tag, attrs)
+    if content:
+        builder.handle_data(unescape(content) if unescaped and "&" in content else content)
+    builder.handle_endtag(tag)
+    return close + len(tag) + 3
+
+
 def _parse(text: str) -> _TreeBuilder:
     """The page's tree; hostile input gives a DocumentError, never html.parser's own."""
-    builder = _TreeBuilder()
     try:
+        builder = _TreeBuilder()
+        try:
+            _feed_simple(builder, text)
+            return builder
+        except _NotSimpleError:
+            builder = _TreeBuilder()
         builder.feed(text)
         builder.close()
     except MemoryError as e:
