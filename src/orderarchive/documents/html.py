@@ -310,6 +310,9 @@ def _feed_simple(builder: _TreeBuilder, text: str) -> None:
     """Feed *text* to *builder* as html.parser would; _NotSimpleError if it cannot."""
     find = text.find
     match = _SIMPLE_MARKUP.match
+    handle_data = builder.handle_data
+    handle_endtag = builder.handle_endtag
+    open_element = builder._open  # what handle_starttag and handle_startendtag call
     pos, end = 0, len(text)
     while pos < end:
         lt = find("<", pos)
@@ -317,31 +320,28 @@ def _feed_simple(builder: _TreeBuilder, text: str) -> None:
             lt = end
         if lt > pos:
             chunk = text[pos:lt]
-            builder.handle_data(unescape(chunk) if "&" in chunk else chunk)
+            handle_data(unescape(chunk) if "&" in chunk else chunk)
             if lt == end:
                 return
         m = match(text, lt)
         if m is None:
             raise _NotSimpleError
         pos = m.end()
-        name = m.group(1)
+        name, attributes, empty, closing = m.groups()
         if name is None:
-            closing = m.group(4)
             if closing is not None:
-                builder.handle_endtag(closing.lower())
+                handle_endtag(closing.lower())
             continue  # a comment or a doctype: nothing in the tree
         tag = name.lower()
-        attrs = _simple_attributes(m.group(2)) if m.group(2) else []
+        attrs = _simple_attributes(attributes) if attributes else []
         if tag == "plaintext":
             raise _NotSimpleError
         if tag in _RAW_TEXT:
-            if m.group(3):
+            if empty:
                 raise _NotSimpleError  # <script/>: versions differ
             pos = _feed_raw_text(builder, text, tag, attrs, pos)
-        elif m.group(3):
-            builder.handle_startendtag(tag, attrs)
         else:
-            builder.handle_starttag(tag, attrs)
+            open_element(tag, attrs, void=bool(empty) or tag in _VOID)
 
 
 def _simple_attributes(source: str) -> list[tuple[str, str | None]]:
@@ -630,7 +630,10 @@ def _paragraphs(root: _Element) -> list[str]:
     while True:
         for node in children:
             if isinstance(node, str):
-                append(node.replace("\r\n", "\n") if pre else _collapse(node))
+                if pre:
+                    append(node.replace("\r\n", "\n"))
+                else:
+                    append(" " if node == "\n" else _collapse(node))
                 continue
             if _skipped(node, in_article=in_article):
                 continue
@@ -641,7 +644,10 @@ def _paragraphs(root: _Element) -> list[str]:
             inner_block = tag in _BLOCK
             if inner_block:
                 if current:
-                    _end_block(current, blocks)
+                    if len(current) == 1 and current[0] == " ":
+                        current.clear()  # the space between two blocks: no paragraph
+                    else:
+                        _end_block(current, blocks)
             elif tag in _CELLS or tag == "img":
                 append(" ")
             frames.append((children, pre, in_article, block))
