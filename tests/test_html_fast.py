@@ -212,3 +212,38 @@ def test_block_fast_paths_match_split_paragraphs() -> None:
         blocks = []
         html._end_block([c * 3], blocks)
         assert blocks == split_paragraphs(c * 3) == []
+
+
+# -- the sandbox's share ---------------------------------------------------------------------
+
+
+def _loaded(name: str) -> bool:
+    return name in sys.modules
+
+
+def test_reader_workers_do_not_load_pypdf_before_a_pdf() -> None:
+    """A batch of articles does not wait for every worker to import pypdf."""
+    from orderarchive.documents import _sandbox
+
+    pool = _sandbox.Pool()
+    try:
+        assert pool.run(_loaded, ("orderarchive.documents.html",), timeout=30,
+                        memory_bytes=2**30)
+        assert not pool.run(_loaded, ("pypdf",), timeout=30, memory_bytes=2**30)
+    finally:
+        pool.close()
+
+
+def test_reply_unpickler_still_refuses_foreign_classes_after_allowed_ones() -> None:
+    import io
+    import os
+    import pickle
+
+    from orderarchive.documents import _sandbox
+
+    allowed = pickle.dumps(("ok", html.read_html(b"<p>Text.</p>"), False))
+    for _ in range(2):  # the second time from the cache of allowed classes
+        assert _sandbox._ReplyUnpickler(io.BytesIO(allowed)).load()[1].text is not None
+    for foreign in (os.getcwd, pytest.MonkeyPatch):
+        with pytest.raises(pickle.UnpicklingError, match="may not contain"):
+            _sandbox._ReplyUnpickler(io.BytesIO(pickle.dumps(foreign))).load()
