@@ -1,8 +1,10 @@
 """Reading news articles in HTML: the article's text without the page around it, and metadata.
 
-Built on the standard library's :mod:`html.parser` (no new dependency). The parser builds a
-small tree, closing elements the way browsers do for the common cases (``<p>`` ends at the next
-block, ``<li>`` at the next item); the article text is then taken from one element:
+Built on the standard library's :mod:`html.parser` (no new dependency); plain markup, most
+articles, is tokenised by a faster path that gives the tree builder the same events (see
+"a fast path for plain markup" below). The parser builds a small tree, closing elements the
+way browsers do for the common cases (``<p>`` ends at the next block, ``<li>`` at the next
+item); the article text is then taken from one element:
 
 1. the ``<article>`` with the most text (pages list teasers as articles too), else
 2. the first ``<main>`` (or ``role="main"``), else
@@ -37,13 +39,13 @@ from __future__ import annotations
 import codecs
 import datetime
 import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from html import unescape
 from html.parser import HTMLParser
 
 from attrs import frozen as attrs_frozen
 
-from ..log.textlayer import TextLayer, split_paragraphs
+from ..log.textlayer import TextLayer, normalise_paragraph, split_paragraphs
 from ._base import (
     DEFAULT_LIMITS,
     GENERATED,
@@ -90,14 +92,18 @@ _CLOSES_P = _tags(
     "summary table ul li dd dt"
 )
 _SCOPE = _tags("html table td th caption template object applet marquee button")
+# The start of each of these closes the open elements named (up to a scope boundary).
 _IMPLIED = {
-    "li": ("li", frozenset({"ul", "ol"})),
-    "dt": ("dt dd", frozenset({"dl"})),
-    "dd": ("dt dd", frozenset({"dl"})),
-    "tr": ("tr td th", frozenset({"table", "thead", "tbody", "tfoot"})),
-    "td": ("td th", frozenset({"tr", "table"})),
-    "th": ("td th", frozenset({"tr", "table"})),
-    "option": ("option", frozenset({"select", "datalist"})),
+    tag: (tuple(names.split()), _SCOPE | _tags(boundary))
+    for tag, names, boundary in (
+        ("li", "li", "ul ol"),
+        ("dt", "dt dd", "dl"),
+        ("dd", "dt dd", "dl"),
+        ("tr", "tr td th", "table thead tbody tfoot"),
+        ("td", "td th", "tr table"),
+        ("th", "td th", "tr table"),
+        ("option", "option", "select datalist"),
+    )
 }
 _HEADINGS = _tags("h1 h2 h3 h4 h5 h6")
 # Deeper elements become siblings at this depth, as in Chromium's HTML parser
@@ -132,12 +138,15 @@ _ISO_DATE = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})(?![\d])")
 
 
 class _Element:
-    __slots__ = ("attrs", "children", "parent", "tag")
+    __slots__ = ("attrs", "children", "parent", "serial", "tag")
 
-    def __init__(self, tag: str, attrs: dict[str, str], parent: _Element | None) -> None:
+    def __init__(
+        self, tag: str, attrs: dict[str, str], parent: _Element | None, serial: int = 0
+    ) -> None:
         self.tag = tag
         self.attrs = attrs
         self.parent = parent
+        self.serial = serial  # the element's place in document order (the root is 0)
         self.children: list[_Element | str] = []
 
     def iter(self) -> list[_Element]:
@@ -151,13 +160,40 @@ class _Element:
             stack.extend(c for c in reversed(node.children) if isinstance(c, _Element))
         return found
 
+    def last_serial(self) -> int:
+        """The serial of the last element under this one: its subtree is the elements whose
+        serials run from its own to this (elements are numbered in document order)."""
+        node = self
+        while True:
+            for child in reversed(node.children):
+                if isinstance(child, _Element):
+                    node = child
+                    break
+            else:
+                return node.serial
+
+
+# Elements the readers look up by name after parsing, listed as they are made (which is
+# document order: an element is always appended to the innermost open one), so that choosing
+# the article and reading the metadata need no walk over the whole page.
+_INDEXED = _tags("article main body meta link title h1 time")
+_MAIN_LIKE = "main"  # the list of <main> and role="main" elements, in document order
+
 
 class _TreeBuilder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.root = _Element("#document", {}, None)
         self.stack = [self.root]
-        self.open: Counter[str] = Counter()  # tags on the stack, so absent ones cost no scan
+        self.open: dict[str, int] = {}  # tags on the stack, so absent ones cost no scan
+        self.count = 0
+        self.found: dict[str, list[_Element]] = {tag: [] for tag in _INDEXED}
+        self.found[_MAIN_LIKE] = []
+
+    def updatepos(self, i: int, j: int) -> int:
+        # html.parser counts lines for getpos(), which nothing here reads: a tenth of the
+        # parse on an article. Positions appear in none of html.parser's exceptions.
+        return j
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._open(tag, attrs, void=tag in _VOID)
@@ -169,9 +205,10 @@ class _TreeBuilder(HTMLParser):
         if tag == "br":  # browsers read </br> as <br>
             self._open("br", [], void=True)
             return
-        if self.open[tag]:
-            for i in range(len(self.stack) - 1, 0, -1):
-                if self.stack[i].tag == tag:
+        if self.open.get(tag):
+            stack = self.stack
+            for i in range(len(stack) - 1, 0, -1):
+                if stack[i].tag == tag:
                     self._pop_to(i)
                     return
 
@@ -183,28 +220,37 @@ class _TreeBuilder(HTMLParser):
             children.append(data)
 
     def _open(self, tag: str, attrs: list[tuple[str, str | None]], *, void: bool) -> None:
-        if tag in _CLOSES_P:
+        if tag in _CLOSES_P and self.open.get("p"):
             self._close_in_scope("p", _SCOPE)
-        if tag in _HEADINGS and self.stack[-1].tag in _HEADINGS:
-            self._pop_to(len(self.stack) - 1)
+        stack = self.stack
+        if tag in _HEADINGS and stack[-1].tag in _HEADINGS:
+            self._pop_to(len(stack) - 1)
         if tag in _IMPLIED:
             names, boundary = _IMPLIED[tag]
-            for name in names.split():
-                self._close_in_scope(name, _SCOPE | boundary)
+            for name in names:
+                self._close_in_scope(name, boundary)
         values: dict[str, str] = {}
         for name, value in attrs:
-            values.setdefault(name, value or "")
-        element = _Element(tag, values, self.stack[-1])
-        self.stack[-1].children.append(element)
-        if not void and len(self.stack) < _MAX_DEPTH:
-            self.stack.append(element)
-            self.open[tag] += 1
+            if name not in values:
+                values[name] = value or ""
+        self.count += 1
+        parent = stack[-1]
+        element = _Element(tag, values, parent, self.count)
+        parent.children.append(element)
+        if tag in _INDEXED:
+            self.found[tag].append(element)
+        if tag == "main" or (values and values.get("role") == "main"):
+            self.found[_MAIN_LIKE].append(element)
+        if not void and len(stack) < _MAX_DEPTH:
+            stack.append(element)
+            self.open[tag] = self.open.get(tag, 0) + 1
 
     def _close_in_scope(self, tag: str, boundary: frozenset[str]) -> None:
-        if not self.open[tag]:
+        if not self.open.get(tag):
             return
-        for i in range(len(self.stack) - 1, 0, -1):
-            name = self.stack[i].tag
+        stack = self.stack
+        for i in range(len(stack) - 1, 0, -1):
+            name = stack[i].tag
             if name == tag:
                 self._pop_to(i)
                 return
@@ -212,9 +258,142 @@ class _TreeBuilder(HTMLParser):
                 return
 
     def _pop_to(self, index: int) -> None:
+        open_tags = self.open
         for element in self.stack[index:]:
-            self.open[element.tag] -= 1
+            open_tags[element.tag] -= 1
         del self.stack[index:]
+
+
+# -- a fast path for plain markup ---------------------------------------------------------------
+#
+# html.parser tokenises in Python, several regular expressions per tag, and is most of the
+# time spent reading a page. Most article markup is plain: every "<" opens a start tag with
+# a lower-risk name and attributes, an end tag, a simple comment or a doctype. Such a page
+# is tokenised here with one expression per tag and fed to the same tree builder, as the same
+# events html.parser would give it; any "<" the expression does not match sends the whole
+# page back to html.parser (from the start, with a fresh builder). The subset is chosen so
+# that every CPython version's html.parser reads it the same way (later versions read the
+# contents of <title>, <textarea>, <iframe>, <xmp>, <noembed>, <noframes>, <noscript> and
+# <plaintext> as raw or escapable text, and end comments and raw text differently), and
+# tests/test_html_fast.py compares the two tokenisers' trees on random and real pages.
+
+_WS = "[ \t\n\r\f]"
+_SIMPLE_MARKUP = re.compile(
+    "<(?:"
+    # a start tag: a name, then attributes each after white space, quoted or with a plain
+    # value that white space or ">" ends (html.parser would read "a=b/>" as the value "b/")
+    f"([a-zA-Z][a-zA-Z0-9]*)((?:{_WS}+[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+    f"(?:{_WS}*={_WS}*(?:\"[^\"]*\"|'[^']*'|[\\w.:;,%#+?&@!~*$()-]+(?={_WS}|>)))?)*)"
+    f"{_WS}*(/?)>"
+    # an end tag
+    "|/([a-zA-Z][a-zA-Z0-9]*)>"
+    # a comment with no "--" inside, not "<!-->" or "<!--->"
+    "|!--(?!-?>)(?:[^-]|-(?!-))*-->"
+    # a doctype with a plain name
+    f"|!(?i:doctype){_WS}+[a-zA-Z]+{_WS}*>"
+    ")"
+)
+_SIMPLE_ATTRIBUTE = re.compile(
+    f"{_WS}+([a-zA-Z_:][-a-zA-Z0-9_:.]*)"
+    f"(?:{_WS}*={_WS}*(?:\"([^\"]*)\"|'([^']*)'|([^ \t\n\r\f>]+)))?"
+)
+# Elements whose content is text, not markup, in some html.parser version: taken whole when
+# it holds no "<" and, where versions differ on unescaping it, no "&". The value says whether
+# html.parser unescapes it (every version agrees on these).
+_RAW_TEXT = {"script": False, "style": False, "title": True, "textarea": True, "xmp": None,
+             "iframe": None, "noembed": None, "noframes": None, "noscript": None}
+
+
+class _NotSimpleError(Exception):
+    """The page has markup outside the fast path's subset."""
+
+
+def _feed_simple(builder: _TreeBuilder, text: str) -> None:
+    """Feed *text* to *builder* as html.parser would; _NotSimpleError if it cannot."""
+    find = text.find
+    match = _SIMPLE_MARKUP.match
+    handle_data = builder.handle_data
+    handle_endtag = builder.handle_endtag
+    open_element = builder._open  # what handle_starttag and handle_startendtag call
+    pos, end = 0, len(text)
+    while pos < end:
+        lt = find("<", pos)
+        if lt < 0:
+            lt = end
+        if lt > pos:
+            chunk = text[pos:lt]
+            handle_data(unescape(chunk) if "&" in chunk else chunk)
+            if lt == end:
+                return
+        m = match(text, lt)
+        if m is None:
+            raise _NotSimpleError
+        pos = m.end()
+        name, attributes, empty, closing = m.groups()
+        if name is None:
+            if closing is not None:
+                handle_endtag(closing.lower())
+            continue  # a comment or a doctype: nothing in the tree
+        tag = name.lower()
+        attrs = _simple_attributes(attributes) if attributes else []
+        if tag == "plaintext":
+            raise _NotSimpleError
+        if tag in _RAW_TEXT:
+            if empty:
+                raise _NotSimpleError  # <script/>: versions differ
+            pos = _feed_raw_text(builder, text, tag, attrs, pos)
+        else:
+            open_element(tag, attrs, void=bool(empty) or tag in _VOID)
+
+
+def _simple_attributes(source: str) -> list[tuple[str, str | None]]:
+    """A start tag's attributes (already matched by _SIMPLE_MARKUP) as html.parser gives them."""
+    attrs: list[tuple[str, str | None]] = []
+    for a in _SIMPLE_ATTRIBUTE.finditer(source):
+        value = a.group(2)
+        if value is None:
+            value = a.group(3)
+            if value is None:
+                value = a.group(4)
+        if value and "&" in value:
+            value = unescape(value)
+        attrs.append((a.group(1).lower(), value))
+    return attrs
+
+
+def _feed_raw_text(
+    builder: _TreeBuilder, text: str, tag: str, attrs: list[tuple[str, str | None]], pos: int
+) -> int:
+    """A <script>, <style>, <title> ... element whose content starts at *pos*; where the
+    text after it starts."""
+    close = text.find(f"</{tag}>", pos)
+    content = text[pos:close]
+    unescaped = _RAW_TEXT[tag]
+    if close < 0 or "<" in content or ("&" in content and unescaped is None):
+        raise _NotSimpleError
+    builder.handle_starttag(tag, attrs)
+    if content:
+        builder.handle_data(unescape(content) if unescaped and "&" in content else content)
+    builder.handle_endtag(tag)
+    return close + len(tag) + 3
+
+
+def _parse(text: str) -> _TreeBuilder:
+    """The page's tree; hostile input gives a DocumentError, never html.parser's own."""
+    try:
+        builder = _TreeBuilder()
+        try:
+            _feed_simple(builder, text)
+            return builder
+        except _NotSimpleError:
+            builder = _TreeBuilder()
+        builder.feed(text)
+        builder.close()
+    except MemoryError as e:
+        raise DocumentTooLargeError("HTML page is too large to parse") from e
+    except Exception as e:  # html.parser meets hostile input here
+        raise BrokenDocumentError(f"cannot parse HTML: {type(e).__name__}: {e}") from e
+    return builder
 
 
 def read_html(
@@ -246,24 +425,19 @@ def read_html_copy(
 def _read(
     data: bytes, charset: str | None, limits: Limits
 ) -> tuple[ReadDocument, _Element, _Element]:
-    text = decode_html(data, charset)
-    builder = _TreeBuilder()
-    try:
-        builder.feed(text)
-        builder.close()
-    except MemoryError as e:
-        raise DocumentTooLargeError("HTML page is too large to parse") from e
-    except Exception as e:  # html.parser meets hostile input here
-        raise BrokenDocumentError(f"cannot parse HTML: {type(e).__name__}: {e}") from e
-    root = builder.root
-    content = _content_root(root)
+    tree = _parse(decode_html(data, charset))
+    root = tree.root
+    content = _content_root(tree)
     paragraphs = _paragraphs(content)
     if sum(len(p) for p in paragraphs) > limits.max_text_chars:
         raise DocumentTooLargeError(
             f"HTML text is over the limit of {limits.max_text_chars} characters"
         )
-    metadata = _metadata(root, content)
-    layer = TextLayer.from_pages([paragraphs])
+    metadata = _metadata(tree, content)
+    # _paragraphs gives normalised paragraphs (textlayer's own normalise_paragraph), and
+    # normalising is idempotent (TextLayer.from_bytes relies on it): from_pages would only
+    # normalise each one a second time.
+    layer = TextLayer(pages=(tuple(paragraphs),))
     if layer.is_empty:
         document = ReadDocument(HTML, metadata, None, EXTRACTOR, no_text_reason=NO_TEXT_REASON)
     else:
@@ -321,8 +495,48 @@ def _decode(data: bytes, encoding: str) -> str:
 # -- choosing the article ----------------------------------------------------------------------
 
 
-def _content_root(root: _Element) -> _Element:
-    """The element holding the article text (see the module docstring); linear time."""
+def _content_root(tree: _TreeBuilder) -> _Element:
+    """The element holding the article text (see the module docstring); linear time.
+
+    Looks only at the candidates the parser listed, each visible unless it or an ancestor
+    is left out (:func:`_skipped`); only a page with several visible articles is walked
+    whole, to weigh their text.
+    """
+    root = tree.root
+    seen: dict[_Element, tuple[bool, bool]] = {root: (True, False)}
+    articles = [e for e in tree.found["article"] if _visible(e, seen)]
+    if len(articles) == 1:
+        return articles[0]
+    if articles:
+        return _largest_article(root)
+    for element in tree.found[_MAIN_LIKE]:
+        if _visible(element, seen):
+            return element
+    return next((e for e in tree.found["body"] if _visible(e, seen)), root)
+
+
+def _visible(element: _Element, seen: dict[_Element, tuple[bool, bool]]) -> bool:
+    """Whether *element* is in the part of the page text is taken from: neither it nor an
+    ancestor is :func:`_skipped`. *seen* holds, for elements already looked at, that and
+    whether their children are inside an ``<article>``; it starts with the root, and makes
+    looking at many elements linear in the page, not in the page times its depth."""
+    chain: list[_Element] = []
+    node: _Element | None = element
+    while node not in seen:
+        assert node is not None  # every element's ancestors end at the root
+        chain.append(node)
+        node = node.parent
+    visible, in_article = seen[node]
+    for node in reversed(chain):
+        if visible and _skipped(node, in_article=in_article):
+            visible = False
+        in_article = in_article or node.tag == "article"
+        seen[node] = (visible, in_article)
+    return seen[element][0]
+
+
+def _largest_article(root: _Element) -> _Element:
+    """The visible ``<article>`` with the most visible text, the first of equals."""
     visible: list[_Element] = []
     stack: list[tuple[_Element, bool]] = [(root, False)]
     while stack:
@@ -333,14 +547,9 @@ def _content_root(root: _Element) -> _Element:
         inner = in_article or element.tag == "article"
         stack.extend((c, inner) for c in reversed(element.children) if isinstance(c, _Element))
     articles = [e for e in visible if e.tag == "article"]
-    if articles:
-        size = _text_sizes(visible)
-        # max() keeps the first of equals, so ties go to the earlier article.
-        return max(articles, key=lambda e: size[id(e)])
-    for element in visible:
-        if element.tag == "main" or element.attrs.get("role") == "main":
-            return element
-    return next((e for e in visible if e.tag == "body"), root)
+    size = _text_sizes(visible)
+    # max() keeps the first of equals, so ties go to the earlier article.
+    return max(articles, key=lambda e: size[id(e)])
 
 
 def _text_sizes(visible: list[_Element]) -> dict[int, int]:
@@ -385,44 +594,78 @@ def _collapse(text: str) -> str:
     return text
 
 
+_PRE = _tags("pre listing textarea")
+
+
+def _end_block(current: list[str], blocks: list[str]) -> None:
+    """Move the text gathered in *current* to *blocks*, as its normalised paragraphs."""
+    text = "".join(current)
+    current.clear()
+    if "\n" in text or "\r" in text:
+        blocks.extend(split_paragraphs(text))
+    elif not text.isspace():
+        # split_paragraphs(text) without its line handling: a text with no line break is
+        # one paragraph, and one of only whitespace is none at all (tests/test_html_fast.py).
+        paragraph = normalise_paragraph(text)
+        if paragraph:
+            blocks.append(paragraph)
+
+
 def _paragraphs(root: _Element) -> list[str]:
     """The visible text under *root*, one string per block, lines split at ``<br>``."""
     blocks: list[str] = []
     current: list[str] = []
+    append = current.append
 
-    def flush() -> None:
-        if current:
-            blocks.extend(split_paragraphs("".join(current)))
-            current.clear()
-
-    # An explicit stack of (node, in <pre>, in <article>, leaving): deep nesting cannot
-    # overflow it as it would Python's own.
-    stack: list[tuple[_Element | str, bool, bool, bool]] = [
-        (root, False, _has_ancestor(root, "article"), False)
-    ]
-    while stack:
-        node, pre, in_article, leaving = stack.pop()
-        if isinstance(node, str):
-            current.append(node.replace("\r\n", "\n") if pre else _collapse(node))
-            continue
-        if leaving:
-            if node.tag in _BLOCK:
-                flush()
-            continue
-        if node is not root and _skipped(node, in_article=in_article):
-            continue
-        if node.tag == "br":
-            current.append("\n")
-            continue
-        if node.tag in _BLOCK:
-            flush()
-        elif node.tag in _CELLS or node.tag == "img":
-            current.append(" ")
-        inner_pre = pre or node.tag in ("pre", "listing", "textarea")
-        inner_article = in_article or node.tag == "article"
-        stack.append((node, pre, in_article, True))
-        stack.extend((child, inner_pre, inner_article, False) for child in reversed(node.children))
-    flush()
+    tag = root.tag
+    if tag == "br":
+        return []
+    if tag in _CELLS or tag == "img":
+        append(" ")
+    # A stack of the open elements' child iterators with (in <pre>, in <article>, is a
+    # block): deep nesting cannot overflow it as it would Python's own.
+    frames: list[tuple[Iterator[_Element | str], bool, bool, bool]] = []
+    children: Iterator[_Element | str] = iter(root.children)
+    pre = tag in _PRE
+    in_article = tag == "article" or _has_ancestor(root, "article")
+    block = tag in _BLOCK
+    while True:
+        for node in children:
+            if isinstance(node, str):
+                if pre:
+                    append(node.replace("\r\n", "\n"))
+                else:
+                    append(" " if node == "\n" else _collapse(node))
+                continue
+            if _skipped(node, in_article=in_article):
+                continue
+            tag = node.tag
+            if tag == "br":
+                append("\n")
+                continue
+            inner_block = tag in _BLOCK
+            if inner_block:
+                if current:
+                    if len(current) == 1 and current[0] == " ":
+                        current.clear()  # the space between two blocks: no paragraph
+                    else:
+                        _end_block(current, blocks)
+            elif tag in _CELLS or tag == "img":
+                append(" ")
+            frames.append((children, pre, in_article, block))
+            children = iter(node.children)
+            pre = pre or tag in _PRE
+            in_article = in_article or tag == "article"
+            block = inner_block
+            break
+        else:  # the element's children are done: leave it
+            if block and current:
+                _end_block(current, blocks)
+            if not frames:
+                break
+            children, pre, in_article, block = frames.pop()
+    if current:
+        _end_block(current, blocks)
     return blocks
 
 
@@ -433,33 +676,33 @@ def _text(element: _Element) -> str:
 # -- metadata ----------------------------------------------------------------------------------
 
 
-def _metadata(root: _Element, content: _Element) -> DocumentMetadata:
+def _metadata(tree: _TreeBuilder, content: _Element) -> DocumentMetadata:
+    found = tree.found
     meta: dict[str, str] = {}
     canonical: str | None = None
     title: str | None = None
-    for element in root.iter():
-        if element.tag == "meta":
-            key = (element.attrs.get("property") or element.attrs.get("name") or "").lower()
-            value = " ".join(element.attrs.get("content", "").split())
-            if key and value:
-                meta.setdefault(key, value)
-        elif element.tag == "link" and canonical is None:
-            if "canonical" in element.attrs.get("rel", "").lower().split():
-                canonical = _absolute_url(element.attrs.get("href"))
-        elif element.tag == "title" and title is None:
-            title = " ".join("".join(c for c in element.children if isinstance(c, str)).split())
+    for element in found["meta"]:
+        key = (element.attrs.get("property") or element.attrs.get("name") or "").lower()
+        value = " ".join(element.attrs.get("content", "").split())
+        if key and value:
+            meta.setdefault(key, value)
+    for element in found["link"]:
+        if canonical is None and "canonical" in element.attrs.get("rel", "").lower().split():
+            canonical = _absolute_url(element.attrs.get("href"))
+    if found["title"]:
+        element = found["title"][0]
+        title = " ".join("".join(c for c in element.children if isinstance(c, str)).split())
     if not title:
-        title = next((_text(e) for e in root.iter() if e.tag == "h1" and _text(e)), None)
+        title = next((_text(e) for e in found["h1"] if _text(e)), None)
     author = next(
         (meta[k] for k in _AUTHOR_KEYS if k in meta and _absolute_url(meta[k]) is None), None
     )
     date = next((d for k in _DATE_KEYS if (d := _iso_date(meta.get(k))) is not None), None)
     if date is None:
-        for scope in (content, root):
-            date = next(
-                (d for e in scope.iter() if e.tag == "time" and (d := _iso_date(_datetime(e)))),
-                None,
-            )
+        # The first <time> in the article, else in the page (serials are document order).
+        first, last = content.serial, content.last_serial()
+        for times in ([e for e in found["time"] if first <= e.serial <= last], found["time"]):
+            date = next((d for e in times if (d := _iso_date(_datetime(e)))), None)
             if date is not None:
                 break
     return DocumentMetadata(
@@ -1260,16 +1503,7 @@ def brief_text(data: bytes, limits: Limits = DEFAULT_LIMITS) -> str:
     ``<blockquote>`` prefixed with ``> `` (once per level). Raises what :func:`read_html`
     raises; the caller runs it in the sandbox.
     """
-    text = decode_html(data)
-    builder = _TreeBuilder()
-    try:
-        builder.feed(text)
-        builder.close()
-    except MemoryError as e:
-        raise DocumentTooLargeError("HTML page is too large to parse") from e
-    except Exception as e:  # html.parser meets hostile input here
-        raise BrokenDocumentError(f"cannot parse HTML: {type(e).__name__}: {e}") from e
-    blocks = _brief_blocks(_content_root(builder.root))
+    blocks = _brief_blocks(_content_root(_parse(decode_html(data))))
     if sum(len(b) for b in blocks) > limits.max_text_chars:
         raise DocumentTooLargeError(
             f"HTML text is over the limit of {limits.max_text_chars} characters"
