@@ -215,6 +215,8 @@ def _exists_in(directory: int, name: str) -> bool:
         os.stat(name, dir_fd=directory, follow_symlinks=False)
     except FileNotFoundError:
         return False
+    except OSError as e:
+        raise StorageError(f"cannot read {name}: {e.strerror}") from e
     return True
 
 
@@ -222,7 +224,14 @@ class _Directories:
     """Descriptors of a :class:`FileStore`'s directories for one batch of writes, each opened
     (created if missing) relative to its parent's descriptor with ``O_NOFOLLOW``: a symbolic
     link or a file anywhere on the way is :class:`StorageError`, and each level is checked
-    once per batch however many objects it receives."""
+    once per batch however many objects it receives.
+
+    At most :attr:`LIMIT` descriptors are open at once (the least recently used is closed
+    and opened again, through the same checks, when next needed): a batch spans up to 256
+    ``objects/sha256/<2>/`` directories, and macOS's default limit is 256 descriptors for the
+    whole process. Callers visit the directories in order, so each is opened once per pass."""
+
+    LIMIT = 32
 
     def __init__(self, store: FileStore) -> None:
         self._store = store
@@ -247,8 +256,9 @@ class _Directories:
         """The descriptor of the directory *parts* (below the store's root), created if
         missing; with *create* false, None if it (or a level above it) does not exist."""
         key = tuple(parts)
-        fd = self._fds.get(key)
+        fd = self._fds.pop(key, None)
         if fd is not None:
+            self._fds[key] = fd  # most recently used last
             return fd
         if not create and key in self._missing:
             return None
@@ -282,8 +292,12 @@ class _Directories:
                     ) from e
                 if e.errno == errno.ENOTDIR:
                     raise StorageError(f"{'/'.join(key)} is not a directory") from e
-                raise
+                raise StorageError(f"cannot open {'/'.join(key)}: {e.strerror}") from e
             self._store._real_dirs.add(key)
+            self._missing.discard(key)
+        while len(self._fds) >= self.LIMIT:  # the parent was used above: close the oldest
+            with contextlib.suppress(OSError):
+                os.close(self._fds.pop(next(iter(self._fds))))
         self._fds[key] = fd
         return fd
 
@@ -898,7 +912,10 @@ class FileStore:
         # Each directory is opened (every level without following a link) once per batch,
         # not once per object: a batch of thousands shares 256 objects/sha256/<2>/.
         with _Directories(self) as directories:
-            for i, (name, data) in enumerate(items):
+            # In directory order (stable: a name given twice keeps its first position first),
+            # so that each directory is opened once however few descriptors are kept open.
+            for i in sorted(range(len(items)), key=lambda i: items[i][0].rpartition("/")[0]):
+                name, data = items[i]
                 if name in pending:
                     if not hmac.compare_digest(pending[name][1], data):
                         raise ConflictError(f"{name} is given twice with different content")
@@ -925,12 +942,13 @@ class FileStore:
         directories: _Directories,
     ) -> None:
         """The batch path of :meth:`create_many`: every file operation relative to a
-        descriptor of its directory, opened once per batch without following a link
-        (``O_NOFOLLOW`` at each level), so no name is resolved twice and a directory swapped
-        for a link after it was opened is never written through."""
+        descriptor of its directory, opened without following a link (``O_NOFOLLOW`` at each
+        level) and, for each pass over *pending* (in directory order), at most once while
+        fewer than :attr:`_Directories.LIMIT` are open: a directory swapped for a link is
+        never written through, whether it was swapped before or after it was opened."""
         pid = os.getpid()
         stamp = time.monotonic_ns()
-        temporary: builtins.list[tuple[int, str]] = []  # (directory descriptor, temporary)
+        temporary: builtins.list[tuple[builtins.list[str], str]] = []  # (directory, temporary)
         syncfs = _syncfs_function() is not None
 
         def paths(leaves: Sequence[str]) -> builtins.list[Path]:
@@ -946,13 +964,14 @@ class FileStore:
                     fd = directories.open(parts[:-1])
                     tmp = f".{parts[-1]}.{pid}.{stamp + k}.tmp"
                     _write_in(fd, tmp, data)
-                    temporary.append((fd, tmp))
+                    temporary.append((parts[:-1], tmp))
                 # The batch's flushes make new directories' entries durable (syncfs, or the
                 # fsync of every directory up to the root): no fsync per directory.
                 _sync_filesystem(self.root, paths([tmp for _, tmp in temporary]), ())
-                for (name, (parts, data, positions)), (fd, tmp) in zip(
+                for (name, (parts, data, positions)), (_, tmp) in zip(
                     pending.items(), temporary, strict=True
                 ):
+                    fd = directories.open(parts[:-1])
                     try:
                         os.link(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd,
                                 follow_symlinks=False)
@@ -963,9 +982,11 @@ class FileStore:
                 names = paths([parts[-1] for parts, _, _ in pending.values()])
                 _sync_filesystem(self.root, (), self._directories(names) if names else ())
             finally:
-                for fd, tmp in temporary:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp, dir_fd=fd)
+                for where, tmp in temporary:
+                    with contextlib.suppress(OSError, StorageError):
+                        directory = directories.open(where, create=False)
+                        if directory is not None:
+                            os.unlink(tmp, dir_fd=directory)
         except OSError as e:
             raise StorageError(f"cannot write objects: {e.strerror}") from e
 

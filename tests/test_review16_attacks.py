@@ -1,0 +1,279 @@
+"""Review 16: adversarial checks of this stop's speed changes to ``add`` (issue 16).
+
+Each test attacks one fast path and compares it with the rule it replaces, or checks that a
+hostile archive tree is refused without writing outside it or leaving temporaries."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import resource
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import orderarchive.log.store as store_module
+from orderarchive import canonical
+from orderarchive.errors import CanonicalJSONError, ConflictError, StorageError
+from orderarchive.log.layout import object_name
+from orderarchive.log.store import BATCH_SYNC_MIN, FileStore
+from orderarchive.log.textlayer import normalise_paragraph, split_paragraphs
+
+# -- 1. create_many through directory descriptors ----------------------------------------------
+
+
+def _items(n: int, tag: str = "") -> list[tuple[str, bytes]]:
+    blobs = (f"{tag}{i}".encode() for i in range(n))
+    return [(object_name(hashlib.sha256(b).hexdigest()), b) for b in blobs]
+
+
+def _temporaries(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+@pytest.mark.parametrize("what", ["link", "file"])
+def test_a_batch_refuses_a_link_or_file_at_any_level(
+    tmp_path: Path, level: int, what: str
+) -> None:
+    root = tmp_path / "s"
+    root.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sha256" / "aa").mkdir(parents=True)
+    items = _items(BATCH_SYNC_MIN * 4)
+    target = Path(items[0][0]).parts[:level]
+    (root / Path(*target[:-1])).mkdir(parents=True, exist_ok=True)
+    planted = root / Path(*target)
+    if what == "link":
+        os.symlink(elsewhere, planted, target_is_directory=True)
+    else:
+        planted.write_bytes(b"not a directory")
+    with pytest.raises(StorageError):
+        FileStore(root).create_many(items)
+    assert [p for p in elsewhere.rglob("*") if p.is_file()] == []
+    assert _temporaries(root) == []
+
+
+def test_a_directory_swapped_for_a_link_mid_batch_is_never_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "s"
+    root.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    items = _items(BATCH_SYNC_MIN * 4)
+    real = store_module._write_in
+    calls: list[str] = []
+
+    def swapping(directory: int, name: str, data: bytes) -> None:
+        calls.append(name)
+        if len(calls) == 2:
+            (root / "objects").rename(tmp_path / "moved")
+            os.symlink(elsewhere, root / "objects", target_is_directory=True)
+        real(directory, name, data)
+
+    monkeypatch.setattr(store_module, "_write_in", swapping)
+    with contextlib.suppress(StorageError):
+        FileStore(root).create_many(items)
+    assert list(elsewhere.rglob("*")) == []
+    assert _temporaries(tmp_path) == []
+
+
+def test_an_existing_object_with_other_content_is_a_conflict_and_kept(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    items = _items(BATCH_SYNC_MIN * 3)
+    name, _ = items[5]
+    store.create(name, b"other bytes")
+    with pytest.raises(ConflictError):
+        store.create_many(items)
+    assert store.read(name) == b"other bytes"
+    assert _temporaries(tmp_path) == []
+
+
+def test_a_temporary_name_taken_by_someone_else_is_neither_used_nor_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStore(tmp_path)
+    items = _items(BATCH_SYNC_MIN * 3)
+    monkeypatch.setattr(time, "monotonic_ns", lambda: 1000)
+    name = items[4][0]
+    directory, leaf = name.rsplit("/", 1)
+    (tmp_path / directory).mkdir(parents=True)
+    theirs = tmp_path / directory / f".{leaf}.{os.getpid()}.{1004}.tmp"
+    theirs.write_bytes(b"another writer's temporary")
+    with contextlib.suppress(StorageError):
+        store.create_many(items)
+    assert theirs.read_bytes() == b"another writer's temporary"
+    assert [p for p in _temporaries(tmp_path) if p != theirs] == []
+    for n, data in items:  # whatever was created holds exactly its bytes
+        if (tmp_path / n).exists():
+            assert store.read(n) == data
+
+
+def test_an_interrupted_batch_removes_its_temporaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = store_module._write_in
+    calls: list[str] = []
+
+    def interrupted(directory: int, name: str, data: bytes) -> None:
+        calls.append(name)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        real(directory, name, data)
+
+    monkeypatch.setattr(store_module, "_write_in", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        FileStore(tmp_path).create_many(_items(BATCH_SYNC_MIN * 3))
+    assert _temporaries(tmp_path) == []
+
+
+def test_without_syncfs_each_object_is_fsynced_before_its_name_and_the_names_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/FORMAT.md §1: an object's bytes are durable before its final name exists, and
+    the names (with every new directory's entry up to the root) before create_many returns."""
+    monkeypatch.setattr(store_module, "_syncfs", None)
+    events: list[tuple[str, object]] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        events.append(("fsync", (st.st_dev, st.st_ino)))
+        real_fsync(fd)
+
+    def link(src: object, dst: object, **kw: object) -> None:
+        st = os.stat(src, dir_fd=kw.get("src_dir_fd"), follow_symlinks=False)  # type: ignore[arg-type]
+        events.append(("link", (st.st_dev, st.st_ino)))
+        real_link(src, dst, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    root = tmp_path / "s"
+    root.mkdir()
+    items = _items(BATCH_SYNC_MIN * 3)
+    assert all(FileStore(root).create_many(items))
+    monkeypatch.undo()
+    links = [i for i, (kind, _) in enumerate(events) if kind == "link"]
+    assert len(links) == len(items)
+    for i in links:
+        assert ("fsync", events[i][1]) in events[:i]
+    synced = {ino for kind, ino in events[links[-1]:] if kind == "fsync"}
+    directories = {Path(n).parent for n, _ in items} | {Path("objects"), Path("objects/sha256")}
+    for d in directories:
+        st = os.stat(root / d)
+        assert (st.st_dev, st.st_ino) in synced, d
+    st = os.stat(root)
+    assert (st.st_dev, st.st_ino) in synced
+
+
+def test_a_batch_over_every_directory_fits_a_small_descriptor_limit(tmp_path: Path) -> None:
+    """macOS's default soft limit is 256 descriptors: a batch of objects in all 256
+    objects/sha256/<2>/ directories must not need one open descriptor per directory."""
+    items = _items(3000)
+    assert len({n.rsplit("/", 1)[0] for n, _ in items}) == 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd")) if sys.platform.startswith("linux") else 20
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, in_use + 128), hard))
+    try:
+        created = FileStore(tmp_path).create_many(items)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert all(created)
+    assert _temporaries(tmp_path) == []
+
+
+# -- 3. text normalisation fast paths ----------------------------------------------------------
+
+
+def _by_the_rule(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [p for p in map(normalise_paragraph, re.split(r"\n[ \t\u00a0]*\n", text)) if p]
+
+
+_HOSTILE = (
+    [chr(c) for c in range(0x00, 0x21)] + [chr(c) for c in range(0x7F, 0xA1)]
+    + list("\u1680\u180e\ufeff\u0085\u2028\u2029\u200b\u200c\u200d\u2060\u00ad\u061c")
+    + [chr(c) for c in range(0x2000, 0x200B)] + list("\u202f\u205f\u3000\u00a0")
+    + list("\u0301\u0308\u0327\u0338\u0344\u0345\u0f73\u1100\u1161\u11a8\uac00\u212b\u2126")
+    + list("e\u00e9A\u0041a\u00c5\u1e0a\u0307\u0323\u0958\u2adc\uf900\U0001d15e")
+    + ["\n", "\r", "\r\n", "\n\n", " \n", "\n ", "  ", "\n\t\n", "\n\u00a0\n"]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_HOSTILE) | st.characters(), max_size=40).map("".join))
+@example("")
+@example("\n\n\n\n")
+@example("\r\n\r\r\n")
+@example("\u0301a\n\n\u0301b")
+@example("a \n\n b")
+@example("\u1100\n\u1161")
+@example("\u1100\u1161\n\n\u11a8")
+def test_split_paragraphs_is_the_rule_for_hostile_text(text: str) -> None:
+    assert split_paragraphs(text) == _by_the_rule(text)
+
+
+def _suspects() -> list[str]:
+    """Every assigned character the fast paths must not get wrong: spaces, separators,
+    controls and format characters, combining marks, and whatever NFC changes or composes."""
+    out = []
+    for c in map(chr, range(0x110000)):
+        kind = unicodedata.category(c)
+        if kind in ("Cn", "Co", "Cs"):
+            continue
+        if (c.isspace() or kind[0] in "ZCM" or unicodedata.normalize("NFC", c) != c
+                or unicodedata.combining(c) or 0x1100 <= ord(c) <= 0x11FF):
+            out.append(c)
+    return out
+
+
+def test_split_paragraphs_is_the_rule_for_each_suspect_character_in_every_position() -> None:
+    for c in _suspects():
+        for text in (c, f"a{c}b", f"a\n{c}\nb", f"a\n\n{c}b", f"{c}\n\na", f"a {c}",
+                     f"a\n{c}", f"\u1100\n{c}", f"e{c}\n\n{c}"):
+            assert split_paragraphs(text) == _by_the_rule(text), repr(text)
+
+
+# -- 4. canonical.dumps fast check -------------------------------------------------------------
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+_REFUSED = [
+    2**53, -(2**53), 10**400, 1.0, float("nan"), "\ud800", {"\udc00": 1}, {"k": "\ud800"},
+    {1: "a"}, {"é": 1}, [("a", ("\ud800",))], (1, (2, (3, [2**60]))), {"a": [{"b": {1.5}}]},
+    b"bytes", {"k": object()},
+]
+
+
+@pytest.mark.parametrize("value", _REFUSED, ids=repr)
+def test_dumps_refuses_what_the_full_check_refuses(value: object) -> None:
+    with pytest.raises(CanonicalJSONError):
+        canonical._check(value)
+    with pytest.raises(CanonicalJSONError):
+        canonical.dumps(value)
+
+
+@pytest.mark.parametrize("value", [_Str("x"), {"k": _Str("\ud800")}, {_Str("k"): 1}, _Int(5),
+                                   [True, False, _Int(2**60)], {"a": (_Str("y"),)}], ids=repr)
+def test_subclasses_are_decided_by_the_full_check(value: object) -> None:
+    assert not canonical._valid(value)
+    try:
+        canonical._check(value)
+    except CanonicalJSONError:
+        with pytest.raises(CanonicalJSONError):
+            canonical.dumps(value)
