@@ -13,6 +13,7 @@ import resource
 import sys
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import orderarchive.log.store as store_module
+from conftest import ORIGIN, text_request
 from orderarchive import canonical
-from orderarchive.errors import CanonicalJSONError, ConflictError, StorageError
+from orderarchive.archive import Archive
+from orderarchive.errors import CanonicalJSONError, ConflictError, LostRaceError, StorageError
+from orderarchive.index import Index, index_path
+from orderarchive.log.entry import AddRequest
 from orderarchive.log.layout import object_name
+from orderarchive.log.log import Log
+from orderarchive.log.note import Signer, VerifierKey
 from orderarchive.log.store import BATCH_SYNC_MIN, FileStore
 from orderarchive.log.textlayer import normalise_paragraph, split_paragraphs
 
@@ -277,3 +284,152 @@ def test_subclasses_are_decided_by_the_full_check(value: object) -> None:
     except CanonicalJSONError:
         with pytest.raises(CanonicalJSONError):
             canonical.dumps(value)
+
+
+# -- 2. the index staged during a streaming add ------------------------------------------------
+
+
+def _chunks(requests: list[AddRequest], size: int) -> Callable[[], Iterator[list[AddRequest]]]:
+    return lambda: iter([requests[i : i + size] for i in range(0, len(requests), size)])
+
+
+def _raw_binding(archive: Archive) -> tuple[int, bytes | None]:
+    """The index as the add left it, before any later use brings it up to date."""
+    location = archive.store.location()
+    assert location is not None
+    raw = Index.open(index_path(location, ORIGIN))
+    try:
+        bound = raw.binding()
+        docs = sorted(d.doc for d in map(raw.by_seq, range(bound.size)) if d is not None)
+    finally:
+        raw.close()
+    assert len(docs) == bound.size
+    return bound.size, bound.root
+
+
+def _rows(archive: Archive, verifiers: list[VerifierKey]) -> list[tuple[object, ...]]:
+    with archive.index(verifiers, full_text=False) as idx:
+        return [(d.seq, d.doc, d.sha256) for d in map(idx.by_seq, range(idx.state()[0]))
+                if d is not None]
+
+
+def _consistent(archive: Archive, verifiers: list[VerifierKey], tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index the add left is bound to the root of the signed tree at its size, and once
+    brought up to date it equals an index rebuilt from the log in another cache."""
+    size, root = _raw_binding(archive)
+    assert root == archive.tree_hash(size)
+    assert size <= archive.head(verifiers).checkpoint.size
+    rows = _rows(archive, verifiers)
+    monkeypatch.setenv("ORDERARCHIVE_CACHE", str(tmp_path / "rebuilt"))
+    assert _rows(Archive.open(archive.store.root), verifiers) == rows
+    assert archive.verify(verifiers).size == len(rows)
+
+
+@pytest.fixture
+def three(tmp_path: Path, signer: Signer) -> Archive:
+    archive = Archive.init(tmp_path / "archive", ORIGIN)
+    archive.add([text_request(i) for i in range(3)], signer)
+    return archive
+
+
+def test_a_write_failing_in_a_middle_batch_leaves_the_index_as_it_was(
+    three: Archive, signer: Signer, verifiers: list[VerifierKey], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = Log._write_chunk
+    calls: list[int] = []
+
+    def failing(self: Log, *args: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise StorageError("disk full (test)")
+        real(self, *args)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(Log, "_write_chunk", failing)
+        with pytest.raises(StorageError):
+            three.add_chunks(_chunks([text_request(i) for i in range(3, 350)], 100), signer)
+    assert _raw_binding(three) == (3, three.head(verifiers).checkpoint.root_hash)
+    _consistent(three, verifiers, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("when", ["before the swap", "after the swap"])
+def test_ctrl_c_at_the_swap_leaves_an_index_of_the_signed_tree(  # noqa: PLR0917
+    three: Archive, signer: Signer, verifiers: list[VerifierKey], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, when: str,
+) -> None:
+    real, write = FileStore.swap_checkpoint, Log._write_chunk
+    calls: list[int] = []
+
+    def interrupted(self: FileStore, expected: object, new: bytes) -> None:
+        real(self, expected, new)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    def writing(self: Log, *args: object) -> None:  # Ctrl-C as a middle chunk ends
+        write(self, *args)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        if when == "after the swap":
+            m.setattr(FileStore, "swap_checkpoint", interrupted)
+        else:
+            m.setattr(Log, "_write_chunk", writing)
+        with pytest.raises(KeyboardInterrupt):
+            three.add_chunks(_chunks([text_request(i) for i in range(3, 350)], 100), signer)
+    assert _raw_binding(three)[0] == 3  # rolled back: the read-back never happened
+    _consistent(three, verifiers, tmp_path, monkeypatch)
+    assert three.head(verifiers).checkpoint.size == (350 if when == "after the swap" else 3)
+
+
+def test_a_lost_race_retried_indexes_only_the_committed_attempt(
+    three: Archive, signer: Signer, verifiers: list[VerifierKey], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = FileStore.swap_checkpoint
+    calls: list[int] = []
+
+    def losing(self: FileStore, expected: object, new: bytes) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise LostRaceError("another writer committed first (test)")
+        real(self, expected, new)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(FileStore, "swap_checkpoint", losing)
+        added = three.add_chunks(_chunks([text_request(i) for i in range(3, 350)], 100),
+                                 signer, retries=1)
+    assert (added.start, added.end, len(calls)) == (3, 350, 2)
+    assert _raw_binding(three) == (350, three.head(verifiers).checkpoint.root_hash)
+    _consistent(three, verifiers, tmp_path, monkeypatch)
+
+
+def test_a_checkpoint_of_another_tree_read_back_is_not_what_the_index_is_bound_to(
+    three: Archive, signer: Signer, verifiers: list[VerifierKey], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The read-back checkpoint is validly signed, of the same size, but of another tree (a
+    fork by the same key): the staged rows must not be committed under it."""
+    fork = Archive.init(tmp_path / "fork", ORIGIN)
+    fork.add([text_request(i) for i in range(3)], signer)
+    fork.add([text_request(i) for i in range(1003, 1350)], signer)
+    forked = fork.head(verifiers)
+    commits: list[bool] = []
+    real_release = Index.release
+    with monkeypatch.context() as m:
+        m.setattr(Index, "release", lambda self, *, commit: commits.append(commit)
+                  or real_release(self, commit=commit))
+        real_append = Log.append_stream
+
+        def appended(self: Log, *args: object, **kw: object) -> object:
+            streamed = real_append(self, *args, **kw)  # type: ignore[arg-type]
+            m.setattr(three, "head", lambda verifiers=None: forked)  # read back: the fork
+            return streamed
+
+        m.setattr(Log, "append_stream", appended)
+        three.add_chunks(_chunks([text_request(i) for i in range(3, 350)], 100), signer)
+    assert True not in commits
+    _consistent(three, verifiers, tmp_path, monkeypatch)
+    assert _raw_binding(three)[1] != forked.checkpoint.root_hash
