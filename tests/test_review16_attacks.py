@@ -181,6 +181,30 @@ def test_without_syncfs_each_object_is_fsynced_before_its_name_and_the_names_aft
     assert (st.st_dev, st.st_ino) in synced
 
 
+def test_with_syncfs_every_file_system_under_the_archive_is_flushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """objects/ (or objects/sha256/) mounted from another disk is a real directory, not a
+    link: syncfs of the archive's root alone would leave the objects' bytes in the page
+    cache while the log names them. Both flushes must reach every file system written."""
+    root = tmp_path / "s"
+    (root / "objects" / "sha256").mkdir(parents=True)
+    mounted = os.stat(root / "objects" / "sha256").st_ino
+    real_device = store_module._device
+    monkeypatch.setattr(store_module, "_device", lambda fd: (
+        -1 if os.fstat(fd).st_ino == mounted else real_device(fd)))
+    flushed: list[tuple[int, int]] = []  # (inode of the directory flushed, objects linked)
+    linked: list[object] = []
+    real_link = os.link
+    monkeypatch.setattr(os, "link", lambda *a, **k: linked.append(a) or real_link(*a, **k))
+    monkeypatch.setattr(store_module, "_syncfs",
+                        lambda fd: flushed.append((os.fstat(fd).st_ino, len(linked))) or 0)
+    items = _items(BATCH_SYNC_MIN * 3)
+    assert all(FileStore(root).create_many(items))
+    top = os.stat(root).st_ino
+    assert set(flushed) == {(top, 0), (mounted, 0), (top, len(items)), (mounted, len(items))}
+
+
 def test_a_batch_over_every_directory_fits_a_small_descriptor_limit(tmp_path: Path) -> None:
     """macOS's default soft limit is 256 descriptors: a batch of objects in all 256
     objects/sha256/<2>/ directories must not need one open descriptor per directory."""

@@ -150,6 +150,20 @@ def _syncfs_function() -> Callable[[int], int] | None:
     return _syncfs if callable(_syncfs) else None
 
 
+def _syncfs_at(syncfs: Callable[[int], int], fd: int) -> None:
+    """syncfs(2) of the file system holding the open file *fd*; OSError if it fails."""
+    if syncfs(fd) != 0:
+        import ctypes
+
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _device(fd: int) -> int:
+    """The file system (``st_dev``) of the open directory *fd*."""
+    return os.fstat(fd).st_dev
+
+
 def _sync_filesystem(root: Path, files: Sequence[Path], directories: Sequence[Path]) -> None:
     """Make *files* and the entries of *directories* durable: one syncfs(2), else fsyncs.
 
@@ -160,11 +174,7 @@ def _sync_filesystem(root: Path, files: Sequence[Path], directories: Sequence[Pa
     if syncfs is not None:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if syncfs(fd) != 0:
-                import ctypes
-
-                code = ctypes.get_errno()
-                raise OSError(code, os.strerror(code))
+            _syncfs_at(syncfs, fd)
         finally:
             os.close(fd)
         return
@@ -237,6 +247,10 @@ class _Directories:
         self._store = store
         self._fds: dict[tuple[str, ...], int] = {}
         self._missing: set[tuple[str, ...]] = set()
+        #: One directory on each file system a directory opened lies on: a directory of the
+        #: archive may be a mount point (objects on another disk), and syncfs(2) flushes one
+        #: file system.
+        self.devices: dict[int, tuple[str, ...]] = {}
 
     def __enter__(self) -> _Directories:
         return self
@@ -263,7 +277,10 @@ class _Directories:
         if not create and key in self._missing:
             return None
         if not key:
-            fd = os.open(self._store.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fd = os.open(self._store.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as e:
+                raise StorageError(f"cannot open the archive: {e.strerror}") from e
         else:
             parent = self.open(key[:-1], create=create)
             if parent is None:
@@ -295,6 +312,11 @@ class _Directories:
                 raise StorageError(f"cannot open {'/'.join(key)}: {e.strerror}") from e
             self._store._real_dirs.add(key)
             self._missing.discard(key)
+        try:
+            self.devices.setdefault(_device(fd), key)
+        except OSError as e:
+            os.close(fd)
+            raise StorageError(f"cannot read {'/'.join(key) or '.'}: {e.strerror}") from e
         while len(self._fds) >= self.LIMIT:  # the parent was used above: close the oldest
             with contextlib.suppress(OSError):
                 os.close(self._fds.pop(next(iter(self._fds))))
@@ -949,7 +971,7 @@ class FileStore:
         pid = os.getpid()
         stamp = time.monotonic_ns()
         temporary: builtins.list[tuple[builtins.list[str], str]] = []  # (directory, temporary)
-        syncfs = _syncfs_function() is not None
+        syncfs = _syncfs_function()
 
         def paths(leaves: Sequence[str]) -> builtins.list[Path]:
             # Only the portable fallback (fsync each file and directory) needs paths.
@@ -957,6 +979,17 @@ class FileStore:
                 return []
             return [self.root.joinpath(*parts[:-1], leaf)
                     for (parts, _, _), leaf in zip(pending.values(), leaves, strict=True)]
+
+        def flush(files: Sequence[Path], dirs: Sequence[Path]) -> None:
+            if syncfs is None:
+                _sync_filesystem(self.root, files, dirs)
+                return
+            # Each file system the batch's directories lie on (the root's among them).
+            for where in list(directories.devices.values()):
+                fd = directories.open(where, create=False)
+                if fd is None:
+                    raise StorageError(f"{'/'.join(where)} was removed during the write")
+                _syncfs_at(syncfs, fd)
 
         try:
             try:
@@ -967,7 +1000,7 @@ class FileStore:
                     temporary.append((parts[:-1], tmp))
                 # The batch's flushes make new directories' entries durable (syncfs, or the
                 # fsync of every directory up to the root): no fsync per directory.
-                _sync_filesystem(self.root, paths([tmp for _, tmp in temporary]), ())
+                flush(paths([tmp for _, tmp in temporary]), ())
                 for (name, (parts, data, positions)), (_, tmp) in zip(
                     pending.items(), temporary, strict=True
                 ):
@@ -980,7 +1013,7 @@ class FileStore:
                     else:
                         created[positions[0]] = True
                 names = paths([parts[-1] for parts, _, _ in pending.values()])
-                _sync_filesystem(self.root, (), self._directories(names) if names else ())
+                flush((), self._directories(names) if names else ())
             finally:
                 for where, tmp in temporary:
                     with contextlib.suppress(OSError, StorageError):
