@@ -150,6 +150,20 @@ def _syncfs_function() -> Callable[[int], int] | None:
     return _syncfs if callable(_syncfs) else None
 
 
+def _syncfs_at(syncfs: Callable[[int], int], fd: int) -> None:
+    """syncfs(2) of the file system holding the open file *fd*; OSError if it fails."""
+    if syncfs(fd) != 0:
+        import ctypes
+
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _device(fd: int) -> int:
+    """The file system (``st_dev``) of the open directory *fd*."""
+    return os.fstat(fd).st_dev
+
+
 def _sync_filesystem(root: Path, files: Sequence[Path], directories: Sequence[Path]) -> None:
     """Make *files* and the entries of *directories* durable: one syncfs(2), else fsyncs.
 
@@ -160,11 +174,7 @@ def _sync_filesystem(root: Path, files: Sequence[Path], directories: Sequence[Pa
     if syncfs is not None:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if syncfs(fd) != 0:
-                import ctypes
-
-                code = ctypes.get_errno()
-                raise OSError(code, os.strerror(code))
+            _syncfs_at(syncfs, fd)
         finally:
             os.close(fd)
         return
@@ -215,6 +225,8 @@ def _exists_in(directory: int, name: str) -> bool:
         os.stat(name, dir_fd=directory, follow_symlinks=False)
     except FileNotFoundError:
         return False
+    except OSError as e:
+        raise StorageError(f"cannot read {name}: {e.strerror}") from e
     return True
 
 
@@ -222,12 +234,23 @@ class _Directories:
     """Descriptors of a :class:`FileStore`'s directories for one batch of writes, each opened
     (created if missing) relative to its parent's descriptor with ``O_NOFOLLOW``: a symbolic
     link or a file anywhere on the way is :class:`StorageError`, and each level is checked
-    once per batch however many objects it receives."""
+    once per batch however many objects it receives.
+
+    At most :attr:`LIMIT` descriptors are open at once (the least recently used is closed
+    and opened again, through the same checks, when next needed): a batch spans up to 256
+    ``objects/sha256/<2>/`` directories, and macOS's default limit is 256 descriptors for the
+    whole process. Callers visit the directories in order, so each is opened once per pass."""
+
+    LIMIT = 32
 
     def __init__(self, store: FileStore) -> None:
         self._store = store
         self._fds: dict[tuple[str, ...], int] = {}
         self._missing: set[tuple[str, ...]] = set()
+        #: One directory on each file system a directory opened lies on: a directory of the
+        #: archive may be a mount point (objects on another disk), and syncfs(2) flushes one
+        #: file system.
+        self.devices: dict[int, tuple[str, ...]] = {}
 
     def __enter__(self) -> _Directories:
         return self
@@ -247,13 +270,17 @@ class _Directories:
         """The descriptor of the directory *parts* (below the store's root), created if
         missing; with *create* false, None if it (or a level above it) does not exist."""
         key = tuple(parts)
-        fd = self._fds.get(key)
+        fd = self._fds.pop(key, None)
         if fd is not None:
+            self._fds[key] = fd  # most recently used last
             return fd
         if not create and key in self._missing:
             return None
         if not key:
-            fd = os.open(self._store.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fd = os.open(self._store.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as e:
+                raise StorageError(f"cannot open the archive: {e.strerror}") from e
         else:
             parent = self.open(key[:-1], create=create)
             if parent is None:
@@ -282,8 +309,17 @@ class _Directories:
                     ) from e
                 if e.errno == errno.ENOTDIR:
                     raise StorageError(f"{'/'.join(key)} is not a directory") from e
-                raise
+                raise StorageError(f"cannot open {'/'.join(key)}: {e.strerror}") from e
             self._store._real_dirs.add(key)
+            self._missing.discard(key)
+        try:
+            self.devices.setdefault(_device(fd), key)
+        except OSError as e:
+            os.close(fd)
+            raise StorageError(f"cannot read {'/'.join(key) or '.'}: {e.strerror}") from e
+        while len(self._fds) >= self.LIMIT:  # the parent was used above: close the oldest
+            with contextlib.suppress(OSError):
+                os.close(self._fds.pop(next(iter(self._fds))))
         self._fds[key] = fd
         return fd
 
@@ -898,7 +934,10 @@ class FileStore:
         # Each directory is opened (every level without following a link) once per batch,
         # not once per object: a batch of thousands shares 256 objects/sha256/<2>/.
         with _Directories(self) as directories:
-            for i, (name, data) in enumerate(items):
+            # In directory order (stable: a name given twice keeps its first position first),
+            # so that each directory is opened once however few descriptors are kept open.
+            for i in sorted(range(len(items)), key=lambda i: items[i][0].rpartition("/")[0]):
+                name, data = items[i]
                 if name in pending:
                     if not hmac.compare_digest(pending[name][1], data):
                         raise ConflictError(f"{name} is given twice with different content")
@@ -925,13 +964,14 @@ class FileStore:
         directories: _Directories,
     ) -> None:
         """The batch path of :meth:`create_many`: every file operation relative to a
-        descriptor of its directory, opened once per batch without following a link
-        (``O_NOFOLLOW`` at each level), so no name is resolved twice and a directory swapped
-        for a link after it was opened is never written through."""
+        descriptor of its directory, opened without following a link (``O_NOFOLLOW`` at each
+        level) and, for each pass over *pending* (in directory order), at most once while
+        fewer than :attr:`_Directories.LIMIT` are open: a directory swapped for a link is
+        never written through, whether it was swapped before or after it was opened."""
         pid = os.getpid()
         stamp = time.monotonic_ns()
-        temporary: builtins.list[tuple[int, str]] = []  # (directory descriptor, temporary)
-        syncfs = _syncfs_function() is not None
+        temporary: builtins.list[tuple[builtins.list[str], str]] = []  # (directory, temporary)
+        syncfs = _syncfs_function()
 
         def paths(leaves: Sequence[str]) -> builtins.list[Path]:
             # Only the portable fallback (fsync each file and directory) needs paths.
@@ -940,19 +980,31 @@ class FileStore:
             return [self.root.joinpath(*parts[:-1], leaf)
                     for (parts, _, _), leaf in zip(pending.values(), leaves, strict=True)]
 
+        def flush(files: Sequence[Path], dirs: Sequence[Path]) -> None:
+            if syncfs is None:
+                _sync_filesystem(self.root, files, dirs)
+                return
+            # Each file system the batch's directories lie on (the root's among them).
+            for where in list(directories.devices.values()):
+                fd = directories.open(where, create=False)
+                if fd is None:
+                    raise StorageError(f"{'/'.join(where)} was removed during the write")
+                _syncfs_at(syncfs, fd)
+
         try:
             try:
                 for k, (parts, data, _) in enumerate(pending.values()):
                     fd = directories.open(parts[:-1])
                     tmp = f".{parts[-1]}.{pid}.{stamp + k}.tmp"
                     _write_in(fd, tmp, data)
-                    temporary.append((fd, tmp))
+                    temporary.append((parts[:-1], tmp))
                 # The batch's flushes make new directories' entries durable (syncfs, or the
                 # fsync of every directory up to the root): no fsync per directory.
-                _sync_filesystem(self.root, paths([tmp for _, tmp in temporary]), ())
-                for (name, (parts, data, positions)), (fd, tmp) in zip(
+                flush(paths([tmp for _, tmp in temporary]), ())
+                for (name, (parts, data, positions)), (_, tmp) in zip(
                     pending.items(), temporary, strict=True
                 ):
+                    fd = directories.open(parts[:-1])
                     try:
                         os.link(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd,
                                 follow_symlinks=False)
@@ -961,11 +1013,13 @@ class FileStore:
                     else:
                         created[positions[0]] = True
                 names = paths([parts[-1] for parts, _, _ in pending.values()])
-                _sync_filesystem(self.root, (), self._directories(names) if names else ())
+                flush((), self._directories(names) if names else ())
             finally:
-                for fd, tmp in temporary:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp, dir_fd=fd)
+                for where, tmp in temporary:
+                    with contextlib.suppress(OSError, StorageError):
+                        directory = directories.open(where, create=False)
+                        if directory is not None:
+                            os.unlink(tmp, dir_fd=directory)
         except OSError as e:
             raise StorageError(f"cannot write objects: {e.strerror}") from e
 
