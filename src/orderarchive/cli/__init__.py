@@ -176,9 +176,11 @@ def main() -> None:
     """Entry point: run the CLI with every error as one line (click's usage errors included),
     and, with --json, as one JSON document on standard output."""
     argv = sys.argv[1:]
-    from ..log.store import interrupts_until_commit
-
     try:
+        # Imported inside: Ctrl-C during this import (start-up) is "interrupted", not a
+        # traceback (tests/test_interrupt.py sends SIGINT at random times, start-up included).
+        from ..log.store import interrupts_until_commit
+
         with interrupts_until_commit():  # Ctrl-C after a write phase began lets it finish
             cli.main(args=argv, prog_name="orderarchive", standalone_mode=False)
     except click.exceptions.Exit as e:
