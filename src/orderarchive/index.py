@@ -67,10 +67,10 @@ CACHE_ENV = "ORDERARCHIVE_CACHE"
 #: Seconds a reader or writer waits for another connection's lock before giving up.
 BUSY_TIMEOUT = 30.0
 #: SQLite's page cache: 64 MiB, for random sha256 keys at a million rows; while an update is
-#: held open across a streaming add (:meth:`Index.hold`), 8 MiB (uncommitted pages beyond it
+#: held open across a streaming add (:meth:`Index.hold`), 2 MiB (uncommitted pages beyond it
 #: spill to the write-ahead log instead of growing the process).
 CACHE_KIB = 65536
-HOLD_CACHE_KIB = 8192
+HOLD_CACHE_KIB = 2048
 
 #: Markers around matched terms in :attr:`SearchHit.snippet`.
 MARK = ("[", "]")
