@@ -109,6 +109,27 @@ def test_html_inline_hidden_not_is_modified(
     _hidden_not(_check(archive, data, verifiers, "c.html"), reason)
 
 
+@pytest.mark.parametrize("colour", [
+    "hsl(0 0% 100%)", "hsl(0, 0%, 100%)", "hsla(120deg, 30%, 100%, 1)", "hsl(0.5turn 0% 99%)",
+    "hwb(0 100% 0%)", "hwb(90 98% 0%)", "color(srgb 1 1 1)", "color(srgb 100% 100% 100%)",
+])
+def test_html_white_text_in_colour_functions_is_modified(
+    archive: Archive, verifiers: list[VerifierKey], colour: str
+) -> None:
+    """Review 17: white text written as hsl()/hwb()/color(srgb) hides as #fff does (it was
+    'not understood', so a hidden "not" gave SAME TEXT)."""
+    data = _html(("shall not", f'shall <span style="color:{colour}">not</span>'))
+    _hidden_not(_check(archive, data, verifiers, "c.html"), "same as its background")
+
+
+def test_html_dark_text_in_colour_functions_is_same_text(
+    archive: Archive, verifiers: list[VerifierKey]
+) -> None:
+    for colour in ("hsl(0 0% 0%)", "hsl(210, 50%, 40%)", "hwb(0 0% 100%)", "color(srgb 0 0 .2)"):
+        data = _html(("shall not", f'shall <span style="color:{colour}">not</span>'))
+        assert _check(archive, data, verifiers, "c.html").status == "same-text", colour
+
+
 def test_html_colour_equal_to_a_dark_background(
     archive: Archive, verifiers: list[VerifierKey]
 ) -> None:

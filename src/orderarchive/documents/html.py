@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import codecs
 import datetime
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from html import unescape
@@ -1263,12 +1264,74 @@ def _colour(value: str) -> _Colour | str:  # noqa: PLR0911 (one return per notat
             return v
         if len(rgb) == 3:
             return None if a <= 0.05 else (round(rgb[0]), round(rgb[1]), round(rgb[2]))
-    other = re.fullmatch(r"(?:hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
-    if other:  # not converted to RGB: only a transparent one is recognised
-        alpha = _alpha(other.group(1))
+    other = re.fullmatch(r"(hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
+    if other:
+        alpha = _alpha(other.group(2))
         if alpha is not None and alpha <= 0.05:
             return None
+        # hsl(), hwb() and color(srgb ...) as RGB (white text written hsl(0 0% 100%) hides
+        # as #fff does); lab, lch, oklab, oklch stay not understood.
+        converted = _srgb_function(other.group(1), other.group(2))
+        if converted is not None:
+            return converted
     return v
+
+
+_HUE_UNITS = {"": 1.0, "deg": 1.0, "grad": 0.9, "rad": 180 / math.pi, "turn": 360.0}
+
+
+def _srgb_function(name: str, args: str) -> tuple[int, int, int] | None:
+    """The RGB of ``hsl()``, ``hwb()`` or ``color(srgb ...)`` arguments (CSS Color 4
+    §7.1, §8.1, §10), legacy comma or modern space syntax; None when not read."""
+    parts = [p for p in re.split(r"[\s,]+", args.split("/", 1)[0].strip()) if p]
+    if name == "color":
+        if len(parts) != 4 or parts[0] != "srgb":
+            return None
+        channels = _fractions(parts[1:4], clamp=False)
+        return None if channels is None else _rgb255(channels)
+    if name not in ("hsl", "hsla", "hwb") or len(parts) not in (3, 4 if "," in args else 3):
+        return None
+    hue = _length(parts[0])
+    ratios = _fractions(parts[1:3], clamp=True)
+    if hue is None or hue[1] not in _HUE_UNITS or ratios is None:
+        return None
+    h = (hue[0] * _HUE_UNITS[hue[1]]) % 360
+    a, b = ratios
+    if name != "hwb":
+        channels = _hsl_rgb(h, a, b)
+    elif a + b >= 1:  # whiteness and blackness fill it: a grey
+        channels = [a / (a + b)] * 3
+    else:
+        channels = [c * (1 - a - b) + a for c in _hsl_rgb(h, 1.0, 0.5)]
+    return _rgb255(channels)
+
+
+def _fractions(parts: Sequence[str], *, clamp: bool) -> list[float] | None:
+    """Percentages (or, with *clamp*, plain numbers as percentages; without, as fractions)
+    as fractions of 1; None if one is neither."""
+    out: list[float] = []
+    for p in parts:
+        length = _length(p)
+        if length is None or length[1] not in ("", "%"):
+            return None
+        if clamp:
+            out.append(min(max(length[0], 0.0), 100.0) / 100)
+        else:
+            out.append(length[0] / 100 if length[1] == "%" else length[0])
+    return out
+
+
+def _hsl_rgb(h: float, s: float, lightness: float) -> list[float]:
+    def f(n: int) -> float:
+        k = (n + h / 30) % 12
+        return lightness - s * min(lightness, 1 - lightness) * max(-1, min(k - 3, 9 - k, 1))
+
+    return [f(0), f(8), f(4)]
+
+
+def _rgb255(channels: Sequence[float]) -> tuple[int, int, int]:
+    r, g, b = (round(min(max(c, 0.0), 1.0) * 255) for c in channels)
+    return (r, g, b)
 
 
 def _background(value: str) -> _Colour | str | None:
