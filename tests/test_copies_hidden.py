@@ -112,12 +112,15 @@ def test_html_inline_hidden_not_is_modified(
 @pytest.mark.parametrize("colour", [
     "hsl(0 0% 100%)", "hsl(0, 0%, 100%)", "hsla(120deg, 30%, 100%, 1)", "hsl(0.5turn 0% 99%)",
     "hwb(0 100% 0%)", "hwb(90 98% 0%)", "color(srgb 1 1 1)", "color(srgb 100% 100% 100%)",
+    "papayawhip;background-color:papayawhip", "DarkSlateGray;background:darkslategrey",
+    "mintcream;background-color:MintCream", "hsl(0 0% 20%);background-color:#333",
 ])
 def test_html_white_text_in_colour_functions_is_modified(
     archive: Archive, verifiers: list[VerifierKey], colour: str
 ) -> None:
-    """Review 17: white text written as hsl()/hwb()/color(srgb) hides as #fff does (it was
-    'not understood', so a hidden "not" gave SAME TEXT)."""
+    """Review 17: text coloured as its background, written as hsl()/hwb()/color(srgb) or a CSS
+    named colour outside the old 16-name table, is hidden as #fff on white is (such colours
+    were 'not understood', so a hidden "not" gave SAME TEXT)."""
     data = _html(("shall not", f'shall <span style="color:{colour}">not</span>'))
     _hidden_not(_check(archive, data, verifiers, "c.html"), "same as its background")
 
