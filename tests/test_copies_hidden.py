@@ -114,6 +114,8 @@ def test_html_inline_hidden_not_is_modified(
     "hwb(0 100% 0%)", "hwb(90 98% 0%)", "color(srgb 1 1 1)", "color(srgb 100% 100% 100%)",
     "papayawhip;background-color:papayawhip", "DarkSlateGray;background:darkslategrey",
     "mintcream;background-color:MintCream", "hsl(0 0% 20%);background-color:#333",
+    "lab(90 10 10);background-color:LAB(90  10 10)",
+    "oklch(0.5 0.1 30);background-color:oklch(0.5 0.1 30)",
 ])
 def test_html_white_text_in_colour_functions_is_modified(
     archive: Archive, verifiers: list[VerifierKey], colour: str
@@ -128,7 +130,8 @@ def test_html_white_text_in_colour_functions_is_modified(
 def test_html_dark_text_in_colour_functions_is_same_text(
     archive: Archive, verifiers: list[VerifierKey]
 ) -> None:
-    for colour in ("hsl(0 0% 0%)", "hsl(210, 50%, 40%)", "hwb(0 0% 100%)", "color(srgb 0 0 .2)"):
+    for colour in ("hsl(0 0% 0%)", "hsl(210, 50%, 40%)", "hwb(0 0% 100%)", "color(srgb 0 0 .2)",
+                   "inherit;background-color:inherit", "lab(20 0 0);background:lab(90 0 0)"):
         data = _html(("shall not", f'shall <span style="color:{colour}">not</span>'))
         assert _check(archive, data, verifiers, "c.html").status == "same-text", colour
 

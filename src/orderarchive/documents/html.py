@@ -1410,6 +1410,10 @@ def _styled(
     return declarations, pseudo
 
 
+#: Values that name no colour of their own (CSS-wide keywords, ``_background``'s "unknown").
+_NOT_A_COLOUR = _tags("unknown inherit initial unset revert revert-layer currentcolor")
+
+
 def _hidden(
     declarations: list[tuple[str, str]], colour: _Colour | str, background: _Colour | str
 ) -> tuple[str | None, _Colour | str, _Colour | str]:
@@ -1437,6 +1441,9 @@ def _hidden(
     if colour is None:
         return "transparent text colour", colour, background
     if isinstance(colour, tuple) and isinstance(background, tuple) and _close(colour, background):
+        return "text colour the same as its background", colour, background
+    if isinstance(colour, str) and colour == background and colour not in _NOT_A_COLOUR:
+        # the same colour not converted (lab(...) on lab(...)): the same, whatever it is
         return "text colour the same as its background", colour, background
     return None, colour, background
 
