@@ -127,6 +127,37 @@ def test_html_white_text_in_colour_functions_is_modified(
     _hidden_not(_check(archive, data, verifiers, "c.html"), "same as its background")
 
 
+@pytest.mark.parametrize(("style", "reason"), [
+    ("position:absolute;clip:rect(1px, 1px, 1px, 1px)", "clip"),  # WordPress screen-reader-text
+    ("position:absolute;clip:rect(0 0 0 0)", "clip"),
+    ("position:absolute;clip:rect(10px 5px 20px 5px)", "clip"),
+    ("clip-path:inset(100%)", "clip-path"),
+    ("clip-path:inset(50% 0)", "clip-path"),
+    ("clip-path:inset(0 60% 0 40%)", "clip-path"),
+    ("-webkit-text-fill-color:white", "same as its background"),
+    ("-webkit-text-fill-color:hsl(0 0% 100%);color:black", "same as its background"),
+])
+def test_html_clipped_or_white_filled_not_is_modified(
+    archive: Archive, verifiers: list[VerifierKey], style: str, reason: str
+) -> None:
+    """Review 17: a clip that leaves no area, an inset clip-path whose sides meet, white glyph
+    fill: each hid "not" and gave SAME TEXT."""
+    data = _html(("shall not", f'shall <span style="{style}">not</span>'))
+    _hidden_not(_check(archive, data, verifiers, "c.html"), reason)
+
+
+@pytest.mark.parametrize("style", [
+    "position:absolute;clip:rect(0 100px 20px 0)", "clip-path:inset(10% 20%)",
+    "clip-path:inset(40% 0 40% 0)", "-webkit-text-fill-color:black;color:white",
+    "-webkit-text-fill-color:#333",
+])
+def test_html_clips_and_fills_that_show_the_text_are_same_text(
+    archive: Archive, verifiers: list[VerifierKey], style: str
+) -> None:
+    data = _html(("shall not", f'shall <span style="{style}">not</span>'))
+    assert _check(archive, data, verifiers, "c.html").status == "same-text"
+
+
 def test_html_dark_text_in_colour_functions_is_same_text(
     archive: Archive, verifiers: list[VerifierKey]
 ) -> None:

@@ -1230,6 +1230,41 @@ def _far_off(value: str) -> bool:
     return length is not None and length[0] <= -500 and length[1] in ("px", "pt", "em", "rem", "")
 
 
+def _empty_rect(v: str) -> bool:
+    """``clip: rect(top, right, bottom, left)`` that leaves no area: right at or left of left,
+    or bottom at or above top (the screen-reader-only ``rect(1px, 1px, 1px, 1px)``)."""
+    m = re.fullmatch(r"rect\(([^)]*)\)", v)
+    edges = [_length(p) for p in re.split(r"[\s,]+", m.group(1).strip())] if m else []
+    if len(edges) != 4 or any(e is None or e[1] not in ("", "px") for e in edges):
+        return False
+    top, right, bottom, left = (e[0] for e in edges if e is not None)
+    return right <= left or bottom <= top
+
+
+def _inset_covers(v: str) -> bool:
+    """``clip-path: inset(...)`` whose percentages meet across the box (top and bottom, or
+    left and right, adding up to 100% or more): nothing is left to show."""
+    m = re.search(r"inset\(([^)]*)\)", v)
+    if not m:
+        return False
+    values = re.split(r"\s+", m.group(1).split(" round ")[0].strip())
+    lengths = [_length(p) for p in values]
+    if not 1 <= len(lengths) <= 4 or any(
+            x is None or not (x[1] == "%" or x[0] == 0) for x in lengths):
+        return False
+    pct = [x[0] for x in lengths if x is not None]
+    # The CSS box shorthand: 1 value all four; 2 top/bottom, left/right; 3 top, l/r, bottom.
+    if len(pct) == 1:
+        top = right = bottom = left = pct[0]
+    elif len(pct) == 2:
+        top, right, bottom, left = pct[0], pct[1], pct[0], pct[1]
+    elif len(pct) == 3:
+        top, right, bottom, left = pct[0], pct[1], pct[2], pct[1]
+    else:
+        top, right, bottom, left = pct
+    return top + bottom >= 100 or left + right >= 100
+
+
 def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule per property)
     """The reason one declaration hides its element's text, if it does."""
     v = " ".join(value.lower().split())
@@ -1248,9 +1283,10 @@ def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule p
         return f"font:{v}"
     if name in ("text-indent", "left", "top", "margin-left", "margin-top", "right") and _far_off(v):
         return f"{name}:{v} (off-screen)"
-    if name == "clip" and _ZERO_RECT.fullmatch(v):
+    if name == "clip" and (_ZERO_RECT.fullmatch(v) or _empty_rect(v)):
         return f"clip:{v}"
-    if name == "clip-path" and re.search(r"inset\(\s*50%|circle\(\s*0", v):
+    if name == "clip-path" and (re.search(r"inset\(\s*50%|circle\(\s*0", v)
+                                or _inset_covers(v)):
         return f"clip-path:{v}"
     if name == "transform" and (re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v)
                                 or _transform_hides(v)):
@@ -1427,8 +1463,11 @@ def _hidden(
         if name in ("width", "height", "max-width", "max-height") and not overflow_hidden:
             continue
         return reason, colour, background
+    fill: _Colour | str | None = None  # -webkit-text-fill-color paints the glyphs over color
     for name, value in declarations:
-        if name == "color":
+        if name == "-webkit-text-fill-color":
+            fill = _colour(value)
+        elif name == "color":
             colour = _colour(value)
         elif name == "background-color":
             parsed = _colour(value)
@@ -1438,11 +1477,12 @@ def _hidden(
             parsed_bg = _background(value)
             if parsed_bg is not None:
                 background = parsed_bg
-    if colour is None:
+    painted = fill if isinstance(fill, tuple) else colour  # what the glyphs are painted in
+    if painted is None:
         return "transparent text colour", colour, background
-    if isinstance(colour, tuple) and isinstance(background, tuple) and _close(colour, background):
+    if isinstance(painted, tuple) and isinstance(background, tuple) and _close(painted, background):
         return "text colour the same as its background", colour, background
-    if isinstance(colour, str) and colour == background and colour not in _NOT_A_COLOUR:
+    if isinstance(painted, str) and painted == background and painted not in _NOT_A_COLOUR:
         # the same colour not converted (lab(...) on lab(...)): the same, whatever it is
         return "text colour the same as its background", colour, background
     return None, colour, background
