@@ -136,6 +136,10 @@ def test_html_white_text_in_colour_functions_is_modified(
     ("clip-path:inset(0 60% 0 40%)", "clip-path"),
     ("-webkit-text-fill-color:white", "same as its background"),
     ("-webkit-text-fill-color:hsl(0 0% 100%);color:black", "same as its background"),
+    ("transform:matrix(0, 0, 0, 0, 0, 0)", "transform"),
+    ("position:absolute;left:-100vw", "off-screen"),
+    ("zoom:0.01", "zoom"),
+    ("zoom:1%", "zoom"),
 ])
 def test_html_clipped_or_white_filled_not_is_modified(
     archive: Archive, verifiers: list[VerifierKey], style: str, reason: str
@@ -149,7 +153,8 @@ def test_html_clipped_or_white_filled_not_is_modified(
 @pytest.mark.parametrize("style", [
     "position:absolute;clip:rect(0 100px 20px 0)", "clip-path:inset(10% 20%)",
     "clip-path:inset(40% 0 40% 0)", "-webkit-text-fill-color:black;color:white",
-    "-webkit-text-fill-color:#333",
+    "-webkit-text-fill-color:#333", "transform:matrix(1, 0, 0, 1, 10, 0)", "left:-50vw",
+    "zoom:0", "zoom:0.5",
 ])
 def test_html_clips_and_fills_that_show_the_text_are_same_text(
     archive: Archive, verifiers: list[VerifierKey], style: str

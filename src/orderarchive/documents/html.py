@@ -1151,8 +1151,13 @@ def _numbers(args: str) -> list[tuple[float, str]]:
 
 def _transform_hides(v: str) -> bool:
     """A transform that shrinks its text to nothing or moves it far off the page."""
-    for fn, args in re.findall(r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?)\(([^)]*)\)", v):
+    for fn, args in re.findall(
+            r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?|matrix)\(([^)]*)\)", v):
         values = _numbers(args)
+        if fn == "matrix":  # matrix(a, b, c, d, tx, ty): a, b, c, d near 0 shrink it to nothing
+            if len(values) == 6 and all(u == "" and abs(n) <= 0.05 for n, u in values[:4]):
+                return True
+            continue
         if fn.startswith("scale") and any(
             (u == "" and abs(n) <= 0.05) or (u == "%" and abs(n) <= 5) for n, u in values
         ):
@@ -1227,6 +1232,8 @@ def _tiny_font(value: str) -> bool:
 
 def _far_off(value: str) -> bool:
     length = _length(value)
+    if length is not None and length[1] in ("vw", "vh", "vmax"):  # a whole viewport away
+        return length[0] <= -100
     return length is not None and length[0] <= -500 and length[1] in ("px", "pt", "em", "rem", "")
 
 
@@ -1293,6 +1300,10 @@ def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule p
         return f"transform:{v}"
     if name in ("scale", "translate") and _transform_hides(f"{name}({v})"):
         return f"{name}:{v}"
+    if name == "zoom":  # zoom:0 is read as 1 by browsers; a tiny one shrinks the text away
+        length = _length(v)
+        if length is not None and 0 < length[0] <= (5 if length[1] == "%" else 0.05):
+            return f"zoom:{v}"
     if name == "filter":
         for args in re.findall(r"\bopacity\(([^)]*)\)", v):
             length = _length(args)
