@@ -150,6 +150,17 @@ def test_html_clipped_or_white_filled_not_is_modified(
     _hidden_not(_check(archive, data, verifiers, "c.html"), reason)
 
 
+def test_html_zoom_computed_by_the_browser_is_not_same_text(
+    archive: Archive, verifiers: list[VerifierKey]
+) -> None:
+    """zoom can hide text, so a zoom the reader cannot evaluate is unchecked, not SAME TEXT."""
+    data = _html(("shall not", 'shall <span style="zoom:calc(0.01)">not</span>'))
+    result = _check(archive, data, verifiers, "c.html")
+    assert result.status != "same-text"
+    assert result.text is not None
+    assert any(h.kind == "unchecked" and "zoom" in h.reason for h in result.text.hidden)
+
+
 @pytest.mark.parametrize("style", [
     "position:absolute;clip:rect(0 100px 20px 0)", "clip-path:inset(10% 20%)",
     "clip-path:inset(40% 0 40% 0)", "-webkit-text-fill-color:black;color:white",

@@ -1068,7 +1068,7 @@ _HIDING_PROPERTIES = frozenset({
     "background-color", "-webkit-text-fill-color", "text-indent", "left", "top", "right",
     "margin-left", "margin-top", "margin", "clip", "clip-path", "transform", "translate",
     "scale", "width", "height", "max-width", "max-height", "filter", "content-visibility",
-    "position", "overflow", "letter-spacing", "mask", "mask-image",
+    "position", "overflow", "letter-spacing", "mask", "mask-image", "zoom",
 })
 _COMPUTED = re.compile(r"\b(?:var|calc|env|attr|min|max|clamp|if)\(", re.I)
 
