@@ -109,6 +109,80 @@ def test_html_inline_hidden_not_is_modified(
     _hidden_not(_check(archive, data, verifiers, "c.html"), reason)
 
 
+@pytest.mark.parametrize("colour", [
+    "hsl(0 0% 100%)", "hsl(0, 0%, 100%)", "hsla(120deg, 30%, 100%, 1)", "hsl(0.5turn 0% 99%)",
+    "hwb(0 100% 0%)", "hwb(90 98% 0%)", "color(srgb 1 1 1)", "color(srgb 100% 100% 100%)",
+    "papayawhip;background-color:papayawhip", "DarkSlateGray;background:darkslategrey",
+    "mintcream;background-color:MintCream", "hsl(0 0% 20%);background-color:#333",
+    "lab(90 10 10);background-color:LAB(90  10 10)",
+    "oklch(0.5 0.1 30);background-color:oklch(0.5 0.1 30)",
+])
+def test_html_white_text_in_colour_functions_is_modified(
+    archive: Archive, verifiers: list[VerifierKey], colour: str
+) -> None:
+    """Review 17: text coloured as its background, written as hsl()/hwb()/color(srgb) or a CSS
+    named colour outside the old 16-name table, is hidden as #fff on white is (such colours
+    were 'not understood', so a hidden "not" gave SAME TEXT)."""
+    data = _html(("shall not", f'shall <span style="color:{colour}">not</span>'))
+    _hidden_not(_check(archive, data, verifiers, "c.html"), "same as its background")
+
+
+@pytest.mark.parametrize(("style", "reason"), [
+    ("position:absolute;clip:rect(1px, 1px, 1px, 1px)", "clip"),  # WordPress screen-reader-text
+    ("position:absolute;clip:rect(0 0 0 0)", "clip"),
+    ("position:absolute;clip:rect(10px 5px 20px 5px)", "clip"),
+    ("clip-path:inset(100%)", "clip-path"),
+    ("clip-path:inset(50% 0)", "clip-path"),
+    ("clip-path:inset(0 60% 0 40%)", "clip-path"),
+    ("-webkit-text-fill-color:white", "same as its background"),
+    ("-webkit-text-fill-color:hsl(0 0% 100%);color:black", "same as its background"),
+    ("transform:matrix(0, 0, 0, 0, 0, 0)", "transform"),
+    ("position:absolute;left:-100vw", "off-screen"),
+    ("zoom:0.01", "zoom"),
+    ("zoom:1%", "zoom"),
+])
+def test_html_clipped_or_white_filled_not_is_modified(
+    archive: Archive, verifiers: list[VerifierKey], style: str, reason: str
+) -> None:
+    """Review 17: a clip that leaves no area, an inset clip-path whose sides meet, white glyph
+    fill: each hid "not" and gave SAME TEXT."""
+    data = _html(("shall not", f'shall <span style="{style}">not</span>'))
+    _hidden_not(_check(archive, data, verifiers, "c.html"), reason)
+
+
+def test_html_zoom_computed_by_the_browser_is_not_same_text(
+    archive: Archive, verifiers: list[VerifierKey]
+) -> None:
+    """zoom can hide text, so a zoom the reader cannot evaluate is unchecked, not SAME TEXT."""
+    data = _html(("shall not", 'shall <span style="zoom:calc(0.01)">not</span>'))
+    result = _check(archive, data, verifiers, "c.html")
+    assert result.status != "same-text"
+    assert result.text is not None
+    assert any(h.kind == "unchecked" and "zoom" in h.reason for h in result.text.hidden)
+
+
+@pytest.mark.parametrize("style", [
+    "position:absolute;clip:rect(0 100px 20px 0)", "clip-path:inset(10% 20%)",
+    "clip-path:inset(40% 0 40% 0)", "-webkit-text-fill-color:black;color:white",
+    "-webkit-text-fill-color:#333", "transform:matrix(1, 0, 0, 1, 10, 0)", "left:-50vw",
+    "zoom:0", "zoom:0.5",
+])
+def test_html_clips_and_fills_that_show_the_text_are_same_text(
+    archive: Archive, verifiers: list[VerifierKey], style: str
+) -> None:
+    data = _html(("shall not", f'shall <span style="{style}">not</span>'))
+    assert _check(archive, data, verifiers, "c.html").status == "same-text"
+
+
+def test_html_dark_text_in_colour_functions_is_same_text(
+    archive: Archive, verifiers: list[VerifierKey]
+) -> None:
+    for colour in ("hsl(0 0% 0%)", "hsl(210, 50%, 40%)", "hwb(0 0% 100%)", "color(srgb 0 0 .2)",
+                   "inherit;background-color:inherit", "lab(20 0 0);background:lab(90 0 0)"):
+        data = _html(("shall not", f'shall <span style="color:{colour}">not</span>'))
+        assert _check(archive, data, verifiers, "c.html").status == "same-text", colour
+
+
 def test_html_colour_equal_to_a_dark_background(
     archive: Archive, verifiers: list[VerifierKey]
 ) -> None:

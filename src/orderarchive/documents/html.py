@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import codecs
 import datetime
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from html import unescape
@@ -760,12 +761,54 @@ _COMPOUND = re.compile(
     r"(?P<tag>[a-zA-Z][\w-]*|\*)?(?P<rest>(?:[.#][\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?)*)"
 )
 _PART = re.compile(r"[.#][\w-]+|\[[^\]]*\]|::?[\w-]+(?:\([^)]*\))?")
+# The CSS named colours (CSS Color 4 §6.1, all 148): a white one outside a short list
+# ("floralwhite", "mintcream") would hide text on a white page unseen.
+_NAMED_HEX = {
+    "aliceblue": 0xf0f8ff, "antiquewhite": 0xfaebd7, "aqua": 0x00ffff, "aquamarine": 0x7fffd4,
+    "azure": 0xf0ffff, "beige": 0xf5f5dc, "bisque": 0xffe4c4, "black": 0x000000,
+    "blanchedalmond": 0xffebcd, "blue": 0x0000ff, "blueviolet": 0x8a2be2, "brown": 0xa52a2a,
+    "burlywood": 0xdeb887, "cadetblue": 0x5f9ea0, "chartreuse": 0x7fff00,
+    "chocolate": 0xd2691e, "coral": 0xff7f50, "cornflowerblue": 0x6495ed, "cornsilk": 0xfff8dc,
+    "crimson": 0xdc143c, "cyan": 0x00ffff, "darkblue": 0x00008b, "darkcyan": 0x008b8b,
+    "darkgoldenrod": 0xb8860b, "darkgray": 0xa9a9a9, "darkgreen": 0x006400,
+    "darkgrey": 0xa9a9a9, "darkkhaki": 0xbdb76b, "darkmagenta": 0x8b008b,
+    "darkolivegreen": 0x556b2f, "darkorange": 0xff8c00, "darkorchid": 0x9932cc,
+    "darkred": 0x8b0000, "darksalmon": 0xe9967a, "darkseagreen": 0x8fbc8f,
+    "darkslateblue": 0x483d8b, "darkslategray": 0x2f4f4f, "darkslategrey": 0x2f4f4f,
+    "darkturquoise": 0x00ced1, "darkviolet": 0x9400d3, "deeppink": 0xff1493,
+    "deepskyblue": 0x00bfff, "dimgray": 0x696969, "dimgrey": 0x696969, "dodgerblue": 0x1e90ff,
+    "firebrick": 0xb22222, "floralwhite": 0xfffaf0, "forestgreen": 0x228b22,
+    "fuchsia": 0xff00ff, "gainsboro": 0xdcdcdc, "ghostwhite": 0xf8f8ff, "gold": 0xffd700,
+    "goldenrod": 0xdaa520, "gray": 0x808080, "green": 0x008000, "greenyellow": 0xadff2f,
+    "grey": 0x808080, "honeydew": 0xf0fff0, "hotpink": 0xff69b4, "indianred": 0xcd5c5c,
+    "indigo": 0x4b0082, "ivory": 0xfffff0, "khaki": 0xf0e68c, "lavender": 0xe6e6fa,
+    "lavenderblush": 0xfff0f5, "lawngreen": 0x7cfc00, "lemonchiffon": 0xfffacd,
+    "lightblue": 0xadd8e6, "lightcoral": 0xf08080, "lightcyan": 0xe0ffff,
+    "lightgoldenrodyellow": 0xfafad2, "lightgray": 0xd3d3d3, "lightgreen": 0x90ee90,
+    "lightgrey": 0xd3d3d3, "lightpink": 0xffb6c1, "lightsalmon": 0xffa07a,
+    "lightseagreen": 0x20b2aa, "lightskyblue": 0x87cefa, "lightslategray": 0x778899,
+    "lightslategrey": 0x778899, "lightsteelblue": 0xb0c4de, "lightyellow": 0xffffe0,
+    "lime": 0x00ff00, "limegreen": 0x32cd32, "linen": 0xfaf0e6, "magenta": 0xff00ff,
+    "maroon": 0x800000, "mediumaquamarine": 0x66cdaa, "mediumblue": 0x0000cd,
+    "mediumorchid": 0xba55d3, "mediumpurple": 0x9370db, "mediumseagreen": 0x3cb371,
+    "mediumslateblue": 0x7b68ee, "mediumspringgreen": 0x00fa9a, "mediumturquoise": 0x48d1cc,
+    "mediumvioletred": 0xc71585, "midnightblue": 0x191970, "mintcream": 0xf5fffa,
+    "mistyrose": 0xffe4e1, "moccasin": 0xffe4b5, "navajowhite": 0xffdead, "navy": 0x000080,
+    "oldlace": 0xfdf5e6, "olive": 0x808000, "olivedrab": 0x6b8e23, "orange": 0xffa500,
+    "orangered": 0xff4500, "orchid": 0xda70d6, "palegoldenrod": 0xeee8aa,
+    "palegreen": 0x98fb98, "paleturquoise": 0xafeeee, "palevioletred": 0xdb7093,
+    "papayawhip": 0xffefd5, "peachpuff": 0xffdab9, "peru": 0xcd853f, "pink": 0xffc0cb,
+    "plum": 0xdda0dd, "powderblue": 0xb0e0e6, "purple": 0x800080, "rebeccapurple": 0x663399,
+    "red": 0xff0000, "rosybrown": 0xbc8f8f, "royalblue": 0x4169e1, "saddlebrown": 0x8b4513,
+    "salmon": 0xfa8072, "sandybrown": 0xf4a460, "seagreen": 0x2e8b57, "seashell": 0xfff5ee,
+    "sienna": 0xa0522d, "silver": 0xc0c0c0, "skyblue": 0x87ceeb, "slateblue": 0x6a5acd,
+    "slategray": 0x708090, "slategrey": 0x708090, "snow": 0xfffafa, "springgreen": 0x00ff7f,
+    "steelblue": 0x4682b4, "tan": 0xd2b48c, "teal": 0x008080, "thistle": 0xd8bfd8,
+    "tomato": 0xff6347, "turquoise": 0x40e0d0, "violet": 0xee82ee, "wheat": 0xf5deb3,
+    "white": 0xffffff, "whitesmoke": 0xf5f5f5, "yellow": 0xffff00, "yellowgreen": 0x9acd32,
+}
 _NAMED_COLOURS = {
-    "white": (255, 255, 255), "black": (0, 0, 0), "red": (255, 0, 0), "lime": (0, 255, 0),
-    "green": (0, 128, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0), "gray": (128, 128, 128),
-    "grey": (128, 128, 128), "silver": (192, 192, 192), "whitesmoke": (245, 245, 245),
-    "snow": (255, 250, 250), "ivory": (255, 255, 240), "ghostwhite": (248, 248, 255),
-    "navy": (0, 0, 128), "maroon": (128, 0, 0),
+    name: ((rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255) for name, rgb in _NAMED_HEX.items()
 }
 _ZERO_RECT = re.compile(r"rect\(\s*0[a-z]*[\s,]+0[a-z]*[\s,]+0[a-z]*[\s,]+0[a-z]*\s*\)")
 _WHITE_RGB = (255, 255, 255)
@@ -1025,7 +1068,7 @@ _HIDING_PROPERTIES = frozenset({
     "background-color", "-webkit-text-fill-color", "text-indent", "left", "top", "right",
     "margin-left", "margin-top", "margin", "clip", "clip-path", "transform", "translate",
     "scale", "width", "height", "max-width", "max-height", "filter", "content-visibility",
-    "position", "overflow", "letter-spacing", "mask", "mask-image",
+    "position", "overflow", "letter-spacing", "mask", "mask-image", "zoom",
 })
 _COMPUTED = re.compile(r"\b(?:var|calc|env|attr|min|max|clamp|if)\(", re.I)
 
@@ -1108,8 +1151,13 @@ def _numbers(args: str) -> list[tuple[float, str]]:
 
 def _transform_hides(v: str) -> bool:
     """A transform that shrinks its text to nothing or moves it far off the page."""
-    for fn, args in re.findall(r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?)\(([^)]*)\)", v):
+    for fn, args in re.findall(
+            r"\b(scale(?:[xyz]|3d)?|translate(?:[xyz]|3d)?|matrix)\(([^)]*)\)", v):
         values = _numbers(args)
+        if fn == "matrix":  # matrix(a, b, c, d, tx, ty): a, b, c, d near 0 shrink it to nothing
+            if len(values) == 6 and all(u == "" and abs(n) <= 0.05 for n, u in values[:4]):
+                return True
+            continue
         if fn.startswith("scale") and any(
             (u == "" and abs(n) <= 0.05) or (u == "%" and abs(n) <= 5) for n, u in values
         ):
@@ -1184,7 +1232,44 @@ def _tiny_font(value: str) -> bool:
 
 def _far_off(value: str) -> bool:
     length = _length(value)
+    if length is not None and length[1] in ("vw", "vh", "vmax"):  # a whole viewport away
+        return length[0] <= -100
     return length is not None and length[0] <= -500 and length[1] in ("px", "pt", "em", "rem", "")
+
+
+def _empty_rect(v: str) -> bool:
+    """``clip: rect(top, right, bottom, left)`` that leaves no area: right at or left of left,
+    or bottom at or above top (the screen-reader-only ``rect(1px, 1px, 1px, 1px)``)."""
+    m = re.fullmatch(r"rect\(([^)]*)\)", v)
+    edges = [_length(p) for p in re.split(r"[\s,]+", m.group(1).strip())] if m else []
+    if len(edges) != 4 or any(e is None or e[1] not in ("", "px") for e in edges):
+        return False
+    top, right, bottom, left = (e[0] for e in edges if e is not None)
+    return right <= left or bottom <= top
+
+
+def _inset_covers(v: str) -> bool:
+    """``clip-path: inset(...)`` whose percentages meet across the box (top and bottom, or
+    left and right, adding up to 100% or more): nothing is left to show."""
+    m = re.search(r"inset\(([^)]*)\)", v)
+    if not m:
+        return False
+    values = re.split(r"\s+", m.group(1).split(" round ")[0].strip())
+    lengths = [_length(p) for p in values]
+    if not 1 <= len(lengths) <= 4 or any(
+            x is None or not (x[1] == "%" or x[0] == 0) for x in lengths):
+        return False
+    pct = [x[0] for x in lengths if x is not None]
+    # The CSS box shorthand: 1 value all four; 2 top/bottom, left/right; 3 top, l/r, bottom.
+    if len(pct) == 1:
+        top = right = bottom = left = pct[0]
+    elif len(pct) == 2:
+        top, right, bottom, left = pct[0], pct[1], pct[0], pct[1]
+    elif len(pct) == 3:
+        top, right, bottom, left = pct[0], pct[1], pct[2], pct[1]
+    else:
+        top, right, bottom, left = pct
+    return top + bottom >= 100 or left + right >= 100
 
 
 def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule per property)
@@ -1205,15 +1290,20 @@ def _hides_by(name: str, value: str) -> str | None:  # noqa: PLR0911 (one rule p
         return f"font:{v}"
     if name in ("text-indent", "left", "top", "margin-left", "margin-top", "right") and _far_off(v):
         return f"{name}:{v} (off-screen)"
-    if name == "clip" and _ZERO_RECT.fullmatch(v):
+    if name == "clip" and (_ZERO_RECT.fullmatch(v) or _empty_rect(v)):
         return f"clip:{v}"
-    if name == "clip-path" and re.search(r"inset\(\s*50%|circle\(\s*0", v):
+    if name == "clip-path" and (re.search(r"inset\(\s*50%|circle\(\s*0", v)
+                                or _inset_covers(v)):
         return f"clip-path:{v}"
     if name == "transform" and (re.search(r"scale[xy]?\(\s*0(?:\.0*)?\s*[,)]", v)
                                 or _transform_hides(v)):
         return f"transform:{v}"
     if name in ("scale", "translate") and _transform_hides(f"{name}({v})"):
         return f"{name}:{v}"
+    if name == "zoom":  # zoom:0 is read as 1 by browsers; a tiny one shrinks the text away
+        length = _length(v)
+        if length is not None and 0 < length[0] <= (5 if length[1] == "%" else 0.05):
+            return f"zoom:{v}"
     if name == "filter":
         for args in re.findall(r"\bopacity\(([^)]*)\)", v):
             length = _length(args)
@@ -1263,12 +1353,74 @@ def _colour(value: str) -> _Colour | str:  # noqa: PLR0911 (one return per notat
             return v
         if len(rgb) == 3:
             return None if a <= 0.05 else (round(rgb[0]), round(rgb[1]), round(rgb[2]))
-    other = re.fullmatch(r"(?:hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
-    if other:  # not converted to RGB: only a transparent one is recognised
-        alpha = _alpha(other.group(1))
+    other = re.fullmatch(r"(hsla?|hwb|lab|lch|oklab|oklch|color)\(([^)]*)\)", v)
+    if other:
+        alpha = _alpha(other.group(2))
         if alpha is not None and alpha <= 0.05:
             return None
+        # hsl(), hwb() and color(srgb ...) as RGB (white text written hsl(0 0% 100%) hides
+        # as #fff does); lab, lch, oklab, oklch stay not understood.
+        converted = _srgb_function(other.group(1), other.group(2))
+        if converted is not None:
+            return converted
     return v
+
+
+_HUE_UNITS = {"": 1.0, "deg": 1.0, "grad": 0.9, "rad": 180 / math.pi, "turn": 360.0}
+
+
+def _srgb_function(name: str, args: str) -> tuple[int, int, int] | None:
+    """The RGB of ``hsl()``, ``hwb()`` or ``color(srgb ...)`` arguments (CSS Color 4
+    §7.1, §8.1, §10), legacy comma or modern space syntax; None when not read."""
+    parts = [p for p in re.split(r"[\s,]+", args.split("/", 1)[0].strip()) if p]
+    if name == "color":
+        if len(parts) != 4 or parts[0] != "srgb":
+            return None
+        channels = _fractions(parts[1:4], clamp=False)
+        return None if channels is None else _rgb255(channels)
+    if name not in ("hsl", "hsla", "hwb") or len(parts) not in (3, 4 if "," in args else 3):
+        return None
+    hue = _length(parts[0])
+    ratios = _fractions(parts[1:3], clamp=True)
+    if hue is None or hue[1] not in _HUE_UNITS or ratios is None:
+        return None
+    h = (hue[0] * _HUE_UNITS[hue[1]]) % 360
+    a, b = ratios
+    if name != "hwb":
+        channels = _hsl_rgb(h, a, b)
+    elif a + b >= 1:  # whiteness and blackness fill it: a grey
+        channels = [a / (a + b)] * 3
+    else:
+        channels = [c * (1 - a - b) + a for c in _hsl_rgb(h, 1.0, 0.5)]
+    return _rgb255(channels)
+
+
+def _fractions(parts: Sequence[str], *, clamp: bool) -> list[float] | None:
+    """Percentages (or, with *clamp*, plain numbers as percentages; without, as fractions)
+    as fractions of 1; None if one is neither."""
+    out: list[float] = []
+    for p in parts:
+        length = _length(p)
+        if length is None or length[1] not in ("", "%"):
+            return None
+        if clamp:
+            out.append(min(max(length[0], 0.0), 100.0) / 100)
+        else:
+            out.append(length[0] / 100 if length[1] == "%" else length[0])
+    return out
+
+
+def _hsl_rgb(h: float, s: float, lightness: float) -> list[float]:
+    def f(n: int) -> float:
+        k = (n + h / 30) % 12
+        return lightness - s * min(lightness, 1 - lightness) * max(-1, min(k - 3, 9 - k, 1))
+
+    return [f(0), f(8), f(4)]
+
+
+def _rgb255(channels: Sequence[float]) -> tuple[int, int, int]:
+    r, g, b = (round(min(max(c, 0.0), 1.0) * 255) for c in channels)
+    return (r, g, b)
 
 
 def _background(value: str) -> _Colour | str | None:
@@ -1305,6 +1457,10 @@ def _styled(
     return declarations, pseudo
 
 
+#: Values that name no colour of their own (CSS-wide keywords, ``_background``'s "unknown").
+_NOT_A_COLOUR = _tags("unknown inherit initial unset revert revert-layer currentcolor")
+
+
 def _hidden(
     declarations: list[tuple[str, str]], colour: _Colour | str, background: _Colour | str
 ) -> tuple[str | None, _Colour | str, _Colour | str]:
@@ -1318,8 +1474,11 @@ def _hidden(
         if name in ("width", "height", "max-width", "max-height") and not overflow_hidden:
             continue
         return reason, colour, background
+    fill: _Colour | str | None = None  # -webkit-text-fill-color paints the glyphs over color
     for name, value in declarations:
-        if name == "color":
+        if name == "-webkit-text-fill-color":
+            fill = _colour(value)
+        elif name == "color":
             colour = _colour(value)
         elif name == "background-color":
             parsed = _colour(value)
@@ -1329,9 +1488,13 @@ def _hidden(
             parsed_bg = _background(value)
             if parsed_bg is not None:
                 background = parsed_bg
-    if colour is None:
+    painted = fill if isinstance(fill, tuple) else colour  # what the glyphs are painted in
+    if painted is None:
         return "transparent text colour", colour, background
-    if isinstance(colour, tuple) and isinstance(background, tuple) and _close(colour, background):
+    if isinstance(painted, tuple) and isinstance(background, tuple) and _close(painted, background):
+        return "text colour the same as its background", colour, background
+    if isinstance(painted, str) and painted == background and painted not in _NOT_A_COLOUR:
+        # the same colour not converted (lab(...) on lab(...)): the same, whatever it is
         return "text colour the same as its background", colour, background
     return None, colour, background
 
